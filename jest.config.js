@@ -1,0 +1,16 @@
+// One jest run, four suites: the layer a test exercises is its folder.
+// unit: rules on the fake driver; integration: HTTP on a real SQLite; docker: a real engine;
+// e2e: the Debian OpenStack clients against a started server.
+const base = {
+  preset: 'ts-jest',
+  testEnvironment: 'node',
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
+};
+module.exports = {
+  projects: [
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
+    { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
+    { ...base, displayName: 'docker', testMatch: ['<rootDir>/test/docker/**/*.test.ts'] },
+    { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+  ],
+};

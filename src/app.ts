@@ -1,0 +1,36 @@
+/**
+ * createApp(deps) builds the HTTP app without listening: tests drive it with supertest,
+ * main.ts listens. One process serves the devstack layout: /identity, /compute, /image.
+ */
+import express, { Express } from 'express';
+import type { Logger } from 'pino';
+import { requestId, requestLog } from './http/request-log';
+import { errorHandler, notFoundHandler } from './http/errors';
+import { identityRouter } from './identity/router';
+import { imageRouter } from './image/router';
+import { computeRouter } from './compute/router';
+import type { Services } from './compose';
+
+export function createApp(services: Services, log: Logger): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('query parser', 'extended');
+  app.use(requestId());
+  app.use(requestLog(log));
+
+  const { publicUrl } = services.config;
+
+  /** Without a token: does the database answer, does each Docker engine answer. */
+  app.get('/healthcheck', (_req, res, next) => {
+    services.health().then((h) => res.status(h.ok ? 200 : 503).json(h), next);
+  });
+
+  app.use('/identity', identityRouter(services.tokens, publicUrl, log));
+  app.use('/compute', computeRouter(services, log));
+  app.use('/image', imageRouter(services, log));
+
+  app.use(notFoundHandler('identity'));
+  app.use(errorHandler('identity', log, publicUrl));
+  return app;
+}

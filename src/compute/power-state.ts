@@ -1,0 +1,13 @@
+/** Nova's power_state codes (nova/compute/power_state.py); 2 and 5 are unused. */
+import type { PowerState } from '../virt/driver';
+
+export const PowerStates = {
+  /** Not known yet (building) or gone. */
+  NOSTATE: 0,
+  RUNNING: 1,
+  PAUSED: 3,
+  /** Stopped: the container exists, its process does not run. */
+  SHUTDOWN: 4,
+  CRASHED: 6,
+  SUSPENDED: 7,
+} as const satisfies Record<string, PowerState>;

@@ -1,0 +1,73 @@
+/** A server as the services see it (the repository parses rows into this). */
+import type { PowerState } from '../virt/driver';
+import type { VmState } from './vm-states';
+import type { TaskState } from './task-states';
+
+export interface FlavorSnapshot {
+  id: string;
+  name: string;
+  ram: number;
+  vcpus: number;
+  disk: number;
+  ephemeral: number;
+  swap: number;
+  extra_specs: Record<string, string>;
+}
+
+export interface ServerAddress {
+  addr: string;
+  version: 4 | 6;
+  mac: string;
+}
+
+export interface Fault {
+  code: number;
+  message: string;
+  details?: string;
+  created: string;
+}
+
+export interface ServerRecord {
+  id: string;
+  name: string;
+  project_id: string;
+  user_id: string;
+  image_id: string | null;
+  flavor_id: string;
+  flavor: FlavorSnapshot;
+  vm_state: VmState;
+  task_state: TaskState | null;
+  power_state: PowerState;
+  host: string | null;
+  availability_zone: string;
+  /** Monotonic number behind OS-EXT-SRV-ATTR:instance_name (instance-%08x). */
+  sequence: number;
+  reservation_id: string;
+  launch_index: number;
+  hostname: string;
+  description: string | null;
+  metadata: Record<string, string>;
+  /** {"<network label>": [{addr, version, mac}]} */
+  addresses: Record<string, ServerAddress[]>;
+  requested_networks: 'auto' | 'none' | string[];
+  access_ip_v4: string;
+  access_ip_v6: string;
+  key_name: string | null;
+  key_data: string | null;
+  /** Base64, as sent. */
+  user_data: string | null;
+  config_drive: boolean;
+  security_groups: string[];
+  tags: string[];
+  locked: boolean;
+  locked_by: 'owner' | 'admin' | null;
+  locked_reason: string | null;
+  progress: number;
+  fault: Fault | null;
+  launched_at: string | null;
+  terminated_at: string | null;
+  created_at: string;
+  updated_at: string;
+  deleted_at: string | null;
+  deleted: boolean;
+}

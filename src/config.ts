@@ -1,0 +1,148 @@
+/**
+ * Settings: environment variables for the process, a JSON file (NOVADOCK_CONFIG) for what to seed.
+ * Defaults work with no settings at all: data under ./data, Docker at DOCKER_HOST or the local socket.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+
+export interface SeedProject { name: string; domain?: string; description?: string; id?: string }
+export interface SeedUser {
+  name: string;
+  password: string;
+  project: string;
+  roles?: string[];
+  domain?: string;
+  id?: string;
+}
+export interface SeedFlavor {
+  id: string;
+  name: string;
+  ram: number;
+  vcpus: number;
+  disk: number;
+  ephemeral?: number;
+  swap?: number;
+  is_public?: boolean;
+  description?: string | null;
+  extra_specs?: Record<string, string>;
+}
+export interface ComputeHostConfig {
+  /** Name shown as OS-EXT-SRV-ATTR:host and hypervisor_hostname. */
+  name: string;
+  /** Docker endpoint: unix:///path, tcp://host:port; unset = DOCKER_HOST or the local socket. */
+  docker_host?: string;
+}
+export interface QuotaConfig { instances: number; cores: number; ram: number; key_pairs: number; metadata_items: number }
+
+export interface SeedConfig {
+  projects: SeedProject[];
+  users: SeedUser[];
+  flavors: SeedFlavor[];
+  compute_hosts: ComputeHostConfig[];
+  quotas: QuotaConfig;
+}
+
+export interface Config {
+  port: number;
+  bind: string;
+  publicUrl: string;
+  dataDir: string;
+  adminPassword?: string;
+  dockerHost?: string;
+  /** Tokens live this long (seconds). Tempest re-authenticates 60 s before expiry, so hours. */
+  tokenTtlSeconds: number;
+  /** Largest image upload accepted, in bytes (413 above). */
+  maxImageSize: number;
+  logLevel: string;
+  seed: SeedConfig;
+  /** Path of the seed file, if any (for messages). */
+  configFile?: string;
+}
+
+/** Nova's classic flavor sizes. */
+export const DEFAULT_FLAVORS: SeedFlavor[] = [
+  { id: '1', name: 'm1.tiny', ram: 512, vcpus: 1, disk: 1 },
+  { id: '2', name: 'm1.small', ram: 2048, vcpus: 1, disk: 20 },
+  { id: '3', name: 'm1.medium', ram: 4096, vcpus: 2, disk: 40 },
+  { id: '4', name: 'm1.large', ram: 8192, vcpus: 4, disk: 80 },
+  { id: '5', name: 'm1.xlarge', ram: 16384, vcpus: 8, disk: 160 },
+];
+
+export const DEFAULT_QUOTAS: QuotaConfig = { instances: 10, cores: 20, ram: 51200, key_pairs: 100, metadata_items: 128 };
+
+function intFrom(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got '${raw}'`);
+  return n;
+}
+
+/** Reads and checks the seed file; unknown shapes fail start-up with a message naming the field. */
+export function loadSeed(file: string | undefined): SeedConfig {
+  let raw: Partial<SeedConfig> = {};
+  if (file) {
+    let text: string;
+    try {
+      text = fs.readFileSync(file, 'utf8');
+    } catch (e) {
+      throw new Error(`NOVADOCK_CONFIG: cannot read ${file}: ${(e as Error).message}`);
+    }
+    try {
+      raw = JSON.parse(text);
+    } catch (e) {
+      throw new Error(`NOVADOCK_CONFIG: ${file} is not valid JSON: ${(e as Error).message}`);
+    }
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+      throw new Error(`NOVADOCK_CONFIG: ${file} must hold a JSON object`);
+    }
+  }
+  for (const key of ['projects', 'users', 'flavors', 'compute_hosts'] as const) {
+    if (raw[key] !== undefined && !Array.isArray(raw[key])) throw new Error(`NOVADOCK_CONFIG: '${key}' must be a list`);
+  }
+  const flavors = [...DEFAULT_FLAVORS];
+  for (const f of raw.flavors ?? []) {
+    if (!f || typeof f.id !== 'string' || typeof f.name !== 'string' || !Number.isInteger(f.ram) || !Number.isInteger(f.vcpus) || !Number.isInteger(f.disk)) {
+      throw new Error(`NOVADOCK_CONFIG: flavor ${JSON.stringify(f)} needs string id and name and integer ram, vcpus, disk`);
+    }
+    const at = flavors.findIndex((x) => x.id === f.id || x.name === f.name);
+    if (at >= 0) flavors[at] = f;
+    else flavors.push(f);
+  }
+  for (const u of raw.users ?? []) {
+    if (!u || typeof u.name !== 'string' || typeof u.password !== 'string' || typeof u.project !== 'string') {
+      throw new Error(`NOVADOCK_CONFIG: user ${JSON.stringify(u?.name)} needs string name, password and project`);
+    }
+  }
+  for (const p of raw.projects ?? []) {
+    if (!p || typeof p.name !== 'string') throw new Error('NOVADOCK_CONFIG: every project needs a string name');
+  }
+  return {
+    projects: raw.projects ?? [],
+    users: raw.users ?? [],
+    flavors,
+    compute_hosts: raw.compute_hosts && raw.compute_hosts.length > 0 ? raw.compute_hosts : [{ name: 'local' }],
+    quotas: { ...DEFAULT_QUOTAS, ...(raw.quotas ?? {}) },
+  };
+}
+
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const port = intFrom(env, 'NOVADOCK_PORT', 8080);
+  const bind = env.NOVADOCK_BIND || '127.0.0.1';
+  const host = bind === '0.0.0.0' || bind === '::' ? '127.0.0.1' : bind;
+  const publicUrl = (env.NOVADOCK_PUBLIC_URL || `http://${host.includes(':') ? `[${host}]` : host}:${port}`).replace(/\/+$/, '');
+  const dataDir = path.resolve(env.NOVADOCK_DATA_DIR || './data');
+  return {
+    port,
+    bind,
+    publicUrl,
+    dataDir,
+    adminPassword: env.NOVADOCK_ADMIN_PASSWORD || undefined,
+    dockerHost: env.DOCKER_HOST || undefined,
+    tokenTtlSeconds: intFrom(env, 'NOVADOCK_TOKEN_TTL', 12 * 3600),
+    maxImageSize: intFrom(env, 'NOVADOCK_MAX_IMAGE_SIZE', 16 * 1024 ** 3),
+    logLevel: env.NOVADOCK_LOG_LEVEL || 'info',
+    seed: loadSeed(env.NOVADOCK_CONFIG || undefined),
+    configFile: env.NOVADOCK_CONFIG || undefined,
+  };
+}

@@ -1,0 +1,35 @@
+/** An image as the services see it (the repository parses rows into this). */
+
+/** Glance's image statuses (glance/domain/__init__.py). */
+export type ImageStatus = 'queued' | 'saving' | 'active' | 'killed' | 'deleted' | 'pending_delete' | 'deactivated' | 'uploading' | 'importing';
+export type Visibility = 'public' | 'private' | 'shared' | 'community';
+
+export interface ImageRecord {
+  id: string;
+  name: string | null;
+  status: ImageStatus;
+  visibility: Visibility;
+  protected: boolean;
+  os_hidden: boolean;
+  checksum: string | null;
+  os_hash_algo: string | null;
+  os_hash_value: string | null;
+  /** Owning project id. */
+  owner: string | null;
+  size: number | null;
+  virtual_size: number | null;
+  container_format: string | null;
+  disk_format: string | null;
+  min_ram: number;
+  min_disk: number;
+  /** Engine id (`sha256:…`) of a docker-format image, recorded at upload; never matched by name. */
+  docker_image_id: string | null;
+  /** Custom properties: string values only (glanceclient validates them as strings). */
+  properties: Record<string, string>;
+  tags: string[];
+  created_at: string;
+  updated_at: string;
+}
+
+/** The image property under which the engine id is shown to users. */
+export const DOCKER_IMAGE_ID_PROPERTY = 'docker_image_id';

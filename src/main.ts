@@ -1,0 +1,58 @@
+/**
+ * novadock: one process, the devstack layout on one port. Owns listen, signals and the drain.
+ */
+import path from 'node:path';
+import http from 'node:http';
+import { loadConfig } from './config';
+import { createLogger } from './log';
+import { buildServices } from './compose';
+import { createApp } from './app';
+import { DockerDriver } from './virt/docker/driver';
+import { FileImageStore } from './store/file-store';
+
+async function main() {
+  const config = loadConfig();
+  const log = createLogger(config.logLevel);
+  const drivers = config.seed.compute_hosts.map((h) => new DockerDriver({ host: h.name, dockerHost: h.docker_host ?? config.dockerHost, log }));
+  const store = new FileImageStore(path.join(config.dataDir, 'images'));
+  const services = await buildServices({ config, log, drivers, store });
+  await services.reconciler.start();
+
+  const app = createApp(services, log);
+  const server = http.createServer(app);
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
+  // Uploads of large images stream for as long as they take.
+  server.requestTimeout = 0;
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(config.port, config.bind, () => resolve());
+  });
+  log.info({ bind: config.bind, port: config.port, public_url: config.publicUrl, data_dir: config.dataDir }, 'novadock listening');
+
+  let stopping = false;
+  const shutdown = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'shutting down: finishing in-flight requests');
+    server.close(() => {
+      services.close().then(() => {
+        log.info('stopped');
+        process.exit(0);
+      }, (e) => {
+        log.error({ err: e }, 'error while closing');
+        process.exit(1);
+      });
+    });
+    // Idle keep-alive connections would hold close() open.
+    server.closeIdleConnections();
+    setTimeout(() => server.closeAllConnections(), 30_000).unref();
+  };
+  process.on('SIGTERM', () => shutdown('SIGTERM'));
+  process.on('SIGINT', () => shutdown('SIGINT'));
+}
+
+main().catch((e) => {
+  process.stderr.write(`novadock failed to start: ${e instanceof Error ? e.stack : String(e)}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,30 @@
+/**
+ * ImageStore: where image bytes live (a directory on disk; a Map in tests), modelled on
+ * glance_store. Writes are all-or-nothing: bytes land under a temporary name and become the
+ * image's data only on commit, so an aborted upload leaves nothing.
+ */
+import type { Readable, Writable } from 'node:stream';
+
+export interface PendingWrite {
+  /** Stream the bytes in here. */
+  readonly sink: Writable;
+  /** Make the bytes the image's data (atomic rename). Call after sink finished. */
+  commit(): Promise<void>;
+  /** Throw the bytes away; safe to call more than once and after a failed write. */
+  abort(): Promise<void>;
+}
+
+export interface ImageStore {
+  /** Starts writing the data of an image. */
+  begin(imageId: string): Promise<PendingWrite>;
+  /** Streams the stored data; throws if there is none. */
+  read(imageId: string): Promise<Readable>;
+  has(imageId: string): Promise<boolean>;
+  size(imageId: string): Promise<number | undefined>;
+  /** Removes the data; absent is success. */
+  delete(imageId: string): Promise<void>;
+  /** Ids of every stored image (for start-up checks). */
+  list(): Promise<string[]>;
+  /** Removes temporary files left by a crash. */
+  sweepPartials(): Promise<void>;
+}

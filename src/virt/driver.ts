@@ -1,0 +1,174 @@
+/**
+ * ComputeDriver: what the compute and image services need from a hypervisor (a Docker engine).
+ * Modelled on nova/virt/driver.py. Docker words and Docker ids never leave an implementation:
+ * callers speak of servers (by server id) and of images (by the image's engine id, which the
+ * image service records at upload so boot never depends on names).
+ *
+ * Implementations: src/virt/docker (a real engine, one driver per compute host) and
+ * src/virt/fake (in-memory, first-class, with injectable failures). One contract suite
+ * (test/contract) runs against both.
+ */
+import type { Readable } from 'node:stream';
+
+/** nova/compute/power_state.py */
+export type PowerState = 0 | 1 | 3 | 4 | 6 | 7;
+
+export interface FixedAddress {
+  /** Network label as shown in `addresses` (e.g. "private"). */
+  network: string;
+  addr: string;
+  version: 4 | 6;
+  mac: string;
+}
+
+export interface InstanceInfo {
+  powerState: PowerState;
+  addresses: FixedAddress[];
+  /** Set when the instance stopped: its process' exit code. */
+  exitCode?: number;
+  /** The kernel killed the instance for exceeding its memory limit. */
+  oomKilled?: boolean;
+  /** The engine's own error text for a failed start, if any. */
+  error?: string;
+}
+
+export interface InstanceSpec {
+  serverId: string;
+  projectId: string;
+  /** Hostname inside the instance (from the server name). */
+  hostname: string;
+  /** Engine id of the image (`sha256:…`), recorded at upload. */
+  imageRef: string;
+  /** Image property os_command_line, split into argv; overrides the image's command. */
+  command?: string[];
+  /** Flavor limits: hard memory limit without swap, hard CPU limit. */
+  memoryMb: number;
+  vcpus: number;
+  /** Server metadata, exposed as environment variables. */
+  env: Record<string, string>;
+  /** Project network to attach to; null = no network (`networks: none`). */
+  network: { projectId: string } | null;
+  /** Written to /root/.ssh/authorized_keys before the instance starts (no bind mount). */
+  authorizedKeys?: string;
+  /** Decoded user data, written to /var/lib/cloud/user-data before start (no bind mount). */
+  userData?: Buffer;
+}
+
+export interface OwnedInstance {
+  serverId: string;
+  projectId: string;
+  info: InstanceInfo;
+}
+
+export type InstanceEventType = 'start' | 'die' | 'oom' | 'pause' | 'unpause' | 'destroy' | 'stop' | 'kill';
+
+export interface InstanceEvent {
+  serverId: string;
+  type: InstanceEventType;
+}
+
+export interface HypervisorInfo {
+  hostname: string;
+  hypervisorType: string;
+  hypervisorVersion: number;
+  vcpus: number;
+  memoryMb: number;
+  runningInstances: number;
+  hostIp: string;
+}
+
+/** The instance does not exist on this host. */
+export class InstanceNotFound extends Error {
+  constructor(readonly serverId: string) {
+    super(`Instance ${serverId} could not be found on the hypervisor.`);
+    this.name = 'InstanceNotFound';
+  }
+}
+
+/** Spawn failed; `reason` is for the server's fault, written for a user. */
+export class SpawnFailed extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'SpawnFailed';
+  }
+}
+
+/** The engine did not answer (down, socket gone): reads go on from the database, writes get 503. */
+export class HypervisorUnavailable extends Error {
+  constructor(readonly host: string, cause?: unknown) {
+    super(`Compute host ${host} is unavailable: ${cause instanceof Error ? cause.message : String(cause ?? 'no answer')}`);
+    this.name = 'HypervisorUnavailable';
+  }
+}
+
+/** The bytes are not a loadable image archive; `reason` says why, for a 400. */
+export class InvalidImageArchive extends Error {
+  constructor(readonly reason: string) {
+    super(reason);
+    this.name = 'InvalidImageArchive';
+  }
+}
+
+/** Images in one engine. */
+export interface ImageBackend {
+  /** True when the engine has the image with this engine id. */
+  hasImage(imageRef: string): Promise<boolean>;
+  /**
+   * Loads an image archive (`docker save` output) from a stream, consuming it fully.
+   * Resolves when the engine has finished; rejects with InvalidImageArchive if the engine
+   * refused the bytes. The caller knows the expected id (it parses the archive in the same
+   * pass) and checks it with hasImage. A stream that errors aborts the load, leaving nothing.
+   */
+  loadImage(archive: Readable): Promise<void>;
+  /** Removes the image; a no-op when absent or still used by an instance. */
+  removeImage(imageRef: string): Promise<void>;
+  /** The image as an archive stream (`docker save`), to copy it into the image store. */
+  exportImage(imageRef: string): Promise<Readable>;
+}
+
+export interface ComputeDriver extends ImageBackend {
+  /** Compute host name (OS-EXT-SRV-ATTR:host). */
+  readonly host: string;
+
+  /** Answers when the engine is reachable; throws HypervisorUnavailable otherwise. */
+  ping(): Promise<void>;
+
+  /**
+   * Creates and starts the instance. On success it is running and its addresses are known.
+   * On failure nothing is left behind (no container, no half-made state) and SpawnFailed
+   * says why, e.g. the image's process exited at once.
+   */
+  spawn(spec: InstanceSpec): Promise<InstanceInfo>;
+
+  /** Removes the instance and what belongs to it. Idempotent: absent is success. */
+  destroy(serverId: string): Promise<void>;
+
+  /** Graceful stop: SIGTERM, then SIGKILL after timeoutSeconds. Already stopped is success. */
+  powerOff(serverId: string, timeoutSeconds: number): Promise<void>;
+  /** Starts a stopped instance, keeping its filesystem. Already running is success. */
+  powerOn(serverId: string): Promise<InstanceInfo>;
+  /** SOFT: graceful stop then start; HARD: kill then start. Filesystem and address are kept. */
+  reboot(serverId: string, type: 'SOFT' | 'HARD'): Promise<InstanceInfo>;
+  pause(serverId: string): Promise<void>;
+  unpause(serverId: string): Promise<void>;
+  /** Suspend: the processes are frozen (cgroup freezer) like pause; see README for the mapping. */
+  suspend(serverId: string): Promise<void>;
+  resume(serverId: string): Promise<void>;
+
+  /** Power state and addresses as the engine reports them. Throws InstanceNotFound. */
+  getInfo(serverId: string): Promise<InstanceInfo>;
+  /** The instance's console (stdout and stderr), whole; works on stopped instances. */
+  getConsoleOutput(serverId: string): Promise<string>;
+  /** Commits the instance's filesystem to a new engine image; resolves to its engine id. */
+  snapshot(serverId: string, labels: Record<string, string>): Promise<string>;
+
+  /** Every instance labelled as ours on this host (labelled by server and project id). */
+  listInstances(): Promise<OwnedInstance[]>;
+  /**
+   * Subscribes to instance events on this host. The listener sees events of our instances only.
+   * `onError` hears of a broken stream (engine gone); callers re-subscribe. Returns an unsubscribe.
+   */
+  subscribe(listener: (e: InstanceEvent) => void, onError: (err: Error) => void): () => void;
+
+  hypervisorInfo(): Promise<HypervisorInfo>;
+}
