@@ -18,7 +18,6 @@ export function canWrite(ctx: RequestContext): boolean {
 }
 
 declare global {
-  // eslint-disable-next-line @typescript-eslint/no-namespace
   namespace Express {
     interface Request {
       id: string;

@@ -1,0 +1,157 @@
+/**
+ * Authorization matrix: two projects (demo, alt) and the admin/member/reader roles against every
+ * endpoint. Another project's servers and private images are 404 (not 403: their existence is
+ * not revealed); a reader cannot write (403); admin-only endpoints refuse members (403); forged,
+ * expired, tampered, revoked and wrong-secret tokens are 401 everywhere.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import request from 'supertest';
+import jwt from 'jsonwebtoken';
+import { makeTestApp, TestApp } from '../helpers/app';
+
+let t: TestApp;
+const ids = { server: '', image: '', publicImage: '', flavor: '1', keypair: 'authz-key' };
+const tok: Record<string, string> = {};
+let cells = 0;
+
+interface Row { method: 'get' | 'post' | 'put' | 'patch' | 'delete'; path: () => string; body?: unknown; ctype?: string; write: boolean; adminOnly?: boolean; /** the resource belongs to demo's project */ owned?: boolean }
+
+const S = () => `/compute/v2.1/servers/${ids.server}`;
+const I = () => `/image/v2/images/${ids.image}`;
+const rows: Row[] = [
+  // compute: servers and their sub-resources (owned by demo)
+  { method: 'get', path: S, write: false, owned: true },
+  { method: 'put', path: S, body: { server: { name: 'x' } }, write: true, owned: true },
+  { method: 'delete', path: S, write: true, owned: true },
+  { method: 'get', path: () => `${S()}/metadata`, write: false, owned: true },
+  { method: 'post', path: () => `${S()}/metadata`, body: { metadata: { a: 'b' } }, write: true, owned: true },
+  { method: 'put', path: () => `${S()}/metadata`, body: { metadata: { a: 'b' } }, write: true, owned: true },
+  { method: 'get', path: () => `${S()}/metadata/k`, write: false, owned: true },
+  { method: 'put', path: () => `${S()}/metadata/k`, body: { meta: { k: 'v' } }, write: true, owned: true },
+  { method: 'delete', path: () => `${S()}/metadata/k`, write: true, owned: true },
+  { method: 'get', path: () => `${S()}/ips`, write: false, owned: true },
+  { method: 'get', path: () => `${S()}/os-instance-actions`, write: false, owned: true },
+  ...['os-stop', 'os-start', 'pause', 'unpause', 'suspend', 'resume', 'lock', 'unlock', 'forceDelete'].map((a): Row => ({ method: 'post', path: () => `${S()}/action`, body: { [a]: null }, write: true, owned: true })),
+  { method: 'post', path: () => `${S()}/action`, body: { reboot: { type: 'HARD' } }, write: true, owned: true },
+  { method: 'post', path: () => `${S()}/action`, body: { rebuild: { imageRef: ids.image } }, write: true, owned: true },
+  { method: 'post', path: () => `${S()}/action`, body: { createImage: { name: 'snap' } }, write: true, owned: true },
+  { method: 'post', path: () => `${S()}/action`, body: { 'os-getConsoleOutput': {} }, write: true, owned: true },
+  { method: 'post', path: () => `${S()}/action`, body: { 'os-resetState': { state: 'active' } }, write: true, owned: true, adminOnly: true },
+  // compute: collections and project-wide endpoints
+  { method: 'get', path: () => '/compute/v2.1/servers', write: false },
+  { method: 'get', path: () => '/compute/v2.1/servers/detail', write: false },
+  { method: 'post', path: () => '/compute/v2.1/servers', body: { server: { name: 'n', imageRef: ids.publicImage, flavorRef: '1' } }, write: true },
+  { method: 'get', path: () => '/compute/v2.1/flavors/detail', write: false },
+  { method: 'post', path: () => '/compute/v2.1/flavors', body: { flavor: { name: 'authz', ram: 64, vcpus: 1, disk: 1 } }, write: true, adminOnly: true },
+  { method: 'delete', path: () => `/compute/v2.1/flavors/${ids.flavor}`, write: true, adminOnly: true },
+  { method: 'post', path: () => `/compute/v2.1/flavors/${ids.flavor}/os-extra_specs`, body: { extra_specs: { a: 'b' } }, write: true, adminOnly: true },
+  { method: 'get', path: () => '/compute/v2.1/os-hypervisors', write: false, adminOnly: true },
+  { method: 'get', path: () => '/compute/v2.1/os-hypervisors/detail', write: false, adminOnly: true },
+  { method: 'get', path: () => '/compute/v2.1/os-keypairs', write: false },
+  { method: 'post', path: () => '/compute/v2.1/os-keypairs', body: { keypair: { name: 'authz-new' } }, write: true },
+  { method: 'get', path: () => '/compute/v2.1/limits', write: false },
+  // image (demo's private image)
+  { method: 'get', path: I, write: false, owned: true },
+  { method: 'patch', path: I, body: [{ op: 'add', path: '/x', value: 'y' }], ctype: 'application/openstack-images-v2.1-json-patch', write: true, owned: true },
+  { method: 'delete', path: I, write: true, owned: true },
+  { method: 'get', path: () => `${I()}/file`, write: false, owned: true },
+  { method: 'put', path: () => `${I()}/tags/t`, write: true, owned: true },
+  { method: 'delete', path: () => `${I()}/tags/t`, write: true, owned: true },
+  { method: 'post', path: () => `${I()}/actions/deactivate`, write: true, owned: true, adminOnly: true },
+  { method: 'get', path: () => '/image/v2/images', write: false },
+  { method: 'post', path: () => '/image/v2/images', body: { name: 'authz' }, write: true },
+];
+
+function call(row: Row, token: string | undefined) {
+  const r = request(t.app)[row.method](row.path());
+  if (token !== undefined) r.set('X-Auth-Token', token);
+  if (row.body !== undefined) r.set('Content-Type', row.ctype ?? 'application/json').send(JSON.stringify(row.body));
+  cells++;
+  return r;
+}
+
+beforeAll(async () => {
+  t = await makeTestApp();
+  for (const a of ['admin', 'demo', 'alt', 'viewer'] as const) tok[a] = await t.token(a);
+  const img = await request(t.app).post('/image/v2/images').set('X-Auth-Token', tok.demo).send({ name: 'private', container_format: 'bare', disk_format: 'raw' });
+  ids.image = img.body.id;
+  await request(t.app).put(`/image/v2/images/${ids.image}/file`).set('X-Auth-Token', tok.demo).set('Content-Type', 'application/octet-stream').send(Buffer.from('bytes'));
+  const srv = await request(t.app).post('/compute/v2.1/servers').set('X-Auth-Token', tok.demo).send({ server: { name: 'mine', imageRef: ids.image, flavorRef: '1' } });
+  ids.server = srv.body?.server?.id ?? '00000000-0000-4000-8000-000000000000';
+  await request(t.app).post('/compute/v2.1/os-keypairs').set('X-Auth-Token', tok.demo).send({ keypair: { name: ids.keypair } });
+
+  // Bad tokens of every kind.
+  const secret = fs.readFileSync(path.join(t.dataDir, 'token-secret'), 'utf8').trim();
+  const good = jwt.decode(tok.demo) as Record<string, unknown>;
+  const now = Math.floor(Date.now() / 1000);
+  tok.expired = jwt.sign({ ...good, iat: now - 7200, exp: now - 3600 }, secret, { algorithm: 'HS256', noTimestamp: true });
+  tok.wrongSecret = jwt.sign(good, 'not-the-secret-at-all-not-the-secret', { algorithm: 'HS256', noTimestamp: true });
+  const [h, , sig] = tok.demo.split('.');
+  tok.tampered = [h, Buffer.from(JSON.stringify({ ...good, pid: await t.projectId('admin') })).toString('base64url'), sig].join('.');
+  tok.forged = [Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url'), Buffer.from(JSON.stringify(good)).toString('base64url'), ''].join('.');
+  tok.garbage = 'gAAAAABnot-a-token';
+  // A real token, then revoked.
+  const victim = await request(t.app).post('/identity/v3/auth/tokens').send({ auth: { identity: { methods: ['password'], password: { user: { name: 'demo', domain: { name: 'Default' }, password: 'demo-secret' } } }, scope: { project: { name: 'demo', domain: { name: 'Default' } } } } });
+  tok.revoked = victim.headers['x-subject-token'];
+  const del = await request(t.app).delete('/identity/v3/auth/tokens').set('X-Auth-Token', tok.admin).set('X-Subject-Token', tok.revoked);
+  expect(del.status).toBe(204);
+});
+
+afterAll(async () => {
+  // eslint-disable-next-line no-console
+  console.log(`authorization matrix: ${rows.length} endpoints, ${cells} cells checked`);
+  await t.close();
+});
+
+describe.each(['none', 'garbage', 'expired', 'wrongSecret', 'tampered', 'forged', 'revoked'])('with a %s token', (kind) => {
+  test.each(rows.map((r, i) => [`${r.method.toUpperCase()} endpoint #${i}`, r] as const))('%s answers 401', async (_n, row) => {
+    const res = await call(row, kind === 'none' ? undefined : tok[kind]);
+    expect({ path: row.path(), status: res.status }).toEqual({ path: row.path(), status: 401 });
+    expect(res.headers['www-authenticate']).toMatch(/^Keystone uri=/);
+  });
+});
+
+test("another project's server and private image are 404 on every owned endpoint", async () => {
+  for (const row of rows.filter((r) => r.owned && !r.adminOnly)) {
+    const res = await call(row, tok.alt);
+    expect({ call: `${row.method} ${row.path()}`, status: res.status }).toEqual({ call: `${row.method} ${row.path()}`, status: 404 });
+  }
+});
+
+test("another project's resources do not appear in its lists", async () => {
+  const servers = await request(t.app).get('/compute/v2.1/servers/detail').set('X-Auth-Token', tok.alt);
+  expect(servers.status).toBe(200);
+  expect(servers.body.servers.map((s: { id: string }) => s.id)).not.toContain(ids.server);
+  const images = await request(t.app).get('/image/v2/images').set('X-Auth-Token', tok.alt);
+  expect(images.status).toBe(200);
+  expect(images.body.images.map((i: { id: string }) => i.id)).not.toContain(ids.image);
+  cells += 2;
+});
+
+test('a reader can read but every write is 403', async () => {
+  for (const row of rows.filter((r) => !r.adminOnly)) {
+    const res = await call(row, tok.viewer);
+    const call_ = `${row.method} ${row.path()}`;
+    if (row.write) expect({ call: call_, status: res.status }).toEqual({ call: call_, status: 403 });
+    else expect({ call: call_, ok: res.status >= 200 && res.status < 300 }).toEqual({ call: call_, ok: true });
+  }
+});
+
+test('admin-only endpoints refuse members (403) and readers (403)', async () => {
+  for (const row of rows.filter((r) => r.adminOnly)) {
+    for (const who of ['demo', 'viewer']) {
+      const res = await call(row, tok[who]);
+      const call_ = `${who} ${row.method} ${row.path()}`;
+      expect({ call: call_, status: res.status }).toEqual({ call: call_, status: 403 });
+    }
+  }
+});
+
+test('admin sees every project: the demo server and image are visible to admin', async () => {
+  const s = await request(t.app).get(`/compute/v2.1/servers/${ids.server}`).set('X-Auth-Token', tok.admin);
+  expect(s.status).toBe(200);
+  const i = await request(t.app).get(`/image/v2/images/${ids.image}`).set('X-Auth-Token', tok.admin);
+  expect(i.status).toBe(200);
+  cells += 2;
+});

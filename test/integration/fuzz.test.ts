@@ -1,0 +1,258 @@
+/**
+ * Bounded fuzzing of every endpoint: generated and mutated requests (wrong types, missing and
+ * extra fields, huge strings, unicode, bad UUIDs, bad headers, bad json-patch) against the real
+ * app on a loopback port. Whatever comes in: no 5xx, no crash, and every error is JSON in the
+ * OpenStack shape of its API. The run is bounded by count (FUZZ_RUNS, default 10,000).
+ */
+import http from 'node:http';
+import { AddressInfo } from 'node:net';
+import fc from 'fast-check';
+import { makeTestApp, TestApp } from '../helpers/app';
+
+const RUNS = Number(process.env.FUZZ_RUNS ?? 10_000);
+
+interface FuzzRequest {
+  method: string;
+  path: string;
+  headers: Record<string, string>;
+  body?: Buffer | string;
+}
+
+let t: TestApp;
+let server: http.Server;
+let base: string;
+const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
+const ids = { server: '', image: '', imageQueued: '', flavor: '1', keypair: 'fuzzkey' };
+const tokens: Record<string, string> = {};
+
+function send(req: FuzzRequest): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
+  return new Promise((resolve, reject) => {
+    const r = http.request(`${base}${req.path}`, { method: req.method, headers: req.headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c) => chunks.push(c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks).toString('utf8') }));
+      res.on('error', reject);
+    });
+    r.setTimeout(15_000, () => r.destroy(new Error(`timeout: ${req.method} ${req.path}`)));
+    r.on('error', reject);
+    if (req.body !== undefined) r.write(req.body);
+    r.end();
+  });
+}
+
+/** The OpenStack error shape of the API a path belongs to. */
+function checkErrorShape(path: string, status: number, contentType: string | undefined, body: string): string | undefined {
+  if (!contentType || !contentType.startsWith('application/json')) return `content-type ${contentType}`;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return 'body is not JSON';
+  }
+  const o = parsed as Record<string, unknown>;
+  if (path.startsWith('/compute')) {
+    const keys = Object.keys(o);
+    const inner = o[keys[0]] as Record<string, unknown> | undefined;
+    if (keys.length !== 1 || typeof inner !== 'object' || inner === null || inner.code !== status || typeof inner.message !== 'string') return `not a Nova fault: ${body.slice(0, 200)}`;
+  } else if (path.startsWith('/image')) {
+    if (typeof o.message !== 'string' || typeof o.code !== 'string' || !String(o.code).startsWith(String(status))) return `not a Glance error: ${body.slice(0, 200)}`;
+  } else {
+    const e = o.error as Record<string, unknown> | undefined;
+    if (!e || e.code !== status || typeof e.message !== 'string' || typeof e.title !== 'string') return `not a Keystone error: ${body.slice(0, 200)}`;
+  }
+  return undefined;
+}
+
+// ---- arbitraries -----------------------------------------------------------------------------
+
+const hugeString = fc.integer({ min: 256, max: 70_000 }).map((n) => 'x'.repeat(n));
+const nastyString = fc.oneof(
+  fc.string(),
+  fc.string({ unit: 'grapheme', maxLength: 40 }),
+  fc.string({ unit: 'binary', maxLength: 40 }),
+  hugeString,
+  fc.constantFrom('', ' ', '../../etc/passwd', '%00', '\u0000', '\ud800', '🙂'.repeat(300), "' OR 1=1 --", '${jndi:x}', '.*', '(', '[a-', 'null', 'true', '-1', '1e999', 'NaN'),
+);
+const anyJson = fc.oneof(fc.jsonValue({ maxDepth: 3 }), nastyString, fc.integer(), fc.double(), fc.constant(null), fc.boolean());
+
+const idLike = fc.oneof(
+  fc.constant('REAL'),
+  fc.uuid(),
+  nastyString.map((s) => encodeURIComponent(s).slice(0, 3000)),
+  fc.constantFrom('-1', '0', 'detail', '%2e%2e', 'ffffffff-ffff-ffff-ffff-fffffffffffff', 'None', 'null'),
+);
+
+/** Mutates a valid object: drop a key, retype a key, add an unknown key, or replace it whole. */
+function mutated(valid: Record<string, unknown>): fc.Arbitrary<unknown> {
+  const keys = Object.keys(valid);
+  const mutation = fc.oneof(
+    fc.constant((o: Record<string, unknown>) => o),
+    fc.constantFrom(...keys).map((k) => (o: Record<string, unknown>) => { const c = { ...o }; delete c[k]; return c; }),
+    fc.tuple(fc.constantFrom(...keys), anyJson).map(([k, v]) => (o: Record<string, unknown>) => ({ ...o, [k]: v })),
+    fc.tuple(nastyString, anyJson).map(([k, v]) => (o: Record<string, unknown>) => ({ ...o, [k.slice(0, 300)]: v })),
+  );
+  return fc.oneof(
+    { weight: 4, arbitrary: fc.array(mutation, { minLength: 1, maxLength: 3 }).map((ms) => ms.reduce((o, m) => m(o), valid)) },
+    { weight: 1, arbitrary: anyJson },
+  );
+}
+
+/** Nested mutation: the wrapper key ("server", "image", …) stays, the inside is mutated. */
+const wrapped = (key: string, inner: Record<string, unknown>) => fc.oneof(
+  { weight: 4, arbitrary: mutated(inner).map((v) => ({ [key]: v })) },
+  { weight: 1, arbitrary: mutated({ [key]: inner }) },
+);
+
+const bodyText = (body: fc.Arbitrary<unknown>) => fc.oneof(
+  { weight: 8, arbitrary: body.map((b) => JSON.stringify(b) ?? 'null') },
+  { weight: 1, arbitrary: fc.constantFrom('{', '{"server": ', '[', 'not json', '', '\u0000\u0001', '{"a":1}{"b":2}', '{"__proto__": {"x": 1}}', '{"constructor": {"prototype": {}}}') },
+  { weight: 1, arbitrary: nastyString },
+);
+
+const contentTypes = fc.constantFrom(
+  'application/json', 'application/json', 'application/json', 'application/json; charset=utf-8',
+  'text/plain', 'application/xml', '', 'application/octet-stream', 'multipart/form-data; boundary=x', '*/*',
+);
+const patchTypes = fc.constantFrom(
+  'application/openstack-images-v2.1-json-patch', 'application/openstack-images-v2.0-json-patch',
+  'application/json-patch+json', 'application/json', 'text/plain',
+);
+const microversion = fc.oneof(
+  fc.constant(undefined),
+  fc.constantFrom('2.1', '2.37', '2.47', '2.73', '2.92', 'latest', '2.93', '3.0', '1.9', '2', 'x.y', '2.1.1', '', ' 2.5 ', '02.010', 'compute 2.5'),
+  nastyString.map((s) => s.slice(0, 100)),
+);
+const tokenChoice = fc.constantFrom('admin', 'demo', 'alt', 'viewer', 'admin', 'demo', 'none', 'garbage', 'tampered');
+
+const serverBody = {
+  name: 'fuzz', imageRef: 'IMAGE', flavorRef: '1', networks: 'none', metadata: { a: 'b' },
+  min_count: 1, max_count: 1, accessIPv4: '10.0.0.1', adminPass: 'x', user_data: 'aGVsbG8=', availability_zone: 'nova', key_name: 'fuzzkey',
+};
+const imageBody = { name: 'fuzz', container_format: 'bare', disk_format: 'raw', visibility: 'private', tags: ['a'], min_ram: 0, protected: false, custom: 'v' };
+const actionBodies: Record<string, unknown> = {
+  'os-start': null, 'os-stop': null, reboot: { type: 'SOFT' }, pause: null, unpause: null, suspend: null, resume: null,
+  'os-getConsoleOutput': { length: 5 }, createImage: { name: 'snap', metadata: { a: 'b' } }, rebuild: { imageRef: 'IMAGE', name: 'r' },
+  lock: null, unlock: null, forceDelete: null, 'os-resetState': { state: 'active' }, bogusAction: {},
+};
+
+const actionBody = fc.constantFrom(...Object.keys(actionBodies)).chain((k) => {
+  const v = actionBodies[k];
+  const inner = v && typeof v === 'object' ? mutated(v as Record<string, unknown>) : fc.oneof(fc.constant(v), anyJson);
+  return fc.oneof({ weight: 4, arbitrary: inner.map((b) => ({ [k]: b })) }, { weight: 1, arbitrary: mutated({ [k]: v }) });
+});
+
+const patchBody = fc.array(fc.oneof(
+  fc.record({ op: fc.constantFrom('add', 'replace', 'remove', 'move', 'copy', 'test', 'bogus'), path: fc.oneof(fc.constantFrom('/name', '/tags', '/min_ram', '/protected', '/status', '/id', '/visibility', '/owner', '/x', '/a/b', '', '/', '/checksum', '/size'), nastyString.map((s) => `/${s.slice(0, 300)}`)), value: anyJson }, { requiredKeys: [] }),
+  fc.record({ replace: fc.constantFrom('/name', '/x', '/tags'), value: anyJson }, { requiredKeys: [] }),
+  anyJson,
+), { maxLength: 4 });
+
+const query = (keys: string[]) => fc.dictionary(fc.oneof(fc.constantFrom(...keys), nastyString.map((s) => s.slice(0, 50))), nastyString.map((s) => s.slice(0, 2000)), { maxKeys: 4 })
+  .map((q) => {
+    const s = Object.entries(q).map(([k, v]) => `${encodeURIComponent(k)}=${encodeURIComponent(v)}`).join('&');
+    return s ? `?${s}` : '';
+  });
+
+type Shape = { method: fc.Arbitrary<string>; path: fc.Arbitrary<string>; body?: fc.Arbitrary<string>; ctype?: fc.Arbitrary<string> };
+const GET = fc.constant('GET');
+const shapes: Shape[] = [
+  // identity
+  { method: fc.constant('POST'), path: fc.constant('/identity/v3/auth/tokens'), body: bodyText(wrapped('auth', { identity: { methods: ['password'], password: { user: { name: 'demo', domain: { name: 'Default' }, password: 'x' } } }, scope: { project: { name: 'demo', domain: { name: 'Default' } } } })) },
+  { method: fc.constantFrom('GET', 'HEAD', 'DELETE'), path: fc.constant('/identity/v3/auth/tokens') },
+  { method: fc.constantFrom('GET', 'POST', 'PUT'), path: fc.constantFrom('/identity', '/identity/v3', '/identity/v3/users', '/identity/v3/auth/tokens/x') },
+  // image
+  { method: GET, path: query(['name', 'status', 'visibility', 'owner', 'tag', 'limit', 'marker', 'sort_key', 'sort_dir', 'sort', 'os_hidden', 'size_min', 'size_max', 'container_format', 'disk_format', 'member_status', 'id', 'created_at', 'protected']).map((q) => `/image/v2/images${q}`) },
+  { method: fc.constant('POST'), path: fc.constant('/image/v2/images'), body: bodyText(mutated(imageBody)) },
+  { method: fc.constantFrom('GET', 'DELETE', 'PUT', 'POST'), path: idLike.map((id) => `/image/v2/images/${id === 'REAL' ? ids.image : id}`) },
+  { method: fc.constant('PATCH'), path: idLike.map((id) => `/image/v2/images/${id === 'REAL' ? ids.image : id}`), body: bodyText(patchBody), ctype: patchTypes },
+  { method: fc.constantFrom('PUT', 'GET'), path: idLike.map((id) => `/image/v2/images/${id === 'REAL' ? ids.imageQueued : id}/file`), body: nastyString, ctype: fc.constantFrom('application/octet-stream', 'application/json', 'text/plain') },
+  { method: fc.constantFrom('PUT', 'DELETE'), path: fc.tuple(idLike, nastyString).map(([id, tag]) => `/image/v2/images/${id === 'REAL' ? ids.image : id}/tags/${encodeURIComponent(tag.slice(0, 400))}`) },
+  { method: fc.constant('POST'), path: fc.tuple(idLike, fc.constantFrom('deactivate', 'reactivate', 'bogus')).map(([id, a]) => `/image/v2/images/${id === 'REAL' ? ids.image : id}/actions/${a}`) },
+  { method: GET, path: fc.constantFrom('/image', '/image/versions', '/image/v2/schemas/image', '/image/v2/schemas/images', '/image/v2/schemas/bogus', '/image/v2/images/', '/image/v2/info/import') },
+  // compute
+  { method: GET, path: fc.tuple(fc.constantFrom('/servers', '/servers/detail'), query(['name', 'status', 'image', 'flavor', 'changes-since', 'ip', 'all_tenants', 'limit', 'marker', 'sort_key', 'sort_dir', 'tenant_id', 'deleted', 'vm_state'])).map(([p, q]) => `/compute/v2.1${p}${q}`) },
+  { method: fc.constant('POST'), path: fc.constant('/compute/v2.1/servers'), body: bodyText(wrapped('server', serverBody)) },
+  { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}`), body: bodyText(wrapped('server', { name: 'n', accessIPv4: '1.2.3.4', accessIPv6: '::1', description: 'd' })) },
+  { method: fc.constant('POST'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/action`), body: bodyText(actionBody) },
+  { method: fc.constantFrom('GET', 'POST', 'PUT'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/metadata`), body: bodyText(wrapped('metadata', { a: 'b', c: 'd' })) },
+  { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(idLike, nastyString).map(([id, k]) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/metadata/${encodeURIComponent(k.slice(0, 400))}`), body: bodyText(wrapped('meta', { a: 'b' })) },
+  { method: GET, path: fc.tuple(idLike, fc.constantFrom('ips', 'ips/private', 'os-instance-actions', 'os-instance-actions/req-x', 'diagnostics', 'bogus')).map(([id, s]) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/${s}`) },
+  { method: GET, path: fc.tuple(fc.constantFrom('/flavors', '/flavors/detail'), query(['is_public', 'minRam', 'minDisk', 'limit', 'marker', 'sort_key', 'sort_dir'])).map(([p, q]) => `/compute/v2.1${p}${q}`) },
+  { method: fc.constantFrom('GET', 'DELETE'), path: idLike.map((id) => `/compute/v2.1/flavors/${id === 'REAL' ? ids.flavor : id}`) },
+  { method: fc.constant('POST'), path: fc.constant('/compute/v2.1/flavors'), body: bodyText(wrapped('flavor', { name: 'f', ram: 64, vcpus: 1, disk: 1, id: 'fz', 'os-flavor-access:is_public': true })) },
+  { method: fc.constantFrom('GET', 'POST'), path: idLike.map((id) => `/compute/v2.1/flavors/${id === 'REAL' ? ids.flavor : id}/os-extra_specs`), body: bodyText(wrapped('extra_specs', { k: 'v' })) },
+  { method: fc.constantFrom('GET', 'POST'), path: fc.constant('/compute/v2.1/os-keypairs'), body: bodyText(wrapped('keypair', { name: 'k', public_key: 'ssh-rsa AAAA', type: 'ssh' })) },
+  { method: fc.constantFrom('GET', 'DELETE'), path: idLike.map((id) => `/compute/v2.1/os-keypairs/${id === 'REAL' ? ids.keypair : id}`) },
+  { method: GET, path: fc.constantFrom('/compute/v2.1/limits', '/compute/v2.1/os-availability-zone', '/compute/v2.1/os-availability-zone/detail', '/compute/v2.1/os-networks', '/compute/v2.1/os-security-groups', '/compute/v2.1/os-hypervisors', '/compute/v2.1/os-hypervisors/detail', '/compute/v2.1/images', '/compute/v2.1/images/detail', '/compute', '/compute/v2.1', '/compute/v2.1/bogus') },
+];
+
+const fuzzRequest: fc.Arbitrary<FuzzRequest> = fc.constantFrom(...shapes).chain((s) =>
+  fc.record({
+    method: s.method,
+    path: s.path,
+    body: s.body ? fc.option(s.body, { nil: undefined, freq: 8 }) : fc.constant(undefined),
+    ctype: s.ctype ?? contentTypes,
+    token: tokenChoice,
+    mv: microversion,
+    mvHeader: fc.constantFrom('X-OpenStack-Nova-API-Version', 'OpenStack-API-Version'),
+    extraHeader: fc.option(fc.tuple(fc.constantFrom('Accept', 'Content-Length-Fake', 'X-Subject-Token', 'Transfer-Encoding-Fake', 'x-openstack-image-size'), nastyString.map((v) => v.replace(/[^\x20-\x7e]/g, '').slice(0, 200))), { nil: undefined }),
+  }).map((r) => {
+    const headers: Record<string, string> = { 'Content-Type': r.ctype };
+    if (r.token !== 'none') headers['X-Auth-Token'] = r.token === 'garbage' ? 'gAAAAAB-not-a-token' : r.token === 'tampered' ? `${tokens.demo.slice(0, -4)}AAAA` : tokens[r.token];
+    if (r.mv !== undefined) headers[r.mvHeader] = r.mvHeader === 'OpenStack-API-Version' ? `compute ${r.mv}` : r.mv;
+    if (r.extraHeader) headers[r.extraHeader[0]] = r.extraHeader[1];
+    headers['X-Subject-Token'] ??= tokens.demo;
+    let body: string | undefined = r.body;
+    if (body !== undefined) body = body.replace(/IMAGE/g, ids.image);
+    return { method: r.method, path: r.path, headers, body };
+  }),
+);
+
+// ---- the run ---------------------------------------------------------------------------------
+
+beforeAll(async () => {
+  t = await makeTestApp();
+  server = http.createServer(t.app);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  for (const a of ['admin', 'demo', 'alt', 'viewer'] as const) tokens[a] = await t.token(a);
+  // Real objects to aim at: an active image, a queued image, a server, a keypair.
+  const j = (token: string, extra: Record<string, string> = {}) => ({ 'X-Auth-Token': token, 'Content-Type': 'application/json', ...extra });
+  const img = await send({ method: 'POST', path: '/image/v2/images', headers: j(tokens.demo), body: JSON.stringify({ name: 'fz', container_format: 'bare', disk_format: 'raw' }) });
+  ids.image = JSON.parse(img.body).id;
+  await send({ method: 'PUT', path: `/image/v2/images/${ids.image}/file`, headers: j(tokens.demo, { 'Content-Type': 'application/octet-stream' }), body: Buffer.from('opaque bytes') });
+  const q = await send({ method: 'POST', path: '/image/v2/images', headers: j(tokens.demo), body: JSON.stringify({ name: 'fzq', container_format: 'bare', disk_format: 'raw' }) });
+  ids.imageQueued = JSON.parse(q.body).id;
+  await send({ method: 'POST', path: '/compute/v2.1/os-keypairs', headers: j(tokens.demo), body: JSON.stringify({ keypair: { name: ids.keypair } }) });
+  const srv = await send({ method: 'POST', path: '/compute/v2.1/servers', headers: j(tokens.demo), body: JSON.stringify({ server: { name: 'fz', imageRef: ids.image, flavorRef: '1' } }) });
+  ids.server = srv.status === 202 ? JSON.parse(srv.body).server.id : '00000000-0000-4000-8000-000000000000';
+}, 60_000);
+
+afterAll(async () => {
+  agent.destroy();
+  await new Promise((r) => server.close(r));
+  await t.close();
+});
+
+test(`${RUNS} generated and mutated requests across every endpoint: no 5xx, every error OpenStack-shaped JSON`, async () => {
+  const stats = { requests: 0, byStatus: {} as Record<number, number> };
+  await fc.assert(
+    fc.asyncProperty(fuzzRequest, async (req) => {
+      const res = await send(req);
+      stats.requests++;
+      stats.byStatus[res.status] = (stats.byStatus[res.status] ?? 0) + 1;
+      if (res.status >= 500) throw new Error(`${res.status} for ${req.method} ${req.path}: ${res.body.slice(0, 300)}`);
+      if (res.status >= 400 && req.method !== 'HEAD') {
+        const problem = checkErrorShape(req.path, res.status, res.headers['content-type'], res.body);
+        if (problem) throw new Error(`${res.status} for ${req.method} ${req.path}: ${problem}`);
+      }
+    }),
+    { numRuns: RUNS, seed: process.env.FUZZ_SEED ? Number(process.env.FUZZ_SEED) : undefined, endOnFailure: true },
+  );
+  // The process is still healthy afterwards.
+  const health = await send({ method: 'GET', path: '/healthcheck', headers: {} });
+  expect(health.status).toBe(200);
+  expect(stats.requests).toBe(RUNS);
+  // eslint-disable-next-line no-console
+  console.log(`fuzz: ${stats.requests} requests, 5xx: 0, statuses: ${JSON.stringify(stats.byStatus)}`);
+}, 20 * 60_000);
