@@ -151,7 +151,11 @@ export interface ComputeDriver extends ImageBackend {
   reboot(serverId: string, type: 'SOFT' | 'HARD'): Promise<InstanceInfo>;
   pause(serverId: string): Promise<void>;
   unpause(serverId: string): Promise<void>;
-  /** Suspend: the processes are frozen (cgroup freezer) like pause; see README for the mapping. */
+  /**
+   * Suspend: processes frozen by the cgroup freezer (docker pause), memory kept — the container
+   * analogue of suspend-to-RAM. getInfo reports PAUSED (3) for a suspended instance (the engine
+   * cannot tell them apart); the compute service shows SUSPENDED (7) when vm_state is suspended.
+   */
   suspend(serverId: string): Promise<void>;
   resume(serverId: string): Promise<void>;
 

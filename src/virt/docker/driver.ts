@@ -1,0 +1,433 @@
+/**
+ * DockerDriver: a ComputeDriver over one Docker engine (one per compute host).
+ * After nova-docker's driver: a server is a container named `novadock-<serverId>`, labelled
+ * with its server, project and compute host; its image is referenced by engine id only.
+ *
+ * Roles are split by file: images.ts (load/save/remove by id), containers.ts (create options
+ * and state mapping, pure), networks.ts (per-project bridges and stable addresses),
+ * files.ts (boot files), events.ts (the event stream), client.ts (connection and error
+ * translation). Docker ids and Docker words never leave this folder.
+ *
+ * Power-state notes:
+ * - suspend/resume use the engine's pause (the cgroup freezer: processes stay in memory,
+ *   frozen) — the closest container analogue of suspend-to-RAM. The engine cannot tell a
+ *   suspended container from a paused one, and labels are immutable, so getInfo reports
+ *   PAUSED (3) for both; the compute service shows power_state SUSPENDED (7) when the
+ *   server's vm_state is suspended.
+ * - A soft reboot is a graceful stop (SIGTERM, then SIGKILL after `rebootTimeoutSeconds`)
+ *   and a start; a hard reboot is SIGKILL and a start. Both keep the container, so the file
+ *   system and the (requested) address survive.
+ */
+import type { Readable } from 'node:stream';
+import type Docker from 'dockerode';
+import type { Logger } from 'pino';
+import {
+  ComputeDriver,
+  HypervisorInfo,
+  HypervisorUnavailable,
+  InstanceEvent,
+  InstanceInfo,
+  InstanceNotFound,
+  InstanceSpec,
+  OwnedInstance,
+  SpawnFailed,
+} from '../driver';
+import { call, connect, engineMessage, isUnreachable, statusOf, translate } from './client';
+import { createOptions, DEFAULT_LIMITS, demuxLogs, infoFromInspect, infoFromListing, Limits, MIN_MEMORY_MB } from './containers';
+import { subscribeEvents } from './events';
+import { bootFilesTar } from './files';
+import { DockerImages } from './images';
+import { LABEL_HOST, LABEL_MANAGED, LABEL_PROJECT, LABEL_SERVER, containerName } from './labels';
+import { ProjectNetwork, ProjectNetworks } from './networks';
+
+export interface DockerDriverOptions {
+  /** Compute host name (OS-EXT-SRV-ATTR:host); also labels and selects this host's containers. */
+  host: string;
+  /** unix:///var/run/docker.sock or tcp://host:port; unset → DOCKER_HOST or the local socket. */
+  dockerHost?: string;
+  log: Logger;
+  /** Grace period of a soft reboot before the process is killed. Default 30 s. */
+  rebootTimeoutSeconds?: number;
+  /**
+   * How long after start a process that exits still counts as a failed spawn (later exits are
+   * the reconciler's: the server goes SHUTOFF). A process that exits "at once" is gone within
+   * a few ms of start; every ms here adds to boot latency. Default 100 ms.
+   */
+  startupCheckMs?: number;
+  /** Processes per container. Default 1024. */
+  pidsLimit?: number;
+  /** ping() gives up after this long. Default 2000 ms. */
+  pingTimeoutMs?: number;
+}
+
+/** Container names are derived from server ids; anything else is refused before the engine sees it. */
+const SERVER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
+const CONSOLE_TAIL_LINES = 5;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class DockerDriver implements ComputeDriver {
+  readonly host: string;
+  private readonly docker: Docker;
+  private readonly log: Logger;
+  private readonly images: DockerImages;
+  private readonly networks: ProjectNetworks;
+  private readonly rebootTimeoutSeconds: number;
+  private readonly startupCheckMs: number;
+  private readonly pingTimeoutMs: number;
+  private readonly pidsLimit: number;
+  private hostCpus: number | undefined;
+
+  constructor(opts: DockerDriverOptions) {
+    this.host = opts.host;
+    this.log = opts.log.child({ computeHost: opts.host });
+    this.docker = connect(opts.dockerHost);
+    this.images = new DockerImages(this.docker, this.host);
+    this.networks = new ProjectNetworks(this.docker, this.host, this.log);
+    this.rebootTimeoutSeconds = opts.rebootTimeoutSeconds ?? 30;
+    this.startupCheckMs = opts.startupCheckMs ?? 100;
+    this.pingTimeoutMs = opts.pingTimeoutMs ?? 2000;
+    this.pidsLimit = opts.pidsLimit ?? DEFAULT_LIMITS.pidsLimit;
+  }
+
+  // ---------------------------------------------------------------- images
+
+  hasImage(imageRef: string): Promise<boolean> {
+    return this.images.hasImage(imageRef);
+  }
+
+  loadImage(archive: Readable): Promise<void> {
+    return this.images.loadImage(archive);
+  }
+
+  removeImage(imageRef: string): Promise<void> {
+    return this.images.removeImage(imageRef);
+  }
+
+  exportImage(imageRef: string): Promise<Readable> {
+    return this.images.exportImage(imageRef);
+  }
+
+  // ---------------------------------------------------------------- host
+
+  async ping(): Promise<void> {
+    // An engine that is down must fail fast: a short deadline on this one call only (a global
+    // socket timeout would also cut long stops and the event stream).
+    const ping = this.docker as unknown as { ping(opts: { abortSignal: AbortSignal }): Promise<unknown> };
+    await call(this.host, () => ping.ping({ abortSignal: AbortSignal.timeout(this.pingTimeoutMs) }));
+  }
+
+  async hypervisorInfo(): Promise<HypervisorInfo> {
+    const info = (await call(this.host, () => this.docker.info())) as Record<string, unknown>;
+    const ours = await this.listInstances();
+    const version = String(info.ServerVersion ?? '0.0.0');
+    const [maj, min, patch] = version.split(/[.+~-]/).map((p) => Number.parseInt(p, 10) || 0);
+    return {
+      hostname: this.host,
+      hypervisorType: 'docker',
+      // nova's convert_version_to_int: 20.10.24 → 20010024
+      hypervisorVersion: maj * 1_000_000 + (min ?? 0) * 1000 + (patch ?? 0),
+      vcpus: Number(info.NCPU ?? 0),
+      memoryMb: Math.floor(Number(info.MemTotal ?? 0) / (1024 * 1024)),
+      runningInstances: ours.filter((o) => o.info.powerState === 1 || o.info.powerState === 3).length,
+      hostIp: this.hostIp(),
+    };
+  }
+
+  // ---------------------------------------------------------------- lifecycle
+
+  async spawn(spec: InstanceSpec): Promise<InstanceInfo> {
+    this.validate(spec);
+    const limits = await this.limits();
+    const projectId = spec.network?.projectId;
+    let net = projectId !== undefined ? await this.ensureNetwork(projectId) : null;
+    const failedAddresses = new Set<string>();
+
+    for (let attempt = 1; ; attempt++) {
+      let container: Docker.Container | undefined;
+      let picked: { ip: string; release: () => void } | undefined;
+      try {
+        if (net) picked = await this.networks.pick(net, spec.serverId, () => this.addressesInUse(net!, projectId!), failedAddresses);
+        try {
+          container = await this.docker.createContainer(createOptions(spec, this.host, net && picked ? { name: net.name, ip: picked.ip } : null, limits));
+        } finally {
+          picked?.release();
+        }
+        const files = await bootFilesTar(spec);
+        if (files) await container.putArchive(files, { path: '/' });
+        try {
+          await container.start();
+        } catch (e) {
+          // Someone took the requested address between our look and the start: try the next one.
+          if (picked && attempt < 4 && /address already in use|address .* in use/i.test(engineMessage(e))) {
+            failedAddresses.add(picked.ip);
+            await this.forceRemove(container);
+            continue;
+          }
+          throw new SpawnFailed(`The instance could not be started: ${engineMessage(e)}`);
+        }
+        return await this.checkStarted(container);
+      } catch (e) {
+        if (container) await this.forceRemove(container);
+        // The project's network was removed behind our back (we cache it): make it again.
+        if (net && attempt < 4 && !(e instanceof SpawnFailed) && statusOf(e) === 404 && /network/i.test(engineMessage(e))) {
+          this.networks.forget(projectId!);
+          net = await this.ensureNetwork(projectId!);
+          continue;
+        }
+        throw this.spawnError(spec, e);
+      }
+    }
+  }
+
+  async destroy(serverId: string): Promise<void> {
+    const c = await this.owned(serverId).catch((e) => {
+      if (e instanceof InstanceNotFound) return undefined;
+      throw e;
+    });
+    if (!c) return;
+    await call(this.host, async () => {
+      try {
+        await this.docker.getContainer(c.Id).remove({ force: true, v: true });
+      } catch (e) {
+        if (statusOf(e) === 404) return;
+        // 409: a removal is already in progress — wait for it to finish.
+        if (statusOf(e) === 409) return this.waitGone(c.Id);
+        throw e;
+      }
+    });
+  }
+
+  async powerOff(serverId: string, timeoutSeconds: number): Promise<void> {
+    const c = await this.owned(serverId);
+    await this.op(serverId, () => this.docker.getContainer(c.Id).stop({ t: Math.max(0, Math.floor(timeoutSeconds)) }), [304]);
+  }
+
+  async powerOn(serverId: string): Promise<InstanceInfo> {
+    const c = await this.owned(serverId);
+    await this.op(serverId, () => this.docker.getContainer(c.Id).start(), [304]);
+    return this.getInfo(serverId);
+  }
+
+  async reboot(serverId: string, type: 'SOFT' | 'HARD'): Promise<InstanceInfo> {
+    const c = await this.owned(serverId);
+    const container = this.docker.getContainer(c.Id);
+    if (type === 'SOFT') {
+      await this.op(serverId, () => container.stop({ t: this.rebootTimeoutSeconds }), [304]);
+    } else {
+      // 409: not running — nothing to kill. Then wait: kill returns before the process is gone.
+      await this.op(serverId, () => container.kill({ signal: 'SIGKILL' }), [409]);
+      await this.op(serverId, () => container.wait({ condition: 'not-running' }));
+    }
+    await this.op(serverId, () => container.start(), [304]);
+    return this.getInfo(serverId);
+  }
+
+  pause(serverId: string): Promise<void> {
+    return this.freeze(serverId);
+  }
+
+  unpause(serverId: string): Promise<void> {
+    return this.thaw(serverId);
+  }
+
+  /** docker pause: see the module comment for why suspend is the cgroup freezer. */
+  suspend(serverId: string): Promise<void> {
+    return this.freeze(serverId);
+  }
+
+  resume(serverId: string): Promise<void> {
+    return this.thaw(serverId);
+  }
+
+  // ---------------------------------------------------------------- reads
+
+  async getInfo(serverId: string): Promise<InstanceInfo> {
+    return infoFromInspect(await this.owned(serverId));
+  }
+
+  async getConsoleOutput(serverId: string): Promise<string> {
+    const c = await this.owned(serverId);
+    const raw = await this.op(serverId, () => this.docker.getContainer(c.Id).logs({ stdout: true, stderr: true, follow: false, timestamps: false }));
+    return demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw ?? '')));
+  }
+
+  async snapshot(serverId: string, labels: Record<string, string>): Promise<string> {
+    const c = await this.owned(serverId);
+    const res = (await this.op(serverId, () =>
+      this.docker.getContainer(c.Id).commit({
+        _query: { container: c.Id, pause: true, comment: `snapshot of server ${serverId}` },
+        // The container's own labels would be inherited by the image and so by anything run
+        // from it (even outside novadock), making it look like ours: blank them.
+        _body: { Labels: { ...labels, [LABEL_MANAGED]: '', [LABEL_SERVER]: '', [LABEL_PROJECT]: '', [LABEL_HOST]: '' } },
+      }),
+    )) as { Id?: string };
+    if (!res?.Id) throw new Error(`Compute host ${this.host}: the engine returned no image id for the snapshot of ${serverId}`);
+    return res.Id.startsWith('sha256:') ? res.Id : `sha256:${res.Id}`;
+  }
+
+  async listInstances(): Promise<OwnedInstance[]> {
+    const list = await call(this.host, () =>
+      this.docker.listContainers({ all: true, filters: { label: [`${LABEL_MANAGED}=true`, `${LABEL_HOST}=${this.host}`] } }),
+    );
+    const out: OwnedInstance[] = [];
+    for (const c of list) {
+      const serverId = c.Labels?.[LABEL_SERVER];
+      const projectId = c.Labels?.[LABEL_PROJECT];
+      if (!serverId || !projectId || c.Labels?.[LABEL_MANAGED] !== 'true' || c.Labels?.[LABEL_HOST] !== this.host) continue;
+      out.push({ serverId, projectId, info: infoFromListing(c) });
+    }
+    return out;
+  }
+
+  subscribe(listener: (e: InstanceEvent) => void, onError: (err: Error) => void): () => void {
+    return subscribeEvents(this.docker, this.host, this.log, listener, onError);
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  /** Spec fields are data: refuse what could not be a server before the engine sees it. */
+  private validate(spec: InstanceSpec): void {
+    if (!SERVER_ID.test(spec.serverId)) throw new SpawnFailed(`Invalid server id '${spec.serverId}'.`);
+    if (!IMAGE_ID.test(spec.imageRef)) throw new SpawnFailed(`Image ${spec.imageRef} is not an engine image id.`);
+    // The engine reads 0 as "no limit": a server without a memory or CPU limit is never made.
+    if (!Number.isFinite(spec.memoryMb) || spec.memoryMb < MIN_MEMORY_MB) {
+      throw new SpawnFailed(`The flavor's RAM (${spec.memoryMb} MB) is below the ${MIN_MEMORY_MB} MB an instance needs.`);
+    }
+    if (!Number.isFinite(spec.vcpus) || spec.vcpus <= 0) throw new SpawnFailed(`The flavor's vCPUs (${spec.vcpus}) must be positive.`);
+    if (spec.command && !spec.command.every((a) => typeof a === 'string' && !a.includes('\0'))) {
+      throw new SpawnFailed('The image command line contains an invalid argument.');
+    }
+  }
+
+  /** The project's network, or SpawnFailed saying why it could not be made (e.g. no free subnet left). */
+  private async ensureNetwork(projectId: string): Promise<ProjectNetwork> {
+    try {
+      return await this.networks.ensure(projectId);
+    } catch (e) {
+      if (e instanceof HypervisorUnavailable) throw e;
+      throw new SpawnFailed(`The project network could not be created: ${(e as Error).message}`);
+    }
+  }
+
+  private async limits(): Promise<Limits> {
+    if (this.hostCpus === undefined) {
+      const info = (await call(this.host, () => this.docker.info())) as { NCPU?: number };
+      this.hostCpus = Number(info.NCPU) || 1;
+    }
+    return { ...DEFAULT_LIMITS, pidsLimit: this.pidsLimit, hostCpus: this.hostCpus };
+  }
+
+  /** Addresses held on the project's network: live endpoints and stopped containers' requests. */
+  private async addressesInUse(net: ProjectNetwork, projectId: string): Promise<Set<string>> {
+    const used = new Set<string>();
+    const [netInfo, containers] = await Promise.all([
+      call(this.host, () => this.docker.getNetwork(net.id).inspect() as Promise<Docker.NetworkInspectInfo>),
+      call(this.host, () => this.docker.listContainers({ all: true, filters: { label: [`${LABEL_PROJECT}=${projectId}`] } })),
+    ]);
+    for (const ep of Object.values(netInfo.Containers ?? {})) {
+      const ip = (ep as { IPv4Address?: string }).IPv4Address?.split('/')[0];
+      if (ip) used.add(ip);
+    }
+    for (const c of containers) {
+      const ep = (c.NetworkSettings?.Networks as Record<string, { IPAddress?: string; IPAMConfig?: { IPv4Address?: string } | null }> | undefined)?.[net.name];
+      if (ep?.IPAMConfig?.IPv4Address) used.add(ep.IPAMConfig.IPv4Address);
+      if (ep?.IPAddress) used.add(ep.IPAddress);
+    }
+    return used;
+  }
+
+  /**
+   * A process that exits at once (a bad command, a missing binary) is a failed spawn, not a
+   * running server: look again shortly after start and report its exit code and last lines.
+   */
+  private async checkStarted(container: Docker.Container): Promise<InstanceInfo> {
+    if (this.startupCheckMs > 0) await sleep(this.startupCheckMs);
+    const info = await container.inspect();
+    if (info.State.Running) return infoFromInspect(info);
+    let tail = '';
+    try {
+      const raw = await container.logs({ stdout: true, stderr: true, follow: false, tail: 50 });
+      tail = demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw ?? '')))
+        .split('\n')
+        .map((l) => l.trimEnd())
+        .filter((l) => l.length > 0)
+        .slice(-CONSOLE_TAIL_LINES)
+        .join('\n');
+    } catch {
+      /* the exit code alone still says why */
+    }
+    const why = info.State.OOMKilled ? ' (out of memory)' : '';
+    const detail = info.State.Error ? ` (${engineMessage({ message: info.State.Error })})` : '';
+    throw new SpawnFailed(`The instance's process exited with code ${info.State.ExitCode}${why}${detail}${tail ? `: ${tail}` : ''}`);
+  }
+
+  private spawnError(spec: InstanceSpec, e: unknown): Error {
+    if (e instanceof SpawnFailed) return e;
+    if (isUnreachable(e)) return translate(this.host, e);
+    const status = statusOf(e);
+    const msg = engineMessage(e);
+    if (status === 409) return new SpawnFailed(`An instance for server ${spec.serverId} already exists on compute host ${this.host}.`);
+    if (status === 404 && /image/i.test(msg)) return new SpawnFailed(`Image ${spec.imageRef} is not on compute host ${this.host}.`);
+    return new SpawnFailed(`The instance could not be created: ${msg}`);
+  }
+
+  private async forceRemove(container: Docker.Container): Promise<void> {
+    try {
+      await container.remove({ force: true, v: true });
+    } catch (e) {
+      if (statusOf(e) !== 404) this.log.warn({ err: engineMessage(e) }, 'could not remove a failed instance');
+    }
+  }
+
+  private async waitGone(id: string): Promise<void> {
+    for (let i = 0; i < 100; i++) {
+      try {
+        await this.docker.getContainer(id).inspect();
+      } catch (e) {
+        if (statusOf(e) === 404) return;
+        throw e;
+      }
+      await sleep(100);
+    }
+  }
+
+  /** Our container for a server: by name, and only if its labels say it is that server's. */
+  private async owned(serverId: string): Promise<Docker.ContainerInspectInfo> {
+    if (!SERVER_ID.test(serverId)) throw new InstanceNotFound(serverId);
+    const info = await call(this.host, () => this.docker.getContainer(containerName(serverId)).inspect(), serverId);
+    if (info.Config?.Labels?.[LABEL_MANAGED] !== 'true' || info.Config?.Labels?.[LABEL_SERVER] !== serverId) {
+      throw new InstanceNotFound(serverId);
+    }
+    return info;
+  }
+
+  /** One engine call on an instance; `ok` lists statuses that mean "already so". */
+  private async op<T>(serverId: string, fn: () => Promise<T>, ok: number[] = []): Promise<T | undefined> {
+    try {
+      return await fn();
+    } catch (e) {
+      if (ok.includes(statusOf(e) ?? -1)) return undefined;
+      throw translate(this.host, e, serverId);
+    }
+  }
+
+  private async freeze(serverId: string): Promise<void> {
+    const c = await this.owned(serverId);
+    if (c.State.Paused) return;
+    await this.op(serverId, () => this.docker.getContainer(c.Id).pause());
+  }
+
+  private async thaw(serverId: string): Promise<void> {
+    const c = await this.owned(serverId);
+    if (c.State.Running && !c.State.Paused) return;
+    await this.op(serverId, () => this.docker.getContainer(c.Id).unpause());
+  }
+
+  private hostIp(): string {
+    const modem = (this.docker as unknown as { modem?: { host?: string } }).modem;
+    const h = modem?.host;
+    return h && /^[0-9.]+$|:/.test(h) ? h : '127.0.0.1';
+  }
+}

@@ -1,0 +1,510 @@
+/**
+ * FakeDriver: a first-class, in-memory ComputeDriver (after nova/virt/fake.py).
+ *
+ * It keeps real semantics in Maps — instances with power states, a console, a small file
+ * system, addresses on per-project networks, images with their archive bytes — and emits the
+ * events a Docker engine would emit for the same change, so the compute service and the
+ * reconciler can be tested without an engine. The driver contract suite (test/contract) runs
+ * against it and against the Docker driver, which keeps the two honest.
+ *
+ * Failures are injected through options (`failSpawn`, `failOn`, `unavailable`, `delays`,
+ * `beforeCall`) and changes "made outside novadock" through the `external*` helpers.
+ */
+import crypto from 'node:crypto';
+import { PassThrough, Readable, Transform, pipeline } from 'node:stream';
+import {
+  ComputeDriver,
+  FixedAddress,
+  HypervisorInfo,
+  HypervisorUnavailable,
+  InstanceEvent,
+  InstanceEventType,
+  InstanceInfo,
+  InstanceNotFound,
+  InstanceSpec,
+  InvalidImageArchive,
+  OwnedInstance,
+  PowerState,
+  SpawnFailed,
+} from '../driver';
+import { inspectDockerArchive } from '../../image/docker-archive';
+import { buildFakeArchive } from './archive';
+
+/** Every driver call, by name, for delays and injected failures. */
+export type FakeOp =
+  | 'ping' | 'hasImage' | 'loadImage' | 'removeImage' | 'exportImage'
+  | 'spawn' | 'destroy' | 'powerOff' | 'powerOn' | 'reboot' | 'pause' | 'unpause' | 'suspend' | 'resume'
+  | 'getInfo' | 'getConsoleOutput' | 'snapshot' | 'listInstances' | 'hypervisorInfo';
+
+/** What an instance's process does when it starts, in the fake's world. */
+export interface FakeProgram {
+  /** Lines it prints to its console on every start. */
+  output?: string[];
+  /** Set when it exits at once with this code (a spawn then fails, a start ends stopped). */
+  exitCode?: number;
+}
+
+export interface FakeDriverOptions {
+  /** Compute host name. */
+  host: string;
+  /**
+   * The simulated process of an instance. Default: prints one "starting" line and runs forever.
+   * A program that exits at once makes spawn fail the way the Docker driver does.
+   */
+  program?: (spec: InstanceSpec) => FakeProgram;
+  /** Returns a reason to make this spawn fail (SpawnFailed(reason)); nothing is left behind. */
+  failSpawn?: (spec: InstanceSpec) => string | undefined;
+  /** Returns an error to throw from this call instead of doing it (checked after `unavailable`). */
+  failOn?: (op: FakeOp, serverId?: string) => Error | undefined;
+  /** Start as an engine that does not answer: every call throws HypervisorUnavailable. */
+  unavailable?: boolean;
+  /** Milliseconds each call waits before doing its work (to hold operations in flight). */
+  delays?: Partial<Record<FakeOp, number>>;
+  /** Awaited at the start of every call: a deterministic way to hold a call in flight. */
+  beforeCall?: (op: FakeOp, serverId?: string) => void | Promise<void>;
+  /** Engine ids of images present from the start (no archive bytes: exportImage fails for them). */
+  images?: string[];
+  /** Largest archive loadImage accepts (bytes). Default 1 GiB. */
+  maxImageBytes?: number;
+  /** Overrides for hypervisorInfo(). */
+  hypervisor?: Partial<HypervisorInfo>;
+}
+
+interface FakeImage {
+  imageId: string;
+  repoTags: string[];
+  /** The archive as loaded or as built at snapshot; undefined for images seeded by id. */
+  archive?: Buffer;
+  /** Files the image's root file system starts with (snapshots carry their instance's). */
+  files: Map<string, Buffer>;
+}
+
+interface FakeInstance {
+  spec: InstanceSpec;
+  /** Suspend freezes like pause: the fake, like Docker, reports PAUSED (3) for both. */
+  powerState: PowerState;
+  console: string[];
+  files: Map<string, Buffer>;
+  exitCode?: number;
+  oomKilled?: boolean;
+}
+
+interface Subscriber {
+  listener: (e: InstanceEvent) => void;
+  onError: (err: Error) => void;
+}
+
+const RUNNING: PowerState = 1;
+const PAUSED: PowerState = 3;
+const SHUTDOWN: PowerState = 4;
+const CRASHED: PowerState = 6;
+
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+
+export class FakeDriver implements ComputeDriver {
+  readonly host: string;
+  private readonly opts: FakeDriverOptions;
+  private down: boolean;
+
+  private readonly instances = new Map<string, FakeInstance>();
+  private readonly images = new Map<string, FakeImage>();
+  private readonly subscribers = new Set<Subscriber>();
+
+  /** Project network index (the third octet of its fake subnet), in order of first use. */
+  private readonly networks = new Map<string, number>();
+  /** Next host number per project network. */
+  private readonly nextHost = new Map<string, number>();
+  /**
+   * Addresses by server id, kept after destroy: a rebuild (destroy + spawn of the same server
+   * id) gets its old address back, as the issue asks of the real driver too.
+   */
+  private readonly addressOf = new Map<string, FixedAddress>();
+  private snapshots = 0;
+
+  constructor(opts: FakeDriverOptions) {
+    this.host = opts.host;
+    this.opts = opts;
+    this.down = opts.unavailable ?? false;
+    for (const id of opts.images ?? []) this.images.set(id, { imageId: id, repoTags: [], files: new Map() });
+  }
+
+  // ---------------------------------------------------------------- test controls
+
+  /** Takes the engine away (every call throws HypervisorUnavailable, event streams break) or brings it back. */
+  setUnavailable(down: boolean): void {
+    this.down = down;
+    if (down) {
+      const subs = [...this.subscribers];
+      this.subscribers.clear();
+      const err = new HypervisorUnavailable(this.host, new Error('event stream closed'));
+      setImmediate(() => subs.forEach((s) => s.onError(err)));
+    }
+  }
+
+  get unavailable(): boolean {
+    return this.down;
+  }
+
+  /** Changes delays at run time (merged into the options). */
+  setDelays(delays: Partial<Record<FakeOp, number>>): void {
+    this.opts.delays = { ...this.opts.delays, ...delays };
+  }
+
+  /** `docker kill` from outside: the process gets SIGKILL; the instance is stopped (exit 137). */
+  externalKill(serverId: string): void {
+    const inst = this.mustHave(serverId);
+    if (inst.powerState !== RUNNING && inst.powerState !== PAUSED) return;
+    this.stopNow(inst, 137, ['kill', 'die']);
+  }
+
+  /** The instance's process exits by itself with `code` (default 0). */
+  externalExit(serverId: string, code = 0): void {
+    const inst = this.mustHave(serverId);
+    if (inst.powerState !== RUNNING) return;
+    this.stopNow(inst, code, ['die']);
+  }
+
+  /** The kernel OOM-kills the instance's process: 'oom' then 'die', exit 137, oomKilled. */
+  externalOom(serverId: string): void {
+    const inst = this.mustHave(serverId);
+    if (inst.powerState !== RUNNING) return;
+    inst.oomKilled = true;
+    this.stopNow(inst, 137, ['oom', 'die']);
+  }
+
+  /** `docker pause` from outside. */
+  externalPause(serverId: string): void {
+    const inst = this.mustHave(serverId);
+    if (inst.powerState !== RUNNING) return;
+    inst.powerState = PAUSED;
+    this.emit(serverId, 'pause');
+  }
+
+  /** `docker rm -f` from outside: the instance is gone. */
+  externalRemove(serverId: string): void {
+    const inst = this.mustHave(serverId);
+    if (inst.powerState === RUNNING || inst.powerState === PAUSED) this.stopNow(inst, 137, ['kill', 'die']);
+    this.instances.delete(serverId);
+    this.emit(serverId, 'destroy');
+  }
+
+  /** Appends a line to the instance's console, as its process would print it. */
+  writeConsole(serverId: string, line: string): void {
+    this.mustHave(serverId).console.push(line);
+  }
+
+  /** Reads a file inside the instance (undefined when absent). */
+  readFile(serverId: string, path: string): string | undefined {
+    return this.mustHave(serverId).files.get(path)?.toString('utf8');
+  }
+
+  /** Writes a file inside the instance, as its process would. */
+  writeFile(serverId: string, path: string, content: string | Buffer): void {
+    this.mustHave(serverId).files.set(path, Buffer.isBuffer(content) ? content : Buffer.from(content));
+  }
+
+  /** The spec an instance was spawned with (for assertions). */
+  specOf(serverId: string): InstanceSpec | undefined {
+    return this.instances.get(serverId)?.spec;
+  }
+
+  // ---------------------------------------------------------------- ImageBackend
+
+  async hasImage(imageRef: string): Promise<boolean> {
+    await this.enter('hasImage');
+    return this.images.has(imageRef);
+  }
+
+  async loadImage(archive: Readable): Promise<void> {
+    await this.enter('loadImage');
+    const chunks: Buffer[] = [];
+    let sourceError: Error | undefined;
+    archive.on('error', (e) => {
+      sourceError ??= e;
+    });
+    const recorder = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        chunks.push(chunk);
+        cb(null, chunk);
+      },
+    });
+    // pipeline destroys the recorder when the source errors, so the parser sees the error.
+    const piped = new Promise<void>((resolve, reject) => pipeline(archive, recorder, (err) => (err ? reject(err) : resolve())));
+    piped.catch(() => undefined);
+    let meta: { imageId: string; repoTags: string[] };
+    try {
+      meta = await inspectDockerArchive(recorder, { maxBytes: this.opts.maxImageBytes ?? 1024 ** 3 });
+      // The parser may stop reading at the end of the tar; drain what is left so the
+      // source is consumed fully, as the contract says.
+      recorder.resume();
+      await piped;
+    } catch (e) {
+      recorder.destroy();
+      archive.destroy();
+      // Like the Docker driver: a failing source is reported as itself (the caller knows it).
+      if (sourceError) throw sourceError;
+      if (e instanceof InvalidImageArchive) throw e;
+      throw new InvalidImageArchive(`The image archive could not be read: ${(e as Error).message}`);
+    }
+    if (this.down) throw new HypervisorUnavailable(this.host);
+    this.images.set(meta.imageId, { imageId: meta.imageId, repoTags: meta.repoTags, archive: Buffer.concat(chunks), files: new Map() });
+  }
+
+  async removeImage(imageRef: string): Promise<void> {
+    await this.enter('removeImage');
+    // Like the engine: an image an instance still uses stays (a no-op here, by contract).
+    for (const inst of this.instances.values()) if (inst.spec.imageRef === imageRef) return;
+    this.images.delete(imageRef);
+  }
+
+  async exportImage(imageRef: string): Promise<Readable> {
+    await this.enter('exportImage');
+    const img = this.images.get(imageRef);
+    if (!img) throw new Error(`Image ${imageRef} is not on compute host ${this.host}.`);
+    if (!img.archive) throw new Error(`Image ${imageRef} was seeded without an archive; the fake cannot export it.`);
+    const out = new PassThrough();
+    out.end(img.archive);
+    return out;
+  }
+
+  // ---------------------------------------------------------------- ComputeDriver
+
+  async ping(): Promise<void> {
+    await this.enter('ping');
+  }
+
+  async spawn(spec: InstanceSpec): Promise<InstanceInfo> {
+    await this.enter('spawn', spec.serverId);
+    if (this.instances.has(spec.serverId)) {
+      // The engine refuses a second container with the same name; nothing new is left behind.
+      throw new SpawnFailed(`An instance for server ${spec.serverId} already exists on ${this.host}.`);
+    }
+    const image = this.images.get(spec.imageRef);
+    if (!image) throw new SpawnFailed(`Image ${spec.imageRef} is not on compute host ${this.host}.`);
+    const reason = this.opts.failSpawn?.(spec);
+    if (reason) throw new SpawnFailed(reason);
+
+    const files = new Map(image.files);
+    if (spec.authorizedKeys !== undefined) files.set('/root/.ssh/authorized_keys', Buffer.from(spec.authorizedKeys));
+    if (spec.userData !== undefined) files.set('/var/lib/cloud/user-data', Buffer.from(spec.userData));
+    const inst: FakeInstance = { spec: { ...spec, env: { ...spec.env } }, powerState: RUNNING, console: [], files };
+    this.instances.set(spec.serverId, inst);
+    if (spec.network) this.allocateAddress(spec.serverId, spec.network.projectId);
+    this.boot(inst);
+    if (inst.powerState !== RUNNING) {
+      // Like the Docker driver: a process that exits at once is a failed spawn, and the
+      // instance is removed (its address stays reserved for the server, as for a rebuild).
+      this.instances.delete(spec.serverId);
+      this.emit(spec.serverId, 'destroy');
+      const tail = inst.console.slice(-5).join('\n');
+      throw new SpawnFailed(`The instance's process exited with code ${inst.exitCode}${tail ? `: ${tail}` : ''}`);
+    }
+    return this.info(inst);
+  }
+
+  async destroy(serverId: string): Promise<void> {
+    await this.enter('destroy', serverId);
+    const inst = this.instances.get(serverId);
+    if (!inst) return;
+    if (inst.powerState === RUNNING || inst.powerState === PAUSED) this.stopNow(inst, 137, ['kill', 'die']);
+    this.instances.delete(serverId);
+    this.emit(serverId, 'destroy');
+  }
+
+  async powerOff(serverId: string, timeoutSeconds: number): Promise<void> {
+    await this.enter('powerOff', serverId);
+    const inst = this.mustHave(serverId);
+    if (inst.powerState !== RUNNING && inst.powerState !== PAUSED) return;
+    void timeoutSeconds; // the fake's processes always honour SIGTERM at once
+    this.stopNow(inst, 143, ['kill', 'die', 'stop']);
+  }
+
+  async powerOn(serverId: string): Promise<InstanceInfo> {
+    await this.enter('powerOn', serverId);
+    const inst = this.mustHave(serverId);
+    if (inst.powerState === PAUSED) throw new Error(`Instance ${serverId} is paused; unpause it instead of starting it.`);
+    if (inst.powerState !== RUNNING) this.boot(inst);
+    return this.info(inst);
+  }
+
+  async reboot(serverId: string, type: 'SOFT' | 'HARD'): Promise<InstanceInfo> {
+    await this.enter('reboot', serverId);
+    const inst = this.mustHave(serverId);
+    if (inst.powerState === RUNNING || inst.powerState === PAUSED) {
+      if (type === 'SOFT') this.stopNow(inst, 143, ['kill', 'die', 'stop']);
+      else this.stopNow(inst, 137, ['kill', 'die']);
+    }
+    this.boot(inst);
+    return this.info(inst);
+  }
+
+  async pause(serverId: string): Promise<void> {
+    await this.enter('pause', serverId);
+    this.freeze(serverId);
+  }
+
+  async unpause(serverId: string): Promise<void> {
+    await this.enter('unpause', serverId);
+    this.thaw(serverId);
+  }
+
+  async suspend(serverId: string): Promise<void> {
+    await this.enter('suspend', serverId);
+    this.freeze(serverId);
+  }
+
+  async resume(serverId: string): Promise<void> {
+    await this.enter('resume', serverId);
+    this.thaw(serverId);
+  }
+
+  async getInfo(serverId: string): Promise<InstanceInfo> {
+    await this.enter('getInfo', serverId);
+    return this.info(this.mustHave(serverId));
+  }
+
+  async getConsoleOutput(serverId: string): Promise<string> {
+    await this.enter('getConsoleOutput', serverId);
+    const inst = this.mustHave(serverId);
+    return inst.console.map((l) => `${l}\n`).join('');
+  }
+
+  async snapshot(serverId: string, labels: Record<string, string>): Promise<string> {
+    await this.enter('snapshot', serverId);
+    const inst = this.mustHave(serverId);
+    const files: Record<string, Buffer> = {};
+    for (const [p, b] of inst.files) files[p] = b;
+    const { bytes, imageId } = await buildFakeArchive({
+      files,
+      labels,
+      cmd: inst.spec.command,
+      salt: `${this.host}/${serverId}/${++this.snapshots}`,
+    });
+    this.images.set(imageId, { imageId, repoTags: [], archive: bytes, files: new Map(inst.files) });
+    return imageId;
+  }
+
+  async listInstances(): Promise<OwnedInstance[]> {
+    await this.enter('listInstances');
+    return [...this.instances.values()].map((i) => ({ serverId: i.spec.serverId, projectId: i.spec.projectId, info: this.info(i) }));
+  }
+
+  subscribe(listener: (e: InstanceEvent) => void, onError: (err: Error) => void): () => void {
+    const sub: Subscriber = { listener, onError };
+    if (this.down) {
+      setImmediate(() => onError(new HypervisorUnavailable(this.host)));
+      return () => undefined;
+    }
+    this.subscribers.add(sub);
+    return () => {
+      this.subscribers.delete(sub);
+    };
+  }
+
+  async hypervisorInfo(): Promise<HypervisorInfo> {
+    await this.enter('hypervisorInfo');
+    let running = 0;
+    for (const i of this.instances.values()) if (i.powerState === RUNNING || i.powerState === PAUSED) running++;
+    return {
+      hostname: this.host,
+      hypervisorType: 'fake',
+      hypervisorVersion: 1000,
+      vcpus: 8,
+      memoryMb: 16384,
+      hostIp: '127.0.0.1',
+      ...this.opts.hypervisor,
+      runningInstances: running,
+    };
+  }
+
+  // ---------------------------------------------------------------- internals
+
+  private async enter(op: FakeOp, serverId?: string): Promise<void> {
+    await this.opts.beforeCall?.(op, serverId);
+    const delay = this.opts.delays?.[op];
+    if (delay) await sleep(delay);
+    if (this.down) throw new HypervisorUnavailable(this.host, new Error('connect ECONNREFUSED (fake)'));
+    const injected = this.opts.failOn?.(op, serverId);
+    if (injected) throw injected;
+  }
+
+  private mustHave(serverId: string): FakeInstance {
+    const inst = this.instances.get(serverId);
+    if (!inst) throw new InstanceNotFound(serverId);
+    return inst;
+  }
+
+  private info(inst: FakeInstance): InstanceInfo {
+    const addr = inst.spec.network ? this.addressOf.get(inst.spec.serverId) : undefined;
+    const info: InstanceInfo = { powerState: inst.powerState, addresses: addr ? [{ ...addr }] : [] };
+    if (inst.powerState === SHUTDOWN || inst.powerState === CRASHED) {
+      if (inst.exitCode !== undefined) info.exitCode = inst.exitCode;
+      if (inst.oomKilled) info.oomKilled = true;
+    }
+    return info;
+  }
+
+  private boot(inst: FakeInstance): void {
+    inst.powerState = RUNNING;
+    inst.exitCode = undefined;
+    inst.oomKilled = undefined;
+    this.emit(inst.spec.serverId, 'start');
+    const program = this.opts.program?.(inst.spec) ?? { output: [`[fake] ${inst.spec.hostname} started`] };
+    inst.console.push(...(program.output ?? []));
+    if (program.exitCode !== undefined) this.stopNow(inst, program.exitCode, ['die']);
+  }
+
+  private stopNow(inst: FakeInstance, exitCode: number, events: InstanceEventType[]): void {
+    inst.powerState = SHUTDOWN;
+    inst.exitCode = exitCode;
+    for (const e of events) this.emit(inst.spec.serverId, e);
+  }
+
+  private freeze(serverId: string): void {
+    const inst = this.mustHave(serverId);
+    if (inst.powerState === PAUSED) return;
+    if (inst.powerState !== RUNNING) throw new Error(`Instance ${serverId} is not running.`);
+    inst.powerState = PAUSED;
+    this.emit(serverId, 'pause');
+  }
+
+  private thaw(serverId: string): void {
+    const inst = this.mustHave(serverId);
+    if (inst.powerState === RUNNING) return;
+    if (inst.powerState !== PAUSED) throw new Error(`Instance ${serverId} is not paused.`);
+    inst.powerState = RUNNING;
+    this.emit(serverId, 'unpause');
+  }
+
+  /**
+   * A deterministic fake address: project networks get 10.<a>.<b>.0/24 in order of first use,
+   * hosts .2, .3, … in order of spawn; the MAC is derived from the IP the way Docker does.
+   */
+  private allocateAddress(serverId: string, projectId: string): void {
+    const kept = this.addressOf.get(serverId);
+    if (kept && this.networkOfAddress(kept) === this.networks.get(projectId)) return;
+    if (!this.networks.has(projectId)) this.networks.set(projectId, this.networks.size + 1);
+    const net = this.networks.get(projectId)!;
+    const n = this.nextHost.get(projectId) ?? 2;
+    this.nextHost.set(projectId, n + 1);
+    const ip = [10, 100 + (net >> 8), net & 255, n];
+    const mac = ['02', '42', ...ip.map((o) => o.toString(16).padStart(2, '0'))].join(':');
+    this.addressOf.set(serverId, { network: 'private', addr: ip.join('.'), version: 4, mac });
+  }
+
+  private networkOfAddress(a: FixedAddress): number {
+    const [, x, y] = a.addr.split('.').map(Number);
+    return ((x - 100) << 8) + y;
+  }
+
+  private emit(serverId: string, type: InstanceEventType): void {
+    const subs = [...this.subscribers];
+    // Delivered asynchronously, in order, like an engine's event stream.
+    setImmediate(() => {
+      for (const s of subs) if (this.subscribers.has(s)) s.listener({ serverId, type });
+    });
+  }
+}
+
+/** A random server-id-shaped string (handy in tests). */
+export const fakeServerId = (): string => crypto.randomUUID();
