@@ -9,6 +9,7 @@ import { buildServices } from './compose';
 import { createApp } from './app';
 import { DockerDriver } from './virt/docker/driver';
 import { FileImageStore } from './store/file-store';
+import { answerMalformedRequests } from './http/client-error';
 
 async function main() {
   const config = loadConfig();
@@ -20,6 +21,7 @@ async function main() {
 
   const app = createApp(services, log);
   const server = http.createServer(app);
+  answerMalformedRequests(server);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   // Uploads of large images stream for as long as they take.

@@ -98,7 +98,8 @@ export class TokenService {
     const exp = inherited ? inherited.exp : iat + this.ttlSeconds;
     const claims: Claims = { sub: user.id, aid: crypto.randomBytes(16).toString('base64url'), mth: methods as string[], iat, exp };
     if (project) claims.pid = project.id;
-    const token = jwt.sign(claims, this.secret, { algorithm: 'HS256', noTimestamp: true });
+    // jsonwebtoken keeps our iat (it would drop it under noTimestamp).
+    const token = jwt.sign(claims, this.secret, { algorithm: 'HS256' });
     return { token, body: await this.render(claims, user, project) };
   }
 

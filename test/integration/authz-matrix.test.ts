@@ -9,6 +9,7 @@ import path from 'node:path';
 import request from 'supertest';
 import jwt from 'jsonwebtoken';
 import { makeTestApp, TestApp } from '../helpers/app';
+import { buildFakeArchive } from '../../src/virt/fake/archive';
 
 let t: TestApp;
 const ids = { server: '', image: '', publicImage: '', flavor: '1', keypair: 'authz-key' };
@@ -74,19 +75,25 @@ function call(row: Row, token: string | undefined) {
 beforeAll(async () => {
   t = await makeTestApp();
   for (const a of ['admin', 'demo', 'alt', 'viewer'] as const) tok[a] = await t.token(a);
-  const img = await request(t.app).post('/image/v2/images').set('X-Auth-Token', tok.demo).send({ name: 'private', container_format: 'bare', disk_format: 'raw' });
+  const img = await request(t.app).post('/image/v2/images').set('X-Auth-Token', tok.demo).send({ name: 'private', container_format: 'docker', disk_format: 'raw' });
   ids.image = img.body.id;
-  await request(t.app).put(`/image/v2/images/${ids.image}/file`).set('X-Auth-Token', tok.demo).set('Content-Type', 'application/octet-stream').send(Buffer.from('bytes'));
+  const { bytes } = await buildFakeArchive({ salt: 'authz' });
+  const up = await request(t.app).put(`/image/v2/images/${ids.image}/file`).set('X-Auth-Token', tok.demo).set('Content-Type', 'application/octet-stream').send(bytes);
+  expect(up.status).toBe(204);
   const srv = await request(t.app).post('/compute/v2.1/servers').set('X-Auth-Token', tok.demo).send({ server: { name: 'mine', imageRef: ids.image, flavorRef: '1' } });
-  ids.server = srv.body?.server?.id ?? '00000000-0000-4000-8000-000000000000';
+  expect(srv.status).toBe(202);
+  ids.server = srv.body.server.id;
+  await t.services.compute.idle();
+  const meta = await request(t.app).post(`/compute/v2.1/servers/${ids.server}/metadata`).set('X-Auth-Token', tok.demo).send({ metadata: { k: 'v' } });
+  expect(meta.status).toBe(200);
   await request(t.app).post('/compute/v2.1/os-keypairs').set('X-Auth-Token', tok.demo).send({ keypair: { name: ids.keypair } });
 
   // Bad tokens of every kind.
   const secret = fs.readFileSync(path.join(t.dataDir, 'token-secret'), 'utf8').trim();
   const good = jwt.decode(tok.demo) as Record<string, unknown>;
   const now = Math.floor(Date.now() / 1000);
-  tok.expired = jwt.sign({ ...good, iat: now - 7200, exp: now - 3600 }, secret, { algorithm: 'HS256', noTimestamp: true });
-  tok.wrongSecret = jwt.sign(good, 'not-the-secret-at-all-not-the-secret', { algorithm: 'HS256', noTimestamp: true });
+  tok.expired = jwt.sign({ ...good, iat: now - 7200, exp: now - 3600 }, secret, { algorithm: 'HS256' });
+  tok.wrongSecret = jwt.sign(good, 'not-the-secret-at-all-not-the-secret', { algorithm: 'HS256' });
   const [h, , sig] = tok.demo.split('.');
   tok.tampered = [h, Buffer.from(JSON.stringify({ ...good, pid: await t.projectId('admin') })).toString('base64url'), sig].join('.');
   tok.forged = [Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url'), Buffer.from(JSON.stringify(good)).toString('base64url'), ''].join('.');
