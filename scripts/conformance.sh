@@ -122,7 +122,7 @@ grep -E '^\{0\} |^(Totals|=+|Ran:| - )' "$WORK/tempest.out" | sed -n '1,2000p' |
 
 SUBUNIT=$WORK/last.subunit
 ( cd "$TW" && stestr last --subunit ) > "$SUBUNIT" 2>/dev/null || true
-python3 - "$SUBUNIT" <<'PY'
+/usr/bin/python3 - "$SUBUNIT" <<'PY'
 import sys, subunit, testtools
 from testtools import StreamToDict
 results = {}

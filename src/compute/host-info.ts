@@ -6,9 +6,9 @@
  * even if it is stale. A host that fails to answer is shown "down" with its last known figures
  * (Nova shows a compute service it has not heard from as down the same way).
  */
-import crypto from 'node:crypto';
 import type { DriverRegistry } from '../virt/registry';
 import type { ComputeDriver, HypervisorInfo } from '../virt/driver';
+import { stableUuid } from './networks';
 
 export interface HostState {
   /** 1-based position in the configured hosts: Nova's integer hypervisor (and service) id below 2.53. */
@@ -26,15 +26,6 @@ export interface HostState {
   updatedAt: string | null;
   /** Why the last refresh failed, for logs and the health check. */
   error?: string;
-}
-
-/** A name-based UUID (version 5 layout), stable for a host name across restarts. */
-export function stableUuid(namespace: string, name: string): string {
-  const h = crypto.createHash('sha1').update(`novadock:${namespace}:${name}`).digest();
-  h[6] = (h[6] & 0x0f) | 0x50;
-  h[8] = (h[8] & 0x3f) | 0x80;
-  const hex = h.subarray(0, 16).toString('hex');
-  return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
 export interface HostInfoOptions {

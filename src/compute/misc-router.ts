@@ -25,8 +25,8 @@ import type { ServerRecord } from './server-record';
 import { atLeast, atMost } from './microversion';
 import { MAX_LIMIT, nextPageLinks, novaTime } from './flavors-views';
 import { limitParam, queryParam } from './flavors-router';
-import { HostState, hostInfoFor, stableUuid } from './host-info';
-import { DEFAULT_SECURITY_GROUP, PROJECT_NETWORK_LABEL, projectNetworkId } from './networks';
+import { HostState, hostInfoFor } from './host-info';
+import { PROJECT_NETWORK_LABEL, defaultSecurityGroup, projectNetworkId } from './networks';
 import type { ImageRecord } from '../image/image-record';
 
 /** Nova's default quotas for what novadock has no config for (nova/conf/quota.py). */
@@ -109,6 +109,50 @@ export function miscRouter(services: Services): Router {
   }));
   router.all('/limits', methodNotAllowed());
 
+  // ---------------------------------------------------------------- os-quota-sets (read-only)
+  // Quotas come from the config (one set for every project); they are shown, not changed here.
+  const quotaSet = (req: Request) => {
+    const q = services.config.seed.quotas;
+    const set: Record<string, number> = {
+      instances: q.instances, cores: q.cores, ram: q.ram, metadata_items: q.metadata_items, key_pairs: q.key_pairs,
+      floating_ips: NOVA_DEFAULT_QUOTAS.floating_ips, fixed_ips: -1,
+      security_groups: NOVA_DEFAULT_QUOTAS.security_groups, security_group_rules: NOVA_DEFAULT_QUOTAS.security_group_rules,
+      server_groups: NOVA_DEFAULT_QUOTAS.server_groups, server_group_members: NOVA_DEFAULT_QUOTAS.server_group_members,
+      injected_files: NOVA_DEFAULT_QUOTAS.injected_files, injected_file_content_bytes: NOVA_DEFAULT_QUOTAS.injected_file_content_bytes,
+      injected_file_path_bytes: 255,
+    };
+    if (atLeast(req, '2.36')) for (const k of ['floating_ips', 'fixed_ips', 'security_groups', 'security_group_rules']) delete set[k];
+    if (atLeast(req, '2.57')) for (const k of ['injected_files', 'injected_file_content_bytes', 'injected_file_path_bytes']) delete set[k];
+    return set;
+  };
+  /** Own project for everyone; another project's only for admins (Nova's os-quota-sets:show policy). */
+  const quotaProject = (req: Request) => {
+    const ctx = ctxOf(req);
+    const projectId = String(req.params.projectId);
+    if (projectId !== ctx.projectId) requireAdmin(ctx, 'os_compute_api:os-quota-sets:show');
+    return projectId;
+  };
+  router.get('/os-quota-sets/:projectId', handle(async (req, res) => {
+    const id = quotaProject(req);
+    res.status(200).json({ quota_set: { id, ...quotaSet(req) } });
+  }));
+  router.get('/os-quota-sets/:projectId/defaults', handle(async (req, res) => {
+    res.status(200).json({ quota_set: { id: String(req.params.projectId), ...quotaSet(req) } });
+  }));
+  router.get('/os-quota-sets/:projectId/detail', handle(async (req, res) => {
+    const id = quotaProject(req);
+    const used = await services.compute.usage(id);
+    const inUse: Record<string, number> = { instances: used.instances, cores: used.cores, ram: used.ram };
+    const detail: Record<string, unknown> = { id };
+    for (const [k, limit] of Object.entries(quotaSet(req))) detail[k] = { limit, in_use: inUse[k] ?? 0, reserved: 0 };
+    res.status(200).json({ quota_set: detail });
+  }));
+  router.put('/os-quota-sets/:projectId', handle(async (req) => {
+    requireAdmin(ctxOf(req), 'os_compute_api:os-quota-sets:update');
+    throw notImplemented('Quotas are set in the novadock config file (NOVADOCK_CONFIG "quotas"), not through the API.');
+  }));
+  router.all(['/os-quota-sets/:projectId', '/os-quota-sets/:projectId/defaults', '/os-quota-sets/:projectId/detail'], methodNotAllowed());
+
   // ---------------------------------------------------------------- availability zones
   router.get('/os-availability-zone', (_req, res) => {
     res.status(200).json({ availabilityZoneInfo: [{ zoneName: AVAILABILITY_ZONE, zoneState: { available: true }, hosts: null }] });
@@ -150,13 +194,7 @@ export function miscRouter(services: Services): Router {
   router.all(['/os-networks', '/os-networks/:id'], untilVersion('2.35'), methodNotAllowed());
 
   // ---------------------------------------------------------------- os-security-groups (< 2.36)
-  const securityGroupView = (projectId: string) => ({
-    id: stableUuid('security-group', projectId),
-    name: DEFAULT_SECURITY_GROUP,
-    description: 'Default security group',
-    rules: [],
-    tenant_id: projectId,
-  });
+  const securityGroupView = defaultSecurityGroup;
   router.get('/os-security-groups', untilVersion('2.35'), (req, res) => {
     res.status(200).json({ security_groups: [securityGroupView(ctxOf(req).projectId)] });
   });

@@ -40,6 +40,8 @@ export const TaskStates = {
   RESIZE_MIGRATING: 'resize_migrating',
   RESIZE_MIGRATED: 'resize_migrated',
   RESIZE_FINISH: 'resize_finish',
+  RESIZE_REVERTING: 'resize_reverting',
+  UPDATING_PASSWORD: 'updating_password',
   MIGRATING: 'migrating',
   RESCUING: 'rescuing',
   UNRESCUING: 'unrescuing',

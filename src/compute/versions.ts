@@ -1,6 +1,6 @@
 /**
  * Compute version documents (contract §4.1), served without a token as Nova does:
- *   GET /compute/      → {"versions": [v2.0 SUPPORTED, v2.1 CURRENT]}
+ *   GET /compute/      → {"versions": [v2.1 CURRENT]} (the legacy v2.0 API is not served, so not listed)
  *   GET /compute/v2.1  → {"version": {... "version": MAX_VERSION, "min_version": MIN_VERSION}}
  * openstacksdk and the nova CLI read `version`/`min_version` to negotiate; links must be
  * absolute and built from the public URL, because clients follow the `self` href.
@@ -28,25 +28,14 @@ export function v21Version(publicUrl: string, detail: boolean) {
   return doc;
 }
 
-/** The legacy v2.0 entry: listed as SUPPORTED, not served (nothing in scope uses it). */
-function v20Version(publicUrl: string) {
-  return {
-    id: 'v2.0',
-    status: 'SUPPORTED',
-    version: '',
-    min_version: '',
-    updated: '2011-01-21T11:33:21Z',
-    links: [{ rel: 'self', href: `${publicUrl}/compute/v2/` }],
-  };
-}
-
 export function computeVersionsRouter(publicUrl: string): Router {
   const base = publicUrl.replace(/\/+$/, '');
   const router = Router();
   // NOTE(openstack): Nova answers the unversioned root with 200 (not 300); `openstack versions show`
   // requests it with a trailing slash, keystoneauth without. Non-strict routing serves both.
   router.get('/', (_req, res) => {
-    res.status(200).json({ versions: [v20Version(base), v21Version(base, false)] });
+    // Only what is served is listed: clients (and Tempest) follow every self link.
+    res.status(200).json({ versions: [v21Version(base, false)] });
   });
   router.get('/v2.1', (_req, res) => {
     res.status(200).json({ version: v21Version(base, true) });

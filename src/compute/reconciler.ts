@@ -1,0 +1,267 @@
+/**
+ * The reconciler brings the database into line with what the engines report (house style 10,
+ * after nova/compute/manager.py `_sync_power_states` / `_sync_instance_power_state`).
+ *
+ *  - Events: every instance event of a compute host makes it re-read that server's info and
+ *    hand it to ComputeService.syncPowerState, which decides (sync-rules.ts) and writes with a
+ *    compare-and-set. Events of one server are coalesced: one re-read in flight, one queued.
+ *  - Sweep: every `sweepIntervalMs`, each host's instance list is compared with its servers
+ *    (catching what events missed); instances labelled as ours without a server are removed.
+ *    One server's failure is logged and the rest go on.
+ *  - Start-up: servers a crash left mid-task are resolved (ComputeService.recover), then a sweep.
+ *  - A broken event stream (engine down) marks the host DOWN, is retried with backoff, and a
+ *    reconnect is followed by a full sweep of that host.
+ *
+ * It never writes a state itself and never calls a driver to change anything: the service does.
+ */
+import type { Logger } from 'pino';
+import type { DriverRegistry } from '../virt/registry';
+import { ComputeDriver, HypervisorUnavailable, InstanceEvent, InstanceNotFound } from '../virt/driver';
+import type { ComputeService } from './compute-service';
+import type { Observation } from './sync-rules';
+
+export interface ReconcilerDeps {
+  compute: ComputeService;
+  drivers: DriverRegistry;
+  log: Logger;
+  /** Milliseconds between sweeps. */
+  sweepIntervalMs: number;
+  /** First and largest delay before re-subscribing to a broken event stream. */
+  backoffMs?: { initial: number; max: number };
+}
+
+interface HostWatch {
+  driver: ComputeDriver;
+  unsubscribe?: () => void;
+  retry?: NodeJS.Timeout;
+  delay: number;
+  /** A sweep is owed once the stream is back (events were missed). */
+  sweepOnConnect: boolean;
+}
+
+export class Reconciler {
+  private readonly compute: ComputeService;
+  private readonly drivers: DriverRegistry;
+  private readonly log: Logger;
+  private readonly sweepIntervalMs: number;
+  private readonly backoff: { initial: number; max: number };
+
+  private readonly watches = new Map<string, HostWatch>();
+  private timer?: NodeJS.Timeout;
+  private running = false;
+  private sweeping?: Promise<void>;
+  /** Per server: a re-read in flight, and whether another was asked for meanwhile. */
+  private readonly pending = new Map<string, { again: boolean }>();
+  private readonly inflight = new Set<Promise<unknown>>();
+
+  constructor(deps: ReconcilerDeps) {
+    this.compute = deps.compute;
+    this.drivers = deps.drivers;
+    this.log = deps.log.child({ component: 'reconciler' });
+    this.sweepIntervalMs = deps.sweepIntervalMs;
+    // Capped low: once an engine is back, its states must match within seconds (issue 5).
+    this.backoff = deps.backoffMs ?? { initial: 250, max: 4_000 };
+  }
+
+  /** Runs start-up recovery, subscribes to every host's events, starts the periodic sweep. */
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    await this.recoverInterrupted();
+    for (const driver of this.drivers.all()) {
+      const w: HostWatch = { driver, delay: this.backoff.initial, sweepOnConnect: false };
+      this.watches.set(driver.host, w);
+      this.subscribe(w);
+    }
+    await this.sweep();
+    this.timer = setInterval(() => {
+      void this.sweep();
+    }, this.sweepIntervalMs);
+    this.timer.unref();
+  }
+
+  /** Stops listening and sweeping. Work in flight finishes on its own (settle() waits for it). */
+  stop(): void {
+    this.running = false;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    for (const w of this.watches.values()) {
+      w.unsubscribe?.();
+      if (w.retry) clearTimeout(w.retry);
+    }
+    this.watches.clear();
+  }
+
+  /**
+   * Resolves once the events delivered so far have been handled (tests: an external change,
+   * then settle(), then look). Events are delivered asynchronously, hence the turn of the loop.
+   */
+  async settle(): Promise<void> {
+    for (let i = 0; i < 3; i++) {
+      await new Promise((r) => setImmediate(r));
+      while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+    }
+    await this.sweeping;
+  }
+
+  /** Servers left mid-task (a crash, a kill -9) are resolved before anything else runs. */
+  private async recoverInterrupted(): Promise<void> {
+    let servers;
+    try {
+      servers = await this.compute.unsettledServers();
+    } catch (err) {
+      this.log.error({ err }, 'could not list servers to recover');
+      return;
+    }
+    for (const s of servers) {
+      try {
+        await this.compute.recover(s.id);
+      } catch (err) {
+        this.log.error({ err, server_id: s.id }, 'recovery of a server failed');
+      }
+    }
+    if (servers.length) this.log.info({ count: servers.length }, 'start-up recovery done');
+  }
+
+  /** One pass over every host (overlapping calls share the pass in flight). */
+  sweep(): Promise<void> {
+    if (!this.sweeping) {
+      this.sweeping = this.track((async () => {
+        try {
+          for (const driver of this.drivers.all()) await this.sweepHost(driver);
+        } finally {
+          this.sweeping = undefined;
+        }
+      })());
+    }
+    return this.sweeping;
+  }
+
+  private async sweepHost(driver: ComputeDriver): Promise<void> {
+    const observedAt = this.compute.observationTime();
+    let instances;
+    try {
+      instances = await driver.listInstances();
+      this.compute.setHostStatus(driver.host, 'UP');
+    } catch (err) {
+      // An engine that does not answer says nothing about its containers: change nothing.
+      this.compute.setHostStatus(driver.host, 'DOWN');
+      this.log.warn({ host: driver.host, err: (err as Error).message }, 'sweep: compute host unavailable');
+      return;
+    }
+    const seen = new Map(instances.map((i) => [i.serverId, i.info]));
+    // Interrupted work first (e.g. a build whose engine was down at start-up).
+    for (const s of await this.compute.unsettledServers()) {
+      if (s.host === driver.host && !this.compute.isBusy(s.id)) await this.isolated(s.id, () => this.compute.recover(s.id));
+    }
+    for (const server of await this.compute.serversOnHost(driver.host)) {
+      const observed: Observation = seen.get(server.id) ?? 'gone';
+      await this.isolated(server.id, () => this.compute.syncPowerState(server.id, observed, observedAt));
+      seen.delete(server.id);
+    }
+    // Left in `seen`: instances labelled as ours that no live server on this host owns.
+    for (const serverId of seen.keys()) {
+      await this.isolated(serverId, () => this.compute.removeOrphan(driver, serverId));
+    }
+  }
+
+  private async isolated(serverId: string, fn: () => Promise<unknown>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.log.error({ err, server_id: serverId }, 'reconciling a server failed');
+    }
+  }
+
+  private subscribe(w: HostWatch): void {
+    if (!this.running) return;
+    let broken = false;
+    w.unsubscribe = w.driver.subscribe(
+      (e) => {
+        if (w.delay !== this.backoff.initial) w.delay = this.backoff.initial;
+        this.onEvent(w.driver, e);
+      },
+      (err) => {
+        if (broken) return;
+        broken = true;
+        w.unsubscribe?.();
+        w.unsubscribe = undefined;
+        if (!this.running) return;
+        this.compute.setHostStatus(w.driver.host, 'DOWN');
+        w.sweepOnConnect = true;
+        this.log.warn({ host: w.driver.host, err: err.message, retry_ms: w.delay }, 'event stream broken; retrying');
+        w.retry = setTimeout(() => this.reconnect(w), w.delay);
+        w.retry.unref();
+        w.delay = Math.min(w.delay * 2, this.backoff.max);
+      },
+    );
+  }
+
+  /** Re-subscribes once the engine answers again, then sweeps the host (events were missed). */
+  private async reconnect(w: HostWatch): Promise<void> {
+    w.retry = undefined;
+    if (!this.running) return;
+    try {
+      await w.driver.ping();
+    } catch {
+      w.retry = setTimeout(() => this.reconnect(w), w.delay);
+      w.retry.unref();
+      w.delay = Math.min(w.delay * 2, this.backoff.max);
+      return;
+    }
+    this.log.info({ host: w.driver.host }, 'compute host is back; re-subscribing and sweeping');
+    this.compute.setHostStatus(w.driver.host, 'UP');
+    this.subscribe(w);
+    if (w.sweepOnConnect) {
+      w.sweepOnConnect = false;
+      w.delay = this.backoff.initial;
+      await this.track(this.sweepHost(w.driver).catch((err) => this.log.error({ err, host: w.driver.host }, 'sweep after reconnect failed')));
+    }
+  }
+
+  private onEvent(driver: ComputeDriver, e: InstanceEvent): void {
+    const p = this.pending.get(e.serverId);
+    if (p) {
+      p.again = true;
+      return;
+    }
+    const state = { again: false };
+    this.pending.set(e.serverId, state);
+    void this.track((async () => {
+      try {
+        do {
+          state.again = false;
+          await this.observe(driver, e.serverId);
+        } while (state.again && this.running);
+      } finally {
+        this.pending.delete(e.serverId);
+      }
+    })());
+  }
+
+  /** Re-reads one server's instance and lets the service bring the row into line. */
+  private async observe(driver: ComputeDriver, serverId: string): Promise<void> {
+    const observedAt = this.compute.observationTime();
+    let observed: Observation;
+    try {
+      observed = await driver.getInfo(serverId);
+    } catch (err) {
+      if (err instanceof InstanceNotFound) observed = 'gone';
+      else if (err instanceof HypervisorUnavailable) return; // the stream's onError handles it
+      else {
+        this.log.error({ err, server_id: serverId }, 'could not read an instance after its event');
+        return;
+      }
+    }
+    await this.isolated(serverId, () => this.compute.syncPowerState(serverId, observed, observedAt));
+  }
+
+  /** Counted here (settle) and by the compute service (its idle() covers shutdown). */
+  private track<T>(p: Promise<T>): Promise<T> {
+    this.compute.track(p.catch(() => undefined));
+    this.inflight.add(p);
+    const done = () => this.inflight.delete(p);
+    p.then(done, done);
+    return p;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * Instance actions (Nova's `instance_actions`): one row per API action on a server, keyed by the
+ * request id that asked for it, finished (result, finish_time) when its background work ends.
+ */
+import type { Db } from './knex';
+import { stamp } from './server-repo';
+
+export type ActionResult = 'Success' | 'Error';
+
+export interface InstanceActionRecord {
+  id: number;
+  instance_uuid: string;
+  action: string;
+  request_id: string;
+  user_id: string;
+  project_id: string;
+  start_time: string;
+  finish_time: string | null;
+  /** Nova's action message: null, or "Error" once its work failed. */
+  message: string | null;
+  result: ActionResult | null;
+  /** What went wrong, for admins (Nova's event traceback). */
+  traceback: string | null;
+  updated_at: string | null;
+}
+
+export interface NewAction {
+  instanceUuid: string;
+  action: string;
+  requestId: string;
+  userId: string;
+  projectId: string;
+}
+
+export class ActionRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Records the start of an action; returns its id for finish(). */
+  async start(a: NewAction): Promise<number> {
+    const ts = stamp();
+    const [id] = await this.db('instance_actions').insert({
+      instance_uuid: a.instanceUuid,
+      action: a.action,
+      request_id: a.requestId,
+      user_id: a.userId,
+      project_id: a.projectId,
+      start_time: ts,
+      updated_at: ts,
+    });
+    return Number(id);
+  }
+
+  /** Records the outcome. Idempotent: an action finishes once, later calls change nothing. */
+  async finish(id: number, result: ActionResult, error?: string): Promise<void> {
+    const ts = stamp();
+    await this.db('instance_actions').where({ id }).whereNull('finish_time').update({
+      finish_time: ts,
+      updated_at: ts,
+      result,
+      message: result === 'Error' ? 'Error' : null,
+      traceback: error ? error.slice(0, 65535) : null,
+    });
+  }
+
+  /** Newest first (Nova orders by created_at desc, id desc). */
+  async list(instanceUuid: string): Promise<InstanceActionRecord[]> {
+    return this.db('instance_actions').where({ instance_uuid: instanceUuid }).orderBy([{ column: 'start_time', order: 'desc' }, { column: 'id', order: 'desc' }]);
+  }
+
+  async get(instanceUuid: string, requestId: string): Promise<InstanceActionRecord | undefined> {
+    return this.db('instance_actions').where({ instance_uuid: instanceUuid, request_id: requestId }).orderBy('id', 'desc').first();
+  }
+
+  /** Actions still without an outcome (a crash interrupted them). */
+  async listUnfinished(instanceUuid: string): Promise<InstanceActionRecord[]> {
+    return this.db('instance_actions').where({ instance_uuid: instanceUuid }).whereNull('finish_time');
+  }
+}

@@ -1,0 +1,308 @@
+/**
+ * Servers (Nova's `instances`) in SQLite. Rows are never rewritten whole: every write names the
+ * columns it changes, so a rename and a background state change never undo each other, and every
+ * state change is a compare-and-set (`UPDATE … WHERE task_state IS NULL AND vm_state IN (…)`),
+ * which is what gives one 202 and N−1 409s to N concurrent conflicting actions.
+ *
+ * Deleted servers keep their row (`deleted = 1`) for `changes-since` listings and instance actions.
+ */
+import type { Knex } from 'knex';
+import type { Db } from './knex';
+import type { ServerRecord, Fault, FlavorSnapshot } from '../compute/server-record';
+import type { VmState } from '../compute/vm-states';
+import type { TaskState } from '../compute/task-states';
+import type { PowerState } from '../virt/driver';
+
+/** What the service supplies for a new server; the repository adds sequence and timestamps. */
+export type NewServer = Omit<ServerRecord, 'sequence' | 'created_at' | 'updated_at' | 'deleted' | 'deleted_at'>;
+
+/** Columns a write may change (never id, project, user, flavor, sequence, created_at). */
+export type ServerPatch = Partial<Pick<ServerRecord,
+  | 'name' | 'vm_state' | 'task_state' | 'power_state' | 'host' | 'availability_zone' | 'hostname' | 'description'
+  | 'metadata' | 'addresses' | 'access_ip_v4' | 'access_ip_v6' | 'key_name' | 'key_data' | 'user_data' | 'image_id'
+  | 'tags' | 'locked' | 'locked_by' | 'locked_reason' | 'progress' | 'fault' | 'launched_at' | 'terminated_at'
+  | 'security_groups' | 'deleted' | 'deleted_at'>>;
+
+/** The compare part of a compare-and-set; absent = not compared. The row must never be deleted. */
+export interface ServerExpectation {
+  /** task_state must be one of these (null = "no task"). */
+  taskStates?: readonly (TaskState | null)[];
+  /** task_state must NOT be one of these (null excluded = must have a task). */
+  notTaskStates?: readonly (TaskState | null)[];
+  vmStates?: readonly VmState[];
+  /** launched_at must be set. */
+  launched?: boolean;
+  /** updated_at must still be this (nothing changed since it was read). */
+  updatedAt?: string;
+}
+
+export interface QuotaLimits { instances: number; cores: number; ram: number }
+export interface Usage { instances: number; cores: number; ram: number }
+
+export type QuotaResource = keyof QuotaLimits;
+
+export type InsertResult =
+  | { ok: true; servers: ServerRecord[] }
+  | { ok: false; resource: QuotaResource; requested: number; used: number; allowed: number };
+
+/** Row filters done in SQL; the service does the rest (regexes, statuses, sorting, paging). */
+export interface ServerQuery {
+  /** Only this project; undefined = every project (admin with all_tenants). */
+  projectId?: string;
+  /** 'no' (default), 'yes' (changes-since/before include deleted servers), 'only'. */
+  deleted?: 'no' | 'yes' | 'only';
+  changesSince?: string;
+  changesBefore?: string;
+  /** Exact matches on plain columns: any of the values. */
+  equals?: Partial<Record<EqualsColumn, (string | number | null)[]>>;
+}
+
+export type EqualsColumn = 'image_id' | 'flavor_id' | 'vm_state' | 'task_state' | 'power_state' | 'host' | 'availability_zone'
+  | 'key_name' | 'user_id' | 'reservation_id' | 'hostname' | 'project_id';
+
+interface ServerRow {
+  [k: string]: unknown;
+}
+
+const JSON_COLUMNS = ['flavor', 'metadata', 'addresses', 'requested_networks', 'security_groups', 'tags', 'fault'] as const;
+const BOOL_COLUMNS = ['config_drive', 'locked', 'deleted'] as const;
+
+let lastStamp = 0;
+/**
+ * A strictly increasing timestamp: two writes never share an updated_at, so a compare on
+ * updated_at proves that nothing changed in between.
+ */
+export function stamp(): string {
+  const t = Math.max(Date.now(), lastStamp + 1);
+  lastStamp = t;
+  return new Date(t).toISOString();
+}
+
+const json = <T>(v: unknown, dflt: T): T => (v === null || v === undefined ? dflt : JSON.parse(v as string));
+
+/** Row → record, built field by field (one object shape: listing 1,000 servers stays fast). */
+function toRecord(r: ServerRow): ServerRecord {
+  return {
+    id: r.id as string,
+    name: r.name as string,
+    project_id: r.project_id as string,
+    user_id: r.user_id as string,
+    image_id: r.image_id as string | null,
+    flavor_id: r.flavor_id as string,
+    flavor: json(r.flavor, {} as FlavorSnapshot),
+    vm_state: r.vm_state as ServerRecord['vm_state'],
+    task_state: r.task_state as ServerRecord['task_state'],
+    power_state: r.power_state as PowerState,
+    host: r.host as string | null,
+    availability_zone: r.availability_zone as string,
+    sequence: r.sequence as number,
+    reservation_id: r.reservation_id as string,
+    launch_index: r.launch_index as number,
+    hostname: r.hostname as string,
+    description: r.description as string | null,
+    metadata: json(r.metadata, {}),
+    addresses: json(r.addresses, {}),
+    requested_networks: json(r.requested_networks, 'auto' as const),
+    access_ip_v4: r.access_ip_v4 as string,
+    access_ip_v6: r.access_ip_v6 as string,
+    key_name: r.key_name as string | null,
+    key_data: r.key_data as string | null,
+    user_data: r.user_data as string | null,
+    config_drive: Boolean(r.config_drive),
+    security_groups: json(r.security_groups, []),
+    tags: json(r.tags, []),
+    locked: Boolean(r.locked),
+    locked_by: r.locked_by as ServerRecord['locked_by'],
+    locked_reason: r.locked_reason as string | null,
+    progress: r.progress as number,
+    fault: json<Fault | null>(r.fault, null),
+    launched_at: r.launched_at as string | null,
+    terminated_at: r.terminated_at as string | null,
+    created_at: r.created_at as string,
+    updated_at: r.updated_at as string,
+    deleted_at: r.deleted_at as string | null,
+    deleted: Boolean(r.deleted),
+  };
+}
+
+function toColumns(patch: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(patch)) {
+    if (v === undefined) continue;
+    if ((JSON_COLUMNS as readonly string[]).includes(k)) out[k] = v === null ? null : JSON.stringify(v);
+    else if ((BOOL_COLUMNS as readonly string[]).includes(k)) out[k] = v ? 1 : 0;
+    else out[k] = v;
+  }
+  return out;
+}
+
+function inList<T extends string | number>(q: Knex.QueryBuilder, column: string, values: readonly (T | null)[], negate = false): void {
+  const nonNull = values.filter((v): v is T => v !== null);
+  const withNull = values.includes(null);
+  if (!negate) {
+    q.where((w) => {
+      if (nonNull.length) w.orWhereIn(column, nonNull as never[]);
+      if (withNull) w.orWhereNull(column);
+      if (!nonNull.length && !withNull) w.whereRaw('0');
+    });
+  } else {
+    if (nonNull.length) q.where((w) => w.whereNotIn(column, nonNull as never[]).orWhereNull(column));
+    if (withNull) q.whereNotNull(column);
+  }
+}
+
+/** Records kept by list(); beyond this many the cache starts afresh. */
+const CACHE_LIMIT = 20_000;
+
+export class ServerRepository {
+  private readonly cache = new Map<string, ServerRecord>();
+
+  constructor(private readonly db: Db) {}
+
+  /**
+   * Inserts as many of `servers` as the quota allows (at least `minCount`, Nova's multiple-create
+   * rule), in one transaction with the usage count, so concurrent creates cannot both squeeze
+   * under the limit. Sequences (instance-%08x names) are allocated in the same transaction.
+   */
+  async insertWithinQuota(servers: NewServer[], minCount: number, limits: QuotaLimits): Promise<InsertResult> {
+    return this.db.transaction(async (tx) => {
+      const projectId = servers[0].project_id;
+      const used = await this.usageIn(tx, projectId);
+      const per = { instances: 1, cores: servers[0].flavor.vcpus, ram: servers[0].flavor.ram };
+      let allowedCount = servers.length;
+      for (const r of ['instances', 'cores', 'ram'] as const) {
+        if (limits[r] < 0 || per[r] === 0) continue;
+        allowedCount = Math.min(allowedCount, Math.floor(Math.max(0, limits[r] - used[r]) / per[r]));
+      }
+      if (allowedCount < minCount) {
+        for (const r of ['instances', 'cores', 'ram'] as const) {
+          if (limits[r] >= 0 && used[r] + per[r] * minCount > limits[r]) {
+            return { ok: false as const, resource: r, requested: per[r] * minCount, used: used[r], allowed: limits[r] };
+          }
+        }
+      }
+      const chosen = servers.slice(0, allowedCount);
+      const seqRow = await tx('sequences').where({ name: 'instance' }).first();
+      let next = seqRow ? Number(seqRow.value) : 0;
+      if (!seqRow) await tx('sequences').insert({ name: 'instance', value: 0 });
+      const created: ServerRecord[] = [];
+      for (const s of chosen) {
+        next += 1;
+        const ts = stamp();
+        const rec: ServerRecord = { ...s, sequence: next, created_at: ts, updated_at: ts, deleted: false, deleted_at: null };
+        await tx('servers').insert(toColumns(rec as unknown as Record<string, unknown>));
+        created.push(rec);
+      }
+      await tx('sequences').where({ name: 'instance' }).update({ value: next });
+      return { ok: true as const, servers: created };
+    });
+  }
+
+  async get(id: string, opts: { withDeleted?: boolean } = {}): Promise<ServerRecord | undefined> {
+    const q = this.db('servers').where({ id });
+    if (!opts.withDeleted) q.andWhere({ deleted: 0 });
+    const row = await q.first();
+    return row ? toRecord(row) : undefined;
+  }
+
+  /**
+   * Rows matching `query`, in no particular order. Records come from a cache validated by
+   * updated_at (every write stamps a new one), so listing 1,000 unchanged servers reads two
+   * columns instead of forty. The records are shared: callers must not mutate them.
+   */
+  async list(query: ServerQuery = {}): Promise<ServerRecord[]> {
+    const q = this.db('servers').select('id', 'updated_at');
+    if (query.projectId !== undefined) q.where({ project_id: query.projectId });
+    const deleted = query.deleted ?? 'no';
+    if (deleted === 'no') q.where({ deleted: 0 });
+    else if (deleted === 'only') q.where({ deleted: 1 });
+    if (query.changesSince) q.where('updated_at', '>=', query.changesSince);
+    if (query.changesBefore) q.where('updated_at', '<=', query.changesBefore);
+    for (const [col, values] of Object.entries(query.equals ?? {})) {
+      if (values) inList(q, col, values as (string | number | null)[]);
+    }
+    const keys: { id: string; updated_at: string }[] = await q;
+    const out: ServerRecord[] = [];
+    const missing: string[] = [];
+    for (const k of keys) {
+      const cached = this.cache.get(k.id);
+      if (cached && cached.updated_at === k.updated_at) out.push(cached);
+      else missing.push(k.id);
+    }
+    if (this.cache.size + missing.length > CACHE_LIMIT) this.cache.clear();
+    for (let i = 0; i < missing.length; i += 500) {
+      for (const row of await this.db('servers').whereIn('id', missing.slice(i, i + 500))) {
+        const rec = toRecord(row);
+        this.cache.set(rec.id, rec);
+        out.push(rec);
+      }
+    }
+    return out;
+  }
+
+  /** Servers (not deleted) whose home is this compute host. */
+  async listOnHost(host: string): Promise<ServerRecord[]> {
+    return (await this.db('servers').where({ host, deleted: 0 })).map(toRecord);
+  }
+
+  /** Servers (not deleted) with a task in flight or still building: what a crash can interrupt. */
+  async listUnsettled(): Promise<ServerRecord[]> {
+    return (await this.db('servers').where({ deleted: 0 }).andWhere((w) => w.whereNotNull('task_state').orWhere({ vm_state: 'building' }))).map(toRecord);
+  }
+
+  /** Ids of every server row, deleted or not, among `ids` (for orphan detection). */
+  async liveIds(ids: string[]): Promise<Set<string>> {
+    const out = new Set<string>();
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows = await this.db('servers').whereIn('id', ids.slice(i, i + 500)).andWhere({ deleted: 0 }).select('id');
+      for (const r of rows) out.add(r.id as string);
+    }
+    return out;
+  }
+
+  /**
+   * Compare-and-set: writes `patch` (and a fresh updated_at) only if the row is not deleted and
+   * matches `expect`. True when a row changed.
+   */
+  async update(id: string, patch: ServerPatch, expect: ServerExpectation = {}): Promise<boolean> {
+    const q = this.db('servers').where({ id, deleted: 0 });
+    if (expect.taskStates) inList(q, 'task_state', expect.taskStates);
+    if (expect.notTaskStates) inList(q, 'task_state', expect.notTaskStates, true);
+    if (expect.vmStates) inList(q, 'vm_state', expect.vmStates);
+    if (expect.launched) q.whereNotNull('launched_at');
+    if (expect.updatedAt !== undefined) q.where({ updated_at: expect.updatedAt });
+    const n = await q.update({ ...toColumns(patch as Record<string, unknown>), updated_at: stamp() });
+    return n > 0;
+  }
+
+  /**
+   * Read-modify-write in one transaction (the only connection is held, so concurrent callers
+   * queue): `fn` sees the current row and returns the columns to write, or throws to refuse.
+   * Resolves with the row as written, or undefined when there is no such (undeleted) server.
+   */
+  async mutate(id: string, fn: (current: ServerRecord) => ServerPatch): Promise<ServerRecord | undefined> {
+    return this.db.transaction(async (tx) => {
+      const row = await tx('servers').where({ id, deleted: 0 }).first();
+      if (!row) return undefined;
+      const current = toRecord(row);
+      const patch = fn(current);
+      const updated_at = stamp();
+      await tx('servers').where({ id }).update({ ...toColumns(patch as Record<string, unknown>), updated_at });
+      return { ...current, ...patch, updated_at };
+    });
+  }
+
+  /** Instances, cores and RAM held by a project's servers that are not deleted. */
+  async usage(projectId: string): Promise<Usage> {
+    return this.usageIn(this.db, projectId);
+  }
+
+  private async usageIn(k: Knex | Knex.Transaction, projectId: string): Promise<Usage> {
+    const row = await k('servers')
+      .where({ project_id: projectId, deleted: 0 })
+      .select(k.raw('count(*) as instances'), k.raw("coalesce(sum(json_extract(flavor, '$.vcpus')), 0) as cores"), k.raw("coalesce(sum(json_extract(flavor, '$.ram')), 0) as ram"))
+      .first();
+    return { instances: Number(row?.instances ?? 0), cores: Number(row?.cores ?? 0), ram: Number(row?.ram ?? 0) };
+  }
+}
+

@@ -1,0 +1,208 @@
+/**
+ * ComputeService on the fake engine, without HTTP: compare-and-set under concurrency (one winner),
+ * preemption by newer intents (delete, hard reboot, reset), one engine operation per server at a
+ * time, quotas under concurrent creates, and no partial state when the engine is away.
+ */
+import { makeTestApp, TestApp, Account } from '../helpers/app';
+import { FakeDriver, FakeOp } from '../../src/virt/fake/driver';
+import { ApiError } from '../../src/errors';
+import type { RequestContext } from '../../src/http/context';
+import type { ComputeService } from '../../src/compute/compute-service';
+import { uploadImage } from '../integration/servers-support';
+
+let t: TestApp;
+let driver: FakeDriver;
+let compute: ComputeService;
+let image: string;
+let held: FakeOp | undefined;
+let gate: Promise<void> | undefined;
+let open: () => void = () => undefined;
+/** Engine calls, in order, as the fake received them. */
+let calls: string[] = [];
+
+const hold = (op: FakeOp) => {
+  held = op;
+  gate = new Promise<void>((r) => { open = r; });
+};
+const release = () => {
+  held = undefined;
+  open();
+};
+
+beforeEach(async () => {
+  calls = [];
+  driver = new FakeDriver({
+    host: 'fake-host',
+    beforeCall: (op, serverId) => {
+      if (serverId) calls.push(`${op}:${serverId.slice(0, 8)}`);
+      return op === held ? gate : undefined;
+    },
+  });
+  t = await makeTestApp({ driver });
+  compute = t.services.compute;
+  image = await uploadImage(t);
+});
+afterEach(async () => {
+  release();
+  await t.close();
+});
+
+const ctx = async (account: Account = 'demo'): Promise<RequestContext> => t.services.tokens.context(await t.token(account), `req-${Math.random().toString(16).slice(2)}`);
+
+async function active(name = 'vm'): Promise<string> {
+  const { servers } = await compute.create(await ctx(), { name, imageRef: image, flavorRef: '1', minCount: 1, maxCount: 1 });
+  await compute.idle();
+  return servers[0].id;
+}
+
+const row = async (id: string) => (await compute.get(await ctx('admin'), id));
+const kinds = (results: PromiseSettledResult<unknown>[]) => results.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as ApiError).kind));
+
+describe('compare-and-set', () => {
+  test('20 concurrent stops: exactly one is accepted, the others are conflicts; the server ends stopped', async () => {
+    const id = await active();
+    const c = await ctx();
+    const results = await Promise.allSettled(Array.from({ length: 20 }, () => compute.stop(c, id)));
+    expect(kinds(results).filter((k) => k === 'ok')).toHaveLength(1);
+    expect(kinds(results).filter((k) => k === 'conflictingRequest')).toHaveLength(19);
+    await compute.idle();
+    const s = await row(id);
+    expect([s.vm_state, s.task_state, s.power_state]).toEqual(['stopped', null, 4]);
+    expect(calls.filter((x) => x.startsWith('powerOff'))).toHaveLength(1);
+  });
+
+  test('20 concurrent different actions (stop, pause, suspend, soft reboot): one wins, and the state is that one\'s', async () => {
+    const id = await active();
+    const c = await ctx();
+    const ops = [compute.stop, compute.pause, compute.suspend, (cx: RequestContext, i: string) => compute.reboot(cx, i, 'SOFT')];
+    const results = await Promise.allSettled(Array.from({ length: 20 }, (_, i) => ops[i % 4].call(compute, c, id)));
+    const winners = kinds(results).map((k, i) => (k === 'ok' ? i % 4 : -1)).filter((i) => i >= 0);
+    expect(winners).toHaveLength(1);
+    await compute.idle();
+    const expected = [['stopped', 4], ['paused', 3], ['suspended', 7], ['active', 1]][winners[0]];
+    const s = await row(id);
+    expect([s.vm_state, s.power_state]).toEqual(expected);
+    expect(s.task_state).toBeNull();
+  });
+
+  test('concurrent metadata merges lose no key', async () => {
+    const id = await active();
+    const c = await ctx();
+    await Promise.all(Array.from({ length: 10 }, (_, i) => compute.setMetadata(c, id, { [`k${i}`]: String(i) }, 'merge')));
+    expect(Object.keys((await row(id)).metadata).sort()).toEqual(Array.from({ length: 10 }, (_, i) => `k${i}`).sort());
+  });
+
+  test('concurrent creates cannot exceed the instances quota together', async () => {
+    t.services.config.seed.quotas.instances = 5;
+    const c = await ctx();
+    const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => compute.create(c, { name: `q${i}`, imageRef: image, flavorRef: '1', minCount: 1, maxCount: 1 })));
+    expect(kinds(results).filter((k) => k === 'ok')).toHaveLength(5);
+    expect(kinds(results).filter((k) => k === 'overLimit')).toHaveLength(5);
+    await compute.idle();
+    expect(await compute.usage(c.projectId)).toEqual({ instances: 5, cores: 5, ram: 2560 });
+  });
+});
+
+describe('newer intents win, and the engine sees one operation per server at a time', () => {
+  test('a hard reboot accepted while a pause runs waits for it, then wins; the pause does not overwrite it', async () => {
+    const id = await active();
+    const c = await ctx();
+    hold('pause');
+    await compute.pause(c, id);
+    expect((await row(id)).task_state).toBe('pausing');
+    await compute.reboot(c, id, 'HARD');
+    expect((await row(id)).task_state).toBe('rebooting_hard');
+    release();
+    await compute.idle();
+    const s = await row(id);
+    expect([s.vm_state, s.task_state, s.power_state]).toEqual(['active', null, 1]);
+    const seq = calls.filter((x) => x.startsWith('pause') || x.startsWith('reboot'));
+    expect(seq.map((x) => x.split(':')[0])).toEqual(['pause', 'reboot']);
+  });
+
+  test('a delete during a build: the build stops, the container is destroyed, the row is deleted', async () => {
+    hold('spawn');
+    const c = await ctx();
+    const { servers } = await compute.create(c, { name: 'short', imageRef: image, flavorRef: '1', minCount: 1, maxCount: 1 });
+    const id = servers[0].id;
+    await compute.delete(c, id);
+    expect((await row(id)).task_state).toBe('deleting');
+    release();
+    await compute.idle();
+    await expect(compute.get(c, id)).rejects.toMatchObject({ kind: 'itemNotFound' });
+    expect(driver.specOf(id)).toBeUndefined();
+    const actions = await t.services.db('instance_actions').where({ instance_uuid: id }).orderBy('id');
+    expect(actions.map((a: { action: string; result: string }) => [a.action, a.result])).toEqual([['create', 'Error'], ['delete', 'Success']]);
+  });
+
+  test("an admin's reset during a task is not undone when the task ends", async () => {
+    const id = await active();
+    hold('powerOff');
+    await compute.stop(await ctx(), id);
+    await compute.resetState(await ctx('admin'), id, 'error');
+    release();
+    await compute.idle();
+    const s = await row(id);
+    expect([s.vm_state, s.task_state]).toEqual(['error', null]);
+  });
+});
+
+describe('failures', () => {
+  test('the engine away: an action is a 503 and the task is never claimed', async () => {
+    const id = await active();
+    driver.setUnavailable(true);
+    await expect(compute.stop(await ctx(), id)).rejects.toMatchObject({ kind: 'serviceUnavailable', status: 503 });
+    expect(compute.hostStatusOf('fake-host')).toBe('DOWN');
+    driver.setUnavailable(false);
+    const s = await row(id);
+    expect([s.vm_state, s.task_state]).toEqual(['active', null]);
+    await compute.stop(await ctx(), id);
+    expect(compute.hostStatusOf('fake-host')).toBe('UP');
+    await compute.idle();
+  });
+
+  test('the engine lost mid-build: ERROR with a fault, never BUILD', async () => {
+    hold('spawn');
+    const { servers } = await compute.create(await ctx(), { name: 'lost', imageRef: image, flavorRef: '1', minCount: 1, maxCount: 1 });
+    driver.setUnavailable(true);
+    release();
+    await compute.idle();
+    driver.setUnavailable(false);
+    const s = await row(servers[0].id);
+    expect([s.vm_state, s.task_state, s.power_state]).toEqual(['error', null, 0]);
+    expect(s.fault?.message).toContain('fake-host is unavailable');
+  });
+
+  test('an action whose engine call fails clears the task, records the error, and re-reads the power state', async () => {
+    const failing = new FakeDriver({ host: 'fake-host', failOn: (op) => (op === 'pause' ? new Error('freezer broken') : undefined) });
+    const t2 = await makeTestApp({ driver: failing });
+    try {
+      const img = await uploadImage(t2);
+      const c = await t2.services.tokens.context(await t2.token('demo'), 'req-x');
+      const { servers } = await t2.services.compute.create(c, { name: 'p', imageRef: img, flavorRef: '1', minCount: 1, maxCount: 1 });
+      await t2.services.compute.idle();
+      await t2.services.compute.pause(c, servers[0].id);
+      await t2.services.compute.idle();
+      const s = await t2.services.compute.get(c, servers[0].id);
+      expect([s.vm_state, s.task_state, s.power_state]).toEqual(['active', null, 1]);
+      const [last] = await t2.services.db('instance_actions').where({ instance_uuid: s.id, action: 'pause' });
+      expect([last.result, last.message, last.traceback]).toEqual(['Error', 'Error', 'freezer broken']);
+    } finally {
+      await t2.close();
+    }
+  });
+
+  test('idle() resolves only when no background work is left', async () => {
+    hold('spawn');
+    const { servers } = await compute.create(await ctx(), { name: 'slow', imageRef: image, flavorRef: '1', minCount: 1, maxCount: 1 });
+    let idle = false;
+    const waiting = compute.idle().then(() => { idle = true; });
+    await new Promise((r) => setImmediate(r));
+    expect(idle).toBe(false);
+    expect(compute.isBusy(servers[0].id)).toBe(true);
+    release();
+    await waiting;
+    expect(idle).toBe(true);
+    expect(compute.isBusy(servers[0].id)).toBe(false);
+  });
+});
