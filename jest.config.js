@@ -1,6 +1,7 @@
 // One jest run, four suites: the layer a test exercises is its folder.
 // unit: rules on the fake driver; integration: HTTP on a real SQLite; docker: a real engine;
-// e2e: the Debian OpenStack clients against a started server.
+// e2e: the Debian OpenStack clients against a started server; resilience: crashes, engine restarts,
+// hostile input on a real engine.
 const base = {
   preset: 'ts-jest',
   testEnvironment: 'node',
@@ -12,5 +13,7 @@ module.exports = {
     { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
     { ...base, displayName: 'docker', testMatch: ['<rootDir>/test/docker/**/*.test.ts'] },
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
+    // Restarts the Docker engine and kill -9s servers: scripts/test.sh runs it alone, serially, last.
+    { ...base, displayName: 'resilience', testMatch: ['<rootDir>/test/resilience/**/*.test.ts'] },
   ],
 };
