@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Runs a benchmark against raw Docker in the same run: upload | boot | list | kill-lag | all.
+#   bash bench/run.sh upload [--size-mib 1024] [--rounds 3]
+#   bash bench/run.sh boot [--repeats 20] [--concurrent 50]
+#   bash bench/run.sh list [--servers 1000] [--requests 200]
+#   bash bench/run.sh kill-lag [--repeats 20]
+# Figures print as a table and are kept in bench/out/<name>.json. Never part of `npm test`.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+which="${1:-}"
+case "$which" in
+  upload|boot|list|kill-lag|all) shift ;;
+  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|all [options]" ;;
+esac
+ensure_docker
+ensure_node_modules
+build
+log "compiling bench/"
+npx tsc -p bench/tsconfig.json
+if [ "$which" = all ]; then
+  for b in upload boot kill-lag list; do node "dist/bench/bench/$b.js" "$@"; done
+else
+  node "dist/bench/bench/$which.js" "$@"
+fi

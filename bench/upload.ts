@@ -1,0 +1,142 @@
+/**
+ * Upload throughput: a ~1 GiB docker-save archive through PUT /image/v2/images/{id}/file against
+ * `docker load` of the same file (the engine's load API, as `docker load -i` calls it), in one run,
+ * and the server's memory while it streams.
+ *
+ *   bash bench/run.sh upload [--size-mib 1024] [--rounds 3]
+ *
+ * The archive: Debian's static busybox plus one ~1 GiB file of random bytes (incompressible, like
+ * real layers), imported and `docker save`d by id; kept in bench/out/ for the next run.
+ * Before each round the image is absent from the engine, so both sides really load it; the rounds
+ * alternate (docker, novadock, docker, …) with the file already in the page cache, and the medians
+ * are compared. Targets (issue 2): throughput ratio >= 0.9, peak RSS growth < 64 MiB.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import http from 'node:http';
+import path from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { ROOT } from '../test/helpers/server';
+import { api, Api, busyboxBinary, docker, main, median, memoryOf, ms, now, numArg, report, sampleRss, sleep, startBenchServer } from './lib';
+
+const OUT = path.join(ROOT, 'bench', 'out');
+
+/** Builds (once) the big archive; resolves to its path and engine id. */
+function bigArchive(sizeMiB: number): { file: string; imageId: string } {
+  const file = path.join(OUT, `upload-${sizeMiB}m.tar`);
+  const idFile = `${file}.id`;
+  if (fs.existsSync(file) && fs.existsSync(idFile)) return { file, imageId: fs.readFileSync(idFile, 'utf8').trim() };
+  fs.mkdirSync(OUT, { recursive: true });
+  const work = fs.mkdtempSync(path.join(OUT, 'rootfs-'));
+  try {
+    const root = path.join(work, 'rootfs');
+    fs.mkdirSync(path.join(root, 'bin'), { recursive: true });
+    fs.mkdirSync(path.join(root, 'data'));
+    fs.copyFileSync(busyboxBinary(), path.join(root, 'bin', 'busybox'));
+    fs.chmodSync(path.join(root, 'bin', 'busybox'), 0o755);
+    fs.symlinkSync('busybox', path.join(root, 'bin', 'sh'));
+    process.stderr.write(`writing ${sizeMiB} MiB of random bytes…\n`);
+    const fd = fs.openSync(path.join(root, 'data', 'blob'), 'w');
+    const chunk = Buffer.alloc(4 * 1024 * 1024);
+    for (let i = 0; i < sizeMiB / 4; i++) fs.writeSync(fd, crypto.randomFillSync(chunk));
+    fs.closeSync(fd);
+    const rootTar = path.join(work, 'rootfs.tar');
+    execFileSync('tar', ['-C', root, '--numeric-owner', '-cf', rootTar, '.']);
+    fs.rmSync(root, { recursive: true, force: true });
+    process.stderr.write('docker import + docker save…\n');
+    const imported = execFileSync('docker', ['import', '--change', 'LABEL novadock.bench=1', rootTar], { encoding: 'utf8' }).trim();
+    const imageId = imported.startsWith('sha256:') ? imported : `sha256:${imported}`;
+    execFileSync('docker', ['save', '-o', `${file}.partial`, imageId]);
+    fs.renameSync(`${file}.partial`, file);
+    fs.writeFileSync(idFile, `${imageId}\n`);
+    return { file, imageId };
+  } finally {
+    fs.rmSync(work, { recursive: true, force: true });
+  }
+}
+
+async function removeFromEngine(imageId: string): Promise<void> {
+  await docker.getImage(imageId).remove({ force: true }).catch(() => undefined);
+}
+
+/** `docker load -i FILE`: the engine's load API fed from the file; ms until the engine has it. */
+async function dockerLoad(file: string, imageId: string): Promise<number> {
+  const t = now();
+  const stream = await docker.loadImage(fs.createReadStream(file), { quiet: true });
+  await new Promise<void>((resolve, reject) => {
+    stream.on('data', () => undefined);
+    stream.on('end', resolve);
+    stream.on('error', reject);
+  });
+  const took = ms(t);
+  await docker.getImage(imageId).inspect(); // it is there
+  return took;
+}
+
+/** PUT the file with Content-Length, streamed from disk; ms until the 204. */
+function put(a: Api, id: string, file: string): Promise<number> {
+  const size = fs.statSync(file).size;
+  const url = new URL(`${a.srv.url}/image/v2/images/${id}/file`);
+  const t = now();
+  return new Promise((resolve, reject) => {
+    const req = http.request(url, { method: 'PUT', headers: { 'X-Auth-Token': a.token, 'Content-Type': 'application/octet-stream', 'Content-Length': size } }, (res) => {
+      let body = '';
+      res.on('data', (c) => (body += c));
+      res.on('end', () => (res.statusCode === 204 ? resolve(ms(t)) : reject(new Error(`upload: ${res.statusCode} ${body}`))));
+    });
+    req.on('error', reject);
+    fs.createReadStream(file, { highWaterMark: 1024 * 1024 }).pipe(req);
+  });
+}
+
+main(async (cleanups) => {
+  const sizeMiB = numArg('size-mib', 1024);
+  const rounds = numArg('rounds', 3);
+  const { file, imageId } = bigArchive(sizeMiB);
+  const bytes = fs.statSync(file).size;
+  cleanups.push(() => removeFromEngine(imageId));
+  execFileSync('cat', [file], { stdio: ['ignore', 'ignore', 'inherit'] }); // into the page cache for both sides
+
+  const srv = await startBenchServer();
+  cleanups.push(() => srv.cleanup());
+  const a = await api(srv);
+
+  const dockerMs: number[] = [];
+  const novaMs: number[] = [];
+  let rssGrowthKiB = 0;
+  let hwmGrowthKiB = 0;
+  for (let r = 0; r < rounds; r++) {
+    await removeFromEngine(imageId);
+    dockerMs.push(await dockerLoad(file, imageId));
+    await removeFromEngine(imageId);
+    await sleep(500);
+
+    const created = await a.req<{ id: string }>('POST', '/image/v2/images', { name: `bench-upload-${r}`, container_format: 'docker', disk_format: 'raw' });
+    if (created.status !== 201) throw new Error(`image create: ${created.status}`);
+    const before = memoryOf(srv.pid());
+    const sampler = sampleRss(srv.pid());
+    novaMs.push(await put(a, created.body.id, file));
+    const peak = sampler.stop();
+    const after = memoryOf(srv.pid());
+    rssGrowthKiB = Math.max(rssGrowthKiB, peak - before.rssKiB);
+    hwmGrowthKiB = Math.max(hwmGrowthKiB, after.hwmKiB - Math.max(before.hwmKiB, before.rssKiB));
+    await docker.getImage(imageId).inspect(); // novadock loaded it into the engine
+    const del = await a.req('DELETE', `/image/v2/images/${created.body.id}`);
+    if (del.status !== 204) throw new Error(`image delete: ${del.status}`);
+    await removeFromEngine(imageId);
+    process.stderr.write(`round ${r + 1}/${rounds}: docker load ${dockerMs[r].toFixed(0)} ms, novadock PUT ${novaMs[r].toFixed(0)} ms\n`);
+  }
+
+  const mib = bytes / 1024 / 1024;
+  const dockerTput = mib / (median(dockerMs) / 1000);
+  const novaTput = mib / (median(novaMs) / 1000);
+  const ratio = novaTput / dockerTput;
+  const growthMiB = Math.max(rssGrowthKiB, hwmGrowthKiB) / 1024;
+  report('upload', [
+    { name: 'archive size', value: Math.round(mib), unit: 'MiB' },
+    { name: 'docker load throughput (median)', value: dockerTput, unit: 'MiB/s' },
+    { name: 'novadock PUT …/file throughput (median)', value: novaTput, unit: 'MiB/s' },
+    { name: 'throughput ratio novadock / docker', value: ratio, unit: '×', target: '>= 0.9', met: ratio >= 0.9 },
+    { name: 'server peak RSS growth during upload', value: growthMiB, unit: 'MiB', target: '< 64', met: growthMiB < 64 },
+  ], [`${rounds} round(s), alternating; peak from VmRSS sampled every 20 ms and VmHWM, minus VmRSS before the PUT.`]);
+});

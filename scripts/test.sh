@@ -1,0 +1,55 @@
+#!/usr/bin/env bash
+# `npm test`: the whole suite, on a fresh Debian 12 machine with Node 20 as on a developer's.
+# Installs what is missing (a Docker engine, busybox-static for the test images, the Debian
+# OpenStack clients and tempest, node_modules), builds, then runs every jest project (unit,
+# integration, docker, e2e) and, when present, the Tempest conformance run (scripts/conformance.sh).
+# Exits non-zero if anything failed, or if any test was skipped: a skipped test is not a pass.
+# Extra arguments go to jest (e.g. `npm test -- test/e2e/images.test.ts`).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+. scripts/lib.sh
+
+ensure_docker
+ensure_clients busybox-static tempest
+ensure_node_modules
+build
+
+status=0
+summary="$(mktemp)"
+trap 'rm -f "$summary" "$summary.conformance"' EXIT
+# Two workers on two cores: the unit and integration files are quick, and the docker and e2e files
+# spend their time waiting on the engine and the CLIs rather than on the CPU, so two at a time
+# keeps both cores busy without starving either. --forceExit: a leaked handle must not hold CI
+# until its time limit; the run's verdict is already known by then.
+log "jest (unit, integration, docker, e2e)"
+# ("$@" first: after --reporters, jest would take a path for one more reporter.)
+NOVADOCK_TEST_SUMMARY="$summary" npx jest "$@" --ci --maxWorkers=2 --forceExit \
+  --reporters=default --reporters=./test/reporter/strict-reporter.js || status=1
+
+# The conformance step (Tempest) is another engineer's; it runs only for a whole-suite run.
+conformance_ran=0
+if [ "$#" -eq 0 ] && [ -f scripts/conformance.sh ]; then
+  log "conformance (scripts/conformance.sh)"
+  conformance_ran=1
+  conformance_rc=0
+  bash scripts/conformance.sh 2>&1 | tee "$summary.conformance" || conformance_rc=1
+  [ "$conformance_rc" -eq 0 ] || status=1
+fi
+
+# One closing line for the whole run (CI reads it): jest's counts plus Tempest's, when it ran.
+read -r passed failed skipped < <(node -e '
+  const fs = require("fs");
+  let j = { passed: 0, failed: 1, skipped: 0 };
+  try { j = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch {}
+  let p = j.passed, f = j.failed, s = j.skipped;
+  if (process.argv[2] === "1") {
+    const text = fs.existsSync(process.argv[1] + ".conformance") ? fs.readFileSync(process.argv[1] + ".conformance", "utf8") : "";
+    const m = /conformance: selected \d+ \/ passed (\d+) \/ failed (\d+) \/ skipped (\d+)/.exec(text);
+    if (m) { p += +m[1]; f += +m[2]; s += +m[3]; }
+    if (!m || (process.argv[3] !== "0" && +m[2] === 0)) f += 1; // it failed without a count: one failure
+  }
+  console.log(p, f, s);' "$summary" "$conformance_ran" "${conformance_rc:-0}")
+echo
+if [ "$skipped" -gt 0 ]; then echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped"; else echo "tests: ${passed} passed, ${failed} failed"; fi
+if [ "$status" -ne 0 ]; then log "FAILED after ${SECONDS} s"; else log "all passed in ${SECONDS} s"; fi
+exit "$status"
