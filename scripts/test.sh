@@ -16,19 +16,29 @@ build
 
 status=0
 summary="$(mktemp)"
-trap 'rm -f "$summary" "$summary.conformance"' EXIT
+trap 'rm -f "$summary" "$summary.resilience" "$summary.conformance"' EXIT
 # Two workers on two cores: the unit and integration files are quick, and the docker and e2e files
 # spend their time waiting on the engine and the CLIs rather than on the CPU, so two at a time
 # keeps both cores busy without starving either. --forceExit: a leaked handle must not hold CI
 # until its time limit; the run's verdict is already known by then.
 log "jest (unit, integration, docker, e2e)"
 # ("$@" first: after --reporters, jest would take a path for one more reporter.)
+whole=0
+if [ "$#" -eq 0 ]; then whole=1; set -- --selectProjects unit integration docker e2e; fi
 NOVADOCK_TEST_SUMMARY="$summary" npx jest "$@" --ci --maxWorkers=2 --forceExit \
   --reporters=default --reporters=./test/reporter/strict-reporter.js || status=1
 
+# Crashes, engine restarts and hostile input on a real engine: alone and serially, because
+# restarting the engine would break any test running beside it. Whole-suite runs only.
+if [ "$whole" -eq 1 ]; then
+  log "jest (resilience, serial)"
+  NOVADOCK_TEST_SUMMARY="$summary.resilience" npx jest --selectProjects resilience --ci --runInBand --forceExit \
+    --reporters=default --reporters=./test/reporter/strict-reporter.js || status=1
+fi
+
 # The conformance step (Tempest) is another engineer's; it runs only for a whole-suite run.
 conformance_ran=0
-if [ "$#" -eq 0 ] && [ -f scripts/conformance.sh ]; then
+if [ "$whole" -eq 1 ] && [ -f scripts/conformance.sh ]; then
   log "conformance (scripts/conformance.sh)"
   conformance_ran=1
   conformance_rc=0
@@ -42,6 +52,11 @@ read -r passed failed skipped < <(node -e '
   let j = { passed: 0, failed: 1, skipped: 0 };
   try { j = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch {}
   let p = j.passed, f = j.failed, s = j.skipped;
+  if (process.argv[2] === "1") {
+    let r = { passed: 0, failed: 1, skipped: 0 };
+    try { r = JSON.parse(fs.readFileSync(process.argv[1] + ".resilience", "utf8")); } catch {}
+    p += r.passed; f += r.failed; s += r.skipped;
+  }
   if (process.argv[2] === "1") {
     const text = fs.existsSync(process.argv[1] + ".conformance") ? fs.readFileSync(process.argv[1] + ".conformance", "utf8") : "";
     const m = /conformance: selected \d+ \/ passed (\d+) \/ failed (\d+) \/ skipped (\d+)/.exec(text);

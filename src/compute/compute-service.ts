@@ -1233,10 +1233,13 @@ export class ComputeService {
    * Removes an instance labelled as ours that no server (or only a deleted one) owns. Checked
    * again here, under the lane, so a server being created or deleted right now is never touched.
    */
-  async removeOrphan(driver: ComputeDriver, serverId: string): Promise<boolean> {
+  async removeOrphan(driver: ComputeDriver, serverId: string, projectId: string): Promise<boolean> {
     if (this.isBusy(serverId)) return false;
     const row = await this.servers.get(serverId);
     if (row) return false;
+    // Another novadock sharing the engine (and host name) labels its containers the same way:
+    // only a project this database has had servers in is ours to clean up.
+    if (!(await this.servers.projectKnown(projectId))) return false;
     this.log.warn({ server_id: serverId, host: driver.host }, 'removing an instance labelled as ours that has no server');
     await driver.destroy(serverId);
     return true;

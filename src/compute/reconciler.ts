@@ -150,6 +150,7 @@ export class Reconciler {
       return;
     }
     const seen = new Map(instances.map((i) => [i.serverId, i.info]));
+    const projectOf = new Map(instances.map((i) => [i.serverId, i.projectId]));
     // Interrupted work first (e.g. a build whose engine was down at start-up).
     for (const s of await this.compute.unsettledServers()) {
       if (s.host === driver.host && !this.compute.isBusy(s.id)) await this.isolated(s.id, () => this.compute.recover(s.id));
@@ -161,7 +162,7 @@ export class Reconciler {
     }
     // Left in `seen`: instances labelled as ours that no live server on this host owns.
     for (const serverId of seen.keys()) {
-      await this.isolated(serverId, () => this.compute.removeOrphan(driver, serverId));
+      await this.isolated(serverId, () => this.compute.removeOrphan(driver, serverId, projectOf.get(serverId)!));
     }
   }
 

@@ -198,6 +198,11 @@ export class ServerRepository {
     });
   }
 
+  /** Whether this database has ever had a server of the project (deleted ones included). */
+  async projectKnown(projectId: string): Promise<boolean> {
+    return (await this.db('servers').where({ project_id: projectId }).first('id')) !== undefined;
+  }
+
   async get(id: string, opts: { withDeleted?: boolean } = {}): Promise<ServerRecord | undefined> {
     const q = this.db('servers').where({ id });
     if (!opts.withDeleted) q.andWhere({ deleted: 0 });

@@ -60,15 +60,24 @@ function novaFaultName(err: ApiError): string {
   }
 }
 
-export function errorBody(api: ApiName, err: ApiError): unknown {
+/**
+ * The error body of an API. Glance negotiates on Accept: `application/json` gets webob's flat JSON
+ * (`{"message", "code": "404 Not Found", "title"}`, what Tempest asks for); anything else gets, instead
+ * of Glance's HTML page, the same fields nested under "error".
+ * NOTE(openstack): glanceclient (glanceclient/exc.py from_response) reads `.get('message')` on every
+ * top-level value of a JSON error, so the flat form would crash it; the SDK reads either form.
+ */
+export function errorBody(api: ApiName, err: ApiError, accept = ''): unknown {
   const title = http.STATUS_CODES[err.status] ?? 'Error';
   switch (api) {
     case 'identity':
       return { error: { code: err.status, title, message: err.message } };
     case 'compute':
       return { [novaFaultName(err)]: { code: err.status, message: err.message } };
-    case 'image':
-      return { message: err.message, code: `${err.status} ${title}`, title };
+    case 'image': {
+      const body = { message: err.message, code: `${err.status} ${title}`, title };
+      return /application\/json/i.test(accept) ? body : { error: body };
+    }
   }
 }
 
@@ -85,7 +94,7 @@ export function errorHandler(api: ApiName, log: Logger, publicUrl: string): Erro
     if (apiErr.status === 401) res.setHeader('WWW-Authenticate', `Keystone uri="${publicUrl}/identity"`);
     // An unread request body (e.g. an upload refused before reading) must not be parsed as the next request.
     if (!req.complete) res.setHeader('Connection', 'close');
-    res.status(apiErr.status).type('application/json').send(JSON.stringify(errorBody(api, apiErr)));
+    res.status(apiErr.status).type('application/json').send(JSON.stringify(errorBody(api, apiErr, req.header('accept'))));
   };
 }
 

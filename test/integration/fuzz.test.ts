@@ -60,7 +60,9 @@ function checkErrorShape(path: string, status: number, contentType: string | und
     const inner = o[keys[0]] as Record<string, unknown> | undefined;
     if (keys.length !== 1 || typeof inner !== 'object' || inner === null || inner.code !== status || typeof inner.message !== 'string') return `not a Nova fault: ${body.slice(0, 200)}`;
   } else if (path.startsWith('/image')) {
-    if (typeof o.message !== 'string' || typeof o.code !== 'string' || !String(o.code).startsWith(String(status))) return `not a Glance error: ${body.slice(0, 200)}`;
+    // Glance's flat JSON for Accept: application/json, nested under "error" otherwise (glanceclient).
+    const g = (typeof o.error === 'object' && o.error !== null ? o.error : o) as Record<string, unknown>;
+    if (typeof g.message !== 'string' || typeof g.code !== 'string' || !String(g.code).startsWith(String(status))) return `not a Glance error: ${body.slice(0, 200)}`;
   } else {
     const e = o.error as Record<string, unknown> | undefined;
     if (!e || e.code !== status || typeof e.message !== 'string' || typeof e.title !== 'string') return `not a Keystone error: ${body.slice(0, 200)}`;

@@ -147,6 +147,18 @@ describe('sweeps', () => {
     expect(driver.specOf(stubborn)).toBeUndefined();
     expect(await state(live)).toEqual(['ACTIVE', 1]);
   });
+
+  test("a labelled instance of a project this database never had a server in is another novadock's, and is left alone", async () => {
+    const mine = await bootActive(t, image, { name: 'mine' });
+    const foreign = fakeServerId();
+    await driver.spawn({ serverId: foreign, projectId: 'a-project-of-another-novadock', hostname: 'foreign', imageRef: driver.specOf(mine)!.imageRef, memoryMb: 64, vcpus: 1, env: {}, network: null });
+    reconciler = new Reconciler({ compute: t.services.compute, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000 });
+    await reconciler.sweep();
+    await reconciler.sweep();
+    expect(driver.specOf(foreign)).toBeDefined();
+    expect(await state(mine)).toEqual(['ACTIVE', 1]);
+    await driver.destroy(foreign);
+  });
 });
 
 describe('start-up recovery', () => {
