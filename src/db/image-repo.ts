@@ -1,0 +1,348 @@
+/**
+ * Images and their tags in SQLite. Rows become ImageRecords here and nowhere else.
+ *
+ * Status changes are compare-and-sets (`UPDATE … WHERE id = ? AND status = ?`): zero rows
+ * means somebody else moved the image first (glance/db/sqlalchemy/api.py `image_update(from_state=…)`).
+ * Attribute edits (PATCH) run read-modify-write inside one transaction, so two edits never
+ * interleave; they never touch the status or data columns that uploads own.
+ */
+import type { Knex } from 'knex';
+import type { Db } from './knex';
+import { now } from './knex';
+import type { ImageRecord, ImageStatus, Visibility } from '../image/image-record';
+
+interface ImageRow {
+  id: string;
+  name: string | null;
+  status: string;
+  visibility: string;
+  protected: number | boolean;
+  os_hidden: number | boolean;
+  checksum: string | null;
+  os_hash_algo: string | null;
+  os_hash_value: string | null;
+  owner: string | null;
+  size: number | null;
+  virtual_size: number | null;
+  container_format: string | null;
+  disk_format: string | null;
+  min_ram: number;
+  min_disk: number;
+  docker_image_id: string | null;
+  properties: string;
+  created_at: string;
+  updated_at: string;
+}
+
+/** Columns a filter or a sort may name directly. */
+export type ImageColumn =
+  | 'id' | 'name' | 'status' | 'visibility' | 'protected' | 'os_hidden' | 'checksum' | 'os_hash_algo' | 'os_hash_value'
+  | 'owner' | 'size' | 'virtual_size' | 'container_format' | 'disk_format' | 'min_ram' | 'min_disk'
+  | 'docker_image_id' | 'created_at' | 'updated_at';
+
+export type Scalar = string | number | boolean | null;
+
+/** One condition of a listing; all conditions must hold (AND). */
+export type ImageCondition =
+  | { column: ImageColumn; op: 'in'; values: Scalar[] }
+  | { column: ImageColumn; op: 'eq' | 'neq' | 'gt' | 'gte' | 'lt' | 'lte'; value: Scalar }
+  /** Value below `from` or at/after `to` (a timestamp not within one second). */
+  | { column: ImageColumn; op: 'outside'; from: string; to: string }
+  /** Custom property equals a string. */
+  | { property: string; value: string }
+  /** Has this tag. */
+  | { tag: string };
+
+/** Who is listing: decides which images are visible at all. */
+export interface ImageScope {
+  projectId: string;
+  isAdmin: boolean;
+  /**
+   * Which visibilities to show (Glance's `visibility` filter); undefined = Glance's default
+   * listing: the project's own images plus public ones (community and others' shared excluded).
+   */
+  visibility?: Visibility | 'all';
+}
+
+/** Columns an edit may change; status and data columns belong to uploads and transitions. */
+export type ImageEdit = Partial<Pick<ImageRecord,
+  'name' | 'visibility' | 'protected' | 'os_hidden' | 'owner' | 'container_format' | 'disk_format' | 'min_ram' | 'min_disk' | 'properties' | 'tags'>>;
+
+/** Columns a status transition may set along with the status. */
+export type TransitionFields = Partial<Pick<ImageRecord,
+  'checksum' | 'os_hash_algo' | 'os_hash_value' | 'size' | 'virtual_size' | 'docker_image_id'>>;
+
+function toRecord(row: ImageRow, tags: string[] = []): ImageRecord {
+  let properties: Record<string, string> = {};
+  try {
+    const parsed = JSON.parse(row.properties);
+    if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) properties = parsed;
+  } catch {
+    /* a corrupt column shows as no properties rather than failing every listing */
+  }
+  return {
+    id: row.id,
+    name: row.name,
+    status: row.status as ImageStatus,
+    visibility: row.visibility as Visibility,
+    protected: Boolean(row.protected),
+    os_hidden: Boolean(row.os_hidden),
+    checksum: row.checksum,
+    os_hash_algo: row.os_hash_algo,
+    os_hash_value: row.os_hash_value,
+    owner: row.owner,
+    size: row.size === null ? null : Number(row.size),
+    virtual_size: row.virtual_size === null ? null : Number(row.virtual_size),
+    container_format: row.container_format,
+    disk_format: row.disk_format,
+    min_ram: row.min_ram,
+    min_disk: row.min_disk,
+    docker_image_id: row.docker_image_id,
+    properties,
+    tags,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
+}
+
+function toRow(rec: ImageRecord): ImageRow {
+  return {
+    id: rec.id,
+    name: rec.name,
+    status: rec.status,
+    visibility: rec.visibility,
+    protected: rec.protected,
+    os_hidden: rec.os_hidden,
+    checksum: rec.checksum,
+    os_hash_algo: rec.os_hash_algo,
+    os_hash_value: rec.os_hash_value,
+    owner: rec.owner,
+    size: rec.size,
+    virtual_size: rec.virtual_size,
+    container_format: rec.container_format,
+    disk_format: rec.disk_format,
+    min_ram: rec.min_ram,
+    min_disk: rec.min_disk,
+    docker_image_id: rec.docker_image_id,
+    properties: JSON.stringify(rec.properties),
+    created_at: rec.created_at,
+    updated_at: rec.updated_at,
+  };
+}
+
+const SQL_OPS = { eq: '=', neq: '!=', gt: '>', gte: '>=', lt: '<', lte: '<=' } as const;
+
+/** Booleans are stored as 0/1. */
+function sqlValue(v: Scalar): string | number | null {
+  return typeof v === 'boolean' ? (v ? 1 : 0) : v;
+}
+
+export class ImageRepository {
+  constructor(private readonly db: Db) {}
+
+  /** Inserts a new image with its tags; false when the id is taken. */
+  async create(rec: ImageRecord): Promise<boolean> {
+    try {
+      await this.db.transaction(async (trx) => {
+        await trx('images').insert(toRow(rec));
+        if (rec.tags.length > 0) await trx('image_tags').insert(rec.tags.map((tag) => ({ image_id: rec.id, tag })));
+      });
+      return true;
+    } catch (e) {
+      if (String((e as { code?: string }).code).startsWith('SQLITE_CONSTRAINT')) return false;
+      throw e;
+    }
+  }
+
+  async get(id: string): Promise<ImageRecord | undefined> {
+    const row = await this.db<ImageRow>('images').where({ id }).first();
+    if (!row) return undefined;
+    const tags = await this.db('image_tags').where({ image_id: id }).orderBy('tag').pluck('tag');
+    return toRecord(row, tags);
+  }
+
+  /**
+   * Every image the scope may see that meets all conditions, tags not loaded (see withTags);
+   * the caller sorts and pages.
+   */
+  async list(scope: ImageScope, conditions: ImageCondition[]): Promise<ImageRecord[]> {
+    const q = this.db<ImageRow>('images').select('*');
+    applyScope(q, scope);
+    for (const c of conditions) applyCondition(q, c);
+    const rows = await q;
+    return rows.map((r) => toRecord(r));
+  }
+
+  /** The records with their tags loaded (one query). */
+  async withTags(records: ImageRecord[]): Promise<ImageRecord[]> {
+    if (records.length === 0) return records;
+    const tags = new Map<string, string[]>();
+    const ids = records.map((r) => r.id);
+    // SQLite caps bound parameters; page sizes are ≤ 1000 but stay safe in slices.
+    for (let i = 0; i < ids.length; i += 500) {
+      const rows: Array<{ image_id: string; tag: string }> = await this.db('image_tags').whereIn('image_id', ids.slice(i, i + 500)).orderBy('tag');
+      for (const r of rows) {
+        const list = tags.get(r.image_id) ?? [];
+        list.push(r.tag);
+        tags.set(r.image_id, list);
+      }
+    }
+    return records.map((r) => ({ ...r, tags: tags.get(r.id) ?? [] }));
+  }
+
+  /**
+   * Compare-and-set of the status: moves the image from `from` to `to` (setting `fields` too)
+   * only if it is in `from` now. False = it was not (or is gone).
+   */
+  async transition(id: string, from: ImageStatus, to: ImageStatus, fields: TransitionFields = {}): Promise<boolean> {
+    const n = await this.db('images').where({ id, status: from }).update({ ...fields, status: to, updated_at: now() });
+    return n === 1;
+  }
+
+  /**
+   * Read-modify-write of editable attributes in one transaction: `decide` sees the current
+   * record and returns the edit (or throws to refuse it). Returns the updated record, or
+   * undefined if the image is gone.
+   */
+  async edit(id: string, decide: (current: ImageRecord) => ImageEdit): Promise<ImageRecord | undefined> {
+    return this.db.transaction(async (trx) => {
+      const row = await trx<ImageRow>('images').where({ id }).first();
+      if (!row) return undefined;
+      const tags = await trx('image_tags').where({ image_id: id }).orderBy('tag').pluck('tag');
+      const current = toRecord(row, tags);
+      const change = decide(current);
+      const { tags: newTags, properties, ...columns } = change;
+      const update: Record<string, unknown> = { ...columns, updated_at: now() };
+      if (properties !== undefined) update.properties = JSON.stringify(properties);
+      if (Object.keys(change).length > 0) await trx('images').where({ id }).update(update);
+      if (newTags !== undefined) await replaceTags(trx, id, newTags);
+      const after = await trx<ImageRow>('images').where({ id }).first();
+      const afterTags = await trx('image_tags').where({ image_id: id }).orderBy('tag').pluck('tag');
+      return toRecord(after!, afterTags);
+    });
+  }
+
+  /** Adds a tag (idempotent); false if the image is gone. */
+  async addTag(id: string, tag: string): Promise<boolean> {
+    return this.db.transaction(async (trx) => {
+      const exists = await trx('images').where({ id }).first('id');
+      if (!exists) return false;
+      await trx('image_tags').insert({ image_id: id, tag }).onConflict(['image_id', 'tag']).ignore();
+      await trx('images').where({ id }).update({ updated_at: now() });
+      return true;
+    });
+  }
+
+  /** Removes a tag; false if the image did not have it. */
+  async removeTag(id: string, tag: string): Promise<boolean> {
+    return this.db.transaction(async (trx) => {
+      const n = await trx('image_tags').where({ image_id: id, tag }).delete();
+      if (n === 0) return false;
+      await trx('images').where({ id }).update({ updated_at: now() });
+      return true;
+    });
+  }
+
+  async tagCount(id: string): Promise<number> {
+    const row = await this.db('image_tags').where({ image_id: id }).count<{ n: number }[]>({ n: '*' });
+    return Number(row[0]?.n ?? 0);
+  }
+
+  /**
+   * Deletes the row (tags cascade) if it still meets `guard`; returns what was deleted, or
+   * undefined if it was gone (or no longer met the guard: a compare-and-set, like transition).
+   */
+  async delete(id: string, guard: { status?: ImageStatus; protected?: boolean } = {}): Promise<ImageRecord | undefined> {
+    return this.db.transaction(async (trx) => {
+      const row = await trx<ImageRow>('images').where({ id }).first();
+      if (!row) return undefined;
+      if (guard.status !== undefined && row.status !== guard.status) return undefined;
+      if (guard.protected !== undefined && Boolean(row.protected) !== guard.protected) return undefined;
+      await trx('image_tags').where({ image_id: id }).delete();
+      await trx('images').where({ id }).delete();
+      return toRecord(row);
+    });
+  }
+
+  /** Moves every image in `from` to `to` (start-up recovery); returns how many moved. */
+  async transitionAll(from: ImageStatus, to: ImageStatus): Promise<number> {
+    return this.db('images').where({ status: from }).update({ status: to, updated_at: now() });
+  }
+
+  /** True when an image record other than `exceptId` records this engine id. */
+  async dockerImageInUse(dockerImageId: string, exceptId?: string): Promise<boolean> {
+    const q = this.db('images').where({ docker_image_id: dockerImageId });
+    if (exceptId) q.whereNot({ id: exceptId });
+    return (await q.first('id')) !== undefined;
+  }
+}
+
+async function replaceTags(trx: Knex.Transaction, id: string, tags: string[]): Promise<void> {
+  await trx('image_tags').where({ image_id: id }).delete();
+  const unique = [...new Set(tags)];
+  if (unique.length > 0) await trx('image_tags').insert(unique.map((tag) => ({ image_id: id, tag })));
+}
+
+/**
+ * Glance's visibility rules (glance/db/sqlalchemy/api.py `_select_images_query`), without
+ * members (novadock has none, so "shared" behaves like private for everyone but the owner).
+ * Admins see every image, narrowed only by an explicit visibility.
+ */
+function applyScope(q: Knex.QueryBuilder, scope: ImageScope): void {
+  const v = scope.visibility;
+  if (scope.isAdmin) {
+    if (v && v !== 'all') q.where('visibility', v);
+    return;
+  }
+  const own = scope.projectId;
+  switch (v) {
+    case undefined:
+      q.where((w) => w.where('owner', own).orWhere('visibility', 'public'));
+      break;
+    case 'all':
+      q.where((w) => w.where('owner', own).orWhereIn('visibility', ['public', 'community']));
+      break;
+    case 'public':
+    case 'community':
+      q.where('visibility', v);
+      break;
+    case 'private':
+    case 'shared':
+      q.where({ visibility: v, owner: own });
+      break;
+  }
+}
+
+function applyCondition(q: Knex.QueryBuilder, c: ImageCondition): void {
+  if ('tag' in c) {
+    q.whereExists((sub) => sub.select(1).from('image_tags').whereRaw('image_tags.image_id = images.id').andWhere('image_tags.tag', c.tag));
+    return;
+  }
+  if ('property' in c) {
+    // json_each compares the key as a plain string: dots, quotes and spaces in property names are literal.
+    q.whereRaw("EXISTS (SELECT 1 FROM json_each(images.properties) AS p WHERE p.key = ? AND p.type = 'text' AND p.value = ?)", [c.property, c.value]);
+    return;
+  }
+  const col = `images.${c.column}`;
+  if (c.op === 'in') {
+    const nonNull = c.values.filter((v) => v !== null).map(sqlValue);
+    const wantsNull = c.values.some((v) => v === null);
+    q.where((w) => {
+      if (nonNull.length > 0) w.whereIn(col, nonNull as Array<string | number>);
+      else w.whereRaw('0');
+      if (wantsNull) w.orWhereNull(col);
+    });
+    return;
+  }
+  if (c.op === 'outside') {
+    q.where((w) => w.where(col, '<', c.from).orWhere(col, '>=', c.to));
+    return;
+  }
+  if (c.value === null) {
+    if (c.op === 'eq') q.whereNull(col);
+    else if (c.op === 'neq') q.whereNotNull(col);
+    else q.whereRaw('0');
+    return;
+  }
+  q.where(col, SQL_OPS[c.op], sqlValue(c.value) as string | number);
+}

@@ -1,0 +1,291 @@
+/**
+ * One pass over an image upload: the bytes are counted and hashed (md5, sha512), written to
+ * the store, and — for docker images — parsed by the archive inspector AND loaded into the
+ * engine, all at the same time. Nothing is buffered whole and there is no temporary copy:
+ * the tee hands each chunk to every consumer and takes the next only when all of them have
+ * room (the slowest sets the pace), so memory stays flat for any size.
+ *
+ *   source ─► Meter ─► Tee ─┬─► store sink
+ *                           ├─► PassThrough ─► inspectDockerArchive
+ *                           └─► HoldBack ─► engine loadImage
+ *
+ * HoldBack keeps the last 64 KiB from the engine until the inspector has named the image and
+ * the caller has checked whether the engine already had it (`beforeRelease`). The end of a tar
+ * is always in its last 10 KiB, so the engine cannot finish a load before that check: this is
+ * what lets a failed upload remove exactly the engine image it created, never one that was
+ * there before.
+ *
+ * When a consumer fails, every branch is torn down (the engine load is aborted), and the rest
+ * of the request is read and discarded so that the client receives the error instead of a
+ * reset connection; the size cap still applies while discarding.
+ */
+import crypto from 'node:crypto';
+import { finished, PassThrough, Readable, Transform, TransformCallback, Writable } from 'node:stream';
+import { inspectDockerArchive, DockerArchiveInfo } from './docker-archive';
+
+export interface IngestResult {
+  size: number;
+  /** Hex md5 (Glance `checksum`). */
+  md5: string;
+  /** Hex sha512 (Glance `os_hash_value`). */
+  sha512: string;
+  /** Set when inspecting: what the archive holds. */
+  archive?: DockerArchiveInfo;
+}
+
+export interface IngestOptions {
+  /** More bytes than this fail with `tooLarge()`; checked as they arrive. */
+  maxBytes: number;
+  tooLarge: () => Error;
+  /** The store's write stream. */
+  sink: Writable;
+  /** Parse the bytes as a docker-save archive on the way (result.archive); a bad archive fails the pass. */
+  inspect?: boolean;
+  /** Also load the bytes into an engine (implies inspect), with the check to run before the engine may finish. */
+  engine?: {
+    load(archive: Readable): Promise<void>;
+    beforeRelease(info: DockerArchiveInfo): Promise<void>;
+  };
+  /** How a broken source (client gone) is reported. */
+  sourceBroken?: (err: Error) => Error;
+  /**
+   * After a failure, how long to wait for the consumers to stop (default 30 s). A driver that
+   * honours its contract stops at once when its archive stream errors; one that does not must
+   * not hold the request (and shutdown) forever.
+   */
+  stopGraceMs?: number;
+}
+
+/**
+ * Carries the first failure; `released` says whether the engine may have seen the whole
+ * archive, and `archive` what the inspector found (if it got that far).
+ */
+export class IngestFailed extends Error {
+  constructor(
+    override readonly cause: Error,
+    readonly released: boolean,
+    readonly archive: DockerArchiveInfo | undefined,
+    /** A consumer (the engine load) had not stopped within the grace period. */
+    readonly stuck = false,
+  ) {
+    super(cause.message);
+    this.name = 'IngestFailed';
+  }
+}
+
+/** Counts and hashes; refuses more than `max` bytes. */
+class Meter extends Transform {
+  bytes = 0;
+  private readonly md5 = crypto.createHash('md5');
+  private readonly sha512 = crypto.createHash('sha512');
+
+  constructor(private readonly max: number, private readonly tooLarge: () => Error) {
+    super();
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.bytes += chunk.length;
+    if (this.bytes > this.max) return cb(this.tooLarge());
+    this.md5.update(chunk);
+    this.sha512.update(chunk);
+    cb(null, chunk);
+  }
+
+  digests(): { md5: string; sha512: string } {
+    return { md5: this.md5.digest('hex'), sha512: this.sha512.digest('hex') };
+  }
+}
+
+/**
+ * Writes every chunk to every live branch and waits until all of them can take more.
+ * A destroyed branch is skipped (its consumer reports why); with none left it discards.
+ */
+export class Tee extends Writable {
+  constructor(private readonly branches: Writable[]) {
+    super({ highWaterMark: 64 * 1024 });
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
+    const waits: Promise<void>[] = [];
+    for (const b of this.branches) {
+      if (b.destroyed || b.writableEnded) continue;
+      if (!b.write(chunk)) waits.push(roomIn(b));
+    }
+    if (waits.length === 0) cb();
+    else Promise.all(waits).then(() => cb());
+  }
+
+  override _final(cb: (err?: Error | null) => void): void {
+    for (const b of this.branches) if (!b.destroyed && !b.writableEnded) b.end();
+    cb();
+  }
+}
+
+/** Resolves when the branch drains, or once it is gone (a dead branch never holds the tee). */
+function roomIn(w: Writable): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      w.off('drain', done);
+      w.off('close', done);
+      w.off('error', done);
+      resolve();
+    };
+    w.on('drain', done);
+    w.on('close', done);
+    w.on('error', done);
+  });
+}
+
+/**
+ * Passes bytes through with a lag of `window` bytes; the last `window` bytes flow only once
+ * `gate` resolves (and never if it rejects: the stream then errors).
+ */
+export class HoldBack extends Transform {
+  private held: Buffer[] = [];
+  private heldBytes = 0;
+
+  constructor(private readonly window: number, private readonly gate: Promise<void>) {
+    super();
+    gate.catch(() => undefined);
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
+    this.held.push(chunk);
+    this.heldBytes += chunk.length;
+    while (this.held.length > 0 && this.heldBytes - this.held[0].length >= this.window) {
+      const c = this.held.shift()!;
+      this.heldBytes -= c.length;
+      this.push(c);
+    }
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    this.gate.then(() => {
+      for (const c of this.held) this.push(c);
+      this.held = [];
+      cb();
+    }, (err: Error) => cb(err));
+  }
+}
+
+const HOLD_WINDOW = 64 * 1024;
+
+/**
+ * source → meter → tee, without ever destroying the source: destroying an unfinished HTTP
+ * request destroys its socket, and the client would get a reset instead of the 413. Resolves
+ * with the error that stopped the flow (size cap, broken source), or undefined at the end.
+ */
+function pump(source: Readable, meter: Meter, tee: Tee, sourceBroken?: (err: Error) => Error): Promise<Error | undefined> {
+  return new Promise((resolve) => {
+    let settled = false;
+    const stop = (err?: Error) => {
+      if (settled) return;
+      settled = true;
+      if (err) {
+        source.unpipe(meter);
+        if (!source.destroyed) source.pause();
+        meter.unpipe(tee);
+        meter.destroy();
+        tee.destroy();
+      }
+      resolve(err);
+    };
+    finished(source, { writable: false }, (err) => {
+      if (err) stop(sourceBroken?.(err) ?? err);
+    });
+    meter.on('error', (err) => stop(err));
+    tee.on('finish', () => stop());
+    source.pipe(meter).pipe(tee);
+  });
+}
+
+/**
+ * Runs the pass. Resolves once every consumer has finished (the store sink has flushed, the
+ * inspector has concluded, the engine has loaded). Rejects with IngestFailed carrying the first
+ * failure, after every consumer has settled (nothing is left running).
+ */
+export async function ingest(source: Readable, opts: IngestOptions): Promise<IngestResult> {
+  const meter = new Meter(opts.maxBytes, opts.tooLarge);
+  let first: Error | undefined;
+  let released = false;
+  let archive: DockerArchiveInfo | undefined;
+
+  const branches: Writable[] = [opts.sink];
+  const work: Promise<unknown>[] = [];
+  let failed!: () => void;
+  const failure = new Promise<void>((resolve) => { failed = resolve; });
+  const fail = (e: unknown) => {
+    if (!first) {
+      first = e instanceof Error ? e : new Error(String(e));
+      failed();
+    }
+    for (const b of branches) if (!b.destroyed) b.destroy(first);
+  };
+
+  work.push(new Promise<void>((resolve, reject) => {
+    opts.sink.on('finish', resolve);
+    opts.sink.on('error', reject);
+    opts.sink.on('close', () => (opts.sink.writableFinished ? resolve() : reject(first ?? new Error('the store write was closed early'))));
+  }).catch(fail));
+
+  if (opts.inspect || opts.engine) {
+    const engine = opts.engine;
+    const toInspector = new PassThrough();
+    // Torn-down branches carry the first failure to their consumers; nobody else need hear it.
+    toInspector.on('error', () => undefined);
+    branches.push(toInspector);
+    let openGate = () => undefined as void;
+    let shutGate = (_e: Error) => undefined as void;
+    let toEngine: HoldBack | undefined;
+    if (engine) {
+      const gate = new Promise<void>((resolve, reject) => {
+        openGate = resolve;
+        shutGate = reject;
+      });
+      toEngine = new HoldBack(HOLD_WINDOW, gate);
+      toEngine.on('error', () => undefined);
+      branches.push(toEngine);
+    }
+    const inspected = inspectDockerArchive(toInspector, { maxBytes: opts.maxBytes }).then(async (info) => {
+      archive = info;
+      if (engine) await engine.beforeRelease(info);
+      released = true;
+      openGate();
+    });
+    work.push(inspected.catch((e) => {
+      shutGate(e);
+      fail(e);
+    }));
+    if (engine && toEngine) {
+      const input = toEngine;
+      work.push(Promise.resolve().then(() => engine.load(input)).catch((e) => {
+        shutGate(e);
+        fail(e);
+      }));
+    }
+  }
+
+  const tee = new Tee(branches);
+  const pumped = await pump(source, meter, tee, opts.sourceBroken);
+  if (pumped) fail(pumped);
+  // Every consumer settles; once something has failed, a consumer that does not stop within
+  // the grace period (a driver ignoring its aborted stream) is left behind and reported.
+  let stuck = false;
+  let settled = false;
+  let timer: NodeJS.Timeout | undefined;
+  const grace = failure.then(() => new Promise<void>((resolve) => {
+    if (settled) return resolve();
+    timer = setTimeout(() => {
+      stuck = true;
+      resolve();
+    }, opts.stopGraceMs ?? 30_000);
+    timer.unref();
+  }));
+  await Promise.race([Promise.allSettled(work), grace]);
+  settled = true;
+  clearTimeout(timer);
+  if (first) throw new IngestFailed(first, released, archive, stuck);
+  const { md5, sha512 } = meter.digests();
+  return { size: meter.bytes, md5, sha512, archive };
+}

@@ -1,0 +1,144 @@
+/**
+ * FileImageStore: one file per image in a directory (glance_store's filesystem driver).
+ *
+ * Writes are atomic: bytes go to `<id>.<random>.partial` in the same directory (same file
+ * system, so the rename is atomic), are fsynced, and only `commit()` renames them to `<id>`
+ * (then fsyncs the directory so the rename survives a crash). An aborted or crashed write
+ * leaves at most a `.partial` file, which `sweepPartials()` removes at start-up.
+ */
+import fs from 'node:fs';
+import fsp from 'node:fs/promises';
+import path from 'node:path';
+import crypto from 'node:crypto';
+import type { Readable, Writable } from 'node:stream';
+import type { ImageStore, PendingWrite } from './image-store';
+
+const PARTIAL = '.partial';
+/** Image ids are UUIDs; anything else must never become a path. */
+const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9_-]{0,127}$/;
+
+function checkId(id: string): void {
+  if (!SAFE_ID.test(id)) throw new Error(`invalid image id for the store: ${JSON.stringify(id)}`);
+}
+
+export class FileImageStore implements ImageStore {
+  private ready: Promise<void> | undefined;
+
+  constructor(private readonly dir: string) {}
+
+  private async ensureDir(): Promise<void> {
+    this.ready ??= fsp.mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => undefined);
+    await this.ready;
+  }
+
+  private file(id: string): string {
+    checkId(id);
+    return path.join(this.dir, id);
+  }
+
+  async begin(imageId: string): Promise<PendingWrite> {
+    const final = this.file(imageId);
+    await this.ensureDir();
+    const temp = path.join(this.dir, `${imageId}.${crypto.randomBytes(6).toString('hex')}${PARTIAL}`);
+    const handle = await fsp.open(temp, 'wx', 0o600);
+    const sink: Writable = handle.createWriteStream({ autoClose: false });
+    let state: 'open' | 'committed' | 'aborted' = 'open';
+    let closed = false;
+    const closeHandle = async () => {
+      if (closed) return;
+      closed = true;
+      await handle.close().catch(() => undefined);
+    };
+    const dirSync = async () => {
+      const d = await fsp.open(this.dir, 'r');
+      try {
+        await d.sync();
+      } finally {
+        await d.close();
+      }
+    };
+    return {
+      sink,
+      commit: async () => {
+        if (state !== 'open') throw new Error(`the write of image ${imageId} was already ${state}`);
+        if (!sink.writableFinished) throw new Error(`the write of image ${imageId} is not finished`);
+        try {
+          await handle.sync();
+          // The stream holds a reference on the handle until it closes (autoClose: false never
+          // does), and FileHandle.close() waits for it: release it first or the close hangs.
+          await new Promise<void>((resolve) => {
+            sink.once('close', () => resolve());
+            sink.destroy();
+          });
+          await closeHandle();
+          await fsp.rename(temp, final);
+          state = 'committed';
+          await dirSync();
+        } catch (e) {
+          if (state !== 'committed') {
+            state = 'aborted';
+            await fsp.unlink(temp).catch(() => undefined);
+          }
+          throw e;
+        }
+      },
+      abort: async () => {
+        if (state !== 'open') return;
+        state = 'aborted';
+        if (!sink.destroyed) sink.destroy();
+        await closeHandle();
+        await fsp.unlink(temp).catch(() => undefined);
+      },
+    };
+  }
+
+  async read(imageId: string): Promise<Readable> {
+    // Opening first makes a missing file an error here, not later on the stream.
+    const handle = await fsp.open(this.file(imageId), 'r');
+    return handle.createReadStream({ autoClose: true, highWaterMark: 256 * 1024 });
+  }
+
+  async has(imageId: string): Promise<boolean> {
+    return (await this.size(imageId)) !== undefined;
+  }
+
+  async size(imageId: string): Promise<number | undefined> {
+    try {
+      const st = await fsp.stat(this.file(imageId));
+      return st.isFile() ? st.size : undefined;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  async delete(imageId: string): Promise<void> {
+    try {
+      await fsp.unlink(this.file(imageId));
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+    }
+  }
+
+  async list(): Promise<string[]> {
+    await this.ensureDir();
+    const names = await fsp.readdir(this.dir);
+    return names.filter((n) => !n.endsWith(PARTIAL) && SAFE_ID.test(n)).sort();
+  }
+
+  async sweepPartials(): Promise<void> {
+    await this.ensureDir();
+    for (const n of await fsp.readdir(this.dir)) {
+      if (n.endsWith(PARTIAL)) await fsp.unlink(path.join(this.dir, n)).catch(() => undefined);
+    }
+  }
+
+  /** Leftover partial files (for tests and start-up checks). */
+  partials(): string[] {
+    try {
+      return fs.readdirSync(this.dir).filter((n) => n.endsWith(PARTIAL));
+    } catch {
+      return [];
+    }
+  }
+}

@@ -1,0 +1,140 @@
+/**
+ * The one-pass upload plumbing: the tee's backpressure (the slowest consumer sets the pace),
+ * the engine's hold-back gate, and how ingest reports results and failures.
+ */
+import crypto from 'node:crypto';
+import { PassThrough, Readable, Writable } from 'node:stream';
+import { HoldBack, ingest, IngestFailed, Tee } from '../../src/image/ingest';
+import { legacyArchive } from '../helpers/synthetic-archive';
+
+const KiB = 1024;
+
+function collect(r: Readable): { bytes: () => number; done: Promise<Buffer> } {
+  const parts: Buffer[] = [];
+  let n = 0;
+  r.on('data', (d: Buffer) => {
+    parts.push(d);
+    n += d.length;
+  });
+  return { bytes: () => n, done: new Promise((res, rej) => { r.on('end', () => res(Buffer.concat(parts))); r.on('error', rej); }) };
+}
+
+function sinkOf(parts: Buffer[]): Writable {
+  return new Writable({ write(c: Buffer, _e, cb) { parts.push(c); cb(); } });
+}
+
+describe('the tee', () => {
+  it('takes no more than the slowest branch can hold: a stalled branch stops the fast one too', async () => {
+    const fast = new PassThrough();
+    const stalled = new PassThrough({ highWaterMark: 16 * KiB });
+    const got = collect(fast);
+    const tee = new Tee([fast, stalled]);
+    let accepted = 0;
+    for (let i = 0; i < 100; i++) {
+      if (!tee.write(Buffer.alloc(8 * KiB))) break;
+      accepted += 1;
+    }
+    await new Promise((res) => setImmediate(res));
+    // Bounded by the tee's and the stalled branch's buffers, far below the 800 KiB offered.
+    expect(accepted).toBeLessThan(100);
+    expect(got.bytes()).toBeLessThanOrEqual(16 * KiB + 8 * KiB * 2);
+    // Once the stalled branch is read, everything flows.
+    stalled.resume();
+    await new Promise((res) => setImmediate(res));
+    expect(got.bytes()).toBeGreaterThan(16 * KiB + 8 * KiB * 2);
+  });
+
+  it('skips a destroyed branch and keeps feeding the others', async () => {
+    const a = new PassThrough();
+    const b = new PassThrough();
+    b.on('error', () => undefined);
+    const got = collect(a);
+    const tee = new Tee([a, b]);
+    b.destroy(new Error('consumer failed'));
+    tee.end(Buffer.alloc(100 * KiB));
+    expect((await got.done).length).toBe(100 * KiB);
+  });
+});
+
+describe('the hold-back gate', () => {
+  it('passes all but the last window until the gate opens, then the rest and the end', async () => {
+    let open!: () => void;
+    const hb = new HoldBack(64 * KiB, new Promise<void>((res) => { open = res; }));
+    const got = collect(hb);
+    for (let i = 0; i < 10; i++) hb.write(Buffer.alloc(32 * KiB, i));
+    hb.end();
+    await new Promise((res) => setImmediate(res));
+    expect(got.bytes()).toBeLessThanOrEqual(320 * KiB - 64 * KiB);
+    expect(got.bytes()).toBeGreaterThan(0);
+    open();
+    expect((await got.done).length).toBe(320 * KiB);
+  });
+
+  it('never releases the tail when the gate is shut: the stream errors', async () => {
+    let shut!: (e: Error) => void;
+    const hb = new HoldBack(64 * KiB, new Promise<void>((_res, rej) => { shut = rej; }));
+    const got = collect(hb);
+    hb.end(Buffer.alloc(10 * KiB));
+    shut(new Error('not an image'));
+    await expect(got.done).rejects.toThrow('not an image');
+    expect(got.bytes()).toBe(0);
+  });
+});
+
+describe('ingest', () => {
+  const tooLarge = () => new Error('too large');
+
+  it('counts and hashes what it stores', async () => {
+    const bytes = crypto.randomBytes(300 * KiB);
+    const stored: Buffer[] = [];
+    const r = await ingest(Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]), { maxBytes: 1e9, tooLarge, sink: sinkOf(stored) });
+    expect(r).toEqual({
+      size: bytes.length,
+      md5: crypto.createHash('md5').update(bytes).digest('hex'),
+      sha512: crypto.createHash('sha512').update(bytes).digest('hex'),
+      archive: undefined,
+    });
+    expect(Buffer.concat(stored).equals(bytes)).toBe(true);
+  });
+
+  it('feeds inspector, engine and store from the same pass', async () => {
+    const archive = await legacyArchive({ salt: 'ingest', layerBytes: 200 * KiB });
+    const stored: Buffer[] = [];
+    let loaded: Buffer | undefined;
+    let checkedBeforeLoadEnded: boolean | undefined;
+    const r = await ingest(Readable.from([archive.bytes]), {
+      maxBytes: 1e9, tooLarge, sink: sinkOf(stored),
+      engine: {
+        load: async (s) => { loaded = await collect(s).done; },
+        beforeRelease: async (info) => { checkedBeforeLoadEnded = loaded === undefined && info.imageId === archive.imageId; },
+      },
+    });
+    expect(r.archive?.imageId).toBe(archive.imageId);
+    expect(checkedBeforeLoadEnded).toBe(true);
+    expect(loaded!.equals(archive.bytes)).toBe(true);
+    expect(Buffer.concat(stored).equals(archive.bytes)).toBe(true);
+  });
+
+  it('on a bad archive: fails with the reason, aborts the engine load, and still reads the source to its end', async () => {
+    const source = Readable.from([Buffer.from('not a tar '.repeat(10_000))]);
+    let engineSaw: Error | undefined;
+    const failure = await ingest(source, {
+      maxBytes: 1e9, tooLarge, sink: sinkOf([]),
+      engine: {
+        load: (s) => collect(s).done.then(() => undefined, (e) => { engineSaw = e; throw e; }),
+        beforeRelease: async () => undefined,
+      },
+    }).catch((e) => e);
+    expect(failure).toBeInstanceOf(IngestFailed);
+    expect(failure.message).toMatch(/not a tar archive/);
+    expect((failure as IngestFailed).released).toBe(false);
+    expect(engineSaw).toBeDefined();
+    expect(source.readableEnded).toBe(true);
+  });
+
+  it('stops at the size cap with the cap error', async () => {
+    const failure = await ingest(Readable.from([Buffer.alloc(10 * KiB), Buffer.alloc(10 * KiB)]), { maxBytes: 15 * KiB, tooLarge, sink: sinkOf([]) }).catch((e) => e);
+    expect(failure).toBeInstanceOf(IngestFailed);
+    expect(failure.message).toBe('too large');
+  });
+});
