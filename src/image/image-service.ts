@@ -202,10 +202,13 @@ export class ImageService {
     if (!(await this.repo.removeTag(id, tag))) throw notFound(`Tag ${tag} not found on image ${id}`);
   }
 
-  /** Admin only (novadock's policy): active → deactivated; already deactivated is a no-op. */
+  /**
+   * active → deactivated; already deactivated is a no-op. Glance's default policy
+   * (glance/policies/image.py "deactivate": ADMIN_OR_PROJECT_MEMBER): an admin, or a member of the
+   * owning project (readers are refused by the router).
+   */
   async deactivate(ctx: RequestContext, id: string): Promise<void> {
-    if (!ctx.isAdmin) throw forbidden('You are not authorized to complete deactivate action.');
-    const img = await this.get(ctx, id);
+    const img = await this.getForWrite(ctx, id, 'deactivate');
     if (img.status === 'deactivated') return;
     if (img.status !== 'active' || !(await this.repo.transition(id, 'active', 'deactivated'))) {
       const nowImg = await this.get(ctx, id);
@@ -214,10 +217,9 @@ export class ImageService {
     }
   }
 
-  /** Admin only: deactivated → active; already active is a no-op. */
+  /** deactivated → active; already active is a no-op. Same policy as deactivate. */
   async reactivate(ctx: RequestContext, id: string): Promise<void> {
-    if (!ctx.isAdmin) throw forbidden('You are not authorized to complete reactivate action.');
-    const img = await this.get(ctx, id);
+    const img = await this.getForWrite(ctx, id, 'reactivate');
     if (img.status === 'active') return;
     if (img.status !== 'deactivated' || !(await this.repo.transition(id, 'deactivated', 'active'))) {
       const nowImg = await this.get(ctx, id);

@@ -59,7 +59,8 @@ const rows: Row[] = [
   { method: 'get', path: () => `${I()}/file`, write: false, owned: true },
   { method: 'put', path: () => `${I()}/tags/t`, write: true, owned: true },
   { method: 'delete', path: () => `${I()}/tags/t`, write: true, owned: true },
-  { method: 'post', path: () => `${I()}/actions/deactivate`, write: true, owned: true, adminOnly: true },
+  // Glance's default policy: admin, or a member of the owning project.
+  { method: 'post', path: () => `${I()}/actions/reactivate`, write: true, owned: true },
   { method: 'get', path: () => '/image/v2/images', write: false },
   { method: 'post', path: () => '/image/v2/images', body: { name: 'authz' }, write: true },
 ];

@@ -313,10 +313,14 @@ describe('deleting an image', () => {
 });
 
 describe('deactivation', () => {
-  it('is admin only; a deactivated image cannot be downloaded by its owner (403) until reactivated', async () => {
+  it("is for admins and the owning project's members (Glance's policy); a deactivated image cannot be downloaded by its owner (403) until reactivated", async () => {
     const img = await create(demo);
     await api().put(`/image/v2/images/${img.id}/file`).set('X-Auth-Token', demo).set('Content-Type', 'application/octet-stream').send(Buffer.from('data')).expect(204);
-    expect((await api().post(`/image/v2/images/${img.id}/actions/deactivate`).set('X-Auth-Token', demo)).status).toBe(403);
+    const alt = await t.token('alt');
+    expect((await api().post(`/image/v2/images/${img.id}/actions/deactivate`).set('X-Auth-Token', alt)).status).toBe(404);
+    expect((await api().post(`/image/v2/images/${img.id}/actions/deactivate`).set('X-Auth-Token', await t.token('viewer'))).status).toBe(403);
+    expect((await api().post(`/image/v2/images/${img.id}/actions/deactivate`).set('X-Auth-Token', demo)).status).toBe(204);
+    expect((await api().post(`/image/v2/images/${img.id}/actions/reactivate`).set('X-Auth-Token', demo)).status).toBe(204);
     expect((await api().post(`/image/v2/images/${img.id}/actions/deactivate`).set('X-Auth-Token', admin)).status).toBe(204);
     expect((await show(demo, img.id)).body.status).toBe('deactivated');
     const dl = await api().get(`/image/v2/images/${img.id}/file`).set('X-Auth-Token', demo);
