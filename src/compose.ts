@@ -80,6 +80,8 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   const drivers = new DriverRegistry(opts.drivers);
   const imageRepo = new ImageRepository(db);
   const images = new ImageService({ repo: imageRepo, store: opts.store, drivers, maxImageSize: config.maxImageSize, log });
+  // Uploads a crash cut short: back to queued, and no partial bytes left in the store.
+  await images.recoverInterruptedUploads();
 
   const flavors = new FlavorRepository(db);
   await flavors.seed(config.seed.flavors);

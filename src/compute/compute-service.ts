@@ -36,7 +36,7 @@ import { TaskStates, TaskState } from './task-states';
 import { PowerStates } from './power-state';
 import { RULES, StateRule, claimCondition, invalidState, refusal } from './state-rules';
 import { statusOf } from './status';
-import { projectNetworkId, DEFAULT_SECURITY_GROUP } from './networks';
+import { DEFAULT_SECURITY_GROUP, PRIVATE_NETWORK_ID } from './networks';
 import { generatePassword, reservationId, sanitizeHostname } from './naming';
 import { filterRegex } from './safe-regex';
 import { parseListQuery } from '../image/list-query';
@@ -608,7 +608,7 @@ export class ComputeService {
   private requestedNetworks(ctx: RequestContext, req: NetworkRequest | undefined): 'auto' | 'none' | string[] {
     if (req === undefined || req === 'auto') return 'auto';
     if (req === 'none') return 'none';
-    const ours = projectNetworkId(ctx.projectId);
+    const ours = PRIVATE_NETWORK_ID;
     const ids: string[] = [];
     for (const n of req) {
       if (n.port) throw badRequest(`Port ${n.port} could not be found.`);

@@ -26,7 +26,7 @@ import { atLeast, atMost } from './microversion';
 import { MAX_LIMIT, nextPageLinks, novaTime } from './flavors-views';
 import { limitParam, queryParam } from './flavors-router';
 import { HostState, hostInfoFor } from './host-info';
-import { PROJECT_NETWORK_LABEL, defaultSecurityGroup, projectNetworkId } from './networks';
+import { PRIVATE_NETWORK_ID, PROJECT_NETWORK_LABEL, defaultSecurityGroup } from './networks';
 import type { ImageRecord } from '../image/image-record';
 
 /** Nova's default quotas for what novadock has no config for (nova/conf/quota.py). */
@@ -170,7 +170,7 @@ export function miscRouter(services: Services): Router {
   // ---------------------------------------------------------------- os-networks (< 2.36)
   /** Nova's neutron-proxied network_dict: id and label, every nova-network field null. */
   const networkView = (ctx: RequestContext) => {
-    const v: Record<string, unknown> = { id: projectNetworkId(ctx.projectId) };
+    const v: Record<string, unknown> = { id: PRIVATE_NETWORK_ID };
     for (const f of ['cidr', 'netmask', 'gateway', 'broadcast', 'dns1', 'dns2', 'cidr_v6', 'gateway_v6']) v[f] = null;
     v.label = PROJECT_NETWORK_LABEL;
     v.netmask_v6 = null;
@@ -188,7 +188,7 @@ export function miscRouter(services: Services): Router {
     const ctx = ctxOf(req);
     // NOTE(openstack): a name is a 404 here, so OSC's APIv2.find falls back to listing and
     // matching `label` (openstackclient/api/compute_v2.py network_find).
-    if (req.params.id !== projectNetworkId(ctx.projectId)) throw notFound(`Network ${req.params.id} could not be found.`);
+    if (req.params.id !== PRIVATE_NETWORK_ID) throw notFound(`Network ${req.params.id} could not be found.`);
     res.status(200).json({ network: networkView(ctx) });
   }));
   router.all(['/os-networks', '/os-networks/:id'], untilVersion('2.35'), methodNotAllowed());

@@ -1,7 +1,7 @@
 /**
- * Each project has exactly one network (the compute driver creates it per project). Without a
- * network service it is named here: a stable id derived from the project id, so /os-networks
- * (misc router) and `networks: [{"uuid": …}]` on boot agree without storing anything.
+ * Without a network service the network is named here: one pseudo network "private" with a stable
+ * id, so /os-networks (misc router) and `networks: [{"uuid": …}]` on boot agree without storing
+ * anything. The compute driver gives each project its own Docker network behind it.
  */
 import crypto from 'node:crypto';
 
@@ -20,10 +20,13 @@ export function stableUuid(namespace: string, name: string): string {
   return `${hex.slice(0, 8)}-${hex.slice(8, 12)}-${hex.slice(12, 16)}-${hex.slice(16, 20)}-${hex.slice(20)}`;
 }
 
-/** The id of the project's network. */
-export function projectNetworkId(projectId: string): string {
-  return stableUuid('project-network', projectId);
-}
+/**
+ * The id of the "private" network as the API shows it. One id for every project, like
+ * nova-network's shared private network: clients resolve the name with any credentials (Tempest
+ * with an admin's) and boot with the id. Underneath, each project's servers still get a Docker
+ * network of their own, so tenants stay isolated.
+ */
+export const PRIVATE_NETWORK_ID = stableUuid('network', PROJECT_NETWORK_LABEL);
 
 /** The project's one security group, in Nova's os-security-groups shape. */
 export function defaultSecurityGroup(projectId: string) {

@@ -75,8 +75,12 @@ export function errorBody(api: ApiName, err: ApiError, accept = ''): unknown {
     case 'compute':
       return { [novaFaultName(err)]: { code: err.status, message: err.message } };
     case 'image': {
-      const body = { message: err.message, code: `${err.status} ${title}`, title };
-      return /application\/json/i.test(accept) ? body : { error: body };
+      // webob's titles (Node calls 413 "Payload Too Large").
+      const t = err.status === 413 ? 'Request Entity Too Large' : title;
+      const code = `${err.status} ${t}`;
+      if (/application\/json/i.test(accept)) return { message: err.message, code, title: t };
+      // glanceclient prints "HTTP <message>": lead with the status line, as Glance's HTML page does.
+      return { error: { message: `${code}: ${err.message}`, code, title: t } };
     }
   }
 }

@@ -116,6 +116,12 @@ export function imageRouter(services: Services, log: Logger): Router {
     res.setHeader('Content-Length', String(data.size));
     // NOTE(openstack): Glance sends the HEX md5 here, not RFC 1864 base64 (openstack/image/_download.py).
     if (data.checksum) res.setHeader('Content-MD5', data.checksum);
+    if (req.method === 'HEAD') {
+      // Express routes HEAD here too: the headers say it all, the data need not be read.
+      data.stream.destroy();
+      res.end();
+      return;
+    }
     pipeline(data.stream, res, (err) => {
       if (err && !res.writableFinished) {
         log.warn({ err, req_id: req.id, image_id: req.params.id }, 'image download interrupted');

@@ -18,11 +18,8 @@ import { busyboxImage, TestImage } from '../helpers/test-image';
 import { legacyArchive, tarOf, layerOf } from '../helpers/synthetic-archive';
 import { DockerDriver } from '../../src/virt/docker/driver';
 import { FileImageStore } from '../../src/store/file-store';
+import { errorMessage } from '../helpers/glance';
 
-/** The message of a Glance error body (flat webob JSON, or nested as glanceclient needs it). */
-function errorMessage(body: { message?: string; error?: { message?: string } }): string | undefined {
-  return body.message ?? body.error?.message;
-}
 
 
 const OCTET = 'application/octet-stream';

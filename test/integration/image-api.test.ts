@@ -6,11 +6,8 @@
 import request from 'supertest';
 import { makeTestApp, TestApp } from '../helpers/app';
 import { IMAGE_SCHEMA } from '../../src/image/schemas';
+import { errorMessage } from '../helpers/glance';
 
-/** The message of a Glance error body (flat webob JSON, or nested as glanceclient needs it). */
-function errorMessage(body: { message?: string; error?: { message?: string } }): string | undefined {
-  return body.message ?? body.error?.message;
-}
 
 
 let t: TestApp;

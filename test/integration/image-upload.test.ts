@@ -14,11 +14,8 @@ import { HypervisorUnavailable, InvalidImageArchive } from '../../src/virt/drive
 import { MemoryImageStore } from '../../src/store/memory-store';
 import { gzip, legacyArchive, ociArchive, SyntheticImage } from '../helpers/synthetic-archive';
 import { buildFakeArchive } from '../../src/virt/fake/archive';
+import { errorMessage } from '../helpers/glance';
 
-/** The message of a Glance error body (flat webob JSON, or nested as glanceclient needs it). */
-function errorMessage(body: { message?: string; error?: { message?: string } }): string | undefined {
-  return body.message ?? body.error?.message;
-}
 
 
 const OCTET = 'application/octet-stream';

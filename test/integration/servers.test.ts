@@ -5,7 +5,7 @@
  */
 import { makeTestApp, TestApp } from '../helpers/app';
 import { FakeDriver } from '../../src/virt/fake/driver';
-import { projectNetworkId } from '../../src/compute/networks';
+import { PRIVATE_NETWORK_ID } from '../../src/compute/networks';
 import { call, uploadImage, boot, bootActive, show, act, tempestViolations } from './servers-support';
 
 let t: TestApp;
@@ -107,11 +107,11 @@ describe('POST /servers', () => {
     expect((await show(t, id)).addresses).toEqual({});
   });
 
-  test('networks as a list naming the project network boots on it; another id is a 400', async () => {
+  test("networks as a list naming the private network boots on the project's own network; another id is a 400", async () => {
     const demo = await t.projectId('demo');
-    const id = await bootActive(t, image, { name: 'withnet', networks: [{ uuid: projectNetworkId(demo) }] });
+    const id = await bootActive(t, image, { name: 'withnet', networks: [{ uuid: PRIVATE_NETWORK_ID }] });
     expect(driver.specOf(id)!.network).toEqual({ projectId: demo });
-    const bad = await boot(t, image, { name: 'badnet', networks: [{ uuid: projectNetworkId(await t.projectId('alt')) }] });
+    const bad = await boot(t, image, { name: 'badnet', networks: [{ uuid: '00000000-0000-4000-8000-000000000000' }] });
     expect(bad.status).toBe(400);
     expect(bad.body.badRequest.message).toMatch(/^Network .* could not be found\.$/);
   });

@@ -11,7 +11,7 @@ beforeAll(async () => { h = await makeHarness(); });
 afterAll(async () => { await h.close(); });
 
 describe('GET /compute/ (unversioned root)', () => {
-  it.each(['/compute', '/compute/'])('answers %s with 200 and the one version it serves, without a token', async (path) => {
+  it.each(['/compute', '/compute/'])('answers %s with 200 and both versions, v2.0 first, each self link answering, without a token', async (path) => {
     const res = await request(h.app).get(path);
     expect(res.status).toBe(200);
     expect(tempestProblems('v2_1/versions.list_versions', res)).toEqual([]);
@@ -19,7 +19,8 @@ describe('GET /compute/ (unversioned root)', () => {
     expect(v21).toMatchObject({ status: 'CURRENT', version: MAX_VERSION, min_version: MIN_VERSION });
     expect(v21.links).toEqual([{ rel: 'self', href: `${PUBLIC_URL}/compute/v2.1/` }]);
     // Every listed version's self link answers (Tempest's test_get_version_details follows them).
-    expect(res.body.versions.map((v: { id: string }) => v.id)).toEqual(['v2.1']);
+    expect(res.body.versions.map((v: { id: string }) => v.id)).toEqual(['v2.0', 'v2.1']);
+    expect(res.body.versions[0]).toMatchObject({ status: 'SUPPORTED', version: '', min_version: '' });
     for (const v of res.body.versions) {
       const self = new URL(v.links.find((l: { rel: string }) => l.rel === 'self').href);
       expect((await request(h.app).get(self.pathname)).status).toBe(200);

@@ -8,7 +8,7 @@ import { RULES, refusal, claimCondition } from '../../src/compute/state-rules';
 import { tailLines, commandOf, idFromHref } from '../../src/compute/compute-service';
 import { sanitizeHostname, instanceName, hostIdOf } from '../../src/compute/naming';
 import { filterRegex } from '../../src/compute/safe-regex';
-import { projectNetworkId } from '../../src/compute/networks';
+import { PRIVATE_NETWORK_ID, stableUuid } from '../../src/compute/networks';
 import type { ImageRecord } from '../../src/image/image-record';
 import type { ServerRecord } from '../../src/compute/server-record';
 
@@ -157,9 +157,9 @@ describe('names', () => {
     expect(hostIdOf('p', null)).toBe('');
     expect(hostIdOf('p', 'h')).toMatch(/^[0-9a-f]{56}$/);
     expect(hostIdOf('p', 'h')).not.toBe(hostIdOf('q', 'h'));
-    expect(projectNetworkId('abc')).toBe(projectNetworkId('abc'));
-    expect(projectNetworkId('abc')).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(projectNetworkId('abc')).not.toBe(projectNetworkId('abd'));
+    expect(stableUuid('n', 'abc')).toBe(stableUuid('n', 'abc'));
+    expect(PRIVATE_NETWORK_ID).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-5[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    expect(stableUuid('n', 'abc')).not.toBe(stableUuid('n', 'abd'));
     expect(idFromHref('http://h/compute/v2.1/flavors/42')).toBe('42');
     expect(idFromHref('42')).toBe('42');
   });

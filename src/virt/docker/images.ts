@@ -35,16 +35,24 @@ export class DockerImages {
   async loadImage(archive: Readable): Promise<void> {
     let sourceError: Error | undefined;
     let tarError: Error | undefined;
+    // A source that fails (a refused archive, a client gone) must end the engine request too:
+    // otherwise the engine waits for the rest of a body that never comes.
+    const abort = new AbortController();
+    let ended = false;
+    archive.on('end', () => { ended = true; });
+    archive.on('close', () => { if (!ended) abort.abort(); });
     archive.on('error', (e) => {
       sourceError ??= e;
+      abort.abort();
     });
     const body = withoutRepoTags(archive, (e) => {
       tarError ??= e;
+      abort.abort();
     });
 
     let messages: unknown[];
     try {
-      const res = (await this.docker.loadImage(body, { quiet: true })) as unknown as Readable;
+      const res = (await this.docker.loadImage(body, { quiet: true, abortSignal: abort.signal })) as unknown as Readable;
       messages = await readJsonStream(res);
     } catch (e) {
       body.destroy();
@@ -108,6 +116,8 @@ function cleanLoadError(text: string): string {
 function withoutRepoTags(archive: Readable, onTarError: (e: Error) => void): Readable {
   const extract = tar.extract();
   const pack = tar.pack();
+  // Until docker-modem attaches its own listener, an early failure would be an uncaught error.
+  pack.on('error', () => undefined);
   extract.on('entry', (header, entry, next) => {
     const name = header.name.replace(/^\.\//, '');
     if (name === 'repositories') {
