@@ -7,7 +7,8 @@
  * which other workloads on the host may run). Layers and config pass through untouched, so the
  * image id is the one the archive declares.
  */
-import { Readable, pipeline } from 'node:stream';
+import { Readable, Transform, TransformCallback, pipeline } from 'node:stream';
+import zlib from 'node:zlib';
 import type Docker from 'dockerode';
 import tar from 'tar-stream';
 import { HypervisorUnavailable, InvalidImageArchive } from '../driver';
@@ -56,14 +57,14 @@ export class DockerImages {
       messages = await readJsonStream(res);
     } catch (e) {
       body.destroy();
-      if (sourceError) throw sourceError;
       if (tarError) throw new InvalidImageArchive(`The image data is not a docker-save archive: ${tarError.message}`);
+      if (sourceError) throw sourceError;
       if (isUnreachable(e)) throw new HypervisorUnavailable(this.host, e);
       if (statusOf(e) !== undefined && statusOf(e)! < 500) throw new InvalidImageArchive(`The compute host refused the image archive: ${engineMessage(e)}`);
       throw translate(this.host, e);
     }
-    if (sourceError) throw sourceError;
     if (tarError) throw new InvalidImageArchive(`The image data is not a docker-save archive: ${tarError.message}`);
+    if (sourceError) throw sourceError;
     for (const m of messages) {
       const msg = m as { error?: string; errorDetail?: { message?: string } };
       const text = msg.errorDetail?.message ?? msg.error;
@@ -141,10 +142,13 @@ function withoutRepoTags(archive: Readable, onTarError: (e: Error) => void): Rea
       return;
     }
     const sink = pack.entry(header, (err) => next(err ?? undefined));
+    // A torn-down pack destroys the entry in progress: its error reaches next() above.
+    sink.on('error', () => undefined);
+    entry.on('error', () => undefined);
     entry.pipe(sink);
   });
   extract.on('finish', () => pack.finalize());
-  pipeline(archive, extract, (err) => {
+  pipeline(archive, new MaybeGunzip(), extract, (err) => {
     if (!err) return;
     onTarError(err);
     pack.destroy(err);
@@ -181,5 +185,27 @@ function untag(manifest: Buffer): Buffer {
     return Buffer.from(JSON.stringify(parsed));
   } catch {
     return manifest;
+  }
+}
+
+class MaybeGunzip extends Transform {
+  private gz?: zlib.Gunzip;
+  private decided = false;
+  override _transform(chunk: Buffer, _e: BufferEncoding, cb: TransformCallback): void {
+    if (!this.decided) {
+      this.decided = true;
+      if (chunk[0] === 0x1f && chunk[1] === 0x8b) {
+        this.gz = zlib.createGunzip();
+        this.gz.on('data', (d: Buffer) => { this.push(d); });
+        this.gz.on('error', (e) => this.destroy(e));
+      }
+    }
+    if (!this.gz) return cb(null, chunk);
+    if (this.gz.write(chunk)) cb(); else this.gz.once('drain', () => cb());
+  }
+  override _flush(cb: TransformCallback): void {
+    if (!this.gz) return cb();
+    this.gz.once('end', () => cb());
+    this.gz.end();
   }
 }
