@@ -9,7 +9,7 @@
 import type { Knex } from 'knex';
 import type { Db } from './knex';
 import { now } from './knex';
-import type { ImageRecord, ImageStatus, Visibility } from '../image/image-record';
+import type { ImageMember, ImageRecord, ImageStatus, MemberStatus, Visibility } from '../image/image-record';
 
 interface ImageRow {
   id: string;
@@ -59,9 +59,15 @@ export interface ImageScope {
   isAdmin: boolean;
   /**
    * Which visibilities to show (Glance's `visibility` filter); undefined = Glance's default
-   * listing: the project's own images plus public ones (community and others' shared excluded).
+   * listing: the project's own images, public ones, and others' shared images the project is a
+   * member of (with memberStatus); community images of other projects are excluded.
    */
   visibility?: Visibility | 'all';
+  /**
+   * Which memberships bring another project's shared image into the listing (Glance's
+   * `member_status`); undefined = 'accepted'. Admins see every image and ignore it.
+   */
+  memberStatus?: MemberStatus | 'all';
 }
 
 /** Columns an edit may change; status and data columns belong to uploads and transitions. */
@@ -259,6 +265,7 @@ export class ImageRepository {
       if (guard.status !== undefined && row.status !== guard.status) return undefined;
       if (guard.protected !== undefined && Boolean(row.protected) !== guard.protected) return undefined;
       await trx('image_tags').where({ image_id: id }).delete();
+      await trx('image_members').where({ image_id: id }).delete();
       await trx('images').where({ id }).delete();
       return toRecord(row);
     });
@@ -269,12 +276,62 @@ export class ImageRepository {
     return this.db('images').where({ status: from }).update({ status: to, updated_at: now() });
   }
 
+  // ---------------------------------------------------------------- members
+
+  /** Adds a pending member; false when the project is already a member (or the image is gone). */
+  async addMember(imageId: string, memberId: string): Promise<ImageMember | undefined> {
+    const at = now();
+    const row: ImageMember = { image_id: imageId, member_id: memberId, status: 'pending', created_at: at, updated_at: at };
+    try {
+      await this.db('image_members').insert(row);
+      return row;
+    } catch (e) {
+      // Primary key (duplicate) or foreign key (image deleted meanwhile).
+      if (String((e as { code?: string }).code).startsWith('SQLITE_CONSTRAINT')) return undefined;
+      throw e;
+    }
+  }
+
+  async getMember(imageId: string, memberId: string): Promise<ImageMember | undefined> {
+    const row = await this.db<ImageMember>('image_members').where({ image_id: imageId, member_id: memberId }).first();
+    return row ? toMember(row) : undefined;
+  }
+
+  /** The image's members, oldest first; `onlyMember` narrows to that one project's membership. */
+  async listMembers(imageId: string, onlyMember?: string): Promise<ImageMember[]> {
+    const q = this.db<ImageMember>('image_members').where({ image_id: imageId });
+    if (onlyMember !== undefined) q.andWhere({ member_id: onlyMember });
+    const rows = await q.orderBy([{ column: 'created_at' }, { column: 'member_id' }]);
+    return rows.map(toMember);
+  }
+
+  /** Sets a member's status; undefined when there is no such membership. */
+  async setMemberStatus(imageId: string, memberId: string, status: MemberStatus): Promise<ImageMember | undefined> {
+    const n = await this.db('image_members').where({ image_id: imageId, member_id: memberId }).update({ status, updated_at: now() });
+    return n === 1 ? this.getMember(imageId, memberId) : undefined;
+  }
+
+  /** Removes a membership; false when there was none. */
+  async deleteMember(imageId: string, memberId: string): Promise<boolean> {
+    return (await this.db('image_members').where({ image_id: imageId, member_id: memberId }).delete()) === 1;
+  }
+
   /** True when an image record other than `exceptId` records this engine id. */
   async dockerImageInUse(dockerImageId: string, exceptId?: string): Promise<boolean> {
     const q = this.db('images').where({ docker_image_id: dockerImageId });
     if (exceptId) q.whereNot({ id: exceptId });
     return (await q.first('id')) !== undefined;
   }
+}
+
+function toMember(row: ImageMember): ImageMember {
+  return {
+    image_id: row.image_id,
+    member_id: row.member_id,
+    status: row.status,
+    created_at: row.created_at,
+    updated_at: row.updated_at,
+  };
 }
 
 async function replaceTags(trx: Knex.Transaction, id: string, tags: string[]): Promise<void> {
@@ -284,9 +341,10 @@ async function replaceTags(trx: Knex.Transaction, id: string, tags: string[]): P
 }
 
 /**
- * Glance's visibility rules (glance/db/sqlalchemy/api.py `_select_images_query`), without
- * members (novadock has none, so "shared" behaves like private for everyone but the owner).
- * Admins see every image, narrowed only by an explicit visibility.
+ * Glance's visibility rules (glance/db/sqlalchemy/api.py `_select_images_query`): the union of
+ * the project's own images, the public (and, when asked for, community) ones, and the shared
+ * images of which the project is a member in `memberStatus` (default accepted). Admins see
+ * every image, narrowed only by an explicit visibility.
  */
 function applyScope(q: Knex.QueryBuilder, scope: ImageScope): void {
   const v = scope.visibility;
@@ -295,20 +353,27 @@ function applyScope(q: Knex.QueryBuilder, scope: ImageScope): void {
     return;
   }
   const own = scope.projectId;
+  const status = scope.memberStatus ?? 'accepted';
+  const memberOf = (w: Knex.QueryBuilder) => w.where('images.visibility', 'shared').whereExists((sub) => {
+    sub.select(1).from('image_members').whereRaw('image_members.image_id = images.id').andWhere('image_members.member_id', own);
+    if (status !== 'all') sub.andWhere('image_members.status', status);
+  });
   switch (v) {
     case undefined:
-      q.where((w) => w.where('owner', own).orWhere('visibility', 'public'));
+      q.where((w) => w.where('owner', own).orWhere('visibility', 'public').orWhere(memberOf));
       break;
     case 'all':
-      q.where((w) => w.where('owner', own).orWhereIn('visibility', ['public', 'community']));
+      q.where((w) => w.where('owner', own).orWhereIn('visibility', ['public', 'community']).orWhere(memberOf));
       break;
     case 'public':
     case 'community':
       q.where('visibility', v);
       break;
     case 'private':
-    case 'shared':
       q.where({ visibility: v, owner: own });
+      break;
+    case 'shared':
+      q.where((w) => w.where({ visibility: 'shared', owner: own }).orWhere(memberOf));
       break;
   }
 }

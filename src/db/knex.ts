@@ -7,6 +7,7 @@ import path from 'node:path';
 import fs from 'node:fs';
 import knexFactory, { Knex } from 'knex';
 import * as initial from '../../migrations/20261122000000_initial';
+import * as imageMembers from '../../migrations/20261122100000_image_members';
 
 export type Db = Knex;
 
@@ -15,6 +16,7 @@ interface Migration { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }
 /** Migrations are imported, not globbed, so they work from ts-jest and from the compiled tree alike. */
 const MIGRATIONS: Record<string, Migration> = {
   '20261122000000_initial': initial,
+  '20261122100000_image_members': imageMembers,
 };
 
 class ListedMigrations implements Knex.MigrationSource<string> {

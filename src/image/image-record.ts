@@ -33,3 +33,17 @@ export interface ImageRecord {
 
 /** The image property under which the engine id is shown to users. */
 export const DOCKER_IMAGE_ID_PROPERTY = 'docker_image_id';
+
+/** Glance's image member statuses: a consumer project's answer to an image shared with it. */
+export type MemberStatus = 'pending' | 'accepted' | 'rejected';
+export const MEMBER_STATUSES: readonly MemberStatus[] = ['pending', 'accepted', 'rejected'];
+
+/** One project a `shared` image is offered to (Glance's ImageMembership). */
+export interface ImageMember {
+  image_id: string;
+  /** The consumer's project id. */
+  member_id: string;
+  status: MemberStatus;
+  created_at: string;
+  updated_at: string;
+}

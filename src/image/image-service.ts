@@ -18,7 +18,7 @@ import { now } from '../db/knex';
 import type { ImageStore, PendingWrite } from '../store/image-store';
 import type { DriverRegistry } from '../virt/registry';
 import { ComputeDriver, HypervisorUnavailable, ImageBackend, InvalidImageArchive } from '../virt/driver';
-import type { ImageRecord } from './image-record';
+import type { ImageMember, ImageRecord, MemberStatus } from './image-record';
 import { DOCKER_IMAGE_ID_PROPERTY } from './image-record';
 import { transitionMessage } from './image-status';
 import { ingest, IngestFailed, IngestResult } from './ingest';
@@ -85,12 +85,15 @@ export class ImageService {
   // ================================================================ reads
 
   /**
-   * The image if `ctx` may see it: its project owns it, it is public or community, or ctx is
-   * admin. "shared" images behave like private ones for other projects (there are no members).
+   * The image if `ctx` may see it: its project owns it, it is public or community, ctx is
+   * admin, or it is `shared` and ctx's project is one of its members. NOTE(openstack): any
+   * member status will do, as in Glance's `is_image_visible` for a single image (pending and
+   * rejected members can still show, download and boot it; only listings look at the status).
    */
   async find(ctx: RequestContext, id: string): Promise<ImageRecord | undefined> {
     const img = await this.repo.get(id);
-    return img && visibleTo(ctx, img) ? img : undefined;
+    if (!img) return undefined;
+    return visibleTo(ctx, img) || (await this.isMember(ctx, img)) ? img : undefined;
   }
 
   /** Like find, but 404 (Glance's "No image found with ID …") when unknown or invisible. */
@@ -108,7 +111,7 @@ export class ImageService {
    */
   async list(ctx: RequestContext, query: Partial<ImageListQuery> = {}): Promise<{ images: ImageRecord[]; nextMarker?: string }> {
     const q = defaultListQuery({ limit: Number.MAX_SAFE_INTEGER, ...stripUndefined(query) });
-    let rows = await this.repo.list({ projectId: ctx.projectId, isAdmin: ctx.isAdmin, visibility: q.visibility }, q.conditions);
+    let rows = await this.repo.list({ projectId: ctx.projectId, isAdmin: ctx.isAdmin, visibility: q.visibility, memberStatus: q.memberStatus }, q.conditions);
     rows.sort((a, b) => compareImages(a, b, q.sort));
     if (q.marker !== undefined) {
       // NOTE(openstack): the marker need not match the filters, only be visible (keyset paging).
@@ -121,10 +124,58 @@ export class ImageService {
     return { images: await this.repo.withTags(page), nextMarker };
   }
 
-  /** Image members: novadock has none, but the list exists for every visible image. */
-  async members(ctx: RequestContext, id: string): Promise<[]> {
+  // ================================================================ members (image sharing)
+  //
+  // Glance's default policy (glance/policies/image.py): the owning project (or an admin) adds
+  // and removes members; only the member project itself answers (accepts/rejects); the owner
+  // sees every member, a member sees only its own membership (glance/db/sqlalchemy/api.py
+  // `_image_member_find`). Members exist only on `shared` images.
+
+  /** GET …/members: every member for the owner or an admin; a member sees only itself. */
+  async members(ctx: RequestContext, id: string): Promise<ImageMember[]> {
+    const img = await this.get(ctx, id);
+    if (this.owns(ctx, img)) return this.repo.listMembers(id);
+    return this.repo.listMembers(id, ctx.projectId);
+  }
+
+  /** GET …/members/{member_id}: 404 when unknown or not ctx's to see. */
+  async member(ctx: RequestContext, id: string, memberId: string): Promise<ImageMember> {
+    const img = await this.get(ctx, id);
+    const m = this.owns(ctx, img) || memberId === ctx.projectId ? await this.repo.getMember(id, memberId) : undefined;
+    if (!m) throw notFound(`Member ${memberId} not found for image ${id}.`);
+    return m;
+  }
+
+  /** POST …/members: a pending membership; owner or admin only, shared images only, 409 if present. */
+  async addMember(ctx: RequestContext, id: string, memberId: string): Promise<ImageMember> {
+    const img = await this.get(ctx, id);
+    if (!this.owns(ctx, img)) throw forbidden(`Not allowed to create members for image ${id}.`);
+    if (img.visibility !== 'shared') throw forbidden('Only shared images have members.');
+    const m = await this.repo.addMember(id, memberId);
+    if (m) return m;
+    if (!(await this.repo.get(id))) throw notFound(`No image found with ID ${id}`);
+    throw conflict(`Member ${memberId} is duplicated for image ${id}`);
+  }
+
+  /** PUT …/members/{member_id}: only the member project itself may answer (the owner gets 403). */
+  async setMemberStatus(ctx: RequestContext, id: string, memberId: string, status: MemberStatus): Promise<ImageMember> {
     await this.get(ctx, id);
-    return [];
+    const existing = await this.member(ctx, id, memberId);
+    if (existing.member_id !== ctx.projectId) throw forbidden(`Not allowed to update members for image ${id}.`);
+    const m = await this.repo.setMemberStatus(id, memberId, status);
+    if (!m) throw notFound(`Member ${memberId} not found for image ${id}.`);
+    return m;
+  }
+
+  /** DELETE …/members/{member_id}: owner or admin only; the image disappears for that project. */
+  async removeMember(ctx: RequestContext, id: string, memberId: string): Promise<void> {
+    const img = await this.get(ctx, id);
+    if (!this.owns(ctx, img)) {
+      // A member may learn that it is one, but not remove itself (Glance: delete_member is the owner's).
+      await this.member(ctx, id, memberId);
+      throw forbidden(`Not allowed to delete members for image ${id}.`);
+    }
+    if (!(await this.repo.deleteMember(id, memberId))) throw notFound(`Member ${memberId} not found for image ${id}.`);
   }
 
   // ================================================================ writes
@@ -162,8 +213,10 @@ export class ImageService {
 
   /** PATCH: applies the changes all or nothing, in one transaction. */
   async update(ctx: RequestContext, id: string, changes: Change[], draft: 4 | 10): Promise<ImageRecord> {
+    // Asked before the transaction (which cannot wait on another query): a member sees the image, so gets 403, not 404.
+    const member = await this.repo.getMember(id, ctx.projectId);
     const updated = await this.repo.edit(id, (current) => {
-      this.checkModify(ctx, current, 'modify_image');
+      this.checkModify(ctx, current, 'modify_image', member !== undefined && current.visibility === 'shared');
       return applyPatch(current, changes, draft, ctx);
     });
     if (!updated) throw notFound(`Failed to find image ${id} to update`);
@@ -529,13 +582,23 @@ export class ImageService {
   /** The image, if ctx may see it (404) and change it (403: owner or admin). */
   private async getForWrite(ctx: RequestContext, id: string, action: string): Promise<ImageRecord> {
     const img = await this.get(ctx, id);
-    this.checkModify(ctx, img, action);
+    this.checkModify(ctx, img, action, true);
     return img;
   }
 
-  private checkModify(ctx: RequestContext, img: ImageRecord, action: string): void {
-    if (!visibleTo(ctx, img)) throw notFound(`No image found with ID ${img.id}`);
-    if (!ctx.isAdmin && img.owner !== ctx.projectId) throw forbidden(`You are not authorized to complete ${action} action.`);
+  /** 404 unless ctx sees the image (`seen`: already known to, e.g. as a member), 403 unless it owns it. */
+  private checkModify(ctx: RequestContext, img: ImageRecord, action: string, seen: boolean): void {
+    if (!seen && !visibleTo(ctx, img)) throw notFound(`No image found with ID ${img.id}`);
+    if (!this.owns(ctx, img)) throw forbidden(`You are not authorized to complete ${action} action.`);
+  }
+
+  private owns(ctx: RequestContext, img: ImageRecord): boolean {
+    return ctx.isAdmin || img.owner === ctx.projectId;
+  }
+
+  /** True when img is shared and ctx's project is one of its members (any status). */
+  private async isMember(ctx: RequestContext, img: ImageRecord): Promise<boolean> {
+    return img.visibility === 'shared' && (await this.repo.getMember(img.id, ctx.projectId)) !== undefined;
   }
 
   /** Removes an engine image from every host, unless another image record still names it. */

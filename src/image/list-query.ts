@@ -9,7 +9,7 @@
 import { badRequest } from '../errors';
 import { parseBool } from '../http/validation';
 import type { ImageColumn, ImageCondition, Scalar } from '../db/image-repo';
-import type { ImageRecord, Visibility } from './image-record';
+import type { ImageRecord, MemberStatus, Visibility } from './image-record';
 import { STATUSES, VISIBILITIES } from './schemas';
 
 /** Glance's limit_param_default and api_limit_max. */
@@ -26,6 +26,8 @@ export interface Sort { key: SortKey; dir: SortDir }
 export interface ImageListQuery {
   /** Glance's visibility filter; undefined = the default listing. */
   visibility?: Visibility | 'all';
+  /** Which memberships show others' shared images (Glance's member_status); undefined = accepted. */
+  memberStatus?: MemberStatus | 'all';
   /** All must hold; os_hidden=false is included unless the caller asked about hidden images. */
   conditions: ImageCondition[];
   /** Most significant first; always ends with created_at and id as tie-breakers. */
@@ -139,7 +141,6 @@ export function parseListQuery(params: URLSearchParams): ImageListQuery {
     visibility = rawVis as ImageListQuery['visibility'];
   }
   const memberStatus = last(params, 'member_status');
-  // NOTE(openstack): novadock has no image members, so member_status can only be validated.
   if (memberStatus !== undefined && !['accepted', 'pending', 'rejected', 'all'].includes(memberStatus)) {
     throw badRequest(`Invalid status value: ${memberStatus}`);
   }
@@ -182,7 +183,7 @@ export function parseListQuery(params: URLSearchParams): ImageListQuery {
     }
   }
 
-  return { visibility, conditions, sort: parseSort(params), limit, marker };
+  return { visibility, memberStatus: memberStatus as ImageListQuery['memberStatus'], conditions, sort: parseSort(params), limit, marker };
 }
 
 function sortKey(raw: string): SortKey {

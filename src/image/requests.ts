@@ -12,7 +12,8 @@
 import { ApiError, badRequest, conflict, forbidden } from '../errors';
 import { validate } from '../http/validation';
 import type { ImageEdit } from '../db/image-repo';
-import type { ImageRecord, Visibility } from './image-record';
+import type { ImageRecord, MemberStatus, Visibility } from './image-record';
+import { MEMBER_STATUSES } from './image-record';
 import {
   CORE_ATTRIBUTES, IMAGE_REQUEST_SCHEMA, isReserved, isWritableCore, MAX_PROPERTIES, MAX_TAGS, READ_ONLY_ATTRIBUTES, WritableCore,
 } from './schemas';
@@ -237,4 +238,29 @@ export function applyPatch(current: ImageRecord, changes: Change[], draft: 4 | 1
     edit.properties = props;
   }
   return edit;
+}
+
+/**
+ * POST …/members `{"member": "<project id>"}` → the member id
+ * (glance/api/v2/image_members.py `RequestDeserializer.create`).
+ */
+export function parseMemberCreate(body: unknown): string {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('Expected a member in the form: {"member": "image_id"}');
+  if (!('member' in body)) throw badRequest('Member to be added not specified');
+  const member = (body as { member: unknown }).member;
+  if (typeof member !== 'string') throw badRequest('Expected a member in the form: {"member": "image_id"}');
+  if (member.trim() === '') throw badRequest("Member can't be empty");
+  if (member.length > 255) throw badRequest('Member id is longer than 255 characters.');
+  return member;
+}
+
+/** PUT …/members/{member_id} `{"status": "accepted"}` → the new status. */
+export function parseMemberStatus(body: unknown): MemberStatus {
+  if (!body || typeof body !== 'object' || Array.isArray(body)) throw badRequest('Expected a status in the form: {"status": "status"}');
+  if (!('status' in body)) throw badRequest('Status not specified');
+  const status = (body as { status: unknown }).status;
+  if (typeof status !== 'string' || !(MEMBER_STATUSES as readonly string[]).includes(status)) {
+    throw badRequest(`Invalid status: ${typeof status === 'string' ? status : JSON.stringify(status)}. It must be one of ${MEMBER_STATUSES.join(', ')}.`);
+  }
+  return status as MemberStatus;
 }

@@ -14,11 +14,11 @@ import { handle } from '../http/async';
 import { ctxOf, requireToken, requireWriter } from '../http/auth';
 import { errorHandler, methodNotAllowed, notFoundHandler } from '../http/errors';
 import { parseListQuery } from './list-query';
-import { parsePatch, PATCH_MEDIA_TYPES } from './requests';
+import { parseMemberCreate, parseMemberStatus, parsePatch, PATCH_MEDIA_TYPES } from './requests';
 import {
   IMAGE_SCHEMA, IMAGES_SCHEMA, MEMBER_SCHEMA, MEMBERS_SCHEMA, METADEFS_NAMESPACE_SCHEMA, METADEFS_RESOURCE_TYPE_SCHEMA,
 } from './schemas';
-import { imagesPage, imageView, membersView, versionsView } from './views';
+import { imagesPage, imageView, memberView, membersView, versionsView } from './views';
 
 /** The media type of a request, without parameters, lower-case ('' when absent). */
 function mediaType(req: Request): string {
@@ -151,10 +151,28 @@ export function imageRouter(services: Services, log: Logger): Router {
   }));
   v2.all(['/images/:id/actions/deactivate', '/images/:id/actions/reactivate'], methodNotAllowed());
 
+  // Image sharing. NOTE(openstack): Glance answers a new member with 200, not 201.
   v2.get('/images/:id/members', handle(async (req, res) => {
-    await images.members(ctxOf(req), req.params.id);
-    res.status(200).json(membersView());
+    res.status(200).json(membersView(await images.members(ctxOf(req), req.params.id)));
   }));
+  v2.post('/images/:id/members', json, handle(async (req, res) => {
+    const m = await images.addMember(ctxOf(req), req.params.id, parseMemberCreate(req.body));
+    res.status(200).json(memberView(m));
+  }));
+  v2.all('/images/:id/members', methodNotAllowed());
+
+  v2.get('/images/:id/members/:member', handle(async (req, res) => {
+    res.status(200).json(memberView(await images.member(ctxOf(req), req.params.id, req.params.member)));
+  }));
+  v2.put('/images/:id/members/:member', json, handle(async (req, res) => {
+    const m = await images.setMemberStatus(ctxOf(req), req.params.id, req.params.member, parseMemberStatus(req.body));
+    res.status(200).json(memberView(m));
+  }));
+  v2.delete('/images/:id/members/:member', handle(async (req, res) => {
+    await images.removeMember(ctxOf(req), req.params.id, req.params.member);
+    res.status(204).end();
+  }));
+  v2.all('/images/:id/members/:member', methodNotAllowed());
 
   const schema = (path: string, body: object) => {
     v2.get(path, (_req: Request, res: Response) => {

@@ -5,7 +5,7 @@
  * properties as top-level strings, then — for docker images — the engine id as the custom
  * property `docker_image_id`, so users can match it against `docker images`.
  */
-import { DOCKER_IMAGE_ID_PROPERTY, ImageRecord } from './image-record';
+import { DOCKER_IMAGE_ID_PROPERTY, ImageMember, ImageRecord } from './image-record';
 
 export type ImageView = Record<string, string | number | boolean | string[] | null>;
 
@@ -75,8 +75,29 @@ export function imagesPage(images: ImageRecord[], query: URLSearchParams, nextMa
   return page;
 }
 
-export function membersView(): { members: never[]; schema: string } {
-  return { members: [], schema: '/v2/schemas/members' };
+export interface MemberView {
+  created_at: string;
+  updated_at: string;
+  image_id: string;
+  member_id: string;
+  schema: string;
+  status: string;
+}
+
+/** One image member (glance/api/v2/image_members.py `ResponseSerializer._format_image_member`). */
+export function memberView(m: ImageMember): MemberView {
+  return {
+    created_at: glanceTime(m.created_at),
+    updated_at: glanceTime(m.updated_at),
+    image_id: m.image_id,
+    member_id: m.member_id,
+    schema: '/v2/schemas/member',
+    status: m.status,
+  };
+}
+
+export function membersView(members: ImageMember[]): { members: MemberView[]; schema: string } {
+  return { members: members.map(memberView), schema: '/v2/schemas/members' };
 }
 
 /** The version list served at /image and /image/versions (contract §4.2). */
