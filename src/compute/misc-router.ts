@@ -5,7 +5,7 @@
  *   GET  /limits                              quotas and usage                     everyone (tenant_id=: admin)
  *   GET  /os-availability-zone                zones                                everyone
  *   GET  /os-availability-zone/detail         zones with hosts and services        admin
- *   GET  /os-networks[/{id}]                  the project's network (< 2.36)       everyone
+ *   GET  /os-networks[/{id}]                  the pseudo network (every version)    everyone
  *   GET  /os-security-groups[/{id}]           the project's default group (< 2.36) everyone
  *   GET  /os-hypervisors[/detail|/statistics|/{id}|/{id}/uptime|/{pattern}/search|/{pattern}/servers]  admin
  *   GET  /images[/detail|/{id}], DELETE /images/{id}   compute image proxy (< 2.36)   everyone
@@ -167,7 +167,10 @@ export function miscRouter(services: Services): Router {
   }));
   router.all(['/os-availability-zone', '/os-availability-zone/detail'], methodNotAllowed());
 
-  // ---------------------------------------------------------------- os-networks (< 2.36)
+  // ---------------------------------------------------------------- os-networks
+  // NOTE(openstack): Nova answers 404 from 2.36 on; novadock keeps this read-only proxy at every
+  // version because Tempest's microversioned classes resolve fixed_network_name through it with
+  // their own microversion (there is no network service to ask instead).
   /** Nova's neutron-proxied network_dict: id and label, every nova-network field null. */
   const networkView = (ctx: RequestContext) => {
     const v: Record<string, unknown> = { id: PRIVATE_NETWORK_ID };
@@ -181,17 +184,17 @@ export function miscRouter(services: Services): Router {
     }
     return v;
   };
-  router.get('/os-networks', untilVersion('2.35'), (req, res) => {
+  router.get('/os-networks', (req, res) => {
     res.status(200).json({ networks: [networkView(ctxOf(req))] });
   });
-  router.get('/os-networks/:id', untilVersion('2.35'), handle(async (req, res) => {
+  router.get('/os-networks/:id', handle(async (req, res) => {
     const ctx = ctxOf(req);
     // NOTE(openstack): a name is a 404 here, so OSC's APIv2.find falls back to listing and
     // matching `label` (openstackclient/api/compute_v2.py network_find).
     if (req.params.id !== PRIVATE_NETWORK_ID) throw notFound(`Network ${req.params.id} could not be found.`);
     res.status(200).json({ network: networkView(ctx) });
   }));
-  router.all(['/os-networks', '/os-networks/:id'], untilVersion('2.35'), methodNotAllowed());
+  router.all(['/os-networks', '/os-networks/:id'], methodNotAllowed());
 
   // ---------------------------------------------------------------- os-security-groups (< 2.36)
   const securityGroupView = defaultSecurityGroup;

@@ -127,7 +127,8 @@ export function detailView(s: ServerRecord, o: ViewOptions, variant: DetailVaria
     v.key_name = s.key_name;
     v['OS-SRV-USG:launched_at'] = isoMicro(s.launched_at);
     v['OS-SRV-USG:terminated_at'] = isoMicro(s.terminated_at);
-    v.security_groups = s.security_groups.map((name) => ({ name }));
+    // Nova leaves the key out when the server has no group (tempest's remove-all test checks it).
+    if (s.security_groups.length > 0) v.security_groups = s.security_groups.map((name) => ({ name }));
     if (extendedAttrs) {
       v['OS-EXT-SRV-ATTR:host'] = s.host;
       v['OS-EXT-SRV-ATTR:instance_name'] = instanceName(s.sequence);
