@@ -170,9 +170,10 @@ export function gzipBomb(decompressedBytes: number, fileBytes = 1024 * 1024): Bu
   return zlib.gzipSync(Buffer.concat(parts), { level: 9 });
 }
 
-function ustarHeader(name: string, size: number): Buffer {
+/** A raw ustar header, for archives a tar library would refuse to write (hostile names, bombs). */
+export function ustarHeader(name: string, size: number): Buffer {
   const h = Buffer.alloc(512);
-  h.write(name, 0, 'utf8');
+  h.write(name.slice(0, 99), 0, 'utf8');
   h.write('0000644\0', 100, 'latin1');
   h.write('0000000\0', 108, 'latin1');
   h.write('0000000\0', 116, 'latin1');

@@ -17,7 +17,7 @@ import zlib from 'node:zlib';
 import { Readable } from 'node:stream';
 import { busyboxImage } from '../helpers/test-image';
 import { ROOT } from '../helpers/server';
-import { legacyArchive, tarOf } from '../helpers/synthetic-archive';
+import { legacyArchive, tarOf, ustarHeader } from '../helpers/synthetic-archive';
 import { Harness, docker, engineHasImage, errorMessage, listTree, md5, resilServer, storeFiles } from './support';
 
 jest.setTimeout(300_000);
@@ -113,23 +113,6 @@ function zerosTar(total: number, fileBytes: number): Readable {
   return Readable.from(gen(), { objectMode: false });
 }
 
-function ustarHeader(name: string, size: number): Buffer {
-  const b = Buffer.alloc(512);
-  b.write(name.slice(0, 99), 0, 'utf8');
-  b.write('0000644\0', 100, 'latin1');
-  b.write('0000000\0', 108, 'latin1');
-  b.write('0000000\0', 116, 'latin1');
-  b.write(`${size.toString(8).padStart(11, '0')}\0`, 124, 'latin1');
-  b.write('00000000000\0', 136, 'latin1');
-  b.write('        ', 148, 'latin1');
-  b.write('0', 156, 'latin1');
-  b.write('ustar\0', 257, 'latin1');
-  b.write('00', 263, 'latin1');
-  let sum = 0;
-  for (const x of b) sum += x;
-  b.write(`${sum.toString(8).padStart(6, '0')}\0 `, 148, 'latin1');
-  return b;
-}
 
 /** Where an extraction of a hostile entry name could have landed; none of these may exist. */
 function escapeCandidates(): string[] {

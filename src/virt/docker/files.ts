@@ -4,6 +4,7 @@
  */
 import tar from 'tar-stream';
 import type { InstanceSpec } from '../driver';
+import { buffer } from 'node:stream/consumers';
 
 export const AUTHORIZED_KEYS = 'root/.ssh/authorized_keys';
 export const USER_DATA = 'var/lib/cloud/user-data';
@@ -16,14 +17,7 @@ export const USER_DATA = 'var/lib/cloud/user-data';
 export async function bootFilesTar(spec: Pick<InstanceSpec, 'authorizedKeys' | 'userData'>): Promise<Buffer | undefined> {
   if (spec.authorizedKeys === undefined && spec.userData === undefined) return undefined;
   const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<Buffer>((resolve, reject) => {
-    pack.on('data', (c: unknown) => {
-      chunks.push(c as Buffer);
-    });
-    pack.on('end', () => resolve(Buffer.concat(chunks)));
-    pack.on('error', reject);
-  });
+  const done = buffer(pack);
   const owner = { uid: 0, gid: 0, uname: 'root', gname: 'root', mtime: new Date() };
   if (spec.authorizedKeys !== undefined) {
     pack.entry({ ...owner, name: 'root/.ssh/', type: 'directory', mode: 0o700 });

@@ -9,6 +9,7 @@
  */
 import crypto from 'node:crypto';
 import tar from 'tar-stream';
+import { buffer } from 'node:stream/consumers';
 
 export interface FakeArchive {
   /** The archive's bytes. */
@@ -21,14 +22,7 @@ const sha256 = (b: Buffer | string) => crypto.createHash('sha256').update(b).dig
 
 async function packToBuffer(entries: Array<{ name: string; body: Buffer; mode?: number; type?: 'file' | 'directory' }>): Promise<Buffer> {
   const pack = tar.pack();
-  const chunks: Buffer[] = [];
-  const done = new Promise<Buffer>((resolve, reject) => {
-    pack.on('data', (c: unknown) => {
-      chunks.push(c as Buffer);
-    });
-    pack.on('end', () => resolve(Buffer.concat(chunks)));
-    pack.on('error', reject);
-  });
+  const done = buffer(pack);
   // A fixed mtime keeps the bytes (and so the ids) a pure function of the content.
   const mtime = new Date(0);
   for (const e of entries) {
