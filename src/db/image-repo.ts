@@ -11,28 +11,14 @@ import type { Db } from './knex';
 import { now } from './knex';
 import type { ImageMember, ImageRecord, ImageStatus, MemberStatus, Visibility } from '../image/image-record';
 
-interface ImageRow {
-  id: string;
-  name: string | null;
+/** A row of `images`: the record's columns as SQLite stores them (booleans as 0/1, properties as JSON text, tags apart). */
+type ImageRow = Omit<ImageRecord, 'status' | 'visibility' | 'protected' | 'os_hidden' | 'properties' | 'tags'> & {
   status: string;
   visibility: string;
   protected: number | boolean;
   os_hidden: number | boolean;
-  checksum: string | null;
-  os_hash_algo: string | null;
-  os_hash_value: string | null;
-  owner: string | null;
-  size: number | null;
-  virtual_size: number | null;
-  container_format: string | null;
-  disk_format: string | null;
-  min_ram: number;
-  min_disk: number;
-  docker_image_id: string | null;
   properties: string;
-  created_at: string;
-  updated_at: string;
-}
+};
 
 /** Columns a filter or a sort may name directly. */
 export type ImageColumn =
