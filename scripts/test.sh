@@ -15,6 +15,9 @@ ensure_node_modules
 build
 
 status=0
+# Layering by lint (knex only in src/db, dockerode only in src/virt/docker, express only in routers).
+log "lint (eslint src)"
+npx eslint src || status=1
 summary="$(mktemp)"
 trap 'rm -f "$summary" "$summary.resilience" "$summary.conformance"' EXIT
 # Two workers on two cores: the unit and integration files are quick, and the docker and e2e files
