@@ -1,18 +1,11 @@
 /** A server as the services see it (the repository parses rows into this). */
 import type { PowerState } from '../virt/driver';
+import type { FlavorRecord } from '../db/flavor-repo';
 import type { VmState } from './vm-states';
 import type { TaskState } from './task-states';
 
-export interface FlavorSnapshot {
-  id: string;
-  name: string;
-  ram: number;
-  vcpus: number;
-  disk: number;
-  ephemeral: number;
-  swap: number;
-  extra_specs: Record<string, string>;
-}
+/** The flavor as it was at boot (Nova embeds it in the instance; views at >= 2.47 show it). */
+export type FlavorSnapshot = Pick<FlavorRecord, 'id' | 'name' | 'ram' | 'vcpus' | 'disk' | 'ephemeral' | 'swap' | 'extra_specs'>;
 
 export interface ServerAddress {
   addr: string;

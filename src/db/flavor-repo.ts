@@ -32,21 +32,12 @@ export interface FlavorRecord {
   created_at: string;
 }
 
-/** What an admin gives to create a flavor (validated by the router). */
-export interface NewFlavor {
+/** What an admin gives to create a flavor (validated by the router): a seed flavor whose id may be left out. */
+export type NewFlavor = Omit<SeedFlavor, 'id'> & {
   /** Absent: a new UUID, as Nova generates one. */
   id?: string;
-  name: string;
-  ram: number;
-  vcpus: number;
-  disk: number;
-  ephemeral?: number;
-  swap?: number;
   rxtx_factor?: number;
-  is_public?: boolean;
-  description?: string | null;
-  extra_specs?: Record<string, string>;
-}
+};
 
 /** Nova's flavor sort keys (API names of the DB columns), mapped to ours. */
 export const FLAVOR_SORT_KEYS: Record<string, string> = {
@@ -93,22 +84,13 @@ export class FlavorMarkerNotFound extends Error {
   }
 }
 
-interface FlavorRow {
+/** A row of `flavors`: the record as SQLite stores it (booleans as 0/1, extra specs as JSON text). */
+type FlavorRow = Omit<FlavorRecord, 'is_public' | 'disabled' | 'extra_specs'> & {
   rowid: number;
-  id: string;
-  name: string;
-  ram: number;
-  vcpus: number;
-  disk: number;
-  ephemeral: number;
-  swap: number;
-  rxtx_factor: number;
   is_public: number | boolean;
   disabled: number | boolean;
-  description: string | null;
   extra_specs: string;
-  created_at: string;
-}
+};
 
 type Row = FlavorRecord & { rowid: number };
 
