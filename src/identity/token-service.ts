@@ -48,15 +48,33 @@ const domainIdOf = (d: DomainRef): string | undefined => {
   return undefined;
 };
 
+/**
+ * How long a validated token's request context is reused, as keystonemiddleware's
+ * token_cache_time does (300 s there). Revocation and expiry are still checked on every request;
+ * what is reused is the signature check and the user/project/roles lookup, which only change
+ * when the seed is applied at start-up.
+ */
+const CONTEXT_CACHE_MS = 60_000;
+const CONTEXT_CACHE_MAX = 1000;
+
 export class TokenService {
   private revoked = new Set<string>();
+  /**
+   * The signing key as a KeyObject: given the secret as a string, jsonwebtoken first tries to
+   * read it as a public key on every call, which costs more than the HMAC itself.
+   */
+  private readonly key: crypto.KeyObject;
+  /** Token → its claims and request context (without the request id), in insertion order. */
+  private readonly contexts = new Map<string, { claims: Claims; ctx: Omit<RequestContext, 'requestId'>; until: number }>();
 
   constructor(
     private readonly repo: IdentityRepository,
-    private readonly secret: string,
+    secret: string,
     private readonly ttlSeconds: number,
     private readonly publicUrl: string,
-  ) {}
+  ) {
+    this.key = crypto.createSecretKey(Buffer.from(secret, 'utf8'));
+  }
 
   async loadRevocations(): Promise<void> {
     this.revoked = new Set(await this.repo.liveRevocations());
@@ -99,7 +117,7 @@ export class TokenService {
     const claims: Claims = { sub: user.id, aid: crypto.randomBytes(16).toString('base64url'), mth: methods as string[], iat, exp };
     if (project) claims.pid = project.id;
     // jsonwebtoken keeps our iat (it would drop it under noTimestamp).
-    const token = jwt.sign(claims, this.secret, { algorithm: 'HS256' });
+    const token = jwt.sign(claims, this.key, { algorithm: 'HS256' });
     return { token, body: await this.render(claims, user, project) };
   }
 
@@ -127,7 +145,7 @@ export class TokenService {
   verify(token: string): Claims {
     let claims: Claims;
     try {
-      claims = jwt.verify(token, this.secret, { algorithms: ['HS256'] }) as Claims;
+      claims = jwt.verify(token, this.key, { algorithms: ['HS256'] }) as Claims;
     } catch {
       throw unauthorized();
     }
@@ -137,6 +155,17 @@ export class TokenService {
 
   /** The request context of a token (auth middleware). */
   async context(token: string, requestId: string): Promise<RequestContext> {
+    const now = Date.now();
+    const hit = this.contexts.get(token);
+    if (hit && hit.until > now && hit.claims.exp * 1000 > now && !this.revoked.has(hit.claims.aid)) return { requestId, ...hit.ctx, roles: [...hit.ctx.roles] };
+    if (hit) this.contexts.delete(token);
+    const { claims, ctx } = await this.freshContext(token);
+    if (this.contexts.size >= CONTEXT_CACHE_MAX) this.contexts.delete(this.contexts.keys().next().value!);
+    this.contexts.set(token, { claims, ctx, until: now + CONTEXT_CACHE_MS });
+    return { requestId, ...ctx };
+  }
+
+  private async freshContext(token: string): Promise<{ claims: Claims; ctx: Omit<RequestContext, 'requestId'> }> {
     const claims = this.verify(token);
     if (!claims.pid) throw unauthorized('The request you have made requires a project-scoped token.');
     const [user, project, roles] = await Promise.all([
@@ -146,8 +175,7 @@ export class TokenService {
     ]);
     if (!user || !user.enabled || !project || !project.enabled || roles.length === 0) throw unauthorized();
     const names = roles.map((r) => r.name);
-    return {
-      requestId,
+    const ctx = {
       userId: user.id,
       userName: user.name,
       userDomainId: user.domain_id,
@@ -158,6 +186,7 @@ export class TokenService {
       isAdmin: names.includes('admin'),
       auditId: claims.aid,
     };
+    return { claims, ctx };
   }
 
   /** GET /v3/auth/tokens: the body of the subject token. */
