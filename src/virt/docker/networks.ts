@@ -39,10 +39,6 @@ export class ProjectNetworks {
   private readonly inflight = new Map<string, Promise<ProjectNetwork>>();
   /** Networks known to exist (saves a lookup per spawn); `forget` drops one the engine lost. */
   private readonly known = new Map<string, ProjectNetwork>();
-  /** Addresses handed out but whose container may not exist yet, per network name. */
-  private readonly reserved = new Map<string, Set<string>>();
-  /** Serializes address picking per network, so two spawns in this process never pick alike. */
-  private readonly picking = new Map<string, Promise<unknown>>();
 
   constructor(private readonly docker: Docker, private readonly host: string, private readonly log: Logger) {}
 
@@ -147,25 +143,57 @@ export class ProjectNetworks {
 
   /**
    * Picks the address for `serverId` on `net`: the hash-preferred one, or the next free one.
-   * `inUse` lists addresses other instances of the project hold (running or stopped);
-   * `exclude` those that failed already. Call `release` once the container exists (or failed).
+   * `inUse` asks the engine which addresses other instances of the project hold (running or
+   * stopped); `exclude` lists those that failed already. Call `release` once the container
+   * exists (or failed).
+   *
+   * The engine is asked only when its answer could change the pick: on a network's first pick,
+   * when the preferred address looks taken (it may have been freed since: a rebuild takes its
+   * own address back), or after a start failed on an address (someone outside this process
+   * holds it). Otherwise the addresses last seen held, plus those handed out since, are enough:
+   * they can only be stale by including an address freed since, which costs a skipped address.
    */
   async pick(net: ProjectNetwork, serverId: string, inUse: () => Promise<Set<string>>, exclude: Set<string> = new Set()): Promise<{ ip: string; release: () => void }> {
-    const prev = this.picking.get(net.name) ?? Promise.resolve();
-    const run = prev.catch(() => undefined).then(async () => {
-      const used = await inUse();
-      if (net.gateway) used.add(net.gateway);
-      for (const r of this.reserved.get(net.name) ?? []) used.add(r);
-      for (const x of exclude) used.add(x);
-      const ip = preferredAddress(net.subnet, serverId, used);
-      const set = this.reserved.get(net.name) ?? new Set<string>();
-      set.add(ip);
-      this.reserved.set(net.name, set);
-      return { ip, release: () => set.delete(ip) };
+    const book = bookOf(net.id);
+    const run = book.picking.catch(() => undefined).then(async () => {
+      const fixed = new Set([...book.reserved, ...exclude]);
+      if (net.gateway) fixed.add(net.gateway);
+      if (!book.held || exclude.size > 0 || book.held.has(preferredAddress(net.subnet, serverId, fixed))) {
+        book.held = await inUse();
+      }
+      const ip = preferredAddress(net.subnet, serverId, new Set([...book.held, ...fixed]));
+      book.held.add(ip);
+      book.reserved.add(ip);
+      return { ip, release: () => book.reserved.delete(ip) };
     });
-    this.picking.set(net.name, run);
+    book.picking = run;
     return run;
   }
+}
+
+/** What is known of one engine network's addresses, shared by every driver of this process. */
+interface AddressBook {
+  /** Serializes picks, so two spawns in this process never pick alike. */
+  picking: Promise<unknown>;
+  /** Handed out, but the container may not exist yet. */
+  reserved: Set<string>;
+  /** Held on the engine when last asked, plus handed out since; undefined until first asked. */
+  held: Set<string> | undefined;
+}
+
+/**
+ * Keyed by the engine's network id (unique per engine), not by driver: two compute hosts of
+ * one process on one engine share a project's network, and must not hand out one address twice.
+ */
+const books = new Map<string, AddressBook>();
+
+function bookOf(networkId: string): AddressBook {
+  let book = books.get(networkId);
+  if (!book) {
+    book = { picking: Promise.resolve(), reserved: new Set(), held: undefined };
+    books.set(networkId, book);
+  }
+  return book;
 }
 
 function firstHost(cidr: string): string {

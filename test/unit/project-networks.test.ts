@@ -1,0 +1,79 @@
+/**
+ * Address picking on a project network (Docker driver, no engine needed): the engine is asked
+ * only when its answer could change the pick, and what it reported held is never handed out.
+ */
+import crypto from 'node:crypto';
+import type Docker from 'dockerode';
+import pino from 'pino';
+import { ProjectNetwork, ProjectNetworks, preferredAddress } from '../../src/virt/docker/networks';
+
+let nets: ProjectNetworks;
+let net: ProjectNetwork;
+/** Addresses the "engine" reports held, and how often it was asked. */
+let engine: Set<string>;
+let asked: number;
+const inUse = async () => {
+  asked++;
+  return new Set(engine);
+};
+/** Picks, then behaves like a spawn whose container now exists with that address. */
+const place = async (serverId: string, exclude?: Set<string>) => {
+  const p = await nets.pick(net, serverId, inUse, exclude);
+  engine.add(p.ip);
+  p.release();
+  return p.ip;
+};
+
+beforeEach(() => {
+  nets = new ProjectNetworks({} as Docker, 'test-host', pino({ level: 'silent' }));
+  net = { name: 'novadock-net-p', id: crypto.randomUUID(), subnet: '10.9.0.0/16', gateway: '10.9.0.1' };
+  engine = new Set();
+  asked = 0;
+});
+
+test('the first pick asks the engine; later picks whose preferred address is free do not', async () => {
+  const a = await place('server-a');
+  const b = await place('server-b');
+  const c = await place('server-c');
+  expect(asked).toBe(1);
+  expect(new Set([a, b, c]).size).toBe(3);
+  expect([a, b, c]).not.toContain(net.gateway);
+});
+
+test('an address the engine reports held (a stopped server) is never handed out', async () => {
+  const wanted = preferredAddress(net.subnet, 'server-x', new Set([net.gateway!]));
+  engine.add(wanted);
+  const got = await place('server-x');
+  expect(got).not.toBe(wanted);
+});
+
+test('a rebuild gets its own address back: a preferred address that looks taken makes it ask again', async () => {
+  const a = await place('server-a');
+  await place('server-b');
+  engine.delete(a); // the old container is destroyed
+  expect(await place('server-a')).toBe(a);
+  expect(asked).toBe(2);
+});
+
+test('after a start failed on an address, the engine is asked again and that address skipped', async () => {
+  const a = await place('server-a');
+  const bad = preferredAddress(net.subnet, 'server-b', new Set([net.gateway!, a]));
+  const got = await place('server-b', new Set([bad]));
+  expect(got).not.toBe(bad);
+  expect(asked).toBe(2);
+});
+
+test('two drivers of one process on one engine share what they handed out', async () => {
+  const other = new ProjectNetworks({} as Docker, 'other-host', pino({ level: 'silent' }));
+  const first = await nets.pick(net, 'server-a', inUse);
+  // Same preferred address (same server id hash), picked before the first container exists.
+  const second = await other.pick({ ...net }, 'server-a', inUse);
+  expect(second.ip).not.toBe(first.ip);
+  first.release();
+  second.release();
+});
+
+test('concurrent picks never hand out one address twice', async () => {
+  const ips = await Promise.all(Array.from({ length: 50 }, (_, i) => nets.pick(net, `server-${i % 5}`, inUse)));
+  expect(new Set(ips.map((p) => p.ip)).size).toBe(50);
+});
