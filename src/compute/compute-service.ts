@@ -28,7 +28,7 @@ import type { ActionRepository, InstanceActionRecord } from '../db/action-repo';
 import type { ImageRecord } from '../image/image-record';
 import type { DriverRegistry } from '../virt/registry';
 import {
-  ComputeDriver, HypervisorUnavailable, InstanceInfo, InstanceNotFound, InstanceSpec, SpawnFailed,
+  ComputeDriver, HypervisorUnavailable, ImageNotOnHost, InstanceInfo, InstanceNotFound, InstanceSpec, SpawnFailed,
 } from '../virt/driver';
 import type { Fault, FlavorSnapshot, ServerRecord } from './server-record';
 import { VmStates } from './vm-states';
@@ -48,7 +48,7 @@ export interface ComputeImages {
   /** The image as `ctx` may see it, or undefined (unknown, or another project's private image). */
   find(ctx: RequestContext, id: string): Promise<ImageRecord | undefined>;
   /** Makes the image present in the driver's engine (loads it from the image store if needed). */
-  ensureLoaded(image: ImageRecord, driver: ComputeDriver): Promise<void>;
+  ensureLoaded(image: ImageRecord, driver: ComputeDriver, opts?: { recheck?: boolean }): Promise<void>;
   /** Creates the snapshot's image record (queued, listed at once) before createImage answers. */
   beginSnapshot(ctx: RequestContext, req: { name: string; metadata: Record<string, string>; serverId: string; baseImage: ImageRecord | undefined }): Promise<ImageRecord>;
   /** Copies the committed engine image into the store and activates the record. */
@@ -547,7 +547,7 @@ export class ComputeService {
       await step(TaskStates.BLOCK_DEVICE_MAPPING, { host: driver.host });
       await this.images.ensureLoaded(image, driver);
       await step(TaskStates.SPAWNING);
-      const info = await driver.spawn(this.specOf({ ...server, host: driver.host }, image));
+      const info = await this.spawnFrom(driver, this.specOf({ ...server, host: driver.host }, image), image);
       // Deleted (or reset) while spawning → Superseded: the delete queued behind us destroys the container.
       await step(null, { vm_state: VmStates.ACTIVE, power_state: info.powerState, addresses: addressesOf(info), launched_at: nowIso() });
       await this.actions.finish(actionId, 'Success');
@@ -561,6 +561,21 @@ export class ComputeService {
       await this.servers.update(id, { vm_state: VmStates.ERROR, task_state: null, power_state: PowerStates.NOSTATE, fault: faultOf(message) },
         { taskStates: [task], vmStates: [VmStates.BUILDING] });
       await this.actions.finish(actionId, 'Error', message);
+    }
+  }
+
+  /**
+   * driver.spawn, after ensureLoaded. If the engine lost the image since it was last seen there
+   * (a `docker rmi` behind our back), it is loaded again and the spawn tried once more.
+   */
+  private async spawnFrom(driver: ComputeDriver, spec: InstanceSpec, image: ImageRecord): Promise<InstanceInfo> {
+    try {
+      return await driver.spawn(spec);
+    } catch (e) {
+      if (!(e instanceof ImageNotOnHost)) throw e;
+      this.log.warn({ server_id: spec.serverId, host: driver.host, docker_image_id: spec.imageRef }, 'the engine lost the image: loading it again');
+      await this.images.ensureLoaded(image, driver, { recheck: true });
+      return driver.spawn(spec);
     }
   }
 
@@ -840,7 +855,7 @@ export class ComputeService {
         await this.images.ensureLoaded(image, driver);
         await step(TaskStates.REBUILD_SPAWNING);
         await driver.destroy(s.id);
-        const info = await driver.spawn(this.specOf(s, image));
+        const info = await this.spawnFrom(driver, this.specOf(s, image), image);
         const patch: ServerPatch = { vm_state: VmStates.ACTIVE, ...runningPatch(info), launched_at: nowIso(), fault: null };
         if (wasStopped) {
           await driver.powerOff(s.id, this.shutdownTimeout);

@@ -73,6 +73,12 @@ export class ImageService {
   private readonly inFlight = new Set<Promise<unknown>>();
   /** ensureLoaded calls under way, by host and engine id, so two boots load once. */
   private readonly loading = new Map<string, Promise<void>>();
+  /**
+   * Host and engine id pairs seen present, so a boot does not ask the engine again. It can go
+   * stale only if someone removes the image behind our back; then spawn fails with
+   * ImageNotOnHost and the caller asks again with `recheck`.
+   */
+  private readonly present = new Set<string>();
 
   constructor(deps: ImageServiceDeps) {
     this.repo = deps.repo;
@@ -427,12 +433,14 @@ export class ImageService {
    * stored archive into loadImage and checks the id afterwards. Throws an Error with a message
    * for the server's fault when the image has no engine id or no stored data.
    */
-  async ensureLoaded(image: ImageRecord, driver: ComputeDriver): Promise<void> {
+  async ensureLoaded(image: ImageRecord, driver: ComputeDriver, opts: { recheck?: boolean } = {}): Promise<void> {
     const ref = image.docker_image_id;
     if (!ref) {
       throw new Error(`Image ${image.id} has no Docker image: only images uploaded with container_format 'docker' (a \`docker save\` archive) can be booted.`);
     }
     const key = `${driver.host}\u0000${ref}`;
+    if (opts.recheck) this.present.delete(key);
+    if (this.present.has(key)) return;
     const running = this.loading.get(key);
     if (running) return running;
     const p = (async () => {
@@ -441,7 +449,9 @@ export class ImageService {
       const data = await this.store.read(image.id);
       await driver.loadImage(data);
       if (!(await driver.hasImage(ref))) throw new Error(`Image ${image.id} did not load as ${ref} on compute host ${driver.host}.`);
-    })();
+    })().then(() => {
+      this.present.add(key);
+    });
     this.loading.set(key, p);
     try {
       await this.track(p);
@@ -604,7 +614,7 @@ export class ImageService {
   /** Removes an engine image from every host, unless another image record still names it. */
   private async removeEngineImage(dockerImageId: string, deletedId: string): Promise<void> {
     if (await this.repo.dockerImageInUse(dockerImageId, deletedId)) return;
-    await Promise.all(this.drivers.all().map((d) => d.removeImage(dockerImageId).catch((e) => {
+    await Promise.all(this.drivers.all().map((d) => d.removeImage(dockerImageId).finally(() => this.present.delete(`${d.host}\u0000${dockerImageId}`)).catch((e) => {
       this.log.warn({ err: e, host: d.host, docker_image_id: dockerImageId }, 'could not remove the engine image of a deleted image');
     })));
   }

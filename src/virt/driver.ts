@@ -93,6 +93,14 @@ export class SpawnFailed extends Error {
   }
 }
 
+/** Spawn failed because the engine does not have the image (someone removed it): load it, try again. */
+export class ImageNotOnHost extends SpawnFailed {
+  constructor(readonly imageRef: string, readonly host: string) {
+    super(`Image ${imageRef} is not on compute host ${host}.`);
+    this.name = 'ImageNotOnHost';
+  }
+}
+
 /** The engine did not answer (down, socket gone): reads go on from the database, writes get 503. */
 export class HypervisorUnavailable extends Error {
   constructor(readonly host: string, cause?: unknown) {

@@ -16,6 +16,7 @@ import {
   InstanceInfo,
   InstanceNotFound,
   InstanceSpec,
+  ImageNotOnHost,
   InvalidImageArchive,
   SpawnFailed,
 } from '../../src/virt/driver';
@@ -242,7 +243,8 @@ export function describeDriverContract(name: string, make: () => Promise<DriverH
       test('when the image is not on the host, then spawn fails and leaves nothing behind', async () => {
         const spec = specFor({ imageRef: randomImageId() });
         const err = await rejection(driver.spawn(spec));
-        expect(err).toBeInstanceOf(SpawnFailed);
+        expect(err).toBeInstanceOf(ImageNotOnHost);
+        expect((err as ImageNotOnHost).reason).toContain(spec.imageRef);
         await expect(driver.getInfo(spec.serverId)).rejects.toBeInstanceOf(InstanceNotFound);
       });
 

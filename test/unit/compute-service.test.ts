@@ -173,6 +173,19 @@ describe('failures', () => {
     expect(s.fault?.message).toContain('fake-host is unavailable');
   });
 
+  test('an image removed from the engine behind our back is loaded again by the next boot', async () => {
+    const first = await active('first');
+    const ref = (await t.services.images.get(await ctx('admin'), image)).docker_image_id!;
+    await compute.delete(await ctx(), first);
+    await compute.idle();
+    await driver.removeImage(ref);
+    expect(await driver.hasImage(ref)).toBe(false);
+
+    const second = await active('second');
+    expect([(await row(second)).vm_state, await driver.hasImage(ref)]).toEqual(['active', true]);
+
+  });
+
   test('an action whose engine call fails clears the task, records the error, and re-reads the power state', async () => {
     const failing = new FakeDriver({ host: 'fake-host', failOn: (op) => (op === 'pause' ? new Error('freezer broken') : undefined) });
     const t2 = await makeTestApp({ driver: failing });

@@ -25,6 +25,7 @@ import {
   InvalidImageArchive,
   OwnedInstance,
   PowerState,
+  ImageNotOnHost,
   SpawnFailed,
 } from '../driver';
 import { inspectDockerArchive } from '../../image/docker-archive';
@@ -280,7 +281,7 @@ export class FakeDriver implements ComputeDriver {
       throw new SpawnFailed(`An instance for server ${spec.serverId} already exists on ${this.host}.`);
     }
     const image = this.images.get(spec.imageRef);
-    if (!image) throw new SpawnFailed(`Image ${spec.imageRef} is not on compute host ${this.host}.`);
+    if (!image) throw new ImageNotOnHost(spec.imageRef, this.host);
     const reason = this.opts.failSpawn?.(spec);
     if (reason) throw new SpawnFailed(reason);
 
