@@ -30,6 +30,7 @@ import {
   InstanceNotFound,
   InstanceSpec,
   OwnedInstance,
+  ImageNotOnHost,
   SpawnFailed,
 } from '../driver';
 import { call, connect, engineMessage, isUnreachable, statusOf, translate } from './client';
@@ -50,8 +51,10 @@ export interface DockerDriverOptions {
   rebootTimeoutSeconds?: number;
   /**
    * How long after start a process that exits still counts as a failed spawn (later exits are
-   * the reconciler's: the server goes SHUTOFF). A process that exits "at once" is gone within
-   * a few ms of start; every ms here adds to boot latency. Default 100 ms.
+   * the reconciler's: the server goes SHUTOFF). A process that exits "at once" (a bad command,
+   * a missing file) has exited within a few ms of the start call returning, and an inspect
+   * after that waits for the engine to finish handling the exit, so it reports the container
+   * stopped; every ms here is added to every boot. Default 10 ms.
    */
   startupCheckMs?: number;
   /** Processes per container. Default 1024. */
@@ -86,7 +89,7 @@ export class DockerDriver implements ComputeDriver {
     this.images = new DockerImages(this.docker, this.host);
     this.networks = new ProjectNetworks(this.docker, this.host, this.log);
     this.rebootTimeoutSeconds = opts.rebootTimeoutSeconds ?? 30;
-    this.startupCheckMs = opts.startupCheckMs ?? 100;
+    this.startupCheckMs = opts.startupCheckMs ?? 10;
     this.pingTimeoutMs = opts.pingTimeoutMs ?? 2000;
     this.pidsLimit = opts.pidsLimit ?? DEFAULT_LIMITS.pidsLimit;
   }
@@ -369,7 +372,7 @@ export class DockerDriver implements ComputeDriver {
     const status = statusOf(e);
     const msg = engineMessage(e);
     if (status === 409) return new SpawnFailed(`An instance for server ${spec.serverId} already exists on compute host ${this.host}.`);
-    if (status === 404 && /image/i.test(msg)) return new SpawnFailed(`Image ${spec.imageRef} is not on compute host ${this.host}.`);
+    if (status === 404 && /image/i.test(msg)) return new ImageNotOnHost(spec.imageRef, this.host);
     return new SpawnFailed(`The instance could not be created: ${msg}`);
   }
 
