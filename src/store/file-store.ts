@@ -2,7 +2,8 @@
  * FileImageStore: one file per image in a directory (glance_store's filesystem driver).
  *
  * Writes are atomic: bytes go to `<id>.<random>.partial` in the same directory (same file
- * system, so the rename is atomic), are fsynced, and only `commit()` renames them to `<id>`
+ * system, so the rename is atomic), are fsynced (from the moment the last byte is written), and
+ * only `commit()` renames them to `<id>`
  * (then fsyncs the directory so the rename survives a crash). An aborted or crashed write
  * leaves at most a `.partial` file, which `sweepPartials()` removes at start-up.
  */
@@ -41,9 +42,16 @@ export class FileImageStore implements ImageStore {
     await this.ensureDir();
     const temp = path.join(this.dir, `${imageId}.${crypto.randomBytes(6).toString('hex')}${PARTIAL}`);
     const handle = await fsp.open(temp, 'wx', 0o600);
-    const sink: Writable = handle.createWriteStream({ autoClose: false });
+    const sink: Writable = handle.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 });
     let state: 'open' | 'committed' | 'aborted' = 'open';
     let closed = false;
+    // The flush to disk starts as soon as the last byte is written, so it overlaps whatever the
+    // caller still waits for before it commits (for a docker image, the engine's load).
+    let flushed: Promise<void> | undefined;
+    sink.once('finish', () => {
+      flushed = handle.sync();
+      flushed.catch(() => undefined);
+    });
     const closeHandle = async () => {
       if (closed) return;
       closed = true;
@@ -59,11 +67,12 @@ export class FileImageStore implements ImageStore {
     };
     return {
       sink,
+      path: temp,
       commit: async () => {
         if (state !== 'open') throw new Error(`the write of image ${imageId} was already ${state}`);
         if (!sink.writableFinished) throw new Error(`the write of image ${imageId} is not finished`);
         try {
-          await handle.sync();
+          await (flushed ?? handle.sync());
           // The stream holds a reference on the handle until it closes (autoClose: false never
           // does), and FileHandle.close() waits for it: release it first or the close hangs.
           await new Promise<void>((resolve) => {
