@@ -354,6 +354,7 @@ export class ImageService {
           maxBytes: this.maxImageSize,
           tooLarge: () => this.overCap(),
           sink: pending.sink,
+          sinkFile: pending.path,
           engine: docker ? {
             load: (archiveStream) => engine.loadImage(archiveStream).catch((e) => {
               throw engineError(engine, e);
@@ -530,7 +531,7 @@ export class ImageService {
         const exported = await driver.exportImage(engineImageId);
         let result: IngestResult;
         try {
-          result = await ingest(exported, { maxBytes: this.maxImageSize, tooLarge: () => this.overCap(), sink: pending.sink, inspect: true });
+          result = await ingest(exported, { maxBytes: this.maxImageSize, tooLarge: () => this.overCap(), sink: pending.sink, sinkFile: pending.path, inspect: true });
         } catch (e) {
           throw e instanceof IngestFailed ? e.cause : e;
         }

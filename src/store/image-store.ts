@@ -8,6 +8,8 @@ import type { Readable, Writable } from 'node:stream';
 export interface PendingWrite {
   /** Stream the bytes in here. */
   readonly sink: Writable;
+  /** The file the sink writes, for a store on disk: readers may follow the write there. */
+  readonly path?: string;
   /** Make the bytes the image's data (atomic rename). Call after sink finished. */
   commit(): Promise<void>;
   /** Throw the bytes away; safe to call more than once and after a failed write. */

@@ -250,8 +250,10 @@ describe('os-getConsoleOutput', () => {
   });
 
   test('a server never scheduled is 409 "Instance <id> is not ready"', async () => {
+    // An image no boot has used yet: its build asks the engine whether it has it, and waits there.
+    const unused = await uploadImage(t, { name: 'unused' });
     g.hold('hasImage');
-    const res = await boot(t, image, { name: 'waiting' });
+    const res = await boot(t, unused, { name: 'waiting' });
     const waiting = res.body.server.id;
     const out = await act(t, waiting, { 'os-getConsoleOutput': {} });
     g.release();

@@ -3,7 +3,11 @@
  * the engine's hold-back gate, and how ingest reports results and failures.
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
+import { FileHashFollower } from '../../src/image/hash-follower';
 import { HoldBack, ingest, IngestFailed, Tee } from '../../src/image/ingest';
 import { legacyArchive } from '../helpers/synthetic-archive';
 
@@ -18,6 +22,11 @@ function collect(r: Readable): { bytes: () => number; done: Promise<Buffer> } {
   });
   return { bytes: () => n, done: new Promise((res, rej) => { r.on('end', () => res(Buffer.concat(parts))); r.on('error', rej); }) };
 }
+
+const digestsOf = (bytes: Buffer) => ({
+  md5: crypto.createHash('md5').update(bytes).digest('hex'),
+  sha512: crypto.createHash('sha512').update(bytes).digest('hex'),
+});
 
 function sinkOf(parts: Buffer[]): Writable {
   return new Writable({ write(c: Buffer, _e, cb) { parts.push(c); cb(); } });
@@ -88,12 +97,7 @@ describe('ingest', () => {
     const bytes = crypto.randomBytes(300 * KiB);
     const stored: Buffer[] = [];
     const r = await ingest(Readable.from([bytes.subarray(0, 1000), bytes.subarray(1000)]), { maxBytes: 1e9, tooLarge, sink: sinkOf(stored) });
-    expect(r).toEqual({
-      size: bytes.length,
-      md5: crypto.createHash('md5').update(bytes).digest('hex'),
-      sha512: crypto.createHash('sha512').update(bytes).digest('hex'),
-      archive: undefined,
-    });
+    expect(r).toEqual({ size: bytes.length, ...digestsOf(bytes), archive: undefined });
     expect(Buffer.concat(stored).equals(bytes)).toBe(true);
   });
 
@@ -132,9 +136,80 @@ describe('ingest', () => {
     expect(source.readableEnded).toBe(true);
   });
 
+  it('with a sink that writes a file, hashes by following the file off the main thread, with the same digests', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-'));
+    try {
+      const file = path.join(dir, 'image.partial');
+      const bytes = crypto.randomBytes(3 * 1024 * KiB + 123);
+      // Many small chunks, as a socket delivers them: the file grows while it is hashed.
+      const chunks = Array.from({ length: Math.ceil(bytes.length / (16 * KiB)) }, (_, i) => bytes.subarray(i * 16 * KiB, (i + 1) * 16 * KiB));
+      const r = await ingest(Readable.from(chunks), { maxBytes: 1e9, tooLarge, sink: fs.createWriteStream(file), sinkFile: file });
+      expect(r).toEqual({ size: bytes.length, ...digestsOf(bytes), archive: undefined });
+      expect(fs.readFileSync(file).equals(bytes)).toBe(true);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('with a file sink, a failure stops the hashing thread and reports the failure', async () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-'));
+    try {
+      const file = path.join(dir, 'image.partial');
+      const failure = await ingest(Readable.from([Buffer.alloc(10 * KiB), Buffer.alloc(10 * KiB)]), { maxBytes: 15 * KiB, tooLarge, sink: fs.createWriteStream(file), sinkFile: file }).catch((e) => e);
+      expect(failure).toBeInstanceOf(IngestFailed);
+      expect(failure.message).toBe('too large');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('stops at the size cap with the cap error', async () => {
     const failure = await ingest(Readable.from([Buffer.alloc(10 * KiB), Buffer.alloc(10 * KiB)]), { maxBytes: 15 * KiB, tooLarge, sink: sinkOf([]) }).catch((e) => e);
     expect(failure).toBeInstanceOf(IngestFailed);
     expect(failure.message).toBe('too large');
+  });
+});
+
+describe('the file hash follower', () => {
+  let dir: string;
+  beforeEach(() => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'follower-'));
+  });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  it('hashes a file as it grows, and gives each digest once told where it ends', async () => {
+    const file = path.join(dir, 'f');
+    const fd = fs.openSync(file, 'w');
+    const f = new FileHashFollower(file, ['md5', 'sha512']);
+    const all: Buffer[] = [];
+    for (let i = 0; i < 20; i++) {
+      const part = crypto.randomBytes(100 * KiB + i);
+      fs.writeSync(fd, part);
+      all.push(part);
+      f.advance(Buffer.concat(all).length);
+    }
+    fs.closeSync(fd);
+    const bytes = Buffer.concat(all);
+    expect(await f.finish(bytes.length)).toEqual(digestsOf(bytes));
+  });
+
+  it('an empty file has the digests of nothing', async () => {
+    const file = path.join(dir, 'empty');
+    fs.writeFileSync(file, '');
+    expect(await new FileHashFollower(file, ['md5']).finish(0)).toEqual({ md5: crypto.createHash('md5').digest('hex') });
+  });
+
+  it('a file shorter than the bytes said written is an error, not a wrong digest', async () => {
+    const file = path.join(dir, 'short');
+    fs.writeFileSync(file, Buffer.alloc(1000));
+    await expect(new FileHashFollower(file, ['md5']).finish(2000)).rejects.toThrow(/ended at byte 1000/);
+  });
+
+  it('cancel stops the thread: finish then rejects', async () => {
+    const file = path.join(dir, 'c');
+    fs.writeFileSync(file, Buffer.alloc(1000));
+    const f = new FileHashFollower(file, ['md5']);
+    await f.cancel();
+    await expect(f.finish(1000)).rejects.toThrow(/stopped/);
   });
 });
