@@ -456,6 +456,14 @@ export class ComputeService {
    * resolves (the client re-reads at once); the builds run in the background.
    */
   async create(ctx: RequestContext, req: CreateServerRequest): Promise<CreateServerResult> {
+    // The engine is asked whether it answers while the request is checked (a ping waits on a
+    // busy engine for up to ~10 ms); its answer is awaited before any row exists.
+    const placed = Promise.resolve().then(async () => {
+      const d = this.scheduleHost(ctx, req.availabilityZone);
+      await this.reachable(d);
+      return d;
+    });
+    placed.catch(() => undefined);
     const flavor = await this.flavorFor(req.flavorRef);
     const image = await this.bootableImage(ctx, req.imageRef, flavor);
     let keyData: string | null = null;
@@ -465,14 +473,13 @@ export class ComputeService {
       keyData = key.public_key;
     }
     const networks = this.requestedNetworks(ctx, req.networks);
-    const driver = this.scheduleHost(ctx, req.availabilityZone);
     const metadata = req.metadata ?? {};
     this.checkMetadataQuota(Object.keys(metadata).length);
     this.checkUserData(req.userData);
     const securityGroups = this.checkSecurityGroups(ctx, req.securityGroups);
     if (req.minCount > req.maxCount) throw badRequest('min_count must be <= max_count');
     if (req.hostname !== undefined && req.maxCount > 1) throw badRequest('Cannot set hostname when creating multiple instances.');
-    await this.reachable(driver);
+    const driver = await placed;
 
     const rid = reservationId();
     const rows: NewServer[] = [];
