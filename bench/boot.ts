@@ -6,10 +6,25 @@
  *   bash bench/run.sh boot [--repeats 20] [--concurrent 50]
  *
  * Both sides attach to a bridge network (novadock: the project network, `networks: auto`; Docker:
- * a network the bench makes) and get m1.tiny's limits. Latency is polled every 10 ms on GET
- * /servers/{id}. Targets (issue 3): p50 ratio <= 1.15; concurrent wall ratio <= 1.3.
+ * a network the bench makes) and get m1.tiny's limits. Targets (issue 3): p50 ratio <= 1.15;
+ * concurrent wall ratio <= 1.3.
+ *
+ * When a server became ACTIVE is read from its `OS-SRV-USG:launched_at` (stamped, to the ms, in
+ * the same write that makes it ACTIVE) against the wall clock just before the POST, with GET
+ * polled every 100 ms. Polling every 10 ms instead, as a first version did, measurably slows
+ * what it measures on a 2-core machine: the engine's own container start took ~35-50 ms longer
+ * under it (CPU for the GETs, in the server and the client). The client-observed latency under
+ * 10 ms polling is still reported, for comparison, without a target.
  */
-import { api, benchImage, boot, deleteServers, docker, dockerRun, main, median, ms, now, numArg, percentile, pool, removeBenchContainers, report, sleep, startBenchServer, uploadImage, waitStatus } from './lib';
+import { api, Api, benchImage, boot, deleteServers, docker, dockerRun, main, median, ms, now, numArg, percentile, pool, removeBenchContainers, report, sleep, startBenchServer, uploadImage, waitStatus } from './lib';
+
+/** OS-SRV-USG:launched_at of an ACTIVE server, as epoch ms (Nova renders it naive UTC, µs). */
+async function launchedAt(a: Api, id: string): Promise<number> {
+  const r = await a.req<{ server: { 'OS-SRV-USG:launched_at': string | null } }>('GET', `/compute/v2.1/servers/${id}`);
+  const at = r.body.server['OS-SRV-USG:launched_at'];
+  if (!at) throw new Error(`server ${id} is ACTIVE without launched_at`);
+  return Date.parse(`${at.slice(0, 23)}Z`);
+}
 
 main(async (cleanups) => {
   const repeats = numArg('repeats', 20);
@@ -31,18 +46,29 @@ main(async (cleanups) => {
   const novaLat: number[] = [];
   const dockerLat: number[] = [];
   for (let i = 0; i < repeats; i++) {
-    let t = now();
+    const t = now();
     const c = await dockerRun(image.imageId, { network: net.id });
     dockerLat.push(ms(t));
     await c.remove({ force: true });
 
-    t = now();
+    const posted = Date.now();
     const id = await boot(a, `lat-${i}`, imageRef);
-    novaLat.push(await waitStatus(a, id, 'ACTIVE', t));
+    await waitStatus(a, id, 'ACTIVE', now(), 100);
+    novaLat.push((await launchedAt(a, id)) - posted);
     await deleteServers(a, [id]);
     await sleep(100);
   }
   process.stderr.write(`sequential: docker p50 ${median(dockerLat).toFixed(0)} ms, novadock p50 ${median(novaLat).toFixed(0)} ms\n`);
+
+  // The same boots as a client polling every 10 ms sees them (observer effect included).
+  const observedLat: number[] = [];
+  for (let i = 0; i < Math.ceil(repeats / 2); i++) {
+    const t = now();
+    const id = await boot(a, `obs-${i}`, imageRef);
+    observedLat.push(await waitStatus(a, id, 'ACTIVE', t, 10));
+    await deleteServers(a, [id]);
+    await sleep(100);
+  }
 
   // Concurrent: all at once, wall time until the last is running / ACTIVE.
   let t = now();
@@ -76,8 +102,13 @@ main(async (cleanups) => {
     { name: 'novadock POST → ACTIVE p50', value: median(novaLat), unit: 'ms' },
     { name: 'novadock POST → ACTIVE p95', value: percentile(novaLat, 95), unit: 'ms' },
     { name: 'boot latency ratio (p50)', value: p50Ratio, unit: '×', target: '<= 1.15', met: p50Ratio <= 1.15 },
+    { name: 'POST → ACTIVE seen polling every 10 ms, p50', value: median(observedLat), unit: 'ms' },
+    { name: 'same, ratio to docker run -d p50', value: median(observedLat) / median(dockerLat), unit: '×' },
     { name: `${concurrent} concurrent docker run -d, wall`, value: dockerWall, unit: 'ms' },
     { name: `${concurrent} concurrent boots → all ACTIVE, wall`, value: novaWall, unit: 'ms' },
     { name: 'concurrent wall ratio', value: wallRatio, unit: '×', target: '<= 1.3', met: wallRatio <= 1.3 },
-  ], [`${repeats} sequential boots each side, alternating; ACTIVE polled every 10 ms (sequential) / 25 ms (concurrent, one GET /servers/detail).`]);
+  ], [
+    `${repeats} sequential boots each side, alternating; ACTIVE = OS-SRV-USG:launched_at (GET polled every 100 ms).`,
+    `Then ${Math.ceil(repeats / 2)} boots timed by a client polling GET /servers/{id} every 10 ms; concurrent: one GET /servers/detail every 25 ms.`,
+  ]);
 });
