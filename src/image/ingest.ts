@@ -10,9 +10,11 @@
  *                                       ├─► PassThrough ─► inspectDockerArchive
  *                                       └─► HoldBack ─► engine loadImage
  *
- * When the store writes a file, the hashes are taken off the pass: worker threads read the
- * file back as it is written (see hash-follower.ts), so they never hold the tee. Otherwise (the
- * in-memory store of the tests) the Meter hashes inline.
+ * The Meter hashes inline while the upload is small. Past `inlineHashBytes`, when the store
+ * writes a file, the hashes move off the pass: a worker thread reads the file back from its
+ * start as it is written (see hash-follower.ts) and never holds the tee. A worker costs ~36 ms
+ * to start, more than hashing a small image inline; the in-memory store of the tests has no
+ * file, so there the Meter hashes everything.
  *
  * HoldBack keeps the last 64 KiB from the engine until the inspector has named the image and
  * the caller has checked whether the engine already had it (`beforeRelease`). The end of a tar
@@ -50,6 +52,8 @@ export interface IngestOptions {
    * thread by reading the file back as it is written (FileHashFollower), instead of inline.
    */
   sinkFile?: string;
+  /** With a sinkFile, hash inline up to this many bytes before moving to a worker. Default 32 MiB. */
+  inlineHashBytes?: number;
   /** Parse the bytes as a docker-save archive on the way (result.archive); a bad archive fails the pass. */
   inspect?: boolean;
   /** Also load the bytes into an engine (implies inspect), with the check to run before the engine may finish. */
@@ -112,31 +116,34 @@ export class Coalesce extends Transform {
   }
 }
 
-/** Counts, and hashes unless told the hashes are taken elsewhere; refuses more than `max` bytes. */
+/**
+ * Counts and hashes; refuses more than `max` bytes. Past `inlineUpTo` bytes it stops hashing and
+ * calls `handOff` (before passing that chunk on), whose hashing then covers every byte.
+ */
 class Meter extends Transform {
   bytes = 0;
-  private readonly md5: crypto.Hash | undefined;
-  private readonly sha512: crypto.Hash | undefined;
+  private md5: crypto.Hash | undefined = crypto.createHash('md5');
+  private sha512: crypto.Hash | undefined = crypto.createHash('sha512');
 
-  constructor(private readonly max: number, private readonly tooLarge: () => Error, hash: boolean) {
+  constructor(private readonly max: number, private readonly tooLarge: () => Error, private readonly inlineUpTo = Infinity, private readonly handOff = () => {}) {
     super();
-    if (hash) {
-      this.md5 = crypto.createHash('md5');
-      this.sha512 = crypto.createHash('sha512');
-    }
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.bytes > this.max) return cb(this.tooLarge());
+    if (this.md5 && this.bytes > this.inlineUpTo) {
+      this.md5 = this.sha512 = undefined;
+      this.handOff();
+    }
     this.md5?.update(chunk);
     this.sha512?.update(chunk);
     cb(null, chunk);
   }
 
-  digests(): { md5: string; sha512: string } {
-    if (!this.md5 || !this.sha512) throw new Error('this meter does not hash');
-    return { md5: this.md5.digest('hex'), sha512: this.sha512.digest('hex') };
+  /** The digests, or undefined once hashing was handed off. */
+  digests(): { md5: string; sha512: string } | undefined {
+    return this.md5 && this.sha512 ? { md5: this.md5.digest('hex'), sha512: this.sha512.digest('hex') } : undefined;
   }
 }
 
@@ -224,6 +231,8 @@ export class HoldBack extends Transform {
 }
 
 const HOLD_WINDOW = 64 * 1024;
+/** Below this, hashing inline is cheaper than starting a worker thread (~36 ms here). */
+const INLINE_HASH_BYTES = 32 * 1024 * 1024;
 
 /**
  * source → meter → coalesce → tee, without ever destroying the source: destroying an unfinished HTTP
@@ -263,8 +272,16 @@ function pump(source: Readable, meter: Meter, tee: Tee, sourceBroken?: (err: Err
  * failure, after every consumer has settled (nothing is left running).
  */
 export async function ingest(source: Readable, opts: IngestOptions): Promise<IngestResult> {
-  const meter = new Meter(opts.maxBytes, opts.tooLarge, !opts.sinkFile);
-  const follower = opts.sinkFile ? new FileHashFollower(opts.sinkFile, ['md5', 'sha512']) : undefined;
+  // The hashing thread, once the upload is large; it starts from the file's first byte.
+  let follower: FileHashFollower | undefined;
+  let sinkWritten = 0;
+  const sinkFile = opts.sinkFile;
+  const meter = sinkFile
+    ? new Meter(opts.maxBytes, opts.tooLarge, opts.inlineHashBytes ?? INLINE_HASH_BYTES, () => {
+      follower = new FileHashFollower(sinkFile, ['md5', 'sha512']);
+      follower.advance(sinkWritten);
+    })
+    : new Meter(opts.maxBytes, opts.tooLarge);
   let digests: Promise<Record<string, string>> | undefined;
   let first: Error | undefined;
   let released = false;
@@ -288,7 +305,7 @@ export async function ingest(source: Readable, opts: IngestOptions): Promise<Ing
     opts.sink.on('error', reject);
     opts.sink.on('close', () => (opts.sink.writableFinished ? resolve() : reject(first ?? new Error('the store write was closed early'))));
   }).then(async () => {
-    // Every byte is in the file: the followers finish hashing while the engine may still be loading.
+    // Every byte is in the file: the hashing thread finishes while the engine may still be loading.
     if (!follower || first) return;
     digests = follower.finish(meter.bytes);
     await digests;
@@ -331,7 +348,13 @@ export async function ingest(source: Readable, opts: IngestOptions): Promise<Ing
     }
   }
 
-  const tee = new Tee(branches, follower && { branch: opts.sink, written: (n) => follower.advance(n) });
+  const tee = new Tee(branches, sinkFile ? {
+    branch: opts.sink,
+    written: (n) => {
+      sinkWritten = n;
+      follower?.advance(n);
+    },
+  } : undefined);
   const pumped = await pump(source, meter, tee, opts.sourceBroken);
   if (pumped) fail(pumped);
   // Every consumer settles; once something has failed, a consumer that does not stop within
@@ -351,6 +374,8 @@ export async function ingest(source: Readable, opts: IngestOptions): Promise<Ing
   settled = true;
   clearTimeout(timer);
   if (first) throw new IngestFailed(first, released, archive, stuck);
-  const { md5, sha512 } = digests ? await digests : meter.digests();
+  const hashes = digests ? await digests : meter.digests();
+  if (!hashes) throw new IngestFailed(new Error('the image data was not hashed (the hashing thread never finished)'), released, archive);
+  const { md5, sha512 } = hashes;
   return { size: meter.bytes, md5, sha512, archive };
 }
