@@ -5,6 +5,7 @@
  *
  * Only images this file creates are ever removed from the engine (by id).
  */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -167,6 +168,62 @@ describe('uploading a docker save archive to a real engine', () => {
     expect(engineHas(`sha256:${configHex}`)).toBe(false);
     expect(await show(id)).toMatchObject({ status: 'queued' });
     expect(store.partials()).toEqual([]);
+  });
+
+  describe('an archive past the inline-hash limit (hashed by the thread that follows the store file)', () => {
+    let big: { file: string; bytes: Buffer; imageId: string };
+    beforeAll(async () => {
+      const archive = await legacyArchive({ salt: `big-${process.pid}`, layerBytes: 40 * 1024 * 1024 });
+      const file = path.join(storeDir, '..', `novadock-big-${process.pid}.tar`);
+      fs.writeFileSync(file, archive.bytes);
+      big = { file, bytes: archive.bytes, imageId: archive.imageId };
+      created.add(archive.imageId);
+    });
+    afterAll(() => fs.rmSync(big.file, { force: true }));
+
+    it('loads, and checksum and os_hash_value are those of the bytes uploaded', async () => {
+      expect(big.bytes.length).toBeGreaterThan(32 * 1024 * 1024);
+      const id = await createImage('img-big');
+      expect((await uploadChunked(id, big.file)).status).toBe(204);
+      expect(await show(id)).toMatchObject({
+        status: 'active',
+        size: big.bytes.length,
+        checksum: crypto.createHash('md5').update(big.bytes).digest('hex'),
+        os_hash_algo: 'sha512',
+        os_hash_value: crypto.createHash('sha512').update(big.bytes).digest('hex'),
+        docker_image_id: big.imageId,
+      });
+      expect(engineHas(big.imageId)).toBe(true);
+      expect((await request(t.app).delete(`/image/v2/images/${id}`).set('X-Auth-Token', token)).status).toBe(204);
+      await t.services.images.idle();
+      expect(engineHas(big.imageId)).toBe(false);
+    });
+
+    it('cut off half way: the image is queued again, with no bytes kept and no engine image', async () => {
+      rmi(big.imageId);
+      const id = await createImage('img-big-cut');
+      const server = http.createServer(t.app);
+      await new Promise<void>((res) => server.listen(0, '127.0.0.1', () => res()));
+      try {
+        await new Promise<void>((resolve) => {
+          const req = http.request({
+            host: '127.0.0.1', port: (server.address() as AddressInfo).port, method: 'PUT', path: `/image/v2/images/${id}/file`,
+            headers: { 'X-Auth-Token': token, 'Content-Type': OCTET, 'Content-Length': big.bytes.length },
+          });
+          req.on('error', () => resolve());
+          req.on('close', () => resolve());
+          req.write(big.bytes.subarray(0, 36 * 1024 * 1024), () => setTimeout(() => req.destroy(), 200));
+        });
+        await t.services.images.idle();
+      } finally {
+        server.closeAllConnections();
+        await new Promise<void>((res) => server.close(() => res()));
+      }
+      expect(await show(id)).toMatchObject({ status: 'queued', size: null, checksum: null });
+      expect(fs.existsSync(path.join(storeDir, id))).toBe(false);
+      expect(store.partials()).toEqual([]);
+      expect(engineHas(big.imageId)).toBe(false);
+    });
   });
 
   it('deleting the image removes it from the engine', async () => {
