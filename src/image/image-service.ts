@@ -439,7 +439,7 @@ export class ImageService {
     if (!ref) {
       throw new Error(`Image ${image.id} has no Docker image: only images uploaded with container_format 'docker' (a \`docker save\` archive) can be booted.`);
     }
-    const key = `${driver.host}\u0000${ref}`;
+    const key = engineImageKey(driver.host, ref);
     if (opts.recheck) this.present.delete(key);
     if (this.present.has(key)) return;
     const running = this.loading.get(key);
@@ -615,11 +615,14 @@ export class ImageService {
   /** Removes an engine image from every host, unless another image record still names it. */
   private async removeEngineImage(dockerImageId: string, deletedId: string): Promise<void> {
     if (await this.repo.dockerImageInUse(dockerImageId, deletedId)) return;
-    await Promise.all(this.drivers.all().map((d) => d.removeImage(dockerImageId).finally(() => this.present.delete(`${d.host}\u0000${dockerImageId}`)).catch((e) => {
+    await Promise.all(this.drivers.all().map((d) => d.removeImage(dockerImageId).finally(() => this.present.delete(engineImageKey(d.host, dockerImageId))).catch((e) => {
       this.log.warn({ err: e, host: d.host, docker_image_id: dockerImageId }, 'could not remove the engine image of a deleted image');
     })));
   }
 }
+
+/** Key of an engine image on a compute host, for `loading` and `present`. */
+const engineImageKey = (host: string, dockerImageId: string): string => `${host}\u0000${dockerImageId}`;
 
 function visibleTo(ctx: RequestContext, img: ImageRecord): boolean {
   return ctx.isAdmin || img.owner === ctx.projectId || img.visibility === 'public' || img.visibility === 'community';

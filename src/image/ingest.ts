@@ -48,8 +48,8 @@ export interface IngestOptions {
   /** The store's write stream. */
   sink: Writable;
   /**
-   * The file the sink writes, when it writes one: the digests are then computed off the main
-   * thread by reading the file back as it is written (FileHashFollower), instead of inline.
+   * The file the sink writes, when it writes one: past `inlineHashBytes` the digests are then
+   * computed off the main thread by reading the file back as it is written (FileHashFollower).
    */
   sinkFile?: string;
   /** With a sinkFile, hash inline up to this many bytes before moving to a worker. Default 32 MiB. */
@@ -152,9 +152,10 @@ class Meter extends Transform {
  * A destroyed branch is skipped (its consumer reports why); with none left it discards.
  */
 export class Tee extends Writable {
-  private tracked = 0;
+  /** Bytes the tracked branch has taken in full (its write callbacks ran). */
+  tracked = 0;
 
-  /** `track`: told how many bytes `branch` has taken in full (its write callbacks ran). */
+  /** `track`: told how many bytes `branch` has taken in full, each time that grows. */
   constructor(private readonly branches: Writable[], private readonly track?: { branch: Writable; written: (bytes: number) => void }) {
     super({ highWaterMark: 64 * 1024 });
   }
@@ -274,12 +275,11 @@ function pump(source: Readable, meter: Meter, tee: Tee, sourceBroken?: (err: Err
 export async function ingest(source: Readable, opts: IngestOptions): Promise<IngestResult> {
   // The hashing thread, once the upload is large; it starts from the file's first byte.
   let follower: FileHashFollower | undefined;
-  let sinkWritten = 0;
   const sinkFile = opts.sinkFile;
   const meter = sinkFile
     ? new Meter(opts.maxBytes, opts.tooLarge, opts.inlineHashBytes ?? INLINE_HASH_BYTES, () => {
       follower = new FileHashFollower(sinkFile, ['md5', 'sha512']);
-      follower.advance(sinkWritten);
+      follower.advance(tee.tracked);
     })
     : new Meter(opts.maxBytes, opts.tooLarge);
   let digests: Promise<Record<string, string>> | undefined;
@@ -348,13 +348,7 @@ export async function ingest(source: Readable, opts: IngestOptions): Promise<Ing
     }
   }
 
-  const tee = new Tee(branches, sinkFile ? {
-    branch: opts.sink,
-    written: (n) => {
-      sinkWritten = n;
-      follower?.advance(n);
-    },
-  } : undefined);
+  const tee = new Tee(branches, sinkFile ? { branch: opts.sink, written: (n) => follower?.advance(n) } : undefined);
   const pumped = await pump(source, meter, tee, opts.sourceBroken);
   if (pumped) fail(pumped);
   // Every consumer settles; once something has failed, a consumer that does not stop within

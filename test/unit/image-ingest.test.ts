@@ -136,10 +136,16 @@ describe('ingest', () => {
     expect(source.readableEnded).toBe(true);
   });
 
-  it('with a sink that writes a file, a large upload moves its hashing to a thread that follows the file, with the same digests', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-'));
-    try {
-      const file = path.join(dir, 'image.partial');
+  describe('with a sink that writes a file', () => {
+    let dir: string;
+    let file: string;
+    beforeEach(() => {
+      dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-'));
+      file = path.join(dir, 'image.partial');
+    });
+    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+    it('a large upload moves its hashing to a thread that follows the file, with the same digests', async () => {
       const bytes = crypto.randomBytes(3 * 1024 * KiB + 123);
       // Many small chunks, as a socket delivers them: the file grows while it is hashed.
       const chunks = Array.from({ length: Math.ceil(bytes.length / (16 * KiB)) }, (_, i) => bytes.subarray(i * 16 * KiB, (i + 1) * 16 * KiB));
@@ -147,34 +153,20 @@ describe('ingest', () => {
       const r = await ingest(Readable.from(chunks), { maxBytes: 1e9, tooLarge, sink: fs.createWriteStream(file), sinkFile: file, inlineHashBytes: 1024 * KiB });
       expect(r).toEqual({ size: bytes.length, ...digestsOf(bytes), archive: undefined });
       expect(fs.readFileSync(file).equals(bytes)).toBe(true);
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    });
 
-  it('with a file sink, a small upload is hashed inline, with the same digests', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-'));
-    try {
-      const file = path.join(dir, 'image.partial');
+    it('a small upload is hashed inline, with the same digests', async () => {
       const bytes = crypto.randomBytes(200 * KiB);
       const r = await ingest(Readable.from([bytes]), { maxBytes: 1e9, tooLarge, sink: fs.createWriteStream(file), sinkFile: file });
       expect(r).toEqual({ size: bytes.length, ...digestsOf(bytes), archive: undefined });
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
-  });
+    });
 
-  it('with a file sink, a failure stops the hashing thread and reports the failure', async () => {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-'));
-    try {
-      const file = path.join(dir, 'image.partial');
+    it('a failure stops the hashing thread and reports the failure', async () => {
       const parts = [Buffer.alloc(10 * KiB), Buffer.alloc(10 * KiB), Buffer.alloc(10 * KiB)];
       const failure = await ingest(Readable.from(parts), { maxBytes: 25 * KiB, tooLarge, sink: fs.createWriteStream(file), sinkFile: file, inlineHashBytes: 5 * KiB }).catch((e) => e);
       expect(failure).toBeInstanceOf(IngestFailed);
       expect(failure.message).toBe('too large');
-    } finally {
-      fs.rmSync(dir, { recursive: true, force: true });
-    }
+    });
   });
 
   it('stops at the size cap with the cap error', async () => {
