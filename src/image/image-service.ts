@@ -356,7 +356,7 @@ export class ImageService {
           sink: pending.sink,
           sinkFile: pending.path,
           engine: docker ? {
-            load: (archiveStream) => engine.loadImage(archiveStream).catch((e) => {
+            load: (archiveStream, replay) => engine.loadImage(archiveStream, { replay }).catch((e) => {
               throw engineError(engine, e);
             }),
             beforeRelease: async (info) => {
@@ -448,7 +448,7 @@ export class ImageService {
       if (await driver.hasImage(ref)) return;
       if (!(await this.store.has(image.id))) throw new Error(`Image ${image.id} has no data in the image store: upload it again.`);
       const data = await this.store.read(image.id);
-      await driver.loadImage(data);
+      await driver.loadImage(data, { replay: () => this.store.read(image.id) });
       if (!(await driver.hasImage(ref))) throw new Error(`Image ${image.id} did not load as ${ref} on compute host ${driver.host}.`);
     })().then(() => {
       this.present.add(key);

@@ -22,11 +22,15 @@
  * what lets a failed upload remove exactly the engine image it created, never one that was
  * there before.
  *
+ * With a store file, the engine's load is also given a replay: the archive read back from that
+ * file once it is complete (and checked), for a driver whose faster way of loading failed.
+ *
  * When a consumer fails, every branch is torn down (the engine load is aborted), and the rest
  * of the request is read and discarded so that the client receives the error instead of a
  * reset connection; the size cap still applies while discarding.
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import { finished, PassThrough, Readable, Transform, TransformCallback, Writable } from 'node:stream';
 import { inspectDockerArchive, DockerArchiveInfo } from './docker-archive';
 import { FileHashFollower } from './hash-follower';
@@ -58,7 +62,8 @@ export interface IngestOptions {
   inspect?: boolean;
   /** Also load the bytes into an engine (implies inspect), with the check to run before the engine may finish. */
   engine?: {
-    load(archive: Readable): Promise<void>;
+    /** `replay`, given when the store writes a file: the archive again, read back from the stored file once it is complete. */
+    load(archive: Readable, replay?: () => Promise<Readable>): Promise<void>;
     beforeRelease(info: DockerArchiveInfo): Promise<void>;
   };
   /** How a broken source (client gone) is reported. */
@@ -300,11 +305,13 @@ export async function ingest(source: Readable, opts: IngestOptions): Promise<Ing
     void follower?.cancel();
   };
 
-  work.push(new Promise<void>((resolve, reject) => {
+  const stored = new Promise<void>((resolve, reject) => {
     opts.sink.on('finish', resolve);
     opts.sink.on('error', reject);
     opts.sink.on('close', () => (opts.sink.writableFinished ? resolve() : reject(first ?? new Error('the store write was closed early'))));
-  }).then(async () => {
+  });
+  stored.catch(() => undefined);
+  work.push(stored.then(async () => {
     // Every byte is in the file: the hashing thread finishes while the engine may still be loading.
     if (!follower || first) return;
     digests = follower.finish(meter.bytes);
@@ -320,8 +327,9 @@ export async function ingest(source: Readable, opts: IngestOptions): Promise<Ing
     let openGate = () => undefined as void;
     let shutGate = (_e: Error) => undefined as void;
     let toEngine: HoldBack | undefined;
+    let gate: Promise<void> = Promise.resolve();
     if (engine) {
-      const gate = new Promise<void>((resolve, reject) => {
+      gate = new Promise<void>((resolve, reject) => {
         openGate = resolve;
         shutGate = reject;
       });
@@ -341,7 +349,13 @@ export async function ingest(source: Readable, opts: IngestOptions): Promise<Ing
     }));
     if (engine && toEngine) {
       const input = toEngine;
-      work.push(Promise.resolve().then(() => engine.load(input)).catch((e) => {
+      // Every byte stored and the engine's check done: the same bytes, read back from the file.
+      const replay = sinkFile ? async () => {
+        await stored;
+        await gate;
+        return fs.createReadStream(sinkFile, { highWaterMark: 1 << 20 });
+      } : undefined;
+      work.push(Promise.resolve().then(() => engine.load(input, replay)).catch((e) => {
         shutGate(e);
         fail(e);
       }));

@@ -117,6 +117,16 @@ export class InvalidImageArchive extends Error {
   }
 }
 
+export interface LoadOptions {
+  /**
+   * The same archive again from its first byte, for a second try; callable once `archive` has
+   * been read to its end. A driver may load in a faster way that can fail where an ordinary
+   * load would not (the Docker driver's base-layer shortcut) only when it has a replay to fall
+   * back on.
+   */
+  replay?: () => Promise<Readable>;
+}
+
 /** Images in one engine. */
 export interface ImageBackend {
   /** True when the engine has the image with this engine id. */
@@ -127,7 +137,7 @@ export interface ImageBackend {
    * refused the bytes. The caller knows the expected id (it parses the archive in the same
    * pass) and checks it with hasImage. A stream that errors aborts the load, leaving nothing.
    */
-  loadImage(archive: Readable): Promise<void>;
+  loadImage(archive: Readable, opts?: LoadOptions): Promise<void>;
   /** Removes the image; a no-op when absent or still used by an instance. */
   removeImage(imageRef: string): Promise<void>;
   /** The image as an archive stream (`docker save`), to copy it into the image store. */

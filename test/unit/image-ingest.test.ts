@@ -161,6 +161,30 @@ describe('ingest', () => {
       expect(r).toEqual({ size: bytes.length, ...digestsOf(bytes), archive: undefined });
     });
 
+    it('gives the engine a replay that reads the stored file back, whole, only once it is complete and checked', async () => {
+      const archive = await legacyArchive({ salt: 'replay', layerBytes: 300 * KiB });
+      let replayed: Buffer | undefined;
+      let checked = false;
+      let checkedBeforeReplay: boolean | undefined;
+      const r = await ingest(Readable.from([archive.bytes]), {
+        maxBytes: 1e9, tooLarge, sink: fs.createWriteStream(file), sinkFile: file,
+        engine: {
+          // A driver whose quick way failed at once: it drops the pass and loads the replay.
+          load: async (s, replay) => {
+            s.destroy();
+            const again = await replay!();
+            checkedBeforeReplay = checked;
+            replayed = await collect(again).done;
+          },
+          beforeRelease: async () => { checked = true; },
+        },
+      });
+      expect(r.archive?.imageId).toBe(archive.imageId);
+      expect(checkedBeforeReplay).toBe(true);
+      expect(replayed!.equals(archive.bytes)).toBe(true);
+      expect(r).toMatchObject({ size: archive.bytes.length, ...digestsOf(archive.bytes) });
+    });
+
     it('a failure stops the hashing thread and reports the failure', async () => {
       const parts = [Buffer.alloc(10 * KiB), Buffer.alloc(10 * KiB), Buffer.alloc(10 * KiB)];
       const failure = await ingest(Readable.from(parts), { maxBytes: 25 * KiB, tooLarge, sink: fs.createWriteStream(file), sinkFile: file, inlineHashBytes: 5 * KiB }).catch((e) => e);
