@@ -46,3 +46,17 @@ export async function removeTestArtifacts(host: string): Promise<void> {
     if (inUse === '0') await dockerCli(['network', 'rm', n]);
   }
 }
+
+/** Carrier images a compute host's base-layer shortcut imported (`docker import`) since `sinceMs`, by the engine's events. */
+export async function importsSince(host: string, sinceMs: number): Promise<string[]> {
+  const r = await dockerCli(['events', '--since', (sinceMs / 1000).toFixed(3), '--until', (Date.now() / 1000).toFixed(3),
+    '--filter', 'type=image', '--filter', 'event=import', '--filter', `label=novadock.layer-carrier=${host}`, '--format', '{{.ID}}']);
+  if (r.code !== 0) throw new Error(r.stderr);
+  return r.stdout.split('\n').filter(Boolean);
+}
+
+/** The base-layer shortcut's carrier images of a compute host still on the engine. */
+export async function carriersLeft(host: string): Promise<string[]> {
+  const r = await dockerCli(['images', '-a', '-q', '--filter', `label=novadock.layer-carrier=${host}`]);
+  return r.stdout.split('\n').filter(Boolean);
+}

@@ -20,6 +20,7 @@ import { legacyArchive, tarOf, layerOf } from '../helpers/synthetic-archive';
 import { DockerDriver } from '../../src/virt/docker/driver';
 import { FileImageStore } from '../../src/store/file-store';
 import { errorMessage } from '../helpers/glance';
+import { carriersLeft, importsSince } from './docker-driver-helpers';
 
 
 
@@ -183,6 +184,7 @@ describe('uploading a docker save archive to a real engine', () => {
 
     it('loads, and checksum and os_hash_value are those of the bytes uploaded', async () => {
       expect(big.bytes.length).toBeGreaterThan(32 * 1024 * 1024);
+      const since = Date.now();
       const id = await createImage('img-big');
       expect((await uploadChunked(id, big.file)).status).toBe(204);
       expect(await show(id)).toMatchObject({
@@ -194,6 +196,9 @@ describe('uploading a docker save archive to a real engine', () => {
         docker_image_id: big.imageId,
       });
       expect(engineHas(big.imageId)).toBe(true);
+      // Its 40 MiB base layer went in through the engine's import as it streamed, and the carrier is gone.
+      expect(await importsSince('local', since)).toHaveLength(1);
+      expect(await carriersLeft('local')).toEqual([]);
       expect((await request(t.app).delete(`/image/v2/images/${id}`).set('X-Auth-Token', token)).status).toBe(204);
       await t.services.images.idle();
       expect(engineHas(big.imageId)).toBe(false);
@@ -223,6 +228,7 @@ describe('uploading a docker save archive to a real engine', () => {
       expect(fs.existsSync(path.join(storeDir, id))).toBe(false);
       expect(store.partials()).toEqual([]);
       expect(engineHas(big.imageId)).toBe(false);
+      expect(await carriersLeft('local')).toEqual([]);
     });
   });
 

@@ -29,6 +29,7 @@ import {
   InstanceInfo,
   InstanceNotFound,
   InstanceSpec,
+  LoadOptions,
   OwnedInstance,
   ImageNotOnHost,
   SpawnFailed,
@@ -59,6 +60,11 @@ export interface DockerDriverOptions {
   startupCheckMs?: number;
   /** Processes per container. Default 1024. */
   pidsLimit?: number;
+  /**
+   * Base layers from this size are imported into the engine as they stream, not unpacked to a
+   * temporary copy first (images.ts, base-layer.ts). Default 32 MiB; Infinity turns it off.
+   */
+  layerShortcutMinBytes?: number;
   /** ping() gives up after this long. Default 2000 ms. */
   pingTimeoutMs?: number;
 }
@@ -86,7 +92,7 @@ export class DockerDriver implements ComputeDriver {
     this.host = opts.host;
     this.log = opts.log.child({ computeHost: opts.host });
     this.docker = connect(opts.dockerHost);
-    this.images = new DockerImages(this.docker, this.host);
+    this.images = new DockerImages(this.docker, this.host, opts.layerShortcutMinBytes);
     this.networks = new ProjectNetworks(this.docker, this.host, this.log);
     this.rebootTimeoutSeconds = opts.rebootTimeoutSeconds ?? 30;
     this.startupCheckMs = opts.startupCheckMs ?? 10;
@@ -100,8 +106,8 @@ export class DockerDriver implements ComputeDriver {
     return this.images.hasImage(imageRef);
   }
 
-  loadImage(archive: Readable): Promise<void> {
-    return this.images.loadImage(archive);
+  loadImage(archive: Readable, opts?: LoadOptions): Promise<void> {
+    return this.images.loadImage(archive, opts);
   }
 
   removeImage(imageRef: string): Promise<void> {

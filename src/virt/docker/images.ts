@@ -6,20 +6,36 @@
  * so an uploaded archive can never (re)tag a name on a shared engine (say `busybox:latest`,
  * which other workloads on the host may run). Layers and config pass through untouched, so the
  * image id is the one the archive declares.
+ *
+ * Given a replay, a big base layer is imported into the engine while it streams instead of
+ * being unpacked to the engine's temporary copy first (base-layer.ts): for an image that is
+ * mostly one layer, the load then ends about when its last byte arrives.
  */
-import { Readable, Transform, TransformCallback, pipeline } from 'node:stream';
+import { Readable, Transform, TransformCallback, Writable, pipeline } from 'node:stream';
 import zlib from 'node:zlib';
 import type Docker from 'dockerode';
 import tar from 'tar-stream';
-import { HypervisorUnavailable, InvalidImageArchive } from '../driver';
+import { HypervisorUnavailable, InvalidImageArchive, LoadOptions } from '../driver';
+import { BaseLayerShortcut, CARRIER_LABEL } from './base-layer';
 import { call, engineMessage, isUnreachable, statusOf, translate } from './client';
 import { JsonObjectSplitter } from './json-stream';
 
 const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 const MAX_MANIFEST_BYTES = 1 << 20;
+/** Base layers from this size are imported as they stream (see base-layer.ts). */
+export const LAYER_SHORTCUT_MIN_BYTES = 32 * 1024 * 1024;
+
+/** How a load ended when it failed: `replayable` when the shortcut, not the archive, may be at fault. */
+interface LoadFailure {
+  error: Error;
+  replayable: boolean;
+}
 
 export class DockerImages {
-  constructor(private readonly docker: Docker, private readonly host: string) {}
+  /** Whether this engine's image store takes the base-layer shortcut (decided once, on first use). */
+  private shortcutCheck: Promise<boolean> | undefined;
+
+  constructor(private readonly docker: Docker, private readonly host: string, private readonly layerShortcutMinBytes = LAYER_SHORTCUT_MIN_BYTES) {}
 
   async hasImage(imageRef: string): Promise<boolean> {
     if (!IMAGE_ID.test(imageRef)) return false;
@@ -33,7 +49,29 @@ export class DockerImages {
     }
   }
 
-  async loadImage(archive: Readable): Promise<void> {
+  /**
+   * With a replay, a big base layer is imported as it streams (base-layer.ts) on engines whose
+   * image store allows it; should that fail for any reason but the archive itself, the archive
+   * is loaded again from the replay, the ordinary way.
+   */
+  async loadImage(archive: Readable, opts: LoadOptions = {}): Promise<void> {
+    if (!opts.replay || !(await this.shortcutUsable())) return throwIf(await this.load(archive));
+    const shortcut = new BaseLayerShortcut(this.layerShortcutMinBytes, (layer) => this.importCarrier(layer));
+    let failure: LoadFailure | undefined;
+    try {
+      failure = await this.load(archive, shortcut);
+    } finally {
+      const carrier = await shortcut.carrierId();
+      if (carrier) await this.removeCarrier(carrier);
+    }
+    if (!failure) return;
+    if (!failure.replayable) throw failure.error;
+    // Stop reading what is left of this pass (its other consumers go on without us).
+    if (!archive.readableEnded) archive.destroy();
+    return throwIf(await this.load(await opts.replay()));
+  }
+
+  private async load(archive: Readable, shortcut?: BaseLayerShortcut): Promise<LoadFailure | undefined> {
     let sourceError: Error | undefined;
     let tarError: Error | undefined;
     // A source that fails (a refused archive, a client gone) must end the engine request too:
@@ -49,7 +87,10 @@ export class DockerImages {
     const body = withoutRepoTags(archive, (e) => {
       tarError ??= e;
       abort.abort();
-    });
+    }, shortcut);
+    // Failures of the shortcut's own making (its import failed, or the engine refused the
+    // archive without the layer) are worth a replay; a broken source or tar is not.
+    const engineSide = (error: Error): LoadFailure => ({ error, replayable: shortcut?.taken === true });
 
     let messages: unknown[];
     try {
@@ -57,19 +98,67 @@ export class DockerImages {
       messages = await readJsonStream(res);
     } catch (e) {
       body.destroy();
-      if (tarError) throw new InvalidImageArchive(`The image data is not a docker-save archive: ${tarError.message}`);
-      if (sourceError) throw sourceError;
-      if (isUnreachable(e)) throw new HypervisorUnavailable(this.host, e);
-      if (statusOf(e) !== undefined && statusOf(e)! < 500) throw new InvalidImageArchive(`The compute host refused the image archive: ${engineMessage(e)}`);
-      throw translate(this.host, e);
+      if (shortcut?.failure) return { error: shortcut.failure, replayable: true };
+      if (tarError) return { error: new InvalidImageArchive(`The image data is not a docker-save archive: ${tarError.message}`), replayable: false };
+      if (sourceError) return { error: sourceError, replayable: false };
+      if (isUnreachable(e)) return { error: new HypervisorUnavailable(this.host, e), replayable: false };
+      if (statusOf(e) !== undefined && statusOf(e)! < 500) return engineSide(new InvalidImageArchive(`The compute host refused the image archive: ${engineMessage(e)}`));
+      return engineSide(translate(this.host, e));
     }
-    if (tarError) throw new InvalidImageArchive(`The image data is not a docker-save archive: ${tarError.message}`);
-    if (sourceError) throw sourceError;
+    if (shortcut?.failure) return { error: shortcut.failure, replayable: true };
+    if (tarError) return { error: new InvalidImageArchive(`The image data is not a docker-save archive: ${tarError.message}`), replayable: false };
+    if (sourceError) return { error: sourceError, replayable: false };
     for (const m of messages) {
       const msg = m as { error?: string; errorDetail?: { message?: string } };
       const text = msg.errorDetail?.message ?? msg.error;
-      if (text) throw new InvalidImageArchive(`The compute host refused the image archive: ${cleanLoadError(text)}`);
+      if (text) return engineSide(new InvalidImageArchive(`The compute host refused the image archive: ${cleanLoadError(text)}`));
     }
+    return undefined;
+  }
+
+  /**
+   * The shortcut needs the classic image store (its load looks layers up by chain id); with the
+   * containerd store, or when the engine cannot say, loads take the ordinary way. The first time
+   * it is usable, carriers a crash left behind on this host are removed.
+   */
+  private shortcutUsable(): Promise<boolean> {
+    if (!Number.isFinite(this.layerShortcutMinBytes)) return Promise.resolve(false);
+    this.shortcutCheck ??= (async () => {
+      const info = (await this.docker.info()) as { OSType?: string; Driver?: string; DriverStatus?: unknown };
+      const status = Array.isArray(info.DriverStatus) ? (info.DriverStatus as unknown[]).map(String) : [];
+      const containerdStore = status.some((s) => s.includes('io.containerd.snapshotter')) || /snapshotter/.test(info.Driver ?? '');
+      if (info.OSType !== 'linux' || containerdStore) return false;
+      const leftovers = await this.docker.listImages({ filters: JSON.stringify({ label: [`${CARRIER_LABEL}=${this.host}`] }) });
+      for (const img of leftovers) await this.removeCarrier(img.Id);
+      return true;
+    })();
+    return this.shortcutCheck.catch(() => {
+      this.shortcutCheck = undefined; // ask again next time
+      return false;
+    });
+  }
+
+  /** `docker import` of one layer tar, as a labelled carrier image; resolves to its id. */
+  private async importCarrier(layer: Readable): Promise<string> {
+    const abort = new AbortController();
+    let ended = false;
+    layer.on('end', () => { ended = true; });
+    layer.on('close', () => { if (!ended) abort.abort(); });
+    const res = (await this.docker.importImage(layer, { changes: [`LABEL ${CARRIER_LABEL}=${this.host}`], abortSignal: abort.signal })) as unknown as Readable;
+    let id: string | undefined;
+    for (const m of await readJsonStream(res)) {
+      const msg = m as { status?: string; error?: string; errorDetail?: { message?: string } };
+      const text = msg.errorDetail?.message ?? msg.error;
+      if (text) throw new Error(`the engine refused the layer import: ${cleanLoadError(text)}`);
+      if (msg.status && IMAGE_ID.test(msg.status.trim())) id = msg.status.trim();
+    }
+    if (!id) throw new Error('the engine did not say which image the layer import made');
+    return id;
+  }
+
+  /** Removes a carrier; the layer stays with the image that loaded it. Best effort: a failure leaves it for the next prune. */
+  private async removeCarrier(id: string): Promise<void> {
+    await this.docker.getImage(id).remove({ noprune: false }).catch(() => undefined);
   }
 
   async removeImage(imageRef: string): Promise<void> {
@@ -104,6 +193,10 @@ export async function readJsonStream(res: Readable): Promise<unknown[]> {
   return out;
 }
 
+function throwIf(failure: LoadFailure | undefined): void {
+  if (failure) throw failure.error;
+}
+
 /** Engine text names its own temporary paths; keep the part a user can act on. */
 function cleanLoadError(text: string): string {
   return text.replace(/\/var\/lib\/docker\/tmp\/[^\s:]*\/?/g, '').replace(/\s+/g, ' ').trim();
@@ -114,13 +207,42 @@ function cleanLoadError(text: string): string {
  * A malformed tar ends the returned stream with an error (reported through `onTarError`),
  * which aborts the upload to the engine, so the engine loads nothing.
  */
-function withoutRepoTags(archive: Readable, onTarError: (e: Error) => void): Readable {
+function withoutRepoTags(archive: Readable, onTarError: (e: Error) => void, shortcut?: BaseLayerShortcut): Readable {
   const extract = tar.extract();
   const pack = tar.pack();
+  let diverted: Writable | undefined;
+  let aborted = false;
   // Until docker-modem attaches its own listener, an early failure would be an uncaught error.
   pack.on('error', () => undefined);
   extract.on('entry', (header, entry, next) => {
     const name = header.name.replace(/^\.\//, '');
+    if (shortcut?.watches(name, header)) {
+      const chunks: Buffer[] = [];
+      entry.on('data', (c: unknown) => { chunks.push(c as Buffer); });
+      entry.on('end', () => {
+        const body = Buffer.concat(chunks);
+        shortcut.observe(name, body);
+        pack.entry(header, body, (err) => next(err ?? undefined));
+      });
+      return;
+    }
+    const layer = shortcut?.take(name, header);
+    if (layer) {
+      // The layer goes to the import; the archive keeps an empty file in its place.
+      diverted = layer;
+      layer.on('error', () => undefined);
+      entry.on('error', () => undefined);
+      pack.entry({ ...header, size: 0 }, Buffer.alloc(0));
+      entry.on('end', () => next());
+      entry.pipe(layer);
+      // An import that fails stops this load at once; the caller replays.
+      shortcut!.ready().catch((e: Error) => {
+        aborted = true;
+        extract.destroy(e);
+        pack.destroy(e);
+      });
+      return;
+    }
     if (name === 'repositories') {
       entry.on('end', () => next());
       entry.resume();
@@ -147,10 +269,15 @@ function withoutRepoTags(archive: Readable, onTarError: (e: Error) => void): Rea
     entry.on('error', () => undefined);
     entry.pipe(sink);
   });
-  extract.on('finish', () => pack.finalize());
+  // The archive may end only once a diverted layer is in the engine: its load looks it up.
+  extract.on('finish', () => {
+    if (!shortcut) return pack.finalize();
+    shortcut.ready().then(() => pack.finalize(), () => undefined);
+  });
   pipeline(archive, new MaybeGunzip(), extract, (err) => {
     if (!err) return;
-    onTarError(err);
+    diverted?.destroy(err);
+    if (!aborted) onTarError(err);
     pack.destroy(err);
   });
   return pack as unknown as Readable;
