@@ -74,12 +74,8 @@ export class DockerImages {
   private async load(archive: Readable, shortcut?: BaseLayerShortcut): Promise<LoadFailure | undefined> {
     let sourceError: Error | undefined;
     let tarError: Error | undefined;
-    // A source that fails (a refused archive, a client gone) must end the engine request too:
-    // otherwise the engine waits for the rest of a body that never comes.
-    const abort = new AbortController();
-    let ended = false;
-    archive.on('end', () => { ended = true; });
-    archive.on('close', () => { if (!ended) abort.abort(); });
+    // A source that fails (a refused archive, a client gone) must end the engine request too.
+    const abort = abortIfCutShort(archive);
     archive.on('error', (e) => {
       sourceError ??= e;
       abort.abort();
@@ -91,6 +87,13 @@ export class DockerImages {
     // Failures of the shortcut's own making (its import failed, or the engine refused the
     // archive without the layer) are worth a replay; a broken source or tar is not.
     const engineSide = (error: Error): LoadFailure => ({ error, replayable: shortcut?.taken === true });
+    // What went wrong on our side of the request, if anything did.
+    const inputFailure = (): LoadFailure | undefined => {
+      if (shortcut?.failure) return { error: shortcut.failure, replayable: true };
+      if (tarError) return { error: new InvalidImageArchive(`The image data is not a docker-save archive: ${tarError.message}`), replayable: false };
+      if (sourceError) return { error: sourceError, replayable: false };
+      return undefined;
+    };
 
     let messages: unknown[];
     try {
@@ -98,19 +101,16 @@ export class DockerImages {
       messages = await readJsonStream(res);
     } catch (e) {
       body.destroy();
-      if (shortcut?.failure) return { error: shortcut.failure, replayable: true };
-      if (tarError) return { error: new InvalidImageArchive(`The image data is not a docker-save archive: ${tarError.message}`), replayable: false };
-      if (sourceError) return { error: sourceError, replayable: false };
+      const input = inputFailure();
+      if (input) return input;
       if (isUnreachable(e)) return { error: new HypervisorUnavailable(this.host, e), replayable: false };
       if (statusOf(e) !== undefined && statusOf(e)! < 500) return engineSide(new InvalidImageArchive(`The compute host refused the image archive: ${engineMessage(e)}`));
       return engineSide(translate(this.host, e));
     }
-    if (shortcut?.failure) return { error: shortcut.failure, replayable: true };
-    if (tarError) return { error: new InvalidImageArchive(`The image data is not a docker-save archive: ${tarError.message}`), replayable: false };
-    if (sourceError) return { error: sourceError, replayable: false };
+    const input = inputFailure();
+    if (input) return input;
     for (const m of messages) {
-      const msg = m as { error?: string; errorDetail?: { message?: string } };
-      const text = msg.errorDetail?.message ?? msg.error;
+      const text = engineErrorText(m);
       if (text) return engineSide(new InvalidImageArchive(`The compute host refused the image archive: ${cleanLoadError(text)}`));
     }
     return undefined;
@@ -140,16 +140,13 @@ export class DockerImages {
 
   /** `docker import` of one layer tar, as a labelled carrier image; resolves to its id. */
   private async importCarrier(layer: Readable): Promise<string> {
-    const abort = new AbortController();
-    let ended = false;
-    layer.on('end', () => { ended = true; });
-    layer.on('close', () => { if (!ended) abort.abort(); });
+    const abort = abortIfCutShort(layer);
     const res = (await this.docker.importImage(layer, { changes: [`LABEL ${CARRIER_LABEL}=${this.host}`], abortSignal: abort.signal })) as unknown as Readable;
     let id: string | undefined;
     for (const m of await readJsonStream(res)) {
-      const msg = m as { status?: string; error?: string; errorDetail?: { message?: string } };
-      const text = msg.errorDetail?.message ?? msg.error;
+      const text = engineErrorText(m);
       if (text) throw new Error(`the engine refused the layer import: ${cleanLoadError(text)}`);
+      const msg = m as { status?: string };
       if (msg.status && IMAGE_ID.test(msg.status.trim())) id = msg.status.trim();
     }
     if (!id) throw new Error('the engine did not say which image the layer import made');
@@ -197,13 +194,44 @@ function throwIf(failure: LoadFailure | undefined): void {
   if (failure) throw failure.error;
 }
 
+/**
+ * An engine request whose body stream closes before its end must be aborted: otherwise the
+ * engine waits for the rest of a body that never comes.
+ */
+function abortIfCutShort(body: Readable): AbortController {
+  const abort = new AbortController();
+  let ended = false;
+  body.on('end', () => { ended = true; });
+  body.on('close', () => { if (!ended) abort.abort(); });
+  return abort;
+}
+
+/** The error an engine's JSON message stream reports, if this message is one. */
+function engineErrorText(message: unknown): string | undefined {
+  const msg = message as { error?: string; errorDetail?: { message?: string } } | null;
+  return msg?.errorDetail?.message ?? msg?.error;
+}
+
+/** Reads an entry whole, up to `limit` bytes; `done` gets undefined when it was larger. */
+function readEntry(entry: { on(event: 'data' | 'end', listener: (chunk?: unknown) => void): unknown }, limit: number, done: (body: Buffer | undefined) => void): void {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  entry.on('data', (c: unknown) => {
+    const b = c as Buffer;
+    size += b.length;
+    if (size <= limit) chunks.push(b);
+  });
+  entry.on('end', () => done(size <= limit ? Buffer.concat(chunks) : undefined));
+}
+
 /** Engine text names its own temporary paths; keep the part a user can act on. */
 function cleanLoadError(text: string): string {
   return text.replace(/\/var\/lib\/docker\/tmp\/[^\s:]*\/?/g, '').replace(/\s+/g, ' ').trim();
 }
 
 /**
- * Streams `archive` through a tar rewriter that drops RepoTags and `repositories`.
+ * Streams `archive` through a tar rewriter that drops RepoTags and `repositories` and, with a
+ * shortcut, hands the layer it takes to the import (leaving an empty file in its place).
  * A malformed tar ends the returned stream with an error (reported through `onTarError`),
  * which aborts the upload to the engine, so the engine loads nothing.
  */
@@ -217,12 +245,10 @@ function withoutRepoTags(archive: Readable, onTarError: (e: Error) => void, shor
   extract.on('entry', (header, entry, next) => {
     const name = header.name.replace(/^\.\//, '');
     if (shortcut?.watches(name, header)) {
-      const chunks: Buffer[] = [];
-      entry.on('data', (c: unknown) => { chunks.push(c as Buffer); });
-      entry.on('end', () => {
-        const body = Buffer.concat(chunks);
-        shortcut.observe(name, body);
-        pack.entry(header, body, (err) => next(err ?? undefined));
+      // watches() takes only small entries: the whole body is within the limit.
+      readEntry(entry, Infinity, (body) => {
+        shortcut.observe(name, body!);
+        pack.entry(header, body!, (err) => next(err ?? undefined));
       });
       return;
     }
@@ -249,16 +275,9 @@ function withoutRepoTags(archive: Readable, onTarError: (e: Error) => void, shor
       return;
     }
     if ((name === 'manifest.json' || name === 'index.json') && header.type === 'file') {
-      const chunks: Buffer[] = [];
-      let size = 0;
-      entry.on('data', (c: unknown) => {
-        const b = c as Buffer;
-        size += b.length;
-        if (size <= MAX_MANIFEST_BYTES) chunks.push(b);
-      });
-      entry.on('end', () => {
-        if (size > MAX_MANIFEST_BYTES) return next(new Error('manifest.json is too large'));
-        const body = name === 'index.json' ? unnameIndex(Buffer.concat(chunks)) : untag(Buffer.concat(chunks));
+      readEntry(entry, MAX_MANIFEST_BYTES, (raw) => {
+        if (!raw) return next(new Error('manifest.json is too large'));
+        const body = name === 'index.json' ? unnameIndex(raw) : untag(raw);
         pack.entry({ ...header, size: body.length }, body, (err) => next(err ?? undefined));
       });
       return;
