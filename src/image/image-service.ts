@@ -354,7 +354,7 @@ export class ImageService {
           maxBytes: this.maxImageSize,
           tooLarge: () => this.overCap(),
           sink: pending.sink,
-          sinkFile: pending.path,
+          sinkFile: pending.file,
           engine: docker ? {
             load: (archiveStream, replay) => engine.loadImage(archiveStream, { replay }).catch((e) => {
               throw engineError(engine, e);
@@ -531,7 +531,7 @@ export class ImageService {
         const exported = await driver.exportImage(engineImageId);
         let result: IngestResult;
         try {
-          result = await ingest(exported, { maxBytes: this.maxImageSize, tooLarge: () => this.overCap(), sink: pending.sink, sinkFile: pending.path, inspect: true });
+          result = await ingest(exported, { maxBytes: this.maxImageSize, tooLarge: () => this.overCap(), sink: pending.sink, sinkFile: pending.file, inspect: true });
         } catch (e) {
           throw e instanceof IngestFailed ? e.cause : e;
         }

@@ -34,6 +34,7 @@ import fs from 'node:fs';
 import { finished, PassThrough, Readable, Transform, TransformCallback, Writable } from 'node:stream';
 import { inspectDockerArchive, DockerArchiveInfo } from './docker-archive';
 import { FileHashFollower } from './hash-follower';
+import type { StoreFile } from '../store/image-store';
 
 export interface IngestResult {
   size: number;
@@ -55,7 +56,7 @@ export interface IngestOptions {
    * The file the sink writes, when it writes one: past `inlineHashBytes` the digests are then
    * computed off the main thread by reading the file back as it is written (FileHashFollower).
    */
-  sinkFile?: string;
+  sinkFile?: StoreFile;
   /** With a sinkFile, hash inline up to this many bytes before moving to a worker. Default 32 MiB. */
   inlineHashBytes?: number;
   /** Parse the bytes as a docker-save archive on the way (result.archive); a bad archive fails the pass. */
@@ -157,11 +158,7 @@ class Meter extends Transform {
  * A destroyed branch is skipped (its consumer reports why); with none left it discards.
  */
 export class Tee extends Writable {
-  /** Bytes the tracked branch has taken in full (its write callbacks ran). */
-  tracked = 0;
-
-  /** `track`: told how many bytes `branch` has taken in full, each time that grows. */
-  constructor(private readonly branches: Writable[], private readonly track?: { branch: Writable; written: (bytes: number) => void }) {
+  constructor(private readonly branches: Writable[]) {
     super({ highWaterMark: 64 * 1024 });
   }
 
@@ -169,8 +166,7 @@ export class Tee extends Writable {
     const waits: Promise<void>[] = [];
     for (const b of this.branches) {
       if (b.destroyed || b.writableEnded) continue;
-      const more = b === this.track?.branch ? b.write(chunk, (err) => this.took(err, chunk.length)) : b.write(chunk);
-      if (!more) waits.push(roomIn(b));
+      if (!b.write(chunk)) waits.push(roomIn(b));
     }
     if (waits.length === 0) cb();
     else Promise.all(waits).then(() => cb());
@@ -179,12 +175,6 @@ export class Tee extends Writable {
   override _final(cb: (err?: Error | null) => void): void {
     for (const b of this.branches) if (!b.destroyed && !b.writableEnded) b.end();
     cb();
-  }
-
-  private took(err: Error | null | undefined, bytes: number): void {
-    if (err) return;
-    this.tracked += bytes;
-    this.track!.written(this.tracked);
   }
 }
 
@@ -280,11 +270,16 @@ function pump(source: Readable, meter: Meter, tee: Tee, sourceBroken?: (err: Err
 export async function ingest(source: Readable, opts: IngestOptions): Promise<IngestResult> {
   // The hashing thread, once the upload is large; it starts from the file's first byte.
   let follower: FileHashFollower | undefined;
+  let inFile = 0;
   const sinkFile = opts.sinkFile;
+  sinkFile?.onWritten((bytes) => {
+    inFile = bytes;
+    follower?.advance(bytes);
+  });
   const meter = sinkFile
     ? new Meter(opts.maxBytes, opts.tooLarge, opts.inlineHashBytes ?? INLINE_HASH_BYTES, () => {
-      follower = new FileHashFollower(sinkFile, ['md5', 'sha512']);
-      follower.advance(tee.tracked);
+      follower = new FileHashFollower(sinkFile.path, ['md5', 'sha512'], { direct: sinkFile.direct });
+      follower.advance(inFile);
     })
     : new Meter(opts.maxBytes, opts.tooLarge);
   let digests: Promise<Record<string, string>> | undefined;
@@ -353,7 +348,7 @@ export async function ingest(source: Readable, opts: IngestOptions): Promise<Ing
       const replay = sinkFile ? async () => {
         await stored;
         await gate;
-        return fs.createReadStream(sinkFile, { highWaterMark: 1 << 20 });
+        return fs.createReadStream(sinkFile.path, { highWaterMark: 1 << 20 });
       } : undefined;
       work.push(Promise.resolve().then(() => engine.load(input, replay)).catch((e) => {
         shutGate(e);
@@ -362,7 +357,7 @@ export async function ingest(source: Readable, opts: IngestOptions): Promise<Ing
     }
   }
 
-  const tee = new Tee(branches, sinkFile ? { branch: opts.sink, written: (n) => follower?.advance(n) } : undefined);
+  const tee = new Tee(branches);
   const pumped = await pump(source, meter, tee, opts.sourceBroken);
   if (pumped) fail(pumped);
   // Every consumer settles; once something has failed, a consumer that does not stop within

@@ -11,7 +11,8 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
+import { ImageFileWriter, openImageFile } from './file-writer';
 import type { ImageStore, PendingWrite } from './image-store';
 
 const PARTIAL = '.partial';
@@ -25,7 +26,11 @@ function checkId(id: string): void {
 export class FileImageStore implements ImageStore {
   private ready: Promise<void> | undefined;
 
-  constructor(private readonly dir: string) {}
+  /**
+   * `direct`: write image files past the page cache where the file system allows it (see
+   * file-writer.ts); off, every write goes through the cache.
+   */
+  constructor(private readonly dir: string, private readonly direct = true) {}
 
   private async ensureDir(): Promise<void> {
     this.ready ??= fsp.mkdir(this.dir, { recursive: true, mode: 0o700 }).then(() => undefined);
@@ -41,8 +46,8 @@ export class FileImageStore implements ImageStore {
     const final = this.file(imageId);
     await this.ensureDir();
     const temp = path.join(this.dir, `${imageId}.${crypto.randomBytes(6).toString('hex')}${PARTIAL}`);
-    const handle = await fsp.open(temp, 'wx', 0o600);
-    const sink: Writable = handle.createWriteStream({ autoClose: false, highWaterMark: 1 << 20 });
+    const { handle, direct } = await openImageFile(temp, this.direct);
+    const sink = new ImageFileWriter(handle, direct);
     let state: 'open' | 'committed' | 'aborted' = 'open';
     let closed = false;
     // The flush to disk starts as soon as the last byte is written, so it overlaps whatever the
@@ -52,9 +57,16 @@ export class FileImageStore implements ImageStore {
       flushed = handle.sync();
       flushed.catch(() => undefined);
     });
+    // The writer's writes return before the handle closes.
     const closeHandle = async () => {
       if (closed) return;
       closed = true;
+      if (!sink.closed) {
+        await new Promise<void>((resolve) => {
+          sink.once('close', () => resolve());
+          sink.destroy();
+        });
+      }
       await handle.close().catch(() => undefined);
     };
     const dirSync = async () => {
@@ -67,18 +79,12 @@ export class FileImageStore implements ImageStore {
     };
     return {
       sink,
-      path: temp,
+      file: { path: temp, direct, onWritten: (fn) => sink.onWritten(fn) },
       commit: async () => {
         if (state !== 'open') throw new Error(`the write of image ${imageId} was already ${state}`);
         if (!sink.writableFinished) throw new Error(`the write of image ${imageId} is not finished`);
         try {
           await (flushed ?? handle.sync());
-          // The stream holds a reference on the handle until it closes (autoClose: false never
-          // does), and FileHandle.close() waits for it: release it first or the close hangs.
-          await new Promise<void>((resolve) => {
-            sink.once('close', () => resolve());
-            sink.destroy();
-          });
           await closeHandle();
           await fsp.rename(temp, final);
           state = 'committed';
@@ -94,7 +100,6 @@ export class FileImageStore implements ImageStore {
       abort: async () => {
         if (state !== 'open') return;
         state = 'aborted';
-        if (!sink.destroyed) sink.destroy();
         await closeHandle();
         await fsp.unlink(temp).catch(() => undefined);
       },

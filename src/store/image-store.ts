@@ -5,11 +5,20 @@
  */
 import type { Readable, Writable } from 'node:stream';
 
+/** The file a store on disk is writing: a reader may follow the write there. */
+export interface StoreFile {
+  readonly path: string;
+  /** Written past the page cache (O_DIRECT): a reader following the write should read past it too. */
+  readonly direct: boolean;
+  /** `fn` is told how many bytes are in the file (in order) each time that grows. */
+  onWritten(fn: (bytes: number) => void): void;
+}
+
 export interface PendingWrite {
   /** Stream the bytes in here. */
   readonly sink: Writable;
-  /** The file the sink writes, for a store on disk: readers may follow the write there. */
-  readonly path?: string;
+  /** For a store on disk, the file the sink writes. */
+  readonly file?: StoreFile;
   /** Make the bytes the image's data (atomic rename). Call after sink finished. */
   commit(): Promise<void>;
   /** Throw the bytes away; safe to call more than once and after a failed write. */

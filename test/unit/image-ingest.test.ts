@@ -5,9 +5,12 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
 import { FileHashFollower } from '../../src/image/hash-follower';
+import { ImageFileWriter, openImageFile } from '../../src/store/file-writer';
 import { HoldBack, ingest, IngestFailed, Tee } from '../../src/image/ingest';
 import { legacyArchive } from '../helpers/synthetic-archive';
 
@@ -139,25 +142,37 @@ describe('ingest', () => {
   describe('with a sink that writes a file', () => {
     let dir: string;
     let file: string;
+    let handles: FileHandle[];
     beforeEach(() => {
       dir = fs.mkdtempSync(path.join(os.tmpdir(), 'ingest-'));
       file = path.join(dir, 'image.partial');
+      handles = [];
     });
-    afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+    afterEach(async () => {
+      for (const h of handles) await h.close();
+      fs.rmSync(dir, { recursive: true, force: true });
+    });
+    /** The store's own writer on `file` (past the page cache), and the StoreFile that follows it. */
+    const storeSink = async () => {
+      const { handle, direct } = await openImageFile(file, true);
+      handles.push(handle);
+      const sink = new ImageFileWriter(handle, direct);
+      return { sink, sinkFile: { path: file, direct, onWritten: (fn: (bytes: number) => void) => sink.onWritten(fn) } };
+    };
 
     it('a large upload moves its hashing to a thread that follows the file, with the same digests', async () => {
       const bytes = crypto.randomBytes(3 * 1024 * KiB + 123);
       // Many small chunks, as a socket delivers them: the file grows while it is hashed.
       const chunks = Array.from({ length: Math.ceil(bytes.length / (16 * KiB)) }, (_, i) => bytes.subarray(i * 16 * KiB, (i + 1) * 16 * KiB));
       // Hashed inline for the first 1 MiB, then by the thread, which re-reads the file from byte 0.
-      const r = await ingest(Readable.from(chunks), { maxBytes: 1e9, tooLarge, sink: fs.createWriteStream(file), sinkFile: file, inlineHashBytes: 1024 * KiB });
+      const r = await ingest(Readable.from(chunks), { maxBytes: 1e9, tooLarge, ...(await storeSink()), inlineHashBytes: 1024 * KiB });
       expect(r).toEqual({ size: bytes.length, ...digestsOf(bytes), archive: undefined });
       expect(fs.readFileSync(file).equals(bytes)).toBe(true);
     });
 
     it('a small upload is hashed inline, with the same digests', async () => {
       const bytes = crypto.randomBytes(200 * KiB);
-      const r = await ingest(Readable.from([bytes]), { maxBytes: 1e9, tooLarge, sink: fs.createWriteStream(file), sinkFile: file });
+      const r = await ingest(Readable.from([bytes]), { maxBytes: 1e9, tooLarge, ...(await storeSink()) });
       expect(r).toEqual({ size: bytes.length, ...digestsOf(bytes), archive: undefined });
     });
 
@@ -167,7 +182,7 @@ describe('ingest', () => {
       let checked = false;
       let checkedBeforeReplay: boolean | undefined;
       const r = await ingest(Readable.from([archive.bytes]), {
-        maxBytes: 1e9, tooLarge, sink: fs.createWriteStream(file), sinkFile: file,
+        maxBytes: 1e9, tooLarge, ...(await storeSink()),
         engine: {
           // A driver whose quick way failed at once: it drops the pass and loads the replay.
           load: async (s, replay) => {
@@ -187,7 +202,7 @@ describe('ingest', () => {
 
     it('a failure stops the hashing thread and reports the failure', async () => {
       const parts = [Buffer.alloc(10 * KiB), Buffer.alloc(10 * KiB), Buffer.alloc(10 * KiB)];
-      const failure = await ingest(Readable.from(parts), { maxBytes: 25 * KiB, tooLarge, sink: fs.createWriteStream(file), sinkFile: file, inlineHashBytes: 5 * KiB }).catch((e) => e);
+      const failure = await ingest(Readable.from(parts), { maxBytes: 25 * KiB, tooLarge, ...(await storeSink()), inlineHashBytes: 5 * KiB }).catch((e) => e);
       expect(failure).toBeInstanceOf(IngestFailed);
       expect(failure.message).toBe('too large');
     });
@@ -220,6 +235,20 @@ describe('the file hash follower', () => {
     }
     fs.closeSync(fd);
     const bytes = Buffer.concat(all);
+    expect(await f.finish(bytes.length)).toEqual(digestsOf(bytes));
+  });
+
+  it('follows a file written past the page cache by reading it the same way', async () => {
+    const file = path.join(dir, 'direct');
+    const { handle, direct } = await openImageFile(file, true);
+    expect(direct).toBe(true);
+    const writer = new ImageFileWriter(handle, direct);
+    const f = new FileHashFollower(file, ['md5', 'sha512'], { direct });
+    writer.onWritten((bytes) => f.advance(bytes));
+    // Blocks, then a last one off the alignment.
+    const bytes = crypto.randomBytes(3 * 1024 * KiB + 777);
+    await pipeline(Readable.from([bytes.subarray(0, 100 * KiB), bytes.subarray(100 * KiB)]), writer);
+    await handle.close();
     expect(await f.finish(bytes.length)).toEqual(digestsOf(bytes));
   });
 

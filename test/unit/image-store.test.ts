@@ -15,10 +15,11 @@ const ID = '5a31e102-1d94-479a-a680-5ae69a3c55fb';
 const dirs: string[] = [];
 afterAll(() => dirs.forEach((d) => fs.rmSync(d, { recursive: true, force: true })));
 
-function fileStore(): FileImageStore {
+/** `direct`: past the page cache (the default), or through it. */
+function fileStore(direct = true): FileImageStore {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'novadock-store-'));
   dirs.push(dir);
-  return new FileImageStore(path.join(dir, 'images'));
+  return new FileImageStore(path.join(dir, 'images'), direct);
 }
 
 async function readAll(store: ImageStore, id: string): Promise<Buffer> {
@@ -28,7 +29,8 @@ async function readAll(store: ImageStore, id: string): Promise<Buffer> {
 }
 
 describe.each([
-  ['FileImageStore', fileStore as () => ImageStore],
+  ['FileImageStore', (() => fileStore()) as () => ImageStore],
+  ['FileImageStore through the page cache', (() => fileStore(false)) as () => ImageStore],
   ['MemoryImageStore', (() => new MemoryImageStore()) as () => ImageStore],
 ])('%s', (_name, make) => {
   it('makes the bytes readable only after commit', async () => {
@@ -96,6 +98,16 @@ describe('FileImageStore on disk', () => {
     expect(store.partials()).toEqual([]);
     expect((await readAll(store, ID)).toString()).toBe('kept');
     await crashed.abort();
+  });
+
+  it('writes image files past the page cache where the file system allows it, byte for byte', async () => {
+    const store = fileStore();
+    const w = await store.begin(ID);
+    expect(w.file).toMatchObject({ direct: true });
+    const bytes = Buffer.alloc(3 * 1024 * 1024 + 5, 'novadock');
+    await pipeline(Readable.from([bytes.subarray(0, 70_000), bytes.subarray(70_000)]), w.sink);
+    await w.commit();
+    expect((await readAll(store, ID)).equals(bytes)).toBe(true);
   });
 
   it('refuses ids that could become paths', async () => {
