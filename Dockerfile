@@ -35,4 +35,4 @@ HEALTHCHECK --interval=10s --timeout=5s --start-period=20s \
   CMD node -e "fetch('http://127.0.0.1:8080/healthcheck').then(r => process.exit(r.ok ? 0 : 1), () => process.exit(1))"
 # main.ts migrates the database on start and drains on SIGTERM (docker stop).
 STOPSIGNAL SIGTERM
-CMD ["node", "dist/src/main.js"]
+CMD ["node", "--initial-old-space-size=64", "dist/src/main.js"]

@@ -61,7 +61,7 @@ EOF
 log "starting novadock on $URL (data in $DATA)"
 NOVADOCK_PORT=$PORT NOVADOCK_BIND=127.0.0.1 NOVADOCK_DATA_DIR=$DATA NOVADOCK_CONFIG=$WORK/novadock.json \
   NOVADOCK_ADMIN_PASSWORD=$PASSWORD NOVADOCK_LOG_LEVEL=${NOVADOCK_LOG_LEVEL:-info} \
-  node dist/src/main.js > "$WORK/server.log" 2>&1 &
+  node --initial-old-space-size=64 dist/src/main.js > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 120); do
   curl -sf "$URL/healthcheck" >/dev/null 2>&1 && break

@@ -32,7 +32,7 @@ if ! running_pid >/dev/null; then
   NOVADOCK_DATA_DIR="$DATA_DIR" node dist/src/db/migrate-cli.js >&2
   log "starting novadock on $BIND:$PORT (log: $LOG_FILE)"
   # setsid: the server outlives this script and its terminal's signals; down.sh stops it.
-  NOVADOCK_DATA_DIR="$DATA_DIR" setsid nohup node dist/src/main.js >>"$LOG_FILE" 2>&1 </dev/null &
+  NOVADOCK_DATA_DIR="$DATA_DIR" setsid nohup node --initial-old-space-size=64 dist/src/main.js >>"$LOG_FILE" 2>&1 </dev/null &
   echo $! >"$PID_FILE"
 fi
 

@@ -10,10 +10,13 @@ import { createApp } from './app';
 import { DockerDriver } from './virt/docker/driver';
 import { FileImageStore } from './store/file-store';
 import { answerMalformedRequests } from './http/client-error';
+import { missingNodeFlags } from './node-flags';
 
 async function main() {
   const config = loadConfig();
   const log = createLogger(config.logLevel);
+  const missing = missingNodeFlags();
+  if (missing.length > 0) log.warn({ missing }, 'node was started without novadock\'s flags (see npm start): large uploads will spend more CPU in garbage collection');
   const drivers = config.seed.compute_hosts.map((h) => new DockerDriver({ host: h.name, dockerHost: h.docker_host ?? config.dockerHost, log }));
   const store = new FileImageStore(path.join(config.dataDir, 'images'));
   const services = await buildServices({ config, log, drivers, store });

@@ -13,6 +13,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
+import { NODE_FLAGS } from '../../src/node-flags';
 
 const execFileP = promisify(execFile);
 
@@ -234,7 +235,7 @@ export async function startServer(opts: StartOptions = {}): Promise<StartedServe
       ...(opts.env ?? {}),
     };
     const fd = fs.openSync(logFile, 'a');
-    const proc = spawn(process.execPath, [MAIN], { cwd: ROOT, env, stdio: ['ignore', fd, fd] });
+    const proc = spawn(process.execPath, [...NODE_FLAGS, MAIN], { cwd: ROOT, env, stdio: ['ignore', fd, fd] });
     fs.closeSync(fd);
     child = proc;
     let done = false;
