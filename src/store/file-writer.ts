@@ -97,7 +97,8 @@ export class ImageFileWriter extends Writable {
   /** Direct mode: copies the chunk into the blocks, sending each one that fills. */
   private async stage(chunk: Buffer, blocks: Buffer[]): Promise<void> {
     let at = 0;
-    while (at < chunk.length) {
+    // Destroyed while waiting for a block (the upload failed): no write may start after that.
+    while (at < chunk.length && !this.destroyed) {
       const copied = chunk.copy(blocks[this.current], this.fill, at);
       at += copied;
       this.fill += copied;

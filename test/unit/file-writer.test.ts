@@ -6,6 +6,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
+import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -86,6 +87,42 @@ describe.each([
     const writer = new ImageFileWriter(opened.handle, opened.direct);
     await opened.handle.close();
     await expect(pipeline(Readable.from([crypto.randomBytes(DIRECT_BLOCK + 1)]), writer)).rejects.toThrow(/closed|EBADF/);
+  });
+});
+
+describe('ImageFileWriter destroyed mid-write', () => {
+  it('starts no write once destroyed, and closes only after the started ones return', async () => {
+    const calls: number[] = [];
+    let inFlight = 0;
+    let maxAfterClose = 0;
+    let closed = false;
+    // A slow disk: each write takes 30 ms.
+    const handle = {
+      write: async (_buf: Buffer, _off: number, len: number, position: number) => {
+        calls.push(position);
+        inFlight++;
+        await new Promise((r) => setTimeout(r, 30));
+        inFlight--;
+        return { bytesWritten: len };
+      },
+      truncate: async () => undefined,
+    } as unknown as FileHandle;
+    const writer = new ImageFileWriter(handle, true);
+    writer.on('error', () => undefined);
+    writer.write(crypto.randomBytes(4 * DIRECT_BLOCK));
+    await new Promise((r) => setImmediate(r));
+    // Both blocks are on their way; the writer waits for the first before refilling it.
+    expect(calls).toEqual([0, DIRECT_BLOCK]);
+    writer.destroy();
+    await new Promise<void>((r) => writer.once('close', () => {
+      closed = true;
+      maxAfterClose = inFlight;
+      r();
+    }));
+    await new Promise((r) => setTimeout(r, 100));
+    expect(closed).toBe(true);
+    expect(maxAfterClose).toBe(0);
+    expect(calls).toEqual([0, DIRECT_BLOCK]);
   });
 });
 
