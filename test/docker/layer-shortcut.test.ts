@@ -9,14 +9,13 @@
  */
 import crypto from 'node:crypto';
 import { Readable } from 'node:stream';
-import tar from 'tar-stream';
 import { DockerDriver } from '../../src/virt/docker/driver';
 import { CARRIER_LABEL } from '../../src/virt/docker/base-layer';
 import { connect } from '../../src/virt/docker/client';
 import { readJsonStream } from '../../src/virt/docker/images';
 import { buildFakeArchive } from '../../src/virt/fake/archive';
 import { InvalidImageArchive } from '../../src/virt/driver';
-import { layerOf, tarOf } from '../helpers/synthetic-archive';
+import { entryOf, layerOf, tarOf } from '../helpers/synthetic-archive';
 import { carriersLeft, dockerCli, dockerTestHost, importsSince, silentLog } from './docker-driver-helpers';
 
 jest.setTimeout(120_000);
@@ -68,25 +67,7 @@ async function misleadingArchive(): Promise<{ bytes: Buffer; imageId: string; di
 }
 
 /** The bytes of the one layer.tar in an archive. */
-async function layerOfArchive(archive: Buffer): Promise<Buffer> {
-  const extract = tar.extract();
-  let layer: Buffer | undefined;
-  extract.on('entry', (header, stream, next) => {
-    const chunks: Buffer[] = [];
-    stream.on('data', (c: unknown) => { chunks.push(c as Buffer); });
-    stream.on('end', () => {
-      if (header.name.endsWith('/layer.tar')) layer = Buffer.concat(chunks);
-      next();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    extract.on('finish', resolve);
-    extract.on('error', reject);
-    extract.end(archive);
-  });
-  if (!layer) throw new Error('no layer.tar in the archive');
-  return layer;
-}
+const layerOfArchive = (archive: Buffer) => entryOf(archive, (name) => name.endsWith('/layer.tar'));
 
 afterAll(async () => {
   for (const id of loaded) await driver.removeImage(id);

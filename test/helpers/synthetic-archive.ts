@@ -153,6 +153,27 @@ export async function ociArchive(opts: ArchiveOptions = {}): Promise<SyntheticIm
   return { bytes, imageId: `sha256:${configHex}`, configPath, layerPaths };
 }
 
+/** The bytes of the first entry of a tar whose name `matches`; throws when there is none. */
+export async function entryOf(archive: Buffer, matches: (name: string) => boolean): Promise<Buffer> {
+  const extract = tar.extract();
+  let found: Buffer | undefined;
+  extract.on('entry', (header, stream, next) => {
+    const parts: Buffer[] = [];
+    stream.on('data', (d: unknown) => { parts.push(d as Buffer); });
+    stream.on('end', () => {
+      if (!found && matches(header.name)) found = Buffer.concat(parts);
+      next();
+    });
+  });
+  await new Promise<void>((resolve, reject) => {
+    extract.on('finish', () => resolve());
+    extract.on('error', reject);
+    extract.end(archive);
+  });
+  if (!found) throw new Error('no such entry in the archive');
+  return found;
+}
+
 export const gzip = (b: Buffer) => zlib.gzipSync(b);
 
 /**

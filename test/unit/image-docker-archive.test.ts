@@ -3,9 +3,8 @@
  */
 import { PassThrough, Readable } from 'node:stream';
 import { inspectDockerArchive } from '../../src/image/docker-archive';
-import tar from 'tar-stream';
 import { InvalidImageArchive } from '../../src/virt/driver';
-import { gzip, gzipBomb, legacyArchive, ociArchive, tarOf } from '../helpers/synthetic-archive';
+import { entryOf, gzip, gzipBomb, legacyArchive, ociArchive, tarOf } from '../helpers/synthetic-archive';
 
 const MiB = 1024 * 1024;
 
@@ -18,24 +17,7 @@ function streamOf(bytes: Buffer, chunk = 7919): Readable {
 }
 
 /** The config file's bytes, read back out of a synthetic archive. */
-async function configBytes(img: { bytes: Buffer; configPath: string }): Promise<Buffer> {
-  const extract = tar.extract();
-  let found: Buffer | undefined;
-  extract.on('entry', (h, stream, next) => {
-    const parts: Buffer[] = [];
-    stream.on('data', (d: unknown) => { parts.push(d as Buffer); });
-    stream.on('end', () => {
-      if (h.name === img.configPath) found = Buffer.concat(parts);
-      next();
-    });
-  });
-  await new Promise<void>((resolve, reject) => {
-    extract.on('finish', () => resolve());
-    extract.on('error', reject);
-    extract.end(img.bytes);
-  });
-  return found!;
-}
+const configBytes = (img: { bytes: Buffer; configPath: string }) => entryOf(img.bytes, (name) => name === img.configPath);
 
 async function inspect(bytes: Buffer, maxBytes = 64 * MiB) {
   return inspectDockerArchive(streamOf(bytes), { maxBytes });
