@@ -60,7 +60,7 @@ export class ImageFileWriter extends Writable {
   private fill = 0;
   private offset = 0;
   /** The last write started on each block. */
-  private readonly blockWrites: Promise<void>[] = [];
+  private readonly blockWrites: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
   /** Every write started so far, settled in file order (carries the first failure). */
   private ordered: Promise<void> = Promise.resolve();
 
@@ -70,10 +70,7 @@ export class ImageFileWriter extends Writable {
    */
   constructor(private readonly handle: FileHandle, readonly direct: boolean) {
     super({ highWaterMark: DIRECT_BLOCK });
-    if (direct) {
-      this.blocks = alignedBlocks(2, DIRECT_BLOCK);
-      this.blockWrites = [Promise.resolve(), Promise.resolve()];
-    }
+    if (direct) this.blocks = alignedBlocks(2, DIRECT_BLOCK);
   }
 
   /** `fn` is called with `written` each time it grows. */
@@ -130,11 +127,9 @@ export class ImageFileWriter extends Writable {
 
   private async finishFile(): Promise<void> {
     if (this.blocks && this.fill > 0) {
-      const data = this.fill;
-      const padded = Math.ceil(data / DIRECT_ALIGN) * DIRECT_ALIGN;
-      this.blocks[this.current].fill(0, data, padded);
-      this.blockWrites[this.current] = this.start(this.blocks[this.current], padded, data);
-      this.fill = 0;
+      const padded = Math.ceil(this.fill / DIRECT_ALIGN) * DIRECT_ALIGN;
+      this.blocks[this.current].fill(0, this.fill, padded);
+      await this.sendBlock(padded);
     }
     await this.ordered;
     // The padding of the last block is not the image's.
