@@ -30,7 +30,7 @@ export function createApp(services: Services, log: Logger): Express {
   app.use('/compute', computeRouter(services, log));
   app.use('/image', imageRouter(services, log));
 
-  app.use(notFoundHandler('identity'));
+  app.use(notFoundHandler());
   app.use(errorHandler('identity', log, publicUrl));
   return app;
 }

@@ -1,71 +1,106 @@
 /**
- * Errors carry a kind; one place (src/http/errors.ts) renders them per API.
- * Messages are templates that name the thing and its state, after nova/exception.py.
+ * Domain errors: services and repositories throw an error of a kind (not found, conflict, invalid
+ * state, over quota, forbidden, …), never a status code. The HTTP layer alone (src/http/errors.ts)
+ * maps each kind to a status and each API's body shape.
+ * The message templates below are spelled as Nova (nova/exception.py) and Glance
+ * (glance/common/exception.py) spell them, so one wording has one home.
  */
 
 export type ErrorKind =
-  | 'badRequest'
+  /** The request is malformed or names something that does not fit (400). */
+  | 'invalid'
+  /** No valid credentials (401). */
   | 'unauthorized'
+  /** The caller may not do this (403). */
   | 'forbidden'
-  | 'itemNotFound'
-  | 'badMethod'
+  /** The thing asked for does not exist, or is not the caller's to see (404). */
+  | 'notFound'
+  /** The path exists, the method does not (405). */
+  | 'methodNotAllowed'
+  /** No representation or API version the client accepts (406). */
   | 'notAcceptable'
-  | 'conflictingRequest'
+  /** A uniqueness or concurrency clash: someone else got there first (409). */
+  | 'conflict'
+  /** The resource is in a state that refuses this (Nova's InstanceInvalidState, a task in flight) (409). */
+  | 'invalidState'
+  /** The thing went away while being worked on (410). */
   | 'gone'
-  | 'overLimit'
-  | 'requestEntityTooLarge'
-  | 'badMediaType'
+  /** A quota would be exceeded (Nova: 403 forbidden). */
+  | 'overQuota'
+  /** A size or count limit of the request itself (413). */
+  | 'tooLarge'
+  /** The body's media type is not served here (415). */
+  | 'unsupportedMediaType'
+  /** Recognised, deliberately not offered (501). */
   | 'notImplemented'
-  | 'serviceUnavailable'
-  | 'computeFault';
+  /** A backend (a Docker engine, the database) did not answer (503). */
+  | 'unavailable'
+  /** A bug: nothing of it reaches the client (500). */
+  | 'internal';
 
-export const STATUS_OF: Record<ErrorKind, number> = {
-  badRequest: 400,
-  unauthorized: 401,
-  forbidden: 403,
-  itemNotFound: 404,
-  badMethod: 405,
-  notAcceptable: 406,
-  conflictingRequest: 409,
-  gone: 410,
-  overLimit: 403,
-  requestEntityTooLarge: 413,
-  badMediaType: 415,
-  notImplemented: 501,
-  serviceUnavailable: 503,
-  computeFault: 500,
-};
-
-export class ApiError extends Error {
+export class DomainError extends Error {
   constructor(
     readonly kind: ErrorKind,
     message: string,
-    /** Overrides the status of the kind (e.g. overLimit is 403 for quotas, 413 for sizes). */
-    readonly status: number = STATUS_OF[kind],
-    /** Extra response headers (e.g. Retry-After). */
+    /** Extra response headers the HTTP layer sends with it (e.g. Accept-Patch, Retry-After). */
     readonly headers: Record<string, string> = {},
   ) {
     super(message);
-    this.name = 'ApiError';
+    this.name = 'DomainError';
   }
 }
 
-export const badRequest = (m: string) => new ApiError('badRequest', m);
-export const unauthorized = (m = 'The request you have made requires authentication.') => new ApiError('unauthorized', m);
-export const forbidden = (m: string) => new ApiError('forbidden', m);
-export const notFound = (m: string) => new ApiError('itemNotFound', m);
-export const conflict = (m: string) => new ApiError('conflictingRequest', m);
-export const gone = (m: string) => new ApiError('gone', m);
-export const tooLarge = (m: string) => new ApiError('requestEntityTooLarge', m);
-export const badMediaType = (m: string) => new ApiError('badMediaType', m);
-export const notAcceptable = (m: string) => new ApiError('notAcceptable', m, 406);
-export const quotaExceeded = (m: string) => new ApiError('overLimit', m, 403);
-export const unavailable = (m: string) => new ApiError('serviceUnavailable', m);
-export const notImplemented = (m: string) => new ApiError('notImplemented', m);
+export const badRequest = (m: string) => new DomainError('invalid', m);
+export const unauthorized = (m = 'The request you have made requires authentication.') => new DomainError('unauthorized', m);
+export const forbidden = (m: string) => new DomainError('forbidden', m);
+export const notFound = (m: string) => new DomainError('notFound', m);
+export const conflict = (m: string) => new DomainError('conflict', m);
+export const invalidState = (m: string) => new DomainError('invalidState', m);
+export const gone = (m: string) => new DomainError('gone', m);
+export const tooLarge = (m: string) => new DomainError('tooLarge', m);
+export const unsupportedMediaType = (m: string, headers: Record<string, string> = {}) => new DomainError('unsupportedMediaType', m, headers);
+export const notAcceptable = (m: string) => new DomainError('notAcceptable', m);
+export const quotaExceeded = (m: string) => new DomainError('overQuota', m);
+export const unavailable = (m: string) => new DomainError('unavailable', m);
+export const notImplemented = (m: string) => new DomainError('notImplemented', m);
+export const methodNotAllowed = (m: string) => new DomainError('methodNotAllowed', m);
+
+/** Message templates, one home each. */
+export const msg = {
+  /** nova.exception.InstanceNotFound */
+  instanceNotFound: (id: string) => `Instance ${id} could not be found.`,
+  /** nova.exception.FlavorNotFound */
+  flavorNotFound: (id: string) => `Flavor ${id} could not be found.`,
+  /** nova.exception.NetworkNotFound */
+  networkNotFound: (id: string) => `Network ${id} could not be found.`,
+  /** nova.exception.PortNotFound */
+  portNotFound: (id: string) => `Port ${id} could not be found.`,
+  /** nova.exception.ComputeHostNotFound */
+  computeHostNotFound: (host: string) => `Compute host ${host} could not be found.`,
+  /** nova.exception.HypervisorNotFound (as the API spells it) */
+  hypervisorNotFound: (id: string) => `Hypervisor with ID ${id} could not be found.`,
+  /** nova.exception.KeypairNotFound */
+  keypairNotFound: (name: string, userId: string) => `Keypair ${name} not found for user ${userId}`,
+  /** nova.exception.InstanceIsLocked */
+  instanceLocked: (id: string) => `Instance ${id} is locked`,
+  /** nova.exception.InstanceInvalidState, as the API words it (common.raise_http_conflict_for_instance_invalid_state) */
+  instanceInvalidState: (action: string, id: string, attr: string, state: string) => `Cannot '${action}' instance ${id} while it is in ${attr} ${state}`,
+  /** nova.exception.OverQuota, as the API words it */
+  quotaExceeded: (resource: string, requested: number, used: number, allowed: number) =>
+    `Quota exceeded for ${resource}: Requested ${requested}, but already used ${used} of ${allowed} ${resource}`,
+  /** The default 404 of a path no API serves (webob's). */
+  resourceNotFound: () => 'The resource could not be found.',
+  /** nova.api.openstack.compute.images: the compute API's image proxy */
+  computeImageNotFound: () => 'Image not found.',
+  /** glance.common.exception.ImageNotFound, as the v2 API words it */
+  imageNotFound: (id: string) => `No image found with ID ${id}`,
+  /** glance.common.exception.InvalidImageStatusTransition */
+  imageStatusTransition: (from: string, to: string) => `Image status transition from ${from} to ${to} is not allowed`,
+};
 
 /** The Docker engine (or another backend) did not answer: writes fail with 503, reads go on. */
-export class BackendUnavailable extends ApiError {
+export class BackendUnavailable extends DomainError {
   constructor(what: string, cause?: unknown) {
-    super('serviceUnavailable', `${what} is unavailable: ${cause instanceof Error ? cause.message : String(cause ?? 'no answer')}`);
+    super('unavailable', `${what} is unavailable: ${cause instanceof Error ? cause.message : String(cause ?? 'no answer')}`);
   }
 }

@@ -19,7 +19,7 @@ import { parse as shellParse } from 'shell-quote';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../http/context';
 import type { QuotaConfig } from '../config';
-import { ApiError, badRequest, conflict, forbidden, notFound, quotaExceeded, unavailable } from '../errors';
+import { DomainError, badRequest, forbidden, invalidState as invalidStateError, msg, notFound, quotaExceeded, unavailable } from '../errors';
 import { stamp } from '../db/server-repo';
 import type { ServerRepository, NewServer, ServerPatch } from '../db/server-repo';
 import type { FlavorRepository, FlavorRecord } from '../db/flavor-repo';
@@ -342,7 +342,7 @@ export class ComputeService {
   /** The server as `ctx` may see it: another project's (for non-admins) and deleted ones are 404. */
   async get(ctx: RequestContext, id: string, opts: { withDeleted?: boolean } = {}): Promise<ServerRecord> {
     const s = UUID_RE.test(id) ? await this.servers.get(id, opts) : undefined;
-    if (!s || (!ctx.isAdmin && s.project_id !== ctx.projectId)) throw notFound(`Instance ${id} could not be found.`);
+    if (!s || (!ctx.isAdmin && s.project_id !== ctx.projectId)) throw notFound(msg.instanceNotFound(id));
     return s;
   }
 
@@ -531,7 +531,7 @@ export class ComputeService {
       const inserted = await this.servers.insertWithinQuota(rows, req.minCount, this.quotas);
       if (!inserted.ok) {
         const r = inserted.resource;
-        throw quotaExceeded(`Quota exceeded for ${r}: Requested ${inserted.requested}, but already used ${inserted.used} of ${inserted.allowed} ${r}`);
+        throw quotaExceeded(msg.quotaExceeded(r, inserted.requested, inserted.used, inserted.allowed));
       }
       for (const server of inserted.servers) {
         const actionId = await this.actions.start({ instanceUuid: server.id, action: 'create', requestId: ctx.requestId, userId: ctx.userId, projectId: ctx.projectId });
@@ -609,7 +609,7 @@ export class ComputeService {
     const id = idFromHref(String(ref));
     const flavor = id ? await this.flavors.get(id) : undefined;
     // NOTE(openstack): a disabled flavor is "not found" for boot (nova/compute/flavors.py).
-    if (!flavor || flavor.disabled) throw badRequest(`Flavor ${id} could not be found.`);
+    if (!flavor || flavor.disabled) throw badRequest(msg.flavorNotFound(id));
     return flavor;
   }
 
@@ -633,9 +633,9 @@ export class ComputeService {
     const ours = PRIVATE_NETWORK_ID;
     const ids: string[] = [];
     for (const n of req) {
-      if (n.port) throw badRequest(`Port ${n.port} could not be found.`);
+      if (n.port) throw badRequest(msg.portNotFound(n.port));
       if (n.fixed_ip !== undefined) throw badRequest(`Fixed IP address ${n.fixed_ip} cannot be requested: addresses are assigned by the compute host.`);
-      if (!n.uuid || n.uuid.toLowerCase() !== ours) throw badRequest(`Network ${n.uuid ?? ''} could not be found.`);
+      if (!n.uuid || n.uuid.toLowerCase() !== ours) throw badRequest(msg.networkNotFound(n.uuid ?? ''));
       if (!ids.includes(ours)) ids.push(ours);
     }
     return ids.length ? ids : 'auto';
@@ -649,7 +649,7 @@ export class ComputeService {
     if (host === undefined || host === '') return this.leastLoaded();
     if (!ctx.isAdmin) throw forbidden("Policy doesn't allow os_compute_api:servers:create:forced_host to be performed.");
     const d = this.drivers.get(host);
-    if (!d) throw badRequest(`Compute host ${host} could not be found.`);
+    if (!d) throw badRequest(msg.computeHostNotFound(host));
     return d;
   }
 
@@ -661,7 +661,7 @@ export class ComputeService {
 
   private checkMetadataQuota(count: number): void {
     const limit = this.quotas.metadata_items;
-    if (limit >= 0 && count > limit) throw quotaExceeded(`Quota exceeded for metadata_items: Requested ${count}, but already used 0 of ${limit} metadata_items`);
+    if (limit >= 0 && count > limit) throw quotaExceeded(msg.quotaExceeded('metadata_items', count, 0, limit));
   }
 
   private checkUserData(userData: string | undefined): void {
@@ -690,7 +690,7 @@ export class ComputeService {
     if (req.accessIPv6 !== undefined) patch.access_ip_v6 = req.accessIPv6;
     if (req.description !== undefined) patch.description = req.description;
     if (req.hostname !== undefined) patch.hostname = req.hostname;
-    if (Object.keys(patch).length && !(await this.servers.update(id, patch))) throw notFound(`Instance ${id} could not be found.`);
+    if (Object.keys(patch).length && !(await this.servers.update(id, patch))) throw notFound(msg.instanceNotFound(id));
     return this.get(ctx, id);
   }
 
@@ -702,7 +702,7 @@ export class ComputeService {
   async delete(ctx: RequestContext, id: string, rule: StateRule = RULES.delete): Promise<void> {
     const server = await this.get(ctx, id);
     const why = refusal(server, rule, ctx.isAdmin);
-    if (why) throw conflict(why);
+    if (why) throw invalidStateError(why);
     if (server.task_state === TaskStates.DELETING) return;
     const driver = server.host ? this.drivers.get(server.host) : undefined;
     if (driver) await this.reachable(driver);
@@ -883,7 +883,7 @@ export class ComputeService {
   async createImage(ctx: RequestContext, id: string, req: { name: string; metadata?: Record<string, string> }): Promise<ImageRecord> {
     const server = await this.get(ctx, id);
     const why = refusal(server, RULES.createImage, ctx.isAdmin);
-    if (why) throw conflict(why);
+    if (why) throw invalidStateError(why);
     const driver = this.driverOf(server);
     await this.reachable(driver);
     return this.guarded([id], () => this.snapshot(ctx, server, driver, req));
@@ -897,7 +897,7 @@ export class ComputeService {
   async createBackup(ctx: RequestContext, id: string, req: { name: string; backupType: string; rotation: number; metadata?: Record<string, string> }): Promise<ImageRecord> {
     const server = await this.get(ctx, id);
     const why = refusal(server, RULES.createBackup, ctx.isAdmin);
-    if (why) throw conflict(why);
+    if (why) throw invalidStateError(why);
     const driver = this.driverOf(server);
     await this.reachable(driver);
     const metadata = { ...(req.metadata ?? {}), image_type: 'backup', backup_type: req.backupType };
@@ -914,7 +914,7 @@ export class ComputeService {
   /** restore undoes a soft delete; servers are never soft-deleted here, so it is always refused. */
   async restore(ctx: RequestContext, id: string): Promise<never> {
     const server = await this.get(ctx, id);
-    throw conflict(refusal(server, RULES.restore, ctx.isAdmin) ?? `Cannot 'restore' instance ${id} while it is in vm_state ${server.vm_state}`);
+    throw invalidStateError(refusal(server, RULES.restore, ctx.isAdmin) ?? `Cannot 'restore' instance ${id} while it is in vm_state ${server.vm_state}`);
   }
 
   /** The security groups of a server (one per project: "default"; no network service filters traffic). */
@@ -932,7 +932,7 @@ export class ComputeService {
       if (op === 'remove' && !has) throw badRequest(`Security group ${name} not associated with the instance ${id}`);
       return { security_groups: op === 'add' ? [...current.security_groups, name] : current.security_groups.filter((g) => g !== name) };
     });
-    if (!done) throw notFound(`Instance ${id} could not be found.`);
+    if (!done) throw notFound(msg.instanceNotFound(id));
   }
 
   private async snapshot(ctx: RequestContext, server: ServerRecord, driver: ComputeDriver, req: { name: string; metadata?: Record<string, string> },
@@ -970,7 +970,7 @@ export class ComputeService {
   async consoleOutput(ctx: RequestContext, id: string, length: number | null): Promise<string> {
     const server = await this.get(ctx, id);
     // nova/compute/api.py check_instance_host: never scheduled → InstanceNotReady (409).
-    if (!server.host) throw conflict(`Instance ${id} is not ready`);
+    if (!server.host) throw invalidStateError(`Instance ${id} is not ready`);
     const driver = this.driverOf(server);
     let log: string;
     try {
@@ -978,7 +978,7 @@ export class ComputeService {
     } catch (err) {
       if (err instanceof HypervisorUnavailable) throw unavailable(err.message);
       if (err instanceof InstanceNotFound) {
-        if (server.vm_state === VmStates.BUILDING) throw conflict(`Instance ${id} is not ready`);
+        if (server.vm_state === VmStates.BUILDING) throw invalidStateError(`Instance ${id} is not ready`);
         throw notFound('Guest does not have a console available.');
       }
       throw err;
@@ -991,7 +991,7 @@ export class ComputeService {
     if (!ctx.isAdmin) throw forbidden("Policy doesn't allow os_compute_api:os-admin-actions:reset_state to be performed.");
     await this.get(ctx, id);
     const ok = await this.servers.update(id, { vm_state: state, task_state: null });
-    if (!ok) throw notFound(`Instance ${id} could not be found.`);
+    if (!ok) throw notFound(msg.instanceNotFound(id));
     await this.recordInstant(ctx, id, 'resetState');
   }
 
@@ -1025,7 +1025,7 @@ export class ComputeService {
   private async act(ctx: RequestContext, id: string, spec: ActionSpec): Promise<ServerRecord> {
     const server = await this.get(ctx, id);
     const why = refusal(server, spec.rule, ctx.isAdmin);
-    if (why) throw conflict(why);
+    if (why) throw invalidStateError(why);
     const driver = this.driverOf(server);
     await this.reachable(driver);
     return this.guarded([id], async () => {
@@ -1047,8 +1047,8 @@ export class ComputeService {
     });
     if (ok) return;
     const now = await this.servers.get(server.id);
-    if (!now) throw notFound(`Instance ${server.id} could not be found.`);
-    throw conflict(refusal(now, rule, ctx.isAdmin) ?? invalidState(rule.action, server.id, 'task_state', now.task_state));
+    if (!now) throw notFound(msg.instanceNotFound(server.id));
+    throw invalidStateError(refusal(now, rule, ctx.isAdmin) ?? invalidState(rule.action, server.id, 'task_state', now.task_state));
   }
 
   private async runAction(server: ServerRecord, driver: ComputeDriver, spec: ActionSpec, actionId: number): Promise<void> {
@@ -1111,12 +1111,12 @@ export class ComputeService {
     await this.get(ctx, id);
     const updated = await this.servers.mutate(id, (server) => {
       const why = refusal(server, RULES.updateMetadata, ctx.isAdmin);
-      if (why) throw conflict(why);
+      if (why) throw invalidStateError(why);
       const next = mode === 'replace' ? { ...items } : { ...server.metadata, ...items };
       this.checkMetadataQuota(Object.keys(next).length);
       return { metadata: next };
     });
-    if (!updated) throw notFound(`Instance ${id} could not be found.`);
+    if (!updated) throw notFound(msg.instanceNotFound(id));
     return updated.metadata;
   }
 
@@ -1125,12 +1125,12 @@ export class ComputeService {
     const updated = await this.servers.mutate(id, (server) => {
       if (!Object.prototype.hasOwnProperty.call(server.metadata, key)) throw notFound('Metadata item was not found');
       const why = refusal(server, RULES.deleteMetadata, ctx.isAdmin);
-      if (why) throw conflict(why);
+      if (why) throw invalidStateError(why);
       const next = { ...server.metadata };
       delete next[key];
       return { metadata: next };
     });
-    if (!updated) throw notFound(`Instance ${id} could not be found.`);
+    if (!updated) throw notFound(msg.instanceNotFound(id));
   }
 
   // ------------------------------------------------------------------ instance actions
@@ -1282,7 +1282,7 @@ export class ComputeService {
       this.hostStatus.set(driver.host, 'UP');
     } catch (e) {
       this.hostStatus.set(driver.host, 'DOWN');
-      if (e instanceof ApiError) throw e;
+      if (e instanceof DomainError) throw e;
       throw unavailable(e instanceof HypervisorUnavailable ? e.message : `Compute host ${driver.host} is unavailable: ${describe(e)}`);
     }
   }

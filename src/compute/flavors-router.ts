@@ -21,7 +21,7 @@
  */
 import { Router, Request } from 'express';
 import type { Services } from '../compose';
-import { badRequest, notFound } from '../errors';
+import { badRequest, msg, notFound } from '../errors';
 import { handle } from '../http/async';
 import { ctxOf, requireAdmin } from '../http/auth';
 import { methodNotAllowed } from '../http/errors';
@@ -114,7 +114,7 @@ export function flavorsRouter(services: Services): Router {
   /** The flavor as the caller may see it: non-admins never see private flavors (404, as Nova). */
   const visibleFlavor = async (req: Request, id: string): Promise<FlavorRecord> => {
     const f = await repo.get(id);
-    if (!f || (!f.is_public && !ctxOf(req).isAdmin)) throw notFound(`Flavor ${id} could not be found.`);
+    if (!f || (!f.is_public && !ctxOf(req).isAdmin)) throw notFound(msg.flavorNotFound(id));
     return f;
   };
 
@@ -174,16 +174,16 @@ export function flavorsRouter(services: Services): Router {
     }))
     .put(handle(async (req, res, next) => {
       // Nova has no update below 2.55: the route does not exist there.
-      if (!atLeast(req, '2.55')) return next(notFound('The resource could not be found.'));
+      if (!atLeast(req, '2.55')) return next(notFound(msg.resourceNotFound()));
       const body = validate<{ flavor: { description: string | null } }>(schemas.updateFlavor, req.body);
       requireAdmin(ctxOf(req), 'os_compute_api:os-flavor-manage:update');
       const updated = await repo.updateDescription(req.params.id, body.flavor.description);
-      if (!updated) throw notFound(`Flavor ${req.params.id} could not be found.`);
+      if (!updated) throw notFound(msg.flavorNotFound(req.params.id));
       res.status(200).json(flavorView(req, publicUrl, updated));
     }))
     .delete(handle(async (req, res) => {
       requireAdmin(ctxOf(req), 'os_compute_api:os-flavor-manage:delete');
-      if (!(await repo.delete(req.params.id))) throw notFound(`Flavor ${req.params.id} could not be found.`);
+      if (!(await repo.delete(req.params.id))) throw notFound(msg.flavorNotFound(req.params.id));
       // NOTE(oomichi, nova): 202 kept for backwards compatibility although the delete is complete.
       res.status(202).end();
     }))

@@ -16,7 +16,7 @@ import { promisify } from 'node:util';
 import sshpk from 'sshpk';
 import { Router, Request } from 'express';
 import type { Services } from '../compose';
-import { badRequest, forbidden, notFound, quotaExceeded } from '../errors';
+import { badRequest, forbidden, msg, notFound, quotaExceeded } from '../errors';
 import { handle } from '../http/async';
 import { ctxOf } from '../http/auth';
 import { canWrite, RequestContext } from '../http/context';
@@ -150,7 +150,7 @@ export class KeypairService {
 
   async get(userId: string, name: string): Promise<KeypairRecord> {
     const k = await this.repo.get(userId, name);
-    if (!k) throw notFound(`Keypair ${name} not found for user ${userId}`);
+    if (!k) throw notFound(msg.keypairNotFound(name, userId));
     return k;
   }
 
@@ -164,7 +164,7 @@ export class KeypairService {
   }
 
   async delete(userId: string, name: string): Promise<void> {
-    if (!(await this.repo.delete(userId, name))) throw notFound(`Keypair ${name} not found for user ${userId}`);
+    if (!(await this.repo.delete(userId, name))) throw notFound(msg.keypairNotFound(name, userId));
   }
 }
 

@@ -10,7 +10,7 @@
  * response under /compute/v2.1 (errors included) says which version it was rendered in.
  */
 import type { Request, RequestHandler } from 'express';
-import { ApiError, badRequest } from '../errors';
+import { badRequest, notAcceptable } from '../errors';
 
 /** The lowest microversion served (v2.1 itself). */
 export const MIN_VERSION = '2.1';
@@ -116,8 +116,8 @@ export function apiVersionMiddleware(): RequestHandler {
         // Nova echoes the refused version on the 406 (the Fault renders req.api_version_request).
         req.apiVersion = version;
         setVersionHeaders(res, version);
-        return next(new ApiError('notAcceptable',
-          `Version ${formatVersion(version)} is not supported by the API. Minimum is ${MIN_VERSION} and maximum is ${MAX_VERSION}.`, 406));
+        return next(notAcceptable(
+          `Version ${formatVersion(version)} is not supported by the API. Minimum is ${MIN_VERSION} and maximum is ${MAX_VERSION}.`));
       }
     }
     req.apiVersion = version;

@@ -16,7 +16,7 @@
 import net from 'node:net';
 import { Router, Request, RequestHandler } from 'express';
 import type { Services } from '../compose';
-import { badRequest, notFound, notImplemented } from '../errors';
+import { DomainError, badRequest, msg, notFound, notImplemented } from '../errors';
 import { handle } from '../http/async';
 import { ctxOf, requireAdmin } from '../http/auth';
 import type { RequestContext } from '../http/context';
@@ -45,7 +45,7 @@ export const AVAILABILITY_ZONE = 'nova';
 
 /** 404 for APIs Nova removed at `lastVersion` + 1 (its VersionNotFoundForAPIMethod). */
 function untilVersion(lastVersion: string): RequestHandler {
-  return (req, _res, next) => (atMost(req, lastVersion) ? next() : next(notFound('The resource could not be found.')));
+  return (req, _res, next) => (atMost(req, lastVersion) ? next() : next(notFound(msg.resourceNotFound())));
 }
 
 /** Parses a boolean query value strictly (oslo's bool_from_string), 400 otherwise. */
@@ -191,7 +191,7 @@ export function miscRouter(services: Services): Router {
     const ctx = ctxOf(req);
     // NOTE(openstack): a name is a 404 here, so OSC's APIv2.find falls back to listing and
     // matching `label` (openstackclient/api/compute_v2.py network_find).
-    if (req.params.id !== PRIVATE_NETWORK_ID) throw notFound(`Network ${req.params.id} could not be found.`);
+    if (req.params.id !== PRIVATE_NETWORK_ID) throw notFound(msg.networkNotFound(req.params.id));
     res.status(200).json({ network: networkView(ctx) });
   }));
   router.all(['/os-networks', '/os-networks/:id'], methodNotAllowed());
@@ -335,7 +335,7 @@ function hypervisorsRouter(services: Services): Router {
       const h = /^[0-9]+$/.test(id) ? hosts.find((x) => x.index === Number(id)) : undefined;
       if (h) return h;
     }
-    throw notFound(`Hypervisor with ID ${id} could not be found.`);
+    throw notFound(msg.hypervisorNotFound(id));
   };
 
   const withServersParam = (req: Request) => (atLeast(req, '2.53') ? boolParam(req, 'with_servers') ?? false : false);
@@ -361,7 +361,7 @@ function hypervisorsRouter(services: Services): Router {
   }));
 
   // Nova removed /statistics and /{id}/uptime at 2.88, /search and /servers at 2.53: 404 there.
-  const gone = () => notFound('The resource could not be found.');
+  const gone = () => notFound(msg.resourceNotFound());
 
   router.get('/statistics', handle(async (req, res) => {
     if (atLeast(req, '2.88')) throw gone();
@@ -433,7 +433,7 @@ function uptimeNotImplemented() {
 export interface ImageProxyPort {
   /** Every image the caller may see (Glance's default listing: hidden ones excluded). */
   list(ctx: RequestContext, query: Record<string, never>): Promise<{ images: ImageRecord[] }>;
-  /** The image, or a 404 ApiError when unknown or invisible. */
+  /** The image, or a 404 DomainError when unknown or invisible. */
   get(ctx: RequestContext, id: string): Promise<ImageRecord>;
   /** Deletes as Glance would (403 for protected images, 404 when unknown). */
   delete(ctx: RequestContext, id: string): Promise<unknown>;
@@ -575,6 +575,6 @@ function imagesProxyRouter(services: Services): Router {
 
 /** The image service's 404 in Nova's words ("Image not found."); other errors pass unchanged. */
 function toImageNotFound(e: unknown, _id: string): unknown {
-  if ((e as { status?: number }).status === 404) return notFound('Image not found.');
+  if (e instanceof DomainError && e.kind === 'notFound') return notFound(msg.computeImageNotFound());
   return e;
 }

@@ -79,7 +79,7 @@ export function computeRouter(services: Services, log: Logger): Router {
   v21.use(miscRouter(services));
 
   r.use('/v2.1', v21);
-  r.use(notFoundHandler('compute'));
+  r.use(notFoundHandler());
   r.use(errorHandler('compute', log, publicUrl));
   return r;
 }

@@ -6,6 +6,7 @@
  * The rules serve twice: as the compare-and-set condition of the claim (the SQL WHERE clause),
  * and, when the claim touched no row, to say in Nova's words why.
  */
+import { msg } from '../errors';
 import { VmStates, VmState } from './vm-states';
 import { TaskStates, TaskState } from './task-states';
 import type { ServerRecord } from './server-record';
@@ -79,7 +80,7 @@ const py = (v: string | null): string => (v === null ? 'None' : v);
  * Lock first (check_instance_lock wraps the state checks), then each stage in order.
  */
 export function refusal(server: Pick<ServerRecord, 'id' | 'vm_state' | 'task_state' | 'launched_at' | 'locked'>, r: StateRule, isAdmin: boolean): string | undefined {
-  if (r.checkLock && server.locked && !isAdmin) return `Instance ${server.id} is locked`;
+  if (r.checkLock && server.locked && !isAdmin) return msg.instanceLocked(server.id);
   for (const s of r.stages) {
     if (s.vmStates && !s.vmStates.includes(server.vm_state)) return invalidState(r.action, server.id, 'vm_state', server.vm_state);
     if (s.taskStates && !s.taskStates.includes(server.task_state)) return invalidState(r.action, server.id, 'task_state', server.task_state);
@@ -89,7 +90,7 @@ export function refusal(server: Pick<ServerRecord, 'id' | 'vm_state' | 'task_sta
 }
 
 export function invalidState(action: string, id: string, attr: string, state: string | null): string {
-  return `Cannot '${action}' instance ${id} while it is in ${attr} ${py(state)}`;
+  return msg.instanceInvalidState(action, id, attr, py(state));
 }
 
 /** The compare-and-set condition of a rule: every stage must hold, so the sets intersect. */

@@ -10,7 +10,7 @@ import type { Knex } from 'knex';
 import type { Db } from './knex';
 import { now } from './knex';
 import type { SeedFlavor } from '../config';
-import { badRequest, conflict, notFound } from '../errors';
+import { badRequest, conflict, msg, notFound } from '../errors';
 
 export interface FlavorRecord {
   id: string;
@@ -147,7 +147,7 @@ function comparator(column: string, dir: 'asc' | 'desc'): (a: Row, b: Row) => nu
   };
 }
 
-/** Repository over the `flavors` table. Throws ApiError-kinded errors for name/id clashes. */
+/** Repository over the `flavors` table. Throws DomainError-kinded errors for name/id clashes. */
 export class FlavorRepository {
   constructor(private readonly db: Db) {}
 
@@ -304,7 +304,7 @@ export class FlavorRepository {
   async setExtraSpecs(id: string, specs: Record<string, string>): Promise<Record<string, string>> {
     return this.db.transaction(async (trx) => {
       const r = await this.row(id, trx);
-      if (!r) throw notFound(`Flavor ${id} could not be found.`);
+      if (!r) throw notFound(msg.flavorNotFound(id));
       const merged = { ...r.extra_specs, ...specs };
       await this.q(trx).where({ id }).update({ extra_specs: JSON.stringify(merged) });
       return merged;
@@ -315,7 +315,7 @@ export class FlavorRepository {
   async deleteExtraSpec(id: string, key: string): Promise<void> {
     await this.db.transaction(async (trx) => {
       const r = await this.row(id, trx);
-      if (!r) throw notFound(`Flavor ${id} could not be found.`);
+      if (!r) throw notFound(msg.flavorNotFound(id));
       if (!Object.prototype.hasOwnProperty.call(r.extra_specs, key)) {
         throw notFound(`Flavor ${id} has no extra specs with key ${key}.`);
       }

@@ -6,46 +6,57 @@
  */
 import type { ErrorRequestHandler, RequestHandler } from 'express';
 import http from 'node:http';
-import { ApiError, ErrorKind } from '../errors';
+import { DomainError, ErrorKind, methodNotAllowed as methodNotAllowedError, msg, notFound } from '../errors';
 import type { Logger } from 'pino';
 
 export type ApiName = 'identity' | 'compute' | 'image';
 
-/** Turns whatever was thrown (ours, body-parser's, a bug) into an ApiError. */
-export function toApiError(err: unknown): ApiError {
-  if (err instanceof ApiError) return err;
+/** The one map from a domain error's kind to an HTTP status. */
+export const STATUS_OF: Record<ErrorKind, number> = {
+  invalid: 400,
+  unauthorized: 401,
+  forbidden: 403,
+  notFound: 404,
+  methodNotAllowed: 405,
+  notAcceptable: 406,
+  conflict: 409,
+  invalidState: 409,
+  gone: 410,
+  // NOTE(openstack): Nova answers an exceeded quota with 403 (OverQuota → HTTPForbidden).
+  overQuota: 403,
+  tooLarge: 413,
+  unsupportedMediaType: 415,
+  notImplemented: 501,
+  unavailable: 503,
+  internal: 500,
+};
+
+export const statusOf = (err: DomainError): number => STATUS_OF[err.kind];
+
+const KIND_OF_STATUS: Record<number, ErrorKind> = {
+  400: 'invalid', 401: 'unauthorized', 403: 'forbidden', 404: 'notFound', 405: 'methodNotAllowed',
+  406: 'notAcceptable', 409: 'conflict', 410: 'gone', 413: 'tooLarge', 415: 'unsupportedMediaType',
+};
+
+/** Turns whatever was thrown (ours, body-parser's, a bug) into a DomainError. */
+export function toDomainError(err: unknown): DomainError {
+  if (err instanceof DomainError) return err;
   const e = err as { type?: string; status?: number; statusCode?: number; message?: string; expose?: boolean };
   // body-parser / raw-body errors carry a status and a type
   if (e && typeof e === 'object' && typeof (e.status ?? e.statusCode) === 'number') {
     const status = (e.status ?? e.statusCode) as number;
-    if (e.type === 'entity.parse.failed') return new ApiError('badRequest', 'Malformed request body: the body is not valid JSON.');
-    if (e.type === 'entity.too.large') return new ApiError('requestEntityTooLarge', 'Request body is too large.', 413);
-    if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return new ApiError('badMediaType', e.message ?? 'Unsupported encoding', 415);
-    if (e.type === 'request.aborted') return new ApiError('badRequest', 'The request was aborted by the client.');
-    if (status >= 400 && status < 500) return new ApiError(kindOfStatus(status), e.expose && e.message ? e.message : http.STATUS_CODES[status] ?? 'Bad request', status);
+    if (e.type === 'entity.parse.failed') return new DomainError('invalid', 'Malformed request body: the body is not valid JSON.');
+    if (e.type === 'entity.too.large') return new DomainError('tooLarge', 'Request body is too large.');
+    if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return new DomainError('unsupportedMediaType', e.message ?? 'Unsupported encoding');
+    if (e.type === 'request.aborted') return new DomainError('invalid', 'The request was aborted by the client.');
+    if (status >= 400 && status < 500) return new DomainError(KIND_OF_STATUS[status] ?? 'invalid', e.expose && e.message ? e.message : http.STATUS_CODES[status] ?? 'Bad request');
   }
-  return new ApiError('computeFault', 'The server has either erred or is incapable of performing the requested operation.', 500);
-}
-
-function kindOfStatus(status: number): ErrorKind {
-  switch (status) {
-    case 400: return 'badRequest';
-    case 401: return 'unauthorized';
-    case 403: return 'forbidden';
-    case 404: return 'itemNotFound';
-    case 405: return 'badMethod';
-    case 406: return 'notAcceptable';
-    case 409: return 'conflictingRequest';
-    case 410: return 'gone';
-    case 413: return 'requestEntityTooLarge';
-    case 415: return 'badMediaType';
-    default: return 'badRequest';
-  }
+  return new DomainError('internal', 'The server has either erred or is incapable of performing the requested operation.');
 }
 
 /** Nova's fault names by status (nova/api/openstack/wsgi.py Fault._fault_names). */
-function novaFaultName(err: ApiError): string {
-  switch (err.status) {
+function novaFaultName(status: number): string {
+  switch (status) {
     case 400: return 'badRequest';
     case 401: return 'unauthorized';
     case 403: return 'forbidden';
@@ -67,17 +78,18 @@ function novaFaultName(err: ApiError): string {
  * NOTE(openstack): glanceclient (glanceclient/exc.py from_response) reads `.get('message')` on every
  * top-level value of a JSON error, so the flat form would crash it; the SDK reads either form.
  */
-export function errorBody(api: ApiName, err: ApiError, accept = ''): unknown {
-  const title = http.STATUS_CODES[err.status] ?? 'Error';
+export function errorBody(api: ApiName, err: DomainError, accept = ''): unknown {
+  const status = statusOf(err);
+  const title = http.STATUS_CODES[status] ?? 'Error';
   switch (api) {
     case 'identity':
-      return { error: { code: err.status, title, message: err.message } };
+      return { error: { code: status, title, message: err.message } };
     case 'compute':
-      return { [novaFaultName(err)]: { code: err.status, message: err.message } };
+      return { [novaFaultName(status)]: { code: status, message: err.message } };
     case 'image': {
       // webob's titles (Node calls 413 "Payload Too Large").
-      const t = err.status === 413 ? 'Request Entity Too Large' : title;
-      const code = `${err.status} ${t}`;
+      const t = status === 413 ? 'Request Entity Too Large' : title;
+      const code = `${status} ${t}`;
       if (/application\/json/i.test(accept)) return { message: err.message, code, title: t };
       // glanceclient prints "HTTP <message>": lead with the status line, as Glance's HTML page does.
       return { error: { message: `${code}: ${err.message}`, code, title: t } };
@@ -87,27 +99,28 @@ export function errorBody(api: ApiName, err: ApiError, accept = ''): unknown {
 
 export function errorHandler(api: ApiName, log: Logger, publicUrl: string): ErrorRequestHandler {
   return (err, req, res, _next) => {
-    const apiErr = toApiError(err);
-    if (apiErr.status >= 500) log.error({ err, req_id: req.id, method: req.method, url: req.originalUrl }, 'request failed');
+    const apiErr = toDomainError(err);
+    const status = statusOf(apiErr);
+    if (status >= 500) log.error({ err, req_id: req.id, method: req.method, url: req.originalUrl }, 'request failed');
     if (res.headersSent) {
       // A streamed response broke mid-way: nothing can be said any more, close the connection.
       res.destroy();
       return;
     }
     for (const [k, v] of Object.entries(apiErr.headers)) res.setHeader(k, v);
-    if (apiErr.status === 401) res.setHeader('WWW-Authenticate', `Keystone uri="${publicUrl}/identity"`);
+    if (status === 401) res.setHeader('WWW-Authenticate', `Keystone uri="${publicUrl}/identity"`);
     // An unread request body (e.g. an upload refused before reading) must not be parsed as the next request.
     if (!req.complete) res.setHeader('Connection', 'close');
-    res.status(apiErr.status).type('application/json').send(JSON.stringify(errorBody(api, apiErr, req.header('accept'))));
+    res.status(status).type('application/json').send(JSON.stringify(errorBody(api, apiErr, req.header('accept'))));
   };
 }
 
 /** 404 for any path an API does not serve, in that API's shape. */
-export function notFoundHandler(api: ApiName): RequestHandler {
-  return (req, _res, next) => next(new ApiError('itemNotFound', api === 'compute' ? 'The resource could not be found.' : `The resource could not be found.`));
+export function notFoundHandler(): RequestHandler {
+  return (_req, _res, next) => next(notFound(msg.resourceNotFound()));
 }
 
 /** 405 for a known path with a method it does not serve. */
 export function methodNotAllowed(): RequestHandler {
-  return (req, _res, next) => next(new ApiError('badMethod', `The method ${req.method} is not allowed for this resource.`, 405));
+  return (req, _res, next) => next(methodNotAllowedError(`The method ${req.method} is not allowed for this resource.`));
 }

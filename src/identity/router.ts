@@ -51,7 +51,7 @@ export function identityRouter(tokens: TokenService, publicUrl: string, log: Log
     res.status(204).end();
   }));
 
-  r.use(notFoundHandler('identity'));
+  r.use(notFoundHandler());
   r.use(errorHandler('identity', log, publicUrl));
   return r;
 }

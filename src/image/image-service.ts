@@ -11,7 +11,7 @@
 import crypto from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { ApiError, badRequest, conflict, forbidden, gone, notFound, tooLarge, unavailable } from '../errors';
+import { DomainError, badRequest, conflict, forbidden, gone, invalidState, msg, notFound, tooLarge, unavailable } from '../errors';
 import type { RequestContext } from '../http/context';
 import type { ImageRepository } from '../db/image-repo';
 import { now } from '../db/knex';
@@ -105,7 +105,7 @@ export class ImageService {
   /** Like find, but 404 (Glance's "No image found with ID …") when unknown or invisible. */
   async get(ctx: RequestContext, id: string): Promise<ImageRecord> {
     const img = await this.find(ctx, id);
-    if (!img) throw notFound(`No image found with ID ${id}`);
+    if (!img) throw notFound(msg.imageNotFound(id));
     return img;
   }
 
@@ -159,7 +159,7 @@ export class ImageService {
     if (img.visibility !== 'shared') throw forbidden('Only shared images have members.');
     const m = await this.repo.addMember(id, memberId);
     if (m) return m;
-    if (!(await this.repo.get(id))) throw notFound(`No image found with ID ${id}`);
+    if (!(await this.repo.get(id))) throw notFound(msg.imageNotFound(id));
     throw conflict(`Member ${memberId} is duplicated for image ${id}`);
   }
 
@@ -251,9 +251,9 @@ export class ImageService {
     const img = await this.getForWrite(ctx, id, 'modify_image');
     if (tag.length > 255) throw badRequest(`Tag '${tag.slice(0, 40)}…' is longer than 255 characters.`);
     if (!img.tags.includes(tag) && img.tags.length >= MAX_TAGS) {
-      throw new ApiError('requestEntityTooLarge', `Attempted to add more than ${MAX_TAGS} tags to the image.`, 413);
+      throw tooLarge(`Attempted to add more than ${MAX_TAGS} tags to the image.`);
     }
-    if (!(await this.repo.addTag(id, tag))) throw notFound(`No image found with ID ${id}`);
+    if (!(await this.repo.addTag(id, tag))) throw notFound(msg.imageNotFound(id));
   }
 
   async removeTag(ctx: RequestContext, id: string, tag: string): Promise<void> {
@@ -312,7 +312,7 @@ export class ImageService {
    */
   async upload(ctx: RequestContext, id: string, source: Readable, opts: UploadOptions = {}): Promise<ImageRecord> {
     const img = await this.getForWrite(ctx, id, 'upload_image');
-    if (img.status !== 'queued') throw conflict(transitionMessage(img.status, 'saving'));
+    if (img.status !== 'queued') throw invalidState(transitionMessage(img.status, 'saving'));
     const missing = (['container_format', 'disk_format'] as const).filter((k) => !img[k]);
     if (missing.length === 1) throw badRequest(`Property ${missing[0]} must be set prior to saving data.`);
     if (missing.length > 1) throw badRequest(`Properties ${missing.join(', ')} must be set prior to saving data.`);
@@ -324,13 +324,13 @@ export class ImageService {
     }
     if (!(await this.repo.transition(id, 'queued', 'saving'))) {
       const current = await this.repo.get(id);
-      if (!current) throw notFound(`No image found with ID ${id}`);
-      throw conflict(transitionMessage(current.status, 'saving'));
+      if (!current) throw notFound(msg.imageNotFound(id));
+      throw invalidState(transitionMessage(current.status, 'saving'));
     }
     return this.track(this.receive(img, source, opts));
   }
 
-  private overCap(n?: number): ApiError {
+  private overCap(n?: number): DomainError {
     return tooLarge(n === undefined
       ? `Image exceeds the size limit of ${fmtBytes(this.maxImageSize)}.`
       : `Image of ${fmtBytes(n)} exceeds the size limit of ${fmtBytes(this.maxImageSize)}.`);
@@ -393,15 +393,15 @@ export class ImageService {
       if (!done) {
         const current = await this.repo.get(id);
         if (!current) throw gone(`Image ${id} could not be found after upload. The image may have been deleted during the upload.`);
-        throw conflict(transitionMessage(current.status, 'active'));
+        throw invalidState(transitionMessage(current.status, 'active'));
       }
       this.log.info({ image_id: id, size: result.size, docker_image_id: archive?.imageId }, 'image uploaded');
       return (await this.repo.get(id))!;
     } catch (e) {
       const err = uploadError(e);
       await this.undoUpload(id, { pending, committed, engine, archive: released ? archive : undefined, wasPresent });
-      if (err.status >= 500) this.log.error({ err: e, image_id: id }, 'image upload failed');
-      else this.log.info({ image_id: id, reason: err.message, status: err.status }, 'image upload refused');
+      if (err.kind === 'internal' || err.kind === 'unavailable') this.log.error({ err: e, image_id: id }, 'image upload failed');
+      else this.log.info({ image_id: id, reason: err.message, kind: err.kind }, 'image upload refused');
       throw err;
     }
   }
@@ -634,21 +634,21 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 
 /** What the engine said, as an API error: refused → 400, unreachable → 503. */
 function engineError(engine: ComputeDriver, e: unknown): Error {
-  if (e instanceof ApiError) return e;
+  if (e instanceof DomainError) return e;
   if (e instanceof InvalidImageArchive) return invalidArchive(e.reason);
   if (e instanceof HypervisorUnavailable) return unavailable(e.message);
   return unavailable(`Compute host ${engine.host} failed to load the image: ${e instanceof Error ? e.message : String(e)}`);
 }
 
 /** 400 for bytes that are not a loadable image, whether the inspector or the engine said so. */
-function invalidArchive(reason: string): ApiError {
+function invalidArchive(reason: string): DomainError {
   return badRequest(`Invalid docker image archive: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}`);
 }
 
 /** Any failure of an upload, as the API error to answer with. */
-function uploadError(e: unknown): ApiError {
+function uploadError(e: unknown): DomainError {
   const cause = e instanceof IngestFailed ? e.cause : e;
-  if (cause instanceof ApiError) return cause;
+  if (cause instanceof DomainError) return cause;
   if (cause instanceof InvalidImageArchive) return invalidArchive(cause.reason);
   if (cause instanceof HypervisorUnavailable) return unavailable(cause.message);
   const code = (cause as NodeJS.ErrnoException)?.code;

@@ -5,6 +5,7 @@
  * may be asked for and the database says who got there first.
  */
 import type { ImageStatus } from './image-record';
+import { msg } from '../errors';
 
 /** Every status, one comment each. */
 export const IMAGE_STATUSES: Record<ImageStatus, string> = {
@@ -40,7 +41,7 @@ export function canTransition(from: ImageStatus, to: ImageStatus): boolean {
 
 /** Glance's wording for a refused move (glance/common/exception.py InvalidImageStatusTransition). */
 export function transitionMessage(from: ImageStatus, to: ImageStatus): string {
-  return `Image status transition from ${from} to ${to} is not allowed`;
+  return msg.imageStatusTransition(from, to);
 }
 
 export function isImageStatus(s: string): s is ImageStatus {

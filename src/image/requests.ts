@@ -9,7 +9,7 @@
  *
  * Pure functions: no I/O, so the rules are unit-tested directly.
  */
-import { ApiError, badRequest, conflict, forbidden } from '../errors';
+import { badRequest, conflict, forbidden, tooLarge } from '../errors';
 import { validate } from '../http/validation';
 import type { ImageEdit } from '../db/image-repo';
 import type { ImageRecord, MemberStatus, Visibility } from './image-record';
@@ -24,7 +24,7 @@ export interface Requester {
   isAdmin: boolean;
 }
 
-const tooMany = (m: string) => new ApiError('requestEntityTooLarge', m, 413);
+const tooMany = tooLarge;
 
 function checkWritable(key: string): void {
   if (key === 'locations') throw forbidden("It's not allowed to add locations if locations are invisible.");

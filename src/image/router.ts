@@ -9,7 +9,7 @@ import express, { Request, Response, Router } from 'express';
 import { pipeline } from 'node:stream';
 import type { Logger } from 'pino';
 import type { Services } from '../compose';
-import { ApiError, badMediaType, badRequest } from '../errors';
+import { badRequest, unsupportedMediaType } from '../errors';
 import { handle } from '../http/async';
 import { ctxOf, requireToken, requireWriter } from '../http/auth';
 import { errorHandler, methodNotAllowed, notFoundHandler } from '../http/errors';
@@ -78,7 +78,7 @@ export function imageRouter(services: Services, log: Logger): Router {
   v2.patch('/images/:id', (req, _res, next) => {
     // NOTE(openstack): only Glance's two JSON-patch media types (SDK/glanceclient v2.1, tempest v2.0).
     if (!(mediaType(req) in PATCH_MEDIA_TYPES)) {
-      return next(new ApiError('badMediaType', `Content type ${req.header('content-type') ?? '(none)'} is not supported for PATCH; use application/openstack-images-v2.1-json-patch.`, 415, {
+      return next(unsupportedMediaType(`Content type ${req.header('content-type') ?? '(none)'} is not supported for PATCH; use application/openstack-images-v2.1-json-patch.`, {
         'Accept-Patch': Object.keys(PATCH_MEDIA_TYPES).sort().join(', '),
       }));
     }
@@ -96,7 +96,7 @@ export function imageRouter(services: Services, log: Logger): Router {
 
   v2.put('/images/:id/file', handle(async (req, res) => {
     if (mediaType(req) !== 'application/octet-stream') {
-      throw badMediaType(`Content type ${req.header('content-type') ?? '(none)'} is not supported for image data; use application/octet-stream.`);
+      throw unsupportedMediaType(`Content type ${req.header('content-type') ?? '(none)'} is not supported for image data; use application/octet-stream.`);
     }
     // The request itself is the stream: never buffered, never parsed.
     await images.upload(ctxOf(req), req.params.id, req, {
@@ -188,7 +188,7 @@ export function imageRouter(services: Services, log: Logger): Router {
   schema('/schemas/metadefs/resource_type', METADEFS_RESOURCE_TYPE_SCHEMA);
 
   r.use('/v2', v2);
-  r.use(notFoundHandler('image'));
+  r.use(notFoundHandler());
   r.use(errorHandler('image', log, publicUrl));
   return r;
 }

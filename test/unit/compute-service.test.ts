@@ -5,7 +5,7 @@
  */
 import { makeTestApp, TestApp, Account } from '../helpers/app';
 import { FakeDriver, FakeOp } from '../../src/virt/fake/driver';
-import { ApiError } from '../../src/errors';
+import { DomainError } from '../../src/errors';
 import type { RequestContext } from '../../src/http/context';
 import type { ComputeService } from '../../src/compute/compute-service';
 import { uploadImage } from '../integration/servers-support';
@@ -56,7 +56,7 @@ async function active(name = 'vm'): Promise<string> {
 }
 
 const row = async (id: string) => (await compute.get(await ctx('admin'), id));
-const kinds = (results: PromiseSettledResult<unknown>[]) => results.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as ApiError).kind));
+const kinds = (results: PromiseSettledResult<unknown>[]) => results.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as DomainError).kind));
 
 describe('compare-and-set', () => {
   test('20 concurrent stops: exactly one is accepted, the others are conflicts; the server ends stopped', async () => {
@@ -64,7 +64,7 @@ describe('compare-and-set', () => {
     const c = await ctx();
     const results = await Promise.allSettled(Array.from({ length: 20 }, () => compute.stop(c, id)));
     expect(kinds(results).filter((k) => k === 'ok')).toHaveLength(1);
-    expect(kinds(results).filter((k) => k === 'conflictingRequest')).toHaveLength(19);
+    expect(kinds(results).filter((k) => k === 'invalidState' || k === 'conflict')).toHaveLength(19);
     await compute.idle();
     const s = await row(id);
     expect([s.vm_state, s.task_state, s.power_state]).toEqual(['stopped', null, 4]);
@@ -97,7 +97,7 @@ describe('compare-and-set', () => {
     const c = await ctx();
     const results = await Promise.allSettled(Array.from({ length: 10 }, (_, i) => compute.create(c, { name: `q${i}`, imageRef: image, flavorRef: '1', minCount: 1, maxCount: 1 })));
     expect(kinds(results).filter((k) => k === 'ok')).toHaveLength(5);
-    expect(kinds(results).filter((k) => k === 'overLimit')).toHaveLength(5);
+    expect(kinds(results).filter((k) => k === 'overQuota')).toHaveLength(5);
     await compute.idle();
     expect(await compute.usage(c.projectId)).toEqual({ instances: 5, cores: 5, ram: 2560 });
   });
@@ -129,7 +129,7 @@ describe('newer intents win, and the engine sees one operation per server at a t
     expect((await row(id)).task_state).toBe('deleting');
     release();
     await compute.idle();
-    await expect(compute.get(c, id)).rejects.toMatchObject({ kind: 'itemNotFound' });
+    await expect(compute.get(c, id)).rejects.toMatchObject({ kind: 'notFound' });
     expect(driver.specOf(id)).toBeUndefined();
     const actions = await t.services.db('instance_actions').where({ instance_uuid: id }).orderBy('id');
     expect(actions.map((a: { action: string; result: string }) => [a.action, a.result])).toEqual([['create', 'Error'], ['delete', 'Success']]);
@@ -151,7 +151,7 @@ describe('failures', () => {
   test('the engine away: an action is a 503 and the task is never claimed', async () => {
     const id = await active();
     driver.setUnavailable(true);
-    await expect(compute.stop(await ctx(), id)).rejects.toMatchObject({ kind: 'serviceUnavailable', status: 503 });
+    await expect(compute.stop(await ctx(), id)).rejects.toMatchObject({ kind: 'unavailable' });
     expect(compute.hostStatusOf('fake-host')).toBe('DOWN');
     driver.setUnavailable(false);
     const s = await row(id);

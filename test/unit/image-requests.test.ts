@@ -2,7 +2,8 @@
  * Glance's request rules as pure functions: create bodies, JSON-patch (both media types),
  * and the list query (filters, sort, paging).
  */
-import { ApiError } from '../../src/errors';
+import { DomainError } from '../../src/errors';
+import { statusOf } from '../../src/http/errors';
 import type { ImageRecord } from '../../src/image/image-record';
 import { applyPatch, parseCreate, parsePatch, Requester } from '../../src/image/requests';
 import { compareImages, parseListQuery, splitInValues } from '../../src/image/list-query';
@@ -21,12 +22,13 @@ function image(over: Partial<ImageRecord> = {}): ImageRecord {
   };
 }
 
-function apiError(fn: () => unknown): ApiError {
+/** The error fn throws, with the HTTP status the API would answer with. */
+function apiError(fn: () => unknown): DomainError & { status: number } {
   try {
     fn();
   } catch (e) {
-    expect(e).toBeInstanceOf(ApiError);
-    return e as ApiError;
+    expect(e).toBeInstanceOf(DomainError);
+    return Object.assign(e as DomainError, { status: statusOf(e as DomainError) });
   }
   throw new Error('no error was thrown');
 }
@@ -163,7 +165,7 @@ describe('the list query', () => {
 
   it('parses os_hidden case-insensitively (the SDK sends True)', () => {
     expect(q('os_hidden=True').conditions).toContainEqual({ column: 'os_hidden', op: 'eq', value: true });
-    expect(() => q('os_hidden=maybe')).toThrow(ApiError);
+    expect(() => q('os_hidden=maybe')).toThrow(DomainError);
   });
 
   it('turns glanceclient sort_key/sort_dir and the SDK sort= into the same sort', () => {
@@ -171,7 +173,7 @@ describe('the list query', () => {
     expect(q('sort=name:asc,size').sort).toEqual([{ key: 'name', dir: 'asc' }, { key: 'size', dir: 'desc' }, { key: 'created_at', dir: 'desc' }, { key: 'id', dir: 'desc' }]);
     expect(() => q('sort_key=bogus')).toThrow(/Invalid sort key: bogus/);
     expect(() => q('sort_dir=up')).toThrow(/Invalid sort direction: up/);
-    expect(() => q('sort=name&sort_key=name')).toThrow(ApiError);
+    expect(() => q('sort=name&sort_key=name')).toThrow(DomainError);
   });
 
   it('filters: repeated tags AND, in: lists, sizes, timestamps, enums, and unknown keys as properties', () => {
@@ -187,9 +189,9 @@ describe('the list query', () => {
     expect(q('visibility=all').visibility).toBe('all');
     expect(() => q('visibility=secret')).toThrow(/Invalid visibility value: secret/);
     expect(() => q('status=bogus')).toThrow(/Invalid status value: bogus/);
-    expect(() => q('member_status=maybe')).toThrow(ApiError);
-    expect(() => q('created_at=soon:2026-01-01')).toThrow(ApiError);
-    expect(() => q('size_min=big')).toThrow(ApiError);
+    expect(() => q('member_status=maybe')).toThrow(DomainError);
+    expect(() => q('created_at=soon:2026-01-01')).toThrow(DomainError);
+    expect(() => q('size_min=big')).toThrow(DomainError);
   });
 
   it('splits in: values with quotes like Glance', () => {
