@@ -580,7 +580,7 @@ export class ComputeService {
       return await driver.spawn(spec);
     } catch (e) {
       if (!(e instanceof ImageNotOnHost)) throw e;
-      this.log.warn({ server_id: spec.serverId, host: driver.host, docker_image_id: spec.imageRef }, 'the engine lost the image: loading it again');
+      this.log.warn({ server_id: spec.serverId, host: driver.host, engine_image_id: spec.imageRef }, 'the engine lost the image: loading it again');
       await this.images.ensureLoaded(image, driver, { recheck: true });
       return driver.spawn(spec);
     }
@@ -592,7 +592,7 @@ export class ComputeService {
       serverId: server.id,
       projectId: server.project_id,
       hostname: server.hostname,
-      imageRef: image.docker_image_id!,
+      imageRef: image.engine_image_id!,
       memoryMb: server.flavor.ram,
       vcpus: server.flavor.vcpus,
       env: { ...server.metadata },
@@ -619,7 +619,7 @@ export class ComputeService {
     const image = id && UUID_RE.test(id) ? await this.images.find(ctx, id) : undefined;
     if (!image) throw badRequest('Can not find requested image');
     if (image.status !== 'active') throw badRequest(`Image ${image.id} is not active.`);
-    if (image.container_format !== 'docker' || !image.docker_image_id) {
+    if (image.container_format !== 'docker' || !image.engine_image_id) {
       throw badRequest(`Image ${image.id} is unacceptable: only active images with container_format 'docker' can be booted (this one is '${image.container_format ?? 'none'}').`);
     }
     if (image.min_ram > flavor.ram) throw badRequest("Flavor's memory is too small for requested image.");

@@ -24,7 +24,7 @@ type ImageRow = Omit<ImageRecord, 'status' | 'visibility' | 'protected' | 'os_hi
 export type ImageColumn =
   | 'id' | 'name' | 'status' | 'visibility' | 'protected' | 'os_hidden' | 'checksum' | 'os_hash_algo' | 'os_hash_value'
   | 'owner' | 'size' | 'virtual_size' | 'container_format' | 'disk_format' | 'min_ram' | 'min_disk'
-  | 'docker_image_id' | 'created_at' | 'updated_at';
+  | 'engine_image_id' | 'created_at' | 'updated_at';
 
 export type Scalar = string | number | boolean | null;
 
@@ -62,7 +62,7 @@ export type ImageEdit = Partial<Pick<ImageRecord,
 
 /** Columns a status transition may set along with the status. */
 export type TransitionFields = Partial<Pick<ImageRecord,
-  'checksum' | 'os_hash_algo' | 'os_hash_value' | 'size' | 'virtual_size' | 'docker_image_id'>>;
+  'checksum' | 'os_hash_algo' | 'os_hash_value' | 'size' | 'virtual_size' | 'engine_image_id'>>;
 
 function toRecord(row: ImageRow, tags: string[] = []): ImageRecord {
   let properties: Record<string, string> = {};
@@ -89,7 +89,7 @@ function toRecord(row: ImageRow, tags: string[] = []): ImageRecord {
     disk_format: row.disk_format,
     min_ram: row.min_ram,
     min_disk: row.min_disk,
-    docker_image_id: row.docker_image_id,
+    engine_image_id: row.engine_image_id,
     properties,
     tags,
     created_at: row.created_at,
@@ -115,7 +115,7 @@ function toRow(rec: ImageRecord): ImageRow {
     disk_format: rec.disk_format,
     min_ram: rec.min_ram,
     min_disk: rec.min_disk,
-    docker_image_id: rec.docker_image_id,
+    engine_image_id: rec.engine_image_id,
     properties: JSON.stringify(rec.properties),
     created_at: rec.created_at,
     updated_at: rec.updated_at,
@@ -303,8 +303,8 @@ export class ImageRepository {
   }
 
   /** True when an image record other than `exceptId` records this engine id. */
-  async dockerImageInUse(dockerImageId: string, exceptId?: string): Promise<boolean> {
-    const q = this.db('images').where({ docker_image_id: dockerImageId });
+  async dockerImageInUse(engineImageId: string, exceptId?: string): Promise<boolean> {
+    const q = this.db('images').where({ engine_image_id: engineImageId });
     if (exceptId) q.whereNot({ id: exceptId });
     return (await q.first('id')) !== undefined;
   }

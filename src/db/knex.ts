@@ -8,6 +8,7 @@ import fs from 'node:fs';
 import knexFactory, { Knex } from 'knex';
 import * as initial from '../../migrations/20261122000000_initial';
 import * as imageMembers from '../../migrations/20261122100000_image_members';
+import * as engineImageId from '../../migrations/20261204000000_engine_image_id';
 
 export type Db = Knex;
 
@@ -17,6 +18,7 @@ interface Migration { up(k: Knex): Promise<void>; down(k: Knex): Promise<void> }
 const MIGRATIONS: Record<string, Migration> = {
   '20261122000000_initial': initial,
   '20261122100000_image_members': imageMembers,
+  '20261204000000_engine_image_id': engineImageId,
 };
 
 class ListedMigrations implements Knex.MigrationSource<string> {

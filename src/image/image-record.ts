@@ -23,7 +23,7 @@ export interface ImageRecord {
   min_ram: number;
   min_disk: number;
   /** Engine id (`sha256:…`) of a docker-format image, recorded at upload; never matched by name. */
-  docker_image_id: string | null;
+  engine_image_id: string | null;
   /** Custom properties: string values only (glanceclient validates them as strings). */
   properties: Record<string, string>;
   tags: string[];

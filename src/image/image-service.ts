@@ -207,7 +207,7 @@ export class ImageService {
       disk_format: n.disk_format,
       min_ram: n.min_ram,
       min_disk: n.min_disk,
-      docker_image_id: null,
+      engine_image_id: null,
       properties: n.properties,
       tags: n.tags,
       created_at: at,
@@ -244,7 +244,7 @@ export class ImageService {
       throw notFound(`Failed to find image ${id} to delete`);
     }
     await this.store.delete(id).catch((e) => this.log.error({ err: e, image_id: id }, 'could not remove the image data'));
-    if (removed.docker_image_id) await this.track(this.removeEngineImage(removed.docker_image_id, id));
+    if (removed.engine_image_id) await this.track(this.removeEngineImage(removed.engine_image_id, id));
   }
 
   async addTag(ctx: RequestContext, id: string, tag: string): Promise<void> {
@@ -388,14 +388,14 @@ export class ImageService {
         checksum: result.md5,
         os_hash_algo: 'sha512',
         os_hash_value: result.sha512,
-        docker_image_id: archive?.imageId ?? null,
+        engine_image_id: archive?.imageId ?? null,
       });
       if (!done) {
         const current = await this.repo.get(id);
         if (!current) throw gone(`Image ${id} could not be found after upload. The image may have been deleted during the upload.`);
         throw invalidState(transitionMessage(current.status, 'active'));
       }
-      this.log.info({ image_id: id, size: result.size, docker_image_id: archive?.imageId }, 'image uploaded');
+      this.log.info({ image_id: id, size: result.size, engine_image_id: archive?.imageId }, 'image uploaded');
       return (await this.repo.get(id))!;
     } catch (e) {
       const err = uploadError(e);
@@ -421,7 +421,7 @@ export class ImageService {
       try {
         if (!(await this.repo.dockerImageInUse(s.archive.imageId, id))) await s.engine.removeImage(s.archive.imageId);
       } catch (e) {
-        this.log.error({ err: e, image_id: id, docker_image_id: s.archive.imageId }, 'could not remove the engine image of a failed upload');
+        this.log.error({ err: e, image_id: id, engine_image_id: s.archive.imageId }, 'could not remove the engine image of a failed upload');
       }
     }
     await this.repo.transition(id, 'saving', 'queued').catch((e) => this.log.error({ err: e, image_id: id }, 'could not return the image to queued'));
@@ -435,7 +435,7 @@ export class ImageService {
    * for the server's fault when the image has no engine id or no stored data.
    */
   async ensureLoaded(image: ImageRecord, driver: ComputeDriver, opts: { recheck?: boolean } = {}): Promise<void> {
-    const ref = image.docker_image_id;
+    const ref = image.engine_image_id;
     if (!ref) {
       throw new Error(`Image ${image.id} has no Docker image: only images uploaded with container_format 'docker' (a \`docker save\` archive) can be booted.`);
     }
@@ -500,7 +500,7 @@ export class ImageService {
       disk_format: 'raw',
       min_ram: req.baseImage?.min_ram ?? 0,
       min_disk: req.baseImage?.min_disk ?? 0,
-      docker_image_id: null,
+      engine_image_id: null,
       properties,
       tags: [],
       created_at: at,
@@ -545,7 +545,7 @@ export class ImageService {
           checksum: result.md5,
           os_hash_algo: 'sha512',
           os_hash_value: result.sha512,
-          docker_image_id: engineImageId,
+          engine_image_id: engineImageId,
         });
         if (!done) throw new Error(`Snapshot image ${imageId} was deleted while its data was being uploaded.`);
         return (await this.repo.get(imageId))!;
@@ -613,16 +613,16 @@ export class ImageService {
   }
 
   /** Removes an engine image from every host, unless another image record still names it. */
-  private async removeEngineImage(dockerImageId: string, deletedId: string): Promise<void> {
-    if (await this.repo.dockerImageInUse(dockerImageId, deletedId)) return;
-    await Promise.all(this.drivers.all().map((d) => d.removeImage(dockerImageId).finally(() => this.present.delete(engineImageKey(d.host, dockerImageId))).catch((e) => {
-      this.log.warn({ err: e, host: d.host, docker_image_id: dockerImageId }, 'could not remove the engine image of a deleted image');
+  private async removeEngineImage(engineImageId: string, deletedId: string): Promise<void> {
+    if (await this.repo.dockerImageInUse(engineImageId, deletedId)) return;
+    await Promise.all(this.drivers.all().map((d) => d.removeImage(engineImageId).finally(() => this.present.delete(engineImageKey(d.host, engineImageId))).catch((e) => {
+      this.log.warn({ err: e, host: d.host, engine_image_id: engineImageId }, 'could not remove the engine image of a deleted image');
     })));
   }
 }
 
 /** Key of an engine image on a compute host, for `loading` and `present`. */
-const engineImageKey = (host: string, dockerImageId: string): string => `${host}\u0000${dockerImageId}`;
+const engineImageKey = (host: string, engineImageId: string): string => `${host}\u0000${engineImageId}`;
 
 function visibleTo(ctx: RequestContext, img: ImageRecord): boolean {
   return ctx.isAdmin || img.owner === ctx.projectId || img.visibility === 'public' || img.visibility === 'community';

@@ -9,7 +9,7 @@
 import { badRequest } from '../errors';
 import { parseBool } from '../http/validation';
 import type { ImageColumn, ImageCondition, Scalar } from '../db/image-repo';
-import type { ImageRecord, MemberStatus, Visibility } from './image-record';
+import { DOCKER_IMAGE_ID_PROPERTY, type ImageRecord, type MemberStatus, type Visibility } from './image-record';
 import { STATUSES, VISIBILITIES } from './schemas';
 
 /** Glance's limit_param_default and api_limit_max. */
@@ -53,7 +53,7 @@ const RESERVED_PARAMS = new Set(['limit', 'marker', 'sort_key', 'sort_dir', 'sor
 /** Filters that take Glance's `in:a,b` operator. */
 const IN_COLUMNS = new Set<ImageColumn>(['id', 'name', 'status', 'container_format', 'disk_format']);
 /** Other columns a parameter filters by exact match. */
-const STRING_COLUMNS = new Set<ImageColumn>(['owner', 'checksum', 'os_hash_algo', 'os_hash_value', 'docker_image_id']);
+const STRING_COLUMNS = new Set<ImageColumn>(['owner', 'checksum', 'os_hash_algo', 'os_hash_value', 'engine_image_id']);
 const INTEGER_COLUMNS = new Set<ImageColumn>(['size', 'virtual_size', 'min_ram', 'min_disk']);
 const TIME_COLUMNS = new Set<ImageColumn>(['created_at', 'updated_at']);
 
@@ -160,7 +160,8 @@ export function parseListQuery(params: URLSearchParams): ImageListQuery {
     if (RESERVED_PARAMS.has(key) || seen.has(key)) continue;
     seen.add(key);
     const raw = last(params, key)!;
-    const column = key as ImageColumn;
+    // The API calls the engine image id by the name users know from `docker images`.
+    const column = (key === DOCKER_IMAGE_ID_PROPERTY ? 'engine_image_id' : key) as ImageColumn;
     if (IN_COLUMNS.has(column)) {
       const values = raw.startsWith('in:') ? splitInValues(raw.slice(3)) : [raw];
       if (column === 'status') {

@@ -143,7 +143,7 @@ export const METADEFS_RESOURCE_TYPE_SCHEMA = {
 /**
  * Server-managed attributes: 403 "Attribute 'x' is read-only." on create and PATCH
  * (glance/api/v2/images.py `_readonly_properties` + `_disallowed_properties`).
- * docker_image_id is novadock's: the engine id recorded at upload is never user-set.
+ * docker_image_id is novadock's (the engine image id recorded at upload): never user-set.
  */
 export const READ_ONLY_ATTRIBUTES = new Set([
   'created_at', 'updated_at', 'status', 'checksum', 'os_hash_algo', 'os_hash_value', 'size', 'virtual_size',

@@ -43,7 +43,7 @@ export function imageView(img: ImageRecord): ImageView {
     // Custom properties never shadow a core key (create/PATCH route those to columns anyway).
     if (!(k in view) && typeof v === 'string') view[k] = v;
   }
-  if (img.docker_image_id) view[DOCKER_IMAGE_ID_PROPERTY] = img.docker_image_id;
+  if (img.engine_image_id) view[DOCKER_IMAGE_ID_PROPERTY] = img.engine_image_id;
   return view;
 }
 

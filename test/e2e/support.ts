@@ -113,8 +113,8 @@ export function recordedDockerImageId(dataDir: string, imageId: string): string 
   const Database = require('better-sqlite3');
   const db = new Database(path.join(dataDir, 'novadock.sqlite'), { readonly: true, fileMustExist: true });
   try {
-    const row = db.prepare('select docker_image_id from images where id = ?').get(imageId) as { docker_image_id: string | null } | undefined;
-    return row?.docker_image_id ?? null;
+    const row = db.prepare('select engine_image_id from images where id = ?').get(imageId) as { engine_image_id: string | null } | undefined;
+    return row?.engine_image_id ?? null;
   } finally {
     db.close();
   }

@@ -223,6 +223,9 @@ describe('uploading a docker image (container_format docker)', () => {
     expect(img).toMatchObject({ status: 'active', size: archive.bytes.length, docker_image_id: archive.imageId });
     expect(await r.driver.hasImage(archive.imageId)).toBe(true);
     expect((await r.store.size(id))).toBe(archive.bytes.length);
+    // and the listing filters by it under the same name
+    const listed = await request(r.t.app).get(`/image/v2/images?docker_image_id=${encodeURIComponent(archive.imageId)}`).set('X-Auth-Token', r.demo);
+    expect(listed.body.images.map((i: { id: string }) => i.id)).toEqual([id]);
   });
 
   it('a hostile archive answers 400 with the reason, and leaves no bytes, no engine image, the image queued', async () => {
@@ -458,7 +461,7 @@ describe('the compute hooks', () => {
     const committed = await buildFakeArchive({ salt: 'snapshot' });
     await r.driver.loadImage((await import('node:stream')).Readable.from([committed.bytes]));
     const done = await r.t.services.images.finishSnapshot(snap.id, r.driver, committed.imageId);
-    expect(done).toMatchObject({ status: 'active', docker_image_id: committed.imageId, size: committed.bytes.length });
+    expect(done).toMatchObject({ status: 'active', engine_image_id: committed.imageId, size: committed.bytes.length });
     expect(await r.store.size(snap.id)).toBe(committed.bytes.length);
   });
 

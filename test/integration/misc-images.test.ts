@@ -12,7 +12,7 @@ function image(over: Partial<ImageRecord>): ImageRecord {
   return {
     id: '00000000-0000-4000-8000-000000000000', name: 'img', status: 'active', visibility: 'public', protected: false, os_hidden: false,
     checksum: null, os_hash_algo: null, os_hash_value: null, owner: null, size: 1024, virtual_size: null,
-    container_format: 'docker', disk_format: 'raw', min_ram: 0, min_disk: 0, docker_image_id: null, properties: {}, tags: [],
+    container_format: 'docker', disk_format: 'raw', min_ram: 0, min_disk: 0, engine_image_id: null, properties: {}, tags: [],
     created_at: '2026-01-01T10:00:00.000Z', updated_at: '2026-01-01T10:00:01.000Z', ...over,
   };
 }

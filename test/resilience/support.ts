@@ -158,8 +158,8 @@ export async function resilServer(label: string, opts: Omit<StartOptions, 'confi
       }
       // Snapshot images are ours too: the database names their engine ids, and a snapshot a crash
       // cut short is still labelled with its server.
-      for (const row of dbRows<{ docker_image_id: string | null }>(srv.dataDir, 'select docker_image_id from images')) {
-        if (row.docker_image_id) engineImages.add(row.docker_image_id);
+      for (const row of dbRows<{ engine_image_id: string | null }>(srv.dataDir, 'select engine_image_id from images')) {
+        if (row.engine_image_id) engineImages.add(row.engine_image_id);
       }
       const serverIds = new Set(dbRows<{ id: string }>(srv.dataDir, 'select id from servers').map((r) => r.id));
       const labelled = (await docker(['images', '-aq', '--no-trunc', '--filter', 'label=org.openstack.server.id'])).stdout.split('\n').filter(Boolean);

@@ -175,7 +175,7 @@ describe('failures', () => {
 
   test('an image removed from the engine behind our back is loaded again by the next boot', async () => {
     const first = await active('first');
-    const ref = (await t.services.images.get(await ctx('admin'), image)).docker_image_id!;
+    const ref = (await t.services.images.get(await ctx('admin'), image)).engine_image_id!;
     await compute.delete(await ctx(), first);
     await compute.idle();
     await driver.removeImage(ref);

@@ -16,7 +16,7 @@ function image(over: Partial<ImageRecord> = {}): ImageRecord {
   return {
     id: '11111111-1111-4111-8111-111111111111', name: 'cirros', status: 'queued', visibility: 'shared', protected: false, os_hidden: false,
     checksum: null, os_hash_algo: null, os_hash_value: null, owner: 'p-demo', size: null, virtual_size: null,
-    container_format: 'bare', disk_format: 'raw', min_ram: 0, min_disk: 0, docker_image_id: null,
+    container_format: 'bare', disk_format: 'raw', min_ram: 0, min_disk: 0, engine_image_id: null,
     properties: { foo: 'bar' }, tags: ['a'], created_at: '2026-01-01T10:00:00.000Z', updated_at: '2026-01-01T10:00:00.000Z',
     ...over,
   };
