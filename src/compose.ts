@@ -20,7 +20,8 @@ import { ServerRepository } from './db/server-repo';
 import { FlavorRepository } from './db/flavor-repo';
 import { KeypairRepository } from './db/keypair-repo';
 import { ActionRepository } from './db/action-repo';
-import { ComputeService } from './compute/compute-service';
+import { buildCompute, ComputeServices } from './compute/services';
+import type { ImageRecord } from './image/image-record';
 import { Reconciler } from './compute/reconciler';
 
 export interface Services {
@@ -29,7 +30,7 @@ export interface Services {
   tokens: TokenService;
   identity: IdentityRepository;
   images: ImageService;
-  compute: ComputeService;
+  compute: ComputeServices;
   reconciler: Reconciler;
   drivers: DriverRegistry;
   health(): Promise<{ ok: boolean; database: string; compute_hosts: Record<string, string> }>;
@@ -85,18 +86,26 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
 
   const flavors = new FlavorRepository(db);
   await flavors.seed(config.seed.flavors);
-  const compute = new ComputeService({
+  const compute = buildCompute({
     servers: new ServerRepository(db),
     flavors,
     keypairs: new KeypairRepository(db),
     actions: new ActionRepository(db),
-    images,
+    images: {
+      find: (ctx, id) => images.find(ctx, id),
+      beginSnapshot: (ctx, req) => images.beginSnapshot(ctx, req),
+      // TEMPORARY until the image service takes the archive itself (image-room branch).
+      finishSnapshot: (imageId, engineImageId, archive) => images.finishSnapshot(imageId, { exportImage: async () => archive } as unknown as ComputeDriver, engineImageId),
+      abortSnapshot: (imageId) => images.abortSnapshot(imageId),
+      list: (ctx, q) => images.list(ctx, q),
+      delete: (ctx, id) => images.delete(ctx, id),
+    },
+    hostImages: { ensureOnHost: (image, driver, o) => images.ensureLoaded(image as ImageRecord, driver, o) },
     drivers,
     quotas: config.seed.quotas,
-    publicUrl: config.publicUrl,
     log,
   });
-  const reconciler = new Reconciler({ compute, drivers, log, sweepIntervalMs: opts.sweepIntervalMs ?? 10_000 });
+  const reconciler = new Reconciler({ sync: compute.sync, hosts: compute.hosts, tasks: compute.tasks, drivers, log, sweepIntervalMs: opts.sweepIntervalMs ?? 10_000 });
 
   const health = async () => {
     let database = 'ok';
@@ -120,7 +129,8 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
 
   const close = async () => {
     reconciler.stop();
-    await compute.idle();
+    compute.hosts.stop();
+    await compute.tasks.idle();
     await images.idle();
     await db.destroy();
   };

@@ -25,7 +25,7 @@ import type { ServerRecord } from './server-record';
 import { atLeast, atMost } from './microversion';
 import { MAX_LIMIT, nextPageLinks, novaTime } from './flavors-views';
 import { limitParam, queryParam } from './flavors-router';
-import { HostState, hostInfoFor } from './host-info';
+import type { HostState } from './services/hosts';
 import { PRIVATE_NETWORK_ID, PROJECT_NETWORK_LABEL, defaultSecurityGroup } from './networks';
 import type { ImageRecord } from '../image/image-record';
 
@@ -73,7 +73,7 @@ export function miscRouter(services: Services): Router {
       projectId = tenant;
     }
     const q = services.config.seed.quotas;
-    const used = await services.compute.usage(projectId);
+    const used = await services.compute.queries.usage(projectId);
     const absolute: Record<string, number> = {
       maxTotalInstances: q.instances,
       maxTotalCores: q.cores,
@@ -141,7 +141,7 @@ export function miscRouter(services: Services): Router {
   }));
   router.get('/os-quota-sets/:projectId/detail', handle(async (req, res) => {
     const id = quotaProject(req);
-    const used = await services.compute.usage(id);
+    const used = await services.compute.queries.usage(id);
     const inUse: Record<string, number> = { instances: used.instances, cores: used.cores, ram: used.ram };
     const detail: Record<string, unknown> = { id };
     for (const [k, limit] of Object.entries(quotaSet(req))) detail[k] = { limit, in_use: inUse[k] ?? 0, reserved: 0 };
@@ -160,7 +160,7 @@ export function miscRouter(services: Services): Router {
   router.get('/os-availability-zone/detail', handle(async (req, res) => {
     requireAdmin(ctxOf(req), 'os_compute_api:os-availability-zone:detail');
     const hosts: Record<string, unknown> = {};
-    for (const h of await hostInfoFor(services.drivers).hosts()) {
+    for (const h of await services.compute.hosts.hosts()) {
       hosts[h.host] = { 'nova-compute': { available: h.state === 'up', active: true, updated_at: h.updatedAt ? novaTime(h.updatedAt) : null } };
     }
     res.status(200).json({ availabilityZoneInfo: [{ zoneName: AVAILABILITY_ZONE, zoneState: { available: true }, hosts }] });
@@ -230,13 +230,13 @@ interface HostUsage { vcpusUsed: number; memoryMbUsed: number; localGbUsed: numb
 
 function hypervisorsRouter(services: Services): Router {
   const router = Router();
-  const cache = () => hostInfoFor(services.drivers);
+  const cache = () => services.compute.hosts;
 
   const admin = (req: Request, action: string) => requireAdmin(ctxOf(req), `os_compute_api:os-hypervisors:${action}`);
 
   /** What a host's servers hold, from the database (never from the engine). */
   const usageOf = async (host: string): Promise<HostUsage> => {
-    const list = await services.compute.serversOnHost(host);
+    const list = await services.compute.sync.serversOnHost(host);
     let vcpusUsed = 0;
     let memoryMbUsed = 0;
     let localGbUsed = 0;

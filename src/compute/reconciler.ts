@@ -3,12 +3,12 @@
  * after nova/compute/manager.py `_sync_power_states` / `_sync_instance_power_state`).
  *
  *  - Events: every instance event of a compute host makes it re-read that server's info and
- *    hand it to ComputeService.syncPowerState, which decides (sync-rules.ts) and writes with a
+ *    hand it to PowerSync.syncPowerState, which decides (sync-rules.ts) and writes with a
  *    compare-and-set. Events of one server are coalesced: one re-read in flight, one queued.
  *  - Sweep: every `sweepIntervalMs`, each host's instance list is compared with its servers
  *    (catching what events missed); instances labelled as ours without a server are removed.
  *    One server's failure is logged and the rest go on.
- *  - Start-up: servers a crash left mid-task are resolved (ComputeService.recover), then a sweep.
+ *  - Start-up: servers a crash left mid-task are resolved (PowerSync.recover), then a sweep.
  *  - A broken event stream (engine down) marks the host DOWN, is retried with backoff, and a
  *    reconnect is followed by a full sweep of that host.
  *
@@ -17,11 +17,17 @@
 import type { Logger } from 'pino';
 import type { DriverRegistry } from '../virt/registry';
 import { ComputeDriver, HypervisorUnavailable, InstanceEvent, InstanceNotFound } from '../virt/driver';
-import type { ComputeService } from './compute-service';
+import { Background } from '../background';
+import type { PowerSync } from './services/power-sync';
+import type { HostService } from './services/hosts';
+import type { TaskRunner } from './services/task-runner';
 import type { Observation } from './sync-rules';
 
 export interface ReconcilerDeps {
-  compute: ComputeService;
+  sync: PowerSync;
+  hosts: HostService;
+  /** The compute services' background work: its idle() covers the reconciler's too (shutdown). */
+  tasks: TaskRunner;
   drivers: DriverRegistry;
   log: Logger;
   /** Milliseconds between sweeps. */
@@ -40,7 +46,9 @@ interface HostWatch {
 }
 
 export class Reconciler {
-  private readonly compute: ComputeService;
+  private readonly sync: PowerSync;
+  private readonly hosts: HostService;
+  private readonly tasks: TaskRunner;
   private readonly drivers: DriverRegistry;
   private readonly log: Logger;
   private readonly sweepIntervalMs: number;
@@ -52,10 +60,12 @@ export class Reconciler {
   private sweeping?: Promise<void>;
   /** Per server: a re-read in flight, and whether another was asked for meanwhile. */
   private readonly pending = new Map<string, { again: boolean }>();
-  private readonly inflight = new Set<Promise<unknown>>();
+  private readonly background = new Background();
 
   constructor(deps: ReconcilerDeps) {
-    this.compute = deps.compute;
+    this.sync = deps.sync;
+    this.hosts = deps.hosts;
+    this.tasks = deps.tasks;
     this.drivers = deps.drivers;
     this.log = deps.log.child({ component: 'reconciler' });
     this.sweepIntervalMs = deps.sweepIntervalMs;
@@ -99,7 +109,7 @@ export class Reconciler {
   async settle(): Promise<void> {
     for (let i = 0; i < 3; i++) {
       await new Promise((r) => setImmediate(r));
-      while (this.inflight.size) await Promise.allSettled([...this.inflight]);
+      await this.background.idle();
     }
     await this.sweeping;
   }
@@ -108,14 +118,14 @@ export class Reconciler {
   private async recoverInterrupted(): Promise<void> {
     let servers;
     try {
-      servers = await this.compute.unsettledServers();
+      servers = await this.sync.unsettledServers();
     } catch (err) {
       this.log.error({ err }, 'could not list servers to recover');
       return;
     }
     for (const s of servers) {
       try {
-        await this.compute.recover(s.id);
+        await this.sync.recover(s.id);
       } catch (err) {
         this.log.error({ err, server_id: s.id }, 'recovery of a server failed');
       }
@@ -138,31 +148,31 @@ export class Reconciler {
   }
 
   private async sweepHost(driver: ComputeDriver): Promise<void> {
-    const observedAt = this.compute.observationTime();
+    const observedAt = this.sync.observationTime();
     let instances;
     try {
       instances = await driver.listInstances();
-      this.compute.setHostStatus(driver.host, 'UP');
+      this.hosts.setStatus(driver.host, 'UP');
     } catch (err) {
       // An engine that does not answer says nothing about its containers: change nothing.
-      this.compute.setHostStatus(driver.host, 'DOWN');
+      this.hosts.setStatus(driver.host, 'DOWN');
       this.log.warn({ host: driver.host, err: (err as Error).message }, 'sweep: compute host unavailable');
       return;
     }
     const seen = new Map(instances.map((i) => [i.serverId, i.info]));
     const projectOf = new Map(instances.map((i) => [i.serverId, i.projectId]));
     // Interrupted work first (e.g. a build whose engine was down at start-up).
-    for (const s of await this.compute.unsettledServers()) {
-      if (s.host === driver.host && !this.compute.isBusy(s.id)) await this.isolated(s.id, () => this.compute.recover(s.id));
+    for (const s of await this.sync.unsettledServers()) {
+      if (s.host === driver.host && !this.tasks.isBusy(s.id)) await this.isolated(s.id, () => this.sync.recover(s.id));
     }
-    for (const server of await this.compute.serversOnHost(driver.host)) {
+    for (const server of await this.sync.serversOnHost(driver.host)) {
       const observed: Observation = seen.get(server.id) ?? 'gone';
-      await this.isolated(server.id, () => this.compute.syncPowerState(server.id, observed, observedAt));
+      await this.isolated(server.id, () => this.sync.syncPowerState(server.id, observed, observedAt));
       seen.delete(server.id);
     }
     // Left in `seen`: instances labelled as ours that no live server on this host owns.
     for (const serverId of seen.keys()) {
-      await this.isolated(serverId, () => this.compute.removeOrphan(driver, serverId, projectOf.get(serverId)!));
+      await this.isolated(serverId, () => this.sync.removeOrphan(driver, serverId, projectOf.get(serverId)!));
     }
   }
 
@@ -188,7 +198,7 @@ export class Reconciler {
         w.unsubscribe?.();
         w.unsubscribe = undefined;
         if (!this.running) return;
-        this.compute.setHostStatus(w.driver.host, 'DOWN');
+        this.hosts.setStatus(w.driver.host, 'DOWN');
         w.sweepOnConnect = true;
         this.log.warn({ host: w.driver.host, err: err.message, retry_ms: w.delay }, 'event stream broken; retrying');
         w.retry = setTimeout(() => this.reconnect(w), w.delay);
@@ -211,7 +221,7 @@ export class Reconciler {
       return;
     }
     this.log.info({ host: w.driver.host }, 'compute host is back; re-subscribing and sweeping');
-    this.compute.setHostStatus(w.driver.host, 'UP');
+    this.hosts.setStatus(w.driver.host, 'UP');
     this.subscribe(w);
     if (w.sweepOnConnect) {
       w.sweepOnConnect = false;
@@ -242,7 +252,7 @@ export class Reconciler {
 
   /** Re-reads one server's instance and lets the service bring the row into line. */
   private async observe(driver: ComputeDriver, serverId: string): Promise<void> {
-    const observedAt = this.compute.observationTime();
+    const observedAt = this.sync.observationTime();
     let observed: Observation;
     try {
       observed = await driver.getInfo(serverId);
@@ -254,15 +264,12 @@ export class Reconciler {
         return;
       }
     }
-    await this.isolated(serverId, () => this.compute.syncPowerState(serverId, observed, observedAt));
+    await this.isolated(serverId, () => this.sync.syncPowerState(serverId, observed, observedAt));
   }
 
-  /** Counted here (settle) and by the compute service (its idle() covers shutdown). */
+  /** Counted here (settle) and by the compute services' runner (its idle() covers shutdown). */
   private track<T>(p: Promise<T>): Promise<T> {
-    this.compute.track(p.catch(() => undefined));
-    this.inflight.add(p);
-    const done = () => this.inflight.delete(p);
-    p.then(done, done);
-    return p;
+    this.tasks.track(p.catch(() => undefined));
+    return this.background.track(p);
   }
 }

@@ -20,7 +20,10 @@ import { parseBool, validate } from '../http/validation';
 import { badRequest, forbidden, notFound } from '../errors';
 import type { RequestContext } from '../http/context';
 import { atLeast } from './microversion';
-import { ComputeService, CreateServerRequest, ListServersQuery, NetworkRequest, RebuildRequest, SORT_KEYS } from './compute-service';
+import type { ComputeServices } from './services';
+import type { CreateServerRequest, NetworkRequest } from './services/boot';
+import { ListServersQuery, ServerQueries, SORT_KEYS } from './services/server-queries';
+import type { RebuildRequest } from './services/server-actions';
 import { ALL_STATUSES } from './status';
 import { PowerStates } from './power-state';
 import { RULES } from './state-rules';
@@ -175,13 +178,13 @@ function listQuery(req: Request, ctx: RequestContext): ListServersQuery {
 
 export function serversRouter(services: Services): Router {
   const r = Router();
-  const compute: ComputeService = services.compute;
+  const compute: ComputeServices = services.compute;
   const publicUrl = services.config.publicUrl;
   const views = (req: Request): ViewOptions => ({
     publicUrl,
     mv: (v) => atLeast(req, v),
     isAdmin: ctxOf(req).isAdmin,
-    hostStatus: (h) => compute.hostStatusOf(h),
+    hostStatus: (h) => compute.hosts.hostStatusOf(h),
   });
   /** At 2.21+ instance actions of deleted servers stay readable (instance_actions.py). */
   const actionsWithDeleted = (req: Request) => atLeast(req, '2.21');
@@ -191,8 +194,8 @@ export function serversRouter(services: Services): Router {
   const list = (detailed: boolean) => handle(async (req, res) => {
     const ctx = ctxOf(req);
     const q = listQuery(req, ctx);
-    const servers = await compute.list(ctx, q);
-    res.json(listView(servers, views(req), detailed, { pageSize: ComputeService.pageSize(q.limit), query: req.query as Query }));
+    const servers = await compute.queries.list(ctx, q);
+    res.json(listView(servers, views(req), detailed, { pageSize: ServerQueries.pageSize(q.limit), query: req.query as Query }));
   });
   r.get('/servers', list(false));
   r.get('/servers/detail', list(true));
@@ -237,7 +240,7 @@ export function serversRouter(services: Services): Router {
       securityGroups: (s.security_groups as { name: string }[] | undefined)?.map((g) => g.name),
       hostname: s.hostname,
     };
-    const result = await compute.create(ctx, create);
+    const result = await compute.boot.create(ctx, create);
     const first = result.servers[0];
     if (s.return_reservation_id !== undefined && schemas.toBool(s.return_reservation_id)) {
       res.status(202).json({ reservation_id: result.reservationId });
@@ -251,23 +254,23 @@ export function serversRouter(services: Services): Router {
   // ---------------------------------------------------------------- one server
 
   r.get('/servers/:id', handle(async (req, res) => {
-    const server = await compute.get(ctxOf(req), req.params.id);
+    const server = await compute.queries.get(ctxOf(req), req.params.id);
     res.json({ server: detailView(server, views(req), 'show') });
   }));
 
   r.put('/servers/:id', handle(async (req, res) => {
     const ctx = ctxOf(req);
-    await compute.get(ctx, req.params.id);
+    await compute.queries.get(ctx, req.params.id);
     const body = validate<{ server: Record<string, any> }>(schemas.updateServerSchema((v) => atLeast(req, v)), req.body); // eslint-disable-line @typescript-eslint/no-explicit-any
     const s = body.server;
-    const server = await compute.update(ctx, req.params.id, {
+    const server = await compute.updates.update(ctx, req.params.id, {
       name: s.name, accessIPv4: s.accessIPv4, accessIPv6: canonicalV6(s.accessIPv6), description: s.description, hostname: s.hostname,
     });
     res.json({ server: detailView(server, views(req), 'update') });
   }));
 
   r.delete('/servers/:id', handle(async (req, res) => {
-    await compute.delete(ctxOf(req), req.params.id);
+    await compute.deleter.delete(ctxOf(req), req.params.id);
     res.status(204).end();
   }));
   r.all('/servers/:id', methodNotAllowed());
@@ -278,16 +281,16 @@ export function serversRouter(services: Services): Router {
   const accepted = (res: Response) => res.status(202).end();
   /** POST /servers/{id}/action dispatches on the body's single key. */
   const ACTIONS: Record<string, { schema: (req: Request) => object; run: ActionHandler }> = {
-    'os-start': { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.start(ctxOf(req), id); accepted(res); } },
-    'os-stop': { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.stop(ctxOf(req), id); accepted(res); } },
+    'os-start': { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.actions.start(ctxOf(req), id); accepted(res); } },
+    'os-stop': { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.actions.stop(ctxOf(req), id); accepted(res); } },
     reboot: {
       schema: () => schemas.reboot,
-      run: async (req, res, id, b) => { await compute.reboot(ctxOf(req), id, String(b.type).toUpperCase() as 'SOFT' | 'HARD'); accepted(res); },
+      run: async (req, res, id, b) => { await compute.actions.reboot(ctxOf(req), id, String(b.type).toUpperCase() as 'SOFT' | 'HARD'); accepted(res); },
     },
-    pause: { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.pause(ctxOf(req), id); accepted(res); } },
-    unpause: { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.unpause(ctxOf(req), id); accepted(res); } },
-    suspend: { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.suspend(ctxOf(req), id); accepted(res); } },
-    resume: { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.resume(ctxOf(req), id); accepted(res); } },
+    pause: { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.actions.pause(ctxOf(req), id); accepted(res); } },
+    unpause: { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.actions.unpause(ctxOf(req), id); accepted(res); } },
+    suspend: { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.actions.suspend(ctxOf(req), id); accepted(res); } },
+    resume: { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.actions.resume(ctxOf(req), id); accepted(res); } },
     rebuild: {
       schema: (req) => schemas.rebuildSchema((v) => atLeast(req, v)),
       run: async (req, res, id, b) => {
@@ -297,7 +300,7 @@ export function serversRouter(services: Services): Router {
           imageRef: b.imageRef, name: b.name, metadata: b.metadata, adminPass: b.adminPass, accessIPv4: b.accessIPv4,
           accessIPv6: canonicalV6(b.accessIPv6), description: b.description, keyName: b.key_name, userData: b.user_data, hostname: b.hostname,
         };
-        const { server, adminPass } = await compute.rebuild(ctxOf(req), id, rebuild);
+        const { server, adminPass } = await compute.actions.rebuild(ctxOf(req), id, rebuild);
         const view = detailView(server, views(req), 'rebuild');
         view.adminPass = adminPass;
         if (atLeast(req, '2.57')) view.user_data = server.user_data;
@@ -309,13 +312,13 @@ export function serversRouter(services: Services): Router {
       run: async (req, res, id, b) => {
         const raw = b?.length;
         const length = raw === undefined || raw === null ? null : Number(raw);
-        res.json({ output: await compute.consoleOutput(ctxOf(req), id, length === -1 ? null : length) });
+        res.json({ output: await compute.actions.consoleOutput(ctxOf(req), id, length === -1 ? null : length) });
       },
     },
     createImage: {
       schema: () => schemas.createImage,
       run: async (req, res, id, b) => {
-        const image = await compute.createImage(ctxOf(req), id, { name: b.name, metadata: b.metadata });
+        const image = await compute.snapshots.createImage(ctxOf(req), id, { name: b.name, metadata: b.metadata });
         if (atLeast(req, '2.45')) {
           res.status(202).json({ image_id: image.id });
           return;
@@ -329,7 +332,7 @@ export function serversRouter(services: Services): Router {
     createBackup: {
       schema: () => schemas.createBackup,
       run: async (req, res, id, b) => {
-        const image = await compute.createBackup(ctxOf(req), id, { name: b.name, backupType: b.backup_type, rotation: Number(b.rotation), metadata: b.metadata });
+        const image = await compute.snapshots.createBackup(ctxOf(req), id, { name: b.name, backupType: b.backup_type, rotation: Number(b.rotation), metadata: b.metadata });
         if (atLeast(req, '2.45')) {
           res.status(202).json({ image_id: image.id });
           return;
@@ -338,37 +341,37 @@ export function serversRouter(services: Services): Router {
         accepted(res);
       },
     },
-    restore: { schema: () => schemas.noBody, run: async (req, _res, id) => { await compute.restore(ctxOf(req), id); } },
+    restore: { schema: () => schemas.noBody, run: async (req, _res, id) => { await compute.actions.restore(ctxOf(req), id); } },
     addSecurityGroup: {
       schema: () => schemas.securityGroupAction,
-      run: async (req, res, id, b) => { await compute.changeSecurityGroup(ctxOf(req), id, b.name, 'add'); accepted(res); },
+      run: async (req, res, id, b) => { await compute.updates.changeSecurityGroup(ctxOf(req), id, b.name, 'add'); accepted(res); },
     },
     removeSecurityGroup: {
       schema: () => schemas.securityGroupAction,
-      run: async (req, res, id, b) => { await compute.changeSecurityGroup(ctxOf(req), id, b.name, 'remove'); accepted(res); },
+      run: async (req, res, id, b) => { await compute.updates.changeSecurityGroup(ctxOf(req), id, b.name, 'remove'); accepted(res); },
     },
     'os-resetState': {
       schema: () => schemas.resetState,
-      run: async (req, res, id, b) => { await compute.resetState(ctxOf(req), id, b.state); accepted(res); },
+      run: async (req, res, id, b) => { await compute.actions.resetState(ctxOf(req), id, b.state); accepted(res); },
     },
     lock: {
       schema: (req) => (atLeast(req, '2.73') ? schemas.lock273 : schemas.noBody),
       run: async (req, res, id, b) => {
-        await compute.lock(ctxOf(req), id, atLeast(req, '2.73') ? b?.locked_reason : undefined);
+        await compute.actions.lock(ctxOf(req), id, atLeast(req, '2.73') ? b?.locked_reason : undefined);
         accepted(res);
       },
     },
-    unlock: { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.unlock(ctxOf(req), id); accepted(res); } },
+    unlock: { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.actions.unlock(ctxOf(req), id); accepted(res); } },
     forceDelete: {
       schema: () => schemas.noBody,
-      run: async (req, res, id) => { await compute.delete(ctxOf(req), id, RULES.forceDelete); accepted(res); },
+      run: async (req, res, id) => { await compute.deleter.delete(ctxOf(req), id, RULES.forceDelete); accepted(res); },
     },
   };
 
   /** The server's security groups, in the os-security-groups shape (one "default" per project). */
   r.get('/servers/:id/os-security-groups', handle(async (req, res) => {
     const ctx = ctxOf(req);
-    const groups = await compute.securityGroups(ctx, req.params.id);
+    const groups = await compute.queries.securityGroups(ctx, req.params.id);
     res.json({
       security_groups: groups.map((name) => ({ ...defaultSecurityGroup(ctx.projectId), name })),
     });
@@ -378,7 +381,7 @@ export function serversRouter(services: Services): Router {
     const ctx = ctxOf(req);
     const id = req.params.id;
     // NOTE(openstack): tempest expects 404 for an unknown server before the body is looked at.
-    await compute.get(ctx, id);
+    await compute.queries.get(ctx, id);
     const body = req.body;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('Malformed request body: the action body must be a JSON object.');
     const keys = Object.keys(body);
@@ -393,35 +396,35 @@ export function serversRouter(services: Services): Router {
   // ---------------------------------------------------------------- metadata
 
   r.get('/servers/:id/metadata', handle(async (req, res) => {
-    res.json({ metadata: await compute.getMetadata(ctxOf(req), req.params.id) });
+    res.json({ metadata: await compute.queries.getMetadata(ctxOf(req), req.params.id) });
   }));
   const setAll = (mode: 'merge' | 'replace') => handle(async (req, res) => {
     const ctx = ctxOf(req);
-    await compute.get(ctx, req.params.id);
+    await compute.queries.get(ctx, req.params.id);
     const body = validate<{ metadata: Record<string, string> }>(schemas.metadataBody, req.body);
-    res.json({ metadata: await compute.setMetadata(ctx, req.params.id, body.metadata, mode) });
+    res.json({ metadata: await compute.updates.setMetadata(ctx, req.params.id, body.metadata, mode) });
   });
   r.post('/servers/:id/metadata', setAll('merge'));
   r.put('/servers/:id/metadata', setAll('replace'));
   r.all('/servers/:id/metadata', methodNotAllowed());
 
   r.get('/servers/:id/metadata/:key', handle(async (req, res) => {
-    const md = await compute.getMetadata(ctxOf(req), req.params.id);
+    const md = await compute.queries.getMetadata(ctxOf(req), req.params.id);
     const key = req.params.key;
     if (!Object.prototype.hasOwnProperty.call(md, key)) throw notFound('Metadata item was not found');
     res.json({ meta: { [key]: md[key] } });
   }));
   r.put('/servers/:id/metadata/:key', handle(async (req, res) => {
     const ctx = ctxOf(req);
-    await compute.get(ctx, req.params.id);
+    await compute.queries.get(ctx, req.params.id);
     const body = validate<{ meta: Record<string, string> }>(schemas.metaItemBody, req.body);
     const key = req.params.key;
     if (!Object.prototype.hasOwnProperty.call(body.meta, key)) throw badRequest('Request body and URI mismatch');
-    await compute.setMetadata(ctx, req.params.id, { [key]: body.meta[key] }, 'merge');
+    await compute.updates.setMetadata(ctx, req.params.id, { [key]: body.meta[key] }, 'merge');
     res.json({ meta: { [key]: body.meta[key] } });
   }));
   r.delete('/servers/:id/metadata/:key', handle(async (req, res) => {
-    await compute.deleteMetadataItem(ctxOf(req), req.params.id, req.params.key);
+    await compute.updates.deleteMetadataItem(ctxOf(req), req.params.id, req.params.key);
     res.status(204).end();
   }));
   r.all('/servers/:id/metadata/:key', methodNotAllowed());
@@ -429,11 +432,11 @@ export function serversRouter(services: Services): Router {
   // ---------------------------------------------------------------- ips
 
   r.get('/servers/:id/ips', handle(async (req, res) => {
-    const server = await compute.get(ctxOf(req), req.params.id);
+    const server = await compute.queries.get(ctxOf(req), req.params.id);
     res.json({ addresses: addressesView(server.addresses, false) });
   }));
   r.get('/servers/:id/ips/:network', handle(async (req, res) => {
-    const server = await compute.get(ctxOf(req), req.params.id);
+    const server = await compute.queries.get(ctxOf(req), req.params.id);
     const list = server.addresses[req.params.network];
     if (!list) throw notFound('Instance is not a member of specified network');
     res.json({ [req.params.network]: addressesView({ n: list }, false).n });
@@ -444,14 +447,14 @@ export function serversRouter(services: Services): Router {
 
   r.get('/servers/:id/os-instance-actions', handle(async (req, res) => {
     const ctx = ctxOf(req);
-    const list = await compute.listActions(ctx, req.params.id, { withDeleted: actionsWithDeleted(req) });
+    const list = await compute.queries.listActions(ctx, req.params.id, { withDeleted: actionsWithDeleted(req) });
     res.json({ instanceActions: list.map((a) => actionView(a, views(req), false)) });
   }));
   r.get('/servers/:id/os-instance-actions/:requestId', handle(async (req, res) => {
     const ctx = ctxOf(req);
     const opts = { withDeleted: actionsWithDeleted(req) };
-    const a = await compute.getAction(ctx, req.params.id, req.params.requestId, opts);
-    const server = await compute.get(ctx, req.params.id, opts);
+    const a = await compute.queries.getAction(ctx, req.params.id, req.params.requestId, opts);
+    const server = await compute.queries.get(ctx, req.params.id, opts);
     res.json({ instanceAction: actionView(a, views(req), true, server) });
   }));
   r.all(['/servers/:id/os-instance-actions', '/servers/:id/os-instance-actions/:requestId'], methodNotAllowed());

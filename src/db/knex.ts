@@ -57,6 +57,4 @@ export async function ping(db: Db): Promise<void> {
   await db.raw('select 1');
 }
 
-export function now(): string {
-  return new Date().toISOString();
-}
+export { now } from '../clock';

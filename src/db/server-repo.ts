@@ -6,6 +6,7 @@
  *
  * Deleted servers keep their row (`deleted = 1`) for `changes-since` listings and instance actions.
  */
+import { stamp } from '../clock';
 import type { Knex } from 'knex';
 import type { Db } from './knex';
 import type { ServerRecord, Fault, FlavorSnapshot } from '../compute/server-record';
@@ -67,16 +68,11 @@ interface ServerRow {
 const JSON_COLUMNS = ['flavor', 'metadata', 'addresses', 'requested_networks', 'security_groups', 'tags', 'fault'] as const;
 const BOOL_COLUMNS = ['config_drive', 'locked', 'deleted'] as const;
 
-let lastStamp = 0;
 /**
- * A strictly increasing timestamp: two writes never share an updated_at, so a compare on
- * updated_at proves that nothing changed in between.
+ * Rows are stamped with the strictly increasing clock: two writes never share an updated_at, so a
+ * compare on updated_at proves that nothing changed in between.
  */
-export function stamp(): string {
-  const t = Math.max(Date.now(), lastStamp + 1);
-  lastStamp = t;
-  return new Date(t).toISOString();
-}
+export { stamp };
 
 const json = <T>(v: unknown, dflt: T): T => (v === null || v === undefined ? dflt : JSON.parse(v as string));
 

@@ -84,7 +84,7 @@ beforeAll(async () => {
   const srv = await request(t.app).post('/compute/v2.1/servers').set('X-Auth-Token', tok.demo).send({ server: { name: 'mine', imageRef: ids.image, flavorRef: '1' } });
   expect(srv.status).toBe(202);
   ids.server = srv.body.server.id;
-  await t.services.compute.idle();
+  await t.services.compute.tasks.idle();
   const meta = await request(t.app).post(`/compute/v2.1/servers/${ids.server}/metadata`).set('X-Auth-Token', tok.demo).send({ metadata: { k: 'v' } });
   expect(meta.status).toBe(200);
   await request(t.app).post('/compute/v2.1/os-keypairs').set('X-Auth-Token', tok.demo).send({ keypair: { name: ids.keypair } });

@@ -246,7 +246,7 @@ beforeAll(async () => {
   const srv = await send({ method: 'POST', path: '/compute/v2.1/servers', headers: j(tokens.demo), body: JSON.stringify({ server: { name: 'fz', imageRef: ids.image, flavorRef: '1' } }) });
   expect(srv.status).toBe(202);
   ids.server = JSON.parse(srv.body).server.id;
-  await t.services.compute.idle();
+  await t.services.compute.tasks.idle();
 }, 60_000);
 
 afterAll(async () => {

@@ -22,7 +22,6 @@ import { buildServices, Services } from '../../src/compose';
 import { FakeDriver } from '../../src/virt/fake/driver';
 import { MemoryImageStore } from '../../src/store/memory-store';
 import type { ComputeDriver } from '../../src/virt/driver';
-import { hostInfoFor } from '../../src/compute/host-info';
 import schemas from './misc-tempest-schemas.json';
 
 export const PASSWORDS = { admin: 'admin-secret', demo: 'demo-secret', alt: 'alt-secret', viewer: 'viewer-secret' } as const;
@@ -88,7 +87,7 @@ export async function makeHarness(opts: HarnessOptions = {}): Promise<Harness> {
     projectId: async (a) => (await login(a)).projectId,
     userId: async (a) => (await login(a)).userId,
     async close() {
-      hostInfoFor(services.drivers).stop();
+      services.compute.hosts.stop();
       await services.close();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },

@@ -9,7 +9,6 @@ import request from 'supertest';
 import { makeHarness, Harness, tempestProblems, Account, PUBLIC_URL } from './misc-harness';
 import { ServerRepository, NewServer } from '../../src/db/server-repo';
 import { FakeDriver } from '../../src/virt/fake/driver';
-import { hostInfoFor } from '../../src/compute/host-info';
 import { PRIVATE_NETWORK_ID } from '../../src/compute/networks';
 import { DEFAULT_QUOTAS } from '../../src/config';
 import type { FakeOp } from '../../src/virt/fake/driver';
@@ -288,11 +287,11 @@ describe('os-hypervisors (admin)', () => {
     expect(calls.filter((c) => c === 'hypervisorInfo').length).toBe(before);
 
     live.setUnavailable(true);
-    await hostInfoFor(h.services.drivers).refresh();
+    await h.services.compute.hosts.refresh();
     const res = await get('/os-hypervisors/detail', 'admin');
     expect(res.body.hypervisors[0]).toMatchObject({ state: 'down', vcpus: 8, memory_mb: 16384 });
     live.setUnavailable(false);
-    await hostInfoFor(h.services.drivers).refresh();
+    await h.services.compute.hosts.refresh();
     expect((await get('/os-hypervisors', 'admin')).body.hypervisors[0].state).toBe('up');
   });
 });

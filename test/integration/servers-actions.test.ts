@@ -43,7 +43,7 @@ describe('power actions', () => {
     expect(during.status).toBe('ACTIVE');
     expect(during['OS-EXT-STS:task_state']).toBe('powering-off');
     g.release();
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     const after = await show(t, id);
     expect([after.status, after['OS-EXT-STS:vm_state'], after['OS-EXT-STS:task_state'], after['OS-EXT-STS:power_state']]).toEqual(['SHUTOFF', 'stopped', null, 4]);
     expect(after).not.toHaveProperty('progress');
@@ -58,7 +58,7 @@ describe('power actions', () => {
 
   test('os-start brings it back ACTIVE and running', async () => {
     expect((await act(t, id, { 'os-start': null })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     const s = await show(t, id);
     expect([s.status, s['OS-EXT-STS:power_state']]).toEqual(['ACTIVE', 1]);
     expect(await enginePower(id)).toBe(1);
@@ -71,25 +71,25 @@ describe('power actions', () => {
     expect(res.status).toBe(409);
     expect(res.body.conflictingRequest.message).toBe(`Cannot 'stop' instance ${id} while it is in task_state pausing`);
     g.release();
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     const s = await show(t, id);
     expect([s.status, s['OS-EXT-STS:power_state']]).toEqual(['PAUSED', 3]);
     expect(await enginePower(id)).toBe(3);
     const r2 = await act(t, id, { pause: {} });
     expect(r2.body.conflictingRequest.message).toBe(`Cannot 'pause' instance ${id} while it is in vm_state paused`);
     expect((await act(t, id, { unpause: null })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     expect((await show(t, id)).status).toBe('ACTIVE');
   });
 
   test('suspend shows SUSPENDED with power 7 while the engine holds the container frozen (3); resume; a second resume is 409', async () => {
     expect((await act(t, id, { suspend: null })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     const s = await show(t, id);
     expect([s.status, s['OS-EXT-STS:vm_state'], s['OS-EXT-STS:power_state']]).toEqual(['SUSPENDED', 'suspended', 7]);
     expect(await enginePower(id)).toBe(3);
     expect((await act(t, id, { resume: null })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     expect((await show(t, id)).status).toBe('ACTIVE');
     const again = await act(t, id, { resume: null });
     expect(again.status).toBe(409);
@@ -102,7 +102,7 @@ describe('power actions', () => {
       expect((await act(t, id, { reboot: { type } })).status).toBe(202);
       expect((await show(t, id)).status).toBe(status);
       g.release();
-      await t.services.compute.idle();
+      await t.services.compute.tasks.idle();
       const s = await show(t, id);
       expect([s.status, s['OS-EXT-STS:task_state'], s['OS-EXT-STS:power_state']]).toEqual(['ACTIVE', null, 1]);
     }
@@ -113,12 +113,12 @@ describe('power actions', () => {
 
   test('a hard reboot is allowed on a stopped server, a soft one is not', async () => {
     expect((await act(t, id, { 'os-stop': null })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     const soft = await act(t, id, { reboot: { type: 'SOFT' } });
     expect(soft.status).toBe(409);
     expect(soft.body.conflictingRequest.message).toBe(`Cannot 'reboot' instance ${id} while it is in vm_state stopped`);
     expect((await act(t, id, { reboot: { type: 'HARD' } })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     expect((await show(t, id)).status).toBe('ACTIVE');
   });
 
@@ -127,12 +127,12 @@ describe('power actions', () => {
     const codes = results.map((r) => r.status).sort();
     expect(codes.filter((c) => c === 202)).toHaveLength(1);
     expect(codes.filter((c) => c === 409)).toHaveLength(19);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     expect((await show(t, id)).status).toBe('SHUTOFF');
     const actions = await call(t, 'get', `/compute/v2.1/servers/${id}/os-instance-actions`);
     expect(actions.body.instanceActions.filter((a: { action: string }) => a.action === 'stop').length).toBe(3);
     expect((await act(t, id, { 'os-start': null })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
   });
 
   test('the engine down makes an action a 503 with nothing changed', async () => {
@@ -153,7 +153,7 @@ describe('power actions', () => {
     expect((await act(t, id, { 'os-stop': null })).status).toBe(202);
     driver.setUnavailable(true);
     g.release();
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     driver.setUnavailable(false);
     const s = await show(t, id);
     expect([s.status, s['OS-EXT-STS:task_state']]).toEqual(['ACTIVE', null]);
@@ -242,11 +242,11 @@ describe('os-getConsoleOutput', () => {
 
   test('it works on a stopped server', async () => {
     expect((await act(t, id, { 'os-stop': null })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     expect(await output({ length: 1 })).toBe('');
     expect(await output({ length: 2 })).toBe('bell and\ttab\n');
     expect((await act(t, id, { 'os-start': null })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
   });
 
   test('a server never scheduled is 409 "Instance <id> is not ready"', async () => {
@@ -257,7 +257,7 @@ describe('os-getConsoleOutput', () => {
     const waiting = res.body.server.id;
     const out = await act(t, waiting, { 'os-getConsoleOutput': {} });
     g.release();
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     expect(out.status).toBe(409);
     expect(out.body.conflictingRequest.message).toBe(`Instance ${waiting} is not ready`);
   });
@@ -283,7 +283,7 @@ describe('createImage', () => {
     const listed = await request(t.app).get('/image/v2/images').set('X-Auth-Token', token);
     expect(listed.body.images.map((i: { id: string }) => i.id)).toContain(imageId);
     g.release();
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     await t.services.images.idle();
     const img = await request(t.app).get(`/image/v2/images/${imageId}`).set('X-Auth-Token', token);
     expect(img.body).toMatchObject({ status: 'active', name: 'snap1', image_type: 'snapshot', instance_uuid: id, purpose: 'test', container_format: 'docker' });
@@ -301,7 +301,7 @@ describe('createImage', () => {
     expect(res.status).toBe(202);
     expect(tempestViolations('v2_45/images.create_image', res)).toEqual([]);
     expect(res.headers.location).toBeUndefined();
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
   });
 
   test('a snapshot of a stopped server works; the name is required; an ERROR server is refused', async () => {
@@ -311,10 +311,10 @@ describe('createImage', () => {
     expect(res.status).toBe(409);
     expect(res.body.conflictingRequest.message).toBe(`Cannot 'createImage' instance ${id} while it is in vm_state error`);
     expect((await act(t, id, { 'os-stop': null })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     expect((await show(t, id)).status).toBe('SHUTOFF');
     expect((await act(t, id, { createImage: { name: 'cold' } })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     expect((await show(t, id)).status).toBe('SHUTOFF');
   });
 
@@ -325,7 +325,7 @@ describe('createImage', () => {
       const sid = await bootActive(failing, img);
       const res = await act(failing, sid, { createImage: { name: 'broken' } }, { mv: '2.45' });
       expect(res.status).toBe(202);
-      await failing.services.compute.idle();
+      await failing.services.compute.tasks.idle();
       await failing.services.images.idle();
       const token = await failing.token('demo');
       expect((await request(failing.app).get(`/image/v2/images/${res.body.image_id}`).set('X-Auth-Token', token)).status).toBe(404);
@@ -349,7 +349,7 @@ describe('rebuild', () => {
     expect(tempestViolations('v2_1/servers.rebuild_server_with_admin_pass', res)).toEqual([]);
     expect(res.body.server).toMatchObject({ id, name: 'renewed', status: 'REBUILD', adminPass: 'pw', metadata: { v: '2' }, image: { id: newImage } });
     g.release();
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     const after = await show(t, id);
     expect([after.status, after.name, after.image.id]).toEqual(['ACTIVE', 'renewed', newImage]);
     expect(after.addresses).toEqual(before.addresses);
@@ -362,10 +362,10 @@ describe('rebuild', () => {
   test('a stopped server is rebuilt and stays SHUTOFF; imageRef is required', async () => {
     const id = await bootActive(t, image, { name: 'cold' });
     expect((await act(t, id, { 'os-stop': null })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     expect((await act(t, id, { rebuild: {} })).status).toBe(400);
     expect((await act(t, id, { rebuild: { imageRef: image } })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     const s = await show(t, id);
     expect([s.status, s['OS-EXT-STS:power_state']]).toEqual(['SHUTOFF', 4]);
   });
@@ -373,7 +373,7 @@ describe('rebuild', () => {
   test('a paused server cannot be rebuilt', async () => {
     const id = await bootActive(t, image, { name: 'frozen' });
     expect((await act(t, id, { pause: null })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     const res = await act(t, id, { rebuild: { imageRef: image } });
     expect(res.status).toBe(409);
     expect(res.body.conflictingRequest.message).toBe(`Cannot 'rebuild' instance ${id} while it is in vm_state paused`);
@@ -395,9 +395,9 @@ describe('lock, unlock, os-resetState, forceDelete', () => {
     expect((await call(t, 'delete', `/compute/v2.1/servers/${id}`)).status).toBe(409);
     expect((await act(t, id, { unlock: null })).status).toBe(202);
     expect((await act(t, id, { 'os-stop': null })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     expect((await act(t, id, { 'os-start': null })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
   });
 
   test('an admin\'s lock (with a reason at 2.73) cannot be lifted by the owner', async () => {
@@ -406,7 +406,7 @@ describe('lock, unlock, os-resetState, forceDelete', () => {
     expect([s.locked, s.locked_reason]).toEqual([true, 'audit']);
     expect((await act(t, id, { unlock: null })).status).toBe(403);
     expect((await act(t, id, { 'os-stop': null }, { as: 'admin' })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     expect((await act(t, id, { unlock: null }, { as: 'admin' })).status).toBe(202);
     const after = await show(t, id, { mv: '2.73' });
     expect([after.locked, after.locked_reason]).toEqual([false, null]);
@@ -425,7 +425,7 @@ describe('lock, unlock, os-resetState, forceDelete', () => {
 
   test('forceDelete deletes (202, then 404)', async () => {
     expect((await act(t, id, { forceDelete: null })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     expect((await call(t, 'get', `/compute/v2.1/servers/${id}`)).status).toBe(404);
     expect(driver.specOf(id)).toBeUndefined();
   });
@@ -490,7 +490,7 @@ describe('metadata', () => {
     const building = res.body.server.id;
     const r = await call(t, 'post', `/compute/v2.1/servers/${building}/metadata`, { body: { metadata: { a: 'b' } } });
     g.release();
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     expect(r.status).toBe(409);
     expect(r.body.conflictingRequest.message).toBe(`Cannot 'update metadata' instance ${building} while it is in vm_state building`);
     expect((await call(t, 'post', base(), { as: 'viewer', body: { metadata: { a: 'b' } } })).status).toBe(403);
@@ -502,9 +502,9 @@ describe('os-instance-actions', () => {
   test('every action is recorded with the request id that asked for it; show gives events to admins', async () => {
     const created = await boot(t, image, { name: 'audited' });
     const id = created.body.server.id;
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     const stop = await act(t, id, { 'os-stop': null });
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     const list = await call(t, 'get', `/compute/v2.1/servers/${id}/os-instance-actions`);
     expect(tempestViolations('v2_1/servers.list_instance_actions', list)).toEqual([]);
     expect(list.body.instanceActions.map((a: { action: string; request_id: string }) => [a.action, a.request_id])).toEqual([

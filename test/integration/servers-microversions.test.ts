@@ -50,7 +50,7 @@ describe.each(['2.1', '2.3', '2.9', '2.16', '2.19', '2.26', '2.47', '2.57', '2.6
     expect(tempestViolations(schemaFor(mv, 'update_server'), put)).toEqual([]);
     const rebuild = await act(t, id, { rebuild: { imageRef: image } }, { as, mv });
     expect(tempestViolations(schemaFor(mv, 'rebuild_server_with_admin_pass'), rebuild)).toEqual([]);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
   });
 });
 
@@ -113,7 +113,7 @@ describe('the deltas themselves', () => {
       body: { server: { name: 'described', imageRef: image, flavorRef: '1', networks: 'auto', description: 'hello', tags: ['t1', 't2'], hostname: 'custom-host' } },
     });
     expect(res.status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     const s = (await call(t, 'get', `/compute/v2.1/servers/${res.body.server.id}`, { mv: '2.90' })).body.server;
     expect([s.description, s.tags, s['OS-EXT-SRV-ATTR:hostname']]).toEqual(['hello', ['t1', 't2'], 'custom-host']);
     const tagged = await call(t, 'get', '/compute/v2.1/servers', { mv: '2.26', query: { tags: 't1' } });
@@ -125,6 +125,6 @@ describe('the deltas themselves', () => {
     const res = await act(t, id, { rebuild: { imageRef: image, user_data: ud } }, { mv: '2.57' });
     expect(res.status).toBe(202);
     expect(res.body.server.user_data).toBe(ud);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
   });
 });

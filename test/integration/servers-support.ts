@@ -63,7 +63,7 @@ export async function boot(t: TestApp, imageRef: string, server: Record<string, 
 export async function bootActive(t: TestApp, imageRef: string, server: Record<string, unknown> = {}, c: Call = {}): Promise<string> {
   const res = await boot(t, imageRef, server, c);
   if (res.status !== 202) throw new Error(`boot: ${res.status} ${JSON.stringify(res.body)}`);
-  await t.services.compute.idle();
+  await t.services.compute.tasks.idle();
   return res.body.server.id as string;
 }
 

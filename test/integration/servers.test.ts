@@ -44,7 +44,7 @@ describe('POST /servers', () => {
       expect(now.progress).toBe(0);
       expect(tempestViolations('v2_1/servers.get_server', { status: 200, body: { server: now } })).toEqual([]);
       release();
-      await g.services.compute.idle();
+      await g.services.compute.tasks.idle();
       expect((await show(g, res.body.server.id)).status).toBe('ACTIVE');
     } finally {
       release();
@@ -61,7 +61,7 @@ describe('POST /servers', () => {
     expect(res.headers.location).toBe(`${URL}/compute/v2.1/servers/${res.body.server.id}`);
     expect(res.headers['x-compute-request-id']).toBe(res.headers['x-openstack-request-id']);
 
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     const done = await show(t, res.body.server.id, { as: 'demo' });
     expect(done.status).toBe('ACTIVE');
     expect(done['OS-EXT-STS:task_state']).toBeNull();
@@ -80,7 +80,7 @@ describe('POST /servers', () => {
     const res = await boot(t, image, { name: 'genpass' });
     expect(res.status).toBe(202);
     expect(res.body.server.adminPass).toMatch(/^[A-Za-z0-9]{12}$/);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
   });
 
   test('metadata become the environment, the image command property the command, user_data and the key pair are written', async () => {
@@ -122,7 +122,7 @@ describe('POST /servers', () => {
     expect(missing.body.badRequest.message).toContain("'networks' is a required property");
     const auto = await boot(t, image, { name: 'autonet', networks: 'auto' }, { mv: '2.37' });
     expect(auto.status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
   });
 
   test.each([
@@ -168,7 +168,7 @@ describe('POST /servers', () => {
     expect(r3.body.badRequest.message).toBe("Flavor's memory is too small for requested image.");
     const ok = await boot(t, big, { flavorRef: '2', name: 'bigger' });
     expect(ok.status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
   });
 
   test("another project's private image is not found", async () => {
@@ -230,14 +230,14 @@ describe('multiple create and quotas', () => {
     expect(res.status).toBe(202);
     const list = await call(q, 'get', '/compute/v2.1/servers', { as: 'demo' });
     expect(list.body.servers.map((s: { name: string }) => s.name).sort()).toEqual(['multi-1', 'multi-2', 'multi-3']);
-    await q.services.compute.idle();
+    await q.services.compute.tasks.idle();
     const detail = await call(q, 'get', '/compute/v2.1/servers/detail');
     expect(detail.body.servers.every((s: { status: string }) => s.status === 'ACTIVE')).toBe(true);
     const res2 = await boot(q, img, { name: 'rid', return_reservation_id: true });
     expect(res2.status).toBe(202);
     expect(Object.keys(res2.body)).toEqual(['reservation_id']);
     expect(res2.body.reservation_id).toMatch(/^r-[a-z0-9]{8}$/);
-    await q.services.compute.idle();
+    await q.services.compute.tasks.idle();
   });
 
   test('over the instances quota is a 403 "Quota exceeded for instances" and creates nothing', async () => {
@@ -245,16 +245,16 @@ describe('multiple create and quotas', () => {
     expect(res.status).toBe(403);
     expect(res.body.forbidden.message).toBe('Quota exceeded for instances: Requested 2, but already used 4 of 4 instances');
     expect((await call(q, 'get', '/compute/v2.1/servers')).body.servers).toHaveLength(4);
-    expect(await q.services.compute.usage(await q.projectId('demo'))).toEqual({ instances: 4, cores: 4, ram: 2048 });
+    expect(await q.services.compute.queries.usage(await q.projectId('demo'))).toEqual({ instances: 4, cores: 4, ram: 2048 });
   });
 
   test('a deleted server frees its quota', async () => {
     const victim = (await call(q, 'get', '/compute/v2.1/servers')).body.servers[0].id;
     expect((await call(q, 'delete', `/compute/v2.1/servers/${victim}`)).status).toBe(204);
-    await q.services.compute.idle();
-    expect((await q.services.compute.usage(await q.projectId('demo'))).instances).toBe(3);
+    await q.services.compute.tasks.idle();
+    expect((await q.services.compute.queries.usage(await q.projectId('demo'))).instances).toBe(3);
     expect((await boot(q, img, { name: 'fits' })).status).toBe(202);
-    await q.services.compute.idle();
+    await q.services.compute.tasks.idle();
   });
 });
 
@@ -330,7 +330,7 @@ describe('GET /servers and /servers/detail', () => {
     for (const name of ['vm1', 'vm2', 'web3', 'vm4']) ids[name] = await bootActive(l, img, { name, flavorRef: name === 'web3' ? '2' : '1' });
     ids.alt1 = await bootActive(l, img, { name: 'alt1' }, { as: 'alt' });
     expect((await act(l, ids.vm2, { 'os-stop': null })).status).toBe(202);
-    await l.services.compute.idle();
+    await l.services.compute.tasks.idle();
   });
   afterAll(async () => {
     await l.close();
@@ -429,7 +429,7 @@ describe('GET /servers and /servers/detail', () => {
     const since = new Date(Date.now() - 1000).toISOString();
     const gone = await bootActive(l, img, { name: 'gone' });
     expect((await call(l, 'delete', `/compute/v2.1/servers/${gone}`)).status).toBe(204);
-    await l.services.compute.idle();
+    await l.services.compute.tasks.idle();
     const res = await call(l, 'get', '/compute/v2.1/servers/detail', { query: { 'changes-since': since } });
     expect(res.status).toBe(200);
     const deleted = res.body.servers.find((s: { id: string }) => s.id === gone);
@@ -499,7 +499,7 @@ describe('DELETE /servers/{id}', () => {
       expect(during.body.server['OS-EXT-STS:task_state']).toBe('deleting');
       expect((await call(g, 'delete', `/compute/v2.1/servers/${id}`)).status).toBe(204);
       release();
-      await g.services.compute.idle();
+      await g.services.compute.tasks.idle();
       expect((await call(g, 'get', `/compute/v2.1/servers/${id}`)).status).toBe(404);
       expect((await call(g, 'delete', `/compute/v2.1/servers/${id}`)).status).toBe(404);
       expect(held.specOf(id)).toBeUndefined();
@@ -515,7 +515,7 @@ describe('DELETE /servers/{id}', () => {
     const res = await boot(t, image, { name: 'quick' });
     const id = res.body.server.id;
     expect((await call(t, 'delete', `/compute/v2.1/servers/${id}`)).status).toBe(204);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     expect((await call(t, 'get', `/compute/v2.1/servers/${id}`)).status).toBe(404);
     expect(driver.specOf(id)).toBeUndefined();
   });
@@ -527,7 +527,7 @@ describe('DELETE /servers/{id}', () => {
       const id = await bootActive(failing, img);
       expect((await show(failing, id)).status).toBe('ERROR');
       expect((await call(failing, 'delete', `/compute/v2.1/servers/${id}`)).status).toBe(204);
-      await failing.services.compute.idle();
+      await failing.services.compute.tasks.idle();
       expect((await call(failing, 'get', `/compute/v2.1/servers/${id}`)).status).toBe(404);
     } finally {
       await failing.close();

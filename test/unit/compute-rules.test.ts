@@ -5,7 +5,9 @@
  */
 import { statusOf, STATE_MAP, ALL_STATUSES } from '../../src/compute/status';
 import { RULES, refusal, claimCondition } from '../../src/compute/state-rules';
-import { tailLines, commandOf, idFromHref } from '../../src/compute/compute-service';
+import { tailLines } from '../../src/compute/services/server-actions';
+import { commandOf } from '../../src/compute/services/instance-builder';
+import { idFromHref } from '../../src/compute/refs';
 import { sanitizeHostname, instanceName, hostIdOf } from '../../src/compute/naming';
 import { filterRegex } from '../../src/compute/safe-regex';
 import { PRIVATE_NETWORK_ID, stableUuid } from '../../src/compute/networks';

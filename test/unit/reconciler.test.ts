@@ -30,7 +30,7 @@ afterEach(async () => {
 });
 
 const start = async () => {
-  reconciler = new Reconciler({ compute: t.services.compute, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000, backoffMs: { initial: 5, max: 40 } });
+  reconciler = new Reconciler({ sync: t.services.compute.sync, hosts: t.services.compute.hosts, tasks: t.services.compute.tasks, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000, backoffMs: { initial: 5, max: 40 } });
   await reconciler.start();
   return reconciler;
 };
@@ -93,11 +93,11 @@ describe('events', () => {
     const r = await start();
     const id = await bootActive(t, image);
     expect((await call(t, 'post', `/compute/v2.1/servers/${id}/action`, { body: { 'os-stop': null } })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     await r.settle();
     expect(await state(id)).toEqual(['SHUTOFF', 4]);
     expect((await call(t, 'post', `/compute/v2.1/servers/${id}/action`, { body: { 'os-start': null } })).status).toBe(202);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     await r.settle();
     expect(await state(id)).toEqual(['ACTIVE', 1]);
   });
@@ -108,7 +108,7 @@ describe('sweeps', () => {
     const id = await bootActive(t, image);
     driver.externalKill(id); // nobody is subscribed
     expect(await state(id)).toEqual(['ACTIVE', 1]);
-    reconciler = new Reconciler({ compute: t.services.compute, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000 });
+    reconciler = new Reconciler({ sync: t.services.compute.sync, hosts: t.services.compute.hosts, tasks: t.services.compute.tasks, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000 });
     await reconciler.sweep();
     expect(await state(id)).toEqual(['SHUTOFF', 4]);
   });
@@ -121,7 +121,7 @@ describe('sweeps', () => {
     const live = await bootActive(t, image, { name: 'live' });
     const deleted = await bootActive(t, image, { name: 'deleted' });
     expect((await call(t, 'delete', `/compute/v2.1/servers/${deleted}`)).status).toBe(204);
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
     const stubborn = fakeServerId();
     const stray = fakeServerId();
     await driver.spawn(spec(stubborn));
@@ -137,7 +137,7 @@ describe('sweeps', () => {
       }
       return realDestroy(id);
     };
-    reconciler = new Reconciler({ compute: t.services.compute, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000 });
+    reconciler = new Reconciler({ sync: t.services.compute.sync, hosts: t.services.compute.hosts, tasks: t.services.compute.tasks, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000 });
     await reconciler.sweep();
     expect(driver.specOf(stray)).toBeUndefined();
     expect(driver.specOf(deleted)).toBeUndefined();
@@ -152,7 +152,7 @@ describe('sweeps', () => {
     const mine = await bootActive(t, image, { name: 'mine' });
     const foreign = fakeServerId();
     await driver.spawn({ serverId: foreign, projectId: 'a-project-of-another-novadock', hostname: 'foreign', imageRef: driver.specOf(mine)!.imageRef, memoryMb: 64, vcpus: 1, env: {}, network: null });
-    reconciler = new Reconciler({ compute: t.services.compute, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000 });
+    reconciler = new Reconciler({ sync: t.services.compute.sync, hosts: t.services.compute.hosts, tasks: t.services.compute.tasks, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000 });
     await reconciler.sweep();
     await reconciler.sweep();
     expect(driver.specOf(foreign)).toBeDefined();
@@ -180,7 +180,7 @@ describe('start-up recovery', () => {
     await driver.powerOff(stopping, 0);
 
     await start();
-    await t.services.compute.idle();
+    await t.services.compute.tasks.idle();
 
     expect(await state(completes)).toEqual(['ACTIVE', 1]);
     const f = await show(t, fails);
@@ -191,7 +191,7 @@ describe('start-up recovery', () => {
     expect(driver.specOf(deletes)).toBeUndefined();
     const s = await show(t, stopping);
     expect([s.status, s['OS-EXT-STS:task_state'], s['OS-EXT-STS:power_state']]).toEqual(['SHUTOFF', null, 4]);
-    const unsettled = await t.services.compute.unsettledServers();
+    const unsettled = await t.services.compute.sync.unsettledServers();
     expect(unsettled).toEqual([]);
   });
 });

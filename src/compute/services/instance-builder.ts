@@ -1,0 +1,134 @@
+/**
+ * What booting and rebuilding share (nova/compute/api.py _validate_and_build_base_options and
+ * the manager's spawn): the flavor and image a request names, the limits it must respect, the
+ * InstanceSpec the driver boots, and the spawn itself, with the image made present on the host.
+ */
+import { parse as shellParse } from 'shell-quote';
+import type { Logger } from 'pino';
+import type { RequestContext } from '../../http/context';
+import type { QuotaConfig } from '../../config';
+import { badRequest, msg, quotaExceeded } from '../../errors';
+import type { FlavorRepository, FlavorRecord } from '../../db/flavor-repo';
+import type { ImageRecord } from '../../image/image-record';
+import { ComputeDriver, ImageNotOnHost, InstanceInfo, InstanceSpec } from '../../virt/driver';
+import type { FlavorSnapshot, ServerRecord } from '../server-record';
+import { UUID_RE, idFromHref } from '../refs';
+import type { ComputeImages, HostImagesPort } from './ports';
+
+/** nova/compute/api.py MAX_USERDATA_SIZE. */
+export const MAX_USERDATA_SIZE = 65535;
+
+export interface InstanceBuilderDeps {
+  flavors: FlavorRepository;
+  images: ComputeImages;
+  hostImages: HostImagesPort;
+  quotas: QuotaConfig;
+  log: Logger;
+}
+
+export class InstanceBuilder {
+  private readonly flavors: FlavorRepository;
+  private readonly images: ComputeImages;
+  readonly hostImages: HostImagesPort;
+  private readonly quotas: QuotaConfig;
+  private readonly log: Logger;
+
+  constructor(deps: InstanceBuilderDeps) {
+    this.flavors = deps.flavors;
+    this.images = deps.images;
+    this.hostImages = deps.hostImages;
+    this.quotas = deps.quotas;
+    this.log = deps.log;
+  }
+
+  /**
+   * driver.spawn, after ensureOnHost. If the engine lost the image since it was last seen there
+   * (a `docker rmi` behind our back), it is loaded again and the spawn tried once more.
+   */
+  async spawnFrom(driver: ComputeDriver, spec: InstanceSpec, image: ImageRecord): Promise<InstanceInfo> {
+    try {
+      return await driver.spawn(spec);
+    } catch (e) {
+      if (!(e instanceof ImageNotOnHost)) throw e;
+      this.log.warn({ server_id: spec.serverId, host: driver.host, engine_image_id: spec.imageRef }, 'the engine lost the image: loading it again');
+      await this.hostImages.ensureOnHost(image, driver, { recheck: true });
+      return driver.spawn(spec);
+    }
+  }
+
+  /** The InstanceSpec the driver boots for this server. */
+  specOf(server: ServerRecord, image: ImageRecord): InstanceSpec {
+    const spec: InstanceSpec = {
+      serverId: server.id,
+      projectId: server.project_id,
+      hostname: server.hostname,
+      imageRef: image.engine_image_id!,
+      memoryMb: server.flavor.ram,
+      vcpus: server.flavor.vcpus,
+      env: { ...server.metadata },
+      network: server.requested_networks === 'none' ? null : { projectId: server.project_id },
+    };
+    const command = commandOf(image);
+    if (command) spec.command = command;
+    if (server.key_data) spec.authorizedKeys = server.key_data.endsWith('\n') ? server.key_data : `${server.key_data}\n`;
+    if (server.user_data) spec.userData = Buffer.from(server.user_data, 'base64');
+    return spec;
+  }
+
+  async flavorFor(ref: string): Promise<FlavorRecord> {
+    const id = idFromHref(String(ref));
+    const flavor = id ? await this.flavors.get(id) : undefined;
+    // NOTE(openstack): a disabled flavor is "not found" for boot (nova/compute/flavors.py).
+    if (!flavor || flavor.disabled) throw badRequest(msg.flavorNotFound(id));
+    return flavor;
+  }
+
+  /** The image to boot: visible, active, docker-format, loadable, and fitting the flavor. */
+  async bootableImage(ctx: RequestContext, ref: string, flavor: { ram: number; disk: number }): Promise<ImageRecord> {
+    const id = idFromHref(ref);
+    const image = id && UUID_RE.test(id) ? await this.images.find(ctx, id) : undefined;
+    if (!image) throw badRequest('Can not find requested image');
+    if (image.status !== 'active') throw badRequest(`Image ${image.id} is not active.`);
+    if (image.container_format !== 'docker' || !image.engine_image_id) {
+      throw badRequest(`Image ${image.id} is unacceptable: only active images with container_format 'docker' can be booted (this one is '${image.container_format ?? 'none'}').`);
+    }
+    if (image.min_ram > flavor.ram) throw badRequest("Flavor's memory is too small for requested image.");
+    if (flavor.disk > 0 && image.min_disk > flavor.disk) throw badRequest("Flavor's disk is too small for requested image.");
+    return image;
+  }
+
+  checkMetadataQuota(count: number): void {
+    const limit = this.quotas.metadata_items;
+    if (limit >= 0 && count > limit) throw quotaExceeded(msg.quotaExceeded('metadata_items', count, 0, limit));
+  }
+
+  checkUserData(userData: string | undefined): void {
+    if (userData === undefined) return;
+    if (userData.length > MAX_USERDATA_SIZE) {
+      throw badRequest(`User data too large. User data must be no larger than ${MAX_USERDATA_SIZE} bytes once base64 encoded. Your data is ${userData.length} bytes`);
+    }
+  }
+}
+
+/** The flavor as embedded in the server (views at ≥ 2.47 show it even if the flavor is deleted). */
+export function snapshotOf(f: FlavorRecord): FlavorSnapshot {
+  return { id: f.id, name: f.name, ram: f.ram, vcpus: f.vcpus, disk: f.disk, ephemeral: f.ephemeral, swap: f.swap, extra_specs: { ...f.extra_specs } };
+}
+
+/**
+ * The image property os_command_line (as nova-docker had it) split into argv with shell rules;
+ * shell operators are kept as literal words, never interpreted.
+ */
+export function commandOf(image: ImageRecord): string[] | undefined {
+  const line = image.properties?.os_command_line;
+  if (!line || !line.trim()) return undefined;
+  const words = shellParse(line, (name) => `$${name}`).map((t) => {
+    if (typeof t === 'string') return t;
+    if ('op' in t && t.op === 'glob') return (t as { pattern: string }).pattern;
+    if ('op' in t) return String(t.op);
+    if ('comment' in t) return `#${t.comment}`;
+    return String(t);
+  });
+  return words.length ? words : undefined;
+}
+

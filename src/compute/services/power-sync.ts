@@ -1,0 +1,159 @@
+/**
+ * PowerSync: the reconciler's verbs (nova/compute/manager.py _sync_instance_power_state and
+ * init_host's recovery). The reconciler observes engines; this keeps the database true to what
+ * they report, through the same compare-and-sets as the API, never undoing a newer change and
+ * never touching a server with work in flight.
+ */
+import type { Logger } from 'pino';
+import { now as nowIso, stamp } from '../../clock';
+import type { ServerRepository, ServerPatch } from '../../db/server-repo';
+import type { ActionRepository } from '../../db/action-repo';
+import { ComputeDriver, HypervisorUnavailable, InstanceNotFound } from '../../virt/driver';
+import type { ServerRecord } from '../server-record';
+import { VmStates } from '../vm-states';
+import { PowerStates } from '../power-state';
+import { Observation, SyncPatch, decideRecovery, decideSync } from '../sync-rules';
+import { faultOf, PowerSyncPort } from './action-runner';
+import type { TaskRunner } from './task-runner';
+import type { HostService } from './hosts';
+import type { ServerDeleter } from './server-delete';
+
+export interface PowerSyncDeps {
+  servers: ServerRepository;
+  actions: ActionRepository;
+  hosts: HostService;
+  runner: TaskRunner;
+  deleter: ServerDeleter;
+  log: Logger;
+}
+
+export class PowerSync implements PowerSyncPort {
+  private readonly servers: ServerRepository;
+  private readonly actions: ActionRepository;
+  private readonly hosts: HostService;
+  private readonly runner: TaskRunner;
+  private readonly deleter: ServerDeleter;
+  private readonly log: Logger;
+
+  constructor(deps: PowerSyncDeps) {
+    this.servers = deps.servers;
+    this.actions = deps.actions;
+    this.hosts = deps.hosts;
+    this.runner = deps.runner;
+    this.deleter = deps.deleter;
+    this.log = deps.log;
+  }
+
+  /**
+   * A timestamp for an observation of the engine, on the same strictly increasing clock as the
+   * rows' updated_at: every write after this call is stamped later, every write before earlier.
+   * Take it before asking the engine, and syncPowerState will ignore the answer for a server
+   * that changed meanwhile.
+   */
+  observationTime(): string {
+    return stamp();
+  }
+
+  /** Servers (not deleted) recorded on this host. */
+  async serversOnHost(host: string): Promise<ServerRecord[]> {
+    return this.servers.listOnHost(host);
+  }
+
+  /** Servers a crash may have left mid-task. */
+  async unsettledServers(): Promise<ServerRecord[]> {
+    return this.servers.listUnsettled();
+  }
+
+  /**
+   * Brings one server's states into line with what its engine reported at `observedAt`
+   * (decideSync). Skips servers with work in flight, and observations older than the row's
+   * last change; the write is a compare-and-set on that change, so nothing newer is undone.
+   */
+  async syncPowerState(serverId: string, observed: Observation, observedAt: string, opts: { ignoreBusy?: boolean } = {}): Promise<SyncPatch | undefined> {
+    if (!opts.ignoreBusy && this.runner.isBusy(serverId)) return undefined;
+    const server = await this.servers.get(serverId);
+    if (!server) return undefined;
+    if (server.updated_at >= observedAt) return undefined;
+    const decision = decideSync(server, observed);
+    if (decision.kind !== 'update') return undefined;
+    const { fault, ...rest } = decision.patch;
+    const patch: ServerPatch = { ...rest };
+    if (fault) patch.fault = faultOf(fault.message, fault.code);
+    const ok = await this.servers.update(serverId, patch, { taskStates: [null], updatedAt: server.updated_at });
+    if (ok) this.log.info({ server_id: serverId, reason: decision.reason, patch: decision.patch }, 'power state synchronised');
+    return ok ? decision.patch : undefined;
+  }
+
+  /**
+   * Start-up recovery of a server left mid-task by a crash: a build completes (its container
+   * runs) or fails with a fault, a delete completes, any other task is cleared and re-synced.
+   */
+  async recover(serverId: string): Promise<void> {
+    if (this.runner.isBusy(serverId)) return;
+    const server = await this.servers.get(serverId);
+    if (!server) return;
+    const driver = this.hosts.driverAt(server.host);
+    let observed: Observation | undefined;
+    if (driver) {
+      try {
+        observed = await driver.getInfo(serverId);
+      } catch (e) {
+        if (e instanceof InstanceNotFound) observed = 'gone';
+        else if (e instanceof HypervisorUnavailable) return; // retried by the next sweep after the engine returns
+        else throw e;
+      }
+    }
+    const decision = decideRecovery(server, observed);
+    const expect = { taskStates: [server.task_state], vmStates: [server.vm_state], updatedAt: server.updated_at };
+    for (const a of await this.actions.listUnfinished(serverId)) {
+      const isDelete = a.action === 'delete' || a.action === 'forceDelete';
+      if (decision.kind !== 'finish-delete' || !isDelete) await this.actions.finish(a.id, 'Error', 'Interrupted by a restart of novadock.');
+    }
+    switch (decision.kind) {
+      case 'none':
+        return;
+      case 'finish-delete':
+        this.runner.schedule(serverId, 'delete', async () => {
+          const unfinished = (await this.actions.listUnfinished(serverId)).find((a) => a.action === 'delete' || a.action === 'forceDelete');
+          await this.deleter.finishDelete(serverId, unfinished?.id);
+        });
+        return;
+      case 'complete-build':
+        await this.servers.update(serverId, {
+          vm_state: decision.patch.vm_state, power_state: decision.patch.power_state, addresses: decision.patch.addresses, task_state: null, launched_at: nowIso(),
+        }, expect);
+        this.log.info({ server_id: serverId }, 'recovered: build completed (its container runs)');
+        return;
+      case 'fail-build':
+        if (driver && observed && observed !== 'gone') await driver.destroy(serverId).catch(() => undefined);
+        await this.servers.update(serverId, { vm_state: VmStates.ERROR, task_state: null, power_state: PowerStates.NOSTATE, fault: faultOf(decision.message) }, expect);
+        this.log.warn({ server_id: serverId }, 'recovered: interrupted build set to ERROR');
+        return;
+      case 'clear-task':
+        if (decision.fault) {
+          await this.servers.update(serverId, { vm_state: VmStates.ERROR, task_state: null, power_state: PowerStates.NOSTATE, fault: faultOf(decision.fault.message, decision.fault.code) }, expect);
+        } else if (await this.servers.update(serverId, { task_state: null }, expect) && observed) {
+          // Observed just before the task was cleared; nothing else can have run on the server since.
+          await this.syncPowerState(serverId, observed, stamp());
+        }
+        this.log.warn({ server_id: serverId, task_state: server.task_state }, 'recovered: interrupted task cleared');
+        return;
+    }
+  }
+
+  /**
+   * Removes an instance labelled as ours that no server (or only a deleted one) owns. Checked
+   * again here, under the lane, so a server being created or deleted right now is never touched.
+   */
+  async removeOrphan(driver: ComputeDriver, serverId: string, projectId: string): Promise<boolean> {
+    if (this.runner.isBusy(serverId)) return false;
+    const row = await this.servers.get(serverId);
+    if (row) return false;
+    // Another novadock sharing the engine (and host name) labels its containers the same way:
+    // only a project this database has had servers in is ours to clean up.
+    if (!(await this.servers.projectKnown(projectId))) return false;
+    this.log.warn({ server_id: serverId, host: driver.host }, 'removing an instance labelled as ours that has no server');
+    await driver.destroy(serverId);
+    return true;
+  }
+}

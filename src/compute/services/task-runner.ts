@@ -1,0 +1,52 @@
+/**
+ * Background work of the compute services: a lane per server (its tasks run one after the
+ * other, so the engine never sees two operations on one container at once), the API calls that
+ * are between their claim and the scheduling of their work, and every task in flight (idle()
+ * waits for them: tests and shutdown).
+ */
+import type { Logger } from 'pino';
+import { Background } from '../../background';
+
+export class TaskRunner extends Background {
+  /** Per-server chain of background tasks. */
+  private readonly lanes = new Map<string, Promise<void>>();
+  /** API calls between their claim and the scheduling of their work (see guarded()). */
+  private readonly claiming = new Map<string, number>();
+
+  constructor(private readonly log: Logger) {
+    super();
+  }
+
+  /** True while a background task of this server is queued or running, or an API call is claiming one. */
+  isBusy(serverId: string): boolean {
+    return this.lanes.has(serverId) || this.claiming.has(serverId);
+  }
+
+  /**
+   * Marks servers busy for the duration of an API call that claims a task and then schedules its
+   * work, so the reconciler never mistakes the claimed-but-not-yet-scheduled task for one a crash
+   * interrupted.
+   */
+  async guarded<T>(ids: string[], fn: () => Promise<T>): Promise<T> {
+    for (const id of ids) this.claiming.set(id, (this.claiming.get(id) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      for (const id of ids) {
+        const n = (this.claiming.get(id) ?? 1) - 1;
+        if (n > 0) this.claiming.set(id, n);
+        else this.claiming.delete(id);
+      }
+    }
+  }
+
+  /** Queues `work` on the server's lane; a failure is logged (the work records its own outcome). */
+  schedule(serverId: string, what: string, work: () => Promise<void>): void {
+    const prev = this.lanes.get(serverId) ?? Promise.resolve();
+    const p = prev.then(work).catch((err) => this.log.error({ err, server_id: serverId }, `${what} failed unexpectedly`));
+    this.lanes.set(serverId, p);
+    this.track(p.finally(() => {
+      if (this.lanes.get(serverId) === p) this.lanes.delete(serverId);
+    }));
+  }
+}
