@@ -1,6 +1,8 @@
 /** Nova's power_state codes (nova/compute/power_state.py); 2 and 5 are unused. */
 import type { PowerState } from '../virt/driver';
 
+export type { PowerState };
+
 export const PowerStates = {
   /** Not known yet (building) or gone. */
   NOSTATE: 0,

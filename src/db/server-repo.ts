@@ -12,7 +12,7 @@ import type { Db } from './knex';
 import type { ServerRecord, Fault, FlavorSnapshot } from '../compute/server-record';
 import type { VmState } from '../compute/vm-states';
 import type { TaskState } from '../compute/task-states';
-import type { PowerState } from '../virt/driver';
+import type { PowerState } from '../compute/power-state';
 
 /** What the service supplies for a new server; the repository adds sequence and timestamps. */
 export type NewServer = Omit<ServerRecord, 'sequence' | 'created_at' | 'updated_at' | 'deleted' | 'deleted_at'>;
