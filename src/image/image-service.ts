@@ -22,7 +22,7 @@ import type { ImageMember, ImageRecord, MemberStatus } from './image-record';
 import { DOCKER_IMAGE_ID_PROPERTY } from './image-record';
 import { transitionMessage } from './image-status';
 import { ingest, IngestFailed, IngestResult } from './ingest';
-import type { DockerArchiveInfo } from './docker-archive';
+import type { ImageArchiveInfo } from '../virt/image-archive';
 import { compareImages, defaultListQuery, ImageListQuery } from './list-query';
 import { applyPatch, Change, parseCreate } from './requests';
 import { CORE_ATTRIBUTES, isReserved, MAX_TAGS } from './schemas';
@@ -344,7 +344,7 @@ export class ImageService {
     let pending: PendingWrite | undefined;
     let committed = false;
     let wasPresent: boolean | undefined;
-    let archive: DockerArchiveInfo | undefined;
+    let archive: ImageArchiveInfo | undefined;
     let released = false;
     try {
       pending = await this.store.begin(id);
@@ -408,7 +408,7 @@ export class ImageService {
 
   /** Puts everything back after a failed upload: no bytes, no engine image we created, queued. */
   private async undoUpload(id: string, s: {
-    pending?: PendingWrite; committed: boolean; engine: ImageBackend; archive?: DockerArchiveInfo; wasPresent?: boolean;
+    pending?: PendingWrite; committed: boolean; engine: ImageBackend; archive?: ImageArchiveInfo; wasPresent?: boolean;
   }): Promise<void> {
     try {
       if (s.committed) await this.store.delete(id);

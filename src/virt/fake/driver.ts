@@ -28,7 +28,7 @@ import {
   ImageNotOnHost,
   SpawnFailed,
 } from '../driver';
-import { inspectDockerArchive } from '../../image/docker-archive';
+import { inspectImageArchive } from '../image-archive';
 import { buildFakeArchive } from './archive';
 
 /** Every driver call, by name, for delays and injected failures. */
@@ -234,7 +234,7 @@ export class FakeDriver implements ComputeDriver {
     piped.catch(() => undefined);
     let meta: { imageId: string; repoTags: string[] };
     try {
-      meta = await inspectDockerArchive(recorder, { maxBytes: this.opts.maxImageBytes ?? 1024 ** 3 });
+      meta = await inspectImageArchive(recorder, { maxBytes: this.opts.maxImageBytes ?? 1024 ** 3 });
       // The parser may stop reading at the end of the tar; drain what is left so the
       // source is consumed fully, as the contract says.
       recorder.resume();
