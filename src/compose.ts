@@ -13,6 +13,7 @@ import { TokenService } from './identity/token-service';
 import { seedIdentity } from './identity/seed';
 import type { ComputeDriver } from './virt/driver';
 import { DriverRegistry } from './virt/registry';
+import { HostImages } from './virt/host-images';
 import type { ImageStore } from './store/image-store';
 import { ImageRepository } from './db/image-repo';
 import { ImageService } from './image/image-service';
@@ -29,6 +30,7 @@ export interface Services {
   tokens: TokenService;
   identity: IdentityRepository;
   images: ImageService;
+  hostImages: HostImages;
   compute: ComputeService;
   reconciler: Reconciler;
   drivers: DriverRegistry;
@@ -79,7 +81,8 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
 
   const drivers = new DriverRegistry(opts.drivers);
   const imageRepo = new ImageRepository(db);
-  const images = new ImageService({ repo: imageRepo, store: opts.store, drivers, maxImageSize: config.maxImageSize, log });
+  const hostImages = new HostImages({ drivers, store: opts.store, log });
+  const images = new ImageService({ repo: imageRepo, store: opts.store, engines: hostImages, maxImageSize: config.maxImageSize, log });
   // Uploads a crash cut short: back to queued, and no partial bytes left in the store.
   await images.recoverInterruptedUploads();
 
@@ -91,6 +94,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     keypairs: new KeypairRepository(db),
     actions: new ActionRepository(db),
     images,
+    hostImages,
     drivers,
     quotas: config.seed.quotas,
     publicUrl: config.publicUrl,
@@ -122,8 +126,9 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     reconciler.stop();
     await compute.idle();
     await images.idle();
+    await hostImages.idle();
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, images, compute, reconciler, drivers, health, close };
+  return { config, db, tokens, identity, images, hostImages, compute, reconciler, drivers, health, close };
 }

@@ -15,6 +15,7 @@
  * syncPowerState / recover / removeOrphan, never by writing states itself.
  */
 import crypto from 'node:crypto';
+import type { Readable } from 'node:stream';
 import { parse as shellParse } from 'shell-quote';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../http/context';
@@ -47,12 +48,10 @@ import { Observation, SyncPatch, addressesOf, decideRecovery, decideSync, goneMe
 export interface ComputeImages {
   /** The image as `ctx` may see it, or undefined (unknown, or another project's private image). */
   find(ctx: RequestContext, id: string): Promise<ImageRecord | undefined>;
-  /** Makes the image present in the driver's engine (loads it from the image store if needed). */
-  ensureLoaded(image: ImageRecord, driver: ComputeDriver, opts?: { recheck?: boolean }): Promise<void>;
   /** Creates the snapshot's image record (queued, listed at once) before createImage answers. */
   beginSnapshot(ctx: RequestContext, req: { name: string; metadata: Record<string, string>; serverId: string; baseImage: ImageRecord | undefined }): Promise<ImageRecord>;
-  /** Copies the committed engine image into the store and activates the record. */
-  finishSnapshot(imageId: string, driver: ComputeDriver, engineImageId: string): Promise<unknown>;
+  /** Copies the committed engine image's archive (`driver.exportImage`) into the store and activates the record. */
+  finishSnapshot(imageId: string, engineImageId: string, archive: Readable): Promise<unknown>;
   /** The snapshot failed: the record goes away (or is killed), no bytes kept. */
   abortSnapshot(imageId: string): Promise<unknown>;
   /** Images `ctx` may see, filtered (backup rotation). */
@@ -61,12 +60,19 @@ export interface ComputeImages {
   delete(ctx: RequestContext, id: string): Promise<void>;
 }
 
+/** What the compute service needs from the hosts' engine images (a port; src/virt/host-images.ts HostImages implements it). */
+export interface ComputeHostImages {
+  /** Makes the image present in the driver's engine (loads it from the image store if needed). */
+  ensureOnHost(image: ImageRecord, driver: ComputeDriver, opts?: { recheck?: boolean }): Promise<void>;
+}
+
 export interface ComputeServiceDeps {
   servers: ServerRepository;
   flavors: FlavorRepository;
   keypairs: KeypairRepository;
   actions: ActionRepository;
   images: ComputeImages;
+  hostImages: ComputeHostImages;
   drivers: DriverRegistry;
   quotas: QuotaConfig;
   publicUrl: string;
@@ -264,6 +270,7 @@ export class ComputeService {
   private readonly keypairs: KeypairRepository;
   private readonly actions: ActionRepository;
   private readonly images: ComputeImages;
+  private readonly hostImages: ComputeHostImages;
   private readonly drivers: DriverRegistry;
   private readonly quotas: QuotaConfig;
   private readonly log: Logger;
@@ -284,6 +291,7 @@ export class ComputeService {
     this.keypairs = deps.keypairs;
     this.actions = deps.actions;
     this.images = deps.images;
+    this.hostImages = deps.hostImages;
     this.drivers = deps.drivers;
     this.quotas = deps.quotas;
     this.log = deps.log;
@@ -552,7 +560,7 @@ export class ComputeService {
     };
     try {
       await step(TaskStates.BLOCK_DEVICE_MAPPING, { host: driver.host });
-      await this.images.ensureLoaded(image, driver);
+      await this.hostImages.ensureOnHost(image, driver);
       await step(TaskStates.SPAWNING);
       const info = await this.spawnFrom(driver, this.specOf({ ...server, host: driver.host }, image), image);
       // Deleted (or reset) while spawning → Superseded: the delete queued behind us destroys the container.
@@ -581,7 +589,7 @@ export class ComputeService {
     } catch (e) {
       if (!(e instanceof ImageNotOnHost)) throw e;
       this.log.warn({ server_id: spec.serverId, host: driver.host, engine_image_id: spec.imageRef }, 'the engine lost the image: loading it again');
-      await this.images.ensureLoaded(image, driver, { recheck: true });
+      await this.hostImages.ensureOnHost(image, driver, { recheck: true });
       return driver.spawn(spec);
     }
   }
@@ -859,7 +867,7 @@ export class ComputeService {
       rule: RULES.rebuild, action: 'rebuild', task: TaskStates.REBUILDING, claimPatch, onFailure: 'error',
       run: async ({ server: s, driver, step }) => {
         await step(TaskStates.REBUILD_BLOCK_DEVICE_MAPPING);
-        await this.images.ensureLoaded(image, driver);
+        await this.hostImages.ensureOnHost(image, driver);
         await step(TaskStates.REBUILD_SPAWNING);
         await driver.destroy(s.id);
         const info = await this.spawnFrom(driver, this.specOf(s, image), image);
@@ -955,7 +963,7 @@ export class ComputeService {
         const engineImageId = await driver.snapshot(s.id, { 'org.openstack.image.id': image.id, 'org.openstack.server.id': s.id });
         await step(TaskStates.IMAGE_PENDING_UPLOAD);
         await step(TaskStates.IMAGE_UPLOADING);
-        await this.images.finishSnapshot(image.id, driver, engineImageId);
+        await this.images.finishSnapshot(image.id, engineImageId, await driver.exportImage(engineImageId));
         await afterUpload?.();
         return {};
       },

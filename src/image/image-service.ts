@@ -1,7 +1,7 @@
 /**
  * ImageService: Glance's rules for images — who sees what, how status moves, how data gets
  * in and out — over three ports: the ImageRepository (records), the ImageStore (bytes) and
- * the compute hosts' ImageBackends (engine images). Knows nothing of HTTP.
+ * EngineImages (the compute hosts' engine images). Knows nothing of HTTP or of drivers.
  *
  * Uploads are the heart of it: one pass over the request (see ingest.ts) hashes, stores and,
  * for docker images, loads into the primary engine at once. Every status move is a
@@ -16,8 +16,8 @@ import type { RequestContext } from '../http/context';
 import type { ImageRepository } from '../db/image-repo';
 import { now } from '../db/knex';
 import type { ImageStore, PendingWrite } from '../store/image-store';
-import type { DriverRegistry } from '../virt/registry';
-import { ComputeDriver, HypervisorUnavailable, ImageBackend, InvalidImageArchive } from '../virt/driver';
+import { HypervisorUnavailable, InvalidImageArchive } from '../virt/driver';
+import type { EngineImages, UploadEngine } from './engine-images';
 import type { ImageMember, ImageRecord, MemberStatus } from './image-record';
 import { DOCKER_IMAGE_ID_PROPERTY } from './image-record';
 import { transitionMessage } from './image-status';
@@ -30,7 +30,8 @@ import { CORE_ATTRIBUTES, isReserved, MAX_TAGS } from './schemas';
 export interface ImageServiceDeps {
   repo: ImageRepository;
   store: ImageStore;
-  drivers: DriverRegistry;
+  /** The compute hosts' engine images (HostImages). */
+  engines: EngineImages;
   /** Largest upload accepted, in bytes (413 above). */
   maxImageSize: number;
   log: Logger;
@@ -66,24 +67,16 @@ const fmtBytes = (n: number) => `${n} bytes`;
 export class ImageService {
   private readonly repo: ImageRepository;
   private readonly store: ImageStore;
-  private readonly drivers: DriverRegistry;
+  private readonly engines: EngineImages;
   private readonly maxImageSize: number;
   private readonly log: Logger;
   /** Uploads, snapshot copies and engine clean-ups under way (idle() waits for them). */
   private readonly inFlight = new Set<Promise<unknown>>();
-  /** ensureLoaded calls under way, by host and engine id, so two boots load once. */
-  private readonly loading = new Map<string, Promise<void>>();
-  /**
-   * Host and engine id pairs seen present, so a boot does not ask the engine again. It can go
-   * stale only if someone removes the image behind our back; then spawn fails with
-   * ImageNotOnHost and the caller asks again with `recheck`.
-   */
-  private readonly present = new Set<string>();
 
   constructor(deps: ImageServiceDeps) {
     this.repo = deps.repo;
     this.store = deps.store;
-    this.drivers = deps.drivers;
+    this.engines = deps.engines;
     this.maxImageSize = deps.maxImageSize;
     this.log = deps.log;
   }
@@ -339,7 +332,7 @@ export class ImageService {
   /** The image is `saving` and ours: take the bytes, or put everything back as it was. */
   private async receive(img: ImageRecord, source: Readable, opts: UploadOptions): Promise<ImageRecord> {
     const id = img.id;
-    const engine = this.drivers.primary();
+    const engine = this.engines.uploadEngine();
     const docker = img.container_format === 'docker';
     let pending: PendingWrite | undefined;
     let committed = false;
@@ -356,11 +349,11 @@ export class ImageService {
           sink: pending.sink,
           sinkFile: pending.file,
           engine: docker ? {
-            load: (archiveStream, replay) => engine.loadImage(archiveStream, { replay }).catch((e) => {
+            load: (archiveStream, replay) => engine.load(archiveStream, replay).catch((e) => {
               throw engineError(engine, e);
             }),
             beforeRelease: async (info) => {
-              wasPresent = await engine.hasImage(info.imageId);
+              wasPresent = await engine.has(info.imageId);
             },
           } : undefined,
           sourceBroken: () => badRequest('The upload was interrupted: the client closed the connection before all the data arrived.'),
@@ -378,7 +371,7 @@ export class ImageService {
       if (opts.declaredSize !== undefined && result.size !== opts.declaredSize) {
         throw badRequest(`x-openstack-image-size (${opts.declaredSize}) does not match the size of the uploaded data (${result.size}).`);
       }
-      if (archive && !(await engine.hasImage(archive.imageId))) {
+      if (archive && !(await engine.has(archive.imageId))) {
         throw badRequest(`Compute host ${engine.host} accepted the archive but does not have image ${archive.imageId} afterwards.`);
       }
       await pending.commit();
@@ -408,7 +401,7 @@ export class ImageService {
 
   /** Puts everything back after a failed upload: no bytes, no engine image we created, queued. */
   private async undoUpload(id: string, s: {
-    pending?: PendingWrite; committed: boolean; engine: ImageBackend; archive?: ImageArchiveInfo; wasPresent?: boolean;
+    pending?: PendingWrite; committed: boolean; engine: UploadEngine; archive?: ImageArchiveInfo; wasPresent?: boolean;
   }): Promise<void> {
     try {
       if (s.committed) await this.store.delete(id);
@@ -419,7 +412,7 @@ export class ImageService {
     // Only an image this upload brought into the engine is ours to remove.
     if (s.archive && s.wasPresent === false) {
       try {
-        if (!(await this.repo.dockerImageInUse(s.archive.imageId, id))) await s.engine.removeImage(s.archive.imageId);
+        if (!(await this.repo.dockerImageInUse(s.archive.imageId, id))) await s.engine.remove(s.archive.imageId);
       } catch (e) {
         this.log.error({ err: e, image_id: id, engine_image_id: s.archive.imageId }, 'could not remove the engine image of a failed upload');
       }
@@ -427,39 +420,7 @@ export class ImageService {
     await this.repo.transition(id, 'saving', 'queued').catch((e) => this.log.error({ err: e, image_id: id }, 'could not return the image to queued'));
   }
 
-  // ================================================================ for the compute service
-
-  /**
-   * Makes `image` present in `driver`'s engine: if the engine lacks its engine id, streams the
-   * stored archive into loadImage and checks the id afterwards. Throws an Error with a message
-   * for the server's fault when the image has no engine id or no stored data.
-   */
-  async ensureLoaded(image: ImageRecord, driver: ComputeDriver, opts: { recheck?: boolean } = {}): Promise<void> {
-    const ref = image.engine_image_id;
-    if (!ref) {
-      throw new Error(`Image ${image.id} has no Docker image: only images uploaded with container_format 'docker' (a \`docker save\` archive) can be booted.`);
-    }
-    const key = engineImageKey(driver.host, ref);
-    if (opts.recheck) this.present.delete(key);
-    if (this.present.has(key)) return;
-    const running = this.loading.get(key);
-    if (running) return running;
-    const p = (async () => {
-      if (await driver.hasImage(ref)) return;
-      if (!(await this.store.has(image.id))) throw new Error(`Image ${image.id} has no data in the image store: upload it again.`);
-      const data = await this.store.read(image.id);
-      await driver.loadImage(data, { replay: () => this.store.read(image.id) });
-      if (!(await driver.hasImage(ref))) throw new Error(`Image ${image.id} did not load as ${ref} on compute host ${driver.host}.`);
-    })().then(() => {
-      this.present.add(key);
-    });
-    this.loading.set(key, p);
-    try {
-      await this.track(p);
-    } finally {
-      this.loading.delete(key);
-    }
-  }
+  // ================================================================ snapshots (for the compute service)
 
   /**
    * createImage step 1, before compute answers 202: a queued private snapshot record owned by
@@ -512,12 +473,14 @@ export class ImageService {
 
   /**
    * createImage step 2 (compute's background task): queued → saving (compare-and-set), the
-   * engine image's archive (`exportImage`) streamed into the store with size/md5/sha512 and
-   * checked to hold `engineImageId`, which is recorded; then active. On failure the record and
-   * any bytes are removed and the error is thrown (the engine image is the caller's).
+   * engine image's archive (the caller opens it: `driver.exportImage(engineImageId)`) streamed
+   * into the store with size/md5/sha512 and checked to hold `engineImageId`, which is
+   * recorded; then active. On failure the record and any bytes are removed and the error is
+   * thrown (the engine image is the caller's). The archive is always consumed or destroyed.
    */
-  async finishSnapshot(imageId: string, driver: ComputeDriver, engineImageId: string): Promise<ImageRecord> {
+  async finishSnapshot(imageId: string, engineImageId: string, archive: Readable): Promise<ImageRecord> {
     if (!(await this.repo.transition(imageId, 'queued', 'saving'))) {
+      archive.destroy();
       const current = await this.repo.get(imageId);
       throw new Error(current
         ? `Snapshot image ${imageId} is ${current.status}, not queued: it cannot receive data.`
@@ -528,10 +491,9 @@ export class ImageService {
       let committed = false;
       try {
         pending = await this.store.begin(imageId);
-        const exported = await driver.exportImage(engineImageId);
         let result: IngestResult;
         try {
-          result = await ingest(exported, { maxBytes: this.maxImageSize, tooLarge: () => this.overCap(), sink: pending.sink, sinkFile: pending.file, inspect: true });
+          result = await ingest(archive, { maxBytes: this.maxImageSize, tooLarge: () => this.overCap(), sink: pending.sink, sinkFile: pending.file, inspect: true });
         } catch (e) {
           throw e instanceof IngestFailed ? e.cause : e;
         }
@@ -550,6 +512,7 @@ export class ImageService {
         if (!done) throw new Error(`Snapshot image ${imageId} was deleted while its data was being uploaded.`);
         return (await this.repo.get(imageId))!;
       } catch (e) {
+        archive.destroy();
         if (committed) await this.store.delete(imageId).catch(() => undefined);
         else await pending?.abort().catch(() => undefined);
         await this.repo.delete(imageId).catch((err) => this.log.error({ err, image_id: imageId }, 'could not remove a failed snapshot record'));
@@ -615,14 +578,9 @@ export class ImageService {
   /** Removes an engine image from every host, unless another image record still names it. */
   private async removeEngineImage(engineImageId: string, deletedId: string): Promise<void> {
     if (await this.repo.dockerImageInUse(engineImageId, deletedId)) return;
-    await Promise.all(this.drivers.all().map((d) => d.removeImage(engineImageId).finally(() => this.present.delete(engineImageKey(d.host, engineImageId))).catch((e) => {
-      this.log.warn({ err: e, host: d.host, engine_image_id: engineImageId }, 'could not remove the engine image of a deleted image');
-    })));
+    await this.engines.removeEverywhere(engineImageId);
   }
 }
-
-/** Key of an engine image on a compute host, for `loading` and `present`. */
-const engineImageKey = (host: string, engineImageId: string): string => `${host}\u0000${engineImageId}`;
 
 function visibleTo(ctx: RequestContext, img: ImageRecord): boolean {
   return ctx.isAdmin || img.owner === ctx.projectId || img.visibility === 'public' || img.visibility === 'community';
@@ -633,7 +591,7 @@ function stripUndefined<T extends object>(o: T): Partial<T> {
 }
 
 /** What the engine said, as an API error: refused → 400, unreachable → 503. */
-function engineError(engine: ComputeDriver, e: unknown): Error {
+function engineError(engine: UploadEngine, e: unknown): Error {
   if (e instanceof DomainError) return e;
   if (e instanceof InvalidImageArchive) return invalidArchive(e.reason);
   if (e instanceof HypervisorUnavailable) return unavailable(e.message);

@@ -7,6 +7,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import request from 'supertest';
 import { makeTestApp, TestApp } from '../helpers/app';
 import { FakeDriver, FakeOp } from '../../src/virt/fake/driver';
@@ -433,17 +434,17 @@ describe('the compute hooks', () => {
     expect(await r.t.services.images.find(alt, id)).toBeUndefined();
   });
 
-  it('ensureLoaded loads the stored archive into an engine that lacks it, and refuses images without an engine id', async () => {
+  it('ensureOnHost loads the stored archive into an engine that lacks it, and refuses images without an engine id', async () => {
     const archive = await buildFakeArchive({ salt: 'ensure' });
     const id = await createImage(r);
     expect((await put(r, id, archive.bytes)).status).toBe(204);
     const other = new FakeDriver({ host: 'other-host' });
     const img = (await r.t.services.images.find(await ctxOf('demo'), id))!;
-    await r.t.services.images.ensureLoaded(img, other);
+    await r.t.services.hostImages.ensureOnHost(img, other);
     expect(await other.hasImage(archive.imageId)).toBe(true);
     const bare = await createImage(r, { container_format: 'bare', disk_format: 'raw' });
     const bareImg = (await r.t.services.images.find(await ctxOf('demo'), bare))!;
-    await expect(r.t.services.images.ensureLoaded(bareImg, other)).rejects.toThrow(/has no Docker image/);
+    await expect(r.t.services.hostImages.ensureOnHost(bareImg, other)).rejects.toThrow(/has no Docker image/);
   });
 
   it('a snapshot is listed at once as queued, then active with the engine id, inheriting properties', async () => {
@@ -460,7 +461,7 @@ describe('the compute hooks', () => {
     expect(listed.body.images[0]['owner_specified.openstack.md5']).toBeUndefined();
     const committed = await buildFakeArchive({ salt: 'snapshot' });
     await r.driver.loadImage((await import('node:stream')).Readable.from([committed.bytes]));
-    const done = await r.t.services.images.finishSnapshot(snap.id, r.driver, committed.imageId);
+    const done = await r.t.services.images.finishSnapshot(snap.id, committed.imageId, await r.driver.exportImage(committed.imageId));
     expect(done).toMatchObject({ status: 'active', engine_image_id: committed.imageId, size: committed.bytes.length });
     expect(await r.store.size(snap.id)).toBe(committed.bytes.length);
   });
@@ -468,7 +469,9 @@ describe('the compute hooks', () => {
   it('a failed snapshot copy removes the record and bytes; abortSnapshot removes a queued record', async () => {
     const demo = await ctxOf('demo');
     const snap = await r.t.services.images.beginSnapshot(demo, { name: 's2', metadata: {}, serverId: 'srv-2', baseImage: undefined });
-    await expect(r.t.services.images.finishSnapshot(snap.id, r.driver, 'sha256:0000000000000000000000000000000000000000000000000000000000000000')).rejects.toThrow();
+    // The archive holds another image than the snapshot's engine id: the copy fails.
+    const other = await buildFakeArchive({ salt: 'not-the-snapshot' });
+    await expect(r.t.services.images.finishSnapshot(snap.id, 'sha256:0000000000000000000000000000000000000000000000000000000000000000', Readable.from([other.bytes]))).rejects.toThrow();
     expect(await r.t.services.images.find(demo, snap.id)).toBeUndefined();
     expect(await r.store.has(snap.id)).toBe(false);
     const s3 = await r.t.services.images.beginSnapshot(demo, { name: 's3', metadata: {}, serverId: 'srv-3', baseImage: undefined });
