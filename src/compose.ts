@@ -17,6 +17,11 @@ import { HostImages } from './virt/host-images';
 import type { ImageStore } from './store/image-store';
 import { ImageRepository } from './db/image-repo';
 import { ImageService } from './image/image-service';
+import { ImageAccess } from './image/image-access';
+import { ImageMembers } from './image/image-members';
+import { ImageUploads } from './image/image-upload';
+import { ImageSnapshots } from './image/image-snapshots';
+import { ImageTasks } from './image/tasks';
 import { ServerRepository } from './db/server-repo';
 import { FlavorRepository } from './db/flavor-repo';
 import { KeypairRepository } from './db/keypair-repo';
@@ -29,7 +34,12 @@ export interface Services {
   db: Db;
   tokens: TokenService;
   identity: IdentityRepository;
+  /** Glance: records, sharing, data, snapshots (one concern each, sharing one task tracker). */
   images: ImageService;
+  imageMembers: ImageMembers;
+  imageUploads: ImageUploads;
+  imageSnapshots: ImageSnapshots;
+  /** Each compute host's engine copy of the images. */
   hostImages: HostImages;
   compute: ComputeService;
   reconciler: Reconciler;
@@ -82,9 +92,15 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   const drivers = new DriverRegistry(opts.drivers);
   const imageRepo = new ImageRepository(db);
   const hostImages = new HostImages({ drivers, store: opts.store, log });
-  const images = new ImageService({ repo: imageRepo, store: opts.store, engines: hostImages, maxImageSize: config.maxImageSize, log });
+  const imageDeps = {
+    repo: imageRepo, store: opts.store, engines: hostImages, access: new ImageAccess(imageRepo), tasks: new ImageTasks(), maxImageSize: config.maxImageSize, log,
+  };
+  const images = new ImageService(imageDeps);
+  const imageMembers = new ImageMembers(imageDeps);
+  const imageUploads = new ImageUploads(imageDeps);
+  const imageSnapshots = new ImageSnapshots(imageDeps);
   // Uploads a crash cut short: back to queued, and no partial bytes left in the store.
-  await images.recoverInterruptedUploads();
+  await imageUploads.recoverInterruptedUploads();
 
   const flavors = new FlavorRepository(db);
   await flavors.seed(config.seed.flavors);
@@ -93,7 +109,14 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     flavors,
     keypairs: new KeypairRepository(db),
     actions: new ActionRepository(db),
-    images,
+    images: {
+      find: (ctx, id) => images.find(ctx, id),
+      list: (ctx, query) => images.list(ctx, query),
+      delete: (ctx, id) => images.delete(ctx, id),
+      beginSnapshot: (ctx, req) => imageSnapshots.beginSnapshot(ctx, req),
+      finishSnapshot: (imageId, engineImageId, archive) => imageSnapshots.finishSnapshot(imageId, engineImageId, archive),
+      abortSnapshot: (imageId) => imageSnapshots.abortSnapshot(imageId),
+    },
     hostImages,
     drivers,
     quotas: config.seed.quotas,
@@ -130,5 +153,5 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, images, hostImages, compute, reconciler, drivers, health, close };
+  return { config, db, tokens, identity, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, reconciler, drivers, health, close };
 }

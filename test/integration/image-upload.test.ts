@@ -451,7 +451,7 @@ describe('the compute hooks', () => {
     const demo = await ctxOf('demo');
     const base = await createImage(r, { container_format: 'docker', disk_format: 'raw', os_distro: 'busybox', 'owner_specified.openstack.md5': 'x' });
     const baseImg = (await r.t.services.images.find(demo, base))!;
-    const snap = await r.t.services.images.beginSnapshot(demo, { name: 'snap', metadata: { note: 'hi' }, serverId: 'srv-1', baseImage: baseImg });
+    const snap = await r.t.services.imageSnapshots.beginSnapshot(demo, { name: 'snap', metadata: { note: 'hi' }, serverId: 'srv-1', baseImage: baseImg });
     const listed = await request(r.t.app).get('/image/v2/images').set('X-Auth-Token', r.demo);
     expect(listed.body.images[0]).toMatchObject({
       id: snap.id, name: 'snap', status: 'queued', visibility: 'private', container_format: 'docker', disk_format: 'raw',
@@ -461,21 +461,21 @@ describe('the compute hooks', () => {
     expect(listed.body.images[0]['owner_specified.openstack.md5']).toBeUndefined();
     const committed = await buildFakeArchive({ salt: 'snapshot' });
     await r.driver.loadImage((await import('node:stream')).Readable.from([committed.bytes]));
-    const done = await r.t.services.images.finishSnapshot(snap.id, committed.imageId, await r.driver.exportImage(committed.imageId));
+    const done = await r.t.services.imageSnapshots.finishSnapshot(snap.id, committed.imageId, await r.driver.exportImage(committed.imageId));
     expect(done).toMatchObject({ status: 'active', engine_image_id: committed.imageId, size: committed.bytes.length });
     expect(await r.store.size(snap.id)).toBe(committed.bytes.length);
   });
 
   it('a failed snapshot copy removes the record and bytes; abortSnapshot removes a queued record', async () => {
     const demo = await ctxOf('demo');
-    const snap = await r.t.services.images.beginSnapshot(demo, { name: 's2', metadata: {}, serverId: 'srv-2', baseImage: undefined });
+    const snap = await r.t.services.imageSnapshots.beginSnapshot(demo, { name: 's2', metadata: {}, serverId: 'srv-2', baseImage: undefined });
     // The archive holds another image than the snapshot's engine id: the copy fails.
     const other = await buildFakeArchive({ salt: 'not-the-snapshot' });
-    await expect(r.t.services.images.finishSnapshot(snap.id, 'sha256:0000000000000000000000000000000000000000000000000000000000000000', Readable.from([other.bytes]))).rejects.toThrow();
+    await expect(r.t.services.imageSnapshots.finishSnapshot(snap.id, 'sha256:0000000000000000000000000000000000000000000000000000000000000000', Readable.from([other.bytes]))).rejects.toThrow();
     expect(await r.t.services.images.find(demo, snap.id)).toBeUndefined();
     expect(await r.store.has(snap.id)).toBe(false);
-    const s3 = await r.t.services.images.beginSnapshot(demo, { name: 's3', metadata: {}, serverId: 'srv-3', baseImage: undefined });
-    await r.t.services.images.abortSnapshot(s3.id);
+    const s3 = await r.t.services.imageSnapshots.beginSnapshot(demo, { name: 's3', metadata: {}, serverId: 'srv-3', baseImage: undefined });
+    await r.t.services.imageSnapshots.abortSnapshot(s3.id);
     expect(await r.t.services.images.find(demo, s3.id)).toBeUndefined();
   });
 });
@@ -487,7 +487,7 @@ describe('after a restart', () => {
       const id = await createImage(r, { container_format: 'bare', disk_format: 'raw' });
       const repo = (r.t.services.images as unknown as { repo: { transition(id: string, f: string, t: string): Promise<boolean> } }).repo;
       expect(await repo.transition(id, 'queued', 'saving')).toBe(true);
-      expect(await r.t.services.images.recoverInterruptedUploads()).toBe(1);
+      expect(await r.t.services.imageUploads.recoverInterruptedUploads()).toBe(1);
       expect((await image(r, id)).status).toBe('queued');
       expect((await put(r, id, Buffer.from('retry'))).status).toBe(204);
     } finally {
