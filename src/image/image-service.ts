@@ -12,7 +12,7 @@ import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import { badRequest, conflict, forbidden, msg, notFound, tooLarge } from '../errors';
 import type { RequestContext } from '../http/context';
-import type { ImageRepository } from '../db/image-repo';
+import type { ImageRepository, NewImage } from '../db/image-repo';
 import { now } from '../db/knex';
 import type { ImageStore } from '../store/image-store';
 import type { EngineImages } from './engine-images';
@@ -89,10 +89,9 @@ export class ImageService {
   async create(ctx: RequestContext, body: unknown): Promise<ImageRecord> {
     const n = parseCreate(body, ctx);
     const at = now();
-    const rec: ImageRecord = {
+    const rec: NewImage = {
       id: n.id ?? crypto.randomUUID(),
       name: n.name,
-      status: 'queued',
       visibility: n.visibility,
       protected: n.protected,
       os_hidden: n.os_hidden,
@@ -113,7 +112,7 @@ export class ImageService {
       updated_at: at,
     };
     if (!(await this.repo.create(rec))) throw conflict(`Image with identifier ${rec.id} already exists!`);
-    return (await this.repo.get(rec.id)) ?? rec;
+    return (await this.repo.get(rec.id)) ?? { ...rec, status: 'queued' };
   }
 
   /** PATCH: applies the changes all or nothing, in one transaction. */
@@ -166,24 +165,22 @@ export class ImageService {
    * owning project (readers are refused by the router).
    */
   async deactivate(ctx: RequestContext, id: string): Promise<void> {
-    const img = await this.access.getForWrite(ctx, id, 'deactivate');
-    if (img.status === 'deactivated') return;
-    if (img.status !== 'active' || !(await this.repo.transition(id, 'active', 'deactivated'))) {
-      const nowImg = await this.get(ctx, id);
-      if (nowImg.status === 'deactivated') return;
-      throw forbidden(`Not allowed to deactivate image in status '${nowImg.status}'`);
-    }
+    await this.access.getForWrite(ctx, id, 'deactivate');
+    if (await this.repo.transition(id, 'active', 'deactivated')) return;
+    const nowImg = await this.get(ctx, id);
+    if (nowImg.status === 'deactivated') return;
+    throw forbidden(`Not allowed to deactivate image in status '${nowImg.status}'`);
   }
 
   /** deactivated → active; already active is a no-op. Same policy as deactivate. */
   async reactivate(ctx: RequestContext, id: string): Promise<void> {
-    const img = await this.access.getForWrite(ctx, id, 'reactivate');
-    if (img.status === 'active') return;
-    if (img.status !== 'deactivated' || !(await this.repo.transition(id, 'deactivated', 'active'))) {
-      const nowImg = await this.get(ctx, id);
-      if (nowImg.status === 'active') return;
-      throw forbidden(`Not allowed to reactivate image in status '${nowImg.status}'`);
-    }
+    await this.access.getForWrite(ctx, id, 'reactivate');
+    // NOTE(openstack): reactivate is the move back from deactivated, not any move to active
+    // (glance/domain/__init__.py Image.reactivate): a queued image is refused, not activated.
+    if (await this.repo.transition(id, 'deactivated', 'active')) return;
+    const nowImg = await this.get(ctx, id);
+    if (nowImg.status === 'active') return;
+    throw forbidden(`Not allowed to reactivate image in status '${nowImg.status}'`);
   }
 
   /** Resolves when no upload, snapshot copy or engine clean-up is in flight (the shared ImageTasks). */

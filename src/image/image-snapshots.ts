@@ -7,9 +7,9 @@
 import crypto from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
-import { conflict } from '../errors';
+import { conflict, gone, invalidState } from '../errors';
 import type { RequestContext } from '../http/context';
-import type { ImageRepository } from '../db/image-repo';
+import type { ImageRepository, NewImage } from '../db/image-repo';
 import { now } from '../db/knex';
 import type { ImageStore, PendingWrite } from '../store/image-store';
 import type { ImageRecord } from './image-record';
@@ -84,10 +84,9 @@ export class ImageSnapshots {
       properties[k] = v;
     }
     const at = now();
-    const rec: ImageRecord = {
+    const rec: NewImage = {
       id: crypto.randomUUID(),
       name: req.name,
-      status: 'queued',
       visibility: 'private',
       protected: false,
       os_hidden: false,
@@ -108,7 +107,7 @@ export class ImageSnapshots {
       updated_at: at,
     };
     if (!(await this.repo.create(rec))) throw conflict(`Image with identifier ${rec.id} already exists!`);
-    return (await this.repo.get(rec.id)) ?? rec;
+    return (await this.repo.get(rec.id)) ?? { ...rec, status: 'queued' };
   }
 
   /**
@@ -122,9 +121,9 @@ export class ImageSnapshots {
     if (!(await this.repo.transition(imageId, 'queued', 'saving'))) {
       archive.destroy();
       const current = await this.repo.get(imageId);
-      throw new Error(current
-        ? `Snapshot image ${imageId} is ${current.status}, not queued: it cannot receive data.`
-        : `Snapshot image ${imageId} was deleted before its data was uploaded.`);
+      throw current
+        ? invalidState(`Snapshot image ${imageId} is ${current.status}, not queued: it cannot receive data.`)
+        : gone(`Snapshot image ${imageId} was deleted before its data was uploaded.`);
     }
     return this.tasks.track((async () => {
       let pending: PendingWrite | undefined;
@@ -149,7 +148,7 @@ export class ImageSnapshots {
           os_hash_value: result.sha512,
           engine_image_id: engineImageId,
         });
-        if (!done) throw new Error(`Snapshot image ${imageId} was deleted while its data was being uploaded.`);
+        if (!done) throw gone(`Snapshot image ${imageId} was deleted while its data was being uploaded.`);
         return (await this.repo.get(imageId))!;
       } catch (e) {
         archive.destroy();

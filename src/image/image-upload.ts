@@ -19,7 +19,7 @@ import type { ImageArchiveInfo } from '../virt/image-archive';
 import type { EngineImages, UploadEngine } from './engine-images';
 import type { ImageAccess } from './image-access';
 import type { ImageRecord } from './image-record';
-import { transitionMessage } from './image-status';
+import { canTransition } from './image-status';
 import { ingest, IngestFailed, IngestResult } from './ingest';
 import type { ImageTasks } from './tasks';
 
@@ -78,13 +78,14 @@ export class ImageUploads {
   }
 
   /**
-   * PUT …/file. Checks (404, 403, 409 unless queued, 400 without formats, 413 when the
-   * announced length is over the cap) come before a byte is read; then queued → saving by
-   * compare-and-set, and the one pass of ingest.ts. Resolves when the image is active.
+   * PUT …/file. Checks (not found, forbidden, invalidState unless the image may move to
+   * `saving`, invalid without formats, tooLarge when the announced length is over the cap) come
+   * before a byte is read; then → saving by compare-and-set, and the one pass of ingest.ts.
+   * Resolves when the image is active.
    */
   async upload(ctx: RequestContext, id: string, source: Readable, opts: UploadOptions = {}): Promise<ImageRecord> {
     const img = await this.access.getForWrite(ctx, id, 'upload_image');
-    if (img.status !== 'queued') throw invalidState(transitionMessage(img.status, 'saving'));
+    if (!canTransition(img.status, 'saving')) throw invalidState(msg.imageStatusTransition(img.status, 'saving'));
     const missing = (['container_format', 'disk_format'] as const).filter((k) => !img[k]);
     if (missing.length === 1) throw badRequest(`Property ${missing[0]} must be set prior to saving data.`);
     if (missing.length > 1) throw badRequest(`Properties ${missing.join(', ')} must be set prior to saving data.`);
@@ -94,10 +95,10 @@ export class ImageUploads {
     if (opts.declaredSize !== undefined && opts.contentLength !== undefined && opts.declaredSize !== opts.contentLength) {
       throw badRequest(`x-openstack-image-size (${opts.declaredSize}) does not match the Content-Length of the upload (${opts.contentLength}).`);
     }
-    if (!(await this.repo.transition(id, 'queued', 'saving'))) {
+    if (!(await this.repo.transition(id, img.status, 'saving'))) {
       const current = await this.repo.get(id);
       if (!current) throw notFound(msg.imageNotFound(id));
-      throw invalidState(transitionMessage(current.status, 'saving'));
+      throw invalidState(msg.imageStatusTransition(current.status, 'saving'));
     }
     return this.tasks.track(this.receive(img, source, opts));
   }
@@ -163,7 +164,7 @@ export class ImageUploads {
       if (!done) {
         const current = await this.repo.get(id);
         if (!current) throw gone(`Image ${id} could not be found after upload. The image may have been deleted during the upload.`);
-        throw invalidState(transitionMessage(current.status, 'active'));
+        throw invalidState(msg.imageStatusTransition(current.status, 'active'));
       }
       this.log.info({ image_id: id, size: result.size, engine_image_id: archive?.imageId }, 'image uploaded');
       return (await this.repo.get(id))!;
@@ -218,7 +219,8 @@ export class ImageUploads {
    * to `queued` (their partial bytes are the store's sweepPartials()). Call once before serving.
    */
   async recoverInterruptedUploads(): Promise<number> {
-    const n = await this.repo.transitionAll('saving', 'queued');
+    let n = 0;
+    for (const id of await this.repo.idsWithStatus('saving')) if (await this.repo.transition(id, 'saving', 'queued')) n++;
     if (n > 0) this.log.warn({ images: n }, 'uploads interrupted by a restart: images back to queued');
     await this.store.sweepPartials();
     return n;
