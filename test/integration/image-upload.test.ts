@@ -412,7 +412,7 @@ describe('uploads in flight', () => {
     // the engine must not have the image yet.
     await until(async () => (await image(r, id)).status === 'saving');
     await new Promise((res) => setImmediate(res));
-    expect(await (r.driver as unknown as { images: Map<string, unknown> }).images.has(archive.imageId)).toBe(false);
+    expect(await (r.driver as unknown as { images: { has(ref: string): boolean } }).images.has(archive.imageId)).toBe(false);
     releaseHasImage();
     expect((await response).status).toBe(204);
     expect(await r.driver.hasImage(archive.imageId)).toBe(true);
