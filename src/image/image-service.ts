@@ -85,7 +85,7 @@ export class ImageService {
 
   // ================================================================ writes
 
-  /** POST /v2/images: a queued image (201). */
+  /** POST /v2/images: a new image, queued. */
   async create(ctx: RequestContext, body: unknown): Promise<ImageRecord> {
     const n = parseCreate(body, ctx);
     const at = now();
@@ -117,7 +117,7 @@ export class ImageService {
 
   /** PATCH: applies the changes all or nothing, in one transaction. */
   async update(ctx: RequestContext, id: string, changes: Change[], draft: 4 | 10): Promise<ImageRecord> {
-    // Asked before the transaction (which cannot wait on another query): a member sees the image, so gets 403, not 404.
+    // Asked before the transaction (which cannot wait on another query): a member sees the image, so is forbidden, not told it is not found.
     const member = await this.repo.getMember(id, ctx.projectId);
     const updated = await this.repo.edit(id, (current) => {
       this.access.checkModify(ctx, current, 'modify_image', member !== undefined && current.visibility === 'shared');
@@ -128,7 +128,7 @@ export class ImageService {
   }
 
   /**
-   * DELETE: 403 if protected. Removes the record, the bytes, and the engine image from every
+   * DELETE: forbidden if protected. Removes the record, the bytes, and the engine image from every
    * host unless another image record names the same engine id (a host keeps an image a
    * container still uses: the driver makes removal a no-op then).
    */

@@ -63,7 +63,7 @@ export class ImageSnapshots {
   }
 
   /**
-   * createImage step 1, before compute answers 202: a queued private snapshot record owned by
+   * createImage step 1, before compute accepts the request: a queued private snapshot record owned by
    * ctx's project, listed at once (contract §5.12). Properties: the base image's inheritable
    * ones, then Nova's snapshot markers, then the request metadata.
    */

@@ -199,7 +199,7 @@ export class ImageUploads {
   }
 
   /**
-   * GET …/file: the stored bytes, or undefined when there are none yet (the router answers 204).
+   * GET …/file: the stored bytes, or undefined when there are none yet (the router answers with no content).
    * A deactivated image's data is forbidden to non-admins.
    */
   async download(ctx: RequestContext, id: string): Promise<ImageData | undefined> {
@@ -227,7 +227,7 @@ export class ImageUploads {
   }
 }
 
-/** What the engine said, as an API error: refused → 400, unreachable → 503. */
+/** What the engine said, as a domain error: refused → invalid, unreachable → unavailable. */
 function engineError(engine: UploadEngine, e: unknown): Error {
   if (e instanceof DomainError) return e;
   if (e instanceof InvalidImageArchive) return invalidArchive(e.reason);
@@ -235,7 +235,7 @@ function engineError(engine: UploadEngine, e: unknown): Error {
   return unavailable(`Compute host ${engine.host} failed to load the image: ${e instanceof Error ? e.message : String(e)}`);
 }
 
-/** 400 for bytes that are not a loadable image, whether the inspector or the engine said so. */
+/** Invalid: bytes that are not a loadable image, whether the inspector or the engine said so. */
 function invalidArchive(reason: string): DomainError {
   return badRequest(`Invalid docker image archive: ${reason.charAt(0).toLowerCase()}${reason.slice(1)}`);
 }
