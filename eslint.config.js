@@ -8,6 +8,13 @@ const tseslint = require('typescript-eslint');
 const importX = require('eslint-plugin-import-x');
 
 const restrict = (names, message) => ({ paths: names.map((name) => ({ name, message, allowTypeImports: true })), patterns: [] });
+const IMAGE_DOWN = [{
+  group: ['**/virt/registry', '**/virt/host-images', '**/virt/docker/*', '**/virt/fake/*'],
+  message: 'the image domain reaches engines through its EngineImages port (src/image/engine-images.ts), never a driver.',
+}, {
+  group: ['**/virt/driver'], importNames: ['ComputeDriver', 'ImageBackend'],
+  message: 'the image domain reaches engines through its EngineImages port (src/image/engine-images.ts), never a driver.',
+}];
 
 /** Routers and the HTTP plumbing: request in, one service call, view out. */
 const ROUTERS = ['src/http/**/*.ts', 'src/**/router.ts', 'src/**/*-router.ts', 'src/compute/api/**/*.ts', 'src/**/versions.ts', 'src/compute/microversion.ts', 'src/app.ts'];
@@ -46,5 +53,8 @@ module.exports = tseslint.config(
   { files: ['src/db/**/*.ts'], rules: { '@typescript-eslint/no-restricted-imports': ['error', restrict(['dockerode', 'express'], 'not in the data layer')] } },
   { files: ['src/virt/docker/**/*.ts'], rules: { '@typescript-eslint/no-restricted-imports': ['error', restrict(['knex', 'express'], 'not in a driver')] } },
   { files: ROUTERS, rules: { '@typescript-eslint/no-restricted-imports': ['error', restrict(['knex', 'dockerode'], 'routers talk to services, not to the database or the engine')] } },
+  // The image domain reaches engines through its EngineImages port (src/image/engine-images.ts), never a driver.
+  { files: ['src/image/**/*.ts'], rules: { '@typescript-eslint/no-restricted-imports': ['error', { ...restrict(['knex', 'dockerode', 'express'], 'not in the image domain'), patterns: IMAGE_DOWN }] } },
+  { files: ['src/image/router.ts'], rules: { '@typescript-eslint/no-restricted-imports': ['error', { ...restrict(['knex', 'dockerode'], 'routers talk to services, not to the database or the engine'), patterns: IMAGE_DOWN }] } },
   { files: ['src/main.ts', 'src/compose.ts'], rules: { '@typescript-eslint/no-restricted-imports': 'off' } },
 );

@@ -13,15 +13,20 @@ import { TokenService } from './identity/token-service';
 import { seedIdentity } from './identity/seed';
 import type { ComputeDriver } from './virt/driver';
 import { DriverRegistry } from './virt/registry';
+import { HostImages } from './virt/host-images';
 import type { ImageStore } from './store/image-store';
 import { ImageRepository } from './db/image-repo';
 import { ImageService } from './image/image-service';
+import { ImageAccess } from './image/image-access';
+import { ImageMembers } from './image/image-members';
+import { ImageUploads } from './image/image-upload';
+import { ImageSnapshots } from './image/image-snapshots';
+import { Background } from './background';
 import { ServerRepository } from './db/server-repo';
 import { FlavorRepository } from './db/flavor-repo';
 import { KeypairRepository } from './db/keypair-repo';
 import { ActionRepository } from './db/action-repo';
 import { buildCompute, ComputeServices } from './compute/services';
-import type { ImageRecord } from './image/image-record';
 import { Reconciler } from './compute/reconciler';
 
 export interface Services {
@@ -29,7 +34,13 @@ export interface Services {
   db: Db;
   tokens: TokenService;
   identity: IdentityRepository;
+  /** Glance: records, sharing, data, snapshots (one concern each, sharing one task tracker). */
   images: ImageService;
+  imageMembers: ImageMembers;
+  imageUploads: ImageUploads;
+  imageSnapshots: ImageSnapshots;
+  /** Each compute host's engine copy of the images. */
+  hostImages: HostImages;
   compute: ComputeServices;
   reconciler: Reconciler;
   drivers: DriverRegistry;
@@ -80,9 +91,16 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
 
   const drivers = new DriverRegistry(opts.drivers);
   const imageRepo = new ImageRepository(db);
-  const images = new ImageService({ repo: imageRepo, store: opts.store, drivers, maxImageSize: config.maxImageSize, log });
+  const hostImages = new HostImages({ drivers, store: opts.store, log });
+  const imageDeps = {
+    repo: imageRepo, store: opts.store, engines: hostImages, access: new ImageAccess(imageRepo), tasks: new Background(), maxImageSize: config.maxImageSize, log,
+  };
+  const images = new ImageService(imageDeps);
+  const imageMembers = new ImageMembers(imageDeps);
+  const imageUploads = new ImageUploads(imageDeps);
+  const imageSnapshots = new ImageSnapshots(imageDeps);
   // Uploads a crash cut short: back to queued, and no partial bytes left in the store.
-  await images.recoverInterruptedUploads();
+  await imageUploads.recoverInterruptedUploads();
 
   const flavors = new FlavorRepository(db);
   await flavors.seed(config.seed.flavors);
@@ -93,14 +111,13 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     actions: new ActionRepository(db),
     images: {
       find: (ctx, id) => images.find(ctx, id),
-      beginSnapshot: (ctx, req) => images.beginSnapshot(ctx, req),
-      // TEMPORARY until the image service takes the archive itself (image-room branch).
-      finishSnapshot: (imageId, engineImageId, archive) => images.finishSnapshot(imageId, { exportImage: async () => archive } as unknown as ComputeDriver, engineImageId),
-      abortSnapshot: (imageId) => images.abortSnapshot(imageId),
-      list: (ctx, q) => images.list(ctx, q),
+      list: (ctx, query) => images.list(ctx, query),
       delete: (ctx, id) => images.delete(ctx, id),
+      beginSnapshot: (ctx, req) => imageSnapshots.beginSnapshot(ctx, req),
+      finishSnapshot: (imageId, engineImageId, archive) => imageSnapshots.finishSnapshot(imageId, engineImageId, archive),
+      abortSnapshot: (imageId) => imageSnapshots.abortSnapshot(imageId),
     },
-    hostImages: { ensureOnHost: (image, driver, o) => images.ensureLoaded(image as ImageRecord, driver, o) },
+    hostImages,
     drivers,
     quotas: config.seed.quotas,
     log,
@@ -132,8 +149,9 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     compute.hosts.stop();
     await compute.tasks.idle();
     await images.idle();
+    await hostImages.idle();
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, images, compute, reconciler, drivers, health, close };
+  return { config, db, tokens, identity, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, reconciler, drivers, health, close };
 }

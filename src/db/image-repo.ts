@@ -1,15 +1,20 @@
 /**
  * Images and their tags in SQLite. Rows become ImageRecords here and nowhere else.
  *
- * Status changes are compare-and-sets (`UPDATE … WHERE id = ? AND status = ?`): zero rows
+ * The status is written in one place, `transition`: a move the table in
+ * src/image/image-status.ts does not allow is refused (Glance's status setter does the same),
+ * and an allowed one is a compare-and-set (`UPDATE … WHERE id = ? AND status = ?`): zero rows
  * means somebody else moved the image first (glance/db/sqlalchemy/api.py `image_update(from_state=…)`).
- * Attribute edits (PATCH) run read-modify-write inside one transaction, so two edits never
- * interleave; they never touch the status or data columns that uploads own.
+ * New images are always inserted `queued`. Attribute edits (PATCH) run read-modify-write inside
+ * one transaction, so two edits never interleave; they never touch the status or data columns
+ * that uploads own.
  */
 import type { Knex } from 'knex';
+import { invalidState, msg } from '../errors';
 import type { Db } from './knex';
 import { now } from './knex';
 import type { ImageMember, ImageRecord, ImageStatus, MemberStatus, Visibility } from '../image/image-record';
+import { canTransition } from '../image/image-status';
 
 /** A row of `images`: the record's columns as SQLite stores them (booleans as 0/1, properties as JSON text, tags apart). */
 type ImageRow = Omit<ImageRecord, 'status' | 'visibility' | 'protected' | 'os_hidden' | 'properties' | 'tags'> & {
@@ -60,6 +65,9 @@ export interface ImageScope {
 export type ImageEdit = Partial<Pick<ImageRecord,
   'name' | 'visibility' | 'protected' | 'os_hidden' | 'owner' | 'container_format' | 'disk_format' | 'min_ram' | 'min_disk' | 'properties' | 'tags'>>;
 
+/** A new image: every column but the status, which starts as `queued`. */
+export type NewImage = Omit<ImageRecord, 'status'>;
+
 /** Columns a status transition may set along with the status. */
 export type TransitionFields = Partial<Pick<ImageRecord,
   'checksum' | 'os_hash_algo' | 'os_hash_value' | 'size' | 'virtual_size' | 'engine_image_id'>>;
@@ -97,11 +105,11 @@ function toRecord(row: ImageRow, tags: string[] = []): ImageRecord {
   };
 }
 
-function toRow(rec: ImageRecord): ImageRow {
+function toRow(rec: NewImage): ImageRow {
   return {
     id: rec.id,
     name: rec.name,
-    status: rec.status,
+    status: 'queued',
     visibility: rec.visibility,
     protected: rec.protected,
     os_hidden: rec.os_hidden,
@@ -132,8 +140,8 @@ function sqlValue(v: Scalar): string | number | null {
 export class ImageRepository {
   constructor(private readonly db: Db) {}
 
-  /** Inserts a new image with its tags; false when the id is taken. */
-  async create(rec: ImageRecord): Promise<boolean> {
+  /** Inserts a new image, `queued`, with its tags; false when the id is taken. */
+  async create(rec: NewImage): Promise<boolean> {
     try {
       await this.db.transaction(async (trx) => {
         await trx('images').insert(toRow(rec));
@@ -183,12 +191,20 @@ export class ImageRepository {
   }
 
   /**
-   * Compare-and-set of the status: moves the image from `from` to `to` (setting `fields` too)
-   * only if it is in `from` now. False = it was not (or is gone).
+   * The one way a status changes. Throws invalidState (Glance's InvalidImageStatusTransition)
+   * when the table (image-status.ts VALID_STATE_TARGETS) does not allow `from` → `to`;
+   * otherwise a compare-and-set: moves the image (setting `fields` too) only if it is in
+   * `from` now. False = it was not, or is gone: someone else moved first.
    */
   async transition(id: string, from: ImageStatus, to: ImageStatus, fields: TransitionFields = {}): Promise<boolean> {
+    if (!canTransition(from, to)) throw invalidState(msg.imageStatusTransition(from, to));
     const n = await this.db('images').where({ id, status: from }).update({ ...fields, status: to, updated_at: now() });
     return n === 1;
+  }
+
+  /** Ids of every image in `status` (start-up recovery moves them one by one with transition). */
+  async idsWithStatus(status: ImageStatus): Promise<string[]> {
+    return this.db('images').where({ status }).orderBy('id').pluck('id');
   }
 
   /**
@@ -255,11 +271,6 @@ export class ImageRepository {
       await trx('images').where({ id }).delete();
       return toRecord(row);
     });
-  }
-
-  /** Moves every image in `from` to `to` (start-up recovery); returns how many moved. */
-  async transitionAll(from: ImageStatus, to: ImageStatus): Promise<number> {
-    return this.db('images').where({ status: from }).update({ status: to, updated_at: now() });
   }
 
   // ---------------------------------------------------------------- members

@@ -1,8 +1,10 @@
 /**
  * Glance's image statuses and the moves between them, as one table
- * (glance/domain/__init__.py `Image.valid_state_targets`). Every move is made by a
- * compare-and-set in the repository (`UPDATE … WHERE status = <from>`), so the table says what
- * may be asked for and the database says who got there first.
+ * (glance/domain/__init__.py `Image.valid_state_targets`). This table is the only place that
+ * knows which moves are legal: ImageRepository.transition, the only writer of the status,
+ * refuses any other (invalidState), and makes the legal ones by compare-and-set
+ * (`UPDATE … WHERE status = <from>`). So the table says what may be asked for and the database
+ * says who got there first.
  */
 import type { ImageStatus } from './image-record';
 import { msg } from '../errors';

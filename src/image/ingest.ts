@@ -7,7 +7,7 @@
  * ~1 MiB first, which cuts the per-chunk cost of every branch (and of the engine's reads).
  *
  *   source ─► Meter ─► Coalesce ─► Tee ─┬─► store sink ┄┄► FileHashFollower (md5, sha512)
- *                                       ├─► PassThrough ─► inspectDockerArchive
+ *                                       ├─► PassThrough ─► inspectImageArchive
  *                                       └─► HoldBack ─► engine loadImage
  *
  * The Meter hashes inline while the upload is small. Past `inlineHashBytes`, when the store
@@ -32,7 +32,7 @@
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { finished, PassThrough, Readable, Transform, TransformCallback, Writable } from 'node:stream';
-import { inspectDockerArchive, DockerArchiveInfo } from './docker-archive';
+import { inspectImageArchive, ImageArchiveInfo } from '../virt/image-archive';
 import { FileHashFollower } from './hash-follower';
 import type { StoreFile } from '../store/image-store';
 
@@ -43,7 +43,7 @@ export interface IngestResult {
   /** Hex sha512 (Glance `os_hash_value`). */
   sha512: string;
   /** Set when inspecting: what the archive holds. */
-  archive?: DockerArchiveInfo;
+  archive?: ImageArchiveInfo;
 }
 
 export interface IngestOptions {
@@ -65,7 +65,7 @@ export interface IngestOptions {
   engine?: {
     /** `replay`, given when the store writes a file: the archive again, read back from the stored file once it is complete. */
     load(archive: Readable, replay?: () => Promise<Readable>): Promise<void>;
-    beforeRelease(info: DockerArchiveInfo): Promise<void>;
+    beforeRelease(info: ImageArchiveInfo): Promise<void>;
   };
   /** How a broken source (client gone) is reported. */
   sourceBroken?: (err: Error) => Error;
@@ -85,7 +85,7 @@ export class IngestFailed extends Error {
   constructor(
     override readonly cause: Error,
     readonly released: boolean,
-    readonly archive: DockerArchiveInfo | undefined,
+    readonly archive: ImageArchiveInfo | undefined,
     /** A consumer (the engine load) had not stopped within the grace period. */
     readonly stuck = false,
   ) {
@@ -285,7 +285,7 @@ export async function ingest(source: Readable, opts: IngestOptions): Promise<Ing
   let digests: Promise<Record<string, string>> | undefined;
   let first: Error | undefined;
   let released = false;
-  let archive: DockerArchiveInfo | undefined;
+  let archive: ImageArchiveInfo | undefined;
 
   const branches: Writable[] = [opts.sink];
   const work: Promise<unknown>[] = [];
@@ -332,7 +332,7 @@ export async function ingest(source: Readable, opts: IngestOptions): Promise<Ing
       toEngine.on('error', () => undefined);
       branches.push(toEngine);
     }
-    const inspected = inspectDockerArchive(toInspector, { maxBytes: opts.maxBytes }).then(async (info) => {
+    const inspected = inspectImageArchive(toInspector, { maxBytes: opts.maxBytes }).then(async (info) => {
       archive = info;
       if (engine) await engine.beforeRelease(info);
       released = true;

@@ -1,6 +1,7 @@
 /**
  * Glance v2 subset (contract §4.2, §6), mounted at /image. Every route: validate → one
- * ImageService call → view + status. Version documents need no token; everything under /v2
+ * service call (records: ImageService, sharing: ImageMembers, data: ImageUploads) → view +
+ * status. Version documents need no token; everything under /v2
  * does, and writes need member or admin (readers get 403).
  *
  * Strict routing: Tempest expects `GET /v2/images/` (an empty id) to be 404, not the list.
@@ -8,7 +9,8 @@
 import express, { Request, Response, Router } from 'express';
 import { pipeline } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Services } from '../compose';
+import type { Config } from '../config';
+import type { TokenService } from '../identity/token-service';
 import { badRequest, unsupportedMediaType } from '../errors';
 import { handle } from '../http/async';
 import { ctxOf, requireToken, requireWriter } from '../http/auth';
@@ -18,6 +20,9 @@ import { parseMemberCreate, parseMemberStatus, parsePatch, PATCH_MEDIA_TYPES } f
 import {
   IMAGE_SCHEMA, IMAGES_SCHEMA, MEMBER_SCHEMA, MEMBERS_SCHEMA, METADEFS_NAMESPACE_SCHEMA, METADEFS_RESOURCE_TYPE_SCHEMA,
 } from './schemas';
+import type { ImageService } from './image-service';
+import type { ImageMembers } from './image-members';
+import type { ImageUploads } from './image-upload';
 import { imagesPage, imageView, memberView, membersView, versionsView } from './views';
 
 /** The media type of a request, without parameters, lower-case ('' when absent). */
@@ -42,10 +47,19 @@ function sizeHeader(req: Request, name: string): number | undefined {
 const json = express.json({ limit: '1mb', type: () => true, strict: true });
 const patchJson = express.json({ limit: '1mb', type: () => true, strict: false });
 
-export function imageRouter(services: Services, log: Logger): Router {
+/** What the image API needs: its three services, the token check, the public URL. Never the database or a driver. */
+export interface ImageRouterDeps {
+  config: Pick<Config, 'publicUrl'>;
+  tokens: TokenService;
+  images: ImageService;
+  imageMembers: ImageMembers;
+  imageUploads: ImageUploads;
+}
+
+export function imageRouter(services: ImageRouterDeps, log: Logger): Router {
   const r = Router({ strict: true });
   const { publicUrl } = services.config;
-  const images = services.images;
+  const { images, imageMembers: members, imageUploads: uploads } = services;
 
   // ---------------------------------------------------------------- version documents (no token)
   r.get('/', (_req, res) => {
@@ -99,14 +113,14 @@ export function imageRouter(services: Services, log: Logger): Router {
       throw unsupportedMediaType(`Content type ${req.header('content-type') ?? '(none)'} is not supported for image data; use application/octet-stream.`);
     }
     // The request itself is the stream: never buffered, never parsed.
-    await images.upload(ctxOf(req), req.params.id, req, {
+    await uploads.upload(ctxOf(req), req.params.id, req, {
       contentLength: req.header('transfer-encoding') ? undefined : sizeHeader(req, 'content-length'),
       declaredSize: sizeHeader(req, 'x-openstack-image-size'),
     });
     res.status(204).end();
   }));
   v2.get('/images/:id/file', handle(async (req, res) => {
-    const data = await images.download(ctxOf(req), req.params.id);
+    const data = await uploads.download(ctxOf(req), req.params.id);
     if (!data) {
       res.status(204).end();
       return;
@@ -153,23 +167,23 @@ export function imageRouter(services: Services, log: Logger): Router {
 
   // Image sharing. NOTE(openstack): Glance answers a new member with 200, not 201.
   v2.get('/images/:id/members', handle(async (req, res) => {
-    res.status(200).json(membersView(await images.members(ctxOf(req), req.params.id)));
+    res.status(200).json(membersView(await members.members(ctxOf(req), req.params.id)));
   }));
   v2.post('/images/:id/members', json, handle(async (req, res) => {
-    const m = await images.addMember(ctxOf(req), req.params.id, parseMemberCreate(req.body));
+    const m = await members.addMember(ctxOf(req), req.params.id, parseMemberCreate(req.body));
     res.status(200).json(memberView(m));
   }));
   v2.all('/images/:id/members', methodNotAllowed());
 
   v2.get('/images/:id/members/:member', handle(async (req, res) => {
-    res.status(200).json(memberView(await images.member(ctxOf(req), req.params.id, req.params.member)));
+    res.status(200).json(memberView(await members.member(ctxOf(req), req.params.id, req.params.member)));
   }));
   v2.put('/images/:id/members/:member', json, handle(async (req, res) => {
-    const m = await images.setMemberStatus(ctxOf(req), req.params.id, req.params.member, parseMemberStatus(req.body));
+    const m = await members.setMemberStatus(ctxOf(req), req.params.id, req.params.member, parseMemberStatus(req.body));
     res.status(200).json(memberView(m));
   }));
   v2.delete('/images/:id/members/:member', handle(async (req, res) => {
-    await images.removeMember(ctxOf(req), req.params.id, req.params.member);
+    await members.removeMember(ctxOf(req), req.params.id, req.params.member);
     res.status(204).end();
   }));
   v2.all('/images/:id/members/:member', methodNotAllowed());

@@ -20,7 +20,7 @@ import {
   InvalidImageArchive,
   SpawnFailed,
 } from '../../src/virt/driver';
-import { inspectDockerArchive } from '../../src/image/docker-archive';
+import { inspectImageArchive } from '../../src/virt/image-archive';
 
 export interface DriverHarness {
   driver: ComputeDriver;
@@ -140,7 +140,7 @@ export function describeDriverContract(name: string, make: () => Promise<DriverH
 
       test('an exported image is an archive of that very image', async () => {
         const stream = await driver.exportImage(h.imageRef);
-        const meta = await inspectDockerArchive(stream, { maxBytes: 1024 ** 3 });
+        const meta = await inspectImageArchive(stream, { maxBytes: 1024 ** 3 });
         expect(meta.imageId).toBe(h.imageRef);
       });
 
@@ -344,7 +344,7 @@ export function describeDriverContract(name: string, make: () => Promise<DriverH
         expect(info.powerState).toBe(1);
         expect(await h.readFile(child.serverId, '/root/snap.txt')).toBe('in the snapshot');
         // The snapshot's archive is its own image.
-        const meta = await inspectDockerArchive(await driver.exportImage(imageId), { maxBytes: 1024 ** 3 });
+        const meta = await inspectImageArchive(await driver.exportImage(imageId), { maxBytes: 1024 ** 3 });
         expect(meta.imageId).toBe(imageId);
       });
     });

@@ -332,6 +332,23 @@ describe('deactivation', () => {
     const img = await create(demo);
     expect((await api().post(`/image/v2/images/${img.id}/actions/deactivate`).set('X-Auth-Token', admin)).status).toBe(403);
   });
+
+  it('refuses to reactivate a queued image (403): reactivate is the way back from deactivated, and the image stays queued', async () => {
+    const img = await create(demo);
+    const res = await api().post(`/image/v2/images/${img.id}/actions/reactivate`).set('X-Auth-Token', admin);
+    expect([res.status, errorMessage(res.body)]).toEqual([403, "Not allowed to reactivate image in status 'queued'"]);
+    expect((await show(demo, img.id)).body.status).toBe('queued');
+  });
+
+  it('deactivating a deactivated image, or reactivating an active one, is a no-op (204)', async () => {
+    const img = await create(demo);
+    await api().put(`/image/v2/images/${img.id}/file`).set('X-Auth-Token', demo).set('Content-Type', 'application/octet-stream').send(Buffer.from('data')).expect(204);
+    expect((await api().post(`/image/v2/images/${img.id}/actions/reactivate`).set('X-Auth-Token', demo)).status).toBe(204);
+    expect((await show(demo, img.id)).body.status).toBe('active');
+    expect((await api().post(`/image/v2/images/${img.id}/actions/deactivate`).set('X-Auth-Token', demo)).status).toBe(204);
+    expect((await api().post(`/image/v2/images/${img.id}/actions/deactivate`).set('X-Auth-Token', demo)).status).toBe(204);
+    expect((await show(demo, img.id)).body.status).toBe('deactivated');
+  });
 });
 
 describe('members and schemas', () => {

@@ -7,6 +7,7 @@
 import http from 'node:http';
 import net from 'node:net';
 import { AddressInfo } from 'node:net';
+import { Readable } from 'node:stream';
 import request from 'supertest';
 import { makeTestApp, TestApp } from '../helpers/app';
 import { FakeDriver, FakeOp } from '../../src/virt/fake/driver';
@@ -411,7 +412,7 @@ describe('uploads in flight', () => {
     // the engine must not have the image yet.
     await until(async () => (await image(r, id)).status === 'saving');
     await new Promise((res) => setImmediate(res));
-    expect(await (r.driver as unknown as { images: Map<string, unknown> }).images.has(archive.imageId)).toBe(false);
+    expect(await (r.driver as unknown as { images: { has(ref: string): boolean } }).images.has(archive.imageId)).toBe(false);
     releaseHasImage();
     expect((await response).status).toBe(204);
     expect(await r.driver.hasImage(archive.imageId)).toBe(true);
@@ -433,24 +434,24 @@ describe('the compute hooks', () => {
     expect(await r.t.services.images.find(alt, id)).toBeUndefined();
   });
 
-  it('ensureLoaded loads the stored archive into an engine that lacks it, and refuses images without an engine id', async () => {
+  it('ensureOnHost loads the stored archive into an engine that lacks it, and refuses images without an engine id', async () => {
     const archive = await buildFakeArchive({ salt: 'ensure' });
     const id = await createImage(r);
     expect((await put(r, id, archive.bytes)).status).toBe(204);
     const other = new FakeDriver({ host: 'other-host' });
     const img = (await r.t.services.images.find(await ctxOf('demo'), id))!;
-    await r.t.services.images.ensureLoaded(img, other);
+    await r.t.services.hostImages.ensureOnHost(img, other);
     expect(await other.hasImage(archive.imageId)).toBe(true);
     const bare = await createImage(r, { container_format: 'bare', disk_format: 'raw' });
     const bareImg = (await r.t.services.images.find(await ctxOf('demo'), bare))!;
-    await expect(r.t.services.images.ensureLoaded(bareImg, other)).rejects.toThrow(/has no Docker image/);
+    await expect(r.t.services.hostImages.ensureOnHost(bareImg, other)).rejects.toThrow(/has no Docker image/);
   });
 
   it('a snapshot is listed at once as queued, then active with the engine id, inheriting properties', async () => {
     const demo = await ctxOf('demo');
     const base = await createImage(r, { container_format: 'docker', disk_format: 'raw', os_distro: 'busybox', 'owner_specified.openstack.md5': 'x' });
     const baseImg = (await r.t.services.images.find(demo, base))!;
-    const snap = await r.t.services.images.beginSnapshot(demo, { name: 'snap', metadata: { note: 'hi' }, serverId: 'srv-1', baseImage: baseImg });
+    const snap = await r.t.services.imageSnapshots.beginSnapshot(demo, { name: 'snap', metadata: { note: 'hi' }, serverId: 'srv-1', baseImage: baseImg });
     const listed = await request(r.t.app).get('/image/v2/images').set('X-Auth-Token', r.demo);
     expect(listed.body.images[0]).toMatchObject({
       id: snap.id, name: 'snap', status: 'queued', visibility: 'private', container_format: 'docker', disk_format: 'raw',
@@ -460,19 +461,21 @@ describe('the compute hooks', () => {
     expect(listed.body.images[0]['owner_specified.openstack.md5']).toBeUndefined();
     const committed = await buildFakeArchive({ salt: 'snapshot' });
     await r.driver.loadImage((await import('node:stream')).Readable.from([committed.bytes]));
-    const done = await r.t.services.images.finishSnapshot(snap.id, r.driver, committed.imageId);
+    const done = await r.t.services.imageSnapshots.finishSnapshot(snap.id, committed.imageId, await r.driver.exportImage(committed.imageId));
     expect(done).toMatchObject({ status: 'active', engine_image_id: committed.imageId, size: committed.bytes.length });
     expect(await r.store.size(snap.id)).toBe(committed.bytes.length);
   });
 
   it('a failed snapshot copy removes the record and bytes; abortSnapshot removes a queued record', async () => {
     const demo = await ctxOf('demo');
-    const snap = await r.t.services.images.beginSnapshot(demo, { name: 's2', metadata: {}, serverId: 'srv-2', baseImage: undefined });
-    await expect(r.t.services.images.finishSnapshot(snap.id, r.driver, 'sha256:0000000000000000000000000000000000000000000000000000000000000000')).rejects.toThrow();
+    const snap = await r.t.services.imageSnapshots.beginSnapshot(demo, { name: 's2', metadata: {}, serverId: 'srv-2', baseImage: undefined });
+    // The archive holds another image than the snapshot's engine id: the copy fails.
+    const other = await buildFakeArchive({ salt: 'not-the-snapshot' });
+    await expect(r.t.services.imageSnapshots.finishSnapshot(snap.id, 'sha256:0000000000000000000000000000000000000000000000000000000000000000', Readable.from([other.bytes]))).rejects.toThrow();
     expect(await r.t.services.images.find(demo, snap.id)).toBeUndefined();
     expect(await r.store.has(snap.id)).toBe(false);
-    const s3 = await r.t.services.images.beginSnapshot(demo, { name: 's3', metadata: {}, serverId: 'srv-3', baseImage: undefined });
-    await r.t.services.images.abortSnapshot(s3.id);
+    const s3 = await r.t.services.imageSnapshots.beginSnapshot(demo, { name: 's3', metadata: {}, serverId: 'srv-3', baseImage: undefined });
+    await r.t.services.imageSnapshots.abortSnapshot(s3.id);
     expect(await r.t.services.images.find(demo, s3.id)).toBeUndefined();
   });
 });
@@ -484,7 +487,7 @@ describe('after a restart', () => {
       const id = await createImage(r, { container_format: 'bare', disk_format: 'raw' });
       const repo = (r.t.services.images as unknown as { repo: { transition(id: string, f: string, t: string): Promise<boolean> } }).repo;
       expect(await repo.transition(id, 'queued', 'saving')).toBe(true);
-      expect(await r.t.services.images.recoverInterruptedUploads()).toBe(1);
+      expect(await r.t.services.imageUploads.recoverInterruptedUploads()).toBe(1);
       expect((await image(r, id)).status).toBe('queued');
       expect((await put(r, id, Buffer.from('retry'))).status).toBe(204);
     } finally {

@@ -6,7 +6,7 @@
 import request from 'supertest';
 import { makeHarness, Harness, tempestProblems, PUBLIC_URL } from './misc-harness';
 import { ImageRepository } from '../../src/db/image-repo';
-import type { ImageRecord } from '../../src/image/image-record';
+import type { ImageRecord, ImageStatus } from '../../src/image/image-record';
 
 function image(over: Partial<ImageRecord>): ImageRecord {
   return {
@@ -26,18 +26,30 @@ const SERVER = '44444444-4444-4444-8444-444444444444';
 
 let h: Harness;
 let repo: ImageRepository;
+
+/** Moves a queued image through each status in turn, as uploads do. */
+async function moveThrough(id: string, ...statuses: ImageStatus[]): Promise<void> {
+  let from: ImageStatus = 'queued';
+  for (const to of statuses) {
+    if (!(await repo.transition(id, from, to))) throw new Error(`${id}: ${from} → ${to} lost`);
+    from = to;
+  }
+}
 beforeAll(async () => {
   h = await makeHarness();
   repo = new ImageRepository(h.db);
   const demo = await h.projectId('demo');
   const admin = await h.projectId('admin');
-  // Records in the states a createImage goes through, written straight to the image table.
+  // Records in the states a createImage goes through, written straight to the repository
+  // (created queued, then moved through Glance's transition table).
   await repo.create(image({ id: IDS.busybox, name: 'busybox', owner: admin, min_ram: 64, created_at: '2026-01-01T10:00:00.000Z' }));
+  await moveThrough(IDS.busybox, 'saving', 'active');
   await repo.create(image({
-    id: IDS.snap, name: 'snap', status: 'queued', size: null, visibility: 'private', owner: demo,
+    id: IDS.snap, name: 'snap', size: null, visibility: 'private', owner: demo,
     properties: { instance_uuid: SERVER, image_type: 'snapshot' }, created_at: '2026-01-02T10:00:00.000Z',
   }));
-  await repo.create(image({ id: IDS.broken, name: null, status: 'killed', visibility: 'public', owner: demo, created_at: '2026-01-03T10:00:00.000Z' }));
+  await repo.create(image({ id: IDS.broken, name: null, visibility: 'public', owner: demo, created_at: '2026-01-03T10:00:00.000Z' }));
+  await moveThrough(IDS.broken, 'saving', 'killed');
 });
 afterAll(async () => { await h.close(); });
 

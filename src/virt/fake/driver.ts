@@ -9,12 +9,12 @@
  *
  * Failures are injected through options (`failSpawn`, `failOn`, `unavailable`, `delays`,
  * `beforeCall`) and changes "made outside novadock" through the `external*` helpers.
+ * Images live in images.ts (FakeImages), addresses in networks.ts (FakeNetworks).
  */
 import crypto from 'node:crypto';
-import { PassThrough, Readable, Transform, pipeline } from 'node:stream';
+import type { Readable } from 'node:stream';
 import {
   ComputeDriver,
-  FixedAddress,
   HypervisorInfo,
   HypervisorUnavailable,
   InstanceEvent,
@@ -22,14 +22,14 @@ import {
   InstanceInfo,
   InstanceNotFound,
   InstanceSpec,
-  InvalidImageArchive,
   OwnedInstance,
   PowerState,
   ImageNotOnHost,
   SpawnFailed,
 } from '../driver';
-import { inspectDockerArchive } from '../../image/docker-archive';
 import { buildFakeArchive } from './archive';
+import { FakeImages } from './images';
+import { FakeNetworks } from './networks';
 
 /** Every driver call, by name, for delays and injected failures. */
 export type FakeOp =
@@ -71,15 +71,6 @@ export interface FakeDriverOptions {
   hypervisor?: Partial<HypervisorInfo>;
 }
 
-interface FakeImage {
-  imageId: string;
-  repoTags: string[];
-  /** The archive as loaded or as built at snapshot; undefined for images seeded by id. */
-  archive?: Buffer;
-  /** Files the image's root file system starts with (snapshots carry their instance's). */
-  files: Map<string, Buffer>;
-}
-
 interface FakeInstance {
   spec: InstanceSpec;
   /** Suspend freezes like pause: the fake, like Docker, reports PAUSED (3) for both. */
@@ -108,25 +99,16 @@ export class FakeDriver implements ComputeDriver {
   private down: boolean;
 
   private readonly instances = new Map<string, FakeInstance>();
-  private readonly images = new Map<string, FakeImage>();
+  private readonly images: FakeImages;
   private readonly subscribers = new Set<Subscriber>();
-
-  /** Project network index (the third octet of its fake subnet), in order of first use. */
-  private readonly networks = new Map<string, number>();
-  /** Next host number per project network. */
-  private readonly nextHost = new Map<string, number>();
-  /**
-   * Addresses by server id, kept after destroy: a rebuild (destroy + spawn of the same server
-   * id) gets its old address back, as the issue asks of the real driver too.
-   */
-  private readonly addressOf = new Map<string, FixedAddress>();
+  private readonly networks = new FakeNetworks();
   private snapshots = 0;
 
   constructor(opts: FakeDriverOptions) {
     this.host = opts.host;
     this.opts = opts;
     this.down = opts.unavailable ?? false;
-    for (const id of opts.images ?? []) this.images.set(id, { imageId: id, repoTags: [], files: new Map() });
+    this.images = new FakeImages(opts.images);
   }
 
   // ---------------------------------------------------------------- test controls
@@ -218,37 +200,9 @@ export class FakeDriver implements ComputeDriver {
 
   async loadImage(archive: Readable): Promise<void> {
     await this.enter('loadImage');
-    const chunks: Buffer[] = [];
-    let sourceError: Error | undefined;
-    archive.on('error', (e) => {
-      sourceError ??= e;
-    });
-    const recorder = new Transform({
-      transform(chunk: Buffer, _enc, cb) {
-        chunks.push(chunk);
-        cb(null, chunk);
-      },
-    });
-    // pipeline destroys the recorder when the source errors, so the parser sees the error.
-    const piped = new Promise<void>((resolve, reject) => pipeline(archive, recorder, (err) => (err ? reject(err) : resolve())));
-    piped.catch(() => undefined);
-    let meta: { imageId: string; repoTags: string[] };
-    try {
-      meta = await inspectDockerArchive(recorder, { maxBytes: this.opts.maxImageBytes ?? 1024 ** 3 });
-      // The parser may stop reading at the end of the tar; drain what is left so the
-      // source is consumed fully, as the contract says.
-      recorder.resume();
-      await piped;
-    } catch (e) {
-      recorder.destroy();
-      archive.destroy();
-      // Like the Docker driver: a failing source is reported as itself (the caller knows it).
-      if (sourceError) throw sourceError;
-      if (e instanceof InvalidImageArchive) throw e;
-      throw new InvalidImageArchive(`The image archive could not be read: ${(e as Error).message}`);
-    }
+    const image = await this.images.read(archive, this.opts.maxImageBytes ?? 1024 ** 3);
     if (this.down) throw new HypervisorUnavailable(this.host);
-    this.images.set(meta.imageId, { imageId: meta.imageId, repoTags: meta.repoTags, archive: Buffer.concat(chunks), files: new Map() });
+    this.images.add(image);
   }
 
   async removeImage(imageRef: string): Promise<void> {
@@ -260,12 +214,7 @@ export class FakeDriver implements ComputeDriver {
 
   async exportImage(imageRef: string): Promise<Readable> {
     await this.enter('exportImage');
-    const img = this.images.get(imageRef);
-    if (!img) throw new Error(`Image ${imageRef} is not on compute host ${this.host}.`);
-    if (!img.archive) throw new Error(`Image ${imageRef} was seeded without an archive; the fake cannot export it.`);
-    const out = new PassThrough();
-    out.end(img.archive);
-    return out;
+    return this.images.export(imageRef, this.host);
   }
 
   // ---------------------------------------------------------------- ComputeDriver
@@ -290,7 +239,7 @@ export class FakeDriver implements ComputeDriver {
     if (spec.userData !== undefined) files.set('/var/lib/cloud/user-data', Buffer.from(spec.userData));
     const inst: FakeInstance = { spec: { ...spec, env: { ...spec.env } }, powerState: RUNNING, console: [], files };
     this.instances.set(spec.serverId, inst);
-    if (spec.network) this.allocateAddress(spec.serverId, spec.network.projectId);
+    if (spec.network) this.networks.allocate(spec.serverId, spec.network.projectId);
     this.boot(inst);
     if (inst.powerState !== RUNNING) {
       // Like the Docker driver: a process that exits at once is a failed spawn, and the
@@ -381,7 +330,7 @@ export class FakeDriver implements ComputeDriver {
       cmd: inst.spec.command,
       salt: `${this.host}/${serverId}/${++this.snapshots}`,
     });
-    this.images.set(imageId, { imageId, repoTags: [], archive: bytes, files: new Map(inst.files) });
+    this.images.add({ imageId, repoTags: [], archive: bytes, files: new Map(inst.files) });
     return imageId;
   }
 
@@ -436,7 +385,7 @@ export class FakeDriver implements ComputeDriver {
   }
 
   private info(inst: FakeInstance): InstanceInfo {
-    const addr = inst.spec.network ? this.addressOf.get(inst.spec.serverId) : undefined;
+    const addr = inst.spec.network ? this.networks.addressOf(inst.spec.serverId) : undefined;
     const info: InstanceInfo = { powerState: inst.powerState, addresses: addr ? [{ ...addr }] : [] };
     if (inst.powerState === SHUTDOWN || inst.powerState === CRASHED) {
       if (inst.exitCode !== undefined) info.exitCode = inst.exitCode;
@@ -475,27 +424,6 @@ export class FakeDriver implements ComputeDriver {
     if (inst.powerState !== PAUSED) throw new Error(`Instance ${serverId} is not paused.`);
     inst.powerState = RUNNING;
     this.emit(serverId, 'unpause');
-  }
-
-  /**
-   * A deterministic fake address: project networks get 10.<a>.<b>.0/24 in order of first use,
-   * hosts .2, .3, … in order of spawn; the MAC is derived from the IP the way Docker does.
-   */
-  private allocateAddress(serverId: string, projectId: string): void {
-    const kept = this.addressOf.get(serverId);
-    if (kept && this.networkOfAddress(kept) === this.networks.get(projectId)) return;
-    if (!this.networks.has(projectId)) this.networks.set(projectId, this.networks.size + 1);
-    const net = this.networks.get(projectId)!;
-    const n = this.nextHost.get(projectId) ?? 2;
-    this.nextHost.set(projectId, n + 1);
-    const ip = [10, 100 + (net >> 8), net & 255, n];
-    const mac = ['02', '42', ...ip.map((o) => o.toString(16).padStart(2, '0'))].join(':');
-    this.addressOf.set(serverId, { network: 'private', addr: ip.join('.'), version: 4, mac });
-  }
-
-  private networkOfAddress(a: FixedAddress): number {
-    const [, x, y] = a.addr.split('.').map(Number);
-    return ((x - 100) << 8) + y;
   }
 
   private emit(serverId: string, type: InstanceEventType): void {

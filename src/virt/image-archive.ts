@@ -18,9 +18,9 @@ import crypto from 'node:crypto';
 import zlib from 'node:zlib';
 import { finished, Readable, Writable } from 'node:stream';
 import tar from 'tar-stream';
-import { InvalidImageArchive } from '../virt/driver';
+import { InvalidImageArchive } from './driver';
 
-export interface DockerArchiveInfo {
+export interface ImageArchiveInfo {
   /** Engine id: "sha256:" + sha256 of the config JSON. */
   imageId: string;
   /** Names the archive carries (manifest.json RepoTags); often empty for images saved by id. */
@@ -92,7 +92,7 @@ function sniffCompression(head: Buffer): 'gzip' | 'plain' {
  *
  * On rejection the rest of `source` is drained (never destroyed: it belongs to the caller).
  */
-export async function inspectDockerArchive(source: Readable, opts: { maxBytes: number }): Promise<DockerArchiveInfo> {
+export async function inspectImageArchive(source: Readable, opts: { maxBytes: number }): Promise<ImageArchiveInfo> {
   const entries = new Map<string, Entry>();
   let manifestText: string | undefined;
   let entryCount = 0;
@@ -303,7 +303,7 @@ export async function inspectDockerArchive(source: Readable, opts: { maxBytes: n
     gunzip.on('error', (e: Error) => fail(new InvalidImageArchive(`The gzip stream is corrupt or truncated: ${e.message}.`)));
   }
 
-  const result = new Promise<DockerArchiveInfo>((resolve, reject) => {
+  const result = new Promise<ImageArchiveInfo>((resolve, reject) => {
     rejectWith = reject;
     intake.on('finish', () => {
       if (settled) return;
@@ -322,7 +322,7 @@ export async function inspectDockerArchive(source: Readable, opts: { maxBytes: n
   });
   source.pipe(intake);
 
-  function conclude(): DockerArchiveInfo {
+  function conclude(): ImageArchiveInfo {
     if (entryCount === 0) throw new InvalidImageArchive('The data is not a tar archive (it holds no entries): upload the output of `docker save`.');
     if (tarBytes < lastEntryEnd + END_OF_ARCHIVE) {
       throw new InvalidImageArchive(`The archive is truncated: it ends after '${lastEntryName}' without the end-of-archive marker.`);

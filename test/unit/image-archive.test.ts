@@ -2,7 +2,7 @@
  * The docker-save inspector: which image an archive holds, or why it is not one.
  */
 import { PassThrough, Readable } from 'node:stream';
-import { inspectDockerArchive } from '../../src/image/docker-archive';
+import { inspectImageArchive } from '../../src/virt/image-archive';
 import { InvalidImageArchive } from '../../src/virt/driver';
 import { entryOf, gzip, gzipBomb, legacyArchive, ociArchive, tarOf } from '../helpers/synthetic-archive';
 
@@ -20,7 +20,7 @@ function streamOf(bytes: Buffer, chunk = 7919): Readable {
 const configBytes = (img: { bytes: Buffer; configPath: string }) => entryOf(img.bytes, (name) => name === img.configPath);
 
 async function inspect(bytes: Buffer, maxBytes = 64 * MiB) {
-  return inspectDockerArchive(streamOf(bytes), { maxBytes });
+  return inspectImageArchive(streamOf(bytes), { maxBytes });
 }
 
 async function rejection(bytes: Buffer, maxBytes = 64 * MiB): Promise<InvalidImageArchive> {
@@ -69,7 +69,7 @@ describe('a valid docker save archive', () => {
   it('is consumed to the last byte', async () => {
     const img = await legacyArchive({ salt: 'consume' });
     const src = new PassThrough();
-    const p = inspectDockerArchive(src, { maxBytes: 64 * MiB });
+    const p = inspectImageArchive(src, { maxBytes: 64 * MiB });
     src.end(Buffer.concat([img.bytes, Buffer.alloc(10 * 512)]));
     await p;
     expect(src.readableEnded).toBe(true);
@@ -199,7 +199,7 @@ describe('an archive is refused with the reason', () => {
   it('when the source stream breaks mid-way, and it never hangs', async () => {
     const img = await legacyArchive({ salt: 'broken', layerBytes: 100_000 });
     const src = new PassThrough();
-    const p = inspectDockerArchive(src, { maxBytes: 64 * MiB });
+    const p = inspectImageArchive(src, { maxBytes: 64 * MiB });
     src.write(img.bytes.subarray(0, 50_000));
     src.destroy(new Error('socket hang up'));
     await expect(p).rejects.toThrow(/stream broke|socket hang up/);
