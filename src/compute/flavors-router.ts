@@ -25,35 +25,13 @@ import { badRequest, msg, notFound } from '../errors';
 import { handle } from '../http/async';
 import { ctxOf, requireAdmin } from '../http/auth';
 import { methodNotAllowed } from '../http/errors';
-import { validate } from '../http/validation';
+import { boolFromString, validate } from '../http/validation';
+import { limitParam, queryParam } from '../http/query';
 import { FlavorMarkerNotFound, FlavorRecord, FlavorRepository } from '../db/flavor-repo';
 import { atLeast } from './microversion';
-import { flavorListView, flavorView, MAX_LIMIT } from './flavors-views';
+import { flavorListView, flavorView } from './views/flavors';
+import { MAX_LIMIT } from './max-limit';
 import * as schemas from './schemas/flavors';
-
-/**
- * One query parameter as a string: the last value when repeated (webob's MultiDict.get), and a
- * 400 for the bracketed object forms Express' extended parser produces.
- */
-export function queryParam(req: Request, name: string): string | undefined {
-  const v = req.query[name];
-  if (v === undefined) return undefined;
-  const one = Array.isArray(v) ? v[v.length - 1] : v;
-  if (typeof one !== 'string') throw badRequest(`Invalid input for query parameters ${name}. Value: ${JSON.stringify(v)}. It is not a string.`);
-  return one;
-}
-
-/** Nova's pagination `limit`: a non-negative integer, capped at MAX_LIMIT. */
-export function limitParam(req: Request): number | undefined {
-  const raw = queryParam(req, 'limit');
-  if (raw === undefined) return undefined;
-  if (!/^[0-9]+$/.test(raw)) throw badRequest(`Invalid input for query parameters limit. Value: ${raw}. '${raw}' does not match '^[0-9]*$'`);
-  return Math.min(Number(raw), MAX_LIMIT);
-}
-
-/** oslo strutils.bool_from_string(strict=True) spellings. */
-const TRUE_STRINGS = ['1', 't', 'true', 'on', 'y', 'yes'];
-const FALSE_STRINGS = ['0', 'f', 'false', 'off', 'n', 'no'];
 
 /**
  * `is_public` for admins: absent = public only; "None" (any case) = public and private; else a
@@ -64,9 +42,9 @@ function parseIsPublic(raw: string | undefined): boolean | null {
   if (raw === undefined) return true;
   const s = raw.trim().toLowerCase();
   if (s === 'none') return null;
-  if (TRUE_STRINGS.includes(s)) return true;
-  if (FALSE_STRINGS.includes(s)) return false;
-  throw badRequest(`Invalid is_public filter [${raw}]`);
+  const b = boolFromString(s);
+  if (b === undefined) throw badRequest(`Invalid is_public filter [${raw}]`);
+  return b;
 }
 
 function intFilter(req: Request, name: 'minRam' | 'minDisk'): number | undefined {
@@ -123,7 +101,7 @@ export function flavorsRouter(services: Services): Router {
     const sortKey = queryParam(req, 'sort_key') || 'flavorid';
     const sortDir = queryParam(req, 'sort_dir') || 'asc';
     if (sortDir !== 'asc' && sortDir !== 'desc') throw badRequest("Unknown sort direction, must be 'desc' or 'asc'");
-    const limit = limitParam(req);
+    const limit = limitParam(req, MAX_LIMIT);
     const marker = queryParam(req, 'marker');
     // Only admins choose the visibility; everyone else sees enabled public flavors.
     const isPublic = ctx.isAdmin ? parseIsPublic(queryParam(req, 'is_public')) : true;

@@ -24,8 +24,9 @@ import { methodNotAllowed } from '../http/errors';
 import { validate } from '../http/validation';
 import { KeypairMarkerNotFound, KeypairRecord, KeypairRepository, KeypairType } from '../db/keypair-repo';
 import { atLeast } from './microversion';
-import { nextPageLinks, novaTime } from './flavors-views';
-import { limitParam, queryParam } from './flavors-router';
+import { nextPageLinks, novaTime } from './views/common';
+import { limitParam, queryParam } from '../http/query';
+import { MAX_LIMIT } from './max-limit';
 import * as schemas from './schemas/keypairs';
 
 const generateKeyPair = promisify(crypto.generateKeyPair);
@@ -235,7 +236,7 @@ export function keypairsRouter(services: Services): Router {
       const ctx = ctxOf(req);
       const userId = targetUser(req, ctx, 'index');
       const paged = atLeast(req, '2.35');
-      const page = paged ? { limit: limitParam(req), marker: queryParam(req, 'marker') } : {};
+      const page = paged ? { limit: limitParam(req, MAX_LIMIT), marker: queryParam(req, 'marker') } : {};
       const list = await keypairs.list(userId, page);
       const body: Record<string, unknown> = { keypairs: list.map((k) => listItem(req, k)) };
       if (paged) {

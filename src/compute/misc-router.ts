@@ -23,8 +23,10 @@ import type { RequestContext } from '../http/context';
 import { methodNotAllowed } from '../http/errors';
 import type { ServerRecord } from './server-record';
 import { atLeast, atMost } from './microversion';
-import { MAX_LIMIT, nextPageLinks, novaTime } from './flavors-views';
-import { limitParam, queryParam } from './flavors-router';
+import { nextPageLinks, novaTime } from './views/common';
+import { boolParam, limitParam, queryParam } from '../http/query';
+import { UUID_RE } from '../http/validation';
+import { MAX_LIMIT } from './max-limit';
 import { HostState, hostInfoFor } from './host-info';
 import { PRIVATE_NETWORK_ID, PROJECT_NETWORK_LABEL, defaultSecurityGroup } from './networks';
 import type { ImageRecord } from '../image/image-record';
@@ -47,18 +49,6 @@ export const AVAILABILITY_ZONE = 'nova';
 function untilVersion(lastVersion: string): RequestHandler {
   return (req, _res, next) => (atMost(req, lastVersion) ? next() : next(notFound(msg.resourceNotFound())));
 }
-
-/** Parses a boolean query value strictly (oslo's bool_from_string), 400 otherwise. */
-function boolParam(req: Request, name: string): boolean | undefined {
-  const raw = queryParam(req, name);
-  if (raw === undefined) return undefined;
-  const s = raw.trim().toLowerCase();
-  if (['1', 't', 'true', 'on', 'y', 'yes'].includes(s)) return true;
-  if (['0', 'f', 'false', 'off', 'n', 'no'].includes(s)) return false;
-  throw badRequest(`Invalid input for query parameters ${name}. Value: ${raw}. '${raw}' is not a boolean.`);
-}
-
-const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
 
 export function miscRouter(services: Services): Router {
   const router = Router();
@@ -311,7 +301,7 @@ function hypervisorsRouter(services: Services): Router {
       }
     }
     if (!atLeast(req, '2.33')) return { hosts, links: [] };
-    const limit = limitParam(req) ?? MAX_LIMIT;
+    const limit = limitParam(req, MAX_LIMIT) ?? MAX_LIMIT;
     const marker = queryParam(req, 'marker');
     let start = 0;
     if (marker !== undefined) {
@@ -547,7 +537,7 @@ function imagesProxyRouter(services: Services): Router {
       if (at < 0) throw badRequest(`marker [${marker}] not found`);
       start = at + 1;
     }
-    const limit = limitParam(req) ?? MAX_LIMIT;
+    const limit = limitParam(req, MAX_LIMIT) ?? MAX_LIMIT;
     const page = all.slice(start, start + limit);
     const body: Record<string, unknown> = { images: page.map((i) => (detail ? imageDetail(publicUrl, i) : imageSummary(publicUrl, i))) };
     const links = nextPageLinks(publicUrl, detail ? 'images/detail' : 'images', req.query, page.length, page[page.length - 1]?.id);

@@ -17,6 +17,7 @@ import { handle } from '../http/async';
 import { ctxOf } from '../http/auth';
 import { methodNotAllowed } from '../http/errors';
 import { parseBool, validate } from '../http/validation';
+import { allStrings, lastString } from '../http/query';
 import { badRequest, forbidden, notFound } from '../errors';
 import type { RequestContext } from '../http/context';
 import { atLeast } from './microversion';
@@ -27,25 +28,14 @@ import { RULES } from './state-rules';
 import { defaultSecurityGroup } from './networks';
 import {
   ViewOptions, actionView, addressesView, createView, detailView, listView,
-} from './servers-views';
+} from './views/servers';
 import * as schemas from './schemas/servers';
 
 type Query = Record<string, unknown>;
 
-/** A query parameter's last value (Nova reads single-valued filters that way). */
-function last(v: unknown): string | undefined {
-  if (Array.isArray(v)) return last(v[v.length - 1]);
-  return typeof v === 'string' ? v : undefined;
-}
-
-function all(v: unknown): string[] {
-  if (v === undefined) return [];
-  return (Array.isArray(v) ? v : [v]).filter((x): x is string => typeof x === 'string');
-}
-
 /** Comma-separated lists (tags filters) or repeated parameters. */
 function csv(v: unknown): string[] | undefined {
-  const items = all(v).flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
+  const items = allStrings(v).flatMap((x) => x.split(',')).map((x) => x.trim()).filter(Boolean);
   return items.length ? items : undefined;
 }
 
@@ -115,43 +105,43 @@ function listQuery(req: Request, ctx: RequestContext): ListServersQuery {
   for (const [k, v] of Object.entries(raw)) if (!allowed || allowed.has(k) || ['limit', 'marker', 'sort_key', 'sort_dir'].includes(k)) q[k] = v;
 
   const out: ListServersQuery = {};
-  const limit = last(q.limit);
+  const limit = lastString(q.limit);
   if (limit !== undefined) {
     if (!/^[0-9]+$/.test(limit)) throw badRequest(`Invalid input for query parameters limit. Value: ${limit}. '${limit}' does not match '^[0-9]*$'`);
     out.limit = Number(limit);
   }
-  out.marker = last(q.marker);
-  const sortKeys = all(q.sort_key);
-  const sortDirs = all(q.sort_dir).map((d) => d.toLowerCase());
+  out.marker = lastString(q.marker);
+  const sortKeys = allStrings(q.sort_key);
+  const sortDirs = allStrings(q.sort_dir).map((d) => d.toLowerCase());
   for (const k of sortKeys) if (!(k in SORT_KEYS)) throw badRequest(`Invalid input for query parameters sort_key. Value: ${k}. '${k}' is not one of the valid sort keys`);
   for (const d of sortDirs) if (d !== 'asc' && d !== 'desc') throw badRequest(`Invalid input for query parameters sort_dir. Value: ${d}. '${d}' is not one of ['asc', 'desc']`);
   if (sortKeys.length) out.sortKeys = sortKeys;
   if (sortDirs.length) out.sortDirs = sortDirs as ('asc' | 'desc')[];
 
   if ('all_tenants' in q) {
-    const v = last(q.all_tenants);
+    const v = lastString(q.all_tenants);
     // NOTE(openstack): `?all_tenants` with no value means true (nova/api/openstack/common.py is_all_tenants).
     out.allTenants = v === undefined || v === '' ? true : parseBool(v, 'all_tenants');
   }
-  out.tenantId = last(q.tenant_id) ?? last(q.project_id);
-  out.name = last(q.name) ?? last(q.display_name);
-  const status = all(q.status);
+  out.tenantId = lastString(q.tenant_id) ?? lastString(q.project_id);
+  out.name = lastString(q.name) ?? lastString(q.display_name);
+  const status = allStrings(q.status);
   if (status.length) {
     if (atLeast(req, '2.38') && status.some((s) => !ALL_STATUSES.has(s.toUpperCase()))) throw badRequest('Invalid status value');
     out.status = status;
   }
-  out.image = last(q.image) ?? last(q.image_ref);
-  out.flavor = last(q.flavor);
-  out.ip = last(q.ip);
-  out.ip6 = last(q.ip6);
-  out.changesSince = isoParam('changes-since', last(q['changes-since']));
-  out.changesBefore = isoParam('changes-before', last(q['changes-before']));
-  if ('deleted' in q) out.deleted = parseBool(last(q.deleted) ?? 'true', 'deleted');
-  const vm = all(q.vm_state);
+  out.image = lastString(q.image) ?? lastString(q.image_ref);
+  out.flavor = lastString(q.flavor);
+  out.ip = lastString(q.ip);
+  out.ip6 = lastString(q.ip6);
+  out.changesSince = isoParam('changes-since', lastString(q['changes-since']));
+  out.changesBefore = isoParam('changes-before', lastString(q['changes-before']));
+  if ('deleted' in q) out.deleted = parseBool(lastString(q.deleted) ?? 'true', 'deleted');
+  const vm = allStrings(q.vm_state);
   if (vm.length) out.vmState = vm;
-  const task = all(q.task_state);
+  const task = allStrings(q.task_state);
   if (task.length) out.taskState = task;
-  const power = all(q.power_state);
+  const power = allStrings(q.power_state);
   if (power.length) {
     out.powerState = power.map((p) => {
       const n = /^\d+$/.test(p) ? Number(p) : POWER_NAMES[p.toLowerCase()];
@@ -159,13 +149,13 @@ function listQuery(req: Request, ctx: RequestContext): ListServersQuery {
       return n;
     });
   }
-  out.host = last(q.host) ?? last(q.node);
-  out.availabilityZone = last(q.availability_zone);
-  out.keyName = last(q.key_name);
-  out.userId = last(q.user_id);
-  out.reservationId = last(q.reservation_id);
-  out.hostname = last(q.hostname);
-  if ('locked' in q) out.locked = parseBool(last(q.locked) ?? '', 'locked');
+  out.host = lastString(q.host) ?? lastString(q.node);
+  out.availabilityZone = lastString(q.availability_zone);
+  out.keyName = lastString(q.key_name);
+  out.userId = lastString(q.user_id);
+  out.reservationId = lastString(q.reservation_id);
+  out.hostname = lastString(q.hostname);
+  if ('locked' in q) out.locked = parseBool(lastString(q.locked) ?? '', 'locked');
   out.tags = csv(q.tags ?? q.tag);
   out.tagsAny = csv(q['tags-any'] ?? q['tag-any']);
   out.notTags = csv(q['not-tags'] ?? q['not-tag']);
