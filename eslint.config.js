@@ -24,8 +24,19 @@ module.exports = tseslint.config(
   { files: ['src/db/**/*.ts'], rules: { '@typescript-eslint/no-restricted-imports': ['error', restrict(['dockerode', 'express'], 'not in the data layer')] } },
   { files: ['src/virt/docker/**/*.ts'], rules: { '@typescript-eslint/no-restricted-imports': ['error', restrict(['knex', 'express'], 'not in a driver')] } },
   {
-    files: ['src/http/**/*.ts', 'src/**/router.ts', 'src/**/*-router.ts', 'src/**/versions.ts', 'src/compute/microversion.ts', 'src/app.ts'],
+    files: ['src/http/**/*.ts', 'src/**/router.ts', 'src/**/*-router.ts', 'src/**/versions.ts', 'src/compute/api/**/*.ts', 'src/compute/microversion.ts', 'src/app.ts'],
     rules: { '@typescript-eslint/no-restricted-imports': ['error', restrict(['knex', 'dockerode'], 'routers talk to services, not to the database or the engine')] },
+  },
+  // The compute routers get their services handed in (house style: routers get only what they use):
+  // record types from src/db are fine, repositories, drivers and the whole Services bag are not.
+  {
+    files: ['src/compute/api/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-restricted-imports': ['error', {
+        ...restrict(['knex', 'dockerode'], 'routers talk to services, not to the database or the engine'),
+        patterns: [{ group: ['**/db/*', '**/virt/**', '**/store/**', '**/compose'], message: 'a router takes its services as deps; it does not reach the database, drivers or the Services bag.', allowTypeImports: true }],
+      }],
+    },
   },
   { files: ['src/main.ts', 'src/compose.ts'], rules: { '@typescript-eslint/no-restricted-imports': 'off' } },
 );

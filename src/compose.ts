@@ -22,6 +22,7 @@ import { KeypairRepository } from './db/keypair-repo';
 import { ActionRepository } from './db/action-repo';
 import { ComputeService } from './compute/compute-service';
 import { Reconciler } from './compute/reconciler';
+import { KeypairService } from './compute/services/keypairs';
 
 export interface Services {
   config: Config;
@@ -30,6 +31,7 @@ export interface Services {
   identity: IdentityRepository;
   images: ImageService;
   compute: ComputeService;
+  keypairs: KeypairService;
   reconciler: Reconciler;
   drivers: DriverRegistry;
   health(): Promise<{ ok: boolean; database: string; compute_hosts: Record<string, string> }>;
@@ -96,6 +98,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     publicUrl: config.publicUrl,
     log,
   });
+  const keypairs = new KeypairService(new KeypairRepository(db), config.seed.quotas.key_pairs);
   const reconciler = new Reconciler({ compute, drivers, log, sweepIntervalMs: opts.sweepIntervalMs ?? 10_000 });
 
   const health = async () => {
@@ -125,5 +128,5 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, images, compute, reconciler, drivers, health, close };
+  return { config, db, tokens, identity, images, compute, keypairs, reconciler, drivers, health, close };
 }

@@ -21,7 +21,7 @@ import { badRequest } from '../errors';
 import { computeVersionsRouter } from './versions';
 import { apiVersionMiddleware } from './microversion';
 import { flavorsRouter } from './flavors-router';
-import { keypairsRouter } from './keypairs-router';
+import { keypairsRouter } from './api/keypairs';
 import { miscRouter } from './misc-router';
 import { serversRouter } from './servers-router';
 
@@ -75,7 +75,7 @@ export function computeRouter(services: Services, log: Logger): Router {
 
   v21.use(serversRouter(services));
   v21.use('/flavors', flavorsRouter(services));
-  v21.use('/os-keypairs', keypairsRouter(services));
+  v21.use('/os-keypairs', keypairsRouter({ keypairs: services.keypairs, publicUrl }));
   v21.use(miscRouter(services));
 
   r.use('/v2.1', v21);

@@ -6,6 +6,9 @@
 import type { Request } from 'express';
 import { MAX_LIMIT } from '../max-limit';
 
+/** True when the request's microversion is at least `version` (microversion.ts atLeast, bound to a request). */
+export type Mv = (version: string) => boolean;
+
 export interface Link { rel: string; href: string; type?: string }
 
 /** Nova's datetimes in key pairs and services: naive UTC with microseconds ("2012-12-26T14:45:25.000000"). */
