@@ -23,6 +23,7 @@ import { ActionRepository } from './db/action-repo';
 import { ComputeService } from './compute/compute-service';
 import { Reconciler } from './compute/reconciler';
 import { KeypairService } from './compute/services/keypairs';
+import { FlavorService } from './compute/services/flavors';
 
 export interface Services {
   config: Config;
@@ -31,6 +32,7 @@ export interface Services {
   identity: IdentityRepository;
   images: ImageService;
   compute: ComputeService;
+  flavors: FlavorService;
   keypairs: KeypairService;
   reconciler: Reconciler;
   drivers: DriverRegistry;
@@ -98,6 +100,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     publicUrl: config.publicUrl,
     log,
   });
+  const flavorService = new FlavorService(flavors);
   const keypairs = new KeypairService(new KeypairRepository(db), config.seed.quotas.key_pairs);
   const reconciler = new Reconciler({ compute, drivers, log, sweepIntervalMs: opts.sweepIntervalMs ?? 10_000 });
 
@@ -128,5 +131,5 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, images, compute, keypairs, reconciler, drivers, health, close };
+  return { config, db, tokens, identity, images, compute, flavors: flavorService, keypairs, reconciler, drivers, health, close };
 }

@@ -20,7 +20,7 @@ import { errorHandler, notFoundHandler } from '../http/errors';
 import { badRequest } from '../errors';
 import { computeVersionsRouter } from './versions';
 import { apiVersionMiddleware } from './microversion';
-import { flavorsRouter } from './flavors-router';
+import { flavorsRouter } from './api/flavors';
 import { keypairsRouter } from './api/keypairs';
 import { miscRouter } from './misc-router';
 import { serversRouter } from './servers-router';
@@ -74,7 +74,7 @@ export function computeRouter(services: Services, log: Logger): Router {
   v21.use(requireWriter());
 
   v21.use(serversRouter(services));
-  v21.use('/flavors', flavorsRouter(services));
+  v21.use('/flavors', flavorsRouter({ flavors: services.flavors, publicUrl }));
   v21.use('/os-keypairs', keypairsRouter({ keypairs: services.keypairs, publicUrl }));
   v21.use(miscRouter(services));
 

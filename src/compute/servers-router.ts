@@ -30,6 +30,7 @@ import {
   ViewOptions, actionView, addressesView, createView, detailView, listView,
 } from './views/servers';
 import * as schemas from './schemas/servers';
+import { toBool } from './schemas/parameter-types';
 
 type Query = Record<string, unknown>;
 
@@ -223,13 +224,13 @@ export function serversRouter(services: Services): Router {
       keyName: s.key_name,
       description: s.description,
       tags: s.tags,
-      configDrive: s.config_drive === undefined ? undefined : schemas.toBool(s.config_drive),
+      configDrive: s.config_drive === undefined ? undefined : toBool(s.config_drive),
       securityGroups: (s.security_groups as { name: string }[] | undefined)?.map((g) => g.name),
       hostname: s.hostname,
     };
     const result = await compute.create(ctx, create);
     const first = result.servers[0];
-    if (s.return_reservation_id !== undefined && schemas.toBool(s.return_reservation_id)) {
+    if (s.return_reservation_id !== undefined && toBool(s.return_reservation_id)) {
       res.status(202).json({ reservation_id: result.reservationId });
       return;
     }

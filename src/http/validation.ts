@@ -2,7 +2,7 @@
  * Strict JSON Schema validation (ajv), compiled once per schema. Failures become 400s whose
  * message names the field, in Nova's words (nova/api/validation/validators.py):
  * "Invalid input for field/attribute <path>. Value: <value>. <reason>".
- * Shared fragments (uuid, name, metadata…) live in parameter-types.ts.
+ * Compute's shared fragments (name, boolean…) live in src/compute/schemas/parameter-types.ts.
  */
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
