@@ -19,10 +19,15 @@ import { requireToken, requireWriter } from '../http/auth';
 import { errorHandler, notFoundHandler } from '../http/errors';
 import { badRequest } from '../errors';
 import { computeVersionsRouter } from './versions';
-import { apiVersionMiddleware } from './microversion';
+import { apiVersionMiddleware, untilVersion } from './microversion';
 import { flavorsRouter } from './api/flavors';
 import { keypairsRouter } from './api/keypairs';
-import { miscRouter } from './misc-router';
+import { limitsRouter } from './api/limits';
+import { availabilityZonesRouter } from './api/zones';
+import { networksRouter } from './api/networks';
+import { hypervisorsRouter } from './api/hypervisors';
+import { imageProxyRouter } from './api/images';
+import { hostInfoFor } from './host-info';
 import { serversRouter } from './servers-router';
 
 /** A project id in the legacy URL form: Keystone's 32 hex digits or a dashed UUID. */
@@ -76,7 +81,13 @@ export function computeRouter(services: Services, log: Logger): Router {
   v21.use(serversRouter(services));
   v21.use('/flavors', flavorsRouter({ flavors: services.flavors, publicUrl }));
   v21.use('/os-keypairs', keypairsRouter({ keypairs: services.keypairs, publicUrl }));
-  v21.use(miscRouter(services));
+  const hosts = hostInfoFor(services.drivers);
+  const serversOnHost = (host: string) => services.compute.serversOnHost(host);
+  v21.use(limitsRouter({ quotas: services.config.seed.quotas, usage: (projectId) => services.compute.usage(projectId) }));
+  v21.use('/os-availability-zone', availabilityZonesRouter({ hosts }));
+  v21.use(networksRouter());
+  v21.use('/os-hypervisors', hypervisorsRouter({ hosts, serversOnHost, publicUrl }));
+  v21.use('/images', untilVersion('2.35'), imageProxyRouter({ images: services.images, publicUrl }));
 
   r.use('/v2.1', v21);
   r.use(notFoundHandler());
