@@ -130,7 +130,8 @@ export function serverActionsRouter({ compute, publicUrl }: ServerActionsRouterD
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('Malformed request body: the action body must be a JSON object.');
     const keys = Object.keys(body);
     if (keys.length !== 1) throw badRequest(keys.length ? 'Malformed request body: too many body keys' : 'Malformed request body: no action given');
-    const action = ACTIONS[keys[0]];
+    // Own keys only: "constructor" or "__proto__" name no action (Object.prototype is not the table).
+    const action = Object.prototype.hasOwnProperty.call(ACTIONS, keys[0]) ? ACTIONS[keys[0]] : undefined;
     if (!action) throw badRequest(`There is no such action: ${keys[0]}`);
     const args = validate<{ [k: string]: unknown }>({ type: 'object', properties: { [keys[0]]: action.schema(req) } }, body)[keys[0]];
     await action.run(req, res, id, args);
