@@ -145,3 +145,8 @@ export function atMost(req: Pick<Request, 'apiVersion'>, version: string): boole
 export function untilVersion(lastVersion: string): RequestHandler {
   return (req, _res, next) => (atMost(req, lastVersion) ? next() : next(notFound(msg.resourceNotFound())));
 }
+
+/** `atLeast` bound to one request, in the shape the views take (`mv('2.53')`). */
+export function mvOf(req: Pick<Request, 'apiVersion'>): (version: string) => boolean {
+  return (version) => atLeast(req, version);
+}

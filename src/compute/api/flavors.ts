@@ -27,7 +27,7 @@ import { methodNotAllowed } from '../../http/errors';
 import { limitParam, queryParam } from '../../http/query';
 import { boolFromString, validate } from '../../http/validation';
 import { MAX_LIMIT } from '../max-limit';
-import { atLeast } from '../microversion';
+import { atLeast, mvOf } from '../microversion';
 import type { FlavorService } from '../services/flavors';
 import { flavorListView, flavorView } from '../views/flavors';
 import { toBool } from '../schemas/parameter-types';
@@ -90,7 +90,7 @@ export function flavorsRouter({ flavors, publicUrl }: FlavorsRouterDeps): Router
     const minRam = intFilter(req, 'minRam');
     const minDisk = intFilter(req, 'minDisk');
     const found = await flavors.list(ctx, { isPublic, minRam, minDisk, sortKey, sortDir, limit: limit ?? MAX_LIMIT, marker });
-    res.status(200).json(flavorListView(req, publicUrl, found, detail));
+    res.status(200).json(flavorListView(mvOf(req), publicUrl, found, detail, req.query));
   });
 
   router.route('/')
@@ -112,7 +112,7 @@ export function flavorsRouter({ flavors, publicUrl }: FlavorsRouterDeps): Router
         description: v255 ? f.description ?? null : null,
       });
       // NOTE(openstack): Nova answers 200 (not 201) to a flavor create, for compatibility.
-      res.status(200).json(flavorView(req, publicUrl, created));
+      res.status(200).json(flavorView(mvOf(req), publicUrl, created));
     }))
     .all(methodNotAllowed());
 
@@ -121,14 +121,14 @@ export function flavorsRouter({ flavors, publicUrl }: FlavorsRouterDeps): Router
 
   router.route('/:id')
     .get(handle(async (req, res) => {
-      res.status(200).json(flavorView(req, publicUrl, await flavors.get(ctxOf(req), req.params.id)));
+      res.status(200).json(flavorView(mvOf(req), publicUrl, await flavors.get(ctxOf(req), req.params.id)));
     }))
     .put(handle(async (req, res, next) => {
       // Nova has no update below 2.55: the route does not exist there.
       if (!atLeast(req, '2.55')) return next(notFound(msg.resourceNotFound()));
       const body = validate<{ flavor: { description: string | null } }>(schemas.updateFlavor, req.body);
       requireAdmin(ctxOf(req), 'os_compute_api:os-flavor-manage:update');
-      res.status(200).json(flavorView(req, publicUrl, await flavors.updateDescription(req.params.id, body.flavor.description)));
+      res.status(200).json(flavorView(mvOf(req), publicUrl, await flavors.updateDescription(req.params.id, body.flavor.description)));
     }))
     .delete(handle(async (req, res) => {
       requireAdmin(ctxOf(req), 'os_compute_api:os-flavor-manage:delete');

@@ -18,7 +18,7 @@ import { boolParam, limitParam, queryParam } from '../../http/query';
 import { UUID_RE } from '../../http/validation';
 import type { HostState } from '../host-info';
 import { MAX_LIMIT } from '../max-limit';
-import { atLeast } from '../microversion';
+import { atLeast, mvOf } from '../microversion';
 import type { ServerRecord } from '../server-record';
 import { Link, nextPageLinks } from '../views/common';
 import {
@@ -44,7 +44,6 @@ const noMatch = (pattern: string) => notFound(`No hypervisor matching '${pattern
 
 export function hypervisorsRouter({ hosts, serversOnHost, publicUrl }: HypervisorsRouterDeps): Router {
   const router = Router();
-  const mvOf = (req: Request) => (v: string) => atLeast(req, v);
   const admin = (req: Request, action: string) => requireAdmin(ctxOf(req), `os_compute_api:os-hypervisors:${action}`);
   const usageOf = async (host: string): Promise<HostUsage> => hostUsage(await serversOnHost(host));
   const matching = async (pattern: string) => (await hosts.hosts()).filter((h) => hypervisorHostname(h).includes(pattern));

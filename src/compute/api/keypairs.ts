@@ -21,7 +21,7 @@ import { limitParam, queryParam } from '../../http/query';
 import { validate } from '../../http/validation';
 import type { KeypairType } from '../../db/keypair-repo';
 import { MAX_LIMIT } from '../max-limit';
-import { atLeast } from '../microversion';
+import { atLeast, mvOf } from '../microversion';
 import type { KeypairService } from '../services/keypairs';
 import { keypairCreatedView, keypairListView, keypairView } from '../views/keypairs';
 import * as schemas from '../schemas/keypairs';
@@ -52,7 +52,6 @@ interface CreateBody { keypair: { name: string; public_key?: string; type?: Keyp
 
 export function keypairsRouter({ keypairs, publicUrl }: KeypairsRouterDeps): Router {
   const router = Router();
-  const mvOf = (req: Request) => (v: string) => atLeast(req, v);
 
   router.route('/')
     .get(handle(async (req, res) => {

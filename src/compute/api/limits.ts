@@ -15,7 +15,7 @@ import { ctxOf, requireAdmin } from '../../http/auth';
 import { methodNotAllowed } from '../../http/errors';
 import { queryParam } from '../../http/query';
 import type { QuotaConfig } from '../../config';
-import { atLeast } from '../microversion';
+import { mvOf } from '../microversion';
 import { QuotaUsage, limitsView, quotaSetDetailView, quotaSetView } from '../views/limits';
 
 export interface LimitsRouterDeps {
@@ -27,7 +27,6 @@ export interface LimitsRouterDeps {
 
 export function limitsRouter({ quotas, usage }: LimitsRouterDeps): Router {
   const router = Router();
-  const mvOf = (req: Request) => (v: string) => atLeast(req, v);
 
   router.get('/limits', handle(async (req, res) => {
     const ctx = ctxOf(req);

@@ -14,7 +14,7 @@ import { ctxOf } from '../../http/auth';
 import { methodNotAllowed } from '../../http/errors';
 import { validate } from '../../http/validation';
 import type { ComputeService, RebuildRequest } from '../compute-service';
-import { atLeast } from '../microversion';
+import { atLeast, mvOf } from '../microversion';
 import { RULES } from '../state-rules';
 import { detailView } from '../views/servers';
 import * as schemas from '../schemas/servers';
@@ -45,7 +45,7 @@ export function serverActionsRouter({ compute, publicUrl }: ServerActionsRouterD
     suspend: { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.suspend(ctxOf(req), id); accepted(res); } },
     resume: { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.resume(ctxOf(req), id); accepted(res); } },
     rebuild: {
-      schema: (req) => schemas.rebuildSchema((v) => atLeast(req, v)),
+      schema: (req) => schemas.rebuildSchema(mvOf(req)),
       run: async (req, res, id, b) => {
         checkBase64('rebuild/user_data', b.user_data);
         (b.personality as { contents?: string }[] | undefined)?.forEach((p, i) => checkBase64(`rebuild/personality/${i}/contents`, p.contents));

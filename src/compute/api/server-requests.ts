@@ -13,7 +13,7 @@ import { allStrings, lastString } from '../../http/query';
 import { parseBool } from '../../http/validation';
 import type { ComputeService, ListServersQuery } from '../compute-service';
 import { SORT_KEYS } from '../compute-service';
-import { atLeast } from '../microversion';
+import { atLeast, mvOf } from '../microversion';
 import { PowerStates } from '../power-state';
 import { ALL_STATUSES } from '../status';
 import type { ViewOptions } from '../views/servers';
@@ -22,7 +22,7 @@ import type { ViewOptions } from '../views/servers';
 export function serverViewOptions(req: Request, publicUrl: string, compute: ComputeService): ViewOptions {
   return {
     publicUrl,
-    mv: (v) => atLeast(req, v),
+    mv: mvOf(req),
     isAdmin: ctxOf(req).isAdmin,
     hostStatus: (h) => compute.hostStatusOf(h),
   };

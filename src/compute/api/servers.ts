@@ -18,7 +18,7 @@ import { ctxOf } from '../../http/auth';
 import { methodNotAllowed } from '../../http/errors';
 import { validate } from '../../http/validation';
 import { ComputeService, CreateServerRequest, NetworkRequest } from '../compute-service';
-import { atLeast } from '../microversion';
+import { atLeast, mvOf } from '../microversion';
 import { defaultSecurityGroup } from '../networks';
 import { actionView, addressesView, createView, detailView, listView } from '../views/servers';
 import * as schemas from '../schemas/servers';
@@ -53,7 +53,7 @@ export function serversRouter({ compute, publicUrl }: ServersRouterDeps): Router
 
   r.post('/servers', handle(async (req, res) => {
     const ctx = ctxOf(req);
-    const mv = (v: string) => atLeast(req, v);
+    const mv = mvOf(req);
     const body = validate<{ server: Record<string, unknown> }>(schemas.createServerSchema(mv), req.body);
     const s = body.server as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     if ((s.block_device_mapping ?? []).length || (s.block_device_mapping_v2 ?? []).length) {
@@ -111,7 +111,7 @@ export function serversRouter({ compute, publicUrl }: ServersRouterDeps): Router
   r.put('/servers/:id', handle(async (req, res) => {
     const ctx = ctxOf(req);
     await compute.get(ctx, req.params.id);
-    const body = validate<{ server: Record<string, any> }>(schemas.updateServerSchema((v) => atLeast(req, v)), req.body); // eslint-disable-line @typescript-eslint/no-explicit-any
+    const body = validate<{ server: Record<string, any> }>(schemas.updateServerSchema(mvOf(req)), req.body); // eslint-disable-line @typescript-eslint/no-explicit-any
     const s = body.server;
     const server = await compute.update(ctx, req.params.id, {
       name: s.name, accessIPv4: s.accessIPv4, accessIPv6: canonicalV6(s.accessIPv6), description: s.description, hostname: s.hostname,

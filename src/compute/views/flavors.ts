@@ -9,25 +9,24 @@
  */
 import type { Request } from 'express';
 import type { FlavorRecord } from '../../db/flavor-repo';
-import { atLeast } from '../microversion';
-import { nextPageLinks, resourceLinks } from './common';
+import { Mv, nextPageLinks, resourceLinks } from './common';
 
 /** GET /flavors item. */
-export function flavorSummary(req: Request, publicUrl: string, f: FlavorRecord): Record<string, unknown> {
+export function flavorSummary(mv: Mv, publicUrl: string, f: FlavorRecord): Record<string, unknown> {
   const v: Record<string, unknown> = { id: f.id, name: f.name, links: resourceLinks(publicUrl, 'flavors', f.id) };
-  if (atLeast(req, '2.55')) v.description = f.description;
+  if (mv('2.55')) v.description = f.description;
   return v;
 }
 
 /** GET /flavors/detail item, GET /flavors/{id}, and the answer to create and update. */
-export function flavorDetail(req: Request, publicUrl: string, f: FlavorRecord): Record<string, unknown> {
+export function flavorDetail(mv: Mv, publicUrl: string, f: FlavorRecord): Record<string, unknown> {
   const v: Record<string, unknown> = {
     id: f.id,
     name: f.name,
     ram: f.ram,
     disk: f.disk,
     // NOTE(openstack): below 2.75 Nova renders "no swap" as the empty string.
-    swap: atLeast(req, '2.75') ? f.swap : f.swap || '',
+    swap: mv('2.75') ? f.swap : f.swap || '',
     'OS-FLV-EXT-DATA:ephemeral': f.ephemeral,
     'OS-FLV-DISABLED:disabled': f.disabled,
     vcpus: f.vcpus,
@@ -35,20 +34,22 @@ export function flavorDetail(req: Request, publicUrl: string, f: FlavorRecord): 
     rxtx_factor: f.rxtx_factor,
     links: resourceLinks(publicUrl, 'flavors', f.id),
   };
-  if (atLeast(req, '2.55')) v.description = f.description;
-  if (atLeast(req, '2.61')) v.extra_specs = { ...f.extra_specs };
+  if (mv('2.55')) v.description = f.description;
+  if (mv('2.61')) v.extra_specs = { ...f.extra_specs };
   return v;
 }
 
-export function flavorListView(req: Request, publicUrl: string, flavors: FlavorRecord[], detail: boolean) {
+/** GET /flavors[/detail]: one page, with `flavors_links` when it is full. */
+export function flavorListView(mv: Mv, publicUrl: string, flavors: FlavorRecord[], detail: boolean, query: Request['query']) {
   const body: Record<string, unknown> = {
-    flavors: flavors.map((f) => (detail ? flavorDetail(req, publicUrl, f) : flavorSummary(req, publicUrl, f))),
+    flavors: flavors.map((f) => (detail ? flavorDetail(mv, publicUrl, f) : flavorSummary(mv, publicUrl, f))),
   };
-  const links = nextPageLinks(publicUrl, detail ? 'flavors/detail' : 'flavors', req.query, flavors.length, flavors[flavors.length - 1]?.id);
+  const links = nextPageLinks(publicUrl, detail ? 'flavors/detail' : 'flavors', query, flavors.length, flavors[flavors.length - 1]?.id);
   if (links.length) body.flavors_links = links;
   return body;
 }
 
-export function flavorView(req: Request, publicUrl: string, f: FlavorRecord) {
-  return { flavor: flavorDetail(req, publicUrl, f) };
+/** GET /flavors/{id}, and the answer to create and update. */
+export function flavorView(mv: Mv, publicUrl: string, f: FlavorRecord) {
+  return { flavor: flavorDetail(mv, publicUrl, f) };
 }
