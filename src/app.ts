@@ -8,7 +8,7 @@ import { requestId, requestLog } from './http/request-log';
 import { errorHandler, notFoundHandler } from './http/errors';
 import { identityRouter } from './identity/router';
 import { imageRouter } from './image/router';
-import { computeRouter } from './compute/router';
+import { computeRouter } from './compute/api/router';
 import type { Services } from './compose';
 
 export function createApp(services: Services, log: Logger): Express {
@@ -27,7 +27,18 @@ export function createApp(services: Services, log: Logger): Express {
   });
 
   app.use('/identity', identityRouter(services.tokens, publicUrl, log));
-  app.use('/compute', computeRouter(services, log));
+  app.use('/compute', computeRouter({
+    publicUrl,
+    tokens: services.tokens,
+    compute: services.compute,
+    flavors: services.flavors,
+    keypairs: services.keypairs,
+    quotas: services.config.seed.quotas,
+    usage: (projectId) => services.compute.queries.usage(projectId),
+    hosts: services.compute.hosts,
+    serversOnHost: (host) => services.compute.queries.serversOnHost(host),
+    images: services.images,
+  }, log));
   app.use('/image', imageRouter(services, log));
 
   app.use(notFoundHandler());

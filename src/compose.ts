@@ -28,6 +28,8 @@ import { KeypairRepository } from './db/keypair-repo';
 import { ActionRepository } from './db/action-repo';
 import { buildCompute, ComputeServices } from './compute/services';
 import { Reconciler } from './compute/reconciler';
+import { KeypairService } from './compute/services/keypairs';
+import { FlavorService } from './compute/services/flavors';
 
 export interface Services {
   config: Config;
@@ -42,6 +44,8 @@ export interface Services {
   /** Each compute host's engine copy of the images. */
   hostImages: HostImages;
   compute: ComputeServices;
+  flavors: FlavorService;
+  keypairs: KeypairService;
   reconciler: Reconciler;
   drivers: DriverRegistry;
   health(): Promise<{ ok: boolean; database: string; compute_hosts: Record<string, string> }>;
@@ -122,7 +126,9 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     quotas: config.seed.quotas,
     log,
   });
-  const reconciler = new Reconciler({ sync: compute.sync, hosts: compute.hosts, tasks: compute.tasks, drivers, log, sweepIntervalMs: opts.sweepIntervalMs ?? 10_000 });
+  const flavorService = new FlavorService(flavors);
+  const keypairs = new KeypairService(new KeypairRepository(db), config.seed.quotas.key_pairs);
+  const reconciler = new Reconciler({ sync: compute.sync, queries: compute.queries, hosts: compute.hosts, tasks: compute.tasks, drivers, log, sweepIntervalMs: opts.sweepIntervalMs ?? 10_000 });
 
   const health = async () => {
     let database = 'ok';
@@ -153,5 +159,5 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, reconciler, drivers, health, close };
+  return { config, db, tokens, identity, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, health, close };
 }

@@ -10,7 +10,7 @@
  * response under /compute/v2.1 (errors included) says which version it was rendered in.
  */
 import type { Request, RequestHandler } from 'express';
-import { badRequest, notAcceptable } from '../errors';
+import { badRequest, msg, notAcceptable, notFound } from '../errors';
 
 /** The lowest microversion served (v2.1 itself). */
 export const MIN_VERSION = '2.1';
@@ -139,4 +139,14 @@ export function atLeast(req: Pick<Request, 'apiVersion'>, version: string): bool
 /** True when the request's microversion is at most `version` (for APIs Nova removed later). */
 export function atMost(req: Pick<Request, 'apiVersion'>, version: string): boolean {
   return compareVersions(versionOf(req), literal(version)) <= 0;
+}
+
+/** Routes Nova removed after `lastVersion`: a 404 from the next microversion on (its VersionNotFoundForAPIMethod). */
+export function untilVersion(lastVersion: string): RequestHandler {
+  return (req, _res, next) => (atMost(req, lastVersion) ? next() : next(notFound(msg.resourceNotFound())));
+}
+
+/** `atLeast` bound to one request, in the shape the views take (`mv('2.53')`). */
+export function mvOf(req: Pick<Request, 'apiVersion'>): (version: string) => boolean {
+  return (version) => atLeast(req, version);
 }

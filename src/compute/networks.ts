@@ -1,6 +1,6 @@
 /**
  * Without a network service the network is named here: one pseudo network "private" with a stable
- * id, so /os-networks (misc router) and `networks: [{"uuid": …}]` on boot agree without storing
+ * id, so /os-networks (api/networks.ts) and `networks: [{"uuid": …}]` on boot agree without storing
  * anything. The compute driver gives each project its own Docker network behind it.
  */
 import crypto from 'node:crypto';

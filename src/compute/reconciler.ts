@@ -19,12 +19,14 @@ import type { DriverRegistry } from '../virt/registry';
 import { ComputeDriver, HypervisorUnavailable, InstanceEvent, InstanceNotFound } from '../virt/driver';
 import { Background } from '../background';
 import type { PowerSync } from './services/power-sync';
+import type { ServerQueries } from './services/server-queries';
 import type { HostService } from './services/hosts';
 import type { TaskRunner } from './services/task-runner';
 import type { Observation } from './sync-rules';
 
 export interface ReconcilerDeps {
   sync: PowerSync;
+  queries: ServerQueries;
   hosts: HostService;
   /** The compute services' background work: its idle() covers the reconciler's too (shutdown). */
   tasks: TaskRunner;
@@ -47,6 +49,7 @@ interface HostWatch {
 
 export class Reconciler {
   private readonly sync: PowerSync;
+  private readonly queries: ServerQueries;
   private readonly hosts: HostService;
   private readonly tasks: TaskRunner;
   private readonly drivers: DriverRegistry;
@@ -64,6 +67,7 @@ export class Reconciler {
 
   constructor(deps: ReconcilerDeps) {
     this.sync = deps.sync;
+    this.queries = deps.queries;
     this.hosts = deps.hosts;
     this.tasks = deps.tasks;
     this.drivers = deps.drivers;
@@ -165,7 +169,7 @@ export class Reconciler {
     for (const s of await this.sync.unsettledServers()) {
       if (s.host === driver.host && !this.tasks.isBusy(s.id)) await this.isolated(s.id, () => this.sync.recover(s.id));
     }
-    for (const server of await this.sync.serversOnHost(driver.host)) {
+    for (const server of await this.queries.serversOnHost(driver.host)) {
       const observed: Observation = seen.get(server.id) ?? 'gone';
       await this.isolated(server.id, () => this.sync.syncPowerState(server.id, observed, observedAt));
       seen.delete(server.id);

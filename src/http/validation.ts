@@ -2,7 +2,7 @@
  * Strict JSON Schema validation (ajv), compiled once per schema. Failures become 400s whose
  * message names the field, in Nova's words (nova/api/validation/validators.py):
  * "Invalid input for field/attribute <path>. Value: <value>. <reason>".
- * Shared fragments (uuid, name, metadata…) live in parameter-types.ts.
+ * Compute's shared fragments (name, boolean…) live in src/compute/schemas/parameter-types.ts.
  */
 import Ajv, { ErrorObject, ValidateFunction } from 'ajv';
 import addFormats from 'ajv-formats';
@@ -10,8 +10,10 @@ import { badRequest } from '../errors';
 
 export const ajv = new Ajv({ allErrors: false, strict: false, coerceTypes: false, useDefaults: false });
 addFormats(ajv);
-// Nova's "uuid" format accepts dashed hex of the usual shape, any case.
-ajv.addFormat('uuid', /^[0-9a-fA-F]{8}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{4}-?[0-9a-fA-F]{12}$/);
+
+/** Nova's "uuid" format: the usual shape of hex digits, dashes optional, any case. */
+export const UUID_RE = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i;
+ajv.addFormat('uuid', UUID_RE);
 
 const cache = new WeakMap<object, ValidateFunction>();
 
@@ -63,10 +65,21 @@ export function validate<T>(schema: object, value: unknown): T {
   throw badRequest(`Invalid input for field/attribute ${field}. Value: ${show(at)}. ${describe(e)}`);
 }
 
+/** oslo strutils.bool_from_string(strict=True) spellings (compared lowercased). */
+export const TRUE_STRINGS: readonly string[] = ['1', 't', 'true', 'on', 'y', 'yes'];
+export const FALSE_STRINGS: readonly string[] = ['0', 'f', 'false', 'off', 'n', 'no'];
+
+/** True or false for oslo's spellings (any case), undefined for anything else. Callers choose the 400. */
+export function boolFromString(raw: string): boolean | undefined {
+  const s = raw.toLowerCase();
+  if (TRUE_STRINGS.includes(s)) return true;
+  if (FALSE_STRINGS.includes(s)) return false;
+  return undefined;
+}
+
 /** Boolean query values as the clients send them: True/False/true/1/yes… (case-insensitive). */
 export function parseBool(raw: unknown, name: string): boolean {
-  const s = String(raw).toLowerCase();
-  if (['true', '1', 'yes', 'y', 'on', 't'].includes(s)) return true;
-  if (['false', '0', 'no', 'n', 'off', 'f'].includes(s)) return false;
-  throw badRequest(`Invalid value '${String(raw)}' for '${name}': expected a boolean.`);
+  const b = boolFromString(String(raw));
+  if (b === undefined) throw badRequest(`Invalid value '${String(raw)}' for '${name}': expected a boolean.`);
+  return b;
 }

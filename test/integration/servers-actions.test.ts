@@ -184,6 +184,14 @@ describe('the action endpoint', () => {
     expect((await act(t, id, '[1]')).status).toBe(400);
   });
 
+  test('an action named like an Object.prototype member is unknown too (400, not 500)', async () => {
+    for (const name of ['constructor', 'toString', '__proto__', 'hasOwnProperty']) {
+      const res = await act(t, id, `{"${name}": {}}`);
+      expect(res.status).toBe(400);
+      expect(res.body.badRequest.message).toBe(`There is no such action: ${name}`);
+    }
+  });
+
   test('a reader may not act (403)', async () => {
     const res = await act(t, id, { 'os-stop': null }, { as: 'viewer' });
     expect(res.status).toBe(403);

@@ -30,7 +30,7 @@ afterEach(async () => {
 });
 
 const start = async () => {
-  reconciler = new Reconciler({ sync: t.services.compute.sync, hosts: t.services.compute.hosts, tasks: t.services.compute.tasks, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000, backoffMs: { initial: 5, max: 40 } });
+  reconciler = new Reconciler({ sync: t.services.compute.sync, queries: t.services.compute.queries, hosts: t.services.compute.hosts, tasks: t.services.compute.tasks, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000, backoffMs: { initial: 5, max: 40 } });
   await reconciler.start();
   return reconciler;
 };
@@ -108,7 +108,7 @@ describe('sweeps', () => {
     const id = await bootActive(t, image);
     driver.externalKill(id); // nobody is subscribed
     expect(await state(id)).toEqual(['ACTIVE', 1]);
-    reconciler = new Reconciler({ sync: t.services.compute.sync, hosts: t.services.compute.hosts, tasks: t.services.compute.tasks, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000 });
+    reconciler = new Reconciler({ sync: t.services.compute.sync, queries: t.services.compute.queries, hosts: t.services.compute.hosts, tasks: t.services.compute.tasks, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000 });
     await reconciler.sweep();
     expect(await state(id)).toEqual(['SHUTOFF', 4]);
   });
@@ -137,7 +137,7 @@ describe('sweeps', () => {
       }
       return realDestroy(id);
     };
-    reconciler = new Reconciler({ sync: t.services.compute.sync, hosts: t.services.compute.hosts, tasks: t.services.compute.tasks, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000 });
+    reconciler = new Reconciler({ sync: t.services.compute.sync, queries: t.services.compute.queries, hosts: t.services.compute.hosts, tasks: t.services.compute.tasks, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000 });
     await reconciler.sweep();
     expect(driver.specOf(stray)).toBeUndefined();
     expect(driver.specOf(deleted)).toBeUndefined();
@@ -152,7 +152,7 @@ describe('sweeps', () => {
     const mine = await bootActive(t, image, { name: 'mine' });
     const foreign = fakeServerId();
     await driver.spawn({ serverId: foreign, projectId: 'a-project-of-another-novadock', hostname: 'foreign', imageRef: driver.specOf(mine)!.imageRef, memoryMb: 64, vcpus: 1, env: {}, network: null });
-    reconciler = new Reconciler({ sync: t.services.compute.sync, hosts: t.services.compute.hosts, tasks: t.services.compute.tasks, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000 });
+    reconciler = new Reconciler({ sync: t.services.compute.sync, queries: t.services.compute.queries, hosts: t.services.compute.hosts, tasks: t.services.compute.tasks, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000 });
     await reconciler.sweep();
     await reconciler.sweep();
     expect(driver.specOf(foreign)).toBeDefined();

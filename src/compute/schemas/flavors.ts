@@ -3,13 +3,7 @@
  * nova/api/openstack/compute/schemas/{flavor_manage,flavors_extraspecs}.py.
  * Strict: unknown keys are a 400 naming the key.
  */
-
-/**
- * Nova's parameter_types.name: 1–255 printable characters (no control characters, no line or
- * paragraph separators), no leading or trailing horizontal space.
- */
-export const NAME_PATTERN = '^(?!\\p{Zs})[^\\p{C}\\p{Zl}\\p{Zp}]*(?<!\\p{Zs})$';
-export const name = { type: 'string', minLength: 1, maxLength: 255, pattern: NAME_PATTERN };
+import { booleanLike, name } from './parameter-types';
 
 /** Nova's flavor description (2.55): printable characters, up to a TEXT column. */
 export const description = { type: ['string', 'null'], minLength: 0, maxLength: 65535, pattern: '^[^\\p{C}\\p{Zl}\\p{Zp}]*$' };
@@ -20,13 +14,6 @@ export const MAX_INT = 0x7fffffff;
 // NOTE(openstack): Nova accepts digit strings for the sizes ("ram": "512"), as older clients send them.
 const positive = { type: ['integer', 'string'], pattern: '^[0-9]*$', minimum: 1, maximum: MAX_INT };
 const nonNegative = { type: ['integer', 'string'], pattern: '^[0-9]*$', minimum: 0, maximum: MAX_INT };
-
-/** parameter_types.boolean: the spellings Nova accepts for booleans in bodies. */
-export const booleanLike = {
-  type: ['boolean', 'string'],
-  enum: [true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes',
-    false, 'False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no'],
-};
 
 const flavorProperties = {
   name,

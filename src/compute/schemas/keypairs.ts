@@ -25,3 +25,8 @@ export const createKeypair = wrap({ name: name20, public_key: { type: 'string' }
 export const createKeypairV22 = wrap({ name: name20, type, public_key: { type: 'string' } }, ['name']);
 export const createKeypairV210 = wrap({ name: name20, type, public_key: { type: 'string' }, user_id: { type: 'string' } }, ['name']);
 export const createKeypairV292 = wrap({ name: name292, type, public_key: { type: 'string' }, user_id: { type: 'string' } }, ['name', 'public_key']);
+
+/** The create schema of a request's microversion. */
+export function createKeypairSchema(mv: (version: string) => boolean): object {
+  return mv('2.92') ? createKeypairV292 : mv('2.10') ? createKeypairV210 : mv('2.2') ? createKeypairV22 : createKeypair;
+}

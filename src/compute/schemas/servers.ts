@@ -5,10 +5,7 @@
  * Strict: unknown keys are a 400 naming the key. Schemas that differ by microversion are built
  * once per band and cached.
  */
-
-/** parameter_types.name: 1–255 printable characters, no leading or trailing whitespace. */
-export const NAME_PATTERN = '^(?!\\p{Zs})[^\\p{C}\\p{Zl}\\p{Zp}]*(?<!\\p{Zs})$';
-export const name = { type: 'string', minLength: 1, maxLength: 255, pattern: NAME_PATTERN };
+import { booleanLike, name } from './parameter-types';
 
 /** parameter_types.description (2.19): printable, up to 255 characters, or null. */
 export const description = { type: ['string', 'null'], minLength: 0, maxLength: 255, pattern: '^[^\\p{C}\\p{Zl}\\p{Zp}]*$' };
@@ -19,17 +16,6 @@ export const metadata = {
   patternProperties: { '^[a-zA-Z0-9-_:. ]{1,255}$': { type: 'string', maxLength: 255 } },
   additionalProperties: false,
 };
-
-/** parameter_types.boolean: the spellings Nova accepts for booleans in bodies. */
-export const booleanLike = {
-  type: ['boolean', 'string'],
-  enum: [true, 'True', 'TRUE', 'true', '1', 'ON', 'On', 'on', 'YES', 'Yes', 'yes',
-    false, 'False', 'FALSE', 'false', '0', 'OFF', 'Off', 'off', 'NO', 'No', 'no'],
-};
-
-export function toBool(v: unknown): boolean {
-  return v === true || (typeof v === 'string' && ['true', '1', 'on', 'yes'].includes(v.toLowerCase()));
-}
 
 /** parameter_types.positive_integer: an integer ≥ 1 or a string of digits. */
 const positiveInteger = { type: ['integer', 'string'], pattern: '^[0-9]*$', minimum: 1, minLength: 1 };

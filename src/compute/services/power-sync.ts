@@ -54,11 +54,6 @@ export class PowerSync implements PowerSyncPort {
     return stamp();
   }
 
-  /** Servers (not deleted) recorded on this host. */
-  async serversOnHost(host: string): Promise<ServerRecord[]> {
-    return this.servers.listOnHost(host);
-  }
-
   /** Servers a crash may have left mid-task. */
   async unsettledServers(): Promise<ServerRecord[]> {
     return this.servers.listUnsettled();

@@ -10,6 +10,7 @@ import type { ServerRecord } from '../server-record';
 import { statusOf } from '../status';
 import { filterRegex } from '../safe-regex';
 import { UUID_RE, idFromHref } from '../refs';
+import { MAX_LIMIT } from '../max-limit';
 
 export interface ListServersQuery {
   /** Admin only: every project (ignored for others). */
@@ -47,8 +48,6 @@ export interface ListServersQuery {
   marker?: string;
 }
 
-/** Nova's [api] max_limit. */
-export const MAX_LIMIT = 1000;
 /** Nova's valid sort keys (schemas/servers.py VALID_SORT_KEYS) → how to read them off a server. */
 export const SORT_KEYS: Record<string, (s: ServerRecord) => string | number | null> = {
   access_ip_v4: (s) => s.access_ip_v4,
@@ -190,6 +189,11 @@ export class ServerQueries {
   /** Instances, cores and RAM a project uses (for /limits and quotas). */
   async usage(projectId: string): Promise<{ instances: number; cores: number; ram: number }> {
     return this.servers.usage(projectId);
+  }
+
+  /** Servers (not deleted) recorded on a compute host. */
+  async serversOnHost(host: string): Promise<ServerRecord[]> {
+    return this.servers.listOnHost(host);
   }
 
   /** The server's metadata. */

@@ -7,7 +7,7 @@
  * absolute and built from the public URL, because clients follow the `self` href.
  */
 import { Router } from 'express';
-import { MAX_VERSION, MIN_VERSION } from './microversion';
+import { MAX_VERSION, MIN_VERSION } from '../microversion';
 
 interface Link { rel: string; href: string; type?: string }
 

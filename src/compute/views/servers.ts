@@ -4,10 +4,10 @@
  * microversion difference up to 2.92. Tempest validates these with strict schemas
  * (additionalProperties: false), so each variant emits exactly its keys.
  */
-import type { ServerAddress, ServerRecord } from './server-record';
-import type { InstanceActionRecord } from '../db/action-repo';
-import { statusOf, PROGRESS_STATUSES, FAULT_STATUSES } from './status';
-import { hostIdOf, instanceName } from './naming';
+import type { ServerAddress, ServerRecord } from '../server-record';
+import type { InstanceActionRecord } from '../../db/action-repo';
+import { statusOf, PROGRESS_STATUSES, FAULT_STATUSES } from '../status';
+import { hostIdOf, instanceName } from '../naming';
 
 /** What a view needs to know about the request. */
 export interface ViewOptions {

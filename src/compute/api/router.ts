@@ -1,0 +1,128 @@
+/**
+ * The Compute API (Nova v2.1 subset), mounted at /compute:
+ *
+ *   /, /v2, /v2.1                   version documents (no token)                      versions.ts
+ *   /v2.1/servers…                  servers, metadata, ips, instance actions, groups   servers.ts
+ *   /v2.1/servers/{id}/action       the action table                                   server-actions.ts
+ *   /v2.1/flavors…                  flavors, extra specs, flavor access                flavors.ts
+ *   /v2.1/os-keypairs…              key pairs                                          keypairs.ts
+ *   /v2.1/limits, /os-quota-sets…   limits and quota sets                              limits.ts
+ *   /v2.1/os-availability-zone…     availability zones                                 zones.ts
+ *   /v2.1/os-networks…, /os-security-groups…   the pseudo network and default group    networks.ts
+ *   /v2.1/os-hypervisors…           hypervisors (admin)                                hypervisors.ts
+ *   /v2.1/images…                   the compute image proxy (< 2.36)                   images.ts
+ *
+ * Everything under /v2.1 needs a token, is rendered at the request's microversion (headers on
+ * every response, errors too), takes JSON bodies, and answers errors in Nova's shape. Readers
+ * may only read. The legacy `/v2.1/{project_id}/…` form is accepted as well.
+ */
+import express, { NextFunction, Request, Response, Router } from 'express';
+import type { Logger } from 'pino';
+import type { QuotaConfig } from '../../config';
+import { badRequest } from '../../errors';
+import { requireToken, requireWriter } from '../../http/auth';
+import { errorHandler, notFoundHandler } from '../../http/errors';
+import type { TokenService } from '../../identity/token-service';
+import type { ComputeServices } from '../services';
+import { apiVersionMiddleware, untilVersion } from '../microversion';
+import type { ServerRecord } from '../server-record';
+import type { FlavorService } from '../services/flavors';
+import type { KeypairService } from '../services/keypairs';
+import type { QuotaUsage } from '../views/limits';
+import { flavorsRouter } from './flavors';
+import { hypervisorsRouter } from './hypervisors';
+import { imageProxyRouter } from './images';
+import { keypairsRouter } from './keypairs';
+import { limitsRouter } from './limits';
+import { networksRouter } from './networks';
+import type { HostsPort, ImageProxyPort } from './ports';
+import { serverActionsRouter } from './server-actions';
+import { serversRouter } from './servers';
+import { computeVersionsRouter } from './versions';
+import { availabilityZonesRouter } from './zones';
+
+/** What the compute API is given (createApp builds it from the Services bag); each router takes its part. */
+export interface ComputeApiDeps {
+  /** Base URL every link advertises. */
+  publicUrl: string;
+  /** Turns X-Auth-Token into the request context. */
+  tokens: TokenService;
+  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts'>;
+  flavors: FlavorService;
+  keypairs: KeypairService;
+  /** The quotas of every project (config). */
+  quotas: QuotaConfig;
+  /** What a project's servers use. */
+  usage(projectId: string): Promise<QuotaUsage>;
+  /** The compute hosts as last heard. */
+  hosts: HostsPort;
+  /** Servers (not deleted) recorded on a host. */
+  serversOnHost(host: string): Promise<ServerRecord[]>;
+  /** The image service, for the compute image proxy. */
+  images: ImageProxyPort;
+}
+
+/** A project id in the legacy URL form: Keystone's 32 hex digits or a dashed UUID. */
+const LEGACY_PREFIX = /^\/v2\.1\/([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?=\/|\?|$)/;
+
+export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
+  const { publicUrl, compute, flavors, keypairs, quotas, usage, hosts, serversOnHost, images } = deps;
+  const r = Router();
+
+  // novaclient reads only X-Compute-Request-Id for its "(Request-ID: …)" suffix.
+  r.use((req, res, next) => {
+    res.setHeader('X-Compute-Request-Id', req.id);
+    next();
+  });
+
+  // `/v2.1/{project_id}/servers` → `/v2.1/servers` (the project id is checked against the token below).
+  r.use((req: Request, res: Response, next: NextFunction) => {
+    const m = LEGACY_PREFIX.exec(req.url);
+    if (m) {
+      res.locals.urlProjectId = m[1];
+      req.url = req.url.replace(LEGACY_PREFIX, '/v2.1');
+    }
+    next();
+  });
+
+  r.use('/', computeVersionsRouter(publicUrl));
+
+  const v21 = Router();
+  // Bodies are read before anything can refuse the request, so that an early error never leaves
+  // an unread body on a keep-alive connection. Any content type is read as JSON (Nova's default);
+  // bodies that are not JSON are a 400.
+  v21.use(express.json({ limit: '1mb', type: () => true, strict: true }));
+  v21.use(requireToken(deps.tokens));
+  v21.use(apiVersionMiddleware());
+  v21.use((req, res, next) => {
+    const urlProject = res.locals.urlProjectId as string | undefined;
+    if (urlProject && req.context && urlProject.replace(/-/g, '') !== req.context.projectId.replace(/-/g, '')) {
+      return next(badRequest(`Malformed request URL: URL's project_id '${urlProject}' doesn't match Context's project_id '${req.context.projectId}'`));
+    }
+    next();
+  });
+  v21.use((req, _res, next) => {
+    // Nova requires a JSON object body on POST and PUT (an empty body reads as {} and fails the schema).
+    if ((req.method === 'POST' || req.method === 'PUT') && (req.body === null || typeof req.body !== 'object' || Array.isArray(req.body))) {
+      return next(badRequest('Malformed request body: the body must be a JSON object.'));
+    }
+    next();
+  });
+  v21.use(requireWriter());
+
+  // The route table: one router per resource, each given only what it uses.
+  v21.use(serversRouter({ compute, publicUrl }));                                     // /servers…
+  v21.use(serverActionsRouter({ compute, publicUrl }));                               // /servers/{id}/action
+  v21.use('/flavors', flavorsRouter({ flavors, publicUrl }));
+  v21.use('/os-keypairs', keypairsRouter({ keypairs, publicUrl }));
+  v21.use(limitsRouter({ quotas, usage }));                                           // /limits, /os-quota-sets
+  v21.use('/os-availability-zone', availabilityZonesRouter({ hosts }));
+  v21.use(networksRouter());                                                          // /os-networks, /os-security-groups
+  v21.use('/os-hypervisors', hypervisorsRouter({ hosts, serversOnHost, publicUrl }));
+  v21.use('/images', untilVersion('2.35'), imageProxyRouter({ images, publicUrl }));  // removed at 2.36
+
+  r.use('/v2.1', v21);
+  r.use(notFoundHandler());
+  r.use(errorHandler('compute', log, publicUrl));
+  return r;
+}
