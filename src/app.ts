@@ -39,7 +39,9 @@ export function createApp(services: Services, log: Logger): Express {
     serversOnHost: (host) => services.compute.queries.serversOnHost(host),
     images: services.images,
   }, log));
-  app.use('/image', imageRouter(services, log));
+  app.use('/image', imageRouter({
+    publicUrl, tokens: services.tokens, images: services.images, imageMembers: services.imageMembers, imageUploads: services.imageUploads,
+  }, log));
 
   app.use(notFoundHandler());
   app.use(errorHandler('identity', log, publicUrl));

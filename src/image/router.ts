@@ -9,7 +9,6 @@
 import express, { Request, Response, Router } from 'express';
 import { pipeline } from 'node:stream';
 import type { Logger } from 'pino';
-import type { Config } from '../config';
 import type { TokenService } from '../identity/token-service';
 import { badRequest, unsupportedMediaType } from '../errors';
 import { handle } from '../http/async';
@@ -49,17 +48,16 @@ const patchJson = express.json({ limit: '1mb', type: () => true, strict: false }
 
 /** What the image API needs: its three services, the token check, the public URL. Never the database or a driver. */
 export interface ImageRouterDeps {
-  config: Pick<Config, 'publicUrl'>;
+  publicUrl: string;
   tokens: TokenService;
   images: ImageService;
   imageMembers: ImageMembers;
   imageUploads: ImageUploads;
 }
 
-export function imageRouter(services: ImageRouterDeps, log: Logger): Router {
+export function imageRouter(deps: ImageRouterDeps, log: Logger): Router {
   const r = Router({ strict: true });
-  const { publicUrl } = services.config;
-  const { images, imageMembers: members, imageUploads: uploads } = services;
+  const { publicUrl, tokens, images, imageMembers: members, imageUploads: uploads } = deps;
 
   // ---------------------------------------------------------------- version documents (no token)
   r.get('/', (_req, res) => {
@@ -71,7 +69,7 @@ export function imageRouter(services: ImageRouterDeps, log: Logger): Router {
 
   // ---------------------------------------------------------------- /v2 (token)
   const v2 = Router({ strict: true });
-  v2.use(requireToken(services.tokens));
+  v2.use(requireToken(tokens));
   v2.use(requireWriter());
 
   v2.get('/images', handle(async (req, res) => {
