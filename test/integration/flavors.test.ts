@@ -4,14 +4,15 @@
  * against tempest's strict schemas.
  */
 import request from 'supertest';
-import { makeHarness, Harness, PUBLIC_URL, tempestProblems, Account } from './misc-harness';
+import { makeTestApp, TestApp, PUBLIC_URL, Account } from '../helpers/app';
+import { tempestProblems } from './tempest-schemas';
 import { FlavorRepository } from '../../src/db/flavor-repo';
 import { DEFAULT_FLAVORS } from '../../src/config';
 
-let h: Harness;
+let h: TestApp;
 let repo: FlavorRepository;
 beforeAll(async () => {
-  h = await makeHarness();
+  h = await makeTestApp();
   repo = new FlavorRepository(h.db);
 });
 afterAll(async () => { await h.close(); });

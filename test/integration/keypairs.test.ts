@@ -6,7 +6,8 @@
 import crypto from 'node:crypto';
 import request from 'supertest';
 import sshpk from 'sshpk';
-import { makeHarness, Harness, PUBLIC_URL, tempestProblems, Account } from './misc-harness';
+import { makeTestApp, TestApp, PUBLIC_URL, Account } from '../helpers/app';
+import { tempestProblems } from './tempest-schemas';
 import { KeypairRepository } from '../../src/db/keypair-repo';
 
 /** A self-signed test certificate (CN=novadock-test) and its SHA-1 fingerprint per openssl. */
@@ -36,10 +37,10 @@ function sshPublicKey(comment = 'user@host'): { line: string; fingerprint: strin
   return { line, fingerprint: md5.match(/../g)!.join(':') };
 }
 
-let h: Harness;
+let h: TestApp;
 let repo: KeypairRepository;
 beforeAll(async () => {
-  h = await makeHarness({ quotas: { key_pairs: 4 } });
+  h = await makeTestApp({ quotas: { key_pairs: 4 } });
   repo = new KeypairRepository(h.db);
 });
 afterAll(async () => { await h.close(); });

@@ -4,7 +4,8 @@
  * delete through the image service, and 404 from 2.36.
  */
 import request from 'supertest';
-import { makeHarness, Harness, tempestProblems, PUBLIC_URL } from './misc-harness';
+import { makeTestApp, TestApp, PUBLIC_URL } from '../helpers/app';
+import { tempestProblems } from './tempest-schemas';
 import { ImageRepository } from '../../src/db/image-repo';
 import type { ImageRecord, ImageStatus } from '../../src/image/image-record';
 
@@ -24,7 +25,7 @@ const IDS = {
 };
 const SERVER = '44444444-4444-4444-8444-444444444444';
 
-let h: Harness;
+let h: TestApp;
 let repo: ImageRepository;
 
 /** Moves a queued image through each status in turn, as uploads do. */
@@ -36,7 +37,7 @@ async function moveThrough(id: string, ...statuses: ImageStatus[]): Promise<void
   }
 }
 beforeAll(async () => {
-  h = await makeHarness();
+  h = await makeTestApp();
   repo = new ImageRepository(h.db);
   const demo = await h.projectId('demo');
   const admin = await h.projectId('admin');

@@ -6,14 +6,15 @@
  */
 import crypto from 'node:crypto';
 import request from 'supertest';
-import { makeHarness, Harness, tempestProblems, Account, PUBLIC_URL } from './misc-harness';
+import { makeTestApp, TestApp, Account, PUBLIC_URL } from '../helpers/app';
+import { tempestProblems } from './tempest-schemas';
 import { ServerRepository, NewServer } from '../../src/db/server-repo';
 import { FakeDriver } from '../../src/virt/fake/driver';
 import { PRIVATE_NETWORK_ID } from '../../src/compute/networks';
 import { DEFAULT_QUOTAS } from '../../src/config';
 import type { FakeOp } from '../../src/virt/fake/driver';
 
-let h: Harness;
+let h: TestApp;
 let live: FakeDriver;
 let dead: FakeDriver;
 const calls: FakeOp[] = [];
@@ -21,7 +22,7 @@ const calls: FakeOp[] = [];
 beforeAll(async () => {
   live = new FakeDriver({ host: 'engine-1', beforeCall: (op) => { calls.push(op); } });
   dead = new FakeDriver({ host: 'engine-2', unavailable: true });
-  h = await makeHarness({ drivers: [live, dead] });
+  h = await makeTestApp({ drivers: [live, dead] });
 });
 afterAll(async () => { await h.close(); });
 

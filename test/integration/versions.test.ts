@@ -3,11 +3,12 @@
  * public URL, the advertised microversion range, and tempest's version schemas.
  */
 import request from 'supertest';
-import { makeHarness, Harness, PUBLIC_URL, tempestProblems } from './misc-harness';
+import { makeTestApp, TestApp, PUBLIC_URL } from '../helpers/app';
+import { tempestProblems } from './tempest-schemas';
 import { MAX_VERSION, MIN_VERSION } from '../../src/compute/microversion';
 
-let h: Harness;
-beforeAll(async () => { h = await makeHarness(); });
+let h: TestApp;
+beforeAll(async () => { h = await makeTestApp(); });
 afterAll(async () => { await h.close(); });
 
 describe('GET /compute/ (unversioned root)', () => {
