@@ -1,16 +1,15 @@
 /**
- * The compute services on the fake engine, without HTTP: compare-and-set under concurrency (one winner),
+ * The compute services on the fake engine, without HTTP (no app is built): compare-and-set under concurrency (one winner),
  * preemption by newer intents (delete, hard reboot, reset), one engine operation per server at a
  * time, quotas under concurrent creates, and no partial state when the engine is away.
  */
-import { makeTestApp, TestApp, Account } from '../helpers/app';
+import { makeTestServices, TestServices, Account } from '../helpers/services';
 import { FakeDriver, FakeOp } from '../../src/virt/fake/driver';
 import { DomainError } from '../../src/errors';
 import type { RequestContext } from '../../src/http/context';
 import type { ComputeServices } from '../../src/compute/services';
-import { uploadImage } from '../integration/servers-support';
 
-let t: TestApp;
+let t: TestServices;
 let driver: FakeDriver;
 let compute: ComputeServices;
 let image: string;
@@ -38,16 +37,16 @@ beforeEach(async () => {
       return op === held ? gate : undefined;
     },
   });
-  t = await makeTestApp({ driver });
+  t = await makeTestServices({ driver });
   compute = t.services.compute;
-  image = await uploadImage(t);
+  image = await t.uploadImage();
 });
 afterEach(async () => {
   release();
   await t.close();
 });
 
-const ctx = async (account: Account = 'demo'): Promise<RequestContext> => t.services.tokens.context(await t.token(account), `req-${Math.random().toString(16).slice(2)}`);
+const ctx = (account: Account = 'demo'): Promise<RequestContext> => t.ctx(account);
 
 async function active(name = 'vm'): Promise<string> {
   const { servers } = await compute.boot.create(await ctx(), { name, imageRef: image, flavorRef: '1', minCount: 1, maxCount: 1 });
@@ -189,10 +188,10 @@ describe('failures', () => {
 
   test('an action whose engine call fails clears the task, records the error, and re-reads the power state', async () => {
     const failing = new FakeDriver({ host: 'fake-host', failOn: (op) => (op === 'pause' ? new Error('freezer broken') : undefined) });
-    const t2 = await makeTestApp({ driver: failing });
+    const t2 = await makeTestServices({ driver: failing });
     try {
-      const img = await uploadImage(t2);
-      const c = await t2.services.tokens.context(await t2.token('demo'), 'req-x');
+      const img = await t2.uploadImage();
+      const c = await t2.ctx('demo');
       const { servers } = await t2.services.compute.boot.create(c, { name: 'p', imageRef: img, flavorRef: '1', minCount: 1, maxCount: 1 });
       await t2.services.compute.tasks.idle();
       await t2.services.compute.actions.pause(c, servers[0].id);

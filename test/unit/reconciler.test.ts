@@ -2,25 +2,26 @@
  * The reconciler on the fake engine: changes made outside novadock (kill, exit, OOM, pause,
  * removal) reach the database through events, a sweep catches what events missed, instances
  * labelled as ours without a server are removed, a crash's leftovers are resolved at start-up,
- * and an engine that goes away and comes back is re-synchronised.
+ * and an engine that goes away and comes back is re-synchronised. Services only: no app is built.
  */
 import pino from 'pino';
-import { makeTestApp, TestApp } from '../helpers/app';
+import { makeTestServices, TestServices } from '../helpers/services';
 import { FakeDriver, fakeServerId } from '../../src/virt/fake/driver';
 import { Reconciler } from '../../src/compute/reconciler';
-import { uploadImage, bootActive, show, call } from '../integration/servers-support';
+import { statusOf } from '../../src/compute/status';
+import type { ServerRecord } from '../../src/compute/server-record';
 
 const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
 
-let t: TestApp;
+let t: TestServices;
 let driver: FakeDriver;
 let image: string;
 let reconciler: Reconciler | undefined;
 
 beforeEach(async () => {
   driver = new FakeDriver({ host: 'fake-host' });
-  t = await makeTestApp({ driver });
-  image = await uploadImage(t);
+  t = await makeTestServices({ driver });
+  image = await t.uploadImage();
 });
 afterEach(async () => {
   reconciler?.stop();
@@ -44,15 +45,27 @@ async function eventually(check: () => Promise<boolean>, what: string): Promise<
   throw new Error(`never happened: ${what}`);
 }
 
+/** Boots a server as demo and waits for its build. */
+async function bootActive(name = 'vm'): Promise<string> {
+  const { servers } = await t.services.compute.boot.create(await t.ctx('demo'), { name, imageRef: image, flavorRef: '1', minCount: 1, maxCount: 1 });
+  await t.services.compute.tasks.idle();
+  return servers[0].id;
+}
+
+/** The server's row, as an admin reads it. */
+const show = async (id: string): Promise<ServerRecord> => t.services.compute.queries.get(await t.ctx('admin'), id);
+/** Nova's status of a row (what the API shows). */
+const status = (s: ServerRecord) => statusOf(s.vm_state, s.task_state, s.deleted);
+
 const state = async (id: string) => {
-  const s = await show(t, id);
-  return [s.status, s['OS-EXT-STS:power_state']];
+  const s = await show(id);
+  return [status(s), s.power_state];
 };
 
 describe('events', () => {
   test('a container killed outside novadock makes its server SHUTOFF with power 4', async () => {
     const r = await start();
-    const id = await bootActive(t, image);
+    const id = await bootActive();
     driver.externalKill(id);
     await r.settle();
     expect(await state(id)).toEqual(['SHUTOFF', 4]);
@@ -60,7 +73,7 @@ describe('events', () => {
 
   test('a process that exits by itself: SHUTOFF', async () => {
     const r = await start();
-    const id = await bootActive(t, image);
+    const id = await bootActive();
     driver.externalExit(id, 0);
     await r.settle();
     expect(await state(id)).toEqual(['SHUTOFF', 4]);
@@ -68,35 +81,35 @@ describe('events', () => {
 
   test('an OOM kill: ERROR with a fault that says so', async () => {
     const r = await start();
-    const id = await bootActive(t, image);
+    const id = await bootActive();
     driver.externalOom(id);
     await r.settle();
-    const s = await show(t, id);
-    expect(s.status).toBe('ERROR');
-    expect(s.fault.message).toContain('out of memory (OOM)');
+    const s = await show(id);
+    expect(status(s)).toBe('ERROR');
+    expect(s.fault?.message).toContain('out of memory (OOM)');
   });
 
   test('a container paused outside novadock: PAUSED; removed: ERROR with a fault', async () => {
     const r = await start();
-    const a = await bootActive(t, image, { name: 'a' });
-    const b = await bootActive(t, image, { name: 'b' });
+    const a = await bootActive('a');
+    const b = await bootActive('b');
     driver.externalPause(a);
     driver.externalRemove(b);
     await r.settle();
     expect(await state(a)).toEqual(['PAUSED', 3]);
-    const sb = await show(t, b);
-    expect([sb.status, sb['OS-EXT-STS:power_state']]).toEqual(['ERROR', 0]);
-    expect(sb.fault.message).toContain('is gone from compute host fake-host');
+    const sb = await show(b);
+    expect([status(sb), sb.power_state]).toEqual(['ERROR', 0]);
+    expect(sb.fault?.message).toContain('is gone from compute host fake-host');
   });
 
   test('events of our own actions change nothing behind the service: a stop ends SHUTOFF, a start ACTIVE', async () => {
     const r = await start();
-    const id = await bootActive(t, image);
-    expect((await call(t, 'post', `/compute/v2.1/servers/${id}/action`, { body: { 'os-stop': null } })).status).toBe(202);
+    const id = await bootActive();
+    await t.services.compute.actions.stop(await t.ctx('demo'), id);
     await t.services.compute.tasks.idle();
     await r.settle();
     expect(await state(id)).toEqual(['SHUTOFF', 4]);
-    expect((await call(t, 'post', `/compute/v2.1/servers/${id}/action`, { body: { 'os-start': null } })).status).toBe(202);
+    await t.services.compute.actions.start(await t.ctx('demo'), id);
     await t.services.compute.tasks.idle();
     await r.settle();
     expect(await state(id)).toEqual(['ACTIVE', 1]);
@@ -105,7 +118,7 @@ describe('events', () => {
 
 describe('sweeps', () => {
   test('a sweep catches a change no event announced', async () => {
-    const id = await bootActive(t, image);
+    const id = await bootActive();
     driver.externalKill(id); // nobody is subscribed
     expect(await state(id)).toEqual(['ACTIVE', 1]);
     reconciler = new Reconciler({ sync: t.services.compute.sync, queries: t.services.compute.queries, hosts: t.services.compute.hosts, tasks: t.services.compute.tasks, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000 });
@@ -114,13 +127,13 @@ describe('sweeps', () => {
   });
 
   test('instances labelled as ours without a server (or with a deleted one) are removed; one failure does not stop the rest', async () => {
-    const projectId = await t.projectId('demo');
+    const projectId = (await t.ctx('demo')).projectId;
     const spec = (serverId: string) => ({
       serverId, projectId, hostname: 'orphan', imageRef: driver.specOf(live)!.imageRef, memoryMb: 64, vcpus: 1, env: {}, network: null,
     });
-    const live = await bootActive(t, image, { name: 'live' });
-    const deleted = await bootActive(t, image, { name: 'deleted' });
-    expect((await call(t, 'delete', `/compute/v2.1/servers/${deleted}`)).status).toBe(204);
+    const live = await bootActive('live');
+    const deleted = await bootActive('deleted');
+    await t.services.compute.deleter.delete(await t.ctx('demo'), deleted);
     await t.services.compute.tasks.idle();
     const stubborn = fakeServerId();
     const stray = fakeServerId();
@@ -149,7 +162,7 @@ describe('sweeps', () => {
   });
 
   test("a labelled instance of a project this database never had a server in is another novadock's, and is left alone", async () => {
-    const mine = await bootActive(t, image, { name: 'mine' });
+    const mine = await bootActive('mine');
     const foreign = fakeServerId();
     await driver.spawn({ serverId: foreign, projectId: 'a-project-of-another-novadock', hostname: 'foreign', imageRef: driver.specOf(mine)!.imageRef, memoryMb: 64, vcpus: 1, env: {}, network: null });
     reconciler = new Reconciler({ sync: t.services.compute.sync, queries: t.services.compute.queries, hosts: t.services.compute.hosts, tasks: t.services.compute.tasks, drivers: t.services.drivers, log, sweepIntervalMs: 3_600_000 });
@@ -163,11 +176,11 @@ describe('sweeps', () => {
 
 describe('start-up recovery', () => {
   test('servers a crash left mid-task are resolved before anything else', async () => {
-    const completes = await bootActive(t, image, { name: 'completes' });
-    const fails = await bootActive(t, image, { name: 'fails' });
-    const deletes = await bootActive(t, image, { name: 'deletes' });
-    const stopping = await bootActive(t, image, { name: 'stopping' });
-    const unscheduled = await bootActive(t, image, { name: 'unscheduled' });
+    const completes = await bootActive('completes');
+    const fails = await bootActive('fails');
+    const deletes = await bootActive('deletes');
+    const stopping = await bootActive('stopping');
+    const unscheduled = await bootActive('unscheduled');
     // What a kill -9 leaves behind: rows mid-task, containers in whatever state they reached.
     const db = t.services.db;
     const updated_at = new Date().toISOString();
@@ -183,32 +196,33 @@ describe('start-up recovery', () => {
     await t.services.compute.tasks.idle();
 
     expect(await state(completes)).toEqual(['ACTIVE', 1]);
-    const f = await show(t, fails);
-    expect([f.status, f['OS-EXT-STS:task_state']]).toEqual(['ERROR', null]);
-    expect(f.fault.message).toContain('interrupted by a restart');
-    expect((await show(t, unscheduled)).status).toBe('ERROR');
-    expect((await call(t, 'get', `/compute/v2.1/servers/${deletes}`)).status).toBe(404);
+    const f = await show(fails);
+    expect([status(f), f.task_state]).toEqual(['ERROR', null]);
+    expect(f.fault?.message).toContain('interrupted by a restart');
+    expect(status(await show(unscheduled))).toBe('ERROR');
+    await expect(show(deletes)).rejects.toMatchObject({ kind: 'notFound' });
     expect(driver.specOf(deletes)).toBeUndefined();
-    const s = await show(t, stopping);
-    expect([s.status, s['OS-EXT-STS:task_state'], s['OS-EXT-STS:power_state']]).toEqual(['SHUTOFF', null, 4]);
+    const s = await show(stopping);
+    expect([status(s), s.task_state, s.power_state]).toEqual(['SHUTOFF', null, 4]);
     const unsettled = await t.services.compute.sync.unsettledServers();
     expect(unsettled).toEqual([]);
   });
 });
 
 describe('an engine that goes away', () => {
-  test('reads keep working, writes are 503, host_status is DOWN; once back, states are re-synchronised', async () => {
+  test('reads keep working, writes are refused as unavailable (503), host_status is DOWN; once back, states are re-synchronised', async () => {
     const r = await start();
-    const id = await bootActive(t, image);
+    const id = await bootActive();
     driver.setUnavailable(true);
     await r.settle();
-    expect((await call(t, 'get', `/compute/v2.1/servers/${id}`)).status).toBe(200);
-    expect((await call(t, 'post', `/compute/v2.1/servers/${id}/action`, { body: { 'os-stop': null } })).status).toBe(503);
-    expect((await show(t, id, { mv: '2.16' })).host_status).toBe('DOWN');
+    const hostStatus = async () => t.services.compute.hosts.hostStatusOf((await show(id)).host);
+    expect((await show(id)).id).toBe(id);
+    await expect(t.services.compute.actions.stop(await t.ctx('demo'), id)).rejects.toMatchObject({ kind: 'unavailable' });
+    expect(await hostStatus()).toBe('DOWN');
     driver.externalKill(id); // happens while nobody can hear it
     driver.setUnavailable(false);
-    await eventually(async () => (await show(t, id)).status === 'SHUTOFF', 'the server shows SHUTOFF after the engine returns');
-    expect((await show(t, id, { mv: '2.16' })).host_status).toBe('UP');
-    expect((await show(t, id))['OS-EXT-STS:power_state']).toBe(4);
+    await eventually(async () => status(await show(id)) === 'SHUTOFF', 'the server shows SHUTOFF after the engine returns');
+    expect(await hostStatus()).toBe('UP');
+    expect((await show(id)).power_state).toBe(4);
   });
 });
