@@ -5,14 +5,12 @@
  * properties as top-level strings, then — for docker images — the engine id as the custom
  * property `docker_image_id`, so users can match it against `docker images`.
  */
+import { isoSeconds } from '../http/wire-time';
 import { DOCKER_IMAGE_ID_PROPERTY, ImageMember, ImageRecord } from './image-record';
 
 export type ImageView = Record<string, string | number | boolean | string[] | null>;
 
-/** `2026-01-01T10:00:00.123Z` → `2026-01-01T10:00:00Z` (Glance's format, no fraction). */
-export function glanceTime(iso: string): string {
-  return `${iso.slice(0, 19)}Z`;
-}
+
 
 export function imageView(img: ImageRecord): ImageView {
   const view: ImageView = {
@@ -30,8 +28,8 @@ export function imageView(img: ImageRecord): ImageView {
     virtual_size: img.virtual_size,
     container_format: img.container_format,
     disk_format: img.disk_format,
-    created_at: glanceTime(img.created_at),
-    updated_at: glanceTime(img.updated_at),
+    created_at: isoSeconds(img.created_at),
+    updated_at: isoSeconds(img.updated_at),
     tags: [...img.tags],
     min_ram: img.min_ram,
     min_disk: img.min_disk,
@@ -87,8 +85,8 @@ export interface MemberView {
 /** One image member (glance/api/v2/image_members.py `ResponseSerializer._format_image_member`). */
 export function memberView(m: ImageMember): MemberView {
   return {
-    created_at: glanceTime(m.created_at),
-    updated_at: glanceTime(m.updated_at),
+    created_at: isoSeconds(m.created_at),
+    updated_at: isoSeconds(m.updated_at),
     image_id: m.image_id,
     member_id: m.member_id,
     schema: '/v2/schemas/member',

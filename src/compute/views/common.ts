@@ -11,12 +11,6 @@ export type Mv = (version: string) => boolean;
 
 export interface Link { rel: string; href: string; type?: string }
 
-/** Nova's datetimes in key pairs and services: naive UTC with microseconds ("2012-12-26T14:45:25.000000"). */
-export function novaTime(iso: string): string {
-  const d = new Date(iso);
-  if (Number.isNaN(d.getTime())) return iso;
-  return `${d.toISOString().slice(0, 19)}.${String(d.getUTCMilliseconds()).padStart(3, '0')}000`;
-}
 
 /** `self` under /compute/v2.1 and `bookmark` under /compute, as Nova's ViewBuilder._get_links. */
 export function resourceLinks(publicUrl: string, collection: string, id: string): Link[] {

@@ -3,6 +3,7 @@
  * image in Nova's older words — status in capitals, progress, minRam/minDisk, the server a
  * snapshot came from, and links to both APIs.
  */
+import { isoSeconds } from '../../http/wire-time';
 import type { Request } from 'express';
 import type { ImageRecord } from '../../image/image-record';
 import { nextPageLinks } from './common';
@@ -23,11 +24,7 @@ const IMAGE_PROGRESS: Record<string, number> = { queued: 25, saving: 50, uploadi
 /** Nova's status of a Glance image ('UNKNOWN' for a status it has no word for). */
 export const novaImageStatus = (i: ImageRecord): string => IMAGE_STATUS[i.status] ?? 'UNKNOWN';
 
-/** Nova's image timestamps: second precision, Z. */
-function isoSeconds(iso: string): string {
-  const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : `${d.toISOString().slice(0, 19)}Z`;
-}
+
 
 function imageLinks(publicUrl: string, id: string) {
   const enc = encodeURIComponent(id);

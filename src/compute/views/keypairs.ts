@@ -3,9 +3,10 @@
  * 2.2 adds `type`; show carries Nova's database columns (deleted, created_at…); the list wraps
  * each item in {"keypair": …} and, from 2.35, pages with `keypairs_links`.
  */
+import { isoMicros } from '../../http/wire-time';
 import type { Request } from 'express';
 import type { KeypairRecord } from '../../db/keypair-repo';
-import { Mv, nextPageLinks, novaTime } from './common';
+import { Mv, nextPageLinks } from './common';
 
 function withType(mv: Mv, v: Record<string, unknown>, k: KeypairRecord) {
   if (mv('2.2')) v.type = k.type;
@@ -29,7 +30,7 @@ export function keypairView(mv: Mv, k: KeypairRecord) {
       fingerprint: k.fingerprint,
       user_id: k.user_id,
       deleted: false,
-      created_at: novaTime(k.created_at),
+      created_at: isoMicros(k.created_at),
       updated_at: null,
       deleted_at: null,
       id: k.id,

@@ -4,6 +4,7 @@
  * microversion difference up to 2.92. Tempest validates these with strict schemas
  * (additionalProperties: false), so each variant emits exactly its keys.
  */
+import { isoMicros, isoSeconds } from '../../http/wire-time';
 import type { ServerAddress, ServerRecord } from '../server-record';
 import type { InstanceActionRecord } from '../../db/action-repo';
 import { statusOf, PROGRESS_STATUSES, FAULT_STATUSES } from '../status';
@@ -23,17 +24,6 @@ export interface ViewOptions {
 type Json = Record<string, unknown>;
 type Link = { rel: string; href: string };
 
-/** `YYYY-MM-DDThh:mm:ssZ` (nova utils.isotime). */
-export function isoZ(ts: string | null): string | null {
-  return ts ? `${ts.slice(0, 19)}Z` : null;
-}
-
-/** `YYYY-MM-DDThh:mm:ss.ffffff` (str() of Nova's naive datetimes, e.g. OS-SRV-USG:launched_at). */
-export function isoMicro(ts: string | null): string | null {
-  if (!ts) return null;
-  const ms = /\.(\d{1,6})/.exec(ts)?.[1] ?? '';
-  return `${ts.slice(0, 19)}.${ms.padEnd(6, '0')}`;
-}
 
 export function serverLinks(publicUrl: string, id: string): Link[] {
   return [
@@ -104,8 +94,8 @@ export function detailView(s: ServerRecord, o: ViewOptions, variant: DetailVaria
         extra_specs: s.flavor.extra_specs,
       }
       : { id: s.flavor_id, links: [{ rel: 'bookmark', href: `${base}/flavors/${s.flavor_id}` }] },
-    created: isoZ(s.created_at),
-    updated: isoZ(s.updated_at),
+    created: isoSeconds(s.created_at),
+    updated: isoSeconds(s.updated_at),
     addresses: addressesView(s.addresses, full),
     accessIPv4: s.access_ip_v4 ?? '',
     accessIPv6: s.access_ip_v6 ?? '',
@@ -113,7 +103,7 @@ export function detailView(s: ServerRecord, o: ViewOptions, variant: DetailVaria
     'OS-DCF:diskConfig': 'MANUAL',
   };
   if (FAULT_STATUSES.has(status) && s.fault) {
-    const fault: Json = { code: s.fault.code, created: isoZ(s.fault.created), message: s.fault.message };
+    const fault: Json = { code: s.fault.code, created: isoSeconds(s.fault.created), message: s.fault.message };
     if (s.fault.details && (o.isAdmin || s.fault.code !== 500)) fault.details = s.fault.details;
     v.fault = fault;
   }
@@ -125,8 +115,8 @@ export function detailView(s: ServerRecord, o: ViewOptions, variant: DetailVaria
     v['OS-EXT-AZ:availability_zone'] = s.availability_zone ?? '';
     v.config_drive = s.config_drive ? 'True' : '';
     v.key_name = s.key_name;
-    v['OS-SRV-USG:launched_at'] = isoMicro(s.launched_at);
-    v['OS-SRV-USG:terminated_at'] = isoMicro(s.terminated_at);
+    v['OS-SRV-USG:launched_at'] = isoMicros(s.launched_at);
+    v['OS-SRV-USG:terminated_at'] = isoMicros(s.terminated_at);
     // Nova leaves the key out when the server has no group (tempest's remove-all test checks it).
     if (s.security_groups.length > 0) v.security_groups = s.security_groups.map((name) => ({ name }));
     if (extendedAttrs) {
@@ -206,16 +196,16 @@ export function actionView(a: InstanceActionRecord, o: ViewOptions, withEvents: 
     message: a.message,
     project_id: a.project_id,
     request_id: a.request_id,
-    start_time: isoMicro(a.start_time),
+    start_time: isoMicros(a.start_time),
     user_id: a.user_id,
   };
-  if (o.mv('2.58')) v.updated_at = isoMicro(a.updated_at ?? a.start_time);
+  if (o.mv('2.58')) v.updated_at = isoMicros(a.updated_at ?? a.start_time);
   // Events: admins always; others from 2.51, without the traceback (policy os-instance-actions:events).
   if (withEvents && (o.isAdmin || o.mv('2.51'))) {
     const name = EVENT_OF[a.action];
     const events: Json[] = [];
     if (name) {
-      const e: Json = { event: name, start_time: isoMicro(a.start_time), finish_time: isoMicro(a.finish_time), result: a.result };
+      const e: Json = { event: name, start_time: isoMicros(a.start_time), finish_time: isoMicros(a.finish_time), result: a.result };
       if (o.isAdmin) e.traceback = a.result === 'Error' ? a.traceback : null;
       if (o.mv('2.62')) {
         if (o.isAdmin) e.host = server?.host ?? null;

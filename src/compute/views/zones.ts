@@ -2,8 +2,8 @@
  * Wire shapes of os-availability-zone (nova/api/openstack/compute/availability_zone.py): one
  * zone, and in detail each compute host with its nova-compute service.
  */
+import { isoMicros } from '../../http/wire-time';
 import type { HostState } from '../services/hosts';
-import { novaTime } from './common';
 
 /** The only availability zone (Nova's default_availability_zone). */
 export const AVAILABILITY_ZONE = 'nova';
@@ -17,7 +17,7 @@ export function zonesView() {
 export function zonesDetailView(hostStates: HostState[]) {
   const hosts: Record<string, unknown> = {};
   for (const h of hostStates) {
-    hosts[h.host] = { 'nova-compute': { available: h.state === 'up', active: true, updated_at: h.updatedAt ? novaTime(h.updatedAt) : null } };
+    hosts[h.host] = { 'nova-compute': { available: h.state === 'up', active: true, updated_at: h.updatedAt ? isoMicros(h.updatedAt) : null } };
   }
   return { availabilityZoneInfo: [{ zoneName: AVAILABILITY_ZONE, zoneState: { available: true }, hosts }] };
 }
