@@ -14,7 +14,7 @@ import { now } from '../db/knex';
 import type { ImageStore, PendingWrite } from '../store/image-store';
 import type { ImageRecord } from './image-record';
 import { DOCKER_IMAGE_ID_PROPERTY } from './image-record';
-import { ingest, IngestFailed, IngestResult } from './ingest';
+import { dataColumns, ingest, IngestFailed, IngestResult } from './ingest';
 import { sizeLimitExceeded } from './image-upload';
 import { CORE_ATTRIBUTES, isReserved } from './schemas';
 import type { Background } from '../background';
@@ -141,13 +141,7 @@ export class ImageSnapshots {
         }
         await pending.commit();
         committed = true;
-        const done = await this.repo.transition(imageId, 'saving', 'active', {
-          size: result.size,
-          checksum: result.md5,
-          os_hash_algo: 'sha512',
-          os_hash_value: result.sha512,
-          engine_image_id: engineImageId,
-        });
+        const done = await this.repo.transition(imageId, 'saving', 'active', dataColumns(result, engineImageId));
         if (!done) throw gone(`Snapshot image ${imageId} was deleted while its data was being uploaded.`);
         return (await this.repo.get(imageId))!;
       } catch (e) {

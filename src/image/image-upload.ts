@@ -20,7 +20,7 @@ import type { EngineImages, UploadEngine } from './engine-images';
 import type { ImageAccess } from './image-access';
 import type { ImageRecord } from './image-record';
 import { canTransition } from './image-status';
-import { ingest, IngestFailed, IngestResult } from './ingest';
+import { dataColumns, ingest, IngestFailed, IngestResult } from './ingest';
 import type { Background } from '../background';
 
 export interface ImageUploadsDeps {
@@ -154,13 +154,7 @@ export class ImageUploads {
       }
       await pending.commit();
       committed = true;
-      const done = await this.repo.transition(id, 'saving', 'active', {
-        size: result.size,
-        checksum: result.md5,
-        os_hash_algo: 'sha512',
-        os_hash_value: result.sha512,
-        engine_image_id: archive?.imageId ?? null,
-      });
+      const done = await this.repo.transition(id, 'saving', 'active', dataColumns(result, archive?.imageId ?? null));
       if (!done) {
         const current = await this.repo.get(id);
         if (!current) throw gone(`Image ${id} could not be found after upload. The image may have been deleted during the upload.`);

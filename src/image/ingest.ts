@@ -46,6 +46,11 @@ export interface IngestResult {
   archive?: ImageArchiveInfo;
 }
 
+/** The image's data columns once a pass is stored: size, Glance's two digests, the engine image id. */
+export function dataColumns(result: IngestResult, engineImageId: string | null) {
+  return { size: result.size, checksum: result.md5, os_hash_algo: 'sha512', os_hash_value: result.sha512, engine_image_id: engineImageId };
+}
+
 export interface IngestOptions {
   /** More bytes than this fail with `tooLarge()`; checked as they arrive. */
   maxBytes: number;
