@@ -437,6 +437,7 @@ export function describeDriverContract(name: string, make: () => Promise<DriverH
           await eventually(() => expect(seen).toContainEqual({ serverId: spec.serverId, type: 'unpause' }));
           expect(seen).toContainEqual({ serverId: spec.serverId, type: 'pause' });
           for (const e of seen) {
+            expect([...spawned]).toContain(e.serverId);
             expect(['start', 'die', 'oom', 'pause', 'unpause', 'destroy', 'stop', 'kill']).toContain(e.type);
             expect(Object.keys(e).sort()).toEqual(['serverId', 'type']);
           }

@@ -95,9 +95,11 @@ describe('the container of a server', () => {
     });
     expect(c.Config.Env).toContain('ROLE=web');
     expect(c.Config.Env.join('\n')).not.toMatch(/not a name|a\.b=/);
-    // And the process sees it: the memory cgroup limit inside the container.
-    const limit = await exec(s.serverId, ['cat', '/sys/fs/cgroup/memory/memory.limit_in_bytes']);
-    if (limit.code === 0) expect(Number(limit.stdout.trim())).toBe(96 * 1024 * 1024);
+    // And the process sees it: the memory cgroup limit inside the container (cgroup v2, else v1).
+    const v2 = await exec(s.serverId, ['cat', '/sys/fs/cgroup/memory.max']);
+    const limit = v2.code === 0 ? v2 : await exec(s.serverId, ['cat', '/sys/fs/cgroup/memory/memory.limit_in_bytes']);
+    expect(limit.code).toBe(0);
+    expect(Number(limit.stdout.trim())).toBe(96 * 1024 * 1024);
   });
 
   test('hostile names and metadata stay data: no privilege, no host namespaces, a memory limit', async () => {

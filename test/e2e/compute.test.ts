@@ -280,6 +280,8 @@ describe('S13: the nova CLI', () => {
     expect(shown.stdout).toMatch(tableRow('flavor:original_name', 'm1.tiny'));
     expect(shown.stdout).toMatch(tableRow('image', `busybox (${imageId})`));
     ids.nvm1 = /\|\s*id\s*\|\s*([0-9a-f-]{36})\s*\|/.exec(shown.stdout)?.[1] ?? '';
+    // The next tests look the container up by this id: '' would match any container.
+    expect(ids.nvm1).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
   });
 
   it('docker ps shows nvm1\'s container with m1.tiny\'s limits', async () => {
@@ -309,7 +311,8 @@ describe('S14: delete and cleanup', () => {
     const snapDocker = recordedDockerImageId(srv.dataDir, ok(await os(['image', 'show', 'web1-snap', '-f', 'value', '-c', 'id'])).stdout.trim());
     ok(await os(['image', 'delete', 'web1-snap', 'busybox', 'busybox2']));
     expect(lines(ok(await os(['image', 'list', '-f', 'value'])))).toHaveLength(0);
-    if (snapDocker) expect(await poll(() => imageInEngine(snapDocker), (present) => !present, 10_000)).toBe(false);
+    expect(snapDocker).toMatch(/^sha256:[0-9a-f]{64}$/);
+    expect(await poll(() => imageInEngine(snapDocker!), (present) => !present, 10_000)).toBe(false);
   });
 
   it('a server that does not exist cannot be deleted: the CLI says so', async () => {

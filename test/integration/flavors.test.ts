@@ -77,6 +77,7 @@ describe('listing the seeded flavors', () => {
   it('answers OSC\'s `flavor list` sequence: detail?is_public=True at 2.61, then os-extra_specs per flavor', async () => {
     const list = await get('/flavors/detail?is_public=True', 'demo', '2.61');
     expect(list.status).toBe(200);
+    expect(list.body.flavors.map((f: { id: string }) => f.id)).toEqual(DEFAULT_FLAVORS.map((f) => f.id));
     for (const f of list.body.flavors) {
       const specs = await get(`/flavors/${f.id}/os-extra_specs`, 'demo', '2.61');
       expect(specs.status).toBe(200);

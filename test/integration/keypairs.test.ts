@@ -165,6 +165,7 @@ describe('from 2.2: type, 201 and 204', () => {
     expect(tempestProblems('v2_2/keypairs.get_keypair', show)).toEqual([]);
     const list = await get('', 'alt', '2.2');
     expect(tempestProblems('v2_2/keypairs.list_keypairs', list)).toEqual([]);
+    expect(list.body.keypairs.map((k: { keypair: { name: string } }) => k.keypair.name)).toContain('typed-ssh');
     expect(list.body.keypairs.every((k: { keypair: { type: string } }) => k.keypair.type === 'ssh')).toBe(true);
   });
 

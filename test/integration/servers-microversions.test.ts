@@ -46,6 +46,7 @@ describe.each(['2.1', '2.3', '2.9', '2.16', '2.19', '2.26', '2.47', '2.57', '2.6
     expect(tempestViolations(schemaFor(mv, 'get_server'), showRes)).toEqual([]);
     const detail = await call(t, 'get', '/compute/v2.1/servers/detail', { as, mv, query: { all_tenants: '1' } });
     expect(tempestViolations(schemaFor(mv, 'list_servers_detail'), detail)).toEqual([]);
+    expect(detail.body.servers.map((s: { id: string }) => s.id)).toContain(id);
     const put = await call(t, 'put', `/compute/v2.1/servers/${id}`, { as, mv, body: { server: { name: 'mv' } } });
     expect(tempestViolations(schemaFor(mv, 'update_server'), put)).toEqual([]);
     const rebuild = await act(t, id, { rebuild: { imageRef: image } }, { as, mv });

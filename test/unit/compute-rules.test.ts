@@ -54,6 +54,7 @@ describe("status is Nova's _STATE_MAP", () => {
   });
 
   test('every vm_state has a default and the status set holds what the filter accepts', () => {
+    expect(Object.keys(STATE_MAP)).toEqual(expect.arrayContaining(['building', 'active', 'stopped', 'paused', 'suspended', 'error', 'deleted']));
     for (const m of Object.values(STATE_MAP)) expect(typeof m.default).toBe('string');
     expect([...ALL_STATUSES]).toEqual(expect.arrayContaining(['ACTIVE', 'BUILD', 'SHUTOFF', 'ERROR', 'HARD_REBOOT', 'DELETED']));
     expect(ALL_STATUSES.has('BOGUS')).toBe(false);

@@ -80,8 +80,11 @@ describe('FakeDriver failure injection', () => {
   });
 
   test('delays postpone a call without changing its result', async () => {
-    const d = new FakeDriver({ host: 'h', images: [IMAGE], delays: { spawn: 20 } });
+    const d = new FakeDriver({ host: 'h', images: [IMAGE], delays: { spawn: 50 } });
+    const started = Date.now();
     expect((await d.spawn(spec())).powerState).toBe(1);
+    // Timers never fire early by more than a millisecond of rounding.
+    expect(Date.now() - started).toBeGreaterThanOrEqual(49);
   });
 });
 
@@ -130,11 +133,14 @@ describe('FakeDriver changes from outside', () => {
     await d.spawn(s);
     const seen: InstanceEvent[] = [];
     const off = d.subscribe((e) => seen.push(e), () => undefined);
+    // A listener still subscribed proves the kill's events were delivered in the wait below.
+    const heard = events(d);
     off();
     d.externalKill(s.serverId);
     // Events are delivered on setImmediate: after two turns any would have arrived.
     await new Promise((r) => setImmediate(r));
     await new Promise((r) => setImmediate(r));
+    expect(heard).toContainEqual({ serverId: s.serverId, type: 'die' });
     expect(seen).toEqual([]);
   });
 });
