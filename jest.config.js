@@ -4,6 +4,9 @@
 // hostile input on a real engine.
 const base = {
   preset: 'ts-jest',
+  // A guard against hangs, not a performance bound: jest's 5 s default fails set-up hooks that boot
+  // servers on the fake engine when two cores are shared with an engine and other suites.
+  testTimeout: 30_000,
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
 };
