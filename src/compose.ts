@@ -108,10 +108,11 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
 
   const flavors = new FlavorRepository(db);
   await flavors.seed(config.seed.flavors);
+  const keypairRepo = new KeypairRepository(db);
   const compute = buildCompute({
     servers: new ServerRepository(db),
     flavors,
-    keypairs: new KeypairRepository(db),
+    keypairs: keypairRepo,
     actions: new ActionRepository(db),
     images: {
       find: (ctx, id) => images.find(ctx, id),
@@ -127,7 +128,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     log,
   });
   const flavorService = new FlavorService(flavors);
-  const keypairs = new KeypairService(new KeypairRepository(db), config.seed.quotas.key_pairs);
+  const keypairs = new KeypairService(keypairRepo, config.seed.quotas.key_pairs);
   const reconciler = new Reconciler({ sync: compute.sync, queries: compute.queries, hosts: compute.hosts, tasks: compute.tasks, drivers, log, sweepIntervalMs: opts.sweepIntervalMs ?? 10_000 });
 
   const health = async () => {
