@@ -422,6 +422,11 @@ describe('GET /servers and /servers/detail', () => {
   test('sort_key/sort_dir order the list; an invalid key is a 400; host is for admins only', async () => {
     expect(names(await call(l, 'get', '/compute/v2.1/servers', { query: { sort_key: 'display_name', sort_dir: 'asc' } }))).toEqual(['vm1', 'vm2', 'vm4', 'web3']);
     expect((await call(l, 'get', '/compute/v2.1/servers', { query: { sort_key: 'nope' } })).status).toBe(400);
+    // Names of Object's own members are not sort keys or power states either (no prototype lookups).
+    for (const key of ['constructor', 'toString', '__proto__']) {
+      expect((await call(l, 'get', '/compute/v2.1/servers', { query: { sort_key: key } })).status).toBe(400);
+      expect((await call(l, 'get', '/compute/v2.1/servers', { as: 'admin', query: { power_state: key } })).status).toBe(400);
+    }
     expect((await call(l, 'get', '/compute/v2.1/servers', { query: { sort_key: 'host' } })).status).toBe(403);
     expect((await call(l, 'get', '/compute/v2.1/servers', { as: 'admin', query: { sort_key: 'host' } })).status).toBe(200);
   });

@@ -110,7 +110,7 @@ export function listQuery(req: Request, ctx: RequestContext): ListServersQuery {
   out.marker = lastString(q.marker);
   const sortKeys = allStrings(q.sort_key);
   const sortDirs = allStrings(q.sort_dir).map((d) => d.toLowerCase());
-  for (const k of sortKeys) if (!(k in SORT_KEYS)) throw badRequest(`Invalid input for query parameters sort_key. Value: ${k}. '${k}' is not one of the valid sort keys`);
+  for (const k of sortKeys) if (!Object.hasOwn(SORT_KEYS, k)) throw badRequest(`Invalid input for query parameters sort_key. Value: ${k}. '${k}' is not one of the valid sort keys`);
   for (const d of sortDirs) if (d !== 'asc' && d !== 'desc') throw badRequest(`Invalid input for query parameters sort_dir. Value: ${d}. '${d}' is not one of ['asc', 'desc']`);
   if (sortKeys.length) out.sortKeys = sortKeys;
   if (sortDirs.length) out.sortDirs = sortDirs as ('asc' | 'desc')[];
@@ -141,7 +141,8 @@ export function listQuery(req: Request, ctx: RequestContext): ListServersQuery {
   const power = allStrings(q.power_state);
   if (power.length) {
     out.powerState = power.map((p) => {
-      const n = /^\d+$/.test(p) ? Number(p) : POWER_NAMES[p.toLowerCase()];
+      const name = p.toLowerCase();
+      const n = /^\d+$/.test(p) ? Number(p) : Object.hasOwn(POWER_NAMES, name) ? POWER_NAMES[name] : undefined;
       if (n === undefined) throw badRequest(`Invalid input for query parameters power_state. Value: ${p}.`);
       return n;
     });

@@ -163,7 +163,7 @@ export class ServerQueries {
 
   private comparator(ctx: RequestContext, keys: string[] = [], dirs: ('asc' | 'desc')[] = []): (a: ServerRecord, b: ServerRecord) => number {
     for (const k of keys) {
-      if (!(k in SORT_KEYS)) throw badRequest(`Invalid sort_key: ${k}`);
+      if (!Object.hasOwn(SORT_KEYS, k)) throw badRequest(`Invalid sort_key: ${k}`);
       if (ADMIN_SORT_KEYS.has(k) && !ctx.isAdmin) throw forbidden(`Only administrators can sort servers by ${k}`);
     }
     const order: { get: (s: ServerRecord) => string | number | null; sign: number }[] = [];
