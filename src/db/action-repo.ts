@@ -3,7 +3,7 @@
  * request id that asked for it, finished (result, finish_time) when its background work ends.
  */
 import type { Db } from './knex';
-import { stamp } from './server-repo';
+import { stamp } from '../clock';
 
 export type ActionResult = 'Success' | 'Error';
 

@@ -8,7 +8,7 @@
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from './knex';
-import { now } from './knex';
+import { now } from '../clock';
 import type { SeedFlavor } from '../config';
 import { badRequest, conflict, msg, notFound } from '../errors';
 

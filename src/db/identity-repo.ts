@@ -1,6 +1,6 @@
 /** Users, projects, roles and revoked tokens. */
 import type { Db } from './knex';
-import { now } from './knex';
+import { now } from '../clock';
 
 export interface UserRow { id: string; name: string; domain_id: string; password_hash: string; default_project_id: string | null; enabled: number | boolean }
 export interface ProjectRow { id: string; name: string; domain_id: string; description: string; enabled: number | boolean }

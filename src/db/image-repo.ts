@@ -12,7 +12,7 @@
 import type { Knex } from 'knex';
 import { invalidState, msg } from '../errors';
 import type { Db } from './knex';
-import { now } from './knex';
+import { now } from '../clock';
 import type { ImageMember, ImageRecord, ImageStatus, MemberStatus, Visibility } from '../image/image-record';
 import { canTransition } from '../image/image-status';
 

@@ -3,7 +3,7 @@
  * (user_id, name); the row's SQLite rowid is the integer `id` Nova shows at 2.1.
  */
 import type { Db } from './knex';
-import { now } from './knex';
+import { now } from '../clock';
 import { conflict, quotaExceeded } from '../errors';
 
 export type KeypairType = 'ssh' | 'x509';

@@ -57,4 +57,3 @@ export async function ping(db: Db): Promise<void> {
   await db.raw('select 1');
 }
 
-export { now } from '../clock';

@@ -68,11 +68,8 @@ interface ServerRow {
 const JSON_COLUMNS = ['flavor', 'metadata', 'addresses', 'requested_networks', 'security_groups', 'tags', 'fault'] as const;
 const BOOL_COLUMNS = ['config_drive', 'locked', 'deleted'] as const;
 
-/**
- * Rows are stamped with the strictly increasing clock: two writes never share an updated_at, so a
- * compare on updated_at proves that nothing changed in between.
- */
-export { stamp };
+// Rows are stamped with the strictly increasing clock (src/clock.ts stamp): two writes never share
+// an updated_at, so a compare on updated_at proves that nothing changed in between.
 
 const json = <T>(v: unknown, dflt: T): T => (v === null || v === undefined ? dflt : JSON.parse(v as string));
 

@@ -13,7 +13,7 @@ import type { Logger } from 'pino';
 import { badRequest, conflict, forbidden, msg, notFound, tooLarge } from '../errors';
 import type { RequestContext } from '../http/context';
 import type { ImageRepository, NewImage } from '../db/image-repo';
-import { now } from '../db/knex';
+import { now } from '../clock';
 import type { ImageStore } from '../store/image-store';
 import type { EngineImages } from './engine-images';
 import type { ImageAccess } from './image-access';

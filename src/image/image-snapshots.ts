@@ -10,7 +10,7 @@ import type { Logger } from 'pino';
 import { conflict, gone, invalidState } from '../errors';
 import type { RequestContext } from '../http/context';
 import type { ImageRepository, NewImage } from '../db/image-repo';
-import { now } from '../db/knex';
+import { now } from '../clock';
 import type { ImageStore, PendingWrite } from '../store/image-store';
 import type { ImageRecord } from './image-record';
 import { DOCKER_IMAGE_ID_PROPERTY } from './image-record';
