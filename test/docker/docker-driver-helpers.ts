@@ -23,14 +23,19 @@ export interface CliResult {
 /** Runs `docker …` without blocking the event loop (event streams keep flowing). */
 export function dockerCli(args: string[], input?: string): Promise<CliResult> {
   return new Promise((resolve, reject) => {
-    const p = spawn('docker', args, { stdio: ['pipe', 'pipe', 'pipe'] });
+    // No input, no stdin pipe: a docker that exits before reading it made the write fail (EPIPE).
+    const p = spawn('docker', args, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    p.stdout.on('data', (c) => (stdout += c));
-    p.stderr.on('data', (c) => (stderr += c));
+    p.stdout!.on('data', (c) => (stdout += c));
+    p.stderr!.on('data', (c) => (stderr += c));
     p.on('error', reject);
     p.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-    p.stdin.end(input ?? '');
+    if (p.stdin) {
+      // A docker that exits without reading all its input is reported by its exit code, not by EPIPE.
+      p.stdin.on('error', () => undefined);
+      p.stdin.end(input);
+    }
   });
 }
 
