@@ -7,7 +7,9 @@ import path from 'node:path';
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { Config } from './config';
-import { openDb, migrate, ping, Db } from './db/knex';
+import { openDb, migrate, ping, withStartupLock, Db } from './db/knex';
+import { WorkerRepository } from './db/worker-repo';
+import { Membership, MembershipOptions } from './cluster/membership';
 import { IdentityRepository } from './db/identity-repo';
 import { TokenService } from './identity/token-service';
 import { seedIdentity } from './identity/seed';
@@ -48,6 +50,8 @@ export interface Services {
   keypairs: KeypairService;
   reconciler: Reconciler;
   drivers: DriverRegistry;
+  /** This process among the others sharing the database (heartbeat, leases, recovery of the dead). */
+  membership: Membership;
   health(): Promise<{ ok: boolean; database: string; compute_hosts: Record<string, string> }>;
   close(): Promise<void>;
 }
@@ -61,40 +65,69 @@ export interface BuildOptions {
   dbFile?: string;
   /** Seconds between reconciler sweeps (events do the live work). */
   sweepIntervalMs?: number;
+  /** Heartbeat and liveness timing of this process among several (tests shorten them). */
+  membership?: MembershipOptions;
 }
 
-/** The token signing secret, generated once and kept (0600) in the data directory. */
+/**
+ * The token signing secret, generated once and kept (0600) in the data directory. Created
+ * exclusively: processes sharing the directory that start at once all end up with the one that
+ * was written first.
+ */
 export function tokenSecret(dataDir: string): string {
   const file = path.join(dataDir, 'token-secret');
-  try {
-    const s = fs.readFileSync(file, 'utf8').trim();
-    if (s.length >= 32) return s;
-  } catch {
-    /* first start */
-  }
+  const read = () => {
+    try {
+      const s = fs.readFileSync(file, 'utf8').trim();
+      return s.length >= 32 ? s : undefined;
+    } catch {
+      return undefined; // first start
+    }
+  };
+  const existing = read();
+  if (existing) return existing;
   fs.mkdirSync(dataDir, { recursive: true });
   const s = crypto.randomBytes(48).toString('base64url');
-  fs.writeFileSync(file, `${s}\n`, { mode: 0o600 });
-  return s;
+  // Written whole to a private file, then linked into place: link fails if the name exists, so
+  // a reader never sees a half-written secret and exactly one writer wins.
+  const tmp = `${file}.${process.pid}.${crypto.randomUUID()}`;
+  fs.writeFileSync(tmp, `${s}\n`, { mode: 0o600 });
+  try {
+    fs.linkSync(tmp, file);
+    return s;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    const theirs = read();
+    if (!theirs) throw new Error(`${file} holds no usable token secret (at least 32 characters): remove it to have a new one made`);
+    return theirs;
+  } finally {
+    fs.rmSync(tmp, { force: true });
+  }
 }
 
 export async function buildServices(opts: BuildOptions): Promise<Services> {
   const { config, log } = opts;
   const db = openDb(opts.dbFile ?? path.join(config.dataDir, 'novadock.sqlite'));
-  await migrate(db);
-
+  const membership = new Membership(new WorkerRepository(db), log, opts.membership);
   const identity = new IdentityRepository(db);
-  await seedIdentity(identity, config.seed, {
-    dataDir: config.dataDir,
-    adminPassword: config.adminPassword,
-    demoPassword: process.env.NOVADOCK_DEMO_PASSWORD || undefined,
-    log,
+  const flavors = new FlavorRepository(db);
+  // Processes starting at once take turns to migrate and seed.
+  await withStartupLock(db, async () => {
+    await migrate(db);
+    await seedIdentity(identity, config.seed, {
+      dataDir: config.dataDir,
+      adminPassword: config.adminPassword,
+      demoPassword: process.env.NOVADOCK_DEMO_PASSWORD || undefined,
+      log,
+    });
+    await flavors.seed(config.seed.flavors);
   });
+  await membership.join();
   const tokens = new TokenService(identity, tokenSecret(config.dataDir), config.tokenTtlSeconds, config.publicUrl);
   await tokens.loadRevocations();
 
   const drivers = new DriverRegistry(opts.drivers);
-  const imageRepo = new ImageRepository(db);
+  const imageRepo = new ImageRepository(db, membership.id);
   const hostImages = new HostImages({ drivers, store: opts.store, log });
   const imageDeps = {
     repo: imageRepo, store: opts.store, engines: hostImages, access: new ImageAccess(imageRepo), tasks: new Background(), maxImageSize: config.maxImageSize, log,
@@ -103,14 +136,14 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   const imageMembers = new ImageMembers(imageDeps);
   const imageUploads = new ImageUploads(imageDeps);
   const imageSnapshots = new ImageSnapshots(imageDeps);
-  // Uploads a crash cut short: back to queued, and no partial bytes left in the store.
-  await imageUploads.recoverInterruptedUploads();
+  // Uploads a crash cut short: back to queued, and no partial bytes left in the store (only those
+  // of processes that are gone: others sharing the database may be uploading right now).
+  const isAlive = (worker: string) => membership.isAlive(worker);
+  await imageUploads.recoverInterruptedUploads(isAlive);
 
-  const flavors = new FlavorRepository(db);
-  await flavors.seed(config.seed.flavors);
   const keypairRepo = new KeypairRepository(db);
   const compute = buildCompute({
-    servers: new ServerRepository(db),
+    servers: new ServerRepository(db, membership.id),
     flavors,
     keypairs: keypairRepo,
     actions: new ActionRepository(db),
@@ -129,7 +162,22 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   });
   const flavorService = new FlavorService(flavors);
   const keypairs = new KeypairService(keypairRepo, config.seed.quotas.key_pairs);
-  const reconciler = new Reconciler({ sync: compute.sync, queries: compute.queries, hosts: compute.hosts, tasks: compute.tasks, drivers, log, sweepIntervalMs: opts.sweepIntervalMs ?? 10_000 });
+  const reconciler = new Reconciler({
+    sync: compute.sync, queries: compute.queries, hosts: compute.hosts, tasks: compute.tasks, drivers, log, sweepIntervalMs: opts.sweepIntervalMs ?? 10_000,
+    ownership: {
+      hold: (host) => membership.hold(`compute-host:${host}`),
+      // A task is abandoned when the process doing it is gone; this process's own tasks, when
+      // nothing here is doing them any more (as a single process always judged).
+      isAbandoned: (s) => (s.task_owner === membership.id ? !compute.tasks.isBusy(s.id) : !s.task_owner || !membership.isAlive(s.task_owner)),
+      intervalMs: membership.heartbeatMs,
+    },
+  });
+  membership.whenWorkersDie(async () => {
+    await imageUploads.recoverInterruptedUploads(isAlive);
+    await reconciler.recoverAbandoned();
+  });
+  membership.onTick(() => tokens.loadRevocations());
+  membership.start();
 
   const health = async () => {
     let database = 'ok';
@@ -154,11 +202,13 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   const close = async () => {
     reconciler.stop();
     compute.hosts.stop();
+    membership.halt();
     await compute.tasks.idle();
     await images.idle();
     await hostImages.idle();
+    await membership.leave();
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, health, close };
+  return { config, db, tokens, identity, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, health, close };
 }

@@ -11,6 +11,10 @@
  *  - Start-up: servers a crash left mid-task are resolved (PowerSync.recover), then a sweep.
  *  - A broken event stream (engine down) marks the host DOWN, is retried with backoff, and a
  *    reconnect is followed by a full sweep of that host.
+ *  - Several processes (issue 16): each host is watched and swept by the one process holding its
+ *    lease (HostOwnership), renewed every `intervalMs`; a lease a dead process left is taken over
+ *    and the host swept at once. Interrupted work is recovered only when the process doing it
+ *    is gone (`isAbandoned`), never while it still runs.
  *
  * It never writes a state itself and never calls a driver to change anything: the service does.
  */
@@ -23,6 +27,17 @@ import type { ServerQueries } from './services/server-queries';
 import type { HostService } from './services/hosts';
 import type { TaskRunner } from './services/task-runner';
 import type { Observation } from './sync-rules';
+import type { ServerRecord } from './server-record';
+
+/** Which hosts this process watches, and whose unfinished work is whose (src/cluster). */
+export interface HostOwnership {
+  /** Takes or renews this process's claim on watching `host`; true while it holds it. */
+  hold(host: string): Promise<boolean>;
+  /** Whether the task (or build) a server is in was left by a process that no longer does it. */
+  isAbandoned(server: ServerRecord): boolean;
+  /** Milliseconds between renewals. */
+  intervalMs: number;
+}
 
 export interface ReconcilerDeps {
   sync: PowerSync;
@@ -36,6 +51,8 @@ export interface ReconcilerDeps {
   sweepIntervalMs: number;
   /** First and largest delay before re-subscribing to a broken event stream. */
   backoffMs?: { initial: number; max: number };
+  /** Absent: this process is alone, watches every host, and owns every task. */
+  ownership?: HostOwnership;
 }
 
 interface HostWatch {
@@ -56,6 +73,9 @@ export class Reconciler {
   private readonly log: Logger;
   private readonly sweepIntervalMs: number;
   private readonly backoff: { initial: number; max: number };
+  private readonly ownership: HostOwnership;
+  private leaseTimer?: NodeJS.Timeout;
+  private leasing?: Promise<void>;
 
   private readonly watches = new Map<string, HostWatch>();
   private timer?: NodeJS.Timeout;
@@ -75,23 +95,81 @@ export class Reconciler {
     this.sweepIntervalMs = deps.sweepIntervalMs;
     // Capped low: once an engine is back, its states must match within seconds (issue 5).
     this.backoff = deps.backoffMs ?? { initial: 250, max: 4_000 };
+    this.ownership = deps.ownership ?? {
+      hold: async () => true,
+      isAbandoned: (s) => !this.tasks.isBusy(s.id),
+      intervalMs: 60_000,
+    };
   }
 
-  /** Runs start-up recovery, subscribes to every host's events, starts the periodic sweep. */
+  /**
+   * Runs start-up recovery, takes the hosts it can (all of them when alone), subscribes to their
+   * events, sweeps them, and starts the periodic sweep and lease renewal.
+   */
   async start(): Promise<void> {
     if (this.running) return;
     this.running = true;
-    await this.recoverInterrupted();
-    for (const driver of this.drivers.all()) {
-      const w: HostWatch = { driver, delay: this.backoff.initial, sweepOnConnect: false };
-      this.watches.set(driver.host, w);
-      this.subscribe(w);
-    }
+    await this.recoverAbandoned();
+    await this.renewLeases(false);
     await this.sweep();
     this.timer = setInterval(() => {
       void this.sweep();
     }, this.sweepIntervalMs);
     this.timer.unref();
+    this.leaseTimer = setInterval(() => {
+      void this.renewLeases(true);
+    }, this.ownership.intervalMs);
+    this.leaseTimer.unref();
+  }
+
+  /** Hosts whose events this process watches now. */
+  watchedHosts(): string[] {
+    return [...this.watches.keys()];
+  }
+
+  /**
+   * One round of lease renewal: hosts newly held are watched (and swept when `sweepNew`: a
+   * takeover from a process that died must catch up at once), hosts lost are let go.
+   */
+  renewLeases(sweepNew = true): Promise<void> {
+    if (!this.leasing) {
+      this.leasing = (async () => {
+        for (const driver of this.drivers.all()) {
+          if (!this.running) return;
+          let held: boolean;
+          try {
+            held = await this.ownership.hold(driver.host);
+          } catch (err) {
+            this.log.error({ err, host: driver.host }, 'could not renew the lease of a compute host');
+            continue;
+          }
+          const watched = this.watches.get(driver.host);
+          if (held && !watched) {
+            const w: HostWatch = { driver, delay: this.backoff.initial, sweepOnConnect: false };
+            this.watches.set(driver.host, w);
+            this.subscribe(w);
+            if (sweepNew) {
+              this.log.info({ host: driver.host }, 'took over watching a compute host');
+              void this.track(this.sweepHost(driver).catch((err) => this.log.error({ err, host: driver.host }, 'sweep after takeover failed')));
+            }
+          } else if (!held && watched) {
+            this.log.warn({ host: driver.host }, 'another process holds this compute host now; no longer watching it');
+            this.unwatch(watched);
+            this.watches.delete(driver.host);
+          }
+        }
+      })().finally(() => {
+        this.leasing = undefined;
+      });
+    }
+    return this.leasing;
+  }
+
+  private unwatch(w: HostWatch): void {
+    w.unsubscribe?.();
+    w.unsubscribe = undefined;
+    if (w.retry) clearTimeout(w.retry);
+    w.retry = undefined;
   }
 
   /** Stops listening and sweeping. Work in flight finishes on its own (settle() waits for it). */
@@ -99,10 +177,9 @@ export class Reconciler {
     this.running = false;
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
-    for (const w of this.watches.values()) {
-      w.unsubscribe?.();
-      if (w.retry) clearTimeout(w.retry);
-    }
+    if (this.leaseTimer) clearInterval(this.leaseTimer);
+    this.leaseTimer = undefined;
+    for (const w of this.watches.values()) this.unwatch(w);
     this.watches.clear();
   }
 
@@ -118,11 +195,14 @@ export class Reconciler {
     await this.sweeping;
   }
 
-  /** Servers left mid-task (a crash, a kill -9) are resolved before anything else runs. */
-  private async recoverInterrupted(): Promise<void> {
+  /**
+   * Servers left mid-task by a process that is gone (a crash, a kill -9; at start-up, or when
+   * another process is found dead) are resolved, whatever host they are on.
+   */
+  async recoverAbandoned(): Promise<void> {
     let servers;
     try {
-      servers = await this.sync.unsettledServers();
+      servers = (await this.sync.unsettledServers()).filter((s) => this.ownership.isAbandoned(s));
     } catch (err) {
       this.log.error({ err }, 'could not list servers to recover');
       return;
@@ -134,15 +214,17 @@ export class Reconciler {
         this.log.error({ err, server_id: s.id }, 'recovery of a server failed');
       }
     }
-    if (servers.length) this.log.info({ count: servers.length }, 'start-up recovery done');
+    if (servers.length) this.log.info({ count: servers.length }, 'recovery of interrupted tasks done');
   }
 
-  /** One pass over every host (overlapping calls share the pass in flight). */
+  /** One pass over the watched hosts (overlapping calls share the pass in flight). */
   sweep(): Promise<void> {
     if (!this.sweeping) {
       this.sweeping = this.track((async () => {
         try {
-          for (const driver of this.drivers.all()) await this.sweepHost(driver);
+          // Started: the hosts this process watches. Not started (a one-off sweep): every host.
+          const drivers = this.running ? [...this.watches.values()].map((w) => w.driver) : this.drivers.all();
+          for (const driver of drivers) await this.sweepHost(driver);
         } finally {
           this.sweeping = undefined;
         }
@@ -167,7 +249,7 @@ export class Reconciler {
     const projectOf = new Map(instances.map((i) => [i.serverId, i.projectId]));
     // Interrupted work first (e.g. a build whose engine was down at start-up).
     for (const s of await this.sync.unsettledServers()) {
-      if (s.host === driver.host && !this.tasks.isBusy(s.id)) await this.isolated(s.id, () => this.sync.recover(s.id));
+      if (s.host === driver.host && this.ownership.isAbandoned(s)) await this.isolated(s.id, () => this.sync.recover(s.id));
     }
     for (const server of await this.queries.serversOnHost(driver.host)) {
       const observed: Observation = seen.get(server.id) ?? 'gone';
@@ -201,7 +283,7 @@ export class Reconciler {
         broken = true;
         w.unsubscribe?.();
         w.unsubscribe = undefined;
-        if (!this.running) return;
+        if (!this.running || this.watches.get(w.driver.host) !== w) return;
         this.hosts.setStatus(w.driver.host, 'DOWN');
         w.sweepOnConnect = true;
         this.log.warn({ host: w.driver.host, err: err.message, retry_ms: w.delay }, 'event stream broken; retrying');
@@ -215,15 +297,17 @@ export class Reconciler {
   /** Re-subscribes once the engine answers again, then sweeps the host (events were missed). */
   private async reconnect(w: HostWatch): Promise<void> {
     w.retry = undefined;
-    if (!this.running) return;
+    if (!this.running || this.watches.get(w.driver.host) !== w) return;
     try {
       await w.driver.ping();
     } catch {
+      if (this.watches.get(w.driver.host) !== w) return;
       w.retry = setTimeout(() => this.reconnect(w), w.delay);
       w.retry.unref();
       w.delay = Math.min(w.delay * 2, this.backoff.max);
       return;
     }
+    if (!this.running || this.watches.get(w.driver.host) !== w) return;
     this.log.info({ host: w.driver.host }, 'compute host is back; re-subscribing and sweeping');
     this.hosts.setStatus(w.driver.host, 'UP');
     this.subscribe(w);

@@ -63,4 +63,9 @@ export interface ServerRecord {
   updated_at: string;
   deleted_at: string | null;
   deleted: boolean;
+  /**
+   * The worker (novadock process) that made the last state change, i.e. the one doing the task
+   * in flight; set by the repository. A task whose owner is dead is recovered by a survivor.
+   */
+  task_owner?: string | null;
 }

@@ -138,7 +138,8 @@ function sqlValue(v: Scalar): string | number | null {
 }
 
 export class ImageRepository {
-  constructor(private readonly db: Db) {}
+  /** `owner`: this process's worker id, recorded as `upload_owner` when an image goes `saving`. */
+  constructor(private readonly db: Db, private readonly owner: string | null = null) {}
 
   /** Inserts a new image, `queued`, with its tags; false when the id is taken. */
   async create(rec: NewImage): Promise<boolean> {
@@ -198,8 +199,15 @@ export class ImageRepository {
    */
   async transition(id: string, from: ImageStatus, to: ImageStatus, fields: TransitionFields = {}): Promise<boolean> {
     if (!canTransition(from, to)) throw invalidState(msg.imageStatusTransition(from, to));
-    const n = await this.db('images').where({ id, status: from }).update({ ...fields, status: to, updated_at: now() });
+    const owner = to === 'saving' ? { upload_owner: this.owner } : {};
+    const n = await this.db('images').where({ id, status: from }).update({ ...fields, ...owner, status: to, updated_at: now() });
     return n === 1;
+  }
+
+  /** Images `saving`, with the worker whose upload or snapshot is writing their data. */
+  async saving(): Promise<{ id: string; owner: string | null }[]> {
+    const rows: { id: string; upload_owner: string | null }[] = await this.db('images').where({ status: 'saving' }).orderBy('id').select('id', 'upload_owner');
+    return rows.map((r) => ({ id: r.id, owner: r.upload_owner }));
   }
 
   /** Ids of every image in `status` (start-up recovery moves them one by one with transition). */

@@ -9,6 +9,7 @@ import knexFactory, { Knex } from 'knex';
 import * as initial from '../../migrations/20261122000000_initial';
 import * as imageMembers from '../../migrations/20261122100000_image_members';
 import * as engineImageId from '../../migrations/20261204000000_engine_image_id';
+import * as workers from '../../migrations/20261204100000_workers';
 
 export type Db = Knex;
 
@@ -19,6 +20,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261122000000_initial': initial,
   '20261122100000_image_members': imageMembers,
   '20261204000000_engine_image_id': engineImageId,
+  '20261204100000_workers': workers,
 };
 
 class ListedMigrations implements Knex.MigrationSource<string> {
@@ -48,9 +50,38 @@ export function openDb(file: string): Db {
   });
 }
 
+/**
+ * Brings the schema up to date. A database migrated by a newer novadock is refused with a clear
+ * message (this version would misread it), before anything is written.
+ */
 export async function migrate(db: Db): Promise<void> {
+  if (await db.schema.hasTable('knex_migrations')) {
+    const applied: string[] = await db('knex_migrations').pluck('name');
+    const unknown = applied.filter((m) => !(m in MIGRATIONS));
+    if (unknown.length > 0) {
+      throw new Error(`the database schema is newer than this novadock: it has migration(s) ${unknown.join(', ')}, which this version does not know. `
+        + 'Run the novadock version that migrated it (or a newer one); this one stops rather than misread the data.');
+    }
+  }
   await db.migrate.latest({ migrationSource: new ListedMigrations() });
 }
+
+/**
+ * Runs `fn` (migrations, seeding) while holding the database's start-up lock, so that processes
+ * starting at once take turns: on PostgreSQL an advisory lock held by a transaction (released
+ * by the server if this process dies); SQLite serialises writers already, and knex's own
+ * migration lock covers two processes on one file.
+ */
+export async function withStartupLock<T>(db: Db, fn: () => Promise<T>): Promise<T> {
+  if (db.client.config.client !== 'pg') return fn();
+  return db.transaction(async (trx) => {
+    await trx.raw('select pg_advisory_xact_lock(?)', [STARTUP_LOCK]);
+    return fn();
+  });
+}
+
+/** The advisory lock key of start-up ("novadock" in the lock space of this database). */
+const STARTUP_LOCK = 0x6e6f7661;
 
 /** Answers the health check: the database takes a query. */
 export async function ping(db: Db): Promise<void> {

@@ -115,6 +115,7 @@ function toRecord(r: ServerRow): ServerRecord {
     updated_at: r.updated_at as string,
     deleted_at: r.deleted_at as string | null,
     deleted: Boolean(r.deleted),
+    task_owner: (r.task_owner ?? null) as string | null,
   };
 }
 
@@ -150,7 +151,18 @@ const CACHE_LIMIT = 20_000;
 export class ServerRepository {
   private readonly cache = new Map<string, ServerRecord>();
 
-  constructor(private readonly db: Db) {}
+  /**
+   * `owner`: this process's worker id, recorded as `task_owner` by every write that sets a state,
+   * so that another process recovers a task only when the process doing it is dead.
+   */
+  constructor(private readonly db: Db, private readonly owner: string | null = null) {}
+
+  /** The patch's columns, plus who made the change when it sets a state. */
+  private columns(patch: ServerPatch): Record<string, unknown> {
+    const cols = toColumns(patch as Record<string, unknown>);
+    if (patch.task_state !== undefined || patch.vm_state !== undefined) cols.task_owner = this.owner;
+    return cols;
+  }
 
   /**
    * Inserts as many of `servers` as the quota allows (at least `minCount`, Nova's multiple-create
@@ -183,7 +195,8 @@ export class ServerRepository {
         next += 1;
         const ts = stamp();
         const rec: ServerRecord = { ...s, sequence: next, created_at: ts, updated_at: ts, deleted: false, deleted_at: null };
-        await tx('servers').insert(toColumns(rec as unknown as Record<string, unknown>));
+        await tx('servers').insert({ ...toColumns(rec as unknown as Record<string, unknown>), task_owner: this.owner });
+        rec.task_owner = this.owner;
         created.push(rec);
       }
       await tx('sequences').where({ name: 'instance' }).update({ value: next });
@@ -269,7 +282,7 @@ export class ServerRepository {
     if (expect.vmStates) inList(q, 'vm_state', expect.vmStates);
     if (expect.launched) q.whereNotNull('launched_at');
     if (expect.updatedAt !== undefined) q.where({ updated_at: expect.updatedAt });
-    const n = await q.update({ ...toColumns(patch as Record<string, unknown>), updated_at: stamp() });
+    const n = await q.update({ ...this.columns(patch), updated_at: stamp() });
     return n > 0;
   }
 
@@ -285,8 +298,9 @@ export class ServerRepository {
       const current = toRecord(row);
       const patch = fn(current);
       const updated_at = stamp();
-      await tx('servers').where({ id }).update({ ...toColumns(patch as Record<string, unknown>), updated_at });
-      return { ...current, ...patch, updated_at };
+      const cols = this.columns(patch);
+      await tx('servers').where({ id }).update({ ...cols, updated_at });
+      return { ...current, ...patch, updated_at, task_owner: 'task_owner' in cols ? this.owner : current.task_owner };
     });
   }
 

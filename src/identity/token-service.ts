@@ -76,8 +76,13 @@ export class TokenService {
     this.key = crypto.createSecretKey(Buffer.from(secret, 'utf8'));
   }
 
+  /**
+   * Reads the revocations in the database into memory: at start-up, and on every heartbeat so
+   * that a token revoked through another process is refused here within about a second.
+   * Additive: a revocation made here meanwhile is never dropped by a read that began before it.
+   */
   async loadRevocations(): Promise<void> {
-    this.revoked = new Set(await this.repo.liveRevocations());
+    for (const id of await this.repo.liveRevocations()) this.revoked.add(id);
   }
 
   /** POST /v3/auth/tokens */

@@ -209,14 +209,19 @@ export class ImageUploads {
   }
 
   /**
-   * Start-up recovery: no upload survives a restart, so images left `saving` by a crash go back
-   * to `queued` (their partial bytes are the store's sweepPartials()). Call once before serving.
+   * Recovery: no upload survives the process doing it, so images left `saving` by a process that
+   * is gone (a crash; `isAlive` says which workers still run: with several processes, only their
+   * uploads are left alone) go back to `queued`, and their partial bytes are removed from the
+   * store. Called before serving, and whenever another process is found dead.
    */
-  async recoverInterruptedUploads(): Promise<number> {
+  async recoverInterruptedUploads(isAlive: (owner: string) => boolean = () => false): Promise<number> {
     let n = 0;
-    for (const id of await this.repo.idsWithStatus('saving')) if (await this.repo.transition(id, 'saving', 'queued')) n++;
-    if (n > 0) this.log.warn({ images: n }, 'uploads interrupted by a restart: images back to queued');
-    await this.store.sweepPartials();
+    for (const img of await this.repo.saving()) {
+      if (img.owner && isAlive(img.owner)) continue;
+      if (await this.repo.transition(img.id, 'saving', 'queued')) n++;
+    }
+    if (n > 0) this.log.warn({ images: n }, 'uploads interrupted by a process that stopped: images back to queued');
+    await this.store.sweepPartials(async () => new Set((await this.repo.saving()).filter((i) => i.owner && isAlive(i.owner)).map((i) => i.id)));
     return n;
   }
 }

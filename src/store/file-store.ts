@@ -5,7 +5,8 @@
  * system, so the rename is atomic), are fsynced (from the moment the last byte is written), and
  * only `commit()` renames them to `<id>`
  * (then fsyncs the directory so the rename survives a crash). An aborted or crashed write
- * leaves at most a `.partial` file, which `sweepPartials()` removes at start-up.
+ * leaves at most a `.partial` file, which `sweepPartials()` removes at start-up (or, with several
+ * processes sharing the directory, once the process that was writing it is dead).
  */
 import fs from 'node:fs';
 import fsp from 'node:fs/promises';
@@ -140,10 +141,14 @@ export class FileImageStore implements ImageStore {
     return names.filter((n) => !n.endsWith(PARTIAL) && SAFE_ID.test(n)).sort();
   }
 
-  async sweepPartials(): Promise<void> {
+  async sweepPartials(inUse?: () => Promise<Set<string>>): Promise<void> {
     await this.ensureDir();
-    for (const n of await fsp.readdir(this.dir)) {
-      if (n.endsWith(PARTIAL)) await fsp.unlink(path.join(this.dir, n)).catch(() => undefined);
+    // Listed before asking what is in use: a write that begins afterwards is not in the list,
+    // and one in the list that is still going is in the set (its image went `saving` first).
+    const partials = (await fsp.readdir(this.dir)).filter((n) => n.endsWith(PARTIAL));
+    const keep = partials.length > 0 && inUse ? await inUse() : new Set<string>();
+    for (const n of partials) {
+      if (!keep.has(n.slice(0, n.indexOf('.')))) await fsp.unlink(path.join(this.dir, n)).catch(() => undefined);
     }
   }
 

@@ -36,6 +36,9 @@ export interface ImageStore {
   delete(imageId: string): Promise<void>;
   /** Ids of every stored image (for start-up checks). */
   list(): Promise<string[]>;
-  /** Removes temporary files left by a crash. */
-  sweepPartials(): Promise<void>;
+  /**
+   * Removes temporary files left by a crash: all of them, or those of images not in `inUse()`
+   * (the uploads live processes are still writing, when several share the store).
+   */
+  sweepPartials(inUse?: () => Promise<Set<string>>): Promise<void>;
 }

@@ -69,7 +69,7 @@ export class MemoryImageStore implements ImageStore {
     return [...this.data.keys()].sort();
   }
 
-  async sweepPartials(): Promise<void> {
+  async sweepPartials(_inUse?: () => Promise<Set<string>>): Promise<void> {
     /* nothing survives a restart of a Map */
   }
 
