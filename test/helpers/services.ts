@@ -18,6 +18,7 @@ import type { ImageStore } from '../../src/store/image-store';
 import { FakeDriver } from '../../src/virt/fake/driver';
 import { buildFakeArchive } from '../../src/virt/fake/archive';
 import { MemoryImageStore } from '../../src/store/memory-store';
+import type { MembershipOptions } from '../../src/cluster/membership';
 
 export const PASSWORDS = { admin: 'admin-secret', demo: 'demo-secret', alt: 'alt-secret', viewer: 'viewer-secret' } as const;
 export type Account = keyof typeof PASSWORDS;
@@ -34,6 +35,8 @@ export interface TestServicesOptions {
   /** Quotas over the defaults. */
   quotas?: Partial<Config['seed']['quotas']>;
   dbFile?: string;
+  /** Heartbeat and liveness timing (several processes over one database). */
+  membership?: MembershipOptions;
 }
 
 export interface TestServices {
@@ -80,7 +83,7 @@ export async function makeTestServices(opts: TestServicesOptions = {}): Promise<
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const drivers = opts.drivers ?? [opts.driver ?? new FakeDriver({ host: 'fake-host' })];
   const store = opts.store ?? new MemoryImageStore();
-  const services = await buildServices({ config, log, drivers, store, dbFile: opts.dbFile ?? path.join(dataDir, 'novadock.sqlite'), sweepIntervalMs: 60_000 });
+  const services = await buildServices({ config, log, drivers, store, dbFile: opts.dbFile ?? path.join(dataDir, 'novadock.sqlite'), sweepIntervalMs: 60_000, membership: opts.membership });
 
   const authBody = (account: Account) => ({
     auth: {
