@@ -69,15 +69,56 @@ export async function migrate(db: Db): Promise<void> {
 /**
  * Runs `fn` (migrations, seeding) while holding the database's start-up lock, so that processes
  * starting at once take turns: on PostgreSQL an advisory lock held by a transaction (released
- * by the server if this process dies); SQLite serialises writers already, and knex's own
- * migration lock covers two processes on one file.
+ * by the server if this process dies); on a SQLite file a lock file beside it naming the holder's
+ * pid (taken over when that process is gone). Whoever holds it is the only one migrating, so a
+ * migration lock that knex left set (a process killed mid-migration) is stale and freed.
  */
 export async function withStartupLock<T>(db: Db, fn: () => Promise<T>): Promise<T> {
-  if (db.client.config.client !== 'pg') return fn();
-  return db.transaction(async (trx) => {
-    await trx.raw('select pg_advisory_xact_lock(?)', [STARTUP_LOCK]);
+  const locked = async () => {
+    if (await db.schema.hasTable('knex_migrations_lock')) await db.migrate.forceFreeMigrationsLock({ migrationSource: new ListedMigrations() });
     return fn();
-  });
+  };
+  if (db.client.config.client === 'pg') {
+    return db.transaction(async (trx) => {
+      await trx.raw('select pg_advisory_xact_lock(?)', [STARTUP_LOCK]);
+      return locked();
+    });
+  }
+  const file = (db.client.config.connection as { filename?: string }).filename;
+  if (!file || file === ':memory:') return locked();
+  const release = await lockFile(`${file}.startup-lock`);
+  try {
+    return await locked();
+  } finally {
+    release();
+  }
+}
+
+const pidAlive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM';
+  }
+};
+
+/** An exclusive lock file holding our pid; a holder that is no longer running loses it. */
+async function lockFile(lock: string, waitMs = 120_000): Promise<() => void> {
+  const deadline = Date.now() + waitMs;
+  for (;;) {
+    try {
+      fs.writeFileSync(lock, String(process.pid), { flag: 'wx' });
+      return () => fs.rmSync(lock, { force: true });
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+    const holder = Number(fs.readFileSync(lock, 'utf8').trim() || 'NaN');
+    // Unreadable (being written) is given a moment; a dead holder's lock is removed.
+    if (Number.isInteger(holder) && holder !== process.pid && !pidAlive(holder)) fs.rmSync(lock, { force: true });
+    else if (Date.now() > deadline) throw new Error(`${lock} is held by process ${holder}, which is still running: is another novadock starting on this database?`);
+    else await new Promise((r) => setTimeout(r, 100));
+  }
 }
 
 /** The advisory lock key of start-up ("novadock" in the lock space of this database). */
