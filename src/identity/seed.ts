@@ -62,7 +62,7 @@ export async function seedIdentity(repo: IdentityRepository, seed: SeedConfig, o
     const existing = await repo.userByName(domainId, u.name);
     const password = u.password ?? (existing ? undefined : keptPassword(opts.dataDir, u.name, opts.log));
     // Re-hash only when the password changed, so restarts keep the same hash.
-    const passwordHash = password !== undefined && !(existing && verifyPassword(password, existing.password_hash)) ? hashPassword(password) : undefined;
+    const passwordHash = password !== undefined && !(existing && (await verifyPassword(password, existing.password_hash))) ? await hashPassword(password) : undefined;
     const row = await repo.upsertUser({ id: newId(), name: u.name, domain_id: domainId, password_hash: passwordHash, default_project_id: projectId });
     for (const role of u.roles ?? ['member']) {
       const implied = IMPLIED_ROLES[role];

@@ -104,7 +104,7 @@ export class TokenService {
         if (!domainId) throw badRequest('Expecting to find domain in user. The server could not comply with the request since it is either malformed or otherwise incorrect.');
         user = await this.repo.userByName(domainId, u.name);
       } else throw badRequest("Invalid input for field 'identity/password/user': an id or a name is required");
-      if (!user || !user.enabled || !verifyPassword(u.password, user.password_hash)) throw unauthorized();
+      if (!user || !user.enabled || !(await verifyPassword(u.password, user.password_hash))) throw unauthorized();
     } else if (methods.includes('token')) {
       const id = identity.token?.id;
       if (typeof id !== 'string') throw badRequest("Invalid input for field 'identity/token': 'id' is a required property");
