@@ -1,6 +1,9 @@
 /**
- * The database: SQLite through knex and better-sqlite3. Only src/db imports knex.
- * WAL mode so readers never wait for the writer; foreign keys on; a busy timeout so
+ * The database, through knex: SQLite (better-sqlite3) by default, PostgreSQL (pg) when the target
+ * is a postgres:// URL. Only src/db imports knex. The same migrations and queries serve both; the
+ * few places where the dialects differ go through src/db/dialect.ts.
+ *
+ * SQLite: WAL mode so readers never wait for the writer; foreign keys on; a busy timeout so
  * concurrent writers queue instead of failing.
  */
 import path from 'node:path';
@@ -27,7 +30,28 @@ class ListedMigrations implements Knex.MigrationSource<string> {
   async getMigration(m: string) { return MIGRATIONS[m]; }
 }
 
-export function openDb(file: string): Db {
+export interface OpenOptions {
+  /** PostgreSQL only: the schema to work in (it must exist); tests give each database its own. */
+  searchPath?: string;
+}
+
+/** Whether a database target names a PostgreSQL server rather than a SQLite file. */
+export function isPostgresUrl(target: string): boolean {
+  return /^postgres(ql)?:\/\//i.test(target);
+}
+
+/** Opens a SQLite file (or ':memory:'), or a PostgreSQL server for a postgres:// or postgresql:// URL. */
+export function openDb(target: string, opts: OpenOptions = {}): Db {
+  if (isPostgresUrl(target)) {
+    return knexFactory({
+      client: 'pg',
+      connection: target,
+      ...(opts.searchPath ? { searchPath: [opts.searchPath] } : {}),
+      // Connections open on demand: an idle server holds none.
+      pool: { min: 0, max: 10 },
+    });
+  }
+  const file = target;
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   return knexFactory({
     client: 'better-sqlite3',

@@ -1,0 +1,49 @@
+/**
+ * Where SQLite and PostgreSQL differ, in one place, so the repositories read the same on both.
+ *
+ * - Concurrency: SQLite has one connection (src/db/knex.ts), so every transaction runs alone and a
+ *   read-then-write transaction cannot race. PostgreSQL runs transactions side by side (READ
+ *   COMMITTED): a transaction that decides on what it read takes a lock first — a row lock
+ *   (`forUpdate()`, which knex leaves out on SQLite) when the row exists, or `serialize` when the
+ *   decision is about rows that may not exist yet (a quota count, a sequence).
+ * - Errors: constraint violations carry SQLite's `SQLITE_CONSTRAINT*` codes or PostgreSQL's SQLSTATE.
+ * - Strings: SQLite compares bytes (BINARY); PostgreSQL compares by the database's collation
+ *   unless told `COLLATE "C"` (byte order for UTF-8).
+ * - JSON: the JSON columns hold text; SQLite reads it with json_extract/json_each, PostgreSQL
+ *   after a cast to jsonb.
+ * - Numbers: PostgreSQL returns bigint and numeric results (count, sum, bigint columns) as
+ *   strings; callers wrap them in Number.
+ */
+import type { Knex } from 'knex';
+
+export type Dialect = 'sqlite' | 'postgres';
+
+/** Which database a knex instance (or transaction) talks to. */
+export function dialect(k: Knex | Knex.Transaction): Dialect {
+  const client = (k.client as { config: { client?: unknown } }).config.client;
+  return client === 'pg' || client === 'postgres' || client === 'postgresql' ? 'postgres' : 'sqlite';
+}
+
+/**
+ * True for a unique, primary-key or foreign-key violation: SQLite's SQLITE_CONSTRAINT_*,
+ * PostgreSQL's 23505 (unique) and 23503 (foreign key).
+ */
+export function isConstraintViolation(e: unknown): boolean {
+  const code = String((e as { code?: unknown } | null)?.code ?? '');
+  return code.startsWith('SQLITE_CONSTRAINT') || code === '23505' || code === '23503';
+}
+
+/**
+ * Makes the rest of transaction `tx` run alone among transactions that serialize on the same
+ * `key`, until it ends: PostgreSQL's transaction-scoped advisory lock. On SQLite every
+ * transaction already runs alone (one connection), so nothing is done.
+ */
+export async function serialize(tx: Knex.Transaction, key: string): Promise<void> {
+  if (dialect(tx) !== 'postgres') return;
+  await tx.raw('select pg_advisory_xact_lock(hashtext(?))', [key]);
+}
+
+/** A column (as `table.column` or `column`) compared in byte order, SQLite's BINARY collation. */
+export function byteOrder(k: Knex | Knex.Transaction, column: string): Knex.Raw {
+  return dialect(k) === 'postgres' ? k.raw('?? collate "C"', [column]) : k.raw('??', [column]);
+}
