@@ -18,9 +18,9 @@ import type { Knex } from 'knex';
 
 export type Dialect = 'sqlite' | 'postgres';
 
-/** Which database a knex instance (or transaction) talks to. */
-export function dialect(k: Knex | Knex.Transaction): Dialect {
-  const client = (k.client as { config: { client?: unknown } }).config.client;
+/** Which database a knex instance, transaction or query builder talks to. */
+export function dialect(k: { client: unknown }): Dialect {
+  const client = (k.client as { config?: { client?: unknown } }).config?.client;
   return client === 'pg' || client === 'postgres' || client === 'postgresql' ? 'postgres' : 'sqlite';
 }
 
@@ -43,7 +43,14 @@ export async function serialize(tx: Knex.Transaction, key: string): Promise<void
   await tx.raw('select pg_advisory_xact_lock(hashtext(?))', [key]);
 }
 
-/** A column (as `table.column` or `column`) compared in byte order, SQLite's BINARY collation. */
-export function byteOrder(k: Knex | Knex.Transaction, column: string): Knex.Raw {
-  return dialect(k) === 'postgres' ? k.raw('?? collate "C"', [column]) : k.raw('??', [column]);
+/** Orders `q` by a string column in byte order, SQLite's BINARY collation, on both databases. */
+export function orderBytes<Q extends Knex.QueryBuilder>(q: Q, column: string, dir: 'asc' | 'desc' = 'asc'): Q {
+  if (dialect(q) === 'postgres') return q.orderByRaw(`?? collate "C" ${dir}`, [column]) as Q;
+  return q.orderBy(column, dir) as Q;
+}
+
+/** `column op value` for a string column, compared in byte order on both databases. */
+export function whereBytes<Q extends Knex.QueryBuilder>(q: Q, column: string, op: '<' | '<=' | '>' | '>=', value: string): Q {
+  if (dialect(q) === 'postgres') return q.whereRaw(`?? collate "C" ${op} ?`, [column, value]) as Q;
+  return q.where(column, op, value) as Q;
 }

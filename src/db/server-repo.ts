@@ -1,5 +1,5 @@
 /**
- * Servers (Nova's `instances`) in SQLite. Rows are never rewritten whole: every write names the
+ * Servers (Nova's `instances`) in the database. Rows are never rewritten whole: every write names the
  * columns it changes, so a rename and a background state change never undo each other, and every
  * state change is a compare-and-set (`UPDATE … WHERE task_state IS NULL AND vm_state IN (…)`),
  * which is what gives one 202 and N−1 409s to N concurrent conflicting actions.
@@ -9,6 +9,7 @@
 import { stamp } from '../clock';
 import type { Knex } from 'knex';
 import type { Db } from './knex';
+import { dialect, serialize } from './dialect';
 import type { ServerRecord, Fault, FlavorSnapshot } from '../compute/server-record';
 import type { VmState } from '../compute/vm-states';
 import type { TaskState } from '../compute/task-states';
@@ -136,7 +137,7 @@ function inList<T extends string | number>(q: Knex.QueryBuilder, column: string,
     q.where((w) => {
       if (nonNull.length) w.orWhereIn(column, nonNull as never[]);
       if (withNull) w.orWhereNull(column);
-      if (!nonNull.length && !withNull) w.whereRaw('0');
+      if (!nonNull.length && !withNull) w.whereRaw('1 = 0');
     });
   } else {
     if (nonNull.length) q.where((w) => w.whereNotIn(column, nonNull as never[]).orWhereNull(column));
@@ -156,9 +157,12 @@ export class ServerRepository {
    * Inserts as many of `servers` as the quota allows (at least `minCount`, Nova's multiple-create
    * rule), in one transaction with the usage count, so concurrent creates cannot both squeeze
    * under the limit. Sequences (instance-%08x names) are allocated in the same transaction.
+   * On PostgreSQL creates take turns (an advisory lock) from the count on: the count is about
+   * rows that do not exist yet, and the sequence row may not exist either.
    */
   async insertWithinQuota(servers: NewServer[], minCount: number, limits: QuotaLimits): Promise<InsertResult> {
     return this.db.transaction(async (tx) => {
+      await serialize(tx, 'novadock.servers.insert');
       const projectId = servers[0].project_id;
       const used = await this.usageIn(tx, projectId);
       const per = { instances: 1, cores: servers[0].flavor.vcpus, ram: servers[0].flavor.ram };
@@ -274,13 +278,13 @@ export class ServerRepository {
   }
 
   /**
-   * Read-modify-write in one transaction (the only connection is held, so concurrent callers
-   * queue): `fn` sees the current row and returns the columns to write, or throws to refuse.
+   * Read-modify-write in one transaction, the row locked (SQLite: the only connection is held;
+   * PostgreSQL: FOR UPDATE), so concurrent callers queue: `fn` sees the current row and returns the columns to write, or throws to refuse.
    * Resolves with the row as written, or undefined when there is no such (undeleted) server.
    */
   async mutate(id: string, fn: (current: ServerRecord) => ServerPatch): Promise<ServerRecord | undefined> {
     return this.db.transaction(async (tx) => {
-      const row = await tx('servers').where({ id, deleted: 0 }).first();
+      const row = await tx('servers').where({ id, deleted: 0 }).forUpdate().first();
       if (!row) return undefined;
       const current = toRecord(row);
       const patch = fn(current);
@@ -296,9 +300,13 @@ export class ServerRepository {
   }
 
   private async usageIn(k: Knex | Knex.Transaction, projectId: string): Promise<Usage> {
+    // The embedded flavor is JSON text: SQLite reads it as it is, PostgreSQL after a cast to jsonb.
+    const [cores, ram] = dialect(k) === 'postgres'
+      ? ["coalesce(sum((flavor::jsonb ->> 'vcpus')::numeric), 0) as cores", "coalesce(sum((flavor::jsonb ->> 'ram')::numeric), 0) as ram"]
+      : ["coalesce(sum(json_extract(flavor, '$.vcpus')), 0) as cores", "coalesce(sum(json_extract(flavor, '$.ram')), 0) as ram"];
     const row = await k('servers')
       .where({ project_id: projectId, deleted: 0 })
-      .select(k.raw('count(*) as instances'), k.raw("coalesce(sum(json_extract(flavor, '$.vcpus')), 0) as cores"), k.raw("coalesce(sum(json_extract(flavor, '$.ram')), 0) as ram"))
+      .select(k.raw('count(*) as instances'), k.raw(cores), k.raw(ram))
       .first();
     return { instances: Number(row?.instances ?? 0), cores: Number(row?.cores ?? 0), ram: Number(row?.ram ?? 0) };
   }
