@@ -10,7 +10,7 @@ import type { Knex } from 'knex';
 
 /** PostgreSQL's stand-in for SQLite's implicit rowid: an integer in insertion order, not the key. */
 function rowid(knex: Knex, t: Knex.CreateTableBuilder): void {
-  if ((knex.client as { config: { client?: unknown } }).config.client === 'pg') t.increments('rowid', { primaryKey: false });
+  if ((knex.client as { dialect?: unknown }).dialect === 'postgresql') t.increments('rowid', { primaryKey: false });
 }
 
 export async function up(knex: Knex): Promise<void> {

@@ -20,8 +20,7 @@ export type Dialect = 'sqlite' | 'postgres';
 
 /** Which database a knex instance, transaction or query builder talks to. */
 export function dialect(k: { client: unknown }): Dialect {
-  const client = (k.client as { config?: { client?: unknown } }).config?.client;
-  return client === 'pg' || client === 'postgres' || client === 'postgresql' ? 'postgres' : 'sqlite';
+  return (k.client as { dialect?: unknown }).dialect === 'postgresql' ? 'postgres' : 'sqlite';
 }
 
 /**

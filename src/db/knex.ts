@@ -9,6 +9,7 @@
 import path from 'node:path';
 import fs from 'node:fs';
 import knexFactory, { Knex } from 'knex';
+import { badRequest } from '../errors';
 import * as initial from '../../migrations/20261122000000_initial';
 import * as imageMembers from '../../migrations/20261122100000_image_members';
 import * as engineImageId from '../../migrations/20261204000000_engine_image_id';
@@ -40,11 +41,37 @@ export function isPostgresUrl(target: string): boolean {
   return /^postgres(ql)?:\/\//i.test(target);
 }
 
+/**
+ * PostgreSQL refuses values SQLite stores as they come: text holding U+0000, strings longer than
+ * a varchar(n), numbers beyond a column's range. Such a value comes from the request (whatever
+ * got past validation), so it is the request that is invalid (400), not the server (500).
+ */
+const PG_INVALID_INPUT: Record<string, string> = {
+  22021: 'Invalid input: text cannot contain the character U+0000.',
+  22001: 'Invalid input: a value is longer than its field allows.',
+  22003: 'Invalid input: a number is out of range.',
+};
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const KnexPgClient: new (config: Knex.Config) => unknown = require('knex/lib/dialects/postgres');
+
+/** knex's pg client, with PostgreSQL's "this value cannot be stored" errors as bad requests. */
+class PgClient extends (KnexPgClient as new (config: Knex.Config) => { _query(conn: unknown, obj: unknown): Promise<unknown> }) {
+  override async _query(conn: unknown, obj: unknown): Promise<unknown> {
+    try {
+      return await super._query(conn, obj);
+    } catch (e) {
+      const message = PG_INVALID_INPUT[String((e as { code?: unknown }).code)];
+      throw message ? badRequest(message) : e;
+    }
+  }
+}
+
 /** Opens a SQLite file (or ':memory:'), or a PostgreSQL server for a postgres:// or postgresql:// URL. */
 export function openDb(target: string, opts: OpenOptions = {}): Db {
   if (isPostgresUrl(target)) {
     return knexFactory({
-      client: 'pg',
+      client: PgClient as unknown as typeof Knex.Client,
       connection: target,
       ...(opts.searchPath ? { searchPath: [opts.searchPath] } : {}),
       // Connections open on demand: an idle server holds none.
