@@ -155,7 +155,8 @@ as_pg_owner() {
 # A throwaway PostgreSQL cluster for the tests: a fresh data directory, UTF-8 with the C locale,
 # trust authentication, listening on 127.0.0.1 only (first free port from 55432) with its socket
 # inside the directory. Exports NOVADOCK_TEST_PG_URL (the admin URL test/helpers/services.ts uses
-# to give each test its own schema). Callers trap stop_test_postgres on exit.
+# to give each test its own schema). Returns non-zero when the cluster does not start. Callers trap
+# stop_test_postgres on exit.
 start_test_postgres() {
   ensure_postgres
   TEST_PG_DIR="$(mktemp -d /tmp/novadock-pg.XXXXXX)"
@@ -163,7 +164,7 @@ start_test_postgres() {
   mkdir -p "$TEST_PG_DIR/data"
   if [ "$(id -u)" -eq 0 ]; then chown -R postgres: "$TEST_PG_DIR"; fi
   as_pg_owner "$PG_BIN/initdb" -D "$TEST_PG_DIR/data" -U postgres -E UTF8 --locale=C --auth=trust >"$TEST_PG_DIR/initdb.log" 2>&1 \
-    || { cat "$TEST_PG_DIR/initdb.log" >&2; die "initdb failed"; }
+    || { cat "$TEST_PG_DIR/initdb.log" >&2; log "initdb failed"; stop_test_postgres; return 1; }
   local port
   for port in $(seq 55432 55532); do
     # Someone answers on the port: try the next.
@@ -176,7 +177,9 @@ start_test_postgres() {
     fi
   done
   tail -n 20 "$TEST_PG_DIR/server.log" >&2 2>/dev/null || true
-  die "could not start the test PostgreSQL"
+  log "could not start the test PostgreSQL"
+  stop_test_postgres
+  return 1
 }
 
 stop_test_postgres() {
