@@ -9,8 +9,9 @@
  * - Errors: constraint violations carry SQLite's `SQLITE_CONSTRAINT*` codes or PostgreSQL's SQLSTATE.
  * - Strings: SQLite compares bytes (BINARY); PostgreSQL compares by the database's collation
  *   unless told `COLLATE "C"` (byte order for UTF-8).
- * - JSON: the JSON columns hold text; SQLite reads it with json_extract/json_each, PostgreSQL
- *   after a cast to jsonb.
+ * - JSON: the JSON columns hold text. SQLite reads it in SQL (json_extract, json_each); on
+ *   PostgreSQL the repositories parse it themselves, because jsonb refuses JSON that
+ *   JSON.stringify writes and SQLite accepts (\u0000, lone surrogates).
  * - Numbers: PostgreSQL returns bigint and numeric results (count, sum, bigint columns) as
  *   strings; callers wrap them in Number.
  */

@@ -169,9 +169,16 @@ export class ImageRepository {
   async list(scope: ImageScope, conditions: ImageCondition[]): Promise<ImageRecord[]> {
     const q = this.db<ImageRow>('images').select('*');
     applyScope(q, scope);
-    for (const c of conditions) applyCondition(q, c);
-    const rows = await q;
-    return rows.map((r) => toRecord(r));
+    // PostgreSQL's jsonb refuses some JSON that JSON.stringify writes (\u0000, lone surrogates):
+    // there, property conditions are checked on the parsed records instead of in SQL.
+    const inSql = dialect(this.db) === 'sqlite';
+    const byProperty: PropertyCondition[] = [];
+    for (const c of conditions) {
+      if ('property' in c && !inSql) byProperty.push(c);
+      else applyCondition(q, c);
+    }
+    const records = (await q).map((r) => toRecord(r));
+    return byProperty.length === 0 ? records : records.filter((r) => byProperty.every((c) => hasStringProperty(r, c)));
   }
 
   /** The records with their tags loaded (one query). */
@@ -378,19 +385,21 @@ function applyScope(q: Knex.QueryBuilder, scope: ImageScope): void {
   }
 }
 
+type PropertyCondition = Extract<ImageCondition, { property: string }>;
+
+/** What SQLite's json_each condition below asks: the key (literally) holds this string. */
+function hasStringProperty(r: ImageRecord, c: PropertyCondition): boolean {
+  return Object.prototype.hasOwnProperty.call(r.properties, c.property) && r.properties[c.property] === c.value;
+}
+
 function applyCondition(q: Knex.QueryBuilder, c: ImageCondition): void {
   if ('tag' in c) {
     q.whereExists((sub) => sub.select(1).from('image_tags').whereRaw('image_tags.image_id = images.id').andWhere('image_tags.tag', c.tag));
     return;
   }
   if ('property' in c) {
-    // The key is compared as a plain string: dots, quotes and spaces in property names are literal.
-    // Only string values match (a JSON number 1 is not the property "1").
-    if (dialect(q) === 'postgres') {
-      q.whereRaw("jsonb_typeof(images.properties::jsonb -> ?::text) = 'string' AND images.properties::jsonb ->> ?::text = ?", [c.property, c.property, c.value]);
-    } else {
-      q.whereRaw("EXISTS (SELECT 1 FROM json_each(images.properties) AS p WHERE p.key = ? AND p.type = 'text' AND p.value = ?)", [c.property, c.value]);
-    }
+    // json_each compares the key as a plain string: dots, quotes and spaces in property names are literal.
+    q.whereRaw("EXISTS (SELECT 1 FROM json_each(images.properties) AS p WHERE p.key = ? AND p.type = 'text' AND p.value = ?)", [c.property, c.value]);
     return;
   }
   const col = `images.${c.column}`;

@@ -300,13 +300,21 @@ export class ServerRepository {
   }
 
   private async usageIn(k: Knex | Knex.Transaction, projectId: string): Promise<Usage> {
-    // The embedded flavor is JSON text: SQLite reads it as it is, PostgreSQL after a cast to jsonb.
-    const [cores, ram] = dialect(k) === 'postgres'
-      ? ["coalesce(sum((flavor::jsonb ->> 'vcpus')::numeric), 0) as cores", "coalesce(sum((flavor::jsonb ->> 'ram')::numeric), 0) as ram"]
-      : ["coalesce(sum(json_extract(flavor, '$.vcpus')), 0) as cores", "coalesce(sum(json_extract(flavor, '$.ram')), 0) as ram"];
+    if (dialect(k) === 'postgres') {
+      // The embedded flavor is JSON text that jsonb may refuse (a \u0000 or a lone surrogate in
+      // a name or an extra spec): add it up here. A project holds at most its quota of servers.
+      const flavors: { flavor: string }[] = await k('servers').where({ project_id: projectId, deleted: 0 }).select('flavor');
+      const usage = { instances: flavors.length, cores: 0, ram: 0 };
+      for (const { flavor } of flavors) {
+        const f = json<Partial<FlavorSnapshot>>(flavor, {});
+        usage.cores += Number(f.vcpus ?? 0);
+        usage.ram += Number(f.ram ?? 0);
+      }
+      return usage;
+    }
     const row = await k('servers')
       .where({ project_id: projectId, deleted: 0 })
-      .select(k.raw('count(*) as instances'), k.raw(cores), k.raw(ram))
+      .select(k.raw('count(*) as instances'), k.raw("coalesce(sum(json_extract(flavor, '$.vcpus')), 0) as cores"), k.raw("coalesce(sum(json_extract(flavor, '$.ram')), 0) as ram"))
       .first();
     return { instances: Number(row?.instances ?? 0), cores: Number(row?.cores ?? 0), ram: Number(row?.ram ?? 0) };
   }
