@@ -2,8 +2,16 @@
  * The whole schema of the first release: identity, images, flavors, servers, keypairs, actions.
  * Timestamps are ISO-8601 strings in UTC (`2026-01-01T10:00:00.000Z`); views format them.
  * JSON columns hold text; the repositories parse them.
+ *
+ * flavors and keypairs use SQLite's implicit rowid as their integer id (creation order).
+ * PostgreSQL has none, so there they get an explicit `rowid` serial column that reads the same.
  */
 import type { Knex } from 'knex';
+
+/** PostgreSQL's stand-in for SQLite's implicit rowid: an integer in insertion order, not the key. */
+function rowid(knex: Knex, t: Knex.CreateTableBuilder): void {
+  if ((knex.client as { dialect?: unknown }).dialect === 'postgresql') t.increments('rowid', { primaryKey: false });
+}
 
 export async function up(knex: Knex): Promise<void> {
   await knex.schema.createTable('projects', (t) => {
@@ -71,6 +79,7 @@ export async function up(knex: Knex): Promise<void> {
   });
 
   await knex.schema.createTable('flavors', (t) => {
+    rowid(knex, t);
     t.string('id', 255).primary();
     t.string('name', 255).notNullable().unique();
     t.integer('ram').notNullable();
@@ -149,6 +158,7 @@ export async function up(knex: Knex): Promise<void> {
   });
 
   await knex.schema.createTable('keypairs', (t) => {
+    rowid(knex, t);
     t.string('user_id', 64).notNullable();
     t.string('name', 255).notNullable();
     t.string('type', 16).notNullable().defaultTo('ssh');

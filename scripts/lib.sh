@@ -129,3 +129,62 @@ running_pid() {
   tr '\0' ' ' <"/proc/$pid/cmdline" | grep -q 'dist/src/main.js' || return 1
   echo "$pid"
 }
+
+# PostgreSQL's server binaries (initdb, pg_ctl): Debian's postgresql package, installed when missing.
+# The package's own cluster is not used (nor started here): tests get a throwaway one.
+ensure_postgres() {
+  if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
+    # As for docker.io: keep the package's init script from starting its default cluster.
+    local policy=/usr/sbin/policy-rc.d placed=0
+    if [ ! -e "$policy" ]; then
+      as_root sh -c "printf '#!/bin/sh\nexit 101\n' > $policy && chmod 755 $policy" && placed=1
+    fi
+    local ok=1
+    apt_install postgresql || ok=0
+    if [ "$placed" -eq 1 ]; then as_root rm -f "$policy"; fi
+    [ "$ok" -eq 1 ] || die "could not install postgresql"
+  fi
+  PG_BIN="$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)"
+}
+
+# The server refuses to run as root: root runs it as the postgres user, anyone else as themselves.
+as_pg_owner() {
+  if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+# A throwaway PostgreSQL cluster for the tests: a fresh data directory, UTF-8 with the C locale,
+# trust authentication, listening on 127.0.0.1 only (first free port from 55432) with its socket
+# inside the directory. Exports NOVADOCK_TEST_PG_URL (the admin URL test/helpers/services.ts uses
+# to give each test its own schema). Returns non-zero when the cluster does not start. Callers trap
+# stop_test_postgres on exit.
+start_test_postgres() {
+  ensure_postgres
+  TEST_PG_DIR="$(mktemp -d /tmp/novadock-pg.XXXXXX)"
+  chmod 755 "$TEST_PG_DIR"
+  mkdir -p "$TEST_PG_DIR/data"
+  if [ "$(id -u)" -eq 0 ]; then chown -R postgres: "$TEST_PG_DIR"; fi
+  as_pg_owner "$PG_BIN/initdb" -D "$TEST_PG_DIR/data" -U postgres -E UTF8 --locale=C --auth=trust >"$TEST_PG_DIR/initdb.log" 2>&1 \
+    || { cat "$TEST_PG_DIR/initdb.log" >&2; log "initdb failed"; stop_test_postgres; return 1; }
+  local port
+  for port in $(seq 55432 55532); do
+    # Someone answers on the port: try the next.
+    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && continue
+    if as_pg_owner "$PG_BIN/pg_ctl" -D "$TEST_PG_DIR/data" -l "$TEST_PG_DIR/server.log" -w -t 30 \
+         -o "-c listen_addresses=127.0.0.1 -p $port -k $TEST_PG_DIR -c fsync=off -c max_connections=200" start >/dev/null; then
+      export NOVADOCK_TEST_PG_URL="postgres://postgres@127.0.0.1:$port/postgres"
+      log "test PostgreSQL at $NOVADOCK_TEST_PG_URL (data: $TEST_PG_DIR)"
+      return 0
+    fi
+  done
+  tail -n 20 "$TEST_PG_DIR/server.log" >&2 2>/dev/null || true
+  log "could not start the test PostgreSQL"
+  stop_test_postgres
+  return 1
+}
+
+stop_test_postgres() {
+  [ -n "${TEST_PG_DIR:-}" ] && [ -d "$TEST_PG_DIR" ] || return 0
+  as_pg_owner "$PG_BIN/pg_ctl" -D "$TEST_PG_DIR/data" -m fast -w stop >/dev/null 2>&1 || true
+  rm -rf "$TEST_PG_DIR"
+  unset TEST_PG_DIR NOVADOCK_TEST_PG_URL
+}

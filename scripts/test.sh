@@ -2,7 +2,8 @@
 # `npm test`: the whole suite, on a fresh Debian 12 machine with Node 20 as on a developer's.
 # Installs what is missing (a Docker engine, busybox-static for the test images, the Debian
 # OpenStack clients and tempest, node_modules), builds, then runs every jest project (unit,
-# integration, docker, e2e) and, when present, the Tempest conformance run (scripts/conformance.sh).
+# integration, docker, e2e), the integration project once more on a throwaway PostgreSQL (the
+# second database backend), and, when present, the Tempest conformance run (scripts/conformance.sh).
 # Exits non-zero if anything failed, or if any test was skipped: a skipped test is not a pass.
 # Extra arguments go to jest (e.g. `npm test -- test/e2e/images.test.ts`).
 set -euo pipefail
@@ -19,7 +20,7 @@ status=0
 log "lint (eslint src)"
 npx eslint src || status=1
 summary="$(mktemp)"
-trap 'rm -f "$summary" "$summary.resilience" "$summary.conformance"' EXIT
+trap 'stop_test_postgres; rm -f "$summary" "$summary.pg" "$summary.resilience" "$summary.conformance"' EXIT
 # Two workers on two cores: the unit and integration files are quick, and the docker and e2e files
 # spend their time waiting on the engine and the CLIs rather than on the CPU, so two at a time
 # keeps both cores busy without starving either. --forceExit: a leaked handle must not hold CI
@@ -30,6 +31,20 @@ whole=0
 if [ "$#" -eq 0 ]; then whole=1; set -- --selectProjects unit integration docker e2e; fi
 NOVADOCK_TEST_SUMMARY="$summary" npx jest "$@" --ci --maxWorkers=2 --forceExit \
   --reporters=default --reporters=./test/reporter/strict-reporter.js || status=1
+
+# The same integration tests on PostgreSQL: a throwaway cluster on 127.0.0.1, a fresh schema per
+# test-services instance (test/helpers/postgres.ts). Whole-suite runs only.
+if [ "$whole" -eq 1 ]; then
+  log "jest (integration on PostgreSQL)"
+  # No cluster, no summary file: the closing line counts one failure.
+  if start_test_postgres; then
+    NOVADOCK_TEST_SUMMARY="$summary.pg" npx jest --selectProjects integration --ci --maxWorkers=2 --forceExit \
+      --reporters=default --reporters=./test/reporter/strict-reporter.js || status=1
+    stop_test_postgres
+  else
+    status=1
+  fi
+fi
 
 # Crashes, engine restarts and hostile input on a real engine: alone and serially, because
 # restarting the engine would break any test running beside it. Whole-suite runs only.
@@ -49,16 +64,19 @@ if [ "$whole" -eq 1 ] && [ -f scripts/conformance.sh ]; then
   [ "$conformance_rc" -eq 0 ] || status=1
 fi
 
-# One closing line for the whole run (CI reads it): jest's counts plus Tempest's, when it ran.
+# One closing line for the whole run (CI reads it): jest's counts (SQLite, PostgreSQL, resilience)
+# plus Tempest's, when it ran.
 read -r passed failed skipped < <(node -e '
   const fs = require("fs");
   let j = { passed: 0, failed: 1, skipped: 0 };
   try { j = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch {}
   let p = j.passed, f = j.failed, s = j.skipped;
-  if (process.argv[2] === "1") {
-    let r = { passed: 0, failed: 1, skipped: 0 };
-    try { r = JSON.parse(fs.readFileSync(process.argv[1] + ".resilience", "utf8")); } catch {}
-    p += r.passed; f += r.failed; s += r.skipped;
+  if (process.argv[4] === "1") {
+    for (const part of [".pg", ".resilience"]) {
+      let r = { passed: 0, failed: 1, skipped: 0 };
+      try { r = JSON.parse(fs.readFileSync(process.argv[1] + part, "utf8")); } catch {}
+      p += r.passed; f += r.failed; s += r.skipped;
+    }
   }
   if (process.argv[2] === "1") {
     const text = fs.existsSync(process.argv[1] + ".conformance") ? fs.readFileSync(process.argv[1] + ".conformance", "utf8") : "";
@@ -66,7 +84,7 @@ read -r passed failed skipped < <(node -e '
     if (m) { p += +m[1]; f += +m[2]; s += +m[3]; }
     if (!m || (process.argv[3] !== "0" && +m[2] === 0)) f += 1; // it failed without a count: one failure
   }
-  console.log(p, f, s);' "$summary" "$conformance_ran" "${conformance_rc:-0}")
+  console.log(p, f, s);' "$summary" "$conformance_ran" "${conformance_rc:-0}" "$whole")
 echo
 if [ "$skipped" -gt 0 ]; then echo "tests: ${passed} passed, ${failed} failed, ${skipped} skipped"; else echo "tests: ${passed} passed, ${failed} failed"; fi
 if [ "$status" -ne 0 ]; then log "FAILED after ${SECONDS} s"; else log "all passed in ${SECONDS} s"; fi

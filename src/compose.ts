@@ -61,8 +61,10 @@ export interface BuildOptions {
   log: Logger;
   drivers: ComputeDriver[];
   store: ImageStore;
-  /** Database file; defaults to <dataDir>/novadock.sqlite. ':memory:' for unit tests. */
+  /** SQLite database file when config.databaseUrl is unset; defaults to <dataDir>/novadock.sqlite. ':memory:' for unit tests. */
   dbFile?: string;
+  /** PostgreSQL only: the schema to use (tests give each instance its own). */
+  dbSchema?: string;
   /** Seconds between reconciler sweeps (events do the live work). */
   sweepIntervalMs?: number;
   /** Heartbeat and liveness timing of this process among several (tests shorten them). */
@@ -107,7 +109,7 @@ export function tokenSecret(dataDir: string): string {
 
 export async function buildServices(opts: BuildOptions): Promise<Services> {
   const { config, log } = opts;
-  const db = openDb(opts.dbFile ?? path.join(config.dataDir, 'novadock.sqlite'));
+  const db = openDb(config.databaseUrl ?? opts.dbFile ?? path.join(config.dataDir, 'novadock.sqlite'), { searchPath: opts.dbSchema });
   const membership = new Membership(new WorkerRepository(db), log, opts.membership);
   const identity = new IdentityRepository(db);
   const flavors = new FlavorRepository(db);

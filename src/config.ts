@@ -47,6 +47,11 @@ export interface Config {
   bind: string;
   publicUrl: string;
   dataDir: string;
+  /**
+   * A postgres:// (or postgresql://) URL to keep the records in PostgreSQL; unset = SQLite in
+   * <dataDir>/novadock.sqlite. The data directory still holds the token secret and image files.
+   */
+  databaseUrl?: string;
   adminPassword?: string;
   dockerHost?: string;
   /** Tokens live this long (seconds). Tempest re-authenticates 60 s before expiry, so hours. */
@@ -76,6 +81,14 @@ function intFrom(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got '${raw}'`);
   return n;
+}
+
+/** NOVADOCK_DATABASE_URL, if set: only PostgreSQL URLs (SQLite is the default, configured by the data directory). */
+function databaseUrlFrom(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.NOVADOCK_DATABASE_URL;
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^postgres(ql)?:\/\//i.test(raw)) throw new Error('NOVADOCK_DATABASE_URL must be a postgres:// or postgresql:// URL');
+  return raw;
 }
 
 /** Reads and checks the seed file; unknown shapes fail start-up with a message naming the field. */
@@ -137,6 +150,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     bind,
     publicUrl,
     dataDir,
+    databaseUrl: databaseUrlFrom(env),
     adminPassword: env.NOVADOCK_ADMIN_PASSWORD || undefined,
     dockerHost: env.DOCKER_HOST || undefined,
     tokenTtlSeconds: intFrom(env, 'NOVADOCK_TOKEN_TTL', 12 * 3600),

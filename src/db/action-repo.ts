@@ -46,8 +46,9 @@ export class ActionRepository {
       project_id: a.projectId,
       start_time: ts,
       updated_at: ts,
-    });
-    return Number(id);
+    }).returning('id');
+    // SQLite and PostgreSQL both answer RETURNING; the driver gives { id } rows.
+    return Number(typeof id === 'object' ? id.id : id);
   }
 
   /** Records the outcome. Idempotent: an action finishes once, later calls change nothing. */

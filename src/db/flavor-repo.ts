@@ -1,13 +1,14 @@
 /**
  * Flavors: the sizes servers boot with (Nova's API-database `flavors` + `flavor_extra_specs`).
- * Ids are strings (Nova's `flavorid`); the row's SQLite rowid plays the part of Nova's internal
- * integer id (creation order, the tiebreaker of every sort and the `id` sort key).
+ * Ids are strings (Nova's `flavorid`); the row's rowid (SQLite's implicit one, an explicit serial
+ * column on PostgreSQL) plays the part of Nova's internal integer id (creation order, the tiebreaker of every sort and the `id` sort key).
  * Extra specs live in a JSON column and change inside a transaction, so two concurrent writers
  * never lose each other's keys.
  */
 import crypto from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Db } from './knex';
+import { isConstraintViolation } from './dialect';
 import { now } from '../clock';
 import type { SeedFlavor } from '../config';
 import { badRequest, conflict, msg, notFound } from '../errors';
@@ -84,7 +85,7 @@ export class FlavorMarkerNotFound extends Error {
   }
 }
 
-/** A row of `flavors`: the record as SQLite stores it (booleans as 0/1, extra specs as JSON text). */
+/** A row of `flavors`: the record as stored (booleans as 0/1 in SQLite, extra specs as JSON text). */
 type FlavorRow = Omit<FlavorRecord, 'is_public' | 'disabled' | 'extra_specs'> & {
   rowid: number;
   is_public: number | boolean;
@@ -105,7 +106,7 @@ function parseSpecs(text: string): Record<string, string> {
 
 function fromRow(r: FlavorRow): Row {
   return {
-    rowid: r.rowid,
+    rowid: Number(r.rowid),
     id: r.id,
     name: r.name,
     ram: r.ram,
@@ -198,8 +199,10 @@ export class FlavorRepository {
     });
   }
 
-  private async row(id: string, trx?: Knex.Transaction): Promise<Row | undefined> {
-    const r = await this.q(trx).select('rowid', '*').where({ id }).first();
+  /** The row; `lock` (in a transaction) holds it until the transaction ends (PostgreSQL). */
+  private async row(id: string, trx?: Knex.Transaction, lock = false): Promise<Row | undefined> {
+    const q = this.q(trx).select('rowid', '*').where({ id });
+    const r = await (lock ? q.forUpdate() : q).first();
     return r ? fromRow(r as FlavorRow) : undefined;
   }
 
@@ -282,8 +285,7 @@ export class FlavorRepository {
         await this.q(trx).insert(record);
       });
     } catch (e) {
-      const code = (e as { code?: string }).code ?? '';
-      if (code.startsWith('SQLITE_CONSTRAINT')) throw conflict(`Flavor with ID ${id} or name ${f.name} already exists.`);
+      if (isConstraintViolation(e)) throw conflict(`Flavor with ID ${id} or name ${f.name} already exists.`);
       throw e;
     }
     return (await this.get(id))!;
@@ -303,7 +305,7 @@ export class FlavorRepository {
   /** Merges keys into the flavor's extra specs; returns the whole new set. 404 when there is no flavor. */
   async setExtraSpecs(id: string, specs: Record<string, string>): Promise<Record<string, string>> {
     return this.db.transaction(async (trx) => {
-      const r = await this.row(id, trx);
+      const r = await this.row(id, trx, true);
       if (!r) throw notFound(msg.flavorNotFound(id));
       const merged = { ...r.extra_specs, ...specs };
       await this.q(trx).where({ id }).update({ extra_specs: JSON.stringify(merged) });
@@ -314,7 +316,7 @@ export class FlavorRepository {
   /** Removes one extra spec. 404 when the flavor or the key does not exist (Nova's messages). */
   async deleteExtraSpec(id: string, key: string): Promise<void> {
     await this.db.transaction(async (trx) => {
-      const r = await this.row(id, trx);
+      const r = await this.row(id, trx, true);
       if (!r) throw notFound(msg.flavorNotFound(id));
       if (!Object.prototype.hasOwnProperty.call(r.extra_specs, key)) {
         throw notFound(`Flavor ${id} has no extra specs with key ${key}.`);

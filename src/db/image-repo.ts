@@ -1,5 +1,5 @@
 /**
- * Images and their tags in SQLite. Rows become ImageRecords here and nowhere else.
+ * Images and their tags in the database. Rows become ImageRecords here and nowhere else.
  *
  * The status is written in one place, `transition`: a move the table in
  * src/image/image-status.ts does not allow is refused (Glance's status setter does the same),
@@ -12,11 +12,12 @@
 import type { Knex } from 'knex';
 import { invalidState, msg } from '../errors';
 import type { Db } from './knex';
+import { dialect, isConstraintViolation, orderBytes } from './dialect';
 import { now } from '../clock';
 import type { ImageMember, ImageRecord, ImageStatus, MemberStatus, Visibility } from '../image/image-record';
 import { canTransition } from '../image/image-status';
 
-/** A row of `images`: the record's columns as SQLite stores them (booleans as 0/1, properties as JSON text, tags apart). */
+/** A row of `images`: the record's columns as stored (booleans as 0/1 in SQLite, bigints as strings from PostgreSQL, properties as JSON text, tags apart). */
 type ImageRow = Omit<ImageRecord, 'status' | 'visibility' | 'protected' | 'os_hidden' | 'properties' | 'tags'> & {
   status: string;
   visibility: string;
@@ -150,7 +151,7 @@ export class ImageRepository {
       });
       return true;
     } catch (e) {
-      if (String((e as { code?: string }).code).startsWith('SQLITE_CONSTRAINT')) return false;
+      if (isConstraintViolation(e)) return false;
       throw e;
     }
   }
@@ -158,7 +159,7 @@ export class ImageRepository {
   async get(id: string): Promise<ImageRecord | undefined> {
     const row = await this.db<ImageRow>('images').where({ id }).first();
     if (!row) return undefined;
-    const tags = await this.db('image_tags').where({ image_id: id }).orderBy('tag').pluck('tag');
+    const tags = await orderBytes(this.db('image_tags').where({ image_id: id }), 'tag').pluck('tag');
     return toRecord(row, tags);
   }
 
@@ -169,9 +170,16 @@ export class ImageRepository {
   async list(scope: ImageScope, conditions: ImageCondition[]): Promise<ImageRecord[]> {
     const q = this.db<ImageRow>('images').select('*');
     applyScope(q, scope);
-    for (const c of conditions) applyCondition(q, c);
-    const rows = await q;
-    return rows.map((r) => toRecord(r));
+    // PostgreSQL's jsonb refuses some JSON that JSON.stringify writes (\u0000, lone surrogates):
+    // there, property conditions are checked on the parsed records instead of in SQL.
+    const inSql = dialect(this.db) === 'sqlite';
+    const byProperty: PropertyCondition[] = [];
+    for (const c of conditions) {
+      if ('property' in c && !inSql) byProperty.push(c);
+      else applyCondition(q, c);
+    }
+    const records = (await q).map((r) => toRecord(r));
+    return byProperty.length === 0 ? records : records.filter((r) => byProperty.every((c) => hasStringProperty(r, c)));
   }
 
   /** The records with their tags loaded (one query). */
@@ -181,7 +189,7 @@ export class ImageRepository {
     const ids = records.map((r) => r.id);
     // SQLite caps bound parameters; page sizes are ≤ 1000 but stay safe in slices.
     for (let i = 0; i < ids.length; i += 500) {
-      const rows: Array<{ image_id: string; tag: string }> = await this.db('image_tags').whereIn('image_id', ids.slice(i, i + 500)).orderBy('tag');
+      const rows: Array<{ image_id: string; tag: string }> = await orderBytes(this.db('image_tags').whereIn('image_id', ids.slice(i, i + 500)), 'tag');
       for (const r of rows) {
         const list = tags.get(r.image_id) ?? [];
         list.push(r.tag);
@@ -212,19 +220,19 @@ export class ImageRepository {
 
   /** Ids of every image in `status` (start-up recovery moves them one by one with transition). */
   async idsWithStatus(status: ImageStatus): Promise<string[]> {
-    return this.db('images').where({ status }).orderBy('id').pluck('id');
+    return orderBytes(this.db('images').where({ status }), 'id').pluck('id');
   }
 
   /**
-   * Read-modify-write of editable attributes in one transaction: `decide` sees the current
-   * record and returns the edit (or throws to refuse it). Returns the updated record, or
-   * undefined if the image is gone.
+   * Read-modify-write of editable attributes in one transaction, the row locked: `decide` sees
+   * the current record and returns the edit (or throws to refuse it). Returns the updated
+   * record, or undefined if the image is gone.
    */
   async edit(id: string, decide: (current: ImageRecord) => ImageEdit): Promise<ImageRecord | undefined> {
     return this.db.transaction(async (trx) => {
-      const row = await trx<ImageRow>('images').where({ id }).first();
+      const row = await trx<ImageRow>('images').where({ id }).forUpdate().first();
       if (!row) return undefined;
-      const tags = await trx('image_tags').where({ image_id: id }).orderBy('tag').pluck('tag');
+      const tags = await orderBytes(trx('image_tags').where({ image_id: id }), 'tag').pluck('tag');
       const current = toRecord(row, tags);
       const change = decide(current);
       const { tags: newTags, properties, ...columns } = change;
@@ -233,7 +241,7 @@ export class ImageRepository {
       if (Object.keys(change).length > 0) await trx('images').where({ id }).update(update);
       if (newTags !== undefined) await replaceTags(trx, id, newTags);
       const after = await trx<ImageRow>('images').where({ id }).first();
-      const afterTags = await trx('image_tags').where({ image_id: id }).orderBy('tag').pluck('tag');
+      const afterTags = await orderBytes(trx('image_tags').where({ image_id: id }), 'tag').pluck('tag');
       return toRecord(after!, afterTags);
     });
   }
@@ -241,7 +249,8 @@ export class ImageRepository {
   /** Adds a tag (idempotent); false if the image is gone. */
   async addTag(id: string, tag: string): Promise<boolean> {
     return this.db.transaction(async (trx) => {
-      const exists = await trx('images').where({ id }).first('id');
+      // Locked, so a concurrent delete waits instead of breaking the tag's foreign key.
+      const exists = await trx('images').where({ id }).forUpdate().first('id');
       if (!exists) return false;
       await trx('image_tags').insert({ image_id: id, tag }).onConflict(['image_id', 'tag']).ignore();
       await trx('images').where({ id }).update({ updated_at: now() });
@@ -270,7 +279,8 @@ export class ImageRepository {
    */
   async delete(id: string, guard: { status?: ImageStatus; protected?: boolean } = {}): Promise<ImageRecord | undefined> {
     return this.db.transaction(async (trx) => {
-      const row = await trx<ImageRow>('images').where({ id }).first();
+      // Locked: a transition between the guard's check and the delete waits (PostgreSQL).
+      const row = await trx<ImageRow>('images').where({ id }).forUpdate().first();
       if (!row) return undefined;
       if (guard.status !== undefined && row.status !== guard.status) return undefined;
       if (guard.protected !== undefined && Boolean(row.protected) !== guard.protected) return undefined;
@@ -292,7 +302,7 @@ export class ImageRepository {
       return row;
     } catch (e) {
       // Primary key (duplicate) or foreign key (image deleted meanwhile).
-      if (String((e as { code?: string }).code).startsWith('SQLITE_CONSTRAINT')) return undefined;
+      if (isConstraintViolation(e)) return undefined;
       throw e;
     }
   }
@@ -306,7 +316,7 @@ export class ImageRepository {
   async listMembers(imageId: string, onlyMember?: string): Promise<ImageMember[]> {
     const q = this.db<ImageMember>('image_members').where({ image_id: imageId });
     if (onlyMember !== undefined) q.andWhere({ member_id: onlyMember });
-    const rows = await q.orderBy([{ column: 'created_at' }, { column: 'member_id' }]);
+    const rows = await orderBytes(q.orderBy('created_at'), 'member_id');
     return rows.map(toMember);
   }
 
@@ -383,6 +393,13 @@ function applyScope(q: Knex.QueryBuilder, scope: ImageScope): void {
   }
 }
 
+type PropertyCondition = Extract<ImageCondition, { property: string }>;
+
+/** What SQLite's json_each condition below asks: the key (literally) holds this string. */
+function hasStringProperty(r: ImageRecord, c: PropertyCondition): boolean {
+  return Object.prototype.hasOwnProperty.call(r.properties, c.property) && r.properties[c.property] === c.value;
+}
+
 function applyCondition(q: Knex.QueryBuilder, c: ImageCondition): void {
   if ('tag' in c) {
     q.whereExists((sub) => sub.select(1).from('image_tags').whereRaw('image_tags.image_id = images.id').andWhere('image_tags.tag', c.tag));
@@ -399,7 +416,7 @@ function applyCondition(q: Knex.QueryBuilder, c: ImageCondition): void {
     const wantsNull = c.values.some((v) => v === null);
     q.where((w) => {
       if (nonNull.length > 0) w.whereIn(col, nonNull as Array<string | number>);
-      else w.whereRaw('0');
+      else w.whereRaw('1 = 0');
       if (wantsNull) w.orWhereNull(col);
     });
     return;
@@ -411,7 +428,7 @@ function applyCondition(q: Knex.QueryBuilder, c: ImageCondition): void {
   if (c.value === null) {
     if (c.op === 'eq') q.whereNull(col);
     else if (c.op === 'neq') q.whereNotNull(col);
-    else q.whereRaw('0');
+    else q.whereRaw('1 = 0');
     return;
   }
   q.where(col, SQL_OPS[c.op], sqlValue(c.value) as string | number);

@@ -1,8 +1,10 @@
 /**
  * Key pairs, per user (Nova's API-database `key_pairs`). A key pair is identified by
- * (user_id, name); the row's SQLite rowid is the integer `id` Nova shows at 2.1.
+ * (user_id, name); the row's rowid (SQLite's implicit one, an explicit serial column on
+ * PostgreSQL) is the integer `id` Nova shows at 2.1.
  */
 import type { Db } from './knex';
+import { isConstraintViolation, orderBytes, serialize, whereBytes } from './dialect';
 import { now } from '../clock';
 import { conflict, quotaExceeded } from '../errors';
 
@@ -46,7 +48,7 @@ interface KeypairRow {
 }
 
 const fromRow = (r: KeypairRow): KeypairRecord => ({
-  id: r.rowid,
+  id: Number(r.rowid),
   name: r.name,
   public_key: r.public_key,
   fingerprint: r.fingerprint,
@@ -77,9 +79,10 @@ export class KeypairRepository {
     if (page.marker !== undefined) {
       const m = await this.q().where({ user_id: userId, name: page.marker }).first();
       if (!m) throw new KeypairMarkerNotFound(page.marker);
-      sql = sql.where('name', '>', page.marker);
+      sql = whereBytes(sql, 'name', '>', page.marker);
     }
-    sql = sql.orderBy('name', 'asc');
+    // Names in byte order (SQLite's BINARY), whatever PostgreSQL's collation: markers page the same.
+    sql = orderBytes(sql, 'name', 'asc');
     if (page.limit !== undefined) sql = sql.limit(page.limit);
     return ((await sql) as KeypairRow[]).map(fromRow);
   }
@@ -97,6 +100,8 @@ export class KeypairRepository {
   async create(k: NewKeypair, maxKeypairs: number): Promise<KeypairRecord> {
     try {
       await this.db.transaction(async (trx) => {
+        // The count is about rows that do not exist yet: one create per user at a time.
+        await serialize(trx, `novadock.keypairs:${k.user_id}`);
         if (maxKeypairs >= 0) {
           const r = await trx('keypairs').where({ user_id: k.user_id }).count<{ n: number }[]>({ n: '*' });
           if (Number(r[0]?.n ?? 0) + 1 > maxKeypairs) throw quotaExceeded('Quota exceeded, too many key pairs.');
@@ -107,8 +112,7 @@ export class KeypairRepository {
         await trx('keypairs').insert({ ...k, created_at: now() });
       });
     } catch (e) {
-      const code = (e as { code?: string }).code ?? '';
-      if (code.startsWith('SQLITE_CONSTRAINT')) throw conflict(`Key pair '${k.name}' already exists.`);
+      if (isConstraintViolation(e)) throw conflict(`Key pair '${k.name}' already exists.`);
       throw e;
     }
     return (await this.get(k.user_id, k.name))!;

@@ -1,13 +1,25 @@
-/** `npm run migrate`: bring the database in NOVADOCK_DATA_DIR up to date and exit. */
+/** `npm run migrate`: bring the database (NOVADOCK_DATABASE_URL, else SQLite in NOVADOCK_DATA_DIR) up to date and exit. */
 import path from 'node:path';
 import { loadConfig } from '../config';
 import { openDb, migrate } from './knex';
 
 async function main() {
   const config = loadConfig();
-  const db = openDb(path.join(config.dataDir, 'novadock.sqlite'));
+  const target = config.databaseUrl ?? path.join(config.dataDir, 'novadock.sqlite');
+  const db = openDb(target);
   await migrate(db);
   await db.destroy();
-  process.stdout.write(`database at ${path.join(config.dataDir, 'novadock.sqlite')} is up to date\n`);
+  // A URL may carry a password: name only its host and database.
+  const shown = config.databaseUrl ? `PostgreSQL database ${describeUrl(config.databaseUrl)}` : `database at ${target}`;
+  process.stdout.write(`${shown} is up to date\n`);
+}
+
+function describeUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.host}${u.pathname}`;
+  } catch {
+    return '(unparsable URL)';
+  }
 }
 main().catch((e) => { process.stderr.write(`migrate failed: ${e.message}\n`); process.exit(1); });

@@ -1,5 +1,5 @@
 /**
- * Servers (Nova's `instances`) in SQLite. Rows are never rewritten whole: every write names the
+ * Servers (Nova's `instances`) in the database. Rows are never rewritten whole: every write names the
  * columns it changes, so a rename and a background state change never undo each other, and every
  * state change is a compare-and-set (`UPDATE … WHERE task_state IS NULL AND vm_state IN (…)`),
  * which is what gives one 202 and N−1 409s to N concurrent conflicting actions.
@@ -9,6 +9,7 @@
 import { stamp } from '../clock';
 import type { Knex } from 'knex';
 import type { Db } from './knex';
+import { dialect, serialize } from './dialect';
 import type { ServerRecord, Fault, FlavorSnapshot } from '../compute/server-record';
 import type { VmState } from '../compute/vm-states';
 import type { TaskState } from '../compute/task-states';
@@ -137,7 +138,7 @@ function inList<T extends string | number>(q: Knex.QueryBuilder, column: string,
     q.where((w) => {
       if (nonNull.length) w.orWhereIn(column, nonNull as never[]);
       if (withNull) w.orWhereNull(column);
-      if (!nonNull.length && !withNull) w.whereRaw('0');
+      if (!nonNull.length && !withNull) w.whereRaw('1 = 0');
     });
   } else {
     if (nonNull.length) q.where((w) => w.whereNotIn(column, nonNull as never[]).orWhereNull(column));
@@ -168,9 +169,12 @@ export class ServerRepository {
    * Inserts as many of `servers` as the quota allows (at least `minCount`, Nova's multiple-create
    * rule), in one transaction with the usage count, so concurrent creates cannot both squeeze
    * under the limit. Sequences (instance-%08x names) are allocated in the same transaction.
+   * On PostgreSQL creates take turns (an advisory lock) from the count on: the count is about
+   * rows that do not exist yet, and the sequence row may not exist either.
    */
   async insertWithinQuota(servers: NewServer[], minCount: number, limits: QuotaLimits): Promise<InsertResult> {
     return this.db.transaction(async (tx) => {
+      await serialize(tx, 'novadock.servers.insert');
       const projectId = servers[0].project_id;
       const used = await this.usageIn(tx, projectId);
       const per = { instances: 1, cores: servers[0].flavor.vcpus, ram: servers[0].flavor.ram };
@@ -287,13 +291,13 @@ export class ServerRepository {
   }
 
   /**
-   * Read-modify-write in one transaction (the only connection is held, so concurrent callers
-   * queue): `fn` sees the current row and returns the columns to write, or throws to refuse.
+   * Read-modify-write in one transaction, the row locked (SQLite: the only connection is held;
+   * PostgreSQL: FOR UPDATE), so concurrent callers queue: `fn` sees the current row and returns the columns to write, or throws to refuse.
    * Resolves with the row as written, or undefined when there is no such (undeleted) server.
    */
   async mutate(id: string, fn: (current: ServerRecord) => ServerPatch): Promise<ServerRecord | undefined> {
     return this.db.transaction(async (tx) => {
-      const row = await tx('servers').where({ id, deleted: 0 }).first();
+      const row = await tx('servers').where({ id, deleted: 0 }).forUpdate().first();
       if (!row) return undefined;
       const current = toRecord(row);
       const patch = fn(current);
@@ -310,6 +314,18 @@ export class ServerRepository {
   }
 
   private async usageIn(k: Knex | Knex.Transaction, projectId: string): Promise<Usage> {
+    if (dialect(k) === 'postgres') {
+      // The embedded flavor is JSON text that jsonb may refuse (a \u0000 or a lone surrogate in
+      // a name or an extra spec): add it up here. A project holds at most its quota of servers.
+      const flavors: { flavor: string }[] = await k('servers').where({ project_id: projectId, deleted: 0 }).select('flavor');
+      const usage = { instances: flavors.length, cores: 0, ram: 0 };
+      for (const { flavor } of flavors) {
+        const f = json<Partial<FlavorSnapshot>>(flavor, {});
+        usage.cores += Number(f.vcpus ?? 0);
+        usage.ram += Number(f.ram ?? 0);
+      }
+      return usage;
+    }
     const row = await k('servers')
       .where({ project_id: projectId, deleted: 0 })
       .select(k.raw('count(*) as instances'), k.raw("coalesce(sum(json_extract(flavor, '$.vcpus')), 0) as cores"), k.raw("coalesce(sum(json_extract(flavor, '$.ram')), 0) as ram"))

@@ -1,6 +1,7 @@
 /**
  * The services as the composition root builds them (buildServices: real identity, a real SQLite
- * file, the reconciler's collaborators), without an HTTP app: for unit tests of rules. A fake
+ * file — or, when NOVADOCK_TEST_PG_URL is set, a fresh schema on that PostgreSQL server
+ * (test/helpers/postgres.ts) — the reconciler's collaborators), without an HTTP app: for unit tests of rules. A fake
  * driver and the memory store by default, or any drivers and store given. Seeds four accounts:
  * admin (admin), demo (member of demo), alt (member of alt), viewer (reader of demo); `ctx`
  * gives a request context for one of them, issued by the token service as a login would be.
@@ -19,6 +20,7 @@ import { FakeDriver } from '../../src/virt/fake/driver';
 import { buildFakeArchive } from '../../src/virt/fake/archive';
 import { MemoryImageStore } from '../../src/store/memory-store';
 import type { MembershipOptions } from '../../src/cluster/membership';
+import { createTestSchema, testPgUrl } from './postgres';
 
 export const PASSWORDS = { admin: 'admin-secret', demo: 'demo-secret', alt: 'alt-secret', viewer: 'viewer-secret' } as const;
 export type Account = keyof typeof PASSWORDS;
@@ -34,6 +36,10 @@ export interface TestServicesOptions {
   config?: Partial<Config>;
   /** Quotas over the defaults. */
   quotas?: Partial<Config['seed']['quotas']>;
+  /**
+   * The SQLite file to use (a test that restarts the services passes the same one twice). On
+   * PostgreSQL it names a schema instead, kept on close so that the next instance finds it.
+   */
   dbFile?: string;
   /** Heartbeat and liveness timing (several processes over one database). */
   membership?: MembershipOptions;
@@ -83,7 +89,12 @@ export async function makeTestServices(opts: TestServicesOptions = {}): Promise<
   const log = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
   const drivers = opts.drivers ?? [opts.driver ?? new FakeDriver({ host: 'fake-host' })];
   const store = opts.store ?? new MemoryImageStore();
-  const services = await buildServices({ config, log, drivers, store, dbFile: opts.dbFile ?? path.join(dataDir, 'novadock.sqlite'), sweepIntervalMs: 60_000, membership: opts.membership });
+  const pgUrl = config.databaseUrl === undefined ? testPgUrl() : undefined;
+  const pg = pgUrl === undefined ? undefined : await createTestSchema(pgUrl, opts.dbFile);
+  if (pg) config.databaseUrl = pg.url;
+  const services = await buildServices({
+    config, log, drivers, store, dbFile: opts.dbFile ?? path.join(dataDir, 'novadock.sqlite'), dbSchema: pg?.schema, sweepIntervalMs: 60_000, membership: opts.membership,
+  });
 
   const authBody = (account: Account) => ({
     auth: {
@@ -118,6 +129,8 @@ export async function makeTestServices(opts: TestServicesOptions = {}): Promise<
     },
     async close() {
       await services.close();
+      // A schema named by dbFile outlives this instance, as the file would (the cluster is thrown away).
+      if (pg && opts.dbFile === undefined) await pg.drop();
       fs.rmSync(dataDir, { recursive: true, force: true });
     },
   };
