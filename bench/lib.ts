@@ -12,9 +12,9 @@ import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync } from 'node:child_process';
 import Docker from 'dockerode';
-import { ROOT, StartedServer, startServer, StartOptions } from '../test/helpers/server';
+import { freePort, ROOT, StartedServer, startServer, StartOptions } from '../test/helpers/server';
 
-export { startServer };
+export { freePort, ROOT, startServer };
 export type { StartedServer };
 
 export const docker = new Docker(process.env.DOCKER_HOST ? undefined : { socketPath: '/var/run/docker.sock' });
@@ -136,6 +136,31 @@ export async function boot(a: Api, name: string, imageRef: string, networks: 'au
   const r = await a.req<{ server: { id: string } }>('POST', '/compute/v2.1/servers', { server: { name, imageRef, flavorRef: '1', networks } }, { 'X-OpenStack-Nova-API-Version': '2.37' });
   if (r.status !== 202) throw new Error(`boot ${name}: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body.server.id;
+}
+
+/**
+ * Boots `wanted` real servers (8 at a time, `networks: none`: a Linux bridge takes at most 1,024
+ * ports) from `imageRef` and waits for each to be ACTIVE, pushing their ids into `ids` as they
+ * are created (so a cleanup deletes them even after a failure). Stops early below 4 GiB of
+ * available memory (a container costs the engine ~13 MiB); resolves to why it stopped, or ''.
+ */
+export async function bootMany(a: Api, imageRef: string, wanted: number, ids: string[]): Promise<string> {
+  let stoppedEarly = '';
+  let active = 0;
+  const t = now();
+  await pool(Array.from({ length: wanted }, (_, i) => i), 8, async (i) => {
+    if (stoppedEarly) return;
+    if (memAvailableMiB() < 4096) {
+      stoppedEarly = `stopped booting at ${ids.length} servers: less than 4 GiB of memory available`;
+      return;
+    }
+    const id = await boot(a, `list-${String(i).padStart(4, '0')}`, imageRef, 'none');
+    ids.push(id);
+    await waitStatus(a, id, 'ACTIVE', now(), 50, 300_000);
+    if (++active % 100 === 0) process.stderr.write(`${active} servers ACTIVE (${(ms(t) / 1000).toFixed(0)} s)\n`);
+  });
+  process.stderr.write(`${active} servers ACTIVE after ${(ms(t) / 1000).toFixed(0)} s${stoppedEarly ? ` (${stoppedEarly})` : ''}\n`);
+  return stoppedEarly;
 }
 
 /** DELETE each server and wait until GET answers 404. */

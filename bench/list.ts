@@ -14,7 +14,7 @@
  * than 4 GiB available. Booting and deleting 1,000 takes a few minutes.
  * Target (issue 3): p50 <= 30 ms.
  */
-import { api, benchImage, boot, deleteServers, main, median, memAvailableMiB, ms, now, numArg, percentile, pool, report, startBenchServer, uploadImage, waitStatus } from './lib';
+import { api, benchImage, bootMany, deleteServers, main, median, ms, now, numArg, percentile, report, startBenchServer, uploadImage } from './lib';
 
 main(async (cleanups) => {
   const wanted = numArg('servers', 1000);
@@ -28,21 +28,7 @@ main(async (cleanups) => {
 
   const ids: string[] = [];
   cleanups.push(() => deleteServers(a, ids, 8));
-  let stoppedEarly = '';
-  let active = 0;
-  const t = now();
-  await pool(Array.from({ length: wanted }, (_, i) => i), 8, async (i) => {
-    if (stoppedEarly) return;
-    if (memAvailableMiB() < 4096) {
-      stoppedEarly = `stopped booting at ${ids.length} servers: less than 4 GiB of memory available`;
-      return;
-    }
-    const id = await boot(a, `list-${String(i).padStart(4, '0')}`, imageRef, 'none');
-    ids.push(id);
-    await waitStatus(a, id, 'ACTIVE', now(), 50, 300_000);
-    if (++active % 100 === 0) process.stderr.write(`${active} servers ACTIVE (${(ms(t) / 1000).toFixed(0)} s)\n`);
-  });
-  process.stderr.write(`${active} servers ACTIVE after ${(ms(t) / 1000).toFixed(0)} s${stoppedEarly ? ` (${stoppedEarly})` : ''}\n`);
+  const stoppedEarly = await bootMany(a, imageRef, wanted, ids);
 
   const timeIt = async (p: string, expect: number): Promise<number[]> => {
     const out: number[] = [];

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
-# Runs a benchmark against raw Docker in the same run: upload | boot | list | kill-lag | all.
+# Runs a benchmark against raw Docker in the same run: upload | boot | list | kill-lag | scale | all.
 #   bash bench/run.sh upload [--size-mib 1024] [--rounds 3]
 #   bash bench/run.sh boot [--repeats 20] [--concurrent 50]
 #   bash bench/run.sh list [--servers 1000] [--requests 200]
 #   bash bench/run.sh kill-lag [--repeats 20]
+#   bash bench/run.sh scale [--servers 1000] [--requests 200] [--seconds 15] [--connections 8] [--rounds 3]
+#     (two processes over a throwaway PostgreSQL; installs postgresql, nginx-light, wrk, curl)
 # Figures print as a table and are kept in bench/out/<name>.json. Never part of `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -11,14 +13,21 @@ cd "$(dirname "$0")/.."
 
 which="${1:-}"
 case "$which" in
-  upload|boot|list|kill-lag|all) shift ;;
-  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|all [options]" ;;
+  upload|boot|list|kill-lag|scale|all) shift ;;
+  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|all [options]" ;;
 esac
 ensure_docker
 ensure_node_modules
 build
 log "compiling bench/"
 npx tsc -p bench/tsconfig.json
+if [ "$which" = scale ]; then
+  missing=()
+  for p in nginx-light wrk curl; do pkg_installed "$p" || missing+=("$p"); done
+  apt_install "${missing[@]}"
+  start_test_postgres
+  trap stop_test_postgres EXIT
+fi
 if [ "$which" = all ]; then
   for b in upload boot kill-lag list; do node "dist/bench/bench/$b.js" "$@"; done
 else

@@ -1,0 +1,197 @@
+/**
+ * Several processes over PostgreSQL (issue 16): two novadock processes on one PostgreSQL database
+ * (a throwaway cluster bench/run.sh starts), with N real servers booted through them.
+ *
+ *   bash bench/run.sh scale [--servers 1000] [--requests 200] [--seconds 15] [--connections 8] [--rounds 3]
+ *
+ *  1. GET /servers/detail p50 on PostgreSQL: sequential requests to one process (target <= 30 ms),
+ *     with `curl` as the client (a neutral one, as for every other list figure of this bench).
+ *  2. Lists per second under saturation: `wrk` (Debian's) with `--connections` connections for
+ *     `--seconds` against one process directly, then against nginx (Debian's) balancing both
+ *     processes with deploy/nginx-novadock.conf; `--rounds` alternations, the median of the
+ *     per-round ratios (target >= 1.3 on this 2-core machine, where the database, the balancer
+ *     and the load generator share the cores with the processes).
+ *  3. Where the time goes: CPU seconds per second of wall time of each novadock process, of
+ *     PostgreSQL's processes, of nginx and of everything else (wrk, the kernel, the engine),
+ *     from /proc, during each phase.
+ */
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { execFile, execFileSync, spawn } from 'node:child_process';
+import { promisify } from 'node:util';
+import { api, benchImage, bootMany, deleteServers, freePort, main, median, numArg, percentile, report, ROOT, startBenchServer, uploadImage } from './lib';
+
+const execFileP = promisify(execFile);
+const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
+
+/** utime + stime of a process, in seconds (0 once it is gone). */
+function cpuOf(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** Pids whose command line matches `re`. */
+function pidsOf(re: RegExp): number[] {
+  return fs.readdirSync('/proc').filter((d) => /^\d+$/.test(d)).map(Number).filter((pid) => {
+    try {
+      return re.test(fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' '));
+    } catch {
+      return false;
+    }
+  });
+}
+
+/** Busy CPU seconds of the whole machine, from /proc/stat. */
+function machineCpu(): number {
+  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  const idle = f[3] + f[4];
+  return (f.reduce((a, b) => a + b, 0) - idle) / TICKS;
+}
+
+interface Accounts { [who: string]: () => number }
+
+/** CPU seconds per wall second of each account (and of the rest of the machine) while `fn` runs. */
+async function cpuDuring<T>(accounts: Accounts, fn: () => Promise<T>): Promise<{ result: T; cores: Record<string, number> }> {
+  const before = Object.fromEntries(Object.entries(accounts).map(([k, f]) => [k, f()]));
+  const m0 = machineCpu();
+  const t0 = Date.now();
+  const result = await fn();
+  const wall = (Date.now() - t0) / 1000;
+  const cores: Record<string, number> = {};
+  let accounted = 0;
+  for (const [k, f] of Object.entries(accounts)) {
+    const used = f() - before[k];
+    accounted += used;
+    cores[k] = used / wall;
+  }
+  cores.other = Math.max(0, machineCpu() - m0 - accounted) / wall;
+  return { result, cores };
+}
+
+/** Requests per second `wrk` sustains on `url` (non-2xx answers fail the bench). */
+async function wrk(url: string, token: string, seconds: number, connections: number): Promise<number> {
+  const { stdout } = await execFileP('wrk', ['-t', '2', '-c', String(connections), '-d', `${seconds}s`, '-H', `X-Auth-Token: ${token}`, url], { maxBuffer: 1 << 20 });
+  if (/Non-2xx or 3xx responses/.test(stdout)) throw new Error(`wrk saw errors:\n${stdout}`);
+  const m = /Requests\/sec:\s+([\d.]+)/.exec(stdout);
+  if (!m) throw new Error(`wrk printed no rate:\n${stdout}`);
+  return Number(m[1]);
+}
+
+/** nginx from Debian in the foreground with the project's balancer config, upstreams rewritten. */
+async function startNginx(ports: number[]): Promise<{ url: string; pid: number; stop(): Promise<void> }> {
+  const prefix = fs.mkdtempSync(path.join(os.tmpdir(), 'novadock-bench-nginx-'));
+  const port = await freePort();
+  const site = fs.readFileSync(path.join(ROOT, 'deploy', 'nginx-novadock.conf'), 'utf8')
+    .replace(/server novadock-1:8080/, `server 127.0.0.1:${ports[0]}`)
+    .replace(/server novadock-2:8080/, `server 127.0.0.1:${ports[1]}`)
+    .replace(/listen 8080;/, `listen 127.0.0.1:${port};`);
+  fs.writeFileSync(path.join(prefix, 'nginx.conf'), `daemon off;\nworker_processes 1;\npid ${prefix}/nginx.pid;\nerror_log ${prefix}/error.log;\n`
+    + `events { worker_connections 1024; }\nhttp {\n  access_log off;\n  client_body_temp_path ${prefix};\n  proxy_temp_path ${prefix};\n${site}\n}\n`);
+  const child = spawn('nginx', ['-p', prefix, '-c', path.join(prefix, 'nginx.conf')], { stdio: 'ignore' });
+  const url = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    try {
+      if ((await fetch(`${url}/healthcheck`)).status === 200) break;
+    } catch {
+      /* not yet */
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    pid: child.pid ?? -1,
+    async stop() {
+      child.kill('SIGQUIT');
+      await new Promise((r) => child.once('exit', r));
+      fs.rmSync(prefix, { recursive: true, force: true });
+    },
+  };
+}
+
+/** One `curl` request's total time in ms (the neutral client of the p50 figure). */
+async function curlMs(url: string, token: string): Promise<number> {
+  const { stdout } = await execFileP('curl', ['-s', '-o', '/dev/null', '-w', '%{http_code} %{time_total}', '-H', `X-Auth-Token: ${token}`, url]);
+  const [code, secs] = stdout.trim().split(' ');
+  if (code !== '200') throw new Error(`${url}: HTTP ${code}`);
+  return Number(secs) * 1000;
+}
+
+main(async (cleanups) => {
+  if (!process.env.NOVADOCK_TEST_PG_URL) throw new Error('NOVADOCK_TEST_PG_URL is not set: run this through `bash bench/run.sh scale`, which starts a PostgreSQL');
+  const wanted = numArg('servers', 1000);
+  const requests = numArg('requests', 200);
+  const seconds = numArg('seconds', 15);
+  const connections = numArg('connections', 8);
+  const rounds = numArg('rounds', 3);
+  const image = benchImage('bench-sleep', ['/bin/sleep', '1000000']);
+
+  const srv = await startBenchServer({ processes: 2 });
+  cleanups.push(() => srv.cleanup());
+  const a = await api(srv);
+  const imageRef = await uploadImage(a, 'bench-sleep', image.path);
+  const ids: string[] = [];
+  cleanups.push(() => deleteServers(a, ids, 8));
+  const stoppedEarly = await bootMany(a, imageRef, wanted, ids);
+
+  const [p1, p2] = srv.processes;
+  const nginx = await startNginx([p1.port, p2.port]);
+  cleanups.push(() => nginx.stop());
+  const pgPids = () => pidsOf(/^postgres[: ]|\/postgres /);
+  const accounts: Accounts = {
+    'novadock-1': () => cpuOf(p1.pid()),
+    'novadock-2': () => cpuOf(p2.pid()),
+    postgresql: () => pgPids().reduce((s, pid) => s + cpuOf(pid), 0),
+    nginx: () => pidsOf(/^nginx/).reduce((s, pid) => s + cpuOf(pid), 0),
+  };
+  const detail = '/compute/v2.1/servers/detail';
+
+  // 1. p50 on PostgreSQL, one process, sequential.
+  await curlMs(`${p1.url}${detail}`, a.token); // warm
+  const seq = await cpuDuring(accounts, async () => {
+    const out: number[] = [];
+    for (let i = 0; i < requests; i++) out.push(await curlMs(`${p1.url}${detail}`, a.token));
+    return out;
+  });
+
+  // 2. Saturation: one process vs both behind nginx, alternating rounds.
+  const ratios: number[] = [];
+  const one: number[] = [];
+  const two: number[] = [];
+  let cpuOne: Record<string, number> = {};
+  let cpuTwo: Record<string, number> = {};
+  await wrk(`${nginx.url}${detail}`, a.token, 3, connections); // warm both processes
+  for (let r = 0; r < rounds; r++) {
+    const x = await cpuDuring(accounts, () => wrk(`${p1.url}${detail}`, a.token, seconds, connections));
+    const y = await cpuDuring(accounts, () => wrk(`${nginx.url}${detail}`, a.token, seconds, connections));
+    one.push(x.result);
+    two.push(y.result);
+    ratios.push(y.result / x.result);
+    cpuOne = x.cores;
+    cpuTwo = y.cores;
+    process.stderr.write(`round ${r + 1}: one process ${x.result.toFixed(1)}/s, two behind nginx ${y.result.toFixed(1)}/s (x${(y.result / x.result).toFixed(2)})\n`);
+  }
+
+  const fmt = (c: Record<string, number>) => Object.entries(c).map(([k, v]) => `${k} ${v.toFixed(2)}`).join(', ');
+  const p50 = median(seq.result);
+  const ratio = median(ratios);
+  report('scale', [
+    { name: 'servers', value: ids.length, unit: '' },
+    { name: 'GET /servers/detail p50 (PostgreSQL, one process, curl)', value: p50, unit: 'ms', target: '<= 30', met: p50 <= 30 },
+    { name: 'GET /servers/detail p95 (PostgreSQL, one process, curl)', value: percentile(seq.result, 95), unit: 'ms' },
+    { name: 'lists/s, one process (wrk, median of rounds)', value: median(one), unit: '/s' },
+    { name: 'lists/s, two processes behind nginx (wrk, median of rounds)', value: median(two), unit: '/s' },
+    { name: 'two / one (median of per-round ratios)', value: ratio, unit: 'x', target: '>= 1.3', met: ratio >= 1.3 },
+  ], [
+    `${os.cpus().length} cores. ${requests} sequential curl requests after one warm-up; wrk -t2 -c${connections} -d${seconds}s, ${rounds} rounds, one process then both.`,
+    `cores busy, sequential p50 phase: ${fmt(seq.cores)}`,
+    `cores busy, one process saturated (last round): ${fmt(cpuOne)}`,
+    `cores busy, two processes saturated (last round): ${fmt(cpuTwo)}`,
+    ...(stoppedEarly ? [stoppedEarly] : []),
+  ]);
+});
