@@ -49,7 +49,7 @@ test(`when the process watching the host is killed -9 during ${BOOTS} concurrent
 
   await c.srv.processes[victim].kill9();
   const killedAt = Date.now();
-  const atKill = c.srv.rows<{ vm_state: string; task_state: string | null; task_owner: string | null }>('select vm_state, task_state, task_owner from servers where deleted = 0');
+  const atKill = c.srv.rows<{ vm_state: string; task_state: string | null; task_owner: string | null }>('select vm_state, task_state, task_owner from servers where not deleted');
   console.log(`kill-during-boots: killed process ${victim + 1} (the host's watcher); at the kill ${JSON.stringify(countBy(atKill.map((r) => `${r.vm_state}/${r.task_state ?? 'none'}`)))}, `
     + `${atKill.filter((r) => r.task_state !== null).length} rows with a task, owners ${JSON.stringify(countBy(atKill.map((r) => (r.task_owner ? r.task_owner.slice(0, 8) : 'none'))))}`);
 
