@@ -10,15 +10,14 @@
  *    restarting) is skipped, as nginx's `proxy_next_upstream error` does.
  *  - The database: one fresh PostgreSQL database per started cluster when NOVADOCK_TEST_PG_URL
  *    names a server (an admin URL), dropped at clean-up; otherwise the processes share the SQLite
- *    file of their shared data directory. Reached through `psql` (the client the Debian package
- *    installs), so that reads stay synchronous for the helpers that need them (projectIds).
+ *    file of their shared data directory. Created and dropped through the `pg` driver; read
+ *    through `psql` (Debian's client), so that reads stay synchronous for the helpers that need
+ *    them (projectIds, rows).
  */
 import crypto from 'node:crypto';
 import net from 'node:net';
-import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
-
-const execFileP = promisify(execFile);
+import { execFileSync } from 'node:child_process';
+import { Client } from 'pg';
 
 /** Processes per started server: StartOptions.processes, else NOVADOCK_TEST_CLUSTER, else 1. */
 export function clusterSize(requested?: number): number {
@@ -126,10 +125,20 @@ function literal(v: unknown): string {
   return `'${String(v).replace(/'/g, "''")}'`;
 }
 
+async function admin(adminUrl: string, sql: string): Promise<void> {
+  const c = new Client({ connectionString: adminUrl });
+  await c.connect();
+  try {
+    await c.query(sql);
+  } finally {
+    await c.end();
+  }
+}
+
 /** Creates `nd_<random>` on the server of `adminUrl`. */
 export async function createTestDatabase(adminUrl: string): Promise<TestDatabase> {
   const name = `nd_${crypto.randomBytes(8).toString('hex')}`;
-  await execFileP('psql', [...PSQL, adminUrl, '-c', `create database ${name}`], { timeout: 60_000 });
+  await admin(adminUrl, `create database ${name}`);
   const u = new URL(adminUrl);
   u.pathname = `/${name}`;
   const url = u.toString();
@@ -143,7 +152,7 @@ export async function createTestDatabase(adminUrl: string): Promise<TestDatabase
       return JSON.parse(out.trim()) as T[];
     },
     async drop() {
-      await execFileP('psql', [...PSQL, adminUrl, '-c', `drop database if exists ${name} with (force)`], { timeout: 60_000 });
+      await admin(adminUrl, `drop database if exists ${name} with (force)`);
     },
   };
 }

@@ -359,11 +359,9 @@ export async function startServer(opts: StartOptions = {}): Promise<StartedServe
       ...(opts.env ?? {}),
     };
     for (let i = 0; i < size; i++) processes.push(novadockProcess({ dataDir, env, logFile: i === 0 ? logFile : path.join(dataDir, `server-${i + 1}.log`) }));
-    // On PostgreSQL all at once, as a deployment's replicas start (migrations and seeding take
-    // turns under its advisory lock). On one SQLite file, one after the other: started at once,
-    // one of two fails with "database is locked" (src/db/knex.ts withStartupLock takes no lock there).
-    if (database) await Promise.all(processes.map((p) => p.start()));
-    else for (const p of processes) await p.start();
+    // All at once, as a deployment's replicas start: migrations and seeding take turns under the
+    // start-up lock (src/db/knex.ts withStartupLock).
+    await Promise.all(processes.map((p) => p.start()));
     // A novadock that ignores NOVADOCK_DATABASE_URL would pass every test on its SQLite file instead.
     if (database && database.rows('select table_name from information_schema.tables where table_name = ?', 'projects').length === 0) {
       throw new Error(`novadock did not use NOVADOCK_DATABASE_URL (${database.url}): no tables there`);
