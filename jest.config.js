@@ -1,7 +1,7 @@
 // One jest run, four suites: the layer a test exercises is its folder.
 // unit: rules on the fake driver; integration: HTTP on a real SQLite; docker: a real engine;
 // e2e: the Debian OpenStack clients against a started server; resilience: crashes, engine restarts,
-// hostile input on a real engine.
+// hostile input on a real engine; cluster: two real processes over one database (issue 16).
 const base = {
   preset: 'ts-jest',
   // A guard against hangs, not a performance bound: jest's 5 s default fails set-up hooks that boot
@@ -18,5 +18,7 @@ module.exports = {
     { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.test.ts'] },
     // Restarts the Docker engine and kill -9s servers: scripts/test.sh runs it alone, serially, last.
     { ...base, displayName: 'resilience', testMatch: ['<rootDir>/test/resilience/**/*.test.ts'] },
+    // Kill -9s processes and watches one compute host's engine events: run serially (--runInBand).
+    { ...base, displayName: 'cluster', testMatch: ['<rootDir>/test/cluster/**/*.test.ts'] },
   ],
 };

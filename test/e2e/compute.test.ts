@@ -308,7 +308,7 @@ describe('S14: delete and cleanup', () => {
   });
 
   it('image delete of the snapshot and the images leaves the image list empty', async () => {
-    const snapDocker = recordedDockerImageId(srv.dataDir, ok(await os(['image', 'show', 'web1-snap', '-f', 'value', '-c', 'id'])).stdout.trim());
+    const snapDocker = recordedDockerImageId(srv, ok(await os(['image', 'show', 'web1-snap', '-f', 'value', '-c', 'id'])).stdout.trim());
     ok(await os(['image', 'delete', 'web1-snap', 'busybox', 'busybox2']));
     expect(lines(ok(await os(['image', 'list', '-f', 'value'])))).toHaveLength(0);
     expect(snapDocker).toMatch(/^sha256:[0-9a-f]{64}$/);

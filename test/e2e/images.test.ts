@@ -53,7 +53,7 @@ describe('S4: upload a docker-save archive with openstack image create, then lis
   });
 
   it('the engine now has the image, under the Docker id novadock recorded and shows as a property', async () => {
-    const recorded = recordedDockerImageId(srv.dataDir, id);
+    const recorded = recordedDockerImageId(srv, id);
     expect(recorded).toBe(archive.imageId);
     expect(await imageInEngine(archive.imageId)).toBe(true);
     const listed = ok(await sh('docker images --no-trunc -q', {}));
@@ -143,7 +143,7 @@ describe('S6: the glance CLI', () => {
     const r = ok(await sh(`docker save ${piped.imageId} | glance image-create --container-format docker --disk-format raw --name gpipe`, srv.env.admin));
     expect(r.stdout).toMatch(tableRow('status', 'active'));
     const id = /\|\s*id\s*\|\s*([0-9a-f-]{36})\s*\|/.exec(r.stdout)?.[1] ?? '';
-    expect(recordedDockerImageId(srv.dataDir, id)).toBe(piped.imageId);
+    expect(recordedDockerImageId(srv, id)).toBe(piped.imageId);
     expect(lines(ok(await sh('docker images --no-trunc -q', {})))).toContain(piped.imageId);
   });
 

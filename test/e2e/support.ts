@@ -4,10 +4,9 @@
  * `docker inspect`). Polls are bounded in count and time; a bound is a give-up, not a threshold.
  */
 import fs from 'node:fs';
-import path from 'node:path';
 import { busyboxImage, TestImage } from '../helpers/test-image';
 import { docker, openstack, RunResult, transcript } from '../helpers/clients';
-import type { ClientEnv } from '../helpers/server';
+import type { ClientEnv, StartedServer } from '../helpers/server';
 
 export { transcript };
 
@@ -108,16 +107,8 @@ export async function imageInEngine(imageId: string): Promise<boolean> {
 }
 
 /** The Docker image id novadock recorded for a Glance image (its own database is the record). */
-export function recordedDockerImageId(dataDir: string, imageId: string): string | null {
-  // eslint-disable-next-line @typescript-eslint/no-require-imports
-  const Database = require('better-sqlite3');
-  const db = new Database(path.join(dataDir, 'novadock.sqlite'), { readonly: true, fileMustExist: true });
-  try {
-    const row = db.prepare('select engine_image_id from images where id = ?').get(imageId) as { engine_image_id: string | null } | undefined;
-    return row?.engine_image_id ?? null;
-  } finally {
-    db.close();
-  }
+export function recordedDockerImageId(srv: StartedServer, imageId: string): string | null {
+  return srv.rows<{ engine_image_id: string | null }>('select engine_image_id from images where id = ?', imageId)[0]?.engine_image_id ?? null;
 }
 
 export function sameBytes(a: string, b: string): boolean {

@@ -3,6 +3,9 @@
  * as a child process on 127.0.0.1, on a free port, with a fresh data directory, known passwords
  * and an optional seed file. The stock clients then talk to it exactly as a user's would.
  *
+ * With NOVADOCK_TEST_CLUSTER=2 (or StartOptions.processes), several processes share the data
+ * directory and database behind a round-robin balancer (cluster.ts), and `url` is the balancer's.
+ *
  * The build is redone first when a source is newer than dist (several jest workers may ask at
  * once: a lock directory makes one of them build and the others wait).
  */
@@ -14,6 +17,7 @@ import path from 'node:path';
 import { ChildProcess, execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
 import { NODE_FLAGS } from '../../src/node-flags';
+import { clusterSize, createTestDatabase, RoundRobinProxy, TestDatabase, testPgUrl } from './cluster';
 
 const execFileP = promisify(execFile);
 
@@ -40,6 +44,26 @@ export interface StartOptions {
   env?: Record<string, string>;
   /** Log level for the server's log file (default info). */
   logLevel?: string;
+  /** Processes sharing the database, behind a balancer when more than one (default: NOVADOCK_TEST_CLUSTER, else 1). */
+  processes?: number;
+}
+
+/** One novadock process of a started server (the only one, or one of a cluster). */
+export interface NovadockProcess {
+  /** http://127.0.0.1:<port> of this process itself (not the balancer). */
+  readonly url: string;
+  readonly port: number;
+  /** Its stdout and stderr. */
+  logFile: string;
+  pid(): number;
+  running(): boolean;
+  /** Starts it (again, on the same port once it had one) and waits for /healthcheck. */
+  start(): Promise<void>;
+  /** SIGTERM, and wait for the exit (it drains in-flight requests). */
+  stop(): Promise<void>;
+  /** SIGKILL, as a crash would, and wait for the exit. */
+  kill9(): Promise<void>;
+  restart(): Promise<void>;
 }
 
 export interface Login {
@@ -49,33 +73,37 @@ export interface Login {
 }
 
 export interface StartedServer {
-  /** http://127.0.0.1:<port> — also the public URL the catalog advertises. */
+  /** http://127.0.0.1:<port> — also the public URL the catalog advertises (the balancer's in a cluster). */
   url: string;
   port: number;
   dataDir: string;
-  /** The server's stdout and stderr (its JSON log lines). */
+  /** The (first) server's stdout and stderr (its JSON log lines). */
   logFile: string;
   /** The compute host name this server's containers are labelled with. */
   hostName: string;
-  /** Current child pid (changes on restart). */
+  /** Current child pid of the first process (changes on restart). */
   pid(): number;
+  /** Every process: one, or those of the cluster in the order the balancer takes them. */
+  processes: NovadockProcess[];
   passwords: { admin: string; demo: string };
   /** OS_* settings for the clients: admin in project admin, demo in project demo. */
   env: { admin: ClientEnv; demo: ClientEnv };
   /** A password-scoped token for admin or demo, straight from POST /identity/v3/auth/tokens. */
   login(user: 'admin' | 'demo'): Promise<Login>;
+  /** Rows of a read-only query on this server's database, SQLite or PostgreSQL (`?` placeholders). */
+  rows<T>(sql: string, ...params: unknown[]): T[];
   /** Ids of every project in this server's database (ours alone: the data dir is fresh). */
   projectIds(): string[];
-  /** SIGTERM, and wait for the process to exit (it drains in-flight requests). */
+  /** SIGTERM to every process, and wait for them to exit (they drain in-flight requests). */
   stop(): Promise<void>;
-  /** SIGKILL, as a crash would, and wait for the exit. */
+  /** SIGKILL to every process, as a crash would, and wait for the exits. */
   kill9(): Promise<void>;
-  /** Start again on the same port and data dir (stopping first if running). */
+  /** Start again on the same ports and data dir (stopping first if running). */
   restart(): Promise<void>;
   /**
    * Stop the server, remove the Docker containers, networks and images that belong to this
    * server's projects (label novadock.managed=true and a label value naming one of our project
-   * ids: never anyone else's), and remove the data directory.
+   * ids: never anyone else's), and remove the data directory, the test database and the balancer.
    */
   cleanup(): Promise<void>;
 }
@@ -197,9 +225,95 @@ export async function removeDockerObjectsOf(projectIds: string[]): Promise<void>
   for (const i of (await managed('image')).filter((x) => ours(x.labels))) await docker(['rmi', '-f', i.id]).catch(() => undefined);
 }
 
-/** Starts a fresh novadock; see StartedServer. */
+/** What one novadock process needs to start (all processes of a cluster share all but the port and log). */
+interface ProcessSpec {
+  dataDir: string;
+  logFile: string;
+  env: Record<string, string>;
+}
+
+/** One novadock child process on its own port; see NovadockProcess. */
+function novadockProcess(spec: ProcessSpec): NovadockProcess {
+  let port = 0;
+  let child: ChildProcess | undefined;
+  let exited: Promise<void> = Promise.resolve();
+  let stopping = false;
+  let ready = false;
+  const url = () => `http://127.0.0.1:${port}`;
+
+  const launch = async (): Promise<void> => {
+    const fd = fs.openSync(spec.logFile, 'a');
+    const proc = spawn(process.execPath, [...NODE_FLAGS, MAIN], { cwd: ROOT, env: { ...spec.env, NOVADOCK_PORT: String(port) }, stdio: ['ignore', fd, fd] });
+    fs.closeSync(fd);
+    child = proc;
+    let done = false;
+    exited = new Promise((resolve) => proc.once('exit', (code, signal) => {
+      done = true;
+      // A server that dies under a test explains the failures that follow: say so, with its log.
+      if (!stopping && ready) process.stderr.write(`\nnovadock ${url()} exited unexpectedly (code ${code}, signal ${signal}); log tail:\n${tail(spec.logFile)}\n`);
+      resolve();
+    }));
+    stopping = false;
+    ready = false;
+    const deadline = Date.now() + 60_000;
+    while (Date.now() < deadline) {
+      if (done) throw new Error(`novadock exited during start-up (code ${proc.exitCode}, signal ${proc.signalCode}):\n${tail(spec.logFile)}`);
+      try {
+        const res = await fetch(`${url()}/healthcheck`, { signal: AbortSignal.timeout(5_000) });
+        if (res.status === 200) {
+          ready = true;
+          return;
+        }
+      } catch {
+        /* not listening yet */
+      }
+      await sleep(150);
+    }
+    proc.kill('SIGKILL');
+    throw new Error(`novadock did not pass /healthcheck within 60 s:\n${tail(spec.logFile)}`);
+  };
+
+  const stopWith = async (signal: NodeJS.Signals) => {
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    stopping = true;
+    child.kill(signal);
+    const timer = setTimeout(() => child?.kill('SIGKILL'), 45_000);
+    await exited;
+    clearTimeout(timer);
+  };
+
+  return {
+    get url() { return url(); },
+    get port() { return port; },
+    logFile: spec.logFile,
+    pid: () => child?.pid ?? -1,
+    running: () => !!child && child.exitCode === null && child.signalCode === null,
+    start: async () => {
+      // The free port can be taken between the probe and the listen: try a few (first start only).
+      for (let attempt = 1; ; attempt++) {
+        port = port || await freePort();
+        try {
+          await launch();
+          return;
+        } catch (e) {
+          if (attempt >= 3 || !/EADDRINUSE/.test((e as Error).message)) throw e;
+          port = 0;
+        }
+      }
+    },
+    stop: () => stopWith('SIGTERM'),
+    kill9: () => stopWith('SIGKILL'),
+    restart: async () => {
+      await stopWith('SIGTERM');
+      await launch();
+    },
+  };
+}
+
+/** Starts a fresh novadock (one process, or a cluster behind a balancer); see StartedServer. */
 export async function startServer(opts: StartOptions = {}): Promise<StartedServer> {
   await ensureBuilt();
+  const size = clusterSize(opts.processes);
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'novadock-e2e-'));
   const logFile = path.join(dataDir, 'server.log');
   const passwords = { admin: `admin-${crypto.randomBytes(6).toString('hex')}`, demo: `demo-${crypto.randomBytes(6).toString('hex')}` };
@@ -215,80 +329,49 @@ export async function startServer(opts: StartOptions = {}): Promise<StartedServe
   const baseEnv: Record<string, string> = {};
   for (const [k, v] of Object.entries(process.env)) if (v !== undefined && !k.startsWith('NOVADOCK_') && !k.startsWith('OS_')) baseEnv[k] = v;
 
-  let port = 0;
-  let url = '';
-  let child: ChildProcess | undefined;
-  let exited: Promise<void> = Promise.resolve();
-  let stopping = false;
-  let ready = false;
-
-  const launch = async (): Promise<void> => {
+  let proxy: RoundRobinProxy | undefined;
+  let database: TestDatabase | undefined;
+  const processes: NovadockProcess[] = [];
+  const teardown = async () => {
+    await Promise.all(processes.map((p) => p.kill9()));
+    await proxy?.close();
+    await database?.drop().catch((e) => process.stderr.write(`could not drop test database ${database?.name}: ${(e as Error).message}\n`));
+    if (!process.env.NOVADOCK_E2E_KEEP) fs.rmSync(dataDir, { recursive: true, force: true });
+  };
+  try {
+    const pgUrl = testPgUrl();
+    if (pgUrl) database = await createTestDatabase(pgUrl);
+    if (size > 1) {
+      proxy = new RoundRobinProxy(() => processes.map((p) => p.port));
+      await proxy.listen();
+    }
     const env: Record<string, string> = {
       ...baseEnv,
-      NOVADOCK_PORT: String(port),
       NOVADOCK_BIND: '127.0.0.1',
       NOVADOCK_DATA_DIR: dataDir,
       NOVADOCK_ADMIN_PASSWORD: passwords.admin,
       NOVADOCK_DEMO_PASSWORD: passwords.demo,
       NOVADOCK_LOG_LEVEL: opts.logLevel ?? 'info',
       NOVADOCK_CONFIG: configFile,
+      // Behind the balancer, the catalog sends the clients to it, never to one process.
+      ...(proxy ? { NOVADOCK_PUBLIC_URL: proxy.url } : {}),
+      ...(database ? { NOVADOCK_DATABASE_URL: database.url } : {}),
       ...(opts.env ?? {}),
     };
-    const fd = fs.openSync(logFile, 'a');
-    const proc = spawn(process.execPath, [...NODE_FLAGS, MAIN], { cwd: ROOT, env, stdio: ['ignore', fd, fd] });
-    fs.closeSync(fd);
-    child = proc;
-    let done = false;
-    exited = new Promise((resolve) => proc.once('exit', (code, signal) => {
-      done = true;
-      // A server that dies under a test explains the failures that follow: say so, with its log.
-      if (!stopping && ready) process.stderr.write(`\nnovadock ${url} exited unexpectedly (code ${code}, signal ${signal}); log tail:\n${tail(logFile)}\n`);
-      resolve();
-    }));
-    stopping = false;
-    ready = false;
-    const deadline = Date.now() + 60_000;
-    while (Date.now() < deadline) {
-      if (done) throw new Error(`novadock exited during start-up (code ${proc.exitCode}, signal ${proc.signalCode}):\n${tail(logFile)}`);
-      try {
-        const res = await fetch(`${url}/healthcheck`, { signal: AbortSignal.timeout(5_000) });
-        if (res.status === 200) {
-          ready = true;
-          return;
-        }
-      } catch {
-        /* not listening yet */
-      }
-      await sleep(150);
+    for (let i = 0; i < size; i++) processes.push(novadockProcess({ dataDir, env, logFile: i === 0 ? logFile : path.join(dataDir, `server-${i + 1}.log`) }));
+    // All at once, as a deployment's replicas start: migrations and seeding take turns under the
+    // start-up lock (src/db/knex.ts withStartupLock).
+    await Promise.all(processes.map((p) => p.start()));
+    // A novadock that ignores NOVADOCK_DATABASE_URL would pass every test on its SQLite file instead.
+    if (database && database.rows('select table_name from information_schema.tables where table_name = ?', 'projects').length === 0) {
+      throw new Error(`novadock did not use NOVADOCK_DATABASE_URL (${database.url}): no tables there`);
     }
-    proc.kill('SIGKILL');
-    throw new Error(`novadock did not pass /healthcheck within 60 s:\n${tail(logFile)}`);
-  };
-
-  const stopWith = async (signal: NodeJS.Signals) => {
-    if (!child || child.exitCode !== null || child.signalCode !== null) return;
-    stopping = true;
-    child.kill(signal);
-    const timer = setTimeout(() => child?.kill('SIGKILL'), 45_000);
-    await exited;
-    clearTimeout(timer);
-  };
-
-  // The free port can be taken between the probe and the listen: try a few.
-  for (let attempt = 1; ; attempt++) {
-    port = await freePort();
-    url = `http://127.0.0.1:${port}`;
-    try {
-      await launch();
-      break;
-    } catch (e) {
-      if (attempt >= 3 || !/EADDRINUSE/.test((e as Error).message)) {
-        fs.rmSync(dataDir, { recursive: true, force: true });
-        throw e;
-      }
-    }
+  } catch (e) {
+    await teardown();
+    throw e;
   }
 
+  const url = proxy?.url ?? processes[0].url;
   const login = async (user: 'admin' | 'demo'): Promise<Login> => {
     const res = await fetch(`${url}/identity/v3/auth/tokens`, {
       method: 'POST',
@@ -305,33 +388,38 @@ export async function startServer(opts: StartOptions = {}): Promise<StartedServe
     return { token: res.headers.get('x-subject-token') ?? '', projectId: body.token.project.id, userId: body.token.user.id };
   };
 
-  const projectIds = (): string[] => {
+  const rows = <T>(sql: string, ...params: unknown[]): T[] => {
+    if (database) return database.rows<T>(sql, ...params);
     // eslint-disable-next-line @typescript-eslint/no-require-imports
     const Database = require('better-sqlite3');
     const db = new Database(path.join(dataDir, 'novadock.sqlite'), { readonly: true, fileMustExist: true });
     try {
-      return (db.prepare('select id from projects').all() as { id: string }[]).map((r) => r.id);
+      return db.prepare(sql).all(...params) as T[];
     } finally {
       db.close();
     }
   };
+  const projectIds = () => rows<{ id: string }>('select id from projects').map((r) => r.id);
+  const each = (fn: (p: NovadockProcess) => Promise<void>) => Promise.all(processes.map(fn)).then(() => undefined);
 
   return {
     url,
-    port,
+    port: proxy?.port ?? processes[0].port,
     dataDir,
     logFile,
     hostName: (seed.compute_hosts as { name: string }[])[0]?.name ?? hostName,
-    pid: () => child?.pid ?? -1,
+    pid: () => processes[0].pid(),
+    processes,
     passwords,
     env: { admin: clientEnv(url, 'admin', passwords.admin, 'admin'), demo: clientEnv(url, 'demo', passwords.demo, 'demo') },
     login,
+    rows,
     projectIds,
-    stop: () => stopWith('SIGTERM'),
-    kill9: () => stopWith('SIGKILL'),
+    stop: () => each((p) => p.stop()),
+    kill9: () => each((p) => p.kill9()),
     restart: async () => {
-      await stopWith('SIGTERM');
-      await launch();
+      await each((p) => p.stop());
+      await each((p) => p.start());
     },
     cleanup: async () => {
       let ids: string[] = [];
@@ -340,10 +428,9 @@ export async function startServer(opts: StartOptions = {}): Promise<StartedServe
       } catch {
         /* no database: nothing of ours can exist */
       }
-      await stopWith('SIGTERM');
+      await each((p) => p.stop());
       await removeDockerObjectsOf(ids);
-      // NOVADOCK_E2E_KEEP=1 keeps the data dir (and its server.log) for a look after a failure.
-      if (!process.env.NOVADOCK_E2E_KEEP) fs.rmSync(dataDir, { recursive: true, force: true });
+      await teardown();
     },
   };
 }
