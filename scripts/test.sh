@@ -3,7 +3,7 @@
 # Installs what is missing (a Docker engine, busybox-static for the test images, the Debian
 # OpenStack clients and tempest, node_modules), builds, then runs every jest project (unit,
 # integration, docker, e2e), the integration project once more on a throwaway PostgreSQL (the
-# second database backend), and, when present, the Tempest conformance run (scripts/conformance.sh).
+# second database backend), the e2e and cluster projects against two processes over it, and, when present, the Tempest conformance run (scripts/conformance.sh).
 # Exits non-zero if anything failed, or if any test was skipped: a skipped test is not a pass.
 # Extra arguments go to jest (e.g. `npm test -- test/e2e/images.test.ts`).
 set -euo pipefail
@@ -20,7 +20,7 @@ status=0
 log "lint (eslint src)"
 npx eslint src || status=1
 summary="$(mktemp)"
-trap 'stop_test_postgres; rm -f "$summary" "$summary.pg" "$summary.resilience" "$summary.conformance"' EXIT
+trap 'stop_test_postgres; rm -f "$summary" "$summary".{pg,e2e-cluster,cluster,resilience,conformance}' EXIT
 # Two workers on two cores: the unit and integration files are quick, and the docker and e2e files
 # spend their time waiting on the engine and the CLIs rather than on the CPU, so two at a time
 # keeps both cores busy without starving either. --forceExit: a leaked handle must not hold CI
@@ -39,6 +39,16 @@ if [ "$whole" -eq 1 ]; then
   # No cluster, no summary file: the closing line counts one failure.
   if start_test_postgres; then
     NOVADOCK_TEST_SUMMARY="$summary.pg" npx jest --selectProjects integration --ci --maxWorkers=2 --forceExit \
+      --reporters=default --reporters=./test/reporter/strict-reporter.js || status=1
+    # Several processes over that PostgreSQL (issue 16): every e2e scenario with the CLIs against two
+    # processes behind a round-robin balancer, then the cluster suite (kill -9 of a process during
+    # boots, conflicting actions across processes, revocations, uploads): serially, as they kill
+    # processes and print the recovery times they measure.
+    log "jest (e2e against two processes over PostgreSQL)"
+    NOVADOCK_TEST_CLUSTER=2 NOVADOCK_TEST_SUMMARY="$summary.e2e-cluster" npx jest --selectProjects e2e --ci --runInBand --forceExit \
+      --reporters=default --reporters=./test/reporter/strict-reporter.js || status=1
+    log "jest (cluster, serial)"
+    NOVADOCK_TEST_SUMMARY="$summary.cluster" npx jest --selectProjects cluster --ci --runInBand --forceExit \
       --reporters=default --reporters=./test/reporter/strict-reporter.js || status=1
     stop_test_postgres
   else
@@ -64,7 +74,8 @@ if [ "$whole" -eq 1 ] && [ -f scripts/conformance.sh ]; then
   [ "$conformance_rc" -eq 0 ] || status=1
 fi
 
-# One closing line for the whole run (CI reads it): jest's counts (SQLite, PostgreSQL, resilience)
+# One closing line for the whole run (CI reads it): jest's counts (SQLite, PostgreSQL, two
+# processes, resilience)
 # plus Tempest's, when it ran.
 read -r passed failed skipped < <(node -e '
   const fs = require("fs");
@@ -72,7 +83,7 @@ read -r passed failed skipped < <(node -e '
   try { j = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch {}
   let p = j.passed, f = j.failed, s = j.skipped;
   if (process.argv[4] === "1") {
-    for (const part of [".pg", ".resilience"]) {
+    for (const part of [".pg", ".e2e-cluster", ".cluster", ".resilience"]) {
       let r = { passed: 0, failed: 1, skipped: 0 };
       try { r = JSON.parse(fs.readFileSync(process.argv[1] + part, "utf8")); } catch {}
       p += r.passed; f += r.failed; s += r.skipped;

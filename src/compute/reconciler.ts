@@ -39,6 +39,9 @@ export interface HostOwnership {
   intervalMs: number;
 }
 
+/** Servers recovered at once after a crash or a dead process. */
+const RECOVERY_CONCURRENCY = 8;
+
 export interface ReconcilerDeps {
   sync: PowerSync;
   queries: ServerQueries;
@@ -207,13 +210,12 @@ export class Reconciler {
       this.log.error({ err }, 'could not list servers to recover');
       return;
     }
-    for (const s of servers) {
-      try {
-        await this.sync.recover(s.id);
-      } catch (err) {
-        this.log.error({ err, server_id: s.id }, 'recovery of a server failed');
-      }
-    }
+    // A few at a time: each may wait on its engine (inspect, remove), and a process that died
+    // mid-burst leaves many; servers are independent of one another.
+    const queue = [...servers];
+    await Promise.all(Array.from({ length: Math.min(RECOVERY_CONCURRENCY, queue.length) }, async () => {
+      for (let s = queue.shift(); s; s = queue.shift()) await this.isolated(s.id, () => this.sync.recover(s!.id));
+    }));
     if (servers.length) this.log.info({ count: servers.length }, 'recovery of interrupted tasks done');
   }
 
