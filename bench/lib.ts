@@ -163,6 +163,22 @@ export async function bootMany(a: Api, imageRef: string, wanted: number, ids: st
   return stoppedEarly;
 }
 
+/**
+ * A started novadock (`opts`: e.g. several processes) with `wanted` real servers of a `sleep`
+ * image booted through it (bootMany); the cleanups delete them and stop it.
+ */
+export async function sleepersCloud(cleanups: (() => Promise<void>)[], wanted: number, opts: StartOptions = {}) {
+  const image = benchImage('bench-sleep', ['/bin/sleep', '1000000']);
+  const srv = await startBenchServer(opts);
+  cleanups.push(() => srv.cleanup());
+  const a = await api(srv);
+  const imageRef = await uploadImage(a, 'bench-sleep', image.path);
+  const ids: string[] = [];
+  cleanups.push(() => deleteServers(a, ids, 8));
+  const stoppedEarly = await bootMany(a, imageRef, wanted, ids);
+  return { srv, a, ids, stoppedEarly };
+}
+
 /** DELETE each server and wait until GET answers 404. */
 export async function deleteServers(a: Api, ids: string[], concurrency = 8): Promise<void> {
   await pool(ids, concurrency, async (id) => {

@@ -14,21 +14,12 @@
  * than 4 GiB available. Booting and deleting 1,000 takes a few minutes.
  * Target (issue 3): p50 <= 30 ms.
  */
-import { api, benchImage, bootMany, deleteServers, main, median, ms, now, numArg, percentile, report, startBenchServer, uploadImage } from './lib';
+import { main, median, ms, now, numArg, percentile, report, sleepersCloud } from './lib';
 
 main(async (cleanups) => {
   const wanted = numArg('servers', 1000);
   const requests = numArg('requests', 200);
-  const image = benchImage('bench-sleep', ['/bin/sleep', '1000000']);
-
-  const srv = await startBenchServer();
-  cleanups.push(() => srv.cleanup());
-  const a = await api(srv);
-  const imageRef = await uploadImage(a, 'bench-sleep', image.path);
-
-  const ids: string[] = [];
-  cleanups.push(() => deleteServers(a, ids, 8));
-  const stoppedEarly = await bootMany(a, imageRef, wanted, ids);
+  const { a, ids, stoppedEarly } = await sleepersCloud(cleanups, wanted);
 
   const timeIt = async (p: string, expect: number): Promise<number[]> => {
     const out: number[] = [];

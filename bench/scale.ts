@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { api, benchImage, bootMany, deleteServers, freePort, main, median, numArg, percentile, report, ROOT, startBenchServer, uploadImage } from './lib';
+import { freePort, main, median, numArg, percentile, report, ROOT, sleepersCloud } from './lib';
 
 const execFileP = promisify(execFile);
 const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
@@ -129,15 +129,7 @@ main(async (cleanups) => {
   const seconds = numArg('seconds', 15);
   const connections = numArg('connections', 8);
   const rounds = numArg('rounds', 3);
-  const image = benchImage('bench-sleep', ['/bin/sleep', '1000000']);
-
-  const srv = await startBenchServer({ processes: 2 });
-  cleanups.push(() => srv.cleanup());
-  const a = await api(srv);
-  const imageRef = await uploadImage(a, 'bench-sleep', image.path);
-  const ids: string[] = [];
-  cleanups.push(() => deleteServers(a, ids, 8));
-  const stoppedEarly = await bootMany(a, imageRef, wanted, ids);
+  const { srv, a, ids, stoppedEarly } = await sleepersCloud(cleanups, wanted, { processes: 2 });
 
   const [p1, p2] = srv.processes;
   const nginx = await startNginx([p1.port, p2.port]);
