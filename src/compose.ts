@@ -205,6 +205,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     reconciler.stop();
     compute.hosts.stop();
     membership.halt();
+    await membership.idle(); // a recovery in flight may still schedule work
     await compute.tasks.idle();
     await images.idle();
     await hostImages.idle();

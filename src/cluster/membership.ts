@@ -37,6 +37,8 @@ export class Membership {
   private live = new Set<string>();
   private timer?: NodeJS.Timeout;
   private ticking?: Promise<void>;
+  private recovering?: Promise<void>;
+  private recoverAgain = false;
   private readonly onDeath: Hook[] = [];
   private readonly everyTick: Hook[] = [];
   private readonly log: Logger;
@@ -104,7 +106,7 @@ export class Membership {
   /** Leaves cleanly: others see at once that this process is gone and take its leases. */
   async leave(): Promise<void> {
     this.halt();
-    await this.ticking;
+    await this.idle();
     await this.repo.unregister(this.id).catch((err) => this.log.error({ err }, 'could not unregister this worker'));
   }
 
@@ -128,12 +130,38 @@ export class Membership {
       for (const id of dead) if (await this.repo.reap(id, cutoff)) reaped++;
       if (reaped > 0) {
         this.log.warn({ workers: reaped }, 'other novadock processes stopped; recovering their work');
-        for (const fn of this.onDeath) await fn().catch((err) => this.log.error({ err }, 'recovering the work of a dead worker failed'));
+        this.recoverDead();
       }
     } catch (err) {
       this.log.error({ err }, 'heartbeat failed');
     }
     for (const fn of this.everyTick) await fn().catch((err) => this.log.error({ err }, 'heartbeat hook failed'));
+  }
+
+  /**
+   * Runs the recovery handlers beside the heartbeat, never inside it: a long recovery must not
+   * silence this process (the others would take it for dead). One run at a time; a death found
+   * meanwhile runs them again afterwards.
+   */
+  private recoverDead(): void {
+    if (this.recovering) {
+      this.recoverAgain = true;
+      return;
+    }
+    this.recovering = (async () => {
+      do {
+        this.recoverAgain = false;
+        for (const fn of this.onDeath) await fn().catch((err) => this.log.error({ err }, 'recovering the work of a dead worker failed'));
+      } while (this.recoverAgain);
+    })().finally(() => {
+      this.recovering = undefined;
+    });
+  }
+
+  /** Resolves when no recovery of a dead worker's work is running (tests, shutdown). */
+  async idle(): Promise<void> {
+    await this.ticking;
+    while (this.recovering) await this.recovering;
   }
 
   /** Re-reads the workers; returns the ids of the dead ones. */

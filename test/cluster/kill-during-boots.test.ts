@@ -58,12 +58,15 @@ test(`when the process watching the host is killed -9 during ${BOOTS} concurrent
     + `${atKill.filter((r) => r.task_state !== null).length} rows with a task, owners ${JSON.stringify(countBy(atKill.map((r) => (r.task_owner ? r.task_owner.slice(0, 8) : 'none'))))}`);
 
   // Bounded by two minutes (a guard against hangs); the issue asks for 10 s: printed, not asserted.
-  const settled = await waitFor(async () => {
-    const p = await problems(c, survivor);
-    const pending = p.servers.filter((s) => orphans.has(s.id) && (s['OS-EXT-STS:task_state'] !== null || (s.status !== 'ACTIVE' && s.status !== 'ERROR')));
-    if (orphansSettledMs === undefined && pending.length === 0) orphansSettledMs = Date.now() - killedAt;
-    return p;
-  }, (p) => p.list.length === 0, 120_000, 100);
+  // Watched through the API alone, beside the whole check below (which also asks the engine, slow
+  // while it is busy with the boots).
+  const orphansWatch = waitFor(async () => (await c.direct[survivor].servers())
+    .filter((s) => orphans.has(s.id) && (s['OS-EXT-STS:task_state'] !== null || (s.status !== 'ACTIVE' && s.status !== 'ERROR'))), (pending) => pending.length === 0, 120_000, 100)
+    .then(() => {
+      orphansSettledMs = Date.now() - killedAt;
+    });
+  const settled = await waitFor(() => problems(c, survivor), (p) => p.list.length === 0, 120_000, 100);
+  await orphansWatch;
   const recoveryMs = Date.now() - killedAt;
   console.log(`kill-during-boots: consistent ${recoveryMs} ms after the kill (issue: within 10 s): ${JSON.stringify(countBy(settled.value.servers.map((s) => s.status)))}, `
     + `${settled.value.containers.length} containers; the ${orphans.size} boots of the killed process were resolved ${orphansSettledMs} ms after the kill `

@@ -121,8 +121,9 @@ export class PowerSync implements PowerSyncPort {
         return;
       case 'fail-build':
         if (driver && observed && observed !== 'gone') await driver.destroy(serverId).catch(() => undefined);
-        await this.servers.update(serverId, { vm_state: VmStates.ERROR, task_state: null, power_state: PowerStates.NOSTATE, fault: faultOf(decision.message) }, expect);
-        this.log.warn({ server_id: serverId }, 'recovered: interrupted build set to ERROR');
+        if (await this.servers.update(serverId, { vm_state: VmStates.ERROR, task_state: null, power_state: PowerStates.NOSTATE, fault: faultOf(decision.message) }, expect)) {
+          this.log.warn({ server_id: serverId }, 'recovered: interrupted build set to ERROR');
+        }
         return;
       case 'clear-task':
         if (decision.fault) {
