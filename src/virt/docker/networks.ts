@@ -20,6 +20,8 @@ import { LABEL_MANAGED, LABEL_PROJECT } from './labels';
 
 export const NETWORK_PREFIX = 'novadock-net-';
 const LABEL_NETWORK = 'novadock.network';
+/** A probe network older than this was left behind by a process that died mid-probe. */
+const PROBE_STALE_MS = 60_000;
 
 export interface ProjectNetwork {
   name: string;
@@ -40,7 +42,8 @@ export class ProjectNetworks {
   /** Networks known to exist (saves a lookup per spawn); `forget` drops one the engine lost. */
   private readonly known = new Map<string, ProjectNetwork>();
 
-  constructor(private readonly docker: Docker, private readonly host: string, private readonly log: Logger) {}
+  /** `probeStaleMs`: age past which a probe network counts as left behind (tests shorten it). */
+  constructor(private readonly docker: Docker, private readonly host: string, private readonly log: Logger, private readonly probeStaleMs = PROBE_STALE_MS) {}
 
   /** The project's network, created if missing. Concurrent callers share one creation. */
   ensure(projectId: string): Promise<ProjectNetwork> {
@@ -119,8 +122,13 @@ export class ProjectNetworks {
     return { name, id: n.Id, subnet: cfg?.Subnet ?? '', gateway: cfg?.Gateway };
   }
 
-  /** A subnet the engine considers free on its host: what it gives a probe network. */
+  /**
+   * A subnet the engine considers free on its host: what it gives a probe network. A probe lives
+   * for one inspect; one older than a minute was left by a process killed mid-probe, and would
+   * hold one of the engine's few address pools for ever: it is removed first.
+   */
   private async freeSubnet(): Promise<string> {
+    await this.removeStaleProbes();
     const probeName = `novadock-probe-${crypto.randomBytes(6).toString('hex')}`;
     try {
       const created = await this.docker.createNetwork({
@@ -138,6 +146,19 @@ export class ProjectNetworks {
       }
     } catch (e) {
       throw translate(this.host, e);
+    }
+  }
+
+  private async removeStaleProbes(): Promise<void> {
+    let probes: Docker.NetworkInspectInfo[];
+    try {
+      probes = await this.docker.listNetworks({ filters: { label: [`${LABEL_NETWORK}=probe`] } });
+    } catch {
+      return; // the probe itself will say what is wrong with the engine
+    }
+    const cutoff = Date.now() - this.probeStaleMs;
+    for (const n of probes) {
+      if (Date.parse(n.Created) < cutoff) await this.docker.getNetwork(n.Id).remove().catch(() => undefined);
     }
   }
 
