@@ -89,10 +89,6 @@ export class Membership {
     return this.repo.acquire(name, this.id, Date.now(), this.deadAfterMs);
   }
 
-  async release(name: string): Promise<void> {
-    await this.repo.release(name, this.id);
-  }
-
   /** One heartbeat now (tests; overlapping calls share the one in flight). */
   tick(): Promise<void> {
     if (!this.ticking) {

@@ -218,11 +218,6 @@ export class ImageRepository {
     return rows.map((r) => ({ id: r.id, owner: r.upload_owner }));
   }
 
-  /** Ids of every image in `status` (start-up recovery moves them one by one with transition). */
-  async idsWithStatus(status: ImageStatus): Promise<string[]> {
-    return orderBytes(this.db('images').where({ status }), 'id').pluck('id');
-  }
-
   /**
    * Read-modify-write of editable attributes in one transaction, the row locked: `decide` sees
    * the current record and returns the edit (or throws to refuse it). Returns the updated

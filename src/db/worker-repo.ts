@@ -47,13 +47,4 @@ export class WorkerRepository {
       .update({ holder, expires_ms: expires });
     return n === 1;
   }
-
-  async release(name: string, holder: string): Promise<void> {
-    await this.db('leases').where({ name, holder }).delete();
-  }
-
-  async holders(): Promise<Record<string, string>> {
-    const rows: { name: string; holder: string }[] = await this.db('leases').select('name', 'holder');
-    return Object.fromEntries(rows.map((r) => [r.name, r.holder]));
-  }
 }

@@ -100,12 +100,13 @@ describe('ImageRepository.transition on SQLite', () => {
     expect(await repo.transition('00000000-0000-4000-8000-000000000999', 'queued', 'saving')).toBe(false);
   });
 
-  it('idsWithStatus finds the images left in a status (start-up recovery)', async () => {
+  it('saving() finds the images left saving, with the worker writing each (recovery of a dead process)', async () => {
     const a = await queuedImage();
     const b = await queuedImage();
     await repo.transition(a, 'queued', 'saving');
     await repo.transition(b, 'queued', 'saving');
-    const saving = await repo.idsWithStatus('saving');
-    expect(saving).toEqual(expect.arrayContaining([a, b]));
+    const saving = await repo.saving();
+    expect(saving.map((i) => i.id)).toEqual(expect.arrayContaining([a, b]));
+    expect(saving.find((i) => i.id === a)?.owner).toBe(null); // this repository was made without a worker id
   });
 });
