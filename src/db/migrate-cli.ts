@@ -1,13 +1,14 @@
 /** `npm run migrate`: bring the database (NOVADOCK_DATABASE_URL, else SQLite in NOVADOCK_DATA_DIR) up to date and exit. */
 import path from 'node:path';
 import { loadConfig } from '../config';
-import { openDb, migrate } from './knex';
+import { openDb, migrate, withStartupLock } from './knex';
 
 async function main() {
   const config = loadConfig();
   const target = config.databaseUrl ?? path.join(config.dataDir, 'novadock.sqlite');
   const db = openDb(target);
-  await migrate(db);
+  // Under the same lock as a starting server: `npm run up` migrates while one may be starting.
+  await withStartupLock(db, () => migrate(db));
   await db.destroy();
   // A URL may carry a password: name only its host and database.
   const shown = config.databaseUrl ? `PostgreSQL database ${describeUrl(config.databaseUrl)}` : `database at ${target}`;
