@@ -20,5 +20,8 @@ module.exports = {
     { ...base, displayName: 'resilience', testMatch: ['<rootDir>/test/resilience/**/*.test.ts'] },
     // Kill -9s processes and watches one compute host's engine events: run serially (--runInBand).
     { ...base, displayName: 'cluster', testMatch: ['<rootDir>/test/cluster/**/*.test.ts'] },
+    // Several compute hosts: Docker engines in network namespaces of their own (scripts/engines.sh),
+    // started once by scripts/test.sh and run serially (issue 13).
+    { ...base, displayName: 'multihost', testMatch: ['<rootDir>/test/multihost/**/*.test.ts'] },
   ],
 };
