@@ -8,6 +8,11 @@
 #                                             one swarm (the first is the manager) for overlay networks
 #   bash scripts/engines.sh down               stop them and remove everything they made
 #   bash scripts/engines.sh hosts              print the compute_hosts entries of the running ones
+#   bash scripts/engines.sh stop I             stop engine I as a host going down would (its
+#                                             containers stop; namespace and data stay)
+#   bash scripts/engines.sh remove I           remove engine I and everything it made
+#   bash scripts/engines.sh start I            start engine I again (or a new one alone, with its
+#                                             namespace), keeping its data and swarm membership
 #
 # Engine i: namespace novadock-h<i>, address 10.251.0.<10+i>/24 on bridge ndhosts0 (10.251.0.1),
 # socket unix:///run/novadock-engines/h<i>.sock, data /var/lib/novadock-engines/h<i>, log
@@ -44,15 +49,13 @@ hosts_json() {
   printf ']\n'
 }
 
-# Kills a dockerd (by its pid file) and whatever still runs from its exec root (shims), then
-# unmounts what it left mounted.
-stop_engine() {
+# Stops a dockerd (by its pid file: SIGTERM, which stops its containers, then SIGKILL after 20 s)
+# and whatever still runs from its exec root (containerd, shims).
+halt_engine() {
   local i=$1 pidfile="$RUN_DIR/h$1/dockerd.pid" pid
   if [ -f "$pidfile" ]; then
     pid=$(cat "$pidfile")
     if [ -d "/proc/$pid" ]; then
-      # Leave the swarm first so the next `up` starts clean (no-op when not in one).
-      timeout 20 docker -H "unix://$(engine_sock "$i")" swarm leave --force >/dev/null 2>&1 || true
       kill "$pid" 2>/dev/null || true
       for _ in $(seq 1 40); do [ -d "/proc/$pid" ] || break; sleep 0.5; done
       kill -9 "$pid" 2>/dev/null || true
@@ -63,6 +66,14 @@ stop_engine() {
   for p in /proc/[0-9]*; do
     if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "$RUN_DIR/h$i/"; then kill -9 "${p#/proc/}" 2>/dev/null || true; fi
   done
+}
+
+# Removes an engine and everything it made: process, mounts, namespace, veth, data.
+stop_engine() {
+  local i=$1
+  # Leave the swarm first so the next `up` starts clean (no-op when not in one).
+  timeout 20 docker -H "unix://$(engine_sock "$i")" swarm leave --force >/dev/null 2>&1 || true
+  halt_engine "$i"
   local m
   for m in $(awk -v a="$RUN_DIR/h$i" -v b="$DATA_DIR/h$i" 'index($2, a) == 1 || index($2, b) == 1 { print $2 }' /proc/mounts | sort -r); do
     umount -l "$m" 2>/dev/null || true
@@ -81,21 +92,47 @@ down() {
   while iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null; do :; done
 }
 
+add_bridge() {
+  ip link show "$BRIDGE" >/dev/null 2>&1 && return 0
+  # The bridge holds the hosts' /24 and nothing else: no address outside it is reachable from the
+  # namespaces (they have no default route).
+  ip link add "$BRIDGE" type bridge
+  ip addr add "$NET_PREFIX.1/24" dev "$BRIDGE"
+  ip link set "$BRIDGE" up
+  # The engine on this machine sets FORWARD's policy to DROP and bridged frames go through
+  # iptables (br_netfilter): let the hosts' bridge carry traffic between the hosts, and only that.
+  iptables -C FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null || iptables -I FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT
+}
+
+# Starts engine i's dockerd, first making its namespace and veth when they do not exist.
 start_engine() {
   local i=$1 ns addr
   ns=$(ns_name "$i")
   addr=$(engine_addr "$i")
-  ip netns add "$ns"
-  ip link add "ndh$i" type veth peer name eth0 netns "$ns"
-  ip link set "ndh$i" master "$BRIDGE" up
-  ip netns exec "$ns" ip link set lo up
-  ip netns exec "$ns" ip addr add "$addr/24" dev eth0
-  ip netns exec "$ns" ip link set eth0 up
+  if [ ! -e "/var/run/netns/$ns" ]; then
+    add_bridge
+    ip netns add "$ns"
+    ip link add "ndh$i" type veth peer name eth0 netns "$ns"
+    ip link set "ndh$i" master "$BRIDGE" up
+    ip netns exec "$ns" ip link set lo up
+    ip netns exec "$ns" ip addr add "$addr/24" dev eth0
+    ip netns exec "$ns" ip link set eth0 up
+  fi
   mkdir -p "$RUN_DIR/h$i" "$DATA_DIR/h$i"
   nsenter --net="/var/run/netns/$ns" setsid dockerd \
     --data-root "$DATA_DIR/h$i" --exec-root "$RUN_DIR/h$i" --pidfile "$RUN_DIR/h$i/dockerd.pid" \
     -H "unix://$(engine_sock "$i")" --ip-masq=false \
     >"/var/log/novadock-engine-h$i.log" 2>&1 </dev/null &
+}
+
+wait_engine() {
+  local i=$1
+  for _ in $(seq 1 60); do
+    timeout 10 docker -H "unix://$(engine_sock "$i")" version >/dev/null 2>&1 && return 0
+    sleep 0.5
+  done
+  tail -n 30 "/var/log/novadock-engine-h$i.log" >&2
+  die "engine h$i did not answer within 30 s"
 }
 
 up() {
@@ -111,23 +148,9 @@ up() {
   [ "$(id -u)" -eq 0 ] || die "engines.sh needs root (network namespaces, dockerd)"
   command -v dockerd >/dev/null 2>&1 || ensure_docker
   down
-  # The bridge holds the hosts' /24 and nothing else: no address outside it is reachable from the
-  # namespaces (they have no default route).
-  ip link add "$BRIDGE" type bridge
-  ip addr add "$NET_PREFIX.1/24" dev "$BRIDGE"
-  ip link set "$BRIDGE" up
-  # The engine on this machine sets FORWARD's policy to DROP and bridged frames go through
-  # iptables (br_netfilter): let the hosts' bridge carry traffic between the hosts, and only that.
-  iptables -I FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT
+  add_bridge
   for i in $(seq 1 "$n"); do start_engine "$i"; done
-  for i in $(seq 1 "$n"); do
-    local ok=0
-    for _ in $(seq 1 60); do
-      if timeout 10 docker -H "unix://$(engine_sock "$i")" version >/dev/null 2>&1; then ok=1; break; fi
-      sleep 0.5
-    done
-    [ "$ok" -eq 1 ] || { tail -n 30 "/var/log/novadock-engine-h$i.log" >&2; die "engine h$i did not answer within 30 s"; }
-  done
+  for i in $(seq 1 "$n"); do wait_engine "$i"; done
   if [ "$swarm" -eq 1 ]; then
     edocker 1 swarm init --advertise-addr "$(engine_addr 1)" --listen-addr "$(engine_addr 1):2377" >/dev/null
     local token
@@ -145,5 +168,8 @@ case "${1:-}" in
   up) shift; up "$@" ;;
   down) down ;;
   hosts) hosts_json $(existing) ;;
-  *) die "usage: engines.sh up [N] [--swarm] | down | hosts" ;;
+  remove) [ -n "${2:-}" ] || die "usage: engines.sh remove I"; stop_engine "$2" ;;
+  stop) [ -n "${2:-}" ] || die "usage: engines.sh stop I"; halt_engine "$2" ;;
+  start) [ -n "${2:-}" ] || die "usage: engines.sh start I"; start_engine "$2"; wait_engine "$2"; hosts_json "$2" ;;
+  *) die "usage: engines.sh up [N] [--swarm] | down | hosts | stop I | start I | remove I" ;;
 esac

@@ -41,6 +41,16 @@ ensure_clients() {
   apt_install "${missing[@]}"
 }
 
+# What scripts/engines.sh needs to make network namespaces and veths (iproute2), let the hosts'
+# bridge forward (iptables) and enter a namespace (nsenter, util-linux).
+ensure_host_tools() {
+  local missing=()
+  command -v ip >/dev/null 2>&1 || missing+=(iproute2)
+  command -v iptables >/dev/null 2>&1 || missing+=(iptables)
+  command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
+  apt_install "${missing[@]}"
+}
+
 engine_answers() { timeout 20 docker version >/dev/null 2>&1; }
 
 # A dockerd process exists (procps may be missing on a minimal machine: read /proc).

@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 
 ensure_docker
 ensure_clients busybox-static tempest
+ensure_host_tools
 ensure_node_modules
 build
 
@@ -20,7 +21,8 @@ status=0
 log "lint (eslint src)"
 npx eslint src || status=1
 summary="$(mktemp)"
-trap 'stop_test_postgres; rm -f "$summary" "$summary".{pg,e2e-cluster,cluster,resilience,conformance}' EXIT
+engines_up=0
+trap 'stop_test_postgres; [ "$engines_up" -eq 0 ] || bash scripts/engines.sh down; rm -f "$summary" "$summary".{pg,e2e-cluster,cluster,multihost,resilience,conformance}' EXIT
 # Two workers on two cores: the unit and integration files are quick, and the docker and e2e files
 # spend their time waiting on the engine and the CLIs rather than on the CPU, so two at a time
 # keeps both cores busy without starving either. --forceExit: a leaked handle must not hold CI
@@ -56,6 +58,22 @@ if [ "$whole" -eq 1 ]; then
   fi
 fi
 
+# Several compute hosts (issue 13): two more Docker engines, each in a network namespace of its
+# own, joined into one swarm (scripts/engines.sh), shared by the multihost files, run serially as
+# they stop and start those engines. Removed afterwards (namespaces, data, bridge).
+if [ "$whole" -eq 1 ]; then
+  log "jest (multihost: two engines in network namespaces, serial)"
+  if engines_json="$(bash scripts/engines.sh up 2 --swarm | tail -n 1)"; then
+    engines_up=1
+    NOVADOCK_TEST_ENGINES="$engines_json" NOVADOCK_TEST_SUMMARY="$summary.multihost" npx jest --selectProjects multihost --ci --runInBand --forceExit \
+      --reporters=default --reporters=./test/reporter/strict-reporter.js || status=1
+    bash scripts/engines.sh down || status=1
+    engines_up=0
+  else
+    status=1
+  fi
+fi
+
 # Crashes, engine restarts and hostile input on a real engine: alone and serially, because
 # restarting the engine would break any test running beside it. Whole-suite runs only.
 if [ "$whole" -eq 1 ]; then
@@ -83,7 +101,7 @@ read -r passed failed skipped < <(node -e '
   try { j = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch {}
   let p = j.passed, f = j.failed, s = j.skipped;
   if (process.argv[4] === "1") {
-    for (const part of [".pg", ".e2e-cluster", ".cluster", ".resilience"]) {
+    for (const part of [".pg", ".e2e-cluster", ".cluster", ".multihost", ".resilience"]) {
       let r = { passed: 0, failed: 1, skipped: 0 };
       try { r = JSON.parse(fs.readFileSync(process.argv[1] + part, "utf8")); } catch {}
       p += r.passed; f += r.failed; s += r.skipped;
