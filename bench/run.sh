@@ -6,6 +6,8 @@
 #   bash bench/run.sh kill-lag [--repeats 20]
 #   bash bench/run.sh scale [--servers 1000] [--requests 200] [--seconds 15] [--connections 8] [--rounds 3]
 #     (two processes over a throwaway PostgreSQL; installs postgresql, nginx-light, wrk, curl)
+#   bash bench/run.sh multihost [--concurrent 40] [--rounds 3]
+#     (two more engines in network namespaces, in a swarm: scripts/engines.sh; removed afterwards)
 # Figures print as a table and are kept in bench/out/<name>.json. Never part of `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,8 +15,8 @@ cd "$(dirname "$0")/.."
 
 which="${1:-}"
 case "$which" in
-  upload|boot|list|kill-lag|scale|all) shift ;;
-  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|all [options]" ;;
+  upload|boot|list|kill-lag|scale|multihost|all) shift ;;
+  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|multihost|all [options]" ;;
 esac
 ensure_docker
 ensure_node_modules
@@ -27,6 +29,12 @@ if [ "$which" = scale ]; then
   apt_install "${missing[@]}"
   start_test_postgres
   trap stop_test_postgres EXIT
+fi
+if [ "$which" = multihost ]; then
+  ensure_host_tools
+  NOVADOCK_BENCH_ENGINES="$(bash scripts/engines.sh up 2 --swarm | tail -n 1)"
+  export NOVADOCK_BENCH_ENGINES
+  trap 'bash scripts/engines.sh down' EXIT
 fi
 if [ "$which" = all ]; then
   for b in upload boot kill-lag list; do node "dist/bench/bench/$b.js" "$@"; done
