@@ -19,11 +19,14 @@ export type { AggregateRecord } from '../../db/aggregate-repo';
 
 export interface AggregatesDeps {
   repo: AggregateRepository;
-  /** Whether a host name is a configured compute host. */
-  isComputeHost(host: string): boolean;
+  /** The configured compute hosts' names. */
+  computeHosts(): string[];
   /** Servers (not deleted) recorded on a host. */
   instancesOn(host: string): Promise<number>;
 }
+
+/** Servers per host, counted before a change's transaction (SQLite has one connection: nothing else may query inside it). */
+type Counts = Map<string, number>;
 
 /** What was refused: add_host, remove_host, update (PUT), set_metadata, delete. */
 type Action = 'add' | 'remove' | 'update' | 'updateMeta' | 'delete';
@@ -69,9 +72,10 @@ export class AggregateService {
 
   /** Renames and/or re-zones an aggregate (PUT). */
   async update(id: number, changes: { name?: string; zone?: string | null }): Promise<AggregateRecord> {
+    const counts = changes.zone === undefined ? new Map() : await this.counts(this.deps.computeHosts());
     await this.deps.repo.change(async (w) => {
       const a = await this.mustGet(w, id);
-      if (changes.zone !== undefined) await this.checkZoneChange(w, a, changes.zone, 'update', a.hosts);
+      if (changes.zone !== undefined) await this.checkZoneChange(w, a, changes.zone, 'update', a.hosts, counts);
       if (changes.name !== undefined) await w.rename(id, changes.name);
       if (changes.zone !== undefined) await w.updateMetadata(id, { [AZ_KEY]: changes.zone });
       await w.touch(id);
@@ -81,9 +85,10 @@ export class AggregateService {
 
   /** set_metadata: sets keys, removes those given null. */
   async setMetadata(id: number, metadata: Record<string, string | null>): Promise<AggregateRecord> {
+    const counts = AZ_KEY in metadata ? await this.counts(this.deps.computeHosts()) : new Map();
     await this.deps.repo.change(async (w) => {
       const a = await this.mustGet(w, id);
-      if (AZ_KEY in metadata) await this.checkZoneChange(w, a, metadata[AZ_KEY], 'updateMeta', a.hosts);
+      if (AZ_KEY in metadata) await this.checkZoneChange(w, a, metadata[AZ_KEY], 'updateMeta', a.hosts, counts);
       await w.updateMetadata(id, metadata);
       await w.touch(id);
     });
@@ -99,15 +104,16 @@ export class AggregateService {
   }
 
   async addHost(id: number, host: string): Promise<AggregateRecord> {
-    if (!this.deps.isComputeHost(host)) throw notFound(msg.computeHostNotFound(host));
+    if (!this.isComputeHost(host)) throw notFound(msg.computeHostNotFound(host));
+    const counts = await this.counts([host]);
     await this.deps.repo.change(async (w) => {
       const a = await this.mustGet(w, id);
       const zone = a.metadata[AZ_KEY];
-      if (zone !== undefined) await this.checkZoneChange(w, a, zone, 'add', [host], false);
       if (zone !== undefined) {
+        await this.checkZoneChange(w, a, zone, 'add', [host]);
         // The host's servers would change zone: Nova refuses (ensure_no_instances_need_to_move_az_when_host_added).
         const current = this.zoneOfHost(await w.all(), host);
-        if (current !== zone) await this.refuseIfServers('add', id, host, current, zone);
+        if (current !== zone) refuseIfServers(counts, 'add', id, host, current, zone);
       }
       if (a.hosts.includes(host)) throw conflict(`Aggregate ${id} already has host ${host}.`);
       await w.addHost(id, host);
@@ -118,14 +124,15 @@ export class AggregateService {
   /** remove_host; any lookup failure is Nova's one 404 "Cannot remove host … in aggregate …". */
   async removeHost(id: number, host: string): Promise<AggregateRecord> {
     const cannot = () => notFound(`Cannot remove host ${host} in aggregate ${id}`);
-    if (!this.deps.isComputeHost(host)) throw cannot();
+    if (!this.isComputeHost(host)) throw cannot();
+    const counts = await this.counts([host]);
     await this.deps.repo.change(async (w) => {
       const a = await w.get(id);
       if (!a) throw cannot();
       const zone = a.metadata[AZ_KEY];
       if (zone !== undefined) {
         const after = this.zoneOfHost((await w.all()).filter((x) => x.id !== id), host);
-        if (after !== zone) await this.refuseIfServers('remove', id, host, zone, after);
+        if (after !== zone) refuseIfServers(counts, 'remove', id, host, zone, after);
       }
       if (!(await w.removeHost(id, host))) throw cannot();
     });
@@ -133,6 +140,14 @@ export class AggregateService {
   }
 
   // ------------------------------------------------------------------ rules
+
+  private isComputeHost(host: string): boolean {
+    return this.deps.computeHosts().includes(host);
+  }
+
+  private async counts(hosts: string[]): Promise<Counts> {
+    return new Map(await Promise.all(hosts.map(async (h) => [h, await this.deps.instancesOn(h)] as const)));
+  }
 
   private async mustGet(w: AggregateWriter, id: number): Promise<AggregateRecord> {
     const a = await w.get(id);
@@ -147,29 +162,28 @@ export class AggregateService {
 
   /**
    * Nova's is_safe_to_update_az: `zone` must be a name, no host of `hosts` may already be in
-   * another zone (through another aggregate), and, when `checkServers`, an aggregate whose zone
+   * another zone (through another aggregate), and, given `counts`, an aggregate whose zone
    * changes must hold no servers.
    */
-  private async checkZoneChange(w: AggregateWriter, a: AggregateRecord, zone: string | null | undefined, action: Action, hosts: string[], checkServers = true): Promise<void> {
+  private async checkZoneChange(w: AggregateWriter, a: AggregateRecord, zone: string | null | undefined, action: Action, hosts: string[], counts?: Counts): Promise<void> {
     if (!zone) throw invalidAction(action, a.id, `Aggregate ${a.name} does not support empty named availability zone`);
     const others = (await w.all()).filter((x) => x.id !== a.id && x.hosts.some((h) => hosts.includes(h)));
     const conflicting = others.map((x) => x.metadata[AZ_KEY]).filter((z): z is string => z !== undefined && z !== zone);
     if (conflicting.length > 0) throw invalidAction(action, a.id, `One or more hosts already in availability zone(s) ${pyList(conflicting)}`);
-    if (checkServers && a.metadata[AZ_KEY] !== zone) {
-      for (const h of hosts) {
-        if (await this.deps.instancesOn(h) > 0) throw invalidAction(action, a.id, 'One or more hosts contain instances in this zone');
-      }
+    if (counts && a.metadata[AZ_KEY] !== zone && hosts.some((h) => (counts.get(h) ?? 0) > 0)) {
+      throw invalidAction(action, a.id, 'One or more hosts contain instances in this zone');
     }
   }
+}
 
-  private async refuseIfServers(action: 'add' | 'remove', id: number, host: string, from: string | null, to: string | null): Promise<void> {
-    const n = await this.deps.instancesOn(host);
-    if (n === 0) return;
-    const verb = action === 'add' ? 'added to' : 'removed from';
-    // NOTE(openstack): the reason ends with a full stop and the template adds another, as Nova prints it.
-    throw invalidAction(action, id,
-      `The host cannot be ${verb} the aggregate as the availability zone of the host would change from '${from ?? 'None'}' to '${to ?? 'None'}' `
-      + `but the host already has ${n} instance(s). Changing the AZ of an existing instance is not supported by this action. Move the instances away `
-      + 'from this host then try again. If you need to move the instances between AZs then you can use shelve_offload and unshelve to achieve this.');
-  }
+/** Nova's ensure_no_instances_need_to_move_az_when_host_added / _removed. */
+function refuseIfServers(counts: Counts, action: 'add' | 'remove', id: number, host: string, from: string | null, to: string | null): void {
+  const n = counts.get(host) ?? 0;
+  if (n === 0) return;
+  const verb = action === 'add' ? 'added to' : 'removed from';
+  // NOTE(openstack): the reason ends with a full stop and the template adds another, as Nova prints it.
+  throw invalidAction(action, id,
+    `The host cannot be ${verb} the aggregate as the availability zone of the host would change from '${from ?? 'None'}' to '${to ?? 'None'}' `
+    + `but the host already has ${n} instance(s). Changing the AZ of an existing instance is not supported by this action. Move the instances away `
+    + 'from this host then try again. If you need to move the instances between AZs then you can use shelve_offload and unshelve to achieve this.');
 }

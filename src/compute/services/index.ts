@@ -100,7 +100,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     sync,
     hostSettings,
     osServices,
-    aggregates: new AggregateService({ repo: deps.aggregates, isComputeHost: (h) => deps.drivers.get(h) !== undefined, instancesOn }),
+    aggregates: new AggregateService({ repo: deps.aggregates, computeHosts: hostNames, instancesOn }),
     zones: new AvailabilityZones(osServices),
   };
 }
