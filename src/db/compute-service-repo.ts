@@ -69,9 +69,4 @@ export class ComputeServiceRepository {
       .merge(Object.keys(set));
     return (await this.get(host))!;
   }
-
-  /** Forgets what was set on a host (its service record deleted): enabled and up again. */
-  async delete(host: string): Promise<void> {
-    await this.db('compute_services').where({ host }).delete();
-  }
 }
