@@ -28,6 +28,8 @@ import { ServerRepository } from './db/server-repo';
 import { FlavorRepository } from './db/flavor-repo';
 import { KeypairRepository } from './db/keypair-repo';
 import { ActionRepository } from './db/action-repo';
+import { ComputeServiceRepository } from './db/compute-service-repo';
+import { AggregateRepository } from './db/aggregate-repo';
 import { buildCompute, ComputeServices } from './compute/services';
 import { Reconciler } from './compute/reconciler';
 import { KeypairService } from './compute/services/keypairs';
@@ -110,7 +112,8 @@ export function tokenSecret(dataDir: string): string {
 export async function buildServices(opts: BuildOptions): Promise<Services> {
   const { config, log } = opts;
   const db = openDb(config.databaseUrl ?? opts.dbFile ?? path.join(config.dataDir, 'novadock.sqlite'), { searchPath: opts.dbSchema });
-  const membership = new Membership(new WorkerRepository(db), log, opts.membership);
+  const workers = new WorkerRepository(db);
+  const membership = new Membership(workers, log, opts.membership);
   const identity = new IdentityRepository(db);
   const flavors = new FlavorRepository(db);
   // Processes starting at once take turns to migrate and seed.
@@ -161,6 +164,13 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     drivers,
     quotas: config.seed.quotas,
     log,
+    computeServices: new ComputeServiceRepository(db),
+    aggregates: new AggregateRepository(db),
+    control: {
+      processes: async () => (await workers.all())
+        .filter((w) => membership.isAlive(w.id))
+        .map((w) => ({ hostname: w.hostname, heartbeatAt: new Date(w.heartbeat_ms).toISOString() })),
+    },
   });
   const flavorService = new FlavorService(flavors);
   const keypairs = new KeypairService(keypairRepo, config.seed.quotas.key_pairs);

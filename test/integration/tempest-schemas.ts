@@ -1,11 +1,15 @@
 /**
  * Tempest's strict compute response schemas (dumped from the installed tempest 33.0.0 into
- * misc-tempest-schemas.json, unchanged), checked with the formats tempest's validator knows.
+ * misc-tempest-schemas.json and hosts-tempest-schemas.json, unchanged), checked with the formats tempest's validator knows.
  * The app itself comes from the one harness, test/helpers/app.ts.
  */
 import net from 'node:net';
 import Ajv, { ValidateFunction } from 'ajv';
-import schemas from './misc-tempest-schemas.json';
+import miscSchemas from './misc-tempest-schemas.json';
+import hostsSchemas from './hosts-tempest-schemas.json';
+
+/** Every dumped schema: misc (versions, flavors, keypairs…) and hosts (services, aggregates). */
+const schemas = { ...miscSchemas, ...hostsSchemas };
 
 // ------------------------------------------------------------------------------ tempest schemas
 

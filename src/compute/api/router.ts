@@ -10,6 +10,8 @@
  *   /v2.1/os-availability-zone…     availability zones                                 zones.ts
  *   /v2.1/os-networks…, /os-security-groups…   the pseudo network and default group    networks.ts
  *   /v2.1/os-hypervisors…           hypervisors (admin)                                hypervisors.ts
+ *   /v2.1/os-services…              compute and internal services (admin)              os-services.ts
+ *   /v2.1/os-aggregates…            host aggregates (admin)                            aggregates.ts
  *   /v2.1/images…                   the compute image proxy (< 2.36)                   images.ts
  *
  * Everything under /v2.1 needs a token, is rendered at the request's microversion (headers on
@@ -40,6 +42,8 @@ import { serverActionsRouter } from './server-actions';
 import { serversRouter } from './servers';
 import { computeVersionsRouter } from './versions';
 import { availabilityZonesRouter } from './zones';
+import { osServicesRouter } from './os-services';
+import { aggregatesRouter } from './aggregates';
 
 /** What the compute API is given (createApp builds it from the Services bag); each router takes its part. */
 export interface ComputeApiDeps {
@@ -47,7 +51,7 @@ export interface ComputeApiDeps {
   publicUrl: string;
   /** Turns X-Auth-Token into the request context. */
   tokens: TokenService;
-  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts'>;
+  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones'>;
   flavors: FlavorService;
   keypairs: KeypairService;
   /** The quotas of every project (config). */
@@ -116,9 +120,11 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   v21.use('/flavors', flavorsRouter({ flavors, publicUrl }));
   v21.use('/os-keypairs', keypairsRouter({ keypairs, publicUrl }));
   v21.use(limitsRouter({ quotas, usage }));                                           // /limits, /os-quota-sets
-  v21.use('/os-availability-zone', availabilityZonesRouter({ hosts }));
+  v21.use('/os-availability-zone', availabilityZonesRouter({ zones: compute.zones }));
   v21.use(networksRouter());                                                          // /os-networks, /os-security-groups
   v21.use('/os-hypervisors', hypervisorsRouter({ hosts, serversOnHost, publicUrl }));
+  v21.use('/os-services', osServicesRouter({ services: compute.osServices }));
+  v21.use('/os-aggregates', aggregatesRouter({ aggregates: compute.aggregates }));
   v21.use('/images', untilVersion('2.35'), imageProxyRouter({ images, publicUrl }));  // removed at 2.36
 
   r.use('/v2.1', v21);

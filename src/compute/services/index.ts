@@ -8,6 +8,9 @@
  *   ServerUpdates   name, metadata, security groups      ServerDeleter    delete
  *   Snapshots       createImage, createBackup            PowerSync        the reconciler's verbs
  *   ActionRunner    claim → lane → finish of every task-claiming action
+ *   HostSettingsService  each host's service settings and zone (the scheduler's HostSettingsPort)
+ *   OsServices      os-services             AggregateService  os-aggregates
+ *   AvailabilityZones  os-availability-zone
  */
 import type { Logger } from 'pino';
 import type { QuotaConfig } from '../../config';
@@ -28,6 +31,12 @@ import { ServerDeleter } from './server-delete';
 import { Snapshots } from './snapshots';
 import { PowerSync } from './power-sync';
 import type { ComputeImages, HostImagesPort } from './ports';
+import type { ComputeServiceRepository } from '../../db/compute-service-repo';
+import type { AggregateRepository } from '../../db/aggregate-repo';
+import { HostSettingsService } from './host-settings';
+import { ControlPlanePort, OsServices } from './os-services';
+import { AggregateService } from './aggregates';
+import { AvailabilityZones } from './availability-zones';
 
 export interface ComputeDeps {
   servers: ServerRepository;
@@ -42,6 +51,11 @@ export interface ComputeDeps {
   hostOptions?: HostServiceOptions;
   /** Grace period of os-stop before SIGKILL (see ServerActionsDeps). */
   shutdownTimeoutSeconds?: number;
+  /** os-services settings and os-aggregates (issue 13). */
+  computeServices: ComputeServiceRepository;
+  aggregates: AggregateRepository;
+  /** The running novadock processes, listed as nova-scheduler and nova-conductor. */
+  control: ControlPlanePort;
 }
 
 export interface ComputeServices {
@@ -54,6 +68,11 @@ export interface ComputeServices {
   deleter: ServerDeleter;
   snapshots: Snapshots;
   sync: PowerSync;
+  /** Each configured host's service settings and availability zone (HostSettingsPort). */
+  hostSettings: HostSettingsService;
+  osServices: OsServices;
+  aggregates: AggregateService;
+  zones: AvailabilityZones;
 }
 
 export function buildCompute(deps: ComputeDeps): ComputeServices {
@@ -65,6 +84,10 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
   const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, log });
   const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, log });
   const runner = new ActionRunner({ servers, actions: actionRepo, queries, hosts, runner: tasks, sync, log });
+  const hostNames = () => deps.drivers.all().map((d) => d.host);
+  const instancesOn = async (host: string) => (await queries.serversOnHost(host)).length;
+  const hostSettings = new HostSettingsService(hostNames, deps.computeServices, deps.aggregates);
+  const osServices = new OsServices({ hosts, settings: hostSettings, repo: deps.computeServices, control: deps.control, instancesOn });
   return {
     tasks,
     hosts,
@@ -75,6 +98,10 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     deleter,
     snapshots: new Snapshots({ servers, images: deps.images, queries, runner, tasks, hosts, log }),
     sync,
+    hostSettings,
+    osServices,
+    aggregates: new AggregateService({ repo: deps.aggregates, computeHosts: hostNames, instancesOn }),
+    zones: new AvailabilityZones(osServices),
   };
 }
 
