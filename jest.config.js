@@ -4,13 +4,14 @@
 // hostile input on a real engine; cluster: two real processes over one database (issue 16).
 const base = {
   preset: 'ts-jest',
-  // A guard against hangs, not a performance bound: jest's 5 s default fails set-up hooks that boot
-  // servers on the fake engine when two cores are shared with an engine and other suites.
-  testTimeout: 30_000,
   testEnvironment: 'node',
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
 };
 module.exports = {
+  // A guard against hangs, not a performance bound: jest's 5 s default fails set-up hooks that boot
+  // servers on the fake engine when two cores are shared with an engine and other suites. A global
+  // option: inside a project jest ignores it ("Unknown option testTimeout") and used 5 s.
+  testTimeout: 30_000,
   projects: [
     { ...base, displayName: 'unit', testMatch: ['<rootDir>/test/unit/**/*.test.ts'] },
     { ...base, displayName: 'integration', testMatch: ['<rootDir>/test/integration/**/*.test.ts'] },
