@@ -8,6 +8,7 @@
  *   ServerUpdates   name, metadata, security groups      ServerDeleter    delete
  *   Snapshots       createImage, createBackup            PowerSync        the reconciler's verbs
  *   ActionRunner    claim → lane → finish of every task-claiming action
+ *   ServerGroups    os-server-groups, and the ServerGroupsPort boot and the moves consult
  */
 import type { Logger } from 'pino';
 import type { QuotaConfig } from '../../config';
@@ -15,6 +16,7 @@ import type { ServerRepository } from '../../db/server-repo';
 import type { FlavorRepository } from '../../db/flavor-repo';
 import type { KeypairRepository } from '../../db/keypair-repo';
 import type { ActionRepository } from '../../db/action-repo';
+import type { ServerGroupRepository } from '../../db/server-group-repo';
 import type { DriverRegistry } from '../../virt/registry';
 import { TaskRunner } from './task-runner';
 import { HostService, HostServiceOptions } from './hosts';
@@ -27,6 +29,7 @@ import { ServerUpdates } from './server-updates';
 import { ServerDeleter } from './server-delete';
 import { Snapshots } from './snapshots';
 import { PowerSync } from './power-sync';
+import { ServerGroups } from './server-groups';
 import type { ComputeImages, HostImagesPort } from './ports';
 
 export interface ComputeDeps {
@@ -34,6 +37,7 @@ export interface ComputeDeps {
   flavors: FlavorRepository;
   keypairs: KeypairRepository;
   actions: ActionRepository;
+  serverGroups: ServerGroupRepository;
   images: ComputeImages;
   hostImages: HostImagesPort;
   drivers: DriverRegistry;
@@ -54,15 +58,17 @@ export interface ComputeServices {
   deleter: ServerDeleter;
   snapshots: Snapshots;
   sync: PowerSync;
+  serverGroups: ServerGroups;
 }
 
 export function buildCompute(deps: ComputeDeps): ComputeServices {
   const { servers, actions: actionRepo, log } = deps;
   const tasks = new TaskRunner(log);
   const hosts = new HostService(deps.drivers, deps.hostOptions);
-  const queries = new ServerQueries(servers, actionRepo);
+  const serverGroups = new ServerGroups(deps.serverGroups, deps.quotas);
+  const queries = new ServerQueries(servers, actionRepo, serverGroups);
   const builder = new InstanceBuilder({ flavors: deps.flavors, images: deps.images, hostImages: deps.hostImages, quotas: deps.quotas, log });
-  const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, log });
+  const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, serverGroups, log });
   const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, log });
   const runner = new ActionRunner({ servers, actions: actionRepo, queries, hosts, runner: tasks, sync, log });
   return {
@@ -75,6 +81,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     deleter,
     snapshots: new Snapshots({ servers, images: deps.images, queries, runner, tasks, hosts, log }),
     sync,
+    serverGroups,
   };
 }
 
