@@ -197,8 +197,12 @@ export class ServerGroupRepository {
       .pluck('s.host');
   }
 
-  /** Drops a server from whatever group it is in. */
-  async removeMember(serverId: string): Promise<void> {
-    await this.db('server_group_members').where({ server_id: serverId }).delete();
+  /**
+   * Drops a deleted server from whatever group it is in. A server that is not deleted (its
+   * delete superseded, say) keeps its place.
+   */
+  async removeDeletedMember(serverId: string): Promise<void> {
+    await this.db('server_group_members').where({ server_id: serverId })
+      .whereIn('server_id', (q) => q.select('id').from('servers').where({ id: serverId, deleted: 1 })).delete();
   }
 }

@@ -180,13 +180,17 @@ describe('groupOf, groupsOf, removeMember', () => {
     expect(await groups.groupsOf(lone)).toEqual([]);
   });
 
-  test('removeMember drops the server from its group; removing a server in no group is a no-op', async () => {
+  test('removeMember drops a deleted server from its group, a server not deleted stays; twice is a no-op', async () => {
     const id = await group();
     const [a, b] = await servers(2);
     await groups.addMembers(id, [a, b]);
+    await groups.removeMember(b); // its delete did not happen
+    expect(await groups.groupsOf(b)).toEqual([id]);
+    await t.services.db('servers').where({ id: a }).update({ deleted: 1 });
     await groups.removeMember(a);
     await groups.removeMember(a);
     expect(await groups.groupsOf(a)).toEqual([]);
+    expect(await t.services.db('server_group_members').where({ server_id: a })).toEqual([]);
     expect((await groups.get(await t.ctx(), id)).members).toEqual([b]);
   });
 });

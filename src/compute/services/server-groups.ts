@@ -115,7 +115,8 @@ export class ServerGroups implements ServerGroupsPort {
     return this.repo.groupUuidsOfServer(serverId);
   }
 
+  /** Only once the server is marked deleted: a delete that did not happen leaves the group as it was. */
   async removeMember(serverId: string): Promise<void> {
-    await this.repo.removeMember(serverId);
+    await this.repo.removeDeletedMember(serverId);
   }
 }
