@@ -12,7 +12,7 @@ import type { Knex } from 'knex';
 import type { Db } from './knex';
 import { isConstraintViolation, serialize } from './dialect';
 import { now } from '../clock';
-import { conflict, notFound, quotaExceeded } from '../errors';
+import { badRequest, conflict, quotaExceeded } from '../errors';
 import type { GroupPolicy } from '../compute/scheduler/types';
 
 /** 2.64 rules; only anti-affinity groups have any. */
@@ -148,14 +148,15 @@ export class ServerGroupRepository {
    * Makes `serverIds` (existing servers of one user) members of the group. The member quota is
    * checked again in the same transaction as the write, the group's writers taking turns: a
    * concurrent boot into the same group cannot push it over `maxMembers` (< 0 = unlimited).
-   * Throws not-found when the group is gone, over-quota when the servers do not fit.
+   * Throws invalid when the group is gone (Nova's boot answers InstanceGroupNotFound with a 400),
+   * over-quota when the servers do not fit.
    */
   async addMembers(uuid: string, serverIds: string[], maxMembers: number): Promise<void> {
     if (serverIds.length === 0) return;
     await this.db.transaction(async (tx) => {
       await serialize(tx, `novadock.server_group_members:${uuid}`);
       const group = await tx('server_groups').where({ uuid }).forUpdate().first('id');
-      if (!group) throw notFound(groupNotFoundMessage(uuid));
+      if (!group) throw badRequest(groupNotFoundMessage(uuid));
       if (maxMembers >= 0) {
         const users: { user_id: string; n: number }[] = await tx('servers').whereIn('id', serverIds).groupBy('user_id')
           .select('user_id').count({ n: '*' });

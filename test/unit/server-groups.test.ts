@@ -148,11 +148,11 @@ describe('addMembers', () => {
     expect((await groups.get(await t.ctx(), id)).members).toHaveLength(3);
   });
 
-  test('into a group deleted meanwhile: not found, nothing recorded', async () => {
+  test('into a group deleted meanwhile: the boot\'s 400 naming the group, nothing recorded', async () => {
     const id = await group();
     const [a] = await servers(1);
     await groups.delete(await t.ctx(), id);
-    expect(await failure(groups.addMembers(id, [a]))).toEqual({ kind: 'notFound', message: `Instance group ${id} could not be found.` });
+    expect(await failure(groups.addMembers(id, [a]))).toEqual({ kind: 'invalid', message: `Instance group ${id} could not be found.` });
     expect(await t.services.db('server_group_members').where({ server_id: a })).toEqual([]);
   });
 

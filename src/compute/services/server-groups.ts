@@ -100,7 +100,7 @@ export class ServerGroups implements ServerGroupsPort {
   /**
    * Records new servers as members. The member quota is checked again with the write (a
    * concurrent boot into the same group may have got there first): over quota → 403, the group
-   * deleted meanwhile → 404; nothing is recorded then, and the caller undoes its boot.
+   * deleted meanwhile → 400 (as forBoot); nothing is recorded then, and the caller undoes its boot.
    */
   async addMembers(groupUuid: string, serverIds: string[]): Promise<void> {
     await this.repo.addMembers(groupUuid, serverIds, this.quotas.server_group_members);
