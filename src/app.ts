@@ -34,7 +34,7 @@ export function createApp(services: Services, log: Logger): Express {
     flavors: services.flavors,
     keypairs: services.keypairs,
     quotas: services.config.seed.quotas,
-    usage: (projectId) => services.compute.queries.usage(projectId),
+    usage: (projectId) => services.compute.queries.quotaUsage(projectId),
     hosts: services.compute.hosts,
     serversOnHost: (host) => services.compute.queries.serversOnHost(host),
     images: services.images,

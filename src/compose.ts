@@ -30,6 +30,7 @@ import { KeypairRepository } from './db/keypair-repo';
 import { ActionRepository } from './db/action-repo';
 import { ComputeServiceRepository } from './db/compute-service-repo';
 import { AggregateRepository } from './db/aggregate-repo';
+import { ServerGroupRepository } from './db/server-group-repo';
 import { buildCompute, ComputeServices } from './compute/services';
 import { Reconciler } from './compute/reconciler';
 import { KeypairService } from './compute/services/keypairs';
@@ -152,6 +153,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     flavors,
     keypairs: keypairRepo,
     actions: new ActionRepository(db),
+    serverGroups: new ServerGroupRepository(db),
     images: {
       find: (ctx, id) => images.find(ctx, id),
       list: (ctx, query) => images.list(ctx, query),

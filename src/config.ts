@@ -32,7 +32,11 @@ export interface ComputeHostConfig {
   /** Docker endpoint: unix:///path, tcp://host:port; unset = DOCKER_HOST or the local socket. */
   docker_host?: string;
 }
-export interface QuotaConfig { instances: number; cores: number; ram: number; key_pairs: number; metadata_items: number }
+export interface QuotaConfig {
+  instances: number; cores: number; ram: number; key_pairs: number; metadata_items: number;
+  /** Server groups per project, and servers per group and user (Nova's defaults: 10 and 10). */
+  server_groups: number; server_group_members: number;
+}
 
 export interface SeedConfig {
   projects: SeedProject[];
@@ -73,7 +77,9 @@ export const DEFAULT_FLAVORS: SeedFlavor[] = [
   { id: '5', name: 'm1.xlarge', ram: 16384, vcpus: 8, disk: 160 },
 ];
 
-export const DEFAULT_QUOTAS: QuotaConfig = { instances: 10, cores: 20, ram: 51200, key_pairs: 100, metadata_items: 128 };
+export const DEFAULT_QUOTAS: QuotaConfig = {
+  instances: 10, cores: 20, ram: 51200, key_pairs: 100, metadata_items: 128, server_groups: 10, server_group_members: 10,
+};
 
 function intFrom(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   const raw = env[name];

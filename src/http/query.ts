@@ -19,12 +19,18 @@ export function queryParam(req: Pick<Request, 'query'>, name: string): string | 
   return one;
 }
 
+/** A non-negative integer query parameter (Nova's parameter_types.non_negative_integer); 400 otherwise. */
+export function nonNegativeParam(req: Pick<Request, 'query'>, name: string): number | undefined {
+  const raw = queryParam(req, name);
+  if (raw === undefined) return undefined;
+  if (!/^[0-9]+$/.test(raw)) throw badRequest(`Invalid input for query parameters ${name}. Value: ${raw}. '${raw}' does not match '^[0-9]*$'`);
+  return Number(raw);
+}
+
 /** Pagination `limit`: a non-negative integer, capped at `max` (Nova's CONF.api.max_limit). */
 export function limitParam(req: Pick<Request, 'query'>, max: number): number | undefined {
-  const raw = queryParam(req, 'limit');
-  if (raw === undefined) return undefined;
-  if (!/^[0-9]+$/.test(raw)) throw badRequest(`Invalid input for query parameters limit. Value: ${raw}. '${raw}' does not match '^[0-9]*$'`);
-  return Math.min(Number(raw), max);
+  const n = nonNegativeParam(req, 'limit');
+  return n === undefined ? undefined : Math.min(n, max);
 }
 
 /** A boolean query parameter read strictly (oslo's bool_from_string, surrounding spaces ignored); 400 otherwise. */

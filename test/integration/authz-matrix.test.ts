@@ -12,7 +12,7 @@ import { makeTestApp, TestApp } from '../helpers/app';
 import { buildFakeArchive } from '../../src/virt/fake/archive';
 
 let t: TestApp;
-const ids = { server: '', image: '', publicImage: '', flavor: '1', keypair: 'authz-key' };
+const ids = { server: '', image: '', publicImage: '', flavor: '1', keypair: 'authz-key', serverGroup: '' };
 const tok: Record<string, string> = {};
 let cells = 0;
 
@@ -57,6 +57,10 @@ const rows: Row[] = [
   { method: 'get', path: () => '/compute/v2.1/os-keypairs', write: false },
   { method: 'post', path: () => '/compute/v2.1/os-keypairs', body: { keypair: { name: 'authz-new' } }, write: true },
   { method: 'get', path: () => '/compute/v2.1/limits', write: false },
+  { method: 'get', path: () => '/compute/v2.1/os-server-groups', write: false },
+  { method: 'post', path: () => '/compute/v2.1/os-server-groups', body: { server_group: { name: 'authz', policies: ['affinity'] } }, write: true },
+  { method: 'get', path: () => `/compute/v2.1/os-server-groups/${ids.serverGroup}`, write: false, owned: true },
+  { method: 'delete', path: () => `/compute/v2.1/os-server-groups/${ids.serverGroup}`, write: true, owned: true },
   // image (demo's private image)
   { method: 'get', path: I, write: false, owned: true },
   { method: 'patch', path: I, body: [{ op: 'add', path: '/x', value: 'y' }], ctype: 'application/openstack-images-v2.1-json-patch', write: true, owned: true },
@@ -93,6 +97,8 @@ beforeAll(async () => {
   const meta = await request(t.app).post(`/compute/v2.1/servers/${ids.server}/metadata`).set('X-Auth-Token', tok.demo).send({ metadata: { k: 'v' } });
   expect(meta.status).toBe(200);
   await request(t.app).post('/compute/v2.1/os-keypairs').set('X-Auth-Token', tok.demo).send({ keypair: { name: ids.keypair } });
+  const group = await request(t.app).post('/compute/v2.1/os-server-groups').set('X-Auth-Token', tok.demo).send({ server_group: { name: 'authz', policies: ['affinity'] } });
+  ids.serverGroup = group.body.server_group.id;
 
   // Bad tokens of every kind.
   const secret = fs.readFileSync(path.join(t.dataDir, 'token-secret'), 'utf8').trim();

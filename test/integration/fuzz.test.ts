@@ -24,7 +24,7 @@ let t: TestApp;
 let server: http.Server;
 let base: string;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-const ids = { server: '', image: '', imageQueued: '', flavor: '1', keypair: 'fuzzkey' };
+const ids = { server: '', image: '', imageQueued: '', flavor: '1', keypair: 'fuzzkey', serverGroup: '' };
 const tokens: Record<string, string> = {};
 
 function send(req: FuzzRequest): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
@@ -197,6 +197,9 @@ const shapes: Shape[] = [
   { method: fc.constantFrom('GET', 'POST'), path: idLike.map((id) => `/compute/v2.1/flavors/${id === 'REAL' ? ids.flavor : id}/os-extra_specs`), body: bodyText(wrapped('extra_specs', { k: 'v' })) },
   { method: fc.constantFrom('GET', 'POST'), path: fc.constant('/compute/v2.1/os-keypairs'), body: bodyText(wrapped('keypair', { name: 'k', public_key: 'ssh-rsa AAAA', type: 'ssh' })) },
   { method: fc.constantFrom('GET', 'DELETE'), path: idLike.map((id) => `/compute/v2.1/os-keypairs/${id === 'REAL' ? ids.keypair : id}`) },
+  { method: GET, path: query(['all_projects', 'limit', 'offset']).map((q) => `/compute/v2.1/os-server-groups${q}`) },
+  { method: fc.constant('POST'), path: fc.constant('/compute/v2.1/os-server-groups'), body: bodyText(wrapped('server_group', { name: 'g', policies: ['anti-affinity'], policy: 'anti-affinity', rules: { max_server_per_host: 2 } })) },
+  { method: fc.constantFrom('GET', 'DELETE'), path: idLike.map((id) => `/compute/v2.1/os-server-groups/${id === 'REAL' ? ids.serverGroup : id}`) },
   { method: GET, path: fc.constantFrom('/compute/v2.1/limits', '/compute/v2.1/os-availability-zone', '/compute/v2.1/os-availability-zone/detail', '/compute/v2.1/os-networks', '/compute/v2.1/os-security-groups', '/compute/v2.1/os-hypervisors', '/compute/v2.1/os-hypervisors/detail', '/compute/v2.1/images', '/compute/v2.1/images/detail', '/compute', '/compute/v2.1', '/compute/v2.1/bogus') },
 ];
 
@@ -243,6 +246,8 @@ beforeAll(async () => {
   const q = await send({ method: 'POST', path: '/image/v2/images', headers: j(tokens.demo), body: JSON.stringify({ name: 'fzq', container_format: 'bare', disk_format: 'raw' }) });
   ids.imageQueued = JSON.parse(q.body).id;
   await send({ method: 'POST', path: '/compute/v2.1/os-keypairs', headers: j(tokens.demo), body: JSON.stringify({ keypair: { name: ids.keypair } }) });
+  const group = await send({ method: 'POST', path: '/compute/v2.1/os-server-groups', headers: j(tokens.demo), body: JSON.stringify({ server_group: { name: 'fz', policies: ['affinity'] } }) });
+  ids.serverGroup = JSON.parse(group.body).server_group.id;
   const srv = await send({ method: 'POST', path: '/compute/v2.1/servers', headers: j(tokens.demo), body: JSON.stringify({ server: { name: 'fz', imageRef: ids.image, flavorRef: '1' } }) });
   expect(srv.status).toBe(202);
   ids.server = JSON.parse(srv.body).server.id;

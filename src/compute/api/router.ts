@@ -6,6 +6,7 @@
  *   /v2.1/servers/{id}/action       the action table                                   server-actions.ts
  *   /v2.1/flavors…                  flavors, extra specs, flavor access                flavors.ts
  *   /v2.1/os-keypairs…              key pairs                                          keypairs.ts
+ *   /v2.1/os-server-groups…         server groups                                      server-groups.ts
  *   /v2.1/limits, /os-quota-sets…   limits and quota sets                              limits.ts
  *   /v2.1/os-availability-zone…     availability zones                                 zones.ts
  *   /v2.1/os-networks…, /os-security-groups…   the pseudo network and default group    networks.ts
@@ -39,6 +40,7 @@ import { limitsRouter } from './limits';
 import { networksRouter } from './networks';
 import type { HostsPort, ImageProxyPort } from './ports';
 import { serverActionsRouter } from './server-actions';
+import { serverGroupsRouter } from './server-groups';
 import { serversRouter } from './servers';
 import { computeVersionsRouter } from './versions';
 import { availabilityZonesRouter } from './zones';
@@ -51,7 +53,7 @@ export interface ComputeApiDeps {
   publicUrl: string;
   /** Turns X-Auth-Token into the request context. */
   tokens: TokenService;
-  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones'>;
+  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones' | 'serverGroups'>;
   flavors: FlavorService;
   keypairs: KeypairService;
   /** The quotas of every project (config). */
@@ -119,6 +121,7 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   v21.use(serverActionsRouter({ compute, publicUrl }));                               // /servers/{id}/action
   v21.use('/flavors', flavorsRouter({ flavors, publicUrl }));
   v21.use('/os-keypairs', keypairsRouter({ keypairs, publicUrl }));
+  v21.use('/os-server-groups', serverGroupsRouter({ serverGroups: compute.serverGroups }));
   v21.use(limitsRouter({ quotas, usage }));                                           // /limits, /os-quota-sets
   v21.use('/os-availability-zone', availabilityZonesRouter({ zones: compute.zones }));
   v21.use(networksRouter());                                                          // /os-networks, /os-security-groups

@@ -19,7 +19,7 @@ import { atLeast, mvOf } from '../microversion';
 import { RULES } from '../state-rules';
 import { detailView } from '../views/servers';
 import * as schemas from '../schemas/servers';
-import { canonicalV6, checkBase64, serverViewOptions } from './server-requests';
+import { canonicalV6, checkBase64, serverGroupsShown, serverViewOptions } from './server-requests';
 
 export interface ServerActionsRouterDeps {
   compute: Pick<ComputeServices, 'queries' | 'actions' | 'snapshots' | 'updates' | 'deleter' | 'hosts'>;
@@ -55,7 +55,7 @@ export function serverActionsRouter({ compute, publicUrl }: ServerActionsRouterD
           accessIPv6: canonicalV6(b.accessIPv6), description: b.description, keyName: b.key_name, userData: b.user_data, hostname: b.hostname,
         };
         const { server, adminPass } = await compute.actions.rebuild(ctxOf(req), id, rebuild);
-        const view = detailView(server, views(req), 'rebuild');
+        const view = detailView(server, views(req), 'rebuild', await serverGroupsShown(req, compute, server.id));
         view.adminPass = adminPass;
         if (atLeast(req, '2.57')) view.user_data = server.user_data;
         res.status(202).json({ server: view });

@@ -28,6 +28,11 @@ export function serverViewOptions(req: Request, publicUrl: string, compute: Pick
   };
 }
 
+/** The server's groups as its show, update and rebuild answers carry them (2.71); none asked for below. */
+export async function serverGroupsShown(req: Request, compute: Pick<ComputeServices, 'queries'>, id: string): Promise<string[]> {
+  return atLeast(req, '2.71') ? compute.queries.serverGroups(id) : [];
+}
+
 type Query = Record<string, unknown>;
 
 /** Comma-separated lists (tags filters) or repeated parameters. */

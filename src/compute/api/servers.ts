@@ -25,7 +25,7 @@ import { defaultSecurityGroup } from '../networks';
 import { actionView, addressesView, createView, detailView, listView } from '../views/servers';
 import * as schemas from '../schemas/servers';
 import { toBool } from '../schemas/parameter-types';
-import { canonicalV6, checkBase64, listQuery, serverViewOptions, toInt } from './server-requests';
+import { canonicalV6, checkBase64, listQuery, serverGroupsShown, serverViewOptions, toInt } from './server-requests';
 
 type Query = Record<string, unknown>;
 
@@ -107,7 +107,7 @@ export function serversRouter({ compute, publicUrl }: ServersRouterDeps): Router
 
   r.get('/servers/:id', handle(async (req, res) => {
     const server = await compute.queries.get(ctxOf(req), req.params.id);
-    res.json({ server: detailView(server, views(req), 'show') });
+    res.json({ server: detailView(server, views(req), 'show', await serverGroupsShown(req, compute, server.id)) });
   }));
 
   r.put('/servers/:id', handle(async (req, res) => {
@@ -118,7 +118,7 @@ export function serversRouter({ compute, publicUrl }: ServersRouterDeps): Router
     const server = await compute.updates.update(ctx, req.params.id, {
       name: s.name, accessIPv4: s.accessIPv4, accessIPv6: canonicalV6(s.accessIPv6), description: s.description, hostname: s.hostname,
     });
-    res.json({ server: detailView(server, views(req), 'update') });
+    res.json({ server: detailView(server, views(req), 'update', await serverGroupsShown(req, compute, server.id)) });
   }));
 
   r.delete('/servers/:id', handle(async (req, res) => {

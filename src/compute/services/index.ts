@@ -11,6 +11,7 @@
  *   HostSettingsService  each host's service settings and zone (the scheduler's HostSettingsPort)
  *   OsServices      os-services             AggregateService  os-aggregates
  *   AvailabilityZones  os-availability-zone
+ *   ServerGroups    os-server-groups, and the ServerGroupsPort boot and the moves consult
  */
 import type { Logger } from 'pino';
 import type { QuotaConfig } from '../../config';
@@ -18,6 +19,7 @@ import type { ServerRepository } from '../../db/server-repo';
 import type { FlavorRepository } from '../../db/flavor-repo';
 import type { KeypairRepository } from '../../db/keypair-repo';
 import type { ActionRepository } from '../../db/action-repo';
+import type { ServerGroupRepository } from '../../db/server-group-repo';
 import type { DriverRegistry } from '../../virt/registry';
 import { TaskRunner } from './task-runner';
 import { HostService, HostServiceOptions } from './hosts';
@@ -30,6 +32,7 @@ import { ServerUpdates } from './server-updates';
 import { ServerDeleter } from './server-delete';
 import { Snapshots } from './snapshots';
 import { PowerSync } from './power-sync';
+import { ServerGroups } from './server-groups';
 import type { ComputeImages, HostImagesPort } from './ports';
 import type { ComputeServiceRepository } from '../../db/compute-service-repo';
 import type { AggregateRepository } from '../../db/aggregate-repo';
@@ -43,6 +46,7 @@ export interface ComputeDeps {
   flavors: FlavorRepository;
   keypairs: KeypairRepository;
   actions: ActionRepository;
+  serverGroups: ServerGroupRepository;
   images: ComputeImages;
   hostImages: HostImagesPort;
   drivers: DriverRegistry;
@@ -73,15 +77,17 @@ export interface ComputeServices {
   osServices: OsServices;
   aggregates: AggregateService;
   zones: AvailabilityZones;
+  serverGroups: ServerGroups;
 }
 
 export function buildCompute(deps: ComputeDeps): ComputeServices {
   const { servers, actions: actionRepo, log } = deps;
   const tasks = new TaskRunner(log);
   const hosts = new HostService(deps.drivers, deps.hostOptions);
-  const queries = new ServerQueries(servers, actionRepo);
+  const serverGroups = new ServerGroups(deps.serverGroups, deps.quotas);
+  const queries = new ServerQueries(servers, actionRepo, serverGroups);
   const builder = new InstanceBuilder({ flavors: deps.flavors, images: deps.images, hostImages: deps.hostImages, quotas: deps.quotas, log });
-  const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, log });
+  const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, serverGroups, log });
   const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, log });
   const runner = new ActionRunner({ servers, actions: actionRepo, queries, hosts, runner: tasks, sync, log });
   const hostNames = () => deps.drivers.all().map((d) => d.host);
@@ -102,6 +108,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     osServices,
     aggregates: new AggregateService({ repo: deps.aggregates, computeHosts: hostNames, instancesOn }),
     zones: new AvailabilityZones(osServices),
+    serverGroups,
   };
 }
 

@@ -16,6 +16,7 @@ import { describe, faultOf } from './action-runner';
 import type { TaskRunner } from './task-runner';
 import type { HostService } from './hosts';
 import type { ServerQueries } from './server-queries';
+import type { ServerGroupsPort } from '../scheduler/types';
 
 export interface ServerDeleterDeps {
   servers: ServerRepository;
@@ -23,6 +24,8 @@ export interface ServerDeleterDeps {
   queries: ServerQueries;
   hosts: HostService;
   runner: TaskRunner;
+  /** A deleted server leaves its server group. */
+  serverGroups?: Pick<ServerGroupsPort, 'removeMember'>;
   log: Logger;
 }
 
@@ -33,8 +36,10 @@ export class ServerDeleter {
   private readonly hosts: HostService;
   private readonly runner: TaskRunner;
   private readonly log: Logger;
+  private readonly serverGroups?: Pick<ServerGroupsPort, 'removeMember'>;
 
   constructor(deps: ServerDeleterDeps) {
+    this.serverGroups = deps.serverGroups;
     this.servers = deps.servers;
     this.actions = deps.actions;
     this.queries = deps.queries;
@@ -78,6 +83,7 @@ export class ServerDeleter {
       await this.servers.update(id, {
         vm_state: VmStates.DELETED, task_state: null, power_state: PowerStates.NOSTATE, deleted: true, deleted_at: ts, terminated_at: ts, addresses: {},
       }, { taskStates: [TaskStates.DELETING] });
+      await this.serverGroups?.removeMember(id);
       if (actionId !== undefined) await this.actions.finish(actionId, 'Success');
     } catch (err) {
       const message = describe(err);

@@ -11,6 +11,15 @@ import { statusOf } from '../status';
 import { filterRegex } from '../safe-regex';
 import { UUID_RE, idFromHref } from '../refs';
 import { MAX_LIMIT } from '../max-limit';
+import type { QuotaUsage } from '../views/limits';
+
+/** What the reads need of server groups. */
+export interface GroupReads {
+  /** Uuids of the groups a server is in. */
+  groupsOf(serverId: string): Promise<string[]>;
+  /** Groups a project holds. */
+  countInProject(projectId: string): Promise<number>;
+}
 
 export interface ListServersQuery {
   /** Admin only: every project (ignored for others). */
@@ -86,7 +95,7 @@ export const SORT_KEYS: Record<string, (s: ServerRecord) => string | number | nu
 export const ADMIN_SORT_KEYS = new Set(['host', 'node']);
 
 export class ServerQueries {
-  constructor(private readonly servers: ServerRepository, private readonly actions: ActionRepository) {}
+  constructor(private readonly servers: ServerRepository, private readonly actions: ActionRepository, private readonly groups: GroupReads) {}
 
   /** The server as `ctx` may see it: another project's (for non-admins) and deleted ones are 404. */
   async get(ctx: RequestContext, id: string, opts: { withDeleted?: boolean } = {}): Promise<ServerRecord> {
@@ -189,6 +198,17 @@ export class ServerQueries {
   /** Instances, cores and RAM a project uses (for /limits and quotas). */
   async usage(projectId: string): Promise<{ instances: number; cores: number; ram: number }> {
     return this.servers.usage(projectId);
+  }
+
+  /** Everything /limits and os-quota-sets count for a project: its servers' usage and its server groups. */
+  async quotaUsage(projectId: string): Promise<QuotaUsage> {
+    const [servers, serverGroups] = await Promise.all([this.servers.usage(projectId), this.groups.countInProject(projectId)]);
+    return { ...servers, server_groups: serverGroups };
+  }
+
+  /** Uuids of the server groups a server is in (its body's `server_groups`, 2.71). */
+  async serverGroups(serverId: string): Promise<string[]> {
+    return this.groups.groupsOf(serverId);
   }
 
   /** Servers (not deleted) recorded on a compute host. */

@@ -13,12 +13,10 @@ export const NOVA_DEFAULT_QUOTAS = {
   security_group_rules: 20,
   injected_files: 5,
   injected_file_content_bytes: 10240,
-  server_groups: 10,
-  server_group_members: 10,
 } as const;
 
 /** What a project uses, as the compute service counts it. */
-export interface QuotaUsage { instances: number; cores: number; ram: number }
+export interface QuotaUsage { instances: number; cores: number; ram: number; server_groups: number }
 
 /** GET /limits: the absolute limits and usage; `rate` is always empty (Nova dropped rate limits). */
 export function limitsView(mv: Mv, q: QuotaConfig, used: QuotaUsage) {
@@ -34,15 +32,15 @@ export function limitsView(mv: Mv, q: QuotaConfig, used: QuotaUsage) {
     maxSecurityGroups: NOVA_DEFAULT_QUOTAS.security_groups,
     maxSecurityGroupRules: NOVA_DEFAULT_QUOTAS.security_group_rules,
     maxTotalFloatingIps: NOVA_DEFAULT_QUOTAS.floating_ips,
-    maxServerGroups: NOVA_DEFAULT_QUOTAS.server_groups,
-    maxServerGroupMembers: NOVA_DEFAULT_QUOTAS.server_group_members,
+    maxServerGroups: q.server_groups,
+    maxServerGroupMembers: q.server_group_members,
     totalInstancesUsed: used.instances,
     totalCoresUsed: used.cores,
     totalRAMUsed: used.ram,
     // NOTE(openstack): with neutron, Nova reports 0 for what the network service counts.
     totalSecurityGroupsUsed: 0,
     totalFloatingIpsUsed: 0,
-    totalServerGroupsUsed: 0,
+    totalServerGroupsUsed: used.server_groups,
   };
   if (mv('2.36')) {
     for (const k of ['maxSecurityGroups', 'maxSecurityGroupRules', 'maxTotalFloatingIps', 'totalSecurityGroupsUsed', 'totalFloatingIpsUsed']) delete absolute[k];
@@ -61,7 +59,7 @@ function quotaLimits(mv: Mv, q: QuotaConfig): Record<string, number> {
     instances: q.instances, cores: q.cores, ram: q.ram, metadata_items: q.metadata_items, key_pairs: q.key_pairs,
     floating_ips: NOVA_DEFAULT_QUOTAS.floating_ips, fixed_ips: -1,
     security_groups: NOVA_DEFAULT_QUOTAS.security_groups, security_group_rules: NOVA_DEFAULT_QUOTAS.security_group_rules,
-    server_groups: NOVA_DEFAULT_QUOTAS.server_groups, server_group_members: NOVA_DEFAULT_QUOTAS.server_group_members,
+    server_groups: q.server_groups, server_group_members: q.server_group_members,
     injected_files: NOVA_DEFAULT_QUOTAS.injected_files, injected_file_content_bytes: NOVA_DEFAULT_QUOTAS.injected_file_content_bytes,
     injected_file_path_bytes: 255,
   };
@@ -75,9 +73,12 @@ export function quotaSetView(mv: Mv, projectId: string, q: QuotaConfig) {
   return { quota_set: { id: projectId, ...quotaLimits(mv, q) } };
 }
 
-/** GET /os-quota-sets/{project}/detail: each limit with its use (nothing is ever reserved). */
+/**
+ * GET /os-quota-sets/{project}/detail: each limit with its use (nothing is ever reserved).
+ * NOTE(openstack): key_pairs and server_group_members, counted per user, show 0 in use (quota.py _get_usages).
+ */
 export function quotaSetDetailView(mv: Mv, projectId: string, q: QuotaConfig, used: QuotaUsage) {
-  const inUse: Record<string, number> = { instances: used.instances, cores: used.cores, ram: used.ram };
+  const inUse: Record<string, number> = { instances: used.instances, cores: used.cores, ram: used.ram, server_groups: used.server_groups };
   const detail: Record<string, unknown> = { id: projectId };
   for (const [k, limit] of Object.entries(quotaLimits(mv, q))) detail[k] = { limit, in_use: inUse[k] ?? 0, reserved: 0 };
   return { quota_set: detail };

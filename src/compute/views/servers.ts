@@ -69,7 +69,8 @@ export function addressesView(addresses: Record<string, ServerAddress[]>, extend
  */
 export type DetailVariant = 'show' | 'detail' | 'update' | 'rebuild';
 
-export function detailView(s: ServerRecord, o: ViewOptions, variant: DetailVariant = 'show'): Json {
+/** `serverGroups`: the uuids of the server's groups, shown from 2.71 except in list items. */
+export function detailView(s: ServerRecord, o: ViewOptions, variant: DetailVariant = 'show', serverGroups: string[] = []): Json {
   const mv = o.mv;
   const full = variant === 'show' || variant === 'detail' || mv('2.75');
   const status = statusOf(s.vm_state, s.task_state, s.deleted);
@@ -150,7 +151,7 @@ export function detailView(s: ServerRecord, o: ViewOptions, variant: DetailVaria
   if (mv('2.63')) v.trusted_image_certificates = null;
   // 2.90: the hostname is no secret any more; admins already have it among the extended attributes.
   if (mv('2.90') && !extendedAttrs) v['OS-EXT-SRV-ATTR:hostname'] = s.hostname;
-  if (mv('2.71') && variant !== 'detail') v.server_groups = [];
+  if (mv('2.71') && variant !== 'detail') v.server_groups = serverGroups;
   return v;
 }
 
