@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Config } from './config';
+import { capacityOf, Config } from './config';
 import { openDb, migrate, ping, withStartupLock, Db } from './db/knex';
 import { WorkerRepository } from './db/worker-repo';
 import { Membership, MembershipOptions } from './cluster/membership';
@@ -28,6 +28,7 @@ import { ServerRepository } from './db/server-repo';
 import { FlavorRepository } from './db/flavor-repo';
 import { KeypairRepository } from './db/keypair-repo';
 import { ActionRepository } from './db/action-repo';
+import { AllocationRepository } from './db/allocation-repo';
 import { buildCompute, ComputeServices } from './compute/services';
 import { Reconciler } from './compute/reconciler';
 import { KeypairService } from './compute/services/keypairs';
@@ -160,6 +161,8 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     hostImages,
     drivers,
     quotas: config.seed.quotas,
+    allocations: new AllocationRepository(db),
+    capacity: (host) => capacityOf(config, host),
     log,
   });
   const flavorService = new FlavorService(flavors);

@@ -8,9 +8,15 @@
  *   ServerUpdates   name, metadata, security groups      ServerDeleter    delete
  *   Snapshots       createImage, createBackup            PowerSync        the reconciler's verbs
  *   ActionRunner    claim → lane → finish of every task-claiming action
+ *   PlacementService  the scheduler and its claims (allocations), HostSettingsPort and
+ *                   ServerGroupsPort: given, or the defaults (every host enabled in "nova", no groups)
  */
 import type { Logger } from 'pino';
-import type { QuotaConfig } from '../../config';
+import { DEFAULT_CAPACITY, HostCapacityConfig, QuotaConfig } from '../../config';
+import type { AllocationRepository } from '../../db/allocation-repo';
+import { PlacementService } from '../scheduler/placement';
+import { DefaultHostSettings, NoServerGroups } from '../scheduler/defaults';
+import type { HostSettingsPort, ServerGroupsPort } from '../scheduler/types';
 import type { ServerRepository } from '../../db/server-repo';
 import type { FlavorRepository } from '../../db/flavor-repo';
 import type { KeypairRepository } from '../../db/keypair-repo';
@@ -40,6 +46,14 @@ export interface ComputeDeps {
   quotas: QuotaConfig;
   log: Logger;
   hostOptions?: HostServiceOptions;
+  /** Placement's claims. */
+  allocations: AllocationRepository;
+  /** Reserve and allocation ratios of a host (config capacityOf); Nova's defaults when absent. */
+  capacity?: (host: string) => HostCapacityConfig;
+  /** os-services / os-aggregates; absent = every host enabled, in the default zone. */
+  hostSettings?: HostSettingsPort;
+  /** os-server-groups; absent = no groups. */
+  serverGroups?: ServerGroupsPort;
   /** Grace period of os-stop before SIGKILL (see ServerActionsDeps). */
   shutdownTimeoutSeconds?: number;
 }
@@ -54,27 +68,47 @@ export interface ComputeServices {
   deleter: ServerDeleter;
   snapshots: Snapshots;
   sync: PowerSync;
+  placement: PlacementService;
+  /** The settings in use (the given port or the defaults). */
+  hostSettings: HostSettingsPort;
+  serverGroups: ServerGroupsPort;
 }
 
 export function buildCompute(deps: ComputeDeps): ComputeServices {
   const { servers, actions: actionRepo, log } = deps;
   const tasks = new TaskRunner(log);
   const hosts = new HostService(deps.drivers, deps.hostOptions);
+  const hostSettings = deps.hostSettings ?? new DefaultHostSettings(() => deps.drivers.all().map((d) => d.host));
+  const serverGroups = deps.serverGroups ?? new NoServerGroups();
+  const hostImages = deps.hostImages;
+  const placement = new PlacementService({
+    allocations: deps.allocations,
+    hosts,
+    settings: hostSettings,
+    capacity: deps.capacity ?? (() => DEFAULT_CAPACITY),
+    images: hostImages.holds ? { holds: (host, ref) => hostImages.holds?.(host, ref) ?? false } : undefined,
+    log,
+  });
   const queries = new ServerQueries(servers, actionRepo);
   const builder = new InstanceBuilder({ flavors: deps.flavors, images: deps.images, hostImages: deps.hostImages, quotas: deps.quotas, log });
-  const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, log });
-  const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, log });
+  const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, placement, groups: serverGroups, log });
+  const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, placement, log });
   const runner = new ActionRunner({ servers, actions: actionRepo, queries, hosts, runner: tasks, sync, log });
   return {
     tasks,
     hosts,
     queries,
-    boot: new BootService({ servers, keypairs: deps.keypairs, actions: actionRepo, builder, hosts, runner: tasks, quotas: deps.quotas, log }),
+    boot: new BootService({
+      servers, keypairs: deps.keypairs, actions: actionRepo, builder, hosts, runner: tasks, quotas: deps.quotas, placement, settings: hostSettings, groups: serverGroups, log,
+    }),
     actions: new ServerActions({ servers, keypairs: deps.keypairs, queries, runner, builder, hosts, shutdownTimeoutSeconds: deps.shutdownTimeoutSeconds }),
     updates: new ServerUpdates(servers, queries, builder),
     deleter,
     snapshots: new Snapshots({ servers, images: deps.images, queries, runner, tasks, hosts, log }),
     sync,
+    placement,
+    hostSettings,
+    serverGroups,
   };
 }
 

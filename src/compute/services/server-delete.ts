@@ -16,6 +16,7 @@ import { describe, faultOf } from './action-runner';
 import type { TaskRunner } from './task-runner';
 import type { HostService } from './hosts';
 import type { ServerQueries } from './server-queries';
+import type { PlacementPort, ServerGroupsPort } from '../scheduler/types';
 
 export interface ServerDeleterDeps {
   servers: ServerRepository;
@@ -23,6 +24,8 @@ export interface ServerDeleterDeps {
   queries: ServerQueries;
   hosts: HostService;
   runner: TaskRunner;
+  placement: Pick<PlacementPort, 'release'>;
+  groups: Pick<ServerGroupsPort, 'removeMember'>;
   log: Logger;
 }
 
@@ -32,6 +35,8 @@ export class ServerDeleter {
   private readonly queries: ServerQueries;
   private readonly hosts: HostService;
   private readonly runner: TaskRunner;
+  private readonly placement: Pick<PlacementPort, 'release'>;
+  private readonly groups: Pick<ServerGroupsPort, 'removeMember'>;
   private readonly log: Logger;
 
   constructor(deps: ServerDeleterDeps) {
@@ -40,6 +45,8 @@ export class ServerDeleter {
     this.queries = deps.queries;
     this.hosts = deps.hosts;
     this.runner = deps.runner;
+    this.placement = deps.placement;
+    this.groups = deps.groups;
     this.log = deps.log;
   }
 
@@ -75,9 +82,14 @@ export class ServerDeleter {
     try {
       if (driver) await driver.destroy(id);
       const ts = nowIso();
-      await this.servers.update(id, {
+      const deleted = await this.servers.update(id, {
         vm_state: VmStates.DELETED, task_state: null, power_state: PowerStates.NOSTATE, deleted: true, deleted_at: ts, terminated_at: ts, addresses: {},
       }, { taskStates: [TaskStates.DELETING] });
+      // After the row is deleted, so that a placement committing meanwhile (another process) is released too.
+      if (deleted) {
+        await this.placement.release(id);
+        await this.groups.removeMember(id);
+      }
       if (actionId !== undefined) await this.actions.finish(actionId, 'Success');
     } catch (err) {
       const message = describe(err);
