@@ -33,6 +33,7 @@ import { buildCompute, ComputeServices } from './compute/services';
 import { Reconciler } from './compute/reconciler';
 import { KeypairService } from './compute/services/keypairs';
 import { FlavorService } from './compute/services/flavors';
+import type { HostSettingsPort, ServerGroupsPort } from './compute/scheduler/types';
 
 export interface Services {
   config: Config;
@@ -70,6 +71,9 @@ export interface BuildOptions {
   sweepIntervalMs?: number;
   /** Heartbeat and liveness timing of this process among several (tests shorten them). */
   membership?: MembershipOptions;
+  /** os-services / aggregates and os-server-groups as the scheduler sees them (absent: the defaults). */
+  hostSettings?: HostSettingsPort;
+  serverGroups?: ServerGroupsPort;
 }
 
 /**
@@ -163,6 +167,8 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     quotas: config.seed.quotas,
     allocations: new AllocationRepository(db),
     capacity: (host) => capacityOf(config, host),
+    hostSettings: opts.hostSettings,
+    serverGroups: opts.serverGroups,
     log,
   });
   const flavorService = new FlavorService(flavors);

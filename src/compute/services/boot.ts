@@ -107,6 +107,8 @@ export class BootService {
   private readonly settings: HostSettingsPort;
   private readonly groups: ServerGroupsPort;
   private readonly log: Logger;
+  /** The last grouped placement of this process (see placeAll). */
+  private groupPlacements: Promise<unknown> = Promise.resolve();
 
   constructor(deps: BootServiceDeps) {
     this.servers = deps.servers;
@@ -222,10 +224,16 @@ export class BootService {
    * Places every server of one request (all or none). A group's members are read again first: a
    * boot that placed members since the API call changes where the next ones may go.
    */
-  private async placeAll(servers: ServerRecord[], spec: RequestSpec): Promise<string[]> {
-    let group: GroupSpec | undefined = spec.group;
-    if (group) group = (await this.groups.groupOf(servers[0].id)) ?? group;
-    return this.placement.placeBoot(servers, { ...spec, group });
+  private placeAll(servers: ServerRecord[], spec: RequestSpec): Promise<string[]> {
+    if (!spec.group) return this.placement.placeBoot(servers, spec);
+    const group: GroupSpec = spec.group;
+    // Grouped placements of this process take turns, so each reads the members the previous one placed.
+    const p = this.groupPlacements.then(async () => {
+      const current = (await this.groups.groupOf(servers[0].id)) ?? group;
+      return this.placement.placeBoot(servers, { ...spec, group: current });
+    });
+    this.groupPlacements = p.catch(() => undefined);
+    return p;
   }
 
   /**
