@@ -116,7 +116,7 @@ test('hard affinity packs every member on the first one\'s host, though another 
 test('an unknown group is refused before any server exists', async () => {
   await setup('affinity', [['a', 2048]]);
   await expect(create('lost', 1, '22222222-2222-4222-8222-222222222222')).rejects.toMatchObject({ kind: 'invalid', message: 'Instance group 22222222-2222-4222-8222-222222222222 could not be found.' });
-  expect(await t.services.db('servers').count({ n: '*' }).first()).toMatchObject({ n: 0 });
+  expect(Number((await t.services.db('servers').count({ n: '*' }).first())?.n)).toBe(0);
 });
 
 test('without os-server-groups wired in, a group hint is a group that does not exist', async () => {
