@@ -6,6 +6,8 @@
 #   bash bench/run.sh kill-lag [--repeats 20]
 #   bash bench/run.sh scale [--servers 1000] [--requests 200] [--seconds 15] [--connections 8] [--rounds 3]
 #     (two processes over a throwaway PostgreSQL; installs postgresql, nginx-light, wrk, curl)
+#   bash bench/run.sh scheduler [--hosts 100] [--servers 1000] [--decisions 500]
+#     (placement decisions over fake hosts on SQLite; no engine involved)
 # Figures print as a table and are kept in bench/out/<name>.json. Never part of `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -13,8 +15,8 @@ cd "$(dirname "$0")/.."
 
 which="${1:-}"
 case "$which" in
-  upload|boot|list|kill-lag|scale|all) shift ;;
-  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|all [options]" ;;
+  upload|boot|list|kill-lag|scale|scheduler|all) shift ;;
+  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|scheduler|all [options]" ;;
 esac
 ensure_docker
 ensure_node_modules
@@ -29,7 +31,7 @@ if [ "$which" = scale ]; then
   trap stop_test_postgres EXIT
 fi
 if [ "$which" = all ]; then
-  for b in upload boot kill-lag list; do node "dist/bench/bench/$b.js" "$@"; done
+  for b in upload boot kill-lag list scheduler; do node "dist/bench/bench/$b.js" "$@"; done
 else
   node "dist/bench/bench/$which.js" "$@"
 fi
