@@ -2,7 +2,7 @@
  * The compute services, built together: each concern its own object, collaborating through the
  * ones it is handed (no object reaches another through a global or an import circle).
  *
- *   TaskRunner      lanes and background work            HostService   hosts: status, info, placement
+ *   TaskRunner      lanes and background work            HostService   hosts: status, info
  *   ServerQueries   reads                                InstanceBuilder  what boot and rebuild share
  *   BootService     create                               ServerActions    power, rebuild, console, admin
  *   ServerUpdates   name, metadata, security groups      ServerDeleter    delete
