@@ -8,6 +8,8 @@
 #     (two processes over a throwaway PostgreSQL; installs postgresql, nginx-light, wrk, curl)
 #   bash bench/run.sh multihost [--concurrent 40] [--rounds 3]
 #     (two more engines in network namespaces, in a swarm: scripts/engines.sh; removed afterwards)
+#   bash bench/run.sh scheduler [--hosts 100] [--servers 1000] [--decisions 500]
+#     (placement decisions over fake hosts on SQLite; no engine involved)
 # Figures print as a table and are kept in bench/out/<name>.json. Never part of `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -15,8 +17,8 @@ cd "$(dirname "$0")/.."
 
 which="${1:-}"
 case "$which" in
-  upload|boot|list|kill-lag|scale|multihost|all) shift ;;
-  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|multihost|all [options]" ;;
+  upload|boot|list|kill-lag|scale|multihost|scheduler|all) shift ;;
+  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|multihost|scheduler|all [options]" ;;
 esac
 ensure_docker
 ensure_node_modules
@@ -37,7 +39,7 @@ if [ "$which" = multihost ]; then
   trap 'bash scripts/engines.sh down' EXIT
 fi
 if [ "$which" = all ]; then
-  for b in upload boot kill-lag list; do node "dist/bench/bench/$b.js" "$@"; done
+  for b in upload boot kill-lag list scheduler; do node "dist/bench/bench/$b.js" "$@"; done
 else
   node "dist/bench/bench/$which.js" "$@"
 fi

@@ -59,7 +59,10 @@ EOF
 
 [ -f dist/src/main.js ] || npm run build --silent
 log "starting novadock on $URL (data in $DATA)"
+# Generous allocation ratios: tempest's servers must not be refused for capacity on a small machine
+# (with Nova's defaults a 2-CPU engine takes 8 one-vCPU servers).
 NOVADOCK_PORT=$PORT NOVADOCK_BIND=127.0.0.1 NOVADOCK_DATA_DIR=$DATA NOVADOCK_CONFIG=$WORK/novadock.json \
+  NOVADOCK_CPU_ALLOCATION_RATIO=64 NOVADOCK_RAM_ALLOCATION_RATIO=8 \
   NOVADOCK_ADMIN_PASSWORD=$PASSWORD NOVADOCK_LOG_LEVEL=${NOVADOCK_LOG_LEVEL:-info} \
   node --initial-old-space-size=64 dist/src/main.js > "$WORK/server.log" 2>&1 &
 SERVER_PID=$!

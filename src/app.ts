@@ -37,6 +37,7 @@ export function createApp(services: Services, log: Logger): Express {
     usage: (projectId) => services.compute.queries.quotaUsage(projectId),
     hosts: services.compute.hosts,
     serversOnHost: (host) => services.compute.queries.serversOnHost(host),
+    hostFigures: () => services.compute.placement.figures(),
     images: services.images,
   }, log));
   app.use('/image', imageRouter({

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Config } from './config';
+import { capacityOf, Config } from './config';
 import { openDb, migrate, ping, withStartupLock, Db } from './db/knex';
 import { WorkerRepository } from './db/worker-repo';
 import { Membership, MembershipOptions } from './cluster/membership';
@@ -31,10 +31,12 @@ import { ActionRepository } from './db/action-repo';
 import { ComputeServiceRepository } from './db/compute-service-repo';
 import { AggregateRepository } from './db/aggregate-repo';
 import { ServerGroupRepository } from './db/server-group-repo';
+import { AllocationRepository } from './db/allocation-repo';
 import { buildCompute, ComputeServices } from './compute/services';
 import { Reconciler } from './compute/reconciler';
 import { KeypairService } from './compute/services/keypairs';
 import { FlavorService } from './compute/services/flavors';
+import type { HostSettingsPort, ServerGroupsPort } from './compute/scheduler/types';
 
 export interface Services {
   config: Config;
@@ -72,6 +74,9 @@ export interface BuildOptions {
   sweepIntervalMs?: number;
   /** Heartbeat and liveness timing of this process among several (tests shorten them). */
   membership?: MembershipOptions;
+  /** os-services / aggregates and os-server-groups as the scheduler sees them (absent: the defaults). */
+  hostSettings?: HostSettingsPort;
+  serverGroups?: ServerGroupsPort;
 }
 
 /**
@@ -165,6 +170,10 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     hostImages,
     drivers,
     quotas: config.seed.quotas,
+    allocations: new AllocationRepository(db),
+    capacity: (host) => capacityOf(config, host),
+    hostSettingsPort: opts.hostSettings,
+    serverGroupsPort: opts.serverGroups,
     log,
     computeServices: new ComputeServiceRepository(db),
     aggregates: new AggregateRepository(db),

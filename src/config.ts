@@ -31,7 +31,33 @@ export interface ComputeHostConfig {
   name: string;
   /** Docker endpoint: unix:///path, tcp://host:port; unset = DOCKER_HOST or the local socket. */
   docker_host?: string;
+  /** This host's own capacity settings (HostCapacityConfig, Nova's names); unset = the process-wide ones. */
+  cpu_allocation_ratio?: number;
+  ram_allocation_ratio?: number;
+  reserved_host_memory_mb?: number;
+  reserved_host_cpus?: number;
 }
+
+/**
+ * What the scheduler may allocate on a compute host, with Nova's meanings (nova.conf
+ * reserved_host_memory_mb, reserved_host_cpus, cpu_allocation_ratio, ram_allocation_ratio):
+ * a host fits a flavor while (total - reserved) * ratio - allocated >= the flavor's demand.
+ */
+export interface HostCapacityConfig {
+  cpuAllocationRatio: number;
+  ramAllocationRatio: number;
+  reservedHostMemoryMb: number;
+  reservedHostCpus: number;
+}
+
+/**
+ * The ratios Nova shipped before Stein (cpu 16.0, ram 1.5: today's initial_* are 4.0 and 1.0) and
+ * Nova's reserve (512 MiB, 0 CPUs). A container's vCPUs are a CPU limit, not pinned cores, and its
+ * memory a ceiling, not a reservation, so a container host is overcommitted as Nova's older hosts
+ * were: with today's 4.0 a 2-CPU laptop would take eight one-vCPU servers, fewer than the default
+ * quota lets a project boot.
+ */
+export const DEFAULT_CAPACITY: HostCapacityConfig = { cpuAllocationRatio: 16.0, ramAllocationRatio: 1.5, reservedHostMemoryMb: 512, reservedHostCpus: 0 };
 export interface QuotaConfig {
   instances: number; cores: number; ram: number; key_pairs: number; metadata_items: number;
   /** Server groups per project, and servers per group and user (Nova's defaults: 10 and 10). */
@@ -63,6 +89,8 @@ export interface Config {
   /** Largest image upload accepted, in bytes (413 above). */
   maxImageSize: number;
   logLevel: string;
+  /** Capacity settings of every compute host without its own (compute_hosts entries may override them); DEFAULT_CAPACITY when absent. */
+  capacity?: HostCapacityConfig;
   seed: SeedConfig;
   /** Path of the seed file, if any (for messages). */
   configFile?: string;
@@ -87,6 +115,51 @@ function intFrom(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got '${raw}'`);
   return n;
+}
+
+/** A ratio setting: a number > 0 (Nova's FloatOpt), else start-up fails naming the setting. */
+function ratioFrom(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return dflt;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n <= 0) throw new Error(`${name} must be a number greater than 0, got '${raw}'`);
+  return n;
+}
+
+/** NOVADOCK_CPU_ALLOCATION_RATIO, NOVADOCK_RAM_ALLOCATION_RATIO, NOVADOCK_RESERVED_HOST_MEMORY_MB, NOVADOCK_RESERVED_HOST_CPUS. */
+function capacityFrom(env: NodeJS.ProcessEnv): HostCapacityConfig {
+  return {
+    cpuAllocationRatio: ratioFrom(env, 'NOVADOCK_CPU_ALLOCATION_RATIO', DEFAULT_CAPACITY.cpuAllocationRatio),
+    ramAllocationRatio: ratioFrom(env, 'NOVADOCK_RAM_ALLOCATION_RATIO', DEFAULT_CAPACITY.ramAllocationRatio),
+    reservedHostMemoryMb: intFrom(env, 'NOVADOCK_RESERVED_HOST_MEMORY_MB', DEFAULT_CAPACITY.reservedHostMemoryMb),
+    reservedHostCpus: intFrom(env, 'NOVADOCK_RESERVED_HOST_CPUS', DEFAULT_CAPACITY.reservedHostCpus),
+  };
+}
+
+/** The capacity settings of one compute host: its compute_hosts entry over the process-wide ones. */
+export function capacityOf(config: Pick<Config, 'capacity' | 'seed'>, host: string): HostCapacityConfig {
+  const base = config.capacity ?? DEFAULT_CAPACITY;
+  const h = config.seed.compute_hosts.find((x) => x.name === host);
+  if (!h) return base;
+  return {
+    cpuAllocationRatio: h.cpu_allocation_ratio ?? base.cpuAllocationRatio,
+    ramAllocationRatio: h.ram_allocation_ratio ?? base.ramAllocationRatio,
+    reservedHostMemoryMb: h.reserved_host_memory_mb ?? base.reservedHostMemoryMb,
+    reservedHostCpus: h.reserved_host_cpus ?? base.reservedHostCpus,
+  };
+}
+
+/** Checks the optional capacity fields of a compute_hosts entry (ratios > 0, reserves non-negative integers). */
+function checkHostCapacity(h: ComputeHostConfig): void {
+  const where = `NOVADOCK_CONFIG: compute host ${JSON.stringify(h.name)}`;
+  for (const k of ['cpu_allocation_ratio', 'ram_allocation_ratio'] as const) {
+    const v = h[k];
+    if (v !== undefined && (typeof v !== 'number' || !Number.isFinite(v) || v <= 0)) throw new Error(`${where}: '${k}' must be a number greater than 0`);
+  }
+  for (const k of ['reserved_host_memory_mb', 'reserved_host_cpus'] as const) {
+    const v = h[k];
+    if (v !== undefined && (!Number.isInteger(v) || (v as number) < 0)) throw new Error(`${where}: '${k}' must be a non-negative integer`);
+  }
 }
 
 /** NOVADOCK_DATABASE_URL, if set: only PostgreSQL URLs (SQLite is the default, configured by the data directory). */
@@ -136,6 +209,10 @@ export function loadSeed(file: string | undefined): SeedConfig {
   for (const p of raw.projects ?? []) {
     if (!p || typeof p.name !== 'string') throw new Error('NOVADOCK_CONFIG: every project needs a string name');
   }
+  for (const h of raw.compute_hosts ?? []) {
+    if (!h || typeof h.name !== 'string') throw new Error('NOVADOCK_CONFIG: every compute host needs a string name');
+    checkHostCapacity(h);
+  }
   return {
     projects: raw.projects ?? [],
     users: raw.users ?? [],
@@ -162,6 +239,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tokenTtlSeconds: intFrom(env, 'NOVADOCK_TOKEN_TTL', 12 * 3600),
     maxImageSize: intFrom(env, 'NOVADOCK_MAX_IMAGE_SIZE', 16 * 1024 ** 3),
     logLevel: env.NOVADOCK_LOG_LEVEL || 'info',
+    capacity: capacityFrom(env),
     seed: loadSeed(env.NOVADOCK_CONFIG || undefined),
     configFile: env.NOVADOCK_CONFIG || undefined,
   };

@@ -14,6 +14,7 @@ import * as initial from '../../migrations/20261122000000_initial';
 import * as imageMembers from '../../migrations/20261122100000_image_members';
 import * as engineImageId from '../../migrations/20261204000000_engine_image_id';
 import * as workers from '../../migrations/20261204100000_workers';
+import * as allocations from '../../migrations/20261205000000_allocations';
 import * as hostServices from '../../migrations/20261205010000_host_services';
 import * as serverGroups from '../../migrations/20261205020000_server_groups';
 
@@ -29,6 +30,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261122100000_image_members': imageMembers,
   '20261204000000_engine_image_id': engineImageId,
   '20261204100000_workers': workers,
+  '20261205000000_allocations': allocations,
   '20261205010000_host_services': hostServices,
   '20261205020000_server_groups': serverGroups,
 };

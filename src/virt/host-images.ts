@@ -100,13 +100,25 @@ export class HostImages {
     }
   }
 
+  /**
+   * Whether a host is known to hold an engine image (loaded or seen there by this process): the
+   * scheduler's hint, never an engine call. False may just mean "not known yet".
+   */
+  holds(host: string, engineImageId: string): boolean {
+    return this.present.has(engineImageKey(host, engineImageId));
+  }
+
   /** The engine new uploads load into: the primary compute host. */
   uploadEngine(): UploadEngine {
     const d = this.drivers.primary();
     return {
       host: d.host,
       load: (archive, replay) => d.loadImage(archive, { replay }),
-      has: (engineImageId) => d.hasImage(engineImageId),
+      has: async (engineImageId) => {
+        const yes = await d.hasImage(engineImageId);
+        if (yes) this.present.add(engineImageKey(d.host, engineImageId));
+        return yes;
+      },
       remove: (engineImageId) => this.removeFrom(d, engineImageId),
     };
   }

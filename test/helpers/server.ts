@@ -353,6 +353,11 @@ export async function startServer(opts: StartOptions = {}): Promise<StartedServe
       NOVADOCK_DEMO_PASSWORD: passwords.demo,
       NOVADOCK_LOG_LEVEL: opts.logLevel ?? 'info',
       NOVADOCK_CONFIG: configFile,
+      // Capacity is not what these servers are started for: with Nova's default ratios a 2-CPU
+      // engine takes 8 one-vCPU servers, and the suites and benches boot up to 1,000. A test
+      // about capacity sets its own (opts.env, or per host in opts.config's compute_hosts).
+      NOVADOCK_CPU_ALLOCATION_RATIO: '512',
+      NOVADOCK_RAM_ALLOCATION_RATIO: '64',
       // Behind the balancer, the catalog sends the clients to it, never to one process.
       ...(proxy ? { NOVADOCK_PUBLIC_URL: proxy.url } : {}),
       ...(database ? { NOVADOCK_DATABASE_URL: database.url } : {}),

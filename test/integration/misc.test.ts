@@ -8,6 +8,7 @@ import crypto from 'node:crypto';
 import request from 'supertest';
 import { makeTestApp, TestApp, Account, PUBLIC_URL } from '../helpers/app';
 import { tempestProblems } from './tempest-schemas';
+import { bootActive, show, uploadImage } from './servers-support';
 import { ServerRepository, NewServer } from '../../src/db/server-repo';
 import { FakeDriver } from '../../src/virt/fake/driver';
 import { PRIVATE_NETWORK_ID } from '../../src/compute/networks';
@@ -199,21 +200,26 @@ describe('os-hypervisors (admin)', () => {
     ]);
   });
 
-  it('details the engines with usage from the servers recorded on them (tempest 2.1 schema)', async () => {
-    const onOne = await putServer('admin', { vcpus: 2, ram: 2048, disk: 5 }, 'engine-1');
+  it('details the engines with what placement allocated there plus the reserve, as Nova counts them (tempest 2.1 schema)', async () => {
+    const image = await uploadImage(h, { as: 'admin' });
+    const booted = await bootActive(h, image, { name: 'counted', flavorRef: '2' }, { as: 'admin' });
+    expect((await show(h, booted))['OS-EXT-SRV-ATTR:host']).toBe('engine-1');
     const res = await get('/os-hypervisors/detail', 'admin');
     expect(res.status).toBe(200);
     expect(tempestProblems('v2_1/hypervisors.list_hypervisors_detail', res)).toEqual([]);
     const one = res.body.hypervisors[0];
-    const used = (await new ServerRepository(h.db).listOnHost('engine-1')).reduce((a, s) => ({ vcpus: a.vcpus + s.flavor.vcpus, ram: a.ram + s.flavor.ram }), { vcpus: 0, ram: 0 });
+    const held = await h.db('allocations').where({ host: 'engine-1' });
+    const ram = held.reduce((n: number, a: { memory_mb: number }) => n + Number(a.memory_mb), 0);
+    const vcpus = held.reduce((n: number, a: { vcpus: number }) => n + Number(a.vcpus), 0);
+    expect(ram).toBeGreaterThanOrEqual(2048);
     expect(one).toMatchObject({
       id: 1, hypervisor_hostname: 'engine-1', hypervisor_type: 'fake', hypervisor_version: 1000, host_ip: '127.0.0.1',
-      vcpus: 8, memory_mb: 16384, vcpus_used: used.vcpus, memory_mb_used: used.ram, free_ram_mb: 16384 - used.ram,
+      vcpus: 8, memory_mb: 16384, vcpus_used: vcpus, memory_mb_used: ram + 512, free_ram_mb: 16384 - ram - 512,
+      running_vms: held.length, current_workload: 0,
       service: { host: 'engine-1', id: 1, disabled_reason: null }, state: 'up', status: 'enabled',
     });
-    expect(used.vcpus).toBeGreaterThanOrEqual(onOne.flavor.vcpus);
     expect(typeof one.cpu_info).toBe('string');
-    expect(res.body.hypervisors[1]).toMatchObject({ id: 2, state: 'down', host_ip: null, vcpus: 0 });
+    expect(res.body.hypervisors[1]).toMatchObject({ id: 2, state: 'down', host_ip: null, vcpus: 0, vcpus_used: 0, memory_mb_used: 512, running_vms: 0 });
   });
 
   it('shows one engine and its statistics (tempest 2.1 schemas); unknown ids are 404', async () => {
@@ -269,10 +275,20 @@ describe('os-hypervisors (admin)', () => {
     expect((await get('/os-hypervisors?hypervisor_hostname_pattern=zzz', 'admin', '2.53')).status).toBe(404);
   });
 
+  it('lists `servers: []` for an engine without servers from 2.75 when asked (no key below)', async () => {
+    const at253 = await get('/os-hypervisors?with_servers=true', 'admin', '2.53');
+    expect(at253.body.hypervisors[1]).toEqual({ id: expect.any(String), hypervisor_hostname: 'engine-2', state: 'down', status: 'enabled' });
+    const at275 = await get('/os-hypervisors?with_servers=true', 'admin', '2.75');
+    expect(at275.body.hypervisors[1].servers).toEqual([]);
+    expect((await get('/os-hypervisors/detail?with_servers=true', 'admin', '2.75')).body.hypervisors[1].servers).toEqual([]);
+    expect((await get('/os-hypervisors', 'admin', '2.75')).body.hypervisors[1].servers).toBeUndefined();
+  });
+
   it('drops the resource figures and statistics at 2.88, showing uptime instead', async () => {
     const one = await get('/os-hypervisors/detail', 'admin', '2.88');
     expect(one.body.hypervisors[0].vcpus).toBeUndefined();
     expect(one.body.hypervisors[0].cpu_info).toBeUndefined();
+    expect(one.body.hypervisors.map((x: { uptime: unknown }) => x.uptime)).toEqual([null, null]);
     const id = one.body.hypervisors[0].id;
     const show = await get(`/os-hypervisors/${id}`, 'admin', '2.88');
     expect(show.body.hypervisor).toHaveProperty('uptime', null);

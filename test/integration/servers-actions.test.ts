@@ -258,16 +258,14 @@ describe('os-getConsoleOutput', () => {
   });
 
   test('a server never scheduled is 409 "Instance <id> is not ready"', async () => {
-    // An image no boot has used yet: its build asks the engine whether it has it, and waits there.
-    const unused = await uploadImage(t, { name: 'unused' });
-    g.hold('hasImage');
-    const res = await boot(t, unused, { name: 'waiting' });
-    const waiting = res.body.server.id;
-    const out = await act(t, waiting, { 'os-getConsoleOutput': {} });
-    g.release();
+    // m1.xlarge (16 GiB) fits no fake host (16 GiB less the 512 MiB reserve): no valid host, no host recorded.
+    const res = await boot(t, image, { name: 'unplaced', flavorRef: '5' });
     await t.services.compute.tasks.idle();
+    const unplaced = res.body.server.id;
+    expect((await show(t, unplaced))['OS-EXT-SRV-ATTR:host']).toBeNull();
+    const out = await act(t, unplaced, { 'os-getConsoleOutput': {} });
     expect(out.status).toBe(409);
-    expect(out.body.conflictingRequest.message).toBe(`Instance ${waiting} is not ready`);
+    expect(out.body.conflictingRequest.message).toBe(`Instance ${unplaced} is not ready`);
   });
 });
 

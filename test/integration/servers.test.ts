@@ -131,7 +131,7 @@ describe('POST /servers', () => {
     ['an unknown flavor', () => ({ flavorRef: '99' }), 'Flavor 99 could not be found.'],
     ['a flavor URL of an unknown flavor', () => ({ flavorRef: `${URL}/compute/v2.1/flavors/77` }), 'Flavor 77 could not be found.'],
     ['an unknown key pair', () => ({ key_name: 'nokey' }), 'Invalid key_name provided.'],
-    ['an unknown availability zone', () => ({ availability_zone: 'mars' }), 'The requested availability zone is not available: mars'],
+    ['an unknown availability zone', () => ({ availability_zone: 'mars' }), 'The requested availability zone is not available'],
     ['min_count above max_count', () => ({ min_count: 3, max_count: 2 }), 'min_count must be <= max_count'],
     ['user_data that is not base64', () => ({ user_data: 'not base64!' }), "is not a 'base64'"],
     ['a bad accessIPv4', () => ({ accessIPv4: '1.1.1.1.1' }), 'accessIPv4'],
@@ -196,17 +196,20 @@ describe('POST /servers', () => {
     }
   });
 
-  test('an engine that does not answer makes the boot a 503 and creates no server', async () => {
+  test('an engine known to be down takes no boot: 202, then ERROR with Nova\'s "No valid host" fault (Nova answers so; this was a 503 before the scheduler)', async () => {
     const down = new FakeDriver({ host: 'fake-host' });
     const t2 = await makeTestApp({ driver: down });
     try {
       const img = await uploadImage(t2);
       down.setUnavailable(true);
+      await t2.services.compute.hosts.refresh(); // as the reconciler notices
       const res = await boot(t2, img);
-      expect(res.status).toBe(503);
-      expect(res.body.serviceUnavailable.message).toContain('fake-host');
-      down.setUnavailable(false);
-      expect((await call(t2, 'get', '/compute/v2.1/servers')).body.servers).toEqual([]);
+      expect(res.status).toBe(202);
+      await t2.services.compute.tasks.idle();
+      const s = await show(t2, res.body.server.id);
+      expect([s.status, s['OS-EXT-SRV-ATTR:host'], s['OS-EXT-STS:task_state']]).toEqual(['ERROR', null, null]);
+      expect(s.fault).toMatchObject({ code: 500, message: 'No valid host was found. There are not enough hosts available.' });
+      expect(down.specOf(res.body.server.id)).toBeUndefined();
     } finally {
       await t2.close();
     }

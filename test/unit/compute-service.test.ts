@@ -125,6 +125,8 @@ describe('newer intents win, and the engine sees one operation per server at a t
     const c = await ctx();
     const { servers } = await compute.boot.create(c, { name: 'short', imageRef: image, flavorRef: '1', minCount: 1, maxCount: 1 });
     const id = servers[0].id;
+    // The build is placed on its lane, then spawns: the delete comes while the spawn is held.
+    while (!calls.includes(`spawn:${id.slice(0, 8)}`)) await new Promise((r) => setTimeout(r, 5));
     await compute.deleter.delete(c, id);
     expect((await row(id)).task_state).toBe('deleting');
     release();

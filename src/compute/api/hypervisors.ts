@@ -25,11 +25,14 @@ import {
   HostUsage, hostUsage, hypervisorDetail, hypervisorHostname, hypervisorId, hypervisorListView, hypervisorStatisticsView, hypervisorSummary,
 } from '../views/hypervisors';
 import type { HostsPort } from './ports';
+import type { HostFigures } from '../scheduler/placement';
 
 export interface HypervisorsRouterDeps {
   hosts: HostsPort;
   /** Servers (not deleted) recorded on a host (ServerQueries.serversOnHost). */
   serversOnHost(host: string): Promise<ServerRecord[]>;
+  /** Every host's allocated figures and service status (PlacementService.figures). */
+  figures(): Promise<Map<string, HostFigures>>;
   /** Base of the absolute links (paging). */
   publicUrl: string;
 }
@@ -42,10 +45,10 @@ const gone = () => notFound(msg.resourceNotFound());
 
 const noMatch = (pattern: string) => notFound(`No hypervisor matching '${pattern}' could be found.`);
 
-export function hypervisorsRouter({ hosts, serversOnHost, publicUrl }: HypervisorsRouterDeps): Router {
+export function hypervisorsRouter({ hosts, serversOnHost, figures, publicUrl }: HypervisorsRouterDeps): Router {
   const router = Router();
   const admin = (req: Request, action: string) => requireAdmin(ctxOf(req), `os_compute_api:os-hypervisors:${action}`);
-  const usageOf = async (host: string): Promise<HostUsage> => hostUsage(await serversOnHost(host));
+  const usageOf = async (host: string, figs: Map<string, HostFigures>): Promise<HostUsage> => hostUsage(await serversOnHost(host), figs.get(host));
   const matching = async (pattern: string) => (await hosts.hosts()).filter((h) => hypervisorHostname(h).includes(pattern));
 
   /** Hosts after 2.53's hypervisor_hostname_pattern and 2.33's limit/marker. */
@@ -95,7 +98,8 @@ export function hypervisorsRouter({ hosts, serversOnHost, publicUrl }: Hyperviso
     admin(req, 'list');
     const page = await selected(req);
     const withServers = withServersParam(req);
-    const items = await Promise.all(page.hosts.map(async (h) => hypervisorSummary(mvOf(req), h, withServers ? (await usageOf(h.host)).servers : undefined)));
+    const figs = await figures();
+    const items = await Promise.all(page.hosts.map(async (h) => hypervisorSummary(mvOf(req), h, figs.get(h.host), withServers ? await serversOnHost(h.host) : undefined)));
     res.status(200).json(hypervisorListView(items, page.links));
   }));
 
@@ -103,7 +107,8 @@ export function hypervisorsRouter({ hosts, serversOnHost, publicUrl }: Hyperviso
     admin(req, 'list-detail');
     const page = await selected(req);
     const withServers = withServersParam(req);
-    const items = await Promise.all(page.hosts.map(async (h) => hypervisorDetail(mvOf(req), h, await usageOf(h.host), withServers)));
+    const figs = await figures();
+    const items = await Promise.all(page.hosts.map(async (h) => hypervisorDetail(mvOf(req), h, await usageOf(h.host, figs), withServers)));
     res.status(200).json(hypervisorListView(items, page.links));
   }));
 
@@ -111,8 +116,9 @@ export function hypervisorsRouter({ hosts, serversOnHost, publicUrl }: Hyperviso
     if (atLeast(req, '2.88')) throw gone();
     admin(req, 'statistics');
     const all = await hosts.hosts();
+    const figs = await figures();
     const entries = [];
-    for (const host of all) entries.push({ host, usage: await usageOf(host.host) });
+    for (const host of all) entries.push({ host, usage: await usageOf(host.host, figs) });
     res.status(200).json(hypervisorStatisticsView(mvOf(req), entries));
   }));
 
@@ -121,14 +127,16 @@ export function hypervisorsRouter({ hosts, serversOnHost, publicUrl }: Hyperviso
     admin(req, 'search');
     const found = await matching(req.params.pattern);
     if (found.length === 0) throw noMatch(req.params.pattern);
-    res.status(200).json({ hypervisors: found.map((h) => hypervisorSummary(mvOf(req), h)) });
+    const figs = await figures();
+    res.status(200).json({ hypervisors: found.map((h) => hypervisorSummary(mvOf(req), h, figs.get(h.host))) });
   }));
   router.get('/:pattern/servers', handle(async (req, res) => {
     if (atLeast(req, '2.53')) throw gone();
     admin(req, 'servers');
     const found = await matching(req.params.pattern);
     if (found.length === 0) throw noMatch(req.params.pattern);
-    const items = await Promise.all(found.map(async (h) => hypervisorSummary(mvOf(req), h, (await usageOf(h.host)).servers)));
+    const figs = await figures();
+    const items = await Promise.all(found.map(async (h) => hypervisorSummary(mvOf(req), h, figs.get(h.host), await serversOnHost(h.host))));
     res.status(200).json({ hypervisors: items });
   }));
 
@@ -142,10 +150,7 @@ export function hypervisorsRouter({ hosts, serversOnHost, publicUrl }: Hyperviso
   router.get('/:id', handle(async (req, res) => {
     admin(req, 'show');
     const h = await byId(req, req.params.id);
-    const body = hypervisorDetail(mvOf(req), h, await usageOf(h.host), withServersParam(req));
-    // From 2.88 show carries the uptime; Nova puts null there when the driver has none.
-    if (atLeast(req, '2.88')) body.uptime = null;
-    res.status(200).json({ hypervisor: body });
+    res.status(200).json({ hypervisor: hypervisorDetail(mvOf(req), h, await usageOf(h.host, await figures()), withServersParam(req)) });
   }));
 
   router.all(['/', '/detail', '/statistics', '/:id', '/:id/uptime', '/:pattern/search', '/:pattern/servers'], methodNotAllowed());

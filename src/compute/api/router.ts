@@ -32,6 +32,7 @@ import type { ServerRecord } from '../server-record';
 import type { FlavorService } from '../services/flavors';
 import type { KeypairService } from '../services/keypairs';
 import type { QuotaUsage } from '../views/limits';
+import type { HostFigures } from '../scheduler/placement';
 import { flavorsRouter } from './flavors';
 import { hypervisorsRouter } from './hypervisors';
 import { imageProxyRouter } from './images';
@@ -64,6 +65,8 @@ export interface ComputeApiDeps {
   hosts: HostsPort;
   /** Servers (not deleted) recorded on a host. */
   serversOnHost(host: string): Promise<ServerRecord[]>;
+  /** Every host's allocated figures and service status (os-hypervisors). */
+  hostFigures(): Promise<Map<string, HostFigures>>;
   /** The image service, for the compute image proxy. */
   images: ImageProxyPort;
 }
@@ -72,7 +75,7 @@ export interface ComputeApiDeps {
 const LEGACY_PREFIX = /^\/v2\.1\/([0-9a-fA-F]{32}|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})(?=\/|\?|$)/;
 
 export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
-  const { publicUrl, compute, flavors, keypairs, quotas, usage, hosts, serversOnHost, images } = deps;
+  const { publicUrl, compute, flavors, keypairs, quotas, usage, hosts, serversOnHost, hostFigures, images } = deps;
   const r = Router();
 
   // novaclient reads only X-Compute-Request-Id for its "(Request-ID: …)" suffix.
@@ -125,7 +128,7 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   v21.use(limitsRouter({ quotas, usage }));                                           // /limits, /os-quota-sets
   v21.use('/os-availability-zone', availabilityZonesRouter({ zones: compute.zones }));
   v21.use(networksRouter());                                                          // /os-networks, /os-security-groups
-  v21.use('/os-hypervisors', hypervisorsRouter({ hosts, serversOnHost, publicUrl }));
+  v21.use('/os-hypervisors', hypervisorsRouter({ hosts, serversOnHost, figures: hostFigures, publicUrl }));
   v21.use('/os-services', osServicesRouter({ services: compute.osServices }));
   v21.use('/os-aggregates', aggregatesRouter({ aggregates: compute.aggregates }));
   v21.use('/images', untilVersion('2.35'), imageProxyRouter({ images, publicUrl }));  // removed at 2.36

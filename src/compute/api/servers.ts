@@ -56,7 +56,7 @@ export function serversRouter({ compute, publicUrl }: ServersRouterDeps): Router
   r.post('/servers', handle(async (req, res) => {
     const ctx = ctxOf(req);
     const mv = mvOf(req);
-    const body = validate<{ server: Record<string, unknown> }>(schemas.createServerSchema(mv), req.body);
+    const body = validate<{ server: Record<string, unknown>; 'os:scheduler_hints'?: unknown; 'OS-SCH-HNT:scheduler_hints'?: unknown }>(schemas.createServerSchema(mv), req.body);
     const s = body.server as Record<string, any>; // eslint-disable-line @typescript-eslint/no-explicit-any
     if ((s.block_device_mapping ?? []).length || (s.block_device_mapping_v2 ?? []).length) {
       throw badRequest('Block device mappings are not supported: servers boot from their docker image only.');
@@ -65,11 +65,14 @@ export function serversRouter({ compute, publicUrl }: ServersRouterDeps): Router
     // NOTE(openstack): file injection (personality, < 2.57) is validated as Nova does, then ignored:
     // a container's files come from its image.
     (s.personality as { contents?: string }[] | undefined)?.forEach((p, i) => checkBase64(`server/personality/${i}/contents`, p.contents));
-    let availabilityZone = s.availability_zone as string | undefined;
+    const availabilityZone = s.availability_zone as string | undefined;
     if (s.host !== undefined || s.hypervisor_hostname !== undefined) {
       if (!ctx.isAdmin) throw forbidden("Policy doesn't allow compute:servers:create:requested_destination to be performed.");
-      availabilityZone = `${availabilityZone ?? 'nova'}:${s.host ?? s.hypervisor_hostname}`;
+      if (availabilityZone?.includes(':')) {
+        throw badRequest('One mechanism with host and/or hypervisor_hostname and another mechanism with zone:host:node are mutually exclusive.');
+      }
     }
+    const hints = (body['os:scheduler_hints'] ?? body['OS-SCH-HNT:scheduler_hints']) as { group?: string | string[] } | undefined;
     const minCount = toInt(s.min_count) ?? 1;
     const maxCount = toInt(s.max_count) ?? minCount;
     const create: CreateServerRequest = {
@@ -91,6 +94,9 @@ export function serversRouter({ compute, publicUrl }: ServersRouterDeps): Router
       configDrive: s.config_drive === undefined ? undefined : toBool(s.config_drive),
       securityGroups: (s.security_groups as { name: string }[] | undefined)?.map((g) => g.name),
       hostname: s.hostname,
+      requestedHost: s.host,
+      requestedHypervisorHostname: s.hypervisor_hostname,
+      group: Array.isArray(hints?.group) ? hints.group[0] : hints?.group,
     };
     const result = await compute.boot.create(ctx, create);
     const first = result.servers[0];

@@ -63,6 +63,8 @@ export interface RequestSpec {
   /** Hosts never to choose (a move's source). */
   ignoreHosts?: string[];
   group?: GroupSpec;
+  /** The image's engine id (ImageRecord.engine_image_id): hosts known to hold it weigh a little more. */
+  engineImageId?: string;
 }
 
 /** No host passed the filters: the server goes ERROR with Nova's fault text. */

@@ -36,7 +36,11 @@ const tag = { type: 'string', minLength: 1, maxLength: 60, pattern: '^[^,/]*$' }
 const hostname = { type: 'string', minLength: 2, maxLength: 63, pattern: '^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$' };
 const uuid = { type: 'string', format: 'uuid' };
 const trustedCerts = { type: ['array', 'null'], minItems: 1, maxItems: 50, uniqueItems: true, items: { type: 'string', minLength: 1 } };
-const schedulerHints = { type: 'object' };
+/** Scheduler hints: Nova's schema checks `group` (a server group uuid, or a list of them); other hints pass. */
+const schedulerHints = {
+  type: 'object',
+  properties: { group: { oneOf: [{ type: 'array', items: { type: 'string', format: 'uuid' } }, { type: 'string', format: 'uuid' }] } },
+};
 
 type Mv = (version: string) => boolean;
 

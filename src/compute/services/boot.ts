@@ -1,19 +1,24 @@
 /**
- * Booting servers (nova/compute/api.py create, then the manager's build_and_run_instance):
- * every row exists, within quota, before the API answers; the builds run on the servers' lanes
- * (scheduling → block_device_mapping → spawning → ACTIVE, or ERROR with a fault).
+ * Booting servers (nova/compute/api.py create, conductor's schedule_and_build_instances, then
+ * the manager's build_and_run_instance):
+ *
+ *   API call   zone / forced host checked (400, 403) → flavor, image, key, … (400)
+ *              → rows inserted within quota (BUILDING / scheduling) → group members → 202
+ *   lanes      the first build of the request places all of its servers at once
+ *              (PlacementPort.placeBoot: all or nothing; NoValidHost → each server ERROR)
+ *              → block_device_mapping (image onto the host) → spawning → ACTIVE, or ERROR with a
+ *              fault and its allocation released
  */
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../../http/context';
 import type { QuotaConfig } from '../../config';
-import { badRequest, msg, quotaExceeded } from '../../errors';
+import { badRequest, forbidden, msg, quotaExceeded } from '../../errors';
 import { now as nowIso } from '../../clock';
 import type { ServerRepository, NewServer, ServerPatch } from '../../db/server-repo';
 import type { KeypairRepository } from '../../db/keypair-repo';
 import type { ActionRepository } from '../../db/action-repo';
 import type { ImageRecord } from '../../image/image-record';
-import type { ComputeDriver } from '../../virt/driver';
 import type { ServerRecord } from '../server-record';
 import { VmStates } from '../vm-states';
 import { TaskStates, TaskState } from '../task-states';
@@ -25,6 +30,8 @@ import { Superseded, describe, faultOf } from './action-runner';
 import { InstanceBuilder, snapshotOf } from './instance-builder';
 import { AVAILABILITY_ZONE, HostService } from './hosts';
 import type { TaskRunner } from './task-runner';
+import { NoValidHost } from '../scheduler/types';
+import type { GroupSpec, HostSettingsPort, PlacementPort, RequestSpec, ServerGroupsPort } from '../scheduler/types';
 
 /** A network request on boot, as validated by the router's schema. */
 export type NetworkRequest = 'auto' | 'none' | { uuid?: string; port?: string | null; fixed_ip?: string; tag?: string }[];
@@ -51,6 +58,11 @@ export interface CreateServerRequest {
   securityGroups?: string[];
   /** 2.90: the hostname to give the server (else derived from the name). */
   hostname?: string;
+  /** 2.74 `host` / `hypervisor_hostname` (admin): must name a compute host; placed there. */
+  requestedHost?: string;
+  requestedHypervisorHostname?: string;
+  /** Scheduler hint `group`: the server group the new servers join. */
+  group?: string;
 }
 
 export interface CreateServerResult {
@@ -67,8 +79,21 @@ export interface BootServiceDeps {
   hosts: HostService;
   runner: TaskRunner;
   quotas: QuotaConfig;
+  placement: PlacementPort;
+  settings: HostSettingsPort;
+  groups: ServerGroupsPort;
   log: Logger;
 }
+
+/** Where a boot may go, from availability_zone (Nova's "zone:host:node") and 2.74 host. */
+interface BootTarget {
+  /** The zone to schedule in; undefined = any. */
+  zone?: string;
+  forcedHost?: string;
+}
+
+/** Nova's InvalidInput text. */
+const unparsableZone = () => badRequest('Invalid input received: Unable to parse availability_zone');
 
 export class BootService {
   private readonly servers: ServerRepository;
@@ -78,7 +103,12 @@ export class BootService {
   private readonly hosts: HostService;
   private readonly runner: TaskRunner;
   private readonly quotas: QuotaConfig;
+  private readonly placement: PlacementPort;
+  private readonly settings: HostSettingsPort;
+  private readonly groups: ServerGroupsPort;
   private readonly log: Logger;
+  /** The last grouped placement of this process (see placeAll). */
+  private groupPlacements: Promise<unknown> = Promise.resolve();
 
   constructor(deps: BootServiceDeps) {
     this.servers = deps.servers;
@@ -88,6 +118,9 @@ export class BootService {
     this.hosts = deps.hosts;
     this.runner = deps.runner;
     this.quotas = deps.quotas;
+    this.placement = deps.placement;
+    this.settings = deps.settings;
+    this.groups = deps.groups;
     this.log = deps.log;
   }
 
@@ -96,14 +129,7 @@ export class BootService {
    * resolves (the client re-reads at once); the builds run in the background.
    */
   async create(ctx: RequestContext, req: CreateServerRequest): Promise<CreateServerResult> {
-    // The engine is asked whether it answers while the request is checked (a ping waits on a
-    // busy engine for up to ~10 ms); its answer is awaited before any row exists.
-    const placed = Promise.resolve().then(async () => {
-      const d = this.hosts.schedule(ctx, req.availabilityZone);
-      await this.hosts.reachable(d);
-      return d;
-    });
-    placed.catch(() => undefined);
+    const target = await this.target(ctx, req);
     const flavor = await this.builder.flavorFor(req.flavorRef);
     const image = await this.builder.bootableImage(ctx, req.imageRef, flavor);
     let keyData: string | null = null;
@@ -119,7 +145,7 @@ export class BootService {
     const securityGroups = this.checkSecurityGroups(ctx, req.securityGroups);
     if (req.minCount > req.maxCount) throw badRequest('min_count must be <= max_count');
     if (req.hostname !== undefined && req.maxCount > 1) throw badRequest('Cannot set hostname when creating multiple instances.');
-    const driver = await placed;
+    const group = await this.groups.forBoot(ctx, req.group, req.maxCount);
 
     const rid = reservationId();
     const rows: NewServer[] = [];
@@ -141,7 +167,8 @@ export class BootService {
         task_state: TaskStates.SCHEDULING,
         power_state: PowerStates.NOSTATE,
         host: null,
-        availability_zone: AVAILABILITY_ZONE,
+        // Until placed, the zone asked for; placement records the chosen host's zone.
+        availability_zone: target.zone ?? AVAILABILITY_ZONE,
         reservation_id: rid,
         launch_index: i,
         hostname,
@@ -173,28 +200,64 @@ export class BootService {
         const r = inserted.resource;
         throw quotaExceeded(msg.quotaExceeded(r, inserted.requested, inserted.used, inserted.allowed));
       }
-      for (const server of inserted.servers) {
+      const servers = inserted.servers;
+      if (group) await this.groups.addMembers(group.uuid, servers.map((s) => s.id));
+      const spec: RequestSpec = {
+        memoryMb: flavor.ram, vcpus: flavor.vcpus, count: servers.length, availabilityZone: target.zone, forcedHost: target.forcedHost,
+        group, engineImageId: image.engine_image_id ?? undefined,
+      };
+      // The request's servers are placed together, by whichever of their builds runs first.
+      let placing: Promise<string[]> | undefined;
+      const placed = () => {
+        placing ??= this.placeAll(servers, spec);
+        return placing;
+      };
+      for (const [i, server] of servers.entries()) {
         const actionId = await this.actions.start({ instanceUuid: server.id, action: 'create', requestId: ctx.requestId, userId: ctx.userId, projectId: ctx.projectId });
-        this.runner.schedule(server.id, 'build', () => this.build(server, image, driver, actionId));
+        this.runner.schedule(server.id, 'build', () => this.build(server, image, async () => (await placed())[i], actionId));
       }
       return { servers: inserted.servers, adminPass: req.adminPass ?? generatePassword(), reservationId: rid };
     });
   }
 
-  /** scheduling → block_device_mapping (image into the engine) → spawning → ACTIVE, or ERROR with a fault. */
-  private async build(server: ServerRecord, image: ImageRecord, driver: ComputeDriver, actionId: number): Promise<void> {
+  /**
+   * Places every server of one request (all or none). A group's members are read again first: a
+   * boot that placed members since the API call changes where the next ones may go.
+   */
+  private placeAll(servers: ServerRecord[], spec: RequestSpec): Promise<string[]> {
+    if (!spec.group) return this.placement.placeBoot(servers, spec);
+    const group: GroupSpec = spec.group;
+    // Grouped placements of this process take turns, so each reads the members the previous one placed.
+    const p = this.groupPlacements.then(async () => {
+      const current = (await this.groups.groupOf(servers[0].id)) ?? group;
+      return this.placement.placeBoot(servers, { ...spec, group: current });
+    });
+    this.groupPlacements = p.catch(() => undefined);
+    return p;
+  }
+
+  /**
+   * scheduling (placed with the rest of its request) → block_device_mapping (image into the
+   * engine) → spawning → ACTIVE, or ERROR with a fault.
+   */
+  private async build(server: ServerRecord, image: ImageRecord, hostOf: () => Promise<string>, actionId: number): Promise<void> {
     const id = server.id;
     let task: TaskState = TaskStates.SCHEDULING;
+    let placed = false;
     const step = async (to: TaskState | null, patch: ServerPatch = {}) => {
       const ok = await this.servers.update(id, { ...patch, task_state: to }, { taskStates: [task], vmStates: [VmStates.BUILDING] });
       if (!ok) throw new Superseded(id, task);
       if (to) task = to;
     };
     try {
-      await step(TaskStates.BLOCK_DEVICE_MAPPING, { host: driver.host });
+      const host = await hostOf();
+      placed = true;
+      const driver = this.hosts.driverAt(host);
+      if (!driver) throw new Error(`Compute host ${host} is not configured.`);
+      await step(TaskStates.BLOCK_DEVICE_MAPPING);
       await this.builder.hostImages.ensureOnHost(image, driver);
       await step(TaskStates.SPAWNING);
-      const info = await this.builder.spawnFrom(driver, this.builder.specOf({ ...server, host: driver.host }, image), image);
+      const info = await this.builder.spawnFrom(driver, this.builder.specOf({ ...server, host }, image), image);
       // Deleted (or reset) while spawning → Superseded: the delete queued behind us destroys the container.
       await step(null, { vm_state: VmStates.ACTIVE, power_state: info.powerState, addresses: addressesOf(info), launched_at: nowIso() });
       await this.actions.finish(actionId, 'Success');
@@ -204,11 +267,56 @@ export class BootService {
         return;
       }
       const message = describe(err);
-      this.log.warn({ server_id: id, err: message }, 'build failed');
+      if (err instanceof NoValidHost) this.log.info({ server_id: id, err: message }, 'build not scheduled');
+      else this.log.warn({ server_id: id, err: message }, 'build failed');
       await this.servers.update(id, { vm_state: VmStates.ERROR, task_state: null, power_state: PowerStates.NOSTATE, fault: faultOf(message) },
         { taskStates: [task], vmStates: [VmStates.BUILDING] });
+      // Nova drops a failed build's allocation (the server stays ERROR on its host until deleted).
+      if (placed) await this.placement.release(id);
       await this.actions.finish(actionId, 'Error', message);
     }
+  }
+
+  /**
+   * Nova's checks of availability_zone ("zone", "zone:host", "zone:host:node", "zone::node") and
+   * 2.74 host: forcing a host is for admins (403); a zone must exist unless a host is forced
+   * (400); a 2.74 host must exist (400). A forced host that does not exist fails the build with
+   * no valid host, as Nova's scheduler does.
+   */
+  private async target(ctx: RequestContext, req: CreateServerRequest): Promise<BootTarget> {
+    let zone = req.availabilityZone;
+    let host: string | undefined;
+    let node: string | undefined;
+    if (zone !== undefined && zone.includes(':')) {
+      const parts = zone.split(':');
+      if (parts.length === 2) [zone, host] = parts;
+      else if (parts.length === 3 && zone.includes('::')) [zone, node] = zone.split('::');
+      else if (parts.length === 3) [zone, host, node] = parts;
+      else throw unparsableZone();
+    }
+    zone = zone || undefined;
+    host = host || undefined;
+    node = node || undefined;
+    if (host !== undefined || node !== undefined) {
+      if (!ctx.isAdmin) throw forbidden("Policy doesn't allow os_compute_api:servers:create:forced_host to be performed.");
+    }
+    if (zone !== undefined && host === undefined && !(await this.settings.zoneExists(zone))) {
+      throw badRequest('The requested availability zone is not available');
+    }
+    const requested = req.requestedHost ?? req.requestedHypervisorHostname;
+    if (requested !== undefined) {
+      const forced = await this.hostNamed(req.requestedHost, req.requestedHypervisorHostname);
+      if (!forced) throw badRequest(msg.computeHostNotFound(requested));
+      return { zone, forcedHost: forced };
+    }
+    if (host === undefined && node === undefined) return { zone };
+    return { zone, forcedHost: host ?? (await this.hostNamed(undefined, node)) ?? node };
+  }
+
+  /** The compute host with this name and/or hypervisor hostname (a node is its engine's hostname, or the host's name). */
+  private async hostNamed(host: string | undefined, node: string | undefined): Promise<string | undefined> {
+    const all = await this.hosts.hosts();
+    return all.find((h) => (host === undefined || h.host === host) && (node === undefined || h.host === node || h.info?.hostname === node))?.host;
   }
 
   private requestedNetworks(ctx: RequestContext, req: NetworkRequest | undefined): 'auto' | 'none' | string[] {

@@ -1,16 +1,15 @@
 /**
  * The compute hosts (one Docker engine each), one view of each: whether it answers (from the
  * reconciler's event stream, the pings before writes and the periodic refresh), what its engine
- * last said about itself (for os-hypervisors and os-availability-zone/detail), which host a boot
- * goes to, and which driver serves a server.
+ * last said about itself (for os-hypervisors, os-availability-zone/detail and the scheduler),
+ * and which driver serves a server. Where a boot goes is placement's decision (../scheduler).
  *
  * Read paths never call an engine: the refresh runs in the background (every ~30 s, on an unref'd
  * timer, stopped by stop()), the first reader waits a bounded time for the first round, and later
  * readers get the latest answer even if stale. A host that fails to answer is shown down with its
  * last known figures, as Nova shows a compute service it has not heard from.
  */
-import type { RequestContext } from '../../http/context';
-import { DomainError, badRequest, forbidden, msg, unavailable } from '../../errors';
+import { DomainError, unavailable } from '../../errors';
 import type { DriverRegistry } from '../../virt/registry';
 import { ComputeDriver, HypervisorInfo, HypervisorUnavailable } from '../../virt/driver';
 import { stableUuid } from '../networks';
@@ -150,24 +149,7 @@ export class HostService {
     this.timer = undefined;
   }
 
-  // ------------------------------------------------------------------ placing and reaching
-
-  /** The compute host to boot on: "nova" (any host) or, for admins, Nova's "nova:<host>". */
-  schedule(ctx: RequestContext, az: string | undefined): ComputeDriver {
-    if (az === undefined || az === '' || az === AVAILABILITY_ZONE) return this.anyUp();
-    const [zone, host] = az.split(':', 2);
-    if (zone !== AVAILABILITY_ZONE && zone !== '') throw badRequest(`The requested availability zone is not available: ${az}`);
-    if (host === undefined || host === '') return this.anyUp();
-    if (!ctx.isAdmin) throw forbidden("Policy doesn't allow os_compute_api:servers:create:forced_host to be performed.");
-    const d = this.drivers.get(host);
-    if (!d) throw badRequest(msg.computeHostNotFound(host));
-    return d;
-  }
-
-  private anyUp(): ComputeDriver {
-    // One configured engine is the common case; with several, prefer one that was last heard up.
-    return this.drivers.all().find((d) => this.states.get(d.host)?.heard !== 'DOWN') ?? this.drivers.primary();
-  }
+  // ------------------------------------------------------------------ reaching
 
   /** The driver of a server's host; 503 when the host is not configured. */
   driverOf(server: Pick<ServerRecord, 'id' | 'host'>): ComputeDriver {

@@ -2,7 +2,7 @@
  * The compute services, built together: each concern its own object, collaborating through the
  * ones it is handed (no object reaches another through a global or an import circle).
  *
- *   TaskRunner      lanes and background work            HostService   hosts: status, info, placement
+ *   TaskRunner      lanes and background work            HostService   hosts: status, info
  *   ServerQueries   reads                                InstanceBuilder  what boot and rebuild share
  *   BootService     create                               ServerActions    power, rebuild, console, admin
  *   ServerUpdates   name, metadata, security groups      ServerDeleter    delete
@@ -12,9 +12,14 @@
  *   OsServices      os-services             AggregateService  os-aggregates
  *   AvailabilityZones  os-availability-zone
  *   ServerGroups    os-server-groups, and the ServerGroupsPort boot and the moves consult
+ *   PlacementService  the scheduler and its claims (allocations), through HostSettingsPort and
+ *                   ServerGroupsPort (the services above, or stand-ins a test hands in)
  */
 import type { Logger } from 'pino';
-import type { QuotaConfig } from '../../config';
+import { DEFAULT_CAPACITY, HostCapacityConfig, QuotaConfig } from '../../config';
+import type { AllocationRepository } from '../../db/allocation-repo';
+import { PlacementService } from '../scheduler/placement';
+import type { HostSettingsPort, ServerGroupsPort } from '../scheduler/types';
 import type { ServerRepository } from '../../db/server-repo';
 import type { FlavorRepository } from '../../db/flavor-repo';
 import type { KeypairRepository } from '../../db/keypair-repo';
@@ -53,6 +58,14 @@ export interface ComputeDeps {
   quotas: QuotaConfig;
   log: Logger;
   hostOptions?: HostServiceOptions;
+  /** Placement's claims. */
+  allocations: AllocationRepository;
+  /** Reserve and allocation ratios of a host (config capacityOf); Nova's defaults when absent. */
+  capacity?: (host: string) => HostCapacityConfig;
+  /** A stand-in for os-services / os-aggregates' settings (tests); absent = HostSettingsService. */
+  hostSettingsPort?: HostSettingsPort;
+  /** A stand-in for os-server-groups as the scheduler reads it (tests); absent = ServerGroups. */
+  serverGroupsPort?: ServerGroupsPort;
   /** Grace period of os-stop before SIGKILL (see ServerActionsDeps). */
   shutdownTimeoutSeconds?: number;
   /** os-services settings and os-aggregates (issue 13). */
@@ -72,38 +85,56 @@ export interface ComputeServices {
   deleter: ServerDeleter;
   snapshots: Snapshots;
   sync: PowerSync;
-  /** Each configured host's service settings and availability zone (HostSettingsPort). */
-  hostSettings: HostSettingsService;
+  placement: PlacementService;
+  /** The host settings the scheduler reads (HostSettingsService, or a test's stand-in). */
+  hostSettings: HostSettingsPort;
   osServices: OsServices;
   aggregates: AggregateService;
   zones: AvailabilityZones;
+  /** os-server-groups (the API's rules; the scheduler reads groups through `groupsPort`). */
   serverGroups: ServerGroups;
+  groupsPort: ServerGroupsPort;
 }
 
 export function buildCompute(deps: ComputeDeps): ComputeServices {
   const { servers, actions: actionRepo, log } = deps;
   const tasks = new TaskRunner(log);
   const hosts = new HostService(deps.drivers, deps.hostOptions);
+  const hostNames = () => deps.drivers.all().map((d) => d.host);
+  const settingsService = new HostSettingsService(hostNames, deps.computeServices, deps.aggregates);
+  const hostSettings: HostSettingsPort = deps.hostSettingsPort ?? settingsService;
   const serverGroups = new ServerGroups(deps.serverGroups, deps.quotas);
+  const groupsPort: ServerGroupsPort = deps.serverGroupsPort ?? serverGroups;
+  const hostImages = deps.hostImages;
+  const placement = new PlacementService({
+    allocations: deps.allocations,
+    hosts,
+    settings: hostSettings,
+    capacity: deps.capacity ?? (() => DEFAULT_CAPACITY),
+    images: hostImages.holds ? { holds: (host, ref) => hostImages.holds?.(host, ref) ?? false } : undefined,
+    log,
+  });
   const queries = new ServerQueries(servers, actionRepo, serverGroups);
   const builder = new InstanceBuilder({ flavors: deps.flavors, images: deps.images, hostImages: deps.hostImages, quotas: deps.quotas, log });
-  const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, serverGroups, log });
-  const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, log });
+  const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, placement, groups: groupsPort, log });
+  const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, placement, log });
   const runner = new ActionRunner({ servers, actions: actionRepo, queries, hosts, runner: tasks, sync, log });
-  const hostNames = () => deps.drivers.all().map((d) => d.host);
   const instancesOn = async (host: string) => (await queries.serversOnHost(host)).length;
-  const hostSettings = new HostSettingsService(hostNames, deps.computeServices, deps.aggregates);
-  const osServices = new OsServices({ hosts, settings: hostSettings, repo: deps.computeServices, control: deps.control, instancesOn });
+  const osServices = new OsServices({ hosts, settings: settingsService, repo: deps.computeServices, control: deps.control, instancesOn });
   return {
     tasks,
     hosts,
     queries,
-    boot: new BootService({ servers, keypairs: deps.keypairs, actions: actionRepo, builder, hosts, runner: tasks, quotas: deps.quotas, log }),
+    boot: new BootService({
+      servers, keypairs: deps.keypairs, actions: actionRepo, builder, hosts, runner: tasks, quotas: deps.quotas, placement, settings: hostSettings, groups: groupsPort, log,
+    }),
     actions: new ServerActions({ servers, keypairs: deps.keypairs, queries, runner, builder, hosts, shutdownTimeoutSeconds: deps.shutdownTimeoutSeconds }),
     updates: new ServerUpdates(servers, queries, builder),
     deleter,
     snapshots: new Snapshots({ servers, images: deps.images, queries, runner, tasks, hosts, log }),
     sync,
+    groupsPort,
+    placement,
     hostSettings,
     osServices,
     aggregates: new AggregateService({ repo: deps.aggregates, computeHosts: hostNames, instancesOn }),

@@ -28,4 +28,6 @@ export interface ComputeImages {
 /** Makes sure a compute host's engine has an image (loads it from the image store when not). */
 export interface HostImagesPort {
   ensureOnHost(image: Pick<ImageRecord, 'id' | 'engine_image_id'>, driver: ComputeDriver, opts?: { recheck?: boolean }): Promise<void>;
+  /** Whether a host is known to hold an engine image (a scheduling hint, no engine call). */
+  holds?(host: string, engineImageId: string): boolean;
 }

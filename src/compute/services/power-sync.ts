@@ -17,6 +17,7 @@ import { faultOf, PowerSyncPort } from './action-runner';
 import type { TaskRunner } from './task-runner';
 import type { HostService } from './hosts';
 import type { ServerDeleter } from './server-delete';
+import type { PlacementPort } from '../scheduler/types';
 
 export interface PowerSyncDeps {
   servers: ServerRepository;
@@ -24,6 +25,8 @@ export interface PowerSyncDeps {
   hosts: HostService;
   runner: TaskRunner;
   deleter: ServerDeleter;
+  /** Releases the allocation of a build that recovery fails. */
+  placement: Pick<PlacementPort, 'release'>;
   log: Logger;
 }
 
@@ -33,6 +36,7 @@ export class PowerSync implements PowerSyncPort {
   private readonly hosts: HostService;
   private readonly runner: TaskRunner;
   private readonly deleter: ServerDeleter;
+  private readonly placement: Pick<PlacementPort, 'release'>;
   private readonly log: Logger;
 
   constructor(deps: PowerSyncDeps) {
@@ -41,6 +45,7 @@ export class PowerSync implements PowerSyncPort {
     this.hosts = deps.hosts;
     this.runner = deps.runner;
     this.deleter = deps.deleter;
+    this.placement = deps.placement;
     this.log = deps.log;
   }
 
@@ -122,6 +127,7 @@ export class PowerSync implements PowerSyncPort {
       case 'fail-build':
         if (driver && observed && observed !== 'gone') await driver.destroy(serverId).catch(() => undefined);
         if (await this.servers.update(serverId, { vm_state: VmStates.ERROR, task_state: null, power_state: PowerStates.NOSTATE, fault: faultOf(decision.message) }, expect)) {
+          await this.placement.release(serverId);
           this.log.warn({ server_id: serverId }, 'recovered: interrupted build set to ERROR');
         }
         return;

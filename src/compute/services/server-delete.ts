@@ -16,7 +16,7 @@ import { describe, faultOf } from './action-runner';
 import type { TaskRunner } from './task-runner';
 import type { HostService } from './hosts';
 import type { ServerQueries } from './server-queries';
-import type { ServerGroupsPort } from '../scheduler/types';
+import type { PlacementPort, ServerGroupsPort } from '../scheduler/types';
 
 export interface ServerDeleterDeps {
   servers: ServerRepository;
@@ -24,8 +24,8 @@ export interface ServerDeleterDeps {
   queries: ServerQueries;
   hosts: HostService;
   runner: TaskRunner;
-  /** A deleted server leaves its server group. */
-  serverGroups?: Pick<ServerGroupsPort, 'removeMember'>;
+  placement: Pick<PlacementPort, 'release'>;
+  groups: Pick<ServerGroupsPort, 'removeMember'>;
   log: Logger;
 }
 
@@ -35,16 +35,18 @@ export class ServerDeleter {
   private readonly queries: ServerQueries;
   private readonly hosts: HostService;
   private readonly runner: TaskRunner;
+  private readonly placement: Pick<PlacementPort, 'release'>;
+  private readonly groups: Pick<ServerGroupsPort, 'removeMember'>;
   private readonly log: Logger;
-  private readonly serverGroups?: Pick<ServerGroupsPort, 'removeMember'>;
 
   constructor(deps: ServerDeleterDeps) {
-    this.serverGroups = deps.serverGroups;
     this.servers = deps.servers;
     this.actions = deps.actions;
     this.queries = deps.queries;
     this.hosts = deps.hosts;
     this.runner = deps.runner;
+    this.placement = deps.placement;
+    this.groups = deps.groups;
     this.log = deps.log;
   }
 
@@ -80,10 +82,14 @@ export class ServerDeleter {
     try {
       if (driver) await driver.destroy(id);
       const ts = nowIso();
-      await this.servers.update(id, {
+      const deleted = await this.servers.update(id, {
         vm_state: VmStates.DELETED, task_state: null, power_state: PowerStates.NOSTATE, deleted: true, deleted_at: ts, terminated_at: ts, addresses: {},
       }, { taskStates: [TaskStates.DELETING] });
-      await this.serverGroups?.removeMember(id);
+      // After the row is deleted, so that a placement committing meanwhile (another process) is released too.
+      if (deleted) {
+        await this.placement.release(id);
+        await this.groups.removeMember(id);
+      }
       if (actionId !== undefined) await this.actions.finish(actionId, 'Success');
     } catch (err) {
       const message = describe(err);
