@@ -26,11 +26,22 @@ import { FakeDriver } from '../src/virt/fake/driver';
 import { DriverRegistry } from '../src/virt/registry';
 import { HostService } from '../src/compute/services/hosts';
 import { PlacementService } from '../src/compute/scheduler/placement';
-import { DefaultHostSettings } from '../src/compute/scheduler/defaults';
+import type { HostSettings, HostSettingsPort } from '../src/compute/scheduler/types';
 import { selectHosts } from '../src/compute/scheduler/scheduler';
 import type { RequestSpec } from '../src/compute/scheduler/types';
 import type { ServerRecord } from '../src/compute/server-record';
 import { main, median, ms, now, numArg, percentile, report } from './lib';
+
+/** Every fake host enabled, in the default zone (what os-services and aggregates say of an untouched cloud). */
+class AllEnabled implements HostSettingsPort {
+  constructor(private readonly hosts: () => string[]) {}
+  async all(): Promise<HostSettings[]> {
+    return this.hosts().map((host) => ({ host, disabled: false, disabledReason: null, forcedDown: false, zone: 'nova' }));
+  }
+  async zoneExists(zone: string): Promise<boolean> {
+    return zone === 'nova';
+  }
+}
 
 const FLAVORS = [
   { id: '1', name: 'm1.tiny', ram: 512, vcpus: 1, disk: 1 },
@@ -71,7 +82,7 @@ main(async (cleanups) => {
   const placement = new PlacementService({
     allocations: new AllocationRepository(db),
     hosts,
-    settings: new DefaultHostSettings(() => drivers.map((d) => d.host)),
+    settings: new AllEnabled(() => drivers.map((d) => d.host)),
     capacity: () => DEFAULT_CAPACITY,
     log: pino({ level: 'silent' }),
   });
@@ -98,7 +109,7 @@ main(async (cleanups) => {
 
   // The scheduler alone, over the candidates of a full cloud.
   const usage = await new AllocationRepository(db).usage();
-  const settings = new Map((await new DefaultHostSettings(() => drivers.map((d) => d.host)).all()).map((s) => [s.host, s]));
+  const settings = new Map((await new AllEnabled(() => drivers.map((d) => d.host)).all()).map((s) => [s.host, s]));
   const candidates = placement.candidates(await hosts.hosts(), settings, usage, {});
   const alone: number[] = [];
   for (let i = 0; i < decisions; i++) {
