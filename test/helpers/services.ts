@@ -66,6 +66,9 @@ export interface TestServices {
   close(): Promise<void>;
 }
 
+/** Today's Nova's initial ratios (cpu 4.0, ram 1.0) and reserve: the placement tests count with them. */
+export const NOVA_INITIAL = { cpuAllocationRatio: 4.0, ramAllocationRatio: 1.0, reservedHostMemoryMb: 512, reservedHostCpus: 0 };
+
 let salt = 0;
 
 export async function makeTestServices(opts: TestServicesOptions = {}): Promise<TestServices> {

@@ -258,8 +258,10 @@ describe('os-getConsoleOutput', () => {
   });
 
   test('a server never scheduled is 409 "Instance <id> is not ready"', async () => {
-    // m1.xlarge (16 GiB) fits no fake host (16 GiB less the 512 MiB reserve): no valid host, no host recorded.
-    const res = await boot(t, image, { name: 'unplaced', flavorRef: '5' });
+    // A 1 TiB flavor fits no fake host (16 GiB, ratio 1.5): no valid host, no host recorded.
+    const flavor = await call(t, 'post', '/compute/v2.1/flavors', { as: 'admin', body: { flavor: { name: 'huge-unplaced', ram: 1024 * 1024, vcpus: 1, disk: 1 } } });
+    expect(flavor.status).toBe(200);
+    const res = await boot(t, image, { name: 'unplaced', flavorRef: flavor.body.flavor.id });
     await t.services.compute.tasks.idle();
     const unplaced = res.body.server.id;
     expect((await show(t, unplaced))['OS-EXT-SRV-ATTR:host']).toBeNull();

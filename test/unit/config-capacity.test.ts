@@ -45,7 +45,7 @@ test("a compute host's own settings override the process-wide ones, field by fie
   const file = seedFile({ compute_hosts: [{ name: 'big', cpu_allocation_ratio: 8, reserved_host_memory_mb: 2048 }, { name: 'plain' }] });
   const c = loadConfig({ NOVADOCK_CONFIG: file, NOVADOCK_RAM_ALLOCATION_RATIO: '1.25' });
   expect(capacityOf(c, 'big')).toEqual({ cpuAllocationRatio: 8, ramAllocationRatio: 1.25, reservedHostMemoryMb: 2048, reservedHostCpus: 0 });
-  expect(capacityOf(c, 'plain')).toEqual({ cpuAllocationRatio: 4, ramAllocationRatio: 1.25, reservedHostMemoryMb: 512, reservedHostCpus: 0 });
+  expect(capacityOf(c, 'plain')).toEqual({ cpuAllocationRatio: 16, ramAllocationRatio: 1.25, reservedHostMemoryMb: 512, reservedHostCpus: 0 });
 });
 
 test.each([

@@ -6,7 +6,7 @@
  * os-server-groups wired in, a group hint names a group that does not exist (Nova's 400).
  */
 import { badRequest } from '../../src/errors';
-import { makeTestServices, TestServices } from '../helpers/services';
+import { makeTestServices, NOVA_INITIAL, TestServices } from '../helpers/services';
 import { FakeDriver } from '../../src/virt/fake/driver';
 import type { GroupPolicy, GroupSpec, ServerGroupsPort } from '../../src/compute/scheduler/types';
 import type { RequestContext } from '../../src/http/context';
@@ -62,7 +62,7 @@ async function setup(policy: GroupPolicy, hosts: [string, number][]): Promise<vo
   groups = new MemoryGroups();
   groups.add(G1, policy);
   const drivers = hosts.map(([host, mb]) => new FakeDriver({ host, hypervisor: { memoryMb: mb + 512, vcpus: 8 } }));
-  t = await makeTestServices({ drivers, serverGroups: groups, quotas: { instances: 50, cores: 100, ram: 100_000 } });
+  t = await makeTestServices({ drivers, serverGroups: groups, quotas: { instances: 50, cores: 100, ram: 100_000 }, config: { capacity: NOVA_INITIAL } });
   groups.hostOf = async (id) => ((await t.services.db('servers').where({ id }).first('host')) as { host: string | null } | undefined)?.host ?? null;
   image = await t.uploadImage();
 }

@@ -7,7 +7,7 @@
  * the move verbs (placeMove / confirmMove / revertMove) other parts build on.
  */
 import crypto from 'node:crypto';
-import { makeTestServices, TestServices, TestServicesOptions } from '../helpers/services';
+import { makeTestServices, NOVA_INITIAL, TestServices, TestServicesOptions } from '../helpers/services';
 import { FakeDriver, FakeDriverOptions } from '../../src/virt/fake/driver';
 import type { HostSettings, HostSettingsPort } from '../../src/compute/scheduler/types';
 import { NoValidHost } from '../../src/compute/scheduler/types';
@@ -21,7 +21,7 @@ let t: TestServices;
 let image: string;
 
 async function setup(drivers: FakeDriver[], opts: TestServicesOptions = {}): Promise<void> {
-  t = await makeTestServices({ drivers, quotas: { instances: 50, cores: 100, ram: 100_000 }, ...opts });
+  t = await makeTestServices({ drivers, quotas: { instances: 50, cores: 100, ram: 100_000 }, config: { capacity: NOVA_INITIAL }, ...opts });
   image = await t.uploadImage();
 }
 afterEach(async () => {
