@@ -258,8 +258,8 @@ describe('os-getConsoleOutput', () => {
   });
 
   test('a server never scheduled is 409 "Instance <id> is not ready"', async () => {
-    // A 1 TiB flavor fits no fake host (16 GiB, ratio 1.5): no valid host, no host recorded.
-    const flavor = await call(t, 'post', '/compute/v2.1/flavors', { as: 'admin', body: { flavor: { name: 'huge-unplaced', ram: 1024 * 1024, vcpus: 1, disk: 1 } } });
+    // A 100 GB flavor fits no fake host (16 GiB at ratio 1.5) yet is within quota: no valid host, no host recorded.
+    const flavor = await call(t, 'post', '/compute/v2.1/flavors', { as: 'admin', body: { flavor: { name: 'huge-unplaced', ram: 100_000, vcpus: 1, disk: 1 } } });
     expect(flavor.status).toBe(200);
     const res = await boot(t, image, { name: 'unplaced', flavorRef: flavor.body.flavor.id });
     await t.services.compute.tasks.idle();
