@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
-import type { Config } from './config';
+import { Config, DEFAULT_PROJECT_NETWORKS } from './config';
 import { openDb, migrate, ping, withStartupLock, Db } from './db/knex';
 import { WorkerRepository } from './db/worker-repo';
 import { Membership, MembershipOptions } from './cluster/membership';
@@ -32,6 +32,8 @@ import { buildCompute, ComputeServices } from './compute/services';
 import { Reconciler } from './compute/reconciler';
 import { KeypairService } from './compute/services/keypairs';
 import { FlavorService } from './compute/services/flavors';
+import { ProjectSubnets } from './compute/services/project-subnets';
+import { ProjectSubnetRepository } from './db/subnet-repo';
 
 export interface Services {
   config: Config;
@@ -144,8 +146,10 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   await imageUploads.recoverInterruptedUploads(isAlive);
 
   const keypairRepo = new KeypairRepository(db);
+  const servers = new ServerRepository(db, membership.id);
+  const subnets = new ProjectSubnets({ repo: new ProjectSubnetRepository(db), servers, settings: config.projectNetworks ?? DEFAULT_PROJECT_NETWORKS, log });
   const compute = buildCompute({
-    servers: new ServerRepository(db, membership.id),
+    servers,
     flavors,
     keypairs: keypairRepo,
     actions: new ActionRepository(db),
@@ -158,6 +162,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
       abortSnapshot: (imageId) => imageSnapshots.abortSnapshot(imageId),
     },
     hostImages,
+    subnets,
     drivers,
     quotas: config.seed.quotas,
     log,

@@ -28,6 +28,7 @@ import { ServerDeleter } from './server-delete';
 import { Snapshots } from './snapshots';
 import { PowerSync } from './power-sync';
 import type { ComputeImages, HostImagesPort } from './ports';
+import type { ProjectSubnets } from './project-subnets';
 
 export interface ComputeDeps {
   servers: ServerRepository;
@@ -36,6 +37,8 @@ export interface ComputeDeps {
   actions: ActionRepository;
   images: ComputeImages;
   hostImages: HostImagesPort;
+  /** Project subnets (allocated here, the same on every host). */
+  subnets: ProjectSubnets;
   drivers: DriverRegistry;
   quotas: QuotaConfig;
   log: Logger;
@@ -61,7 +64,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
   const tasks = new TaskRunner(log);
   const hosts = new HostService(deps.drivers, deps.hostOptions);
   const queries = new ServerQueries(servers, actionRepo);
-  const builder = new InstanceBuilder({ flavors: deps.flavors, images: deps.images, hostImages: deps.hostImages, quotas: deps.quotas, log });
+  const builder = new InstanceBuilder({ flavors: deps.flavors, images: deps.images, hostImages: deps.hostImages, subnets: deps.subnets, quotas: deps.quotas, log });
   const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, log });
   const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, log });
   const runner = new ActionRunner({ servers, actions: actionRepo, queries, hosts, runner: tasks, sync, log });
