@@ -38,6 +38,9 @@ export const NETWORK_PREFIX = 'novadock-net-';
 /** Project networks that span hosts (swarm overlays). */
 export const OVERLAY_PREFIX = 'novadock-ovl-';
 const LABEL_NETWORK = 'novadock.network';
+/** How often (every 100 ms) to look for the subnet of a swarm network just made. */
+const SUBNET_LOOKS = 50;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** A probe network older than this was left behind by an older version's process that died mid-probe. */
 const PROBE_STALE_MS = 60_000;
 
@@ -249,18 +252,24 @@ export class ProjectNetworks {
    * loser is removed (it has no containers yet: spawns use the picked one).
    */
   async find(engine: Docker, name: string): Promise<ProjectNetwork | undefined> {
-    let list: Docker.NetworkInspectInfo[];
-    try {
-      list = await engine.listNetworks({ filters: { name: [name] } });
-    } catch (e) {
-      throw translate(this.host, e);
+    for (let look = 1; ; look++) {
+      let list: Docker.NetworkInspectInfo[];
+      try {
+        list = await engine.listNetworks({ filters: { name: [name] } });
+      } catch (e) {
+        throw translate(this.host, e);
+      }
+      const exact = list.filter((n) => n.Name === name).sort((a, b) => (a.Created < b.Created ? -1 : a.Created > b.Created ? 1 : a.Id.localeCompare(b.Id)));
+      if (exact.length === 0) return undefined;
+      for (const extra of exact.slice(1)) {
+        await engine.getNetwork(extra.Id).remove().catch(() => undefined);
+      }
+      const net = projectNetworkOf(exact[0]);
+      // A swarm network just made shows its subnet only once the manager's allocator has run.
+      if (net.subnet) return net;
+      if (look >= SUBNET_LOOKS) throw new Error(`Compute host ${this.host}: network ${name} has no IPv4 subnet`);
+      await sleep(100);
     }
-    const exact = list.filter((n) => n.Name === name).sort((a, b) => (a.Created < b.Created ? -1 : a.Created > b.Created ? 1 : a.Id.localeCompare(b.Id)));
-    if (exact.length === 0) return undefined;
-    for (const extra of exact.slice(1)) {
-      await engine.getNetwork(extra.Id).remove().catch(() => undefined);
-    }
-    return projectNetworkOf(exact[0]);
   }
 
   /**
