@@ -81,6 +81,24 @@ down() {
   while iptables -D FORWARD -i "$BRIDGE" -o "$BRIDGE" -j ACCEPT 2>/dev/null; do :; done
 }
 
+# Containers must not reach the swarm's own ports on any host: VXLAN (4789/udp) takes frames for any
+# overlay from any sender (a container could inject into another project's network, on its own host
+# or, masqueraded through its way out, on another), and the manager API and the gossip
+# (2377/tcp, 7946/tcp+udp) are none of theirs. The engine's own traffic is not forwarded and does not
+# come in on a container bridge, so overlays work as before. (README: "What real machines need".)
+guard_swarm_ports() {
+  local ns
+  ns=$(ns_name "$1")
+  local chain dev
+  for chain in INPUT DOCKER-USER; do
+    # docker_gwbridge: overlay containers' way out; docker0 and br-*: bridge networks' containers.
+    for dev in docker_gwbridge docker0 br-+; do
+      ip netns exec "$ns" iptables -I "$chain" -i "$dev" -p udp -m multiport --dports 4789,7946 -j DROP
+      ip netns exec "$ns" iptables -I "$chain" -i "$dev" -p tcp -m multiport --dports 2377,7946 -j DROP
+    done
+  done
+}
+
 start_engine() {
   local i=$1 ns addr
   ns=$(ns_name "$i")
@@ -127,6 +145,7 @@ up() {
       sleep 0.5
     done
     [ "$ok" -eq 1 ] || { tail -n 30 "/var/log/novadock-engine-h$i.log" >&2; die "engine h$i did not answer within 30 s"; }
+    guard_swarm_ports "$i"
   done
   if [ "$swarm" -eq 1 ]; then
     edocker 1 swarm init --advertise-addr "$(engine_addr 1)" --listen-addr "$(engine_addr 1):2377" >/dev/null

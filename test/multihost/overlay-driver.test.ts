@@ -122,3 +122,17 @@ test("a host's last server going leaves the overlay to the servers elsewhere, wh
   const info4 = await drivers[0].spawn(s4);
   expect(await reaches(hosts[0], s4.serverId, addrOf(info2))).toBe(true);
 });
+
+test("with the hosts' firewall of the README (scripts/engines.sh sets it), a server reaches none of the swarm's own ports", async () => {
+  const a = newProject();
+  const s = spec(a);
+  await drivers[0].spawn(s);
+  for (const h of hosts) {
+    const addr = (await dockerOn(h, ['info', '--format', '{{.Swarm.NodeAddr}}'])).stdout.trim();
+    expect(addr).toMatch(/^\d+\.\d+\.\d+\.\d+$/);
+    for (const port of ['2377', '7946']) {
+      const r = await dockerOn(hosts[0], ['exec', `novadock-${s.serverId}`, 'nc', '-w', '2', addr, port], 30_000);
+      expect(`${addr}:${port} ${r.code === 0 ? 'open' : 'closed'}`).toBe(`${addr}:${port} closed`);
+    }
+  }
+});
