@@ -136,3 +136,13 @@ test("with the hosts' firewall of the README (scripts/engines.sh sets it), a ser
     }
   }
 });
+
+test('a worker finds its manager among the configured hosts; none when no manager is configured; an error when one may be among those that do not answer', async () => {
+  const info = JSON.parse((await dockerOn(hosts[1], ['info', '--format', '{{json .Swarm}}'])).stdout) as { RemoteManagers: { NodeID: string }[]; ControlAvailable: boolean };
+  expect(info.ControlAvailable).toBe(false);
+  const ids = info.RemoteManagers.map((m) => m.NodeID);
+  expect(await new ConfiguredSwarmManagers(hosts.map((h) => h.docker_host), log).managerOf(ids)).toBeDefined();
+  expect(await new ConfiguredSwarmManagers([hosts[1].docker_host], log).managerOf(ids)).toBeUndefined();
+  const gone = `unix:///run/novadock-engines/gone-${tag}.sock`;
+  await expect(new ConfiguredSwarmManagers([hosts[1].docker_host, gone], log).managerOf(ids)).rejects.toThrow(/no manager of the engine's swarm among the configured compute hosts answered/);
+});

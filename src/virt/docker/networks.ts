@@ -161,7 +161,9 @@ export class ProjectNetworks {
 
   /**
    * The engine to create overlays through, when this engine is in a swarm: itself when it is a
-   * manager, else one of its managers among the configured hosts; undefined → bridges.
+   * manager, else one of its managers among the configured hosts; undefined → bridges (no swarm,
+   * or none of the configured hosts manages it). Throws when a manager might be among those that
+   * did not answer: a bridge now would cut the server off from its project on other hosts.
    */
   private async swarmManager(): Promise<Docker | undefined> {
     let s;

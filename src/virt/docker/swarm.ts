@@ -24,7 +24,11 @@ export interface SwarmInfo {
 
 /** Finds a manager engine among the configured compute hosts. */
 export interface SwarmManagers {
-  /** A reachable engine that is a manager and whose node id is one of `nodeIds`; undefined when none is. */
+  /**
+   * An engine that is a manager and whose node id is one of `nodeIds`; undefined when every
+   * engine answered and none is. Throws when none is found but some did not answer: a manager
+   * may be among them, and a worker whose manager is away cannot attach to an overlay anyway.
+   */
   managerOf(nodeIds: string[]): Promise<Docker | undefined>;
 }
 
@@ -48,15 +52,21 @@ export class ConfiguredSwarmManagers implements SwarmManagers {
 
   async managerOf(nodeIds: string[]): Promise<Docker | undefined> {
     const wanted = new Set(nodeIds);
+    const silent: string[] = [];
     const answers = await Promise.all(this.engines.map(async (engine) => {
       try {
         const s = await swarmInfo(engine, this.timeoutMs);
         return inSwarm(s) && s.ControlAvailable && s.NodeID && wanted.has(s.NodeID) ? engine : undefined;
       } catch (e) {
-        this.log.debug({ err: (e as Error).message }, 'an engine did not say whether it is a swarm manager');
+        silent.push((e as Error).message);
         return undefined;
       }
     }));
-    return answers.find((e) => e !== undefined);
+    const manager = answers.find((e) => e !== undefined);
+    if (!manager && silent.length > 0) {
+      this.log.warn({ errors: silent }, 'no swarm manager among the configured compute hosts answered');
+      throw new Error(`no manager of the engine's swarm among the configured compute hosts answered (${silent.join('; ')})`);
+    }
+    return manager;
   }
 }
