@@ -72,3 +72,19 @@ test('concurrent picks never hand out one address twice', async () => {
   const ips = await Promise.all(Array.from({ length: 50 }, (_, i) => pickAddress(net, `server-${i % 5}`, inUse)));
   expect(new Set(ips.map((p) => p.ip)).size).toBe(50);
 });
+
+test("addresses the compute service says other servers hold elsewhere are never handed out, and need no new look at the engine", async () => {
+  await place('server-a');
+  const elsewhere = preferredAddress(net.subnet, 'server-b', new Set([net.gateway!]));
+  const p = await pickAddress(net, 'server-b', inUse, new Set([elsewhere]));
+  p.release();
+  expect(p.ip).not.toBe(elsewhere);
+  expect(asked).toBe(1);
+});
+
+test('on a network whose first quarter is the engine\'s own, picks stay above it', async () => {
+  const overlay = { id: crypto.randomUUID(), subnet: '10.160.3.0/24', gateway: '10.160.3.1', firstHost: 64 };
+  const ips = await Promise.all(Array.from({ length: 100 }, (_, i) => pickAddress(overlay, `server-${i}`, inUse)));
+  for (const p of ips) expect(Number(p.ip.split('.')[3])).toBeGreaterThanOrEqual(64);
+  expect(new Set(ips.map((p) => p.ip)).size).toBe(100);
+});
