@@ -105,6 +105,28 @@ add_bridge() {
 }
 
 # Starts engine i's dockerd, first making its namespace and veth when they do not exist.
+# Containers must not reach the swarm's own ports on any host: VXLAN (4789/udp) takes frames for any
+# overlay from any sender (a container could inject into another project's network, on its own host
+# or, masqueraded through its way out, on another), and the manager API and the gossip
+# (2377/tcp, 7946/tcp+udp) are none of theirs. The engine's own traffic is not forwarded and does not
+# come in on a container bridge, so overlays work as before. (README: "What real machines need".)
+guard_swarm_ports() {
+  local ns
+  ns=$(ns_name "$1")
+  local chain dev
+  for chain in INPUT DOCKER-USER; do
+    # docker_gwbridge: overlay containers' way out; docker0 and br-*: bridge networks' containers.
+    for dev in docker_gwbridge docker0 br-+; do
+      local rule
+      for rule in "-p udp -m multiport --dports 4789,7946" "-p tcp -m multiport --dports 2377,7946"; do
+        # shellcheck disable=SC2086 # the rule is words
+        ip netns exec "$ns" iptables -C "$chain" -i "$dev" $rule -j DROP 2>/dev/null \
+          || ip netns exec "$ns" iptables -I "$chain" -i "$dev" $rule -j DROP
+      done
+    done
+  done
+}
+
 start_engine() {
   local i=$1 ns addr
   ns=$(ns_name "$i")
@@ -150,7 +172,7 @@ up() {
   down
   add_bridge
   for i in $(seq 1 "$n"); do start_engine "$i"; done
-  for i in $(seq 1 "$n"); do wait_engine "$i"; done
+  for i in $(seq 1 "$n"); do wait_engine "$i"; guard_swarm_ports "$i"; done
   if [ "$swarm" -eq 1 ]; then
     edocker 1 swarm init --advertise-addr "$(engine_addr 1)" --listen-addr "$(engine_addr 1):2377" >/dev/null
     local token
@@ -170,6 +192,6 @@ case "${1:-}" in
   hosts) hosts_json $(existing) ;;
   remove) [ -n "${2:-}" ] || die "usage: engines.sh remove I"; stop_engine "$2" ;;
   stop) [ -n "${2:-}" ] || die "usage: engines.sh stop I"; halt_engine "$2" ;;
-  start) [ -n "${2:-}" ] || die "usage: engines.sh start I"; start_engine "$2"; wait_engine "$2"; hosts_json "$2" ;;
+  start) [ -n "${2:-}" ] || die "usage: engines.sh start I"; start_engine "$2"; wait_engine "$2"; guard_swarm_ports "$2"; hosts_json "$2" ;;
   *) die "usage: engines.sh up [N] [--swarm] | down | hosts | stop I | start I | remove I" ;;
 esac

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
-import { capacityOf, Config } from './config';
+import { capacityOf, Config, DEFAULT_PROJECT_NETWORKS } from './config';
 import { openDb, migrate, ping, withStartupLock, Db } from './db/knex';
 import { WorkerRepository } from './db/worker-repo';
 import { Membership, MembershipOptions } from './cluster/membership';
@@ -37,6 +37,8 @@ import { Reconciler } from './compute/reconciler';
 import { KeypairService } from './compute/services/keypairs';
 import { FlavorService } from './compute/services/flavors';
 import type { HostSettingsPort, ServerGroupsPort } from './compute/scheduler/types';
+import { ProjectSubnets } from './compute/services/project-subnets';
+import { ProjectSubnetRepository } from './db/subnet-repo';
 
 export interface Services {
   config: Config;
@@ -153,8 +155,10 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   await imageUploads.recoverInterruptedUploads(isAlive);
 
   const keypairRepo = new KeypairRepository(db);
+  const servers = new ServerRepository(db, membership.id);
+  const subnets = new ProjectSubnets({ repo: new ProjectSubnetRepository(db), servers, settings: config.projectNetworks ?? DEFAULT_PROJECT_NETWORKS, log });
   const compute = buildCompute({
-    servers: new ServerRepository(db, membership.id),
+    servers,
     flavors,
     keypairs: keypairRepo,
     actions: new ActionRepository(db),
@@ -168,6 +172,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
       abortSnapshot: (imageId) => imageSnapshots.abortSnapshot(imageId),
     },
     hostImages,
+    subnets,
     drivers,
     quotas: config.seed.quotas,
     allocations: new AllocationRepository(db),

@@ -63,6 +63,22 @@ export interface QuotaConfig {
   /** Server groups per project, and servers per group and user (Nova's defaults: 10 and 10). */
   server_groups: number; server_group_members: number;
 }
+/** Where project subnets come from (src/compute/services/project-subnets.ts checks and uses it). */
+export interface ProjectNetworkSettings {
+  /** IPv4 range the project subnets are carved from (CIDR). */
+  range: string;
+  /** Prefix length of each project's subnet. */
+  prefix: number;
+}
+
+/**
+ * 10.160.0.0/12 (10.160.0.0 – 10.175.255.255): private, clear of Docker's default pools
+ * (172.17-31/16, 192.168/16 in /20s), the swarm's default overlay pool start (10.0.0.0/8 from
+ * 10.0.0.0/24 up: ingress), Kubernetes' usual 10.96/12 and 10.244/16, and the usual home and
+ * office LANs. /24 each: 4,096 projects of up to 253 addresses.
+ */
+export const DEFAULT_PROJECT_NETWORKS: ProjectNetworkSettings = { range: '10.160.0.0/12', prefix: 24 };
+
 
 export interface SeedConfig {
   projects: SeedProject[];
@@ -91,6 +107,13 @@ export interface Config {
   logLevel: string;
   /** Capacity settings of every compute host without its own (compute_hosts entries may override them); DEFAULT_CAPACITY when absent. */
   capacity?: HostCapacityConfig;
+  /** Project subnets: NOVADOCK_PROJECT_NETWORK_RANGE and _PREFIX (unset: DEFAULT_PROJECT_NETWORKS). */
+  projectNetworks?: ProjectNetworkSettings;
+  /**
+   * NOVADOCK_PROJECT_NETWORK_ENCRYPTED: project networks that span hosts encrypt their traffic
+   * between hosts (Docker's encrypted overlay: IPsec ESP, which the hosts' kernels must have).
+   */
+  projectNetworkEncrypted?: boolean;
   seed: SeedConfig;
   /** Path of the seed file, if any (for messages). */
   configFile?: string;
@@ -160,6 +183,13 @@ function checkHostCapacity(h: ComputeHostConfig): void {
     const v = h[k];
     if (v !== undefined && (!Number.isInteger(v) || (v as number) < 0)) throw new Error(`${where}: '${k}' must be a non-negative integer`);
   }
+}
+
+function boolFrom(env: NodeJS.ProcessEnv, name: string): boolean {
+  const raw = (env[name] ?? '').toLowerCase();
+  if (raw === '' || raw === '0' || raw === 'false' || raw === 'no') return false;
+  if (raw === '1' || raw === 'true' || raw === 'yes') return true;
+  throw new Error(`${name} must be true or false, got '${env[name]}'`);
 }
 
 /** NOVADOCK_DATABASE_URL, if set: only PostgreSQL URLs (SQLite is the default, configured by the data directory). */
@@ -240,6 +270,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     maxImageSize: intFrom(env, 'NOVADOCK_MAX_IMAGE_SIZE', 16 * 1024 ** 3),
     logLevel: env.NOVADOCK_LOG_LEVEL || 'info',
     capacity: capacityFrom(env),
+    projectNetworks: {
+      range: env.NOVADOCK_PROJECT_NETWORK_RANGE || DEFAULT_PROJECT_NETWORKS.range,
+      prefix: intFrom(env, 'NOVADOCK_PROJECT_NETWORK_PREFIX', DEFAULT_PROJECT_NETWORKS.prefix),
+    },
+    projectNetworkEncrypted: boolFrom(env, 'NOVADOCK_PROJECT_NETWORK_ENCRYPTED'),
     seed: loadSeed(env.NOVADOCK_CONFIG || undefined),
     configFile: env.NOVADOCK_CONFIG || undefined,
   };

@@ -8,6 +8,7 @@ import { createLogger } from './log';
 import { buildServices } from './compose';
 import { createApp } from './app';
 import { DockerDriver } from './virt/docker/driver';
+import { ConfiguredSwarmManagers } from './virt/docker/swarm';
 import { FileImageStore } from './store/file-store';
 import { answerMalformedRequests } from './http/client-error';
 import { missingNodeFlags } from './node-flags';
@@ -17,7 +18,12 @@ async function main() {
   const log = createLogger(config.logLevel);
   const missing = missingNodeFlags();
   if (missing.length > 0) log.warn({ missing }, 'node was started without novadock\'s flags (see npm start): large uploads will spend more CPU in garbage collection');
-  const drivers = config.seed.compute_hosts.map((h) => new DockerDriver({ host: h.name, dockerHost: h.docker_host ?? config.dockerHost, log }));
+  const dockerHostOf = (h: { docker_host?: string }) => h.docker_host ?? config.dockerHost;
+  // Project networks spanning hosts are made through a swarm manager among the configured hosts.
+  const swarm = new ConfiguredSwarmManagers(config.seed.compute_hosts.map(dockerHostOf), log);
+  const drivers = config.seed.compute_hosts.map((h) => new DockerDriver({
+    host: h.name, dockerHost: dockerHostOf(h), log, swarm, encryptedNetworks: config.projectNetworkEncrypted,
+  }));
   const store = new FileImageStore(path.join(config.dataDir, 'images'));
   const services = await buildServices({ config, log, drivers, store });
   await services.reconciler.start();

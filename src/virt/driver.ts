@@ -32,6 +32,25 @@ export interface InstanceInfo {
   error?: string;
 }
 
+/**
+ * A project's network as the compute service knows it. The driver attaches the instance to the
+ * project's network on its host, creating it with `subnet` when missing; a network that already
+ * exists (made by an older version with another subnet) is used as it is. When the engines share
+ * a distributed network (one network across hosts), the driver creates that instead, so servers
+ * of one project on different hosts reach each other; otherwise the network is the host's own.
+ */
+export interface ProjectNetworkSpec {
+  projectId: string;
+  /** The project's IPv4 subnet (CIDR), the same on every host; allocated by the compute service. */
+  subnet: string;
+  /**
+   * Addresses in `subnet` that the project's other servers hold, on any host (the compute
+   * service's records). A network spanning hosts must not hand them out: the engine of this host
+   * sees only its own instances, and a stopped one elsewhere holds its address on no engine.
+   */
+  addressesInUse: string[];
+}
+
 export interface InstanceSpec {
   serverId: string;
   projectId: string;
@@ -47,7 +66,7 @@ export interface InstanceSpec {
   /** Server metadata, exposed as environment variables. */
   env: Record<string, string>;
   /** Project network to attach to; null = no network (`networks: none`). */
-  network: { projectId: string } | null;
+  network: ProjectNetworkSpec | null;
   /** Written to /root/.ssh/authorized_keys before the instance starts (no bind mount). */
   authorizedKeys?: string;
   /** Decoded user data, written to /var/lib/cloud/user-data before start (no bind mount). */
@@ -90,6 +109,18 @@ export class SpawnFailed extends Error {
   constructor(readonly reason: string) {
     super(reason);
     this.name = 'SpawnFailed';
+  }
+}
+
+/**
+ * Spawn failed because the engine refused the project's subnet: it overlaps a network that already
+ * exists there (another deployment's, a user's). `inUse` lists the subnets of that engine's
+ * networks, so the caller can choose one clear of them and spawn again.
+ */
+export class SubnetUnavailable extends SpawnFailed {
+  constructor(readonly subnet: string, readonly host: string, readonly engineReason: string, readonly inUse: string[]) {
+    super(`The project network could not be created on compute host ${host} with subnet ${subnet}: ${engineReason}`);
+    this.name = 'SubnetUnavailable';
   }
 }
 
@@ -158,7 +189,11 @@ export interface ComputeDriver extends ImageBackend {
    */
   spawn(spec: InstanceSpec): Promise<InstanceInfo>;
 
-  /** Removes the instance and what belongs to it. Idempotent: absent is success. */
+  /**
+   * Removes the instance and what belongs to it, and the project's network on this host once no
+   * instance (running or not) is attached to it any more; a spawn racing with that removal makes
+   * the network again. Idempotent: absent is success.
+   */
   destroy(serverId: string): Promise<void>;
 
   /** Graceful stop: SIGTERM, then SIGKILL after timeoutSeconds. Already stopped is success. */

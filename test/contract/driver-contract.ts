@@ -21,6 +21,7 @@ import {
   SpawnFailed,
 } from '../../src/virt/driver';
 import { inspectImageArchive } from '../../src/virt/image-archive';
+import { spawnOnFreeSubnet, testNetwork } from '../helpers/test-subnets';
 
 export interface DriverHarness {
   driver: ComputeDriver;
@@ -96,7 +97,7 @@ export function describeDriverContract(name: string, make: () => Promise<DriverH
         memoryMb: 64,
         vcpus: 1,
         env: { ROLE: 'contract' },
-        network: { projectId },
+        network: testNetwork(projectId),
         ...overrides,
       };
     };
@@ -104,7 +105,7 @@ export function describeDriverContract(name: string, make: () => Promise<DriverH
     const spawn = async (overrides: Partial<InstanceSpec> = {}): Promise<{ spec: InstanceSpec; info: InstanceInfo }> => {
       const spec = specFor(overrides);
       spawned.add(spec.serverId);
-      const info = await driver.spawn(spec);
+      const info = await spawnOnFreeSubnet(driver, spec);
       return { spec, info };
     };
 
@@ -208,7 +209,8 @@ export function describeDriverContract(name: string, make: () => Promise<DriverH
 
       test('when two instances of a new project spawn at once, then both run, on distinct addresses of one network', async () => {
         const projectId = newProject();
-        const [a, b] = await Promise.all([spawn({ projectId, network: { projectId } }), spawn({ projectId, network: { projectId } })]);
+        const network = testNetwork(projectId);
+        const [a, b] = await Promise.all([spawn({ projectId, network }), spawn({ projectId, network })]);
         expect(a.info.powerState).toBe(1);
         expect(b.info.powerState).toBe(1);
         expect(a.info.addresses[0].addr).not.toBe(b.info.addresses[0].addr);
@@ -229,20 +231,20 @@ export function describeDriverContract(name: string, make: () => Promise<DriverH
       test('when the process exits at once, then spawn fails saying so and leaves nothing behind', async () => {
         const spec = specFor({ command: exitCommand('going-away', 3) });
         spawned.add(spec.serverId);
-        const err = await rejection(driver.spawn(spec));
+        const err = await rejection(spawnOnFreeSubnet(driver, spec));
         expect(err).toBeInstanceOf(SpawnFailed);
         expect((err as SpawnFailed).reason).toMatch(/exited with code 3/);
         expect((err as SpawnFailed).reason).toContain('going-away');
         await expect(driver.getInfo(spec.serverId)).rejects.toBeInstanceOf(InstanceNotFound);
         expect((await driver.listInstances()).map((i) => i.serverId)).not.toContain(spec.serverId);
         // Nothing half-made blocks the same server from spawning again.
-        const info = await driver.spawn({ ...spec, command: idleCommand('second-try') });
+        const info = await spawnOnFreeSubnet(driver, { ...spec, command: idleCommand('second-try') });
         expect(info.powerState).toBe(1);
       });
 
       test('when the image is not on the host, then spawn fails and leaves nothing behind', async () => {
         const spec = specFor({ imageRef: randomImageId() });
-        const err = await rejection(driver.spawn(spec));
+        const err = await rejection(spawnOnFreeSubnet(driver, spec));
         expect(err).toBeInstanceOf(ImageNotOnHost);
         expect((err as ImageNotOnHost).reason).toContain(spec.imageRef);
         await expect(driver.getInfo(spec.serverId)).rejects.toBeInstanceOf(InstanceNotFound);
@@ -251,7 +253,7 @@ export function describeDriverContract(name: string, make: () => Promise<DriverH
       test('when a server is rebuilt (destroyed and spawned again), then it keeps its address', async () => {
         const { spec, info } = await spawn();
         await driver.destroy(spec.serverId);
-        const rebuilt = await driver.spawn(spec);
+        const rebuilt = await spawnOnFreeSubnet(driver, spec);
         expect(rebuilt.powerState).toBe(1);
         expect(rebuilt.addresses.map((a) => a.addr)).toEqual(info.addresses.map((a) => a.addr));
       });

@@ -8,7 +8,7 @@ import type { InstanceSpec } from '../../src/virt/driver';
 import { createOptions, DEFAULT_LIMITS, demuxLogs, envFromMetadata, powerStateOf, sanitizeHostname } from '../../src/virt/docker/containers';
 import { JsonObjectSplitter } from '../../src/virt/docker/json-stream';
 import { toInstanceEvent } from '../../src/virt/docker/events';
-import { preferredAddress } from '../../src/virt/docker/networks';
+import { preferredAddress } from '../../src/virt/docker/addresses';
 
 const hex = (n: number) => fc.string({ unit: fc.constantFrom(...'0123456789abcdef'), minLength: n, maxLength: n });
 const anyString = fc.string({ unit: 'binary', maxLength: 80 });
@@ -24,7 +24,7 @@ const specArb: fc.Arbitrary<InstanceSpec> = fc.record({
   memoryMb: fc.integer({ min: 6, max: 65536 }),
   vcpus: fc.integer({ min: 1, max: 64 }),
   env: fc.dictionary(word, word, { maxKeys: 8 }),
-  network: fc.option(fc.record({ projectId: word }), { nil: null }),
+  network: fc.option(fc.record({ projectId: word, subnet: fc.constant('10.160.0.0/24'), addressesInUse: fc.constant([]) }), { nil: null }),
   authorizedKeys: fc.option(word, { nil: undefined }),
   userData: fc.option(fc.uint8Array({ maxLength: 64 }).map((a) => Buffer.from(a)), { nil: undefined }),
 });
@@ -151,6 +151,18 @@ describe('logs and addresses', () => {
         const last = Number(ip.split('.')[3]);
         expect(last).toBeGreaterThanOrEqual(2);
         expect(last).toBeLessThanOrEqual(6);
+      }),
+    );
+  });
+
+  test("on a network spanning hosts, requested addresses stay above the engine's own allocation range", () => {
+    fc.assert(
+      fc.property(fc.uuid(), fc.array(fc.integer({ min: 0, max: 255 }), { maxLength: 150 }), (id, taken) => {
+        const used = new Set(taken.map((n) => `10.160.7.${n}`));
+        const last = Number(preferredAddress('10.160.7.0/24', id, used, 64).split('.')[3]);
+        expect(last).toBeGreaterThanOrEqual(64);
+        expect(last).toBeLessThanOrEqual(254);
+        expect(used.has(`10.160.7.${last}`)).toBe(false);
       }),
     );
   });

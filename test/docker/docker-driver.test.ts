@@ -12,6 +12,7 @@ import { buildFakeArchive } from '../../src/virt/fake/archive';
 import { HypervisorUnavailable, InstanceEvent, InstanceNotFound, InstanceSpec, SpawnFailed } from '../../src/virt/driver';
 import { eventually, idleCommand, TEST_PROJECT_PREFIX } from '../contract/driver-contract';
 import { dockerCli, dockerTestHost, removeTestArtifacts, silentLog } from './docker-driver-helpers';
+import { spawnOnFreeSubnet, testNetwork } from '../helpers/test-subnets';
 
 jest.setTimeout(120_000);
 
@@ -35,7 +36,7 @@ function spec(overrides: Partial<InstanceSpec> = {}): InstanceSpec {
     memoryMb: 128,
     vcpus: 1,
     env: {},
-    network: { projectId },
+    network: testNetwork(projectId),
     ...overrides,
   };
 }
@@ -65,7 +66,7 @@ afterAll(async () => {
 describe('the container of a server', () => {
   test('has the flavor limits and nothing that widens its reach', async () => {
     const s = spec({ memoryMb: 96, vcpus: 1, env: { ROLE: 'web', 'not a name': 'x', 'a.b': 'y' } });
-    await driver.spawn(s);
+    await spawnOnFreeSubnet(driver, s);
     const c = await inspect(s.serverId);
     const hc = c.HostConfig;
     expect(hc.Memory).toBe(96 * 1024 * 1024);
@@ -108,7 +109,7 @@ describe('the container of a server', () => {
       env: { Privileged: 'true', NetworkMode: 'host', HOST_CONFIG: '{"Binds":["/:/host"]}', PATH: '/bin', 'X=Y': 'z' },
       userData: Buffer.from('#cloud-config\nruncmd: [mount /dev/sda1 /mnt]\n'),
     });
-    await driver.spawn(s);
+    await spawnOnFreeSubnet(driver, s);
     const c = await inspect(s.serverId);
     expect(c.HostConfig.Privileged).toBe(false);
     expect(c.HostConfig.NetworkMode).toBe(`novadock-net-${s.projectId}`);
@@ -121,7 +122,7 @@ describe('the container of a server', () => {
   test('the authorized keys are written before start, root-owned, dir 0700 and file 0600', async () => {
     const keys = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIDockerOnly test@novadock\n';
     const s = spec({ authorizedKeys: keys });
-    await driver.spawn(s);
+    await spawnOnFreeSubnet(driver, s);
     expect((await exec(s.serverId, ['cat', '/root/.ssh/authorized_keys'])).stdout).toBe(keys);
     const dir = (await exec(s.serverId, ['ls', '-ldn', '/root/.ssh'])).stdout;
     const file = (await exec(s.serverId, ['ls', '-ln', '/root/.ssh/authorized_keys'])).stdout;
@@ -133,13 +134,13 @@ describe('the container of a server', () => {
 
   test('a spec without a memory limit is refused before any container exists', async () => {
     const s = spec({ memoryMb: 0 });
-    await expect(driver.spawn(s)).rejects.toBeInstanceOf(SpawnFailed);
+    await expect(spawnOnFreeSubnet(driver, s)).rejects.toBeInstanceOf(SpawnFailed);
     expect((await dockerCli(['inspect', name(s.serverId)])).code).not.toBe(0);
   });
 
   test('a command that does not exist fails the spawn with the reason and leaves nothing', async () => {
     const s = spec({ command: ['/bin/no-such-program'] });
-    const err = await driver.spawn(s).catch((e) => e);
+    const err = await spawnOnFreeSubnet(driver, s).catch((e) => e);
     expect(err).toBeInstanceOf(SpawnFailed);
     expect((err as SpawnFailed).reason).toMatch(/no-such-program/);
     expect((err as SpawnFailed).reason).not.toMatch(/[0-9a-f]{64}/);
@@ -153,7 +154,7 @@ describe('memory limit', () => {
     const seen: InstanceEvent[] = [];
     const off = driver.subscribe((e) => seen.push(e), () => undefined);
     try {
-      await driver.spawn(s);
+      await spawnOnFreeSubnet(driver, s);
       const info = await eventually(async () => {
         const i = await driver.getInfo(s.serverId);
         expect(i.powerState).toBe(4);
@@ -176,9 +177,9 @@ describe('tenant networks', () => {
     const pa = project();
     const pb = project();
     const [a1, a2, b1] = await Promise.all([
-      driver.spawn(spec({ projectId: pa, network: { projectId: pa } })).then((info) => info),
-      driver.spawn(spec({ projectId: pa, network: { projectId: pa } })),
-      driver.spawn(spec({ projectId: pb, network: { projectId: pb } })),
+      spawnOnFreeSubnet(driver, spec({ projectId: pa, network: testNetwork(pa) })).then((info) => info),
+      spawnOnFreeSubnet(driver, spec({ projectId: pa, network: testNetwork(pa) })),
+      spawnOnFreeSubnet(driver, spec({ projectId: pb, network: testNetwork(pb) })),
     ]);
     const servers = (await driver.listInstances()).filter((i) => i.projectId === pa || i.projectId === pb);
     const a1Id = servers.find((i) => i.info.addresses[0]?.addr === a1.addresses[0].addr)!.serverId;
@@ -192,7 +193,7 @@ describe('tenant networks', () => {
 
   test('the project network is labelled as ours', async () => {
     const s = spec();
-    await driver.spawn(s);
+    await spawnOnFreeSubnet(driver, s);
     const r = await dockerCli(['network', 'inspect', `novadock-net-${s.projectId}`]);
     const net = JSON.parse(r.stdout)[0];
     expect(net.Labels).toMatchObject({ 'novadock.managed': 'true', 'novadock.project_id': s.projectId });
@@ -223,7 +224,7 @@ describe('containers that are not ours', () => {
     const off = driver.subscribe((e) => seen.push(e), () => undefined);
     try {
       const ours = spec();
-      await driver.spawn(ours);
+      await spawnOnFreeSubnet(driver, ours);
       await dockerCli(['kill', plain]);
       await dockerCli(['kill', name(otherHostId)]);
       await dockerCli(['kill', name(ours.serverId)]);
@@ -253,7 +254,7 @@ describe('images', () => {
 
   test('a snapshot image does not carry the labels that would make its containers look like ours', async () => {
     const s = spec();
-    await driver.spawn(s);
+    await spawnOnFreeSubnet(driver, s);
     const id = await driver.snapshot(s.serverId, { 'org.openstack.image_id': 'img-1' });
     images.push(id);
     const r = JSON.parse((await dockerCli(['image', 'inspect', id])).stdout)[0];

@@ -20,7 +20,7 @@ const spec = (overrides: Partial<InstanceSpec> = {}): InstanceSpec => ({
   memoryMb: 64,
   vcpus: 1,
   env: {},
-  network: { projectId: 'p1' },
+  network: { projectId: 'p1', subnet: '10.160.1.0/24', addressesInUse: [] },
   ...overrides,
 });
 
@@ -146,15 +146,13 @@ describe('FakeDriver changes from outside', () => {
 });
 
 describe('FakeDriver state', () => {
-  test('addresses are per project network and stable per server', async () => {
+  test("addresses come from the project's subnet, skip those other servers hold, and are stable per server", async () => {
     const d = new FakeDriver({ host: 'h', images: [IMAGE] });
-    const a = await d.spawn(spec({ projectId: 'p1', network: { projectId: 'p1' } }));
-    const b = await d.spawn(spec({ projectId: 'p1', network: { projectId: 'p1' } }));
-    const c = await d.spawn(spec({ projectId: 'p2', network: { projectId: 'p2' } }));
-    const net = (ip: string) => ip.split('.').slice(0, 3).join('.');
-    expect(net(a.addresses[0].addr)).toBe(net(b.addresses[0].addr));
-    expect(net(a.addresses[0].addr)).not.toBe(net(c.addresses[0].addr));
-    expect(a.addresses[0].addr).not.toBe(b.addresses[0].addr);
+    const p1 = { projectId: 'p1', subnet: '10.160.1.0/24', addressesInUse: ['10.160.1.3'] };
+    const a = await d.spawn(spec({ projectId: 'p1', network: p1 }));
+    const b = await d.spawn(spec({ projectId: 'p1', network: p1 }));
+    const c = await d.spawn(spec({ projectId: 'p2', network: { projectId: 'p2', subnet: '10.160.2.0/24', addressesInUse: [] } }));
+    expect([a, b, c].map((i) => i.addresses[0].addr)).toEqual(['10.160.1.2', '10.160.1.4', '10.160.2.2']);
   });
 
   test('hypervisorInfo counts running and paused instances', async () => {

@@ -45,6 +45,7 @@ import { HostSettingsService } from './host-settings';
 import { ControlPlanePort, OsServices } from './os-services';
 import { AggregateService } from './aggregates';
 import { AvailabilityZones } from './availability-zones';
+import type { ProjectSubnets } from './project-subnets';
 
 export interface ComputeDeps {
   servers: ServerRepository;
@@ -54,6 +55,8 @@ export interface ComputeDeps {
   serverGroups: ServerGroupRepository;
   images: ComputeImages;
   hostImages: HostImagesPort;
+  /** Project subnets (allocated here, the same on every host). */
+  subnets: ProjectSubnets;
   drivers: DriverRegistry;
   quotas: QuotaConfig;
   log: Logger;
@@ -115,7 +118,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     log,
   });
   const queries = new ServerQueries(servers, actionRepo, serverGroups);
-  const builder = new InstanceBuilder({ flavors: deps.flavors, images: deps.images, hostImages: deps.hostImages, quotas: deps.quotas, log });
+  const builder = new InstanceBuilder({ flavors: deps.flavors, images: deps.images, hostImages: deps.hostImages, subnets: deps.subnets, quotas: deps.quotas, log });
   const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, placement, groups: groupsPort, log });
   const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, placement, log });
   const runner = new ActionRunner({ servers, actions: actionRepo, queries, hosts, runner: tasks, sync, log });

@@ -10,18 +10,27 @@ import type { QuotaConfig } from '../../config';
 import { badRequest, msg, quotaExceeded } from '../../errors';
 import type { FlavorRepository, FlavorRecord } from '../../db/flavor-repo';
 import type { ImageRecord } from '../../image/image-record';
-import { ComputeDriver, ImageNotOnHost, InstanceInfo, InstanceSpec } from '../../virt/driver';
+import { ComputeDriver, ImageNotOnHost, InstanceInfo, InstanceSpec, SubnetUnavailable } from '../../virt/driver';
 import type { FlavorSnapshot, ServerRecord } from '../server-record';
 import { UUID_RE, idFromHref } from '../refs';
 import type { ComputeImages, HostImagesPort } from './ports';
+import type { ProjectSubnets } from './project-subnets';
 
 /** nova/compute/api.py MAX_USERDATA_SIZE. */
 export const MAX_USERDATA_SIZE = 65535;
+
+/** How often one spawn moves its project to another subnet because an engine refused one. */
+const MAX_SUBNET_MOVES = 8;
+
+/** An InstanceSpec before its network is resolved: specOf builds it, spawnFrom completes it. */
+export type InstanceDraft = Omit<InstanceSpec, 'network'> & { network: { projectId: string } | null };
 
 export interface InstanceBuilderDeps {
   flavors: FlavorRepository;
   images: ComputeImages;
   hostImages: HostImagesPort;
+  /** The project's subnet and the addresses its servers hold, for the spec's network. */
+  subnets: Pick<ProjectSubnets, 'networkFor' | 'refused'>;
   quotas: QuotaConfig;
   log: Logger;
 }
@@ -30,6 +39,7 @@ export class InstanceBuilder {
   private readonly flavors: FlavorRepository;
   private readonly images: ComputeImages;
   readonly hostImages: HostImagesPort;
+  private readonly subnets: InstanceBuilderDeps['subnets'];
   private readonly quotas: QuotaConfig;
   private readonly log: Logger;
 
@@ -37,15 +47,36 @@ export class InstanceBuilder {
     this.flavors = deps.flavors;
     this.images = deps.images;
     this.hostImages = deps.hostImages;
+    this.subnets = deps.subnets;
     this.quotas = deps.quotas;
     this.log = deps.log;
   }
 
   /**
-   * driver.spawn, after ensureOnHost. If the engine lost the image since it was last seen there
-   * (a `docker rmi` behind our back), it is loaded again and the spawn tried once more.
+   * driver.spawn of the draft with its project network resolved, after ensureOnHost. If the
+   * engine lost the image since it was last seen there (a `docker rmi` behind our back), it is
+   * loaded again and the spawn tried once more. If the engine refused the project's subnet (it
+   * overlaps a network already there), the project moves to another subnet and the spawn is
+   * tried again.
    */
-  async spawnFrom(driver: ComputeDriver, spec: InstanceSpec, image: ImageRecord): Promise<InstanceInfo> {
+  async spawnFrom(driver: ComputeDriver, draft: InstanceDraft, image: ImageRecord): Promise<InstanceInfo> {
+    for (let moves = 0; ; moves++) {
+      const spec = await this.resolve(draft);
+      try {
+        return await this.spawnWithImage(driver, spec, image);
+      } catch (e) {
+        if (!(e instanceof SubnetUnavailable) || !spec.network || moves >= MAX_SUBNET_MOVES) throw e;
+        await this.subnets.refused(spec.network.projectId, e.subnet, `${e.host}: ${e.engineReason}`, e.inUse);
+      }
+    }
+  }
+
+  private async resolve(draft: InstanceDraft): Promise<InstanceSpec> {
+    if (!draft.network) return { ...draft, network: null };
+    return { ...draft, network: await this.subnets.networkFor(draft.network.projectId, draft.serverId) };
+  }
+
+  private async spawnWithImage(driver: ComputeDriver, spec: InstanceSpec, image: ImageRecord): Promise<InstanceInfo> {
     try {
       return await driver.spawn(spec);
     } catch (e) {
@@ -56,9 +87,9 @@ export class InstanceBuilder {
     }
   }
 
-  /** The InstanceSpec the driver boots for this server. */
-  specOf(server: ServerRecord, image: ImageRecord): InstanceSpec {
-    const spec: InstanceSpec = {
+  /** The InstanceSpec the driver boots for this server, but for its network's details (spawnFrom adds them). */
+  specOf(server: ServerRecord, image: ImageRecord): InstanceDraft {
+    const spec: InstanceDraft = {
       serverId: server.id,
       projectId: server.project_id,
       hostname: server.hostname,

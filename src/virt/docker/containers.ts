@@ -10,9 +10,9 @@
  * so this can be checked for any spec (test/docker/docker-driver-hardening.test.ts).
  */
 import type Docker from 'dockerode';
-import type { FixedAddress, InstanceInfo, InstanceSpec, PowerState } from '../driver';
+import { FixedAddress, InstanceInfo, InstanceSpec, PowerState, SpawnFailed } from '../driver';
 import { CONTAINER_PREFIX, LABEL_HOST, LABEL_MANAGED, LABEL_PROJECT, LABEL_SERVER, containerName } from './labels';
-import { NETWORK_PREFIX } from './networks';
+import { isProjectNetworkName } from './networks';
 
 export interface Limits {
   /** Processes per container (fork-bomb guard). */
@@ -28,6 +28,24 @@ export const DEFAULT_LIMITS: Limits = { pidsLimit: 1024, hostCpus: 1, logMaxSize
 
 /** Smallest memory limit the engine accepts is 6 MiB. */
 export const MIN_MEMORY_MB = 6;
+
+/** Container names are derived from server ids; anything else is refused before the engine sees it. */
+export const SERVER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
+const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
+
+/** Spec fields are data: refuse what could not be a server before the engine sees it. */
+export function validateSpec(spec: InstanceSpec): void {
+  if (!SERVER_ID.test(spec.serverId)) throw new SpawnFailed(`Invalid server id '${spec.serverId}'.`);
+  if (!IMAGE_ID.test(spec.imageRef)) throw new SpawnFailed(`Image ${spec.imageRef} is not an engine image id.`);
+  // The engine reads 0 as "no limit": a server without a memory or CPU limit is never made.
+  if (!Number.isFinite(spec.memoryMb) || spec.memoryMb < MIN_MEMORY_MB) {
+    throw new SpawnFailed(`The flavor's RAM (${spec.memoryMb} MB) is below the ${MIN_MEMORY_MB} MB an instance needs.`);
+  }
+  if (!Number.isFinite(spec.vcpus) || spec.vcpus <= 0) throw new SpawnFailed(`The flavor's vCPUs (${spec.vcpus}) must be positive.`);
+  if (spec.command && !spec.command.every((a) => typeof a === 'string' && !a.includes('\0'))) {
+    throw new SpawnFailed('The image command line contains an invalid argument.');
+  }
+}
 
 /** Environment variable names the process can read back: the POSIX portable set. */
 const ENV_NAME = /^[A-Za-z_][A-Za-z0-9_]*$/;
@@ -157,7 +175,7 @@ type EndpointMap = Record<string, { IPAddress?: string; MacAddress?: string; IPA
 export function addressesOf(networks: EndpointMap | undefined): FixedAddress[] {
   const out: FixedAddress[] = [];
   for (const [name, ep] of Object.entries(networks ?? {})) {
-    if (!name.startsWith(NETWORK_PREFIX) || !ep) continue;
+    if (!isProjectNetworkName(name) || !ep) continue;
     // A stopped container has no live endpoint; its requested address is still its address.
     const addr = ep.IPAddress || ep.IPAMConfig?.IPv4Address;
     if (!addr) continue;

@@ -4,7 +4,8 @@
  * with its server, project and compute host; its image is referenced by engine id only.
  *
  * Roles are split by file: images.ts (load/save/remove by id), containers.ts (create options
- * and state mapping, pure), networks.ts (per-project bridges and stable addresses),
+ * and state mapping, pure), networks.ts (per-project networks: bridges, or overlays spanning
+ * the hosts of a swarm), addresses.ts (stable addresses), swarm.ts (swarm state and managers),
  * files.ts (boot files), events.ts (the event stream), client.ts (connection and error
  * translation). Docker ids and Docker words never leave this folder.
  *
@@ -30,17 +31,20 @@ import {
   InstanceNotFound,
   InstanceSpec,
   LoadOptions,
+  ProjectNetworkSpec,
   OwnedInstance,
   ImageNotOnHost,
   SpawnFailed,
 } from '../driver';
 import { call, connect, engineMessage, isUnreachable, statusOf, translate } from './client';
-import { createOptions, DEFAULT_LIMITS, demuxLogs, infoFromInspect, infoFromListing, Limits, MIN_MEMORY_MB } from './containers';
+import { createOptions, DEFAULT_LIMITS, demuxLogs, infoFromInspect, infoFromListing, Limits, SERVER_ID, validateSpec } from './containers';
 import { subscribeEvents } from './events';
 import { bootFilesTar } from './files';
 import { DockerImages } from './images';
 import { LABEL_HOST, LABEL_MANAGED, LABEL_PROJECT, LABEL_SERVER, containerName } from './labels';
 import { ProjectNetwork, ProjectNetworks } from './networks';
+import { pickAddress, Picked } from './addresses';
+import type { SwarmManagers } from './swarm';
 
 export interface DockerDriverOptions {
   /** Compute host name (OS-EXT-SRV-ATTR:host); also labels and selects this host's containers. */
@@ -67,12 +71,22 @@ export interface DockerDriverOptions {
   layerShortcutMinBytes?: number;
   /** ping() gives up after this long. Default 2000 ms. */
   pingTimeoutMs?: number;
+  /**
+   * Swarm managers among the configured compute hosts: when this engine is a swarm worker, its
+   * project networks (overlays spanning hosts) are created through one of them.
+   */
+  swarm?: SwarmManagers;
+  /** Project networks spanning hosts encrypt their traffic between hosts (IPsec ESP in the kernel). */
+  encryptedNetworks?: boolean;
 }
 
-/** Container names are derived from server ids; anything else is refused before the engine sees it. */
-const SERVER_ID = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,127}$/;
-const IMAGE_ID = /^sha256:[0-9a-f]{64}$/;
 const CONSOLE_TAIL_LINES = 5;
+/** A start refused because the requested address is held. */
+const ADDRESS_TAKEN = /address already in use|address .* in use/i;
+/** An overlay attachment the swarm could not make (a requested address held elsewhere, among others). */
+const ATTACH_FAILED = /attaching to network failed/i;
+/** The container's network is gone: 404 at create; "network X not found" at start (through the swarm on a swarm node). */
+const networkGone = (e: unknown) => (statusOf(e) === 404 && /network/i.test(engineMessage(e))) || /network \S+ not found/i.test(engineMessage(e));
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -93,7 +107,7 @@ export class DockerDriver implements ComputeDriver {
     this.log = opts.log.child({ computeHost: opts.host });
     this.docker = connect(opts.dockerHost);
     this.images = new DockerImages(this.docker, this.host, opts.layerShortcutMinBytes);
-    this.networks = new ProjectNetworks(this.docker, this.host, this.log);
+    this.networks = new ProjectNetworks(this.docker, this.host, this.log, { swarm: opts.swarm, encrypted: opts.encryptedNetworks, infoTimeoutMs: opts.pingTimeoutMs });
     this.rebootTimeoutSeconds = opts.rebootTimeoutSeconds ?? 30;
     this.startupCheckMs = opts.startupCheckMs ?? 10;
     this.pingTimeoutMs = opts.pingTimeoutMs ?? 2000;
@@ -147,17 +161,24 @@ export class DockerDriver implements ComputeDriver {
   // ---------------------------------------------------------------- lifecycle
 
   async spawn(spec: InstanceSpec): Promise<InstanceInfo> {
-    this.validate(spec);
+    validateSpec(spec);
     const limits = await this.limits();
-    const projectId = spec.network?.projectId;
-    let net = projectId !== undefined ? await this.ensureNetwork(projectId) : null;
+    const network = spec.network;
+    if (!network) return this.spawnOn(spec, null, limits);
+    // Held for the whole spawn: the project's network is not removed from under it.
+    return this.networks.use(network.projectId, () => this.spawnOn(spec, network, limits));
+  }
+
+  private async spawnOn(spec: InstanceSpec, network: ProjectNetworkSpec | null, limits: Limits): Promise<InstanceInfo> {
+    let net = network ? await this.ensureNetwork(network) : null;
     const failedAddresses = new Set<string>();
 
     for (let attempt = 1; ; attempt++) {
       let container: Docker.Container | undefined;
-      let picked: { ip: string; release: () => void } | undefined;
+      let picked: Picked | undefined;
+      const retry = attempt < 4;
       try {
-        if (net) picked = await this.networks.pick(net, spec.serverId, () => this.addressesInUse(net!, projectId!), failedAddresses);
+        if (net && network) picked = await this.pick(net, network, spec.serverId, failedAddresses);
         try {
           container = await this.docker.createContainer(createOptions(spec, this.host, net && picked ? { name: net.name, ip: picked.ip } : null, limits));
         } finally {
@@ -168,26 +189,38 @@ export class DockerDriver implements ComputeDriver {
         try {
           await container.start();
         } catch (e) {
+          const msg = engineMessage(e);
           // Someone took the requested address between our look and the start: try the next one.
-          if (picked && attempt < 4 && /address already in use|address .* in use/i.test(engineMessage(e))) {
+          // (On an overlay the swarm says only that the attachment failed, after a timeout.)
+          if (picked && retry && (ADDRESS_TAKEN.test(msg) || (net?.spansHosts && ATTACH_FAILED.test(msg)))) {
             failedAddresses.add(picked.ip);
             await this.forceRemove(container);
             continue;
           }
-          throw new SpawnFailed(`The instance could not be started: ${engineMessage(e)}`);
+          if (networkGone(e)) throw e;
+          throw new SpawnFailed(`The instance could not be started: ${msg}`);
         }
         return await this.checkStarted(container);
       } catch (e) {
         if (container) await this.forceRemove(container);
-        // The project's network was removed behind our back (we cache it): make it again.
-        if (net && attempt < 4 && !(e instanceof SpawnFailed) && statusOf(e) === 404 && /network/i.test(engineMessage(e))) {
-          this.networks.forget(projectId!);
-          net = await this.ensureNetwork(projectId!);
+        // The project's network was removed behind our back (we cache it; another process's last
+        // instance on it went, or someone removed it): make it again.
+        if (network && retry && !(e instanceof SpawnFailed) && networkGone(e)) {
+          net = await this.ensureNetwork(network, true);
           continue;
         }
         throw this.spawnError(spec, e);
       }
     }
+  }
+
+  /**
+   * The address to request: on a network spanning hosts, never one the compute service knows
+   * another server of the project holds (this engine sees only its own instances).
+   */
+  private pick(net: ProjectNetwork, network: ProjectNetworkSpec, serverId: string, failed: Set<string>): Promise<Picked> {
+    const exclude = new Set([...failed, ...(net.spansHosts ? network.addressesInUse : [])]);
+    return pickAddress(net, serverId, () => this.networks.addressesInUse(net, network.projectId), exclude, failed.size > 0);
   }
 
   async destroy(serverId: string): Promise<void> {
@@ -206,6 +239,8 @@ export class DockerDriver implements ComputeDriver {
         throw e;
       }
     });
+    const projectId = c.Config?.Labels?.[LABEL_PROJECT];
+    if (projectId) await this.networks.releaseIfUnused(projectId, Object.keys(c.NetworkSettings?.Networks ?? {}));
   }
 
   async powerOff(serverId: string, timeoutSeconds: number): Promise<void> {
@@ -296,26 +331,16 @@ export class DockerDriver implements ComputeDriver {
 
   // ---------------------------------------------------------------- internals
 
-  /** Spec fields are data: refuse what could not be a server before the engine sees it. */
-  private validate(spec: InstanceSpec): void {
-    if (!SERVER_ID.test(spec.serverId)) throw new SpawnFailed(`Invalid server id '${spec.serverId}'.`);
-    if (!IMAGE_ID.test(spec.imageRef)) throw new SpawnFailed(`Image ${spec.imageRef} is not an engine image id.`);
-    // The engine reads 0 as "no limit": a server without a memory or CPU limit is never made.
-    if (!Number.isFinite(spec.memoryMb) || spec.memoryMb < MIN_MEMORY_MB) {
-      throw new SpawnFailed(`The flavor's RAM (${spec.memoryMb} MB) is below the ${MIN_MEMORY_MB} MB an instance needs.`);
-    }
-    if (!Number.isFinite(spec.vcpus) || spec.vcpus <= 0) throw new SpawnFailed(`The flavor's vCPUs (${spec.vcpus}) must be positive.`);
-    if (spec.command && !spec.command.every((a) => typeof a === 'string' && !a.includes('\0'))) {
-      throw new SpawnFailed('The image command line contains an invalid argument.');
-    }
-  }
-
-  /** The project's network, or SpawnFailed saying why it could not be made (e.g. no free subnet left). */
-  private async ensureNetwork(projectId: string): Promise<ProjectNetwork> {
+  /**
+   * The project's network (looked up again when `again`), or SpawnFailed saying why it could not
+   * be made (SubnetUnavailable when the engine refused the subnet).
+   */
+  private async ensureNetwork(network: ProjectNetworkSpec, again = false): Promise<ProjectNetwork> {
+    if (again) this.networks.forget(network.projectId);
     try {
-      return await this.networks.ensure(projectId);
+      return await this.networks.ensure(network);
     } catch (e) {
-      if (e instanceof HypervisorUnavailable) throw e;
+      if (e instanceof HypervisorUnavailable || e instanceof SpawnFailed) throw e;
       throw new SpawnFailed(`The project network could not be created: ${(e as Error).message}`);
     }
   }
@@ -326,25 +351,6 @@ export class DockerDriver implements ComputeDriver {
       this.hostCpus = Number(info.NCPU) || 1;
     }
     return { ...DEFAULT_LIMITS, pidsLimit: this.pidsLimit, hostCpus: this.hostCpus };
-  }
-
-  /** Addresses held on the project's network: live endpoints and stopped containers' requests. */
-  private async addressesInUse(net: ProjectNetwork, projectId: string): Promise<Set<string>> {
-    const used = new Set<string>();
-    const [netInfo, containers] = await Promise.all([
-      call(this.host, () => this.docker.getNetwork(net.id).inspect() as Promise<Docker.NetworkInspectInfo>),
-      call(this.host, () => this.docker.listContainers({ all: true, filters: { label: [`${LABEL_PROJECT}=${projectId}`] } })),
-    ]);
-    for (const ep of Object.values(netInfo.Containers ?? {})) {
-      const ip = (ep as { IPv4Address?: string }).IPv4Address?.split('/')[0];
-      if (ip) used.add(ip);
-    }
-    for (const c of containers) {
-      const ep = (c.NetworkSettings?.Networks as Record<string, { IPAddress?: string; IPAMConfig?: { IPv4Address?: string } | null }> | undefined)?.[net.name];
-      if (ep?.IPAMConfig?.IPv4Address) used.add(ep.IPAMConfig.IPv4Address);
-      if (ep?.IPAddress) used.add(ep.IPAddress);
-    }
-    return used;
   }
 
   /**

@@ -1,63 +1,116 @@
 /**
- * Per-project networks: each project gets its own bridge, `novadock-net-<projectId>`, created on
- * first use, so one tenant's containers cannot reach another's (the engine isolates bridges
- * from each other) while a project's own containers talk freely.
+ * Per-project networks, so one tenant's containers cannot reach another's while a project's own
+ * containers talk freely. The subnet is the compute service's (the same on every host); the kind
+ * depends on the engine:
  *
- * Addresses are requested, not left to the engine's allocator, so that a server keeps its
- * address across rebuild (destroy + spawn of the same server id): the preferred address is a
- * hash of the server id inside the project's subnet, probing upwards past addresses in use.
- * The engine honours a requested address only on a network whose subnet was given at creation;
- * to choose a subnet that is free on this host (the engine knows the host's routes, we may not:
- * the engine can be remote), we let the engine pick one for a throw-away probe network, then
- * create the project's network with that subnet pinned.
+ *   engine in no swarm (the default)   a bridge `novadock-net-<project>` on this host, made on
+ *                                       first use and removed once no container is attached to
+ *                                       it any more (running or stopped)
+ *   engine in a swarm with a manager   an attachable overlay `novadock-ovl-<project>`, made
+ *   among the configured hosts          through that manager: one network on every host of the
+ *                                       swarm, so a project's servers on different hosts reach
+ *                                       each other. The swarm takes each host's share of it down
+ *                                       when the host's last container leaves; the network itself
+ *                                       stays, because a stopped container anywhere (perhaps on a
+ *                                       host that is down) still names it by id and could not
+ *                                       start again if it were made anew
+ *
+ * A network of the project's name that exists already (made by an older version, with a subnet the
+ * engine chose) is used as it is: its servers keep it. Projects stay apart because the engine
+ * isolates bridges from each other and overlays are separate VXLAN segments; containers on
+ * overlays also join the host's `docker_gwbridge` for traffic leaving the host (as a bridge's
+ * containers go out through the bridge), and the engine makes that bridge with inter-container
+ * traffic off, so it joins no two containers.
+ *
+ * Leftover `novadock-probe-*` networks of older versions (which chose subnets by probing the
+ * engine's pools) are removed on first use.
  */
-import crypto from 'node:crypto';
 import type Docker from 'dockerode';
-import ipaddr from 'ipaddr.js';
 import type { Logger } from 'pino';
-import { statusOf, translate } from './client';
+import { ProjectNetworkSpec, SubnetUnavailable } from '../driver';
+import { engineMessage, statusOf, translate } from './client';
 import { LABEL_MANAGED, LABEL_PROJECT } from './labels';
+import { AddressRange, hostAddress, offsetOf, sizeOf } from './addresses';
+import { inSwarm, SwarmManagers, swarmInfo } from './swarm';
 
+/** Host-local project networks (bridges); also the name older versions gave every project network. */
 export const NETWORK_PREFIX = 'novadock-net-';
+/** Project networks that span hosts (swarm overlays). */
+export const OVERLAY_PREFIX = 'novadock-ovl-';
 const LABEL_NETWORK = 'novadock.network';
-/** A probe network older than this was left behind by a process that died mid-probe. */
+/** How often (every 100 ms) to look for the subnet of a swarm network just made. */
+const SUBNET_LOOKS = 50;
+const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
+/** A probe network older than this was left behind by an older version's process that died mid-probe. */
 const PROBE_STALE_MS = 60_000;
 
-export interface ProjectNetwork {
+/** Whether an engine network name is a project network's (its addresses are the server's). */
+export const isProjectNetworkName = (name: string): boolean => name.startsWith(NETWORK_PREFIX) || name.startsWith(OVERLAY_PREFIX);
+
+export interface ProjectNetwork extends AddressRange {
   name: string;
-  id: string;
-  /** IPv4 subnet in CIDR form, e.g. 172.19.0.0/16. */
-  subnet: string;
-  gateway?: string;
+  /** A swarm overlay: one network, and one address space, on every host of the swarm. */
+  spansHosts: boolean;
 }
 
 /** Network names allow [a-zA-Z0-9][a-zA-Z0-9_.-]; project ids are hex in practice. */
-export function networkName(projectId: string): string {
-  return NETWORK_PREFIX + projectId.replace(/[^a-zA-Z0-9_.-]/g, '_');
+const safe = (projectId: string) => projectId.replace(/[^a-zA-Z0-9_.-]/g, '_');
+export const networkName = (projectId: string): string => NETWORK_PREFIX + safe(projectId);
+export const overlayName = (projectId: string): string => OVERLAY_PREFIX + safe(projectId);
+
+export interface ProjectNetworksOptions {
+  /** Managers among the configured hosts, for engines that are swarm workers. */
+  swarm?: SwarmManagers;
+  /** Overlays encrypt their traffic between hosts (IPsec; the hosts' kernels must have ESP). */
+  encrypted?: boolean;
+  /** Deadline of the swarm-state question. Default 2000 ms. */
+  infoTimeoutMs?: number;
+  /** Age past which a probe network counts as left behind (tests shorten it). */
+  probeStaleMs?: number;
 }
 
 export class ProjectNetworks {
-  /** One creation in flight per project in this process; the engine check covers other processes. */
+  /** One creation in flight per project in this process; the engine's name check covers other processes. */
   private readonly inflight = new Map<string, Promise<ProjectNetwork>>();
   /** Networks known to exist (saves a lookup per spawn); `forget` drops one the engine lost. */
   private readonly known = new Map<string, ProjectNetwork>();
+  /** Spawns in flight per project; a removal waits for none, and spawns wait for a removal. */
+  private readonly users = new Map<string, number>();
+  private readonly removing = new Map<string, Promise<void>>();
+  private probesSwept = false;
+  private warnedNoManager = false;
 
-  /** `probeStaleMs`: age past which a probe network counts as left behind (tests shorten it). */
-  constructor(private readonly docker: Docker, private readonly host: string, private readonly log: Logger, private readonly probeStaleMs = PROBE_STALE_MS) {}
+  constructor(private readonly docker: Docker, private readonly host: string, private readonly log: Logger, private readonly opts: ProjectNetworksOptions = {}) {}
 
-  /** The project's network, created if missing. Concurrent callers share one creation. */
-  ensure(projectId: string): Promise<ProjectNetwork> {
-    const known = this.known.get(projectId);
+  /**
+   * Runs `fn` (a spawn) with the project's network kept: a removal in flight is waited for first,
+   * and none starts until `fn` is done. Spawns of one project do not wait for each other.
+   */
+  async use<T>(projectId: string, fn: () => Promise<T>): Promise<T> {
+    for (let r = this.removing.get(projectId); r; r = this.removing.get(projectId)) await r;
+    this.users.set(projectId, (this.users.get(projectId) ?? 0) + 1);
+    try {
+      return await fn();
+    } finally {
+      const n = (this.users.get(projectId) ?? 1) - 1;
+      if (n > 0) this.users.set(projectId, n);
+      else this.users.delete(projectId);
+    }
+  }
+
+  /** The project's network on this host, created if missing. Concurrent callers share one creation. */
+  ensure(spec: ProjectNetworkSpec): Promise<ProjectNetwork> {
+    const known = this.known.get(spec.projectId);
     if (known) return Promise.resolve(known);
-    const existing = this.inflight.get(projectId);
+    const existing = this.inflight.get(spec.projectId);
     if (existing) return existing;
-    const p = this.ensureUncached(projectId)
+    const p = this.ensureUncached(spec)
       .then((net) => {
-        this.known.set(projectId, net);
+        this.known.set(spec.projectId, net);
         return net;
       })
-      .finally(() => this.inflight.delete(projectId));
-    this.inflight.set(projectId, p);
+      .finally(() => this.inflight.delete(spec.projectId));
+    this.inflight.set(spec.projectId, p);
     return p;
   }
 
@@ -66,181 +119,230 @@ export class ProjectNetworks {
     this.known.delete(projectId);
   }
 
-  private async ensureUncached(projectId: string): Promise<ProjectNetwork> {
-    const name = networkName(projectId);
-    const found = await this.find(name);
-    if (found) return found;
-    for (let attempt = 1; ; attempt++) {
-      const subnet = await this.freeSubnet();
+  /**
+   * After an instance of `projectId` was removed: each of `names` (its networks) that is a
+   * host-local project network with no container attached any more (running or stopped, ours or
+   * not) is removed, unless a spawn of the project is in flight here. Best effort: a failure is
+   * logged, never thrown (the instance is gone either way).
+   */
+  releaseIfUnused(projectId: string, names: string[]): Promise<void> {
+    const bridges = names.filter((n) => n.startsWith(NETWORK_PREFIX));
+    if (bridges.length === 0 || (this.users.get(projectId) ?? 0) > 0) return Promise.resolve();
+    const inFlight = this.removing.get(projectId);
+    if (inFlight) return inFlight;
+    const p = Promise.all(bridges.map((n) => this.removeUnused(projectId, n)))
+      .then(() => undefined)
+      .finally(() => this.removing.delete(projectId));
+    this.removing.set(projectId, p);
+    return p;
+  }
+
+  private async removeUnused(projectId: string, name: string): Promise<void> {
+    try {
+      const attached = await this.docker.listContainers({ all: true, filters: { network: [name] } });
+      if (attached.length > 0) return;
+      const net = await this.find(this.docker, name);
+      if (!net || net.spansHosts) return;
+      this.forget(projectId);
+      await this.docker.getNetwork(net.id).remove();
+      this.log.info({ network: name }, 'removed a project network no instance uses any more');
+    } catch (e) {
+      // 404: gone already; otherwise (a container attached meanwhile, the engine down) it stays.
+      if (statusOf(e) !== 404) this.log.warn({ network: name, err: engineMessage(e) }, 'could not remove an unused project network');
+    }
+  }
+
+  private async ensureUncached(spec: ProjectNetworkSpec): Promise<ProjectNetwork> {
+    await this.sweepProbes();
+    const manager = await this.swarmManager();
+    if (manager) return (await this.find(manager, overlayName(spec.projectId))) ?? this.createOverlay(manager, spec);
+    return (await this.find(this.docker, networkName(spec.projectId))) ?? this.createBridge(spec);
+  }
+
+  /**
+   * The engine to create overlays through, when this engine is in a swarm: itself when it is a
+   * manager, else one of its managers among the configured hosts; undefined → bridges (no swarm,
+   * or none of the configured hosts manages it). Throws when a manager might be among those that
+   * did not answer: a bridge now would cut the server off from its project on other hosts.
+   */
+  private async swarmManager(): Promise<Docker | undefined> {
+    let s;
+    try {
+      s = await swarmInfo(this.docker, this.opts.infoTimeoutMs ?? 2000);
+    } catch (e) {
+      throw translate(this.host, e);
+    }
+    if (!inSwarm(s)) return undefined;
+    if (s.ControlAvailable) return this.docker;
+    const manager = await this.opts.swarm?.managerOf((s.RemoteManagers ?? []).map((m) => m.NodeID));
+    if (!manager && !this.warnedNoManager) {
+      this.warnedNoManager = true;
+      this.log.warn('the engine is a swarm worker, but no configured compute host is a manager of its swarm: project networks stay on this host (bridges)');
+    }
+    return manager;
+  }
+
+  private labels(projectId: string): Record<string, string> {
+    return { [LABEL_MANAGED]: 'true', [LABEL_PROJECT]: projectId, [LABEL_NETWORK]: 'project' };
+  }
+
+  private async createBridge(spec: ProjectNetworkSpec): Promise<ProjectNetwork> {
+    const name = networkName(spec.projectId);
+    return this.create(this.docker, name, spec.subnet, {
+      Name: name,
+      Driver: 'bridge',
+      CheckDuplicate: true,
+      Internal: false,
+      Attachable: false,
+      IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet, Gateway: hostAddress(spec.subnet, 1) }] },
+      Labels: this.labels(spec.projectId),
+    });
+  }
+
+  /**
+   * The overlay's first quarter is the engine's own allocation range (IPRange): the swarm gives
+   * each host that joins the network an address of its own from there, and requested addresses
+   * are picked above it (addresses.ts), so the two never meet.
+   */
+  private async createOverlay(manager: Docker, spec: ProjectNetworkSpec): Promise<ProjectNetwork> {
+    const name = overlayName(spec.projectId);
+    const prefix = Number(spec.subnet.split('/')[1]);
+    return this.create(manager, name, spec.subnet, {
+      Name: name,
+      Driver: 'overlay',
+      CheckDuplicate: true,
+      Internal: false,
+      Attachable: true,
+      IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet, Gateway: hostAddress(spec.subnet, 1), IPRange: `${hostAddress(spec.subnet, 0)}/${prefix + 2}` }] },
+      Options: this.opts.encrypted ? { encrypted: '' } : {},
+      Labels: this.labels(spec.projectId),
+    });
+  }
+
+  private async create(engine: Docker, name: string, subnet: string, options: Docker.NetworkCreateOptions): Promise<ProjectNetwork> {
+    try {
+      await engine.createNetwork(options);
+      this.log.info({ network: name, subnet }, 'created project network');
+    } catch (e) {
+      const msg = engineMessage(e);
+      // Another process (or host) created it first: use theirs.
+      if (statusOf(e) === 409 || /already exists/i.test(msg)) {
+        const theirs = await this.find(engine, name);
+        if (theirs) return theirs;
+      }
+      if (/overlap/i.test(msg)) throw new SubnetUnavailable(subnet, this.host, msg, await this.subnetsOf(engine));
+      throw translate(this.host, e);
+    }
+    const net = await this.find(engine, name);
+    if (!net) throw new Error(`Compute host ${this.host}: network ${name} vanished after creation`);
+    return net;
+  }
+
+  /** IPv4 subnets of the engine's networks (what a refused subnet overlapped). */
+  private async subnetsOf(engine: Docker): Promise<string[]> {
+    try {
+      const list = await engine.listNetworks();
+      return list.flatMap((n) => (n.IPAM?.Config ?? []).map((c) => c.Subnet ?? '').filter((s) => s.includes('.')));
+    } catch {
+      return [];
+    }
+  }
+
+  /**
+   * The network with exactly this name on `engine`. CheckDuplicate is best effort for bridges,
+   * so two processes racing can still make two; then every process picks the oldest and the
+   * loser is removed (it has no containers yet: spawns use the picked one).
+   */
+  async find(engine: Docker, name: string): Promise<ProjectNetwork | undefined> {
+    for (let look = 1; ; look++) {
+      let list: Docker.NetworkInspectInfo[];
       try {
-        const gateway = firstHost(subnet);
-        await this.docker.createNetwork({
-          Name: name,
-          Driver: 'bridge',
-          CheckDuplicate: true,
-          Internal: false,
-          Attachable: false,
-          IPAM: { Driver: 'default', Config: [{ Subnet: subnet, Gateway: gateway }] },
-          Labels: { [LABEL_MANAGED]: 'true', [LABEL_PROJECT]: projectId, [LABEL_NETWORK]: 'project' },
-        });
-        this.log.info({ network: name, subnet }, 'created project network');
+        list = await engine.listNetworks({ filters: { name: [name] } });
       } catch (e) {
-        // 409: another process created it first — use theirs. Overlap: someone took the subnet
-        // between probe and create — probe again.
-        if (statusOf(e) === 409) {
-          const theirs = await this.find(name);
-          if (theirs) return theirs;
-        }
-        if (attempt < 5 && /overlap|pool/i.test(String((e as Error).message))) continue;
         throw translate(this.host, e);
       }
-      const net = await this.find(name);
-      if (!net) throw new Error(`Compute host ${this.host}: network ${name} vanished after creation`);
-      return net;
-    }
-  }
-
-  /**
-   * The network with exactly this name. CheckDuplicate is best effort in the engine, so two
-   * processes racing can still make two; then every process picks the oldest and the loser
-   * is removed (it has no containers yet: spawns use the picked one).
-   */
-  async find(name: string): Promise<ProjectNetwork | undefined> {
-    let list: Docker.NetworkInspectInfo[];
-    try {
-      list = await this.docker.listNetworks({ filters: { name: [name] } });
-    } catch (e) {
-      throw translate(this.host, e);
-    }
-    const exact = list.filter((n) => n.Name === name).sort((a, b) => (a.Created < b.Created ? -1 : a.Created > b.Created ? 1 : a.Id.localeCompare(b.Id)));
-    if (exact.length === 0) return undefined;
-    for (const extra of exact.slice(1)) {
-      await this.docker.getNetwork(extra.Id).remove().catch(() => undefined);
-    }
-    const n = exact[0];
-    const cfg = (n.IPAM?.Config ?? []).find((c) => c.Subnet?.includes('.'));
-    return { name, id: n.Id, subnet: cfg?.Subnet ?? '', gateway: cfg?.Gateway };
-  }
-
-  /**
-   * A subnet the engine considers free on its host: what it gives a probe network. A probe lives
-   * for one inspect; one older than a minute was left by a process killed mid-probe, and would
-   * hold one of the engine's few address pools for ever: it is removed first.
-   */
-  private async freeSubnet(): Promise<string> {
-    await this.removeStaleProbes();
-    const probeName = `novadock-probe-${crypto.randomBytes(6).toString('hex')}`;
-    try {
-      const created = await this.docker.createNetwork({
-        Name: probeName,
-        Driver: 'bridge',
-        Labels: { [LABEL_MANAGED]: 'true', [LABEL_NETWORK]: 'probe' },
-      });
-      try {
-        const info = (await created.inspect()) as Docker.NetworkInspectInfo;
-        const subnet = info.IPAM?.Config?.find((c) => c.Subnet && c.Subnet.includes('.'))?.Subnet;
-        if (!subnet) throw new Error('the engine gave the probe network no IPv4 subnet');
-        return subnet;
-      } finally {
-        await created.remove().catch(() => undefined);
+      const exact = list.filter((n) => n.Name === name).sort((a, b) => (a.Created < b.Created ? -1 : a.Created > b.Created ? 1 : a.Id.localeCompare(b.Id)));
+      if (exact.length === 0) return undefined;
+      for (const extra of exact.slice(1)) {
+        await engine.getNetwork(extra.Id).remove().catch(() => undefined);
       }
-    } catch (e) {
-      throw translate(this.host, e);
+      const net = projectNetworkOf(exact[0]);
+      // A swarm network just made shows its subnet only once the manager's allocator has run.
+      if (net.subnet) return net;
+      if (look >= SUBNET_LOOKS) throw new Error(`Compute host ${this.host}: network ${name} has no IPv4 subnet`);
+      await sleep(100);
     }
   }
 
-  private async removeStaleProbes(): Promise<void> {
+  /**
+   * Addresses held on `net` as this engine sees them: live endpoints (on an overlay, also those on
+   * other hosts that the network's gossip reports) and the requested addresses of stopped
+   * containers of the project.
+   */
+  async addressesInUse(net: ProjectNetwork, projectId: string): Promise<Set<string>> {
+    const used = new Set<string>();
+    const [netInfo, containers] = await Promise.all([
+      // A worker knows an overlay only while one of its containers is attached: 404 is "none here".
+      (this.docker.getNetwork(net.id) as unknown as { inspect(o: object): Promise<NetworkDetail> }).inspect(net.spansHosts ? { verbose: true } : {}).catch((e) => {
+        if (statusOf(e) === 404 && net.spansHosts) return undefined;
+        throw translate(this.host, e);
+      }),
+      this.docker.listContainers({ all: true, filters: { label: [`${LABEL_PROJECT}=${projectId}`] } }).catch((e) => {
+        throw translate(this.host, e);
+      }),
+    ]);
+    for (const ep of Object.values(netInfo?.Containers ?? {})) {
+      const ip = ep.IPv4Address?.split('/')[0];
+      if (ip) used.add(ip);
+    }
+    for (const svc of Object.values(netInfo?.Services ?? {})) {
+      for (const t of svc?.Tasks ?? []) if (t.EndpointIP) used.add(t.EndpointIP);
+    }
+    for (const c of containers) {
+      const ep = (c.NetworkSettings?.Networks as Record<string, { IPAddress?: string; IPAMConfig?: { IPv4Address?: string } | null }> | undefined)?.[net.name];
+      if (ep?.IPAMConfig?.IPv4Address) used.add(ep.IPAMConfig.IPv4Address);
+      if (ep?.IPAddress) used.add(ep.IPAddress);
+    }
+    return used;
+  }
+
+  /**
+   * Older versions chose subnets by creating a throw-away probe network; one left by a process
+   * killed mid-probe holds one of the engine's few address pools for ever. Removed once per
+   * driver; one younger than a minute may belong to an older version's probe still running.
+   */
+  private async sweepProbes(): Promise<void> {
+    if (this.probesSwept) return;
+    this.probesSwept = true;
     let probes: Docker.NetworkInspectInfo[];
     try {
       probes = await this.docker.listNetworks({ filters: { label: [`${LABEL_NETWORK}=probe`] } });
     } catch {
-      return; // the probe itself will say what is wrong with the engine
+      return; // the network's creation will say what is wrong with the engine
     }
-    const cutoff = Date.now() - this.probeStaleMs;
+    const cutoff = Date.now() - (this.opts.probeStaleMs ?? PROBE_STALE_MS);
     for (const n of probes) {
       if (Date.parse(n.Created) < cutoff) await this.docker.getNetwork(n.Id).remove().catch(() => undefined);
     }
   }
-
-  /**
-   * Picks the address for `serverId` on `net`: the hash-preferred one, or the next free one.
-   * `inUse` asks the engine which addresses other instances of the project hold (running or
-   * stopped); `exclude` lists those that failed already. Call `release` once the container
-   * exists (or failed).
-   *
-   * The engine is asked only when its answer could change the pick: on a network's first pick,
-   * when the preferred address looks taken (it may have been freed since: a rebuild takes its
-   * own address back), or after a start failed on an address (someone outside this process
-   * holds it). Otherwise the addresses last seen held, plus those handed out since, are enough:
-   * they can only be stale by including an address freed since, which costs a skipped address.
-   */
-  async pick(net: ProjectNetwork, serverId: string, inUse: () => Promise<Set<string>>, exclude: Set<string> = new Set()): Promise<{ ip: string; release: () => void }> {
-    const book = bookOf(net.id);
-    const run = book.picking.catch(() => undefined).then(async () => {
-      const fixed = new Set([...book.reserved, ...exclude]);
-      if (net.gateway) fixed.add(net.gateway);
-      if (!book.held || exclude.size > 0 || book.held.has(preferredAddress(net.subnet, serverId, fixed))) {
-        book.held = await inUse();
-      }
-      const ip = preferredAddress(net.subnet, serverId, new Set([...book.held, ...fixed]));
-      book.held.add(ip);
-      book.reserved.add(ip);
-      return { ip, release: () => book.reserved.delete(ip) };
-    });
-    book.picking = run;
-    return run;
-  }
 }
 
-/** What is known of one engine network's addresses, shared by every driver of this process. */
-interface AddressBook {
-  /** Serializes picks, so two spawns in this process never pick alike. */
-  picking: Promise<unknown>;
-  /** Handed out, but the container may not exist yet. */
-  reserved: Set<string>;
-  /** Held on the engine when last asked, plus handed out since; undefined until first asked. */
-  held: Set<string> | undefined;
+/** A network inspect as far as the address look-up reads it (`Services` with ?verbose on an overlay). */
+interface NetworkDetail {
+  Containers?: Record<string, { IPv4Address?: string }>;
+  Services?: Record<string, { Tasks?: { EndpointIP?: string }[] } | undefined>;
 }
 
 /**
- * Keyed by the engine's network id (unique per engine), not by driver: two compute hosts of
- * one process on one engine share a project's network, and must not hand out one address twice.
+ * A network as the driver uses it. Requested addresses start above the engine's own allocation
+ * range when the network has one at the subnet's start (our overlays), else after the gateway.
  */
-const books = new Map<string, AddressBook>();
-
-function bookOf(networkId: string): AddressBook {
-  let book = books.get(networkId);
-  if (!book) {
-    book = { picking: Promise.resolve(), reserved: new Set(), held: undefined };
-    books.set(networkId, book);
+function projectNetworkOf(n: Docker.NetworkInspectInfo): ProjectNetwork {
+  const cfg = (n.IPAM?.Config ?? []).find((c) => c.Subnet?.includes('.')) as { Subnet?: string; Gateway?: string; IPRange?: string } | undefined;
+  const subnet = cfg?.Subnet ?? '';
+  let firstHost = 2;
+  if (subnet && cfg?.IPRange && offsetOf(subnet, cfg.IPRange.split('/')[0]) === 0) {
+    firstHost = Math.max(firstHost, sizeOf(cfg.IPRange));
   }
-  return book;
-}
-
-function firstHost(cidr: string): string {
-  const [addr] = ipaddr.IPv4.parseCIDR(cidr);
-  const n = toInt(addr) + 1;
-  return fromInt(n);
-}
-
-const toInt = (a: ipaddr.IPv4) => a.octets.reduce((acc, o) => acc * 256 + o, 0);
-const fromInt = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.');
-
-/**
- * A stable address for `serverId` inside `cidr` (never the network, gateway or broadcast
- * address), probing upwards (wrapping) past `used`.
- */
-export function preferredAddress(cidr: string, serverId: string, used: Set<string>): string {
-  const [base, prefix] = ipaddr.IPv4.parseCIDR(cidr);
-  const size = 2 ** (32 - prefix);
-  if (size < 8) throw new Error(`subnet ${cidr} is too small`);
-  const start = toInt(base);
-  // Host numbers 2 … size-2 (1 is the gateway, size-1 the broadcast address).
-  const span = size - 3;
-  const h = crypto.createHash('sha256').update(serverId).digest().readUInt32BE(0);
-  for (let i = 0; i < span; i++) {
-    const ip = fromInt(start + 2 + ((h + i) % span));
-    if (!used.has(ip)) return ip;
-  }
-  throw new Error(`no free address left in ${cidr}`);
+  return { name: n.Name, id: n.Id, subnet, gateway: cfg?.Gateway, firstHost, spansHosts: n.Scope === 'swarm' };
 }

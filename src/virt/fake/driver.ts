@@ -239,7 +239,7 @@ export class FakeDriver implements ComputeDriver {
     if (spec.userData !== undefined) files.set('/var/lib/cloud/user-data', Buffer.from(spec.userData));
     const inst: FakeInstance = { spec: { ...spec, env: { ...spec.env } }, powerState: RUNNING, console: [], files };
     this.instances.set(spec.serverId, inst);
-    if (spec.network) this.networks.allocate(spec.serverId, spec.network.projectId);
+    if (spec.network) this.networks.allocate(spec.serverId, spec.network);
     this.boot(inst);
     if (inst.powerState !== RUNNING) {
       // Like the Docker driver: a process that exits at once is a failed spawn, and the

@@ -1,14 +1,17 @@
 /**
- * The fake engine's project networks: deterministic addresses, kept per server across
- * destroy so that a rebuild (destroy + spawn of the same server id) gets its old address
- * back, as the Docker driver does.
+ * The fake engine's project networks: addresses from the project's subnet (as the compute service
+ * hands it down), hosts .2, .3, … in order of spawn, skipping those the spec says other servers
+ * hold; kept per server across destroy so that a rebuild (destroy + spawn of the same server id)
+ * gets its old address back, as the Docker driver does.
  */
-import type { FixedAddress } from '../driver';
+import ipaddr from 'ipaddr.js';
+import type { FixedAddress, ProjectNetworkSpec } from '../driver';
+
+const toInt = (a: ipaddr.IPv4) => a.octets.reduce((acc, o) => acc * 256 + o, 0);
+const fromInt = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256);
 
 export class FakeNetworks {
-  /** Project network index (the third octet of its fake subnet), in order of first use. */
-  private readonly networks = new Map<string, number>();
-  /** Next host number per project network. */
+  /** Next host number per subnet. */
   private readonly nextHost = new Map<string, number>();
   /** Addresses by server id, kept after destroy. */
   private readonly addresses = new Map<string, FixedAddress>();
@@ -18,24 +21,19 @@ export class FakeNetworks {
     return this.addresses.get(serverId);
   }
 
-  /**
-   * A deterministic fake address: project networks get 10.<a>.<b>.0/24 in order of first use,
-   * hosts .2, .3, … in order of spawn; the MAC is derived from the IP the way Docker does.
-   */
-  allocate(serverId: string, projectId: string): void {
+  /** A deterministic address in the network's subnet; the MAC is derived from the IP the way Docker does. */
+  allocate(serverId: string, network: ProjectNetworkSpec): void {
+    const subnet = ipaddr.IPv4.parseCIDR(network.subnet);
     const kept = this.addresses.get(serverId);
-    if (kept && this.networkOfAddress(kept) === this.networks.get(projectId)) return;
-    if (!this.networks.has(projectId)) this.networks.set(projectId, this.networks.size + 1);
-    const net = this.networks.get(projectId)!;
-    const n = this.nextHost.get(projectId) ?? 2;
-    this.nextHost.set(projectId, n + 1);
-    const ip = [10, 100 + (net >> 8), net & 255, n];
+    if (kept && ipaddr.IPv4.parse(kept.addr).match(subnet)) return;
+    const base = toInt(subnet[0]);
+    const taken = new Set(network.addressesInUse);
+    let n = this.nextHost.get(network.subnet) ?? 2;
+    while (taken.has(fromInt(base + n).join('.'))) n++;
+    if (n >= 2 ** (32 - subnet[1]) - 1) throw new Error(`no free address left in ${network.subnet}`);
+    this.nextHost.set(network.subnet, n + 1);
+    const ip = fromInt(base + n);
     const mac = ['02', '42', ...ip.map((o) => o.toString(16).padStart(2, '0'))].join(':');
     this.addresses.set(serverId, { network: 'private', addr: ip.join('.'), version: 4, mac });
-  }
-
-  private networkOfAddress(a: FixedAddress): number {
-    const [, x, y] = a.addr.split('.').map(Number);
-    return ((x - 100) << 8) + y;
   }
 }

@@ -3,12 +3,9 @@
  * only when its answer could change the pick, and what it reported held is never handed out.
  */
 import crypto from 'node:crypto';
-import type Docker from 'dockerode';
-import pino from 'pino';
-import { ProjectNetwork, ProjectNetworks, preferredAddress } from '../../src/virt/docker/networks';
+import { AddressRange, pickAddress, preferredAddress } from '../../src/virt/docker/addresses';
 
-let nets: ProjectNetworks;
-let net: ProjectNetwork;
+let net: AddressRange;
 /** Addresses the "engine" reports held, and how often it was asked. */
 let engine: Set<string>;
 let asked: number;
@@ -18,15 +15,14 @@ const inUse = async () => {
 };
 /** Picks, then behaves like a spawn whose container now exists with that address. */
 const place = async (serverId: string, exclude?: Set<string>) => {
-  const p = await nets.pick(net, serverId, inUse, exclude);
+  const p = await pickAddress(net, serverId, inUse, exclude, (exclude?.size ?? 0) > 0);
   engine.add(p.ip);
   p.release();
   return p.ip;
 };
 
 beforeEach(() => {
-  nets = new ProjectNetworks({} as Docker, 'test-host', pino({ level: 'silent' }));
-  net = { name: 'novadock-net-p', id: crypto.randomUUID(), subnet: '10.9.0.0/16', gateway: '10.9.0.1' };
+  net = { id: crypto.randomUUID(), subnet: '10.9.0.0/16', gateway: '10.9.0.1', firstHost: 2 };
   engine = new Set();
   asked = 0;
 });
@@ -63,17 +59,32 @@ test('after a start failed on an address, the engine is asked again and that add
   expect(asked).toBe(2);
 });
 
-test('two drivers of one process on one engine share what they handed out', async () => {
-  const other = new ProjectNetworks({} as Docker, 'other-host', pino({ level: 'silent' }));
-  const first = await nets.pick(net, 'server-a', inUse);
+test('drivers of one process on one network (one engine, or one overlay across hosts) share what they handed out', async () => {
+  const first = await pickAddress(net, 'server-a', inUse);
   // Same preferred address (same server id hash), picked before the first container exists.
-  const second = await other.pick({ ...net }, 'server-a', inUse);
+  const second = await pickAddress({ ...net }, 'server-a', inUse);
   expect(second.ip).not.toBe(first.ip);
   first.release();
   second.release();
 });
 
 test('concurrent picks never hand out one address twice', async () => {
-  const ips = await Promise.all(Array.from({ length: 50 }, (_, i) => nets.pick(net, `server-${i % 5}`, inUse)));
+  const ips = await Promise.all(Array.from({ length: 50 }, (_, i) => pickAddress(net, `server-${i % 5}`, inUse)));
   expect(new Set(ips.map((p) => p.ip)).size).toBe(50);
+});
+
+test("addresses the compute service says other servers hold elsewhere are never handed out, and need no new look at the engine", async () => {
+  await place('server-a');
+  const elsewhere = preferredAddress(net.subnet, 'server-b', new Set([net.gateway!]));
+  const p = await pickAddress(net, 'server-b', inUse, new Set([elsewhere]));
+  p.release();
+  expect(p.ip).not.toBe(elsewhere);
+  expect(asked).toBe(1);
+});
+
+test('on a network whose first quarter is the engine\'s own, picks stay above it', async () => {
+  const overlay = { id: crypto.randomUUID(), subnet: '10.160.3.0/24', gateway: '10.160.3.1', firstHost: 64 };
+  const ips = await Promise.all(Array.from({ length: 100 }, (_, i) => pickAddress(overlay, `server-${i}`, inUse)));
+  for (const p of ips) expect(Number(p.ip.split('.')[3])).toBeGreaterThanOrEqual(64);
+  expect(new Set(ips.map((p) => p.ip)).size).toBe(100);
 });

@@ -1,0 +1,59 @@
+/**
+ * What the many-host network tests share: the docker CLI against one of the test engines, a ping
+ * from inside a server's container, and the removal of what a test left on the engines (its
+ * containers on every engine, its project networks, overlays through the swarm's manager).
+ */
+import { execFile } from 'node:child_process';
+import type { TestEngine } from '../helpers/engines';
+
+export interface Cli {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** `docker -H <engine> …` (never throws: the result says how it went). */
+export function dockerOn(engine: TestEngine, args: string[], timeoutMs = 60_000): Promise<Cli> {
+  return new Promise((resolve) => {
+    execFile('docker', ['-H', engine.docker_host, ...args], { timeout: timeoutMs, maxBuffer: 16 * 1024 * 1024 }, (err, stdout, stderr) => {
+      const code = err ? (typeof (err as { code?: unknown }).code === 'number' ? (err as { code: number }).code : -1) : 0;
+      resolve({ code, stdout: String(stdout), stderr: String(stderr) });
+    });
+  });
+}
+
+/** True when the server's container on `engine` gets an answer to one ping of `ip`. */
+export async function pings(engine: TestEngine, serverId: string, ip: string): Promise<boolean> {
+  const r = await dockerOn(engine, ['exec', `novadock-${serverId}`, 'ping', '-c', '1', '-W', '2', ip]);
+  return r.code === 0;
+}
+
+/** A ping that may need the overlay's first packets to learn the way: up to three tries. */
+export async function reaches(engine: TestEngine, serverId: string, ip: string): Promise<boolean> {
+  for (let i = 0; i < 3; i++) if (await pings(engine, serverId, ip)) return true;
+  return false;
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * Removes, on every engine, the containers and project networks labelled with one of
+ * `projectIds` (never anything else). An overlay is removed through `manager` once no host has
+ * a container on it any more (a host lets go of it a moment after its last container went).
+ */
+export async function removeProjects(engines: TestEngine[], manager: TestEngine, projectIds: string[]): Promise<void> {
+  for (const e of engines) {
+    for (const p of projectIds) {
+      const ids = (await dockerOn(e, ['ps', '-aq', '--filter', `label=novadock.project_id=${p}`])).stdout.split(/\s+/).filter(Boolean);
+      if (ids.length) await dockerOn(e, ['rm', '-f', '-v', ...ids]);
+    }
+  }
+  for (const e of [...engines.filter((x) => x !== manager), manager]) {
+    for (const p of projectIds) {
+      const nets = (await dockerOn(e, ['network', 'ls', '-q', '--filter', `label=novadock.project_id=${p}`])).stdout.split(/\s+/).filter(Boolean);
+      for (const n of nets) {
+        for (let i = 0; i < 20 && (await dockerOn(e, ['network', 'rm', n])).code !== 0; i++) await sleep(500);
+      }
+    }
+  }
+}
