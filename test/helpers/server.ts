@@ -29,6 +29,8 @@ function findRoot(from: string): string {
   }
 }
 export const ROOT = findRoot(__dirname);
+
+const randomTestRange = (): string => `10.${192 + crypto.randomInt(0, 32)}.${crypto.randomInt(0, 8) * 32}.0/19`;
 const MAIN = path.join(ROOT, 'dist', 'src', 'main.js');
 const BUILD_LOCK = path.join(ROOT, 'node_modules', '.cache', 'novadock-build.lock');
 
@@ -353,6 +355,10 @@ export async function startServer(opts: StartOptions = {}): Promise<StartedServe
       NOVADOCK_DEMO_PASSWORD: passwords.demo,
       NOVADOCK_LOG_LEVEL: opts.logLevel ?? 'info',
       NOVADOCK_CONFIG: configFile,
+      // Project subnets from a /19 of the tests' own range (test/helpers/test-subnets.ts), chosen at
+      // random: servers started side by side, and leftovers of a killed run, rarely share one (a
+      // shared subnet costs a move on a bridge, and a swarm refuses overlapping overlays).
+      NOVADOCK_PROJECT_NETWORK_RANGE: randomTestRange(),
       // Capacity is not what these servers are started for: with Nova's default ratios a 2-CPU
       // engine takes 8 one-vCPU servers, and the suites and benches boot up to 1,000. A test
       // about capacity sets its own (opts.env, or per host in opts.config's compute_hosts).

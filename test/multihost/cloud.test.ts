@@ -10,6 +10,7 @@ import { startEngines, Engines } from '../helpers/engines';
 import { openstack, run, RunResult } from '../helpers/clients';
 import { startServer, StartedServer, ClientEnv } from '../helpers/server';
 import { json, ok, poll, serverStatusBecomes, testImage, transcript } from '../e2e/support';
+import { removeProjects } from './support';
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 
@@ -65,7 +66,11 @@ beforeAll(async () => {
 }, 240_000);
 
 afterAll(async () => {
+  const projects = server ? server.projectIds() : [];
   await server?.cleanup();
+  // server.cleanup() looks at the machine's own engine; the test engines' containers and the
+  // swarm's overlays of these projects go here (an overlay outlives its containers otherwise).
+  if (engines) await removeProjects(engines.hosts, engines.hosts[0], projects);
   engines?.stop();
 }, 240_000);
 

@@ -155,7 +155,7 @@ export class ProjectNetworks {
   private async ensureUncached(spec: ProjectNetworkSpec): Promise<ProjectNetwork> {
     await this.sweepProbes();
     const manager = await this.swarmManager();
-    if (manager) return (await this.find(manager, overlayName(spec.projectId))) ?? this.createOverlay(manager, spec);
+    if (manager) return (await this.find(manager, overlayName(spec.projectId)).catch(unlessUnallocated)) ?? this.createOverlay(manager, spec);
     return (await this.find(this.docker, networkName(spec.projectId))) ?? this.createBridge(spec);
   }
 
@@ -233,7 +233,15 @@ export class ProjectNetworks {
       if (/overlap/i.test(msg)) throw new SubnetUnavailable(subnet, this.host, msg, await this.subnetsOf(engine));
       throw translate(this.host, e);
     }
-    const net = await this.find(engine, name);
+    let net: ProjectNetwork | undefined;
+    try {
+      net = await this.find(engine, name);
+    } catch (e) {
+      // The swarm's allocator refuses a subnet that overlaps another swarm network after the create
+      // has answered (its log: "Pool overlaps with other one"); find has removed the dud.
+      if (e instanceof UnallocatedNetwork) throw new SubnetUnavailable(subnet, this.host, 'the swarm did not allocate the subnet (it overlaps another of its networks)', await this.subnetsOf(engine));
+      throw e;
+    }
     if (!net) throw new Error(`Compute host ${this.host}: network ${name} vanished after creation`);
     return net;
   }
@@ -269,7 +277,12 @@ export class ProjectNetworks {
       const net = projectNetworkOf(exact[0]);
       // A swarm network just made shows its subnet only once the manager's allocator has run.
       if (net.subnet) return net;
-      if (look >= SUBNET_LOOKS) throw new Error(`Compute host ${this.host}: network ${name} has no IPv4 subnet`);
+      if (look >= SUBNET_LOOKS) {
+        // Never allocated (its subnet overlaps another swarm network): it can never carry a
+        // container, so it goes, and the caller creates one anew or moves the project elsewhere.
+        await engine.getNetwork(exact[0].Id).remove().catch(() => undefined);
+        throw new UnallocatedNetwork(name);
+      }
       await sleep(100);
     }
   }
@@ -325,6 +338,20 @@ export class ProjectNetworks {
       if (Date.parse(n.Created) < cutoff) await this.docker.getNetwork(n.Id).remove().catch(() => undefined);
     }
   }
+}
+
+/** A swarm network whose subnet the manager's allocator never assigned (find removes it). */
+class UnallocatedNetwork extends Error {
+  constructor(readonly network: string) {
+    super(`network ${network} has no IPv4 subnet: the swarm did not allocate it`);
+    this.name = 'UnallocatedNetwork';
+  }
+}
+
+/** A look-up that found only an unallocated (and now removed) network found nothing. */
+function unlessUnallocated(e: unknown): undefined {
+  if (e instanceof UnallocatedNetwork) return undefined;
+  throw e;
 }
 
 /** A network inspect as far as the address look-up reads it (`Services` with ?verbose on an overlay). */
