@@ -14,6 +14,7 @@ import * as initial from '../../migrations/20261122000000_initial';
 import * as imageMembers from '../../migrations/20261122100000_image_members';
 import * as engineImageId from '../../migrations/20261204000000_engine_image_id';
 import * as workers from '../../migrations/20261204100000_workers';
+import * as migrationsTable from '../../migrations/20261205030000_migrations';
 
 import { dialect } from './dialect';
 
@@ -27,6 +28,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261122100000_image_members': imageMembers,
   '20261204000000_engine_image_id': engineImageId,
   '20261204100000_workers': workers,
+  '20261205030000_migrations': migrationsTable,
 };
 
 class ListedMigrations implements Knex.MigrationSource<string> {
