@@ -117,10 +117,11 @@ export function describeMovesContract(name: string, make: () => Promise<MovesHar
       expect((await h.source.getInfo(spec.serverId)).powerState).toBe(4);
     });
 
-    test('destroy on the source removes a set-aside instance of the server', async () => {
-      const { spec } = await prepare();
+    test('destroy on the source removes a set-aside instance of the server, and the move\'s image', async () => {
+      const { spec, ref } = await prepare();
       await h.source.destroy(spec.serverId);
       expect((await h.source.listInstances()).filter((i) => i.serverId === spec.serverId)).toEqual([]);
+      expect(await h.source.hasImage(ref)).toBe(false);
       await expect(h.source.moves.finishRevertMigration(spec.serverId, true)).rejects.toBeInstanceOf(InstanceNotFound);
     });
 

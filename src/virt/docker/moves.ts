@@ -58,13 +58,13 @@ export class DockerMoves implements InstanceMoves {
 
   /**
    * What destroy() removes besides the server's container (`removed`, as inspected before its
-   * removal): an instance of the server set aside on this host, and the image a move left the
-   * removed container running from.
+   * removal): an instance of the server set aside on this host, the image a move left the
+   * removed container running from, and the server's other move images no container uses.
    */
   async destroyRest(serverId: string, removed: Docker.ContainerInspectInfo | undefined): Promise<void> {
     const aside = await this.find(setAsideName(serverId), serverId);
     if (aside) await this.remove(aside.Id);
-    if (removed?.Config?.Labels?.[LABEL_MOVE_OF] === serverId) await this.images.removeImage(removed.Image);
+    if (aside || removed?.Config?.Labels?.[LABEL_MOVE_OF] === serverId) await this.removeMoveImages(serverId);
   }
 
   /** Images of the server's moves on this engine that no container uses (removeImage keeps used ones). */

@@ -84,9 +84,9 @@ export class FakeMoves implements InstanceMoves {
     return this.engine.info(inst);
   }
 
-  /** destroy()'s rest: the server's set-aside instance, and the move image `removed` ran from. */
+  /** destroy()'s rest: the server's set-aside instance and its move images, and the move image `removed` ran from. */
   async destroyRest(serverId: string, removed: FakeInstance | undefined): Promise<void> {
-    this.discardAside(serverId);
+    if (this.discardAside(serverId)) await this.removeMoveImages(serverId);
     if (removed && this.engine.labelsOf(removed.spec.imageRef)[MOVE_OF] === serverId) await this.engine.removeImage(removed.spec.imageRef);
   }
 
@@ -95,9 +95,11 @@ export class FakeMoves implements InstanceMoves {
     return [...this.aside.values()].map((i) => ({ serverId: i.spec.serverId, projectId: i.spec.projectId, info: this.engine.info(i), setAside: true }));
   }
 
-  private discardAside(serverId: string): void {
-    if (!this.aside.delete(serverId)) return;
+  /** Removes the server's set-aside instance; false when there was none. */
+  private discardAside(serverId: string): boolean {
+    if (!this.aside.delete(serverId)) return false;
     this.engine.emit(serverId, 'destroy');
+    return true;
   }
 
   private async removeMoveImages(serverId: string): Promise<void> {
