@@ -28,10 +28,12 @@ import { ServerRepository } from './db/server-repo';
 import { FlavorRepository } from './db/flavor-repo';
 import { KeypairRepository } from './db/keypair-repo';
 import { ActionRepository } from './db/action-repo';
+import { MigrationRepository } from './db/migration-repo';
 import { buildCompute, ComputeServices } from './compute/services';
 import { Reconciler } from './compute/reconciler';
 import { KeypairService } from './compute/services/keypairs';
 import { FlavorService } from './compute/services/flavors';
+import type { HostSettingsPort, PlacementPort } from './compute/scheduler/types';
 
 export interface Services {
   config: Config;
@@ -69,6 +71,10 @@ export interface BuildOptions {
   sweepIntervalMs?: number;
   /** Heartbeat and liveness timing of this process among several (tests shorten them). */
   membership?: MembershipOptions;
+  /** Where moves go (the scheduler); absent: the stand-in FirstHostPlacement. */
+  placement?: PlacementPort;
+  /** os-services' forced_down (evacuate needs the source down); absent: none forced down. */
+  hostSettings?: HostSettingsPort;
 }
 
 /**
@@ -149,6 +155,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     flavors,
     keypairs: keypairRepo,
     actions: new ActionRepository(db),
+    migrations: new MigrationRepository(db),
     images: {
       find: (ctx, id) => images.find(ctx, id),
       list: (ctx, query) => images.list(ctx, query),
@@ -161,6 +168,8 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     drivers,
     quotas: config.seed.quotas,
     log,
+    placement: opts.placement,
+    hostSettings: opts.hostSettings,
   });
   const flavorService = new FlavorService(flavors);
   const keypairs = new KeypairService(keypairRepo, config.seed.quotas.key_pairs);

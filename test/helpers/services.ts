@@ -20,6 +20,7 @@ import { FakeDriver } from '../../src/virt/fake/driver';
 import { buildFakeArchive } from '../../src/virt/fake/archive';
 import { MemoryImageStore } from '../../src/store/memory-store';
 import type { MembershipOptions } from '../../src/cluster/membership';
+import type { HostSettingsPort, PlacementPort } from '../../src/compute/scheduler/types';
 import { createTestSchema, testPgUrl } from './postgres';
 
 export const PASSWORDS = { admin: 'admin-secret', demo: 'demo-secret', alt: 'alt-secret', viewer: 'viewer-secret' } as const;
@@ -43,6 +44,10 @@ export interface TestServicesOptions {
   dbFile?: string;
   /** Heartbeat and liveness timing (several processes over one database). */
   membership?: MembershipOptions;
+  /** Where moves go; absent: the stand-in placement (first other host that answers). */
+  placement?: PlacementPort;
+  /** os-services' forced_down, as evacuate reads it. */
+  hostSettings?: HostSettingsPort;
 }
 
 export interface TestServices {
@@ -94,6 +99,7 @@ export async function makeTestServices(opts: TestServicesOptions = {}): Promise<
   if (pg) config.databaseUrl = pg.url;
   const services = await buildServices({
     config, log, drivers, store, dbFile: opts.dbFile ?? path.join(dataDir, 'novadock.sqlite'), dbSchema: pg?.schema, sweepIntervalMs: 60_000, membership: opts.membership,
+    placement: opts.placement, hostSettings: opts.hostSettings,
   });
 
   const authBody = (account: Account) => ({

@@ -58,17 +58,24 @@ export class InstanceBuilder {
 
   /** The InstanceSpec the driver boots for this server. */
   specOf(server: ServerRecord, image: ImageRecord): InstanceSpec {
+    return this.specFrom(server, image.engine_image_id!, commandOf(image));
+  }
+
+  /**
+   * The spec from an engine image given directly: a move's destination boots from the image the
+   * source committed, whose own command is the server's (`command` undefined).
+   */
+  specFrom(server: ServerRecord, imageRef: string, command?: string[]): InstanceSpec {
     const spec: InstanceSpec = {
       serverId: server.id,
       projectId: server.project_id,
       hostname: server.hostname,
-      imageRef: image.engine_image_id!,
+      imageRef,
       memoryMb: server.flavor.ram,
       vcpus: server.flavor.vcpus,
       env: { ...server.metadata },
       network: server.requested_networks === 'none' ? null : { projectId: server.project_id },
     };
-    const command = commandOf(image);
     if (command) spec.command = command;
     if (server.key_data) spec.authorizedKeys = server.key_data.endsWith('\n') ? server.key_data : `${server.key_data}\n`;
     if (server.user_data) spec.userData = Buffer.from(server.user_data, 'base64');

@@ -10,12 +10,19 @@ import type { ActionRepository } from '../../db/action-repo';
 import { HypervisorUnavailable } from '../../virt/driver';
 import { VmStates } from '../vm-states';
 import { TaskStates } from '../task-states';
+import type { ServerRecord } from '../server-record';
 import { PowerStates } from '../power-state';
 import { RULES, StateRule, refusal } from '../state-rules';
 import { describe, faultOf } from './action-runner';
 import type { TaskRunner } from './task-runner';
 import type { HostService } from './hosts';
 import type { ServerQueries } from './server-queries';
+
+/** What a delete needs from the moves between hosts (MigrationService implements it). */
+export interface DeleteMovesPort {
+  /** A server being deleted: its unfinished moves end, their other host's instance goes (best effort). */
+  onDelete(server: ServerRecord): Promise<void>;
+}
 
 export interface ServerDeleterDeps {
   servers: ServerRepository;
@@ -24,6 +31,8 @@ export interface ServerDeleterDeps {
   hosts: HostService;
   runner: TaskRunner;
   log: Logger;
+  /** Late-bound: the moves are built after the deleter (they need what the deleter feeds). */
+  moves?: () => DeleteMovesPort | undefined;
 }
 
 export class ServerDeleter {
@@ -33,6 +42,7 @@ export class ServerDeleter {
   private readonly hosts: HostService;
   private readonly runner: TaskRunner;
   private readonly log: Logger;
+  private readonly moves: () => DeleteMovesPort | undefined;
 
   constructor(deps: ServerDeleterDeps) {
     this.servers = deps.servers;
@@ -41,6 +51,7 @@ export class ServerDeleter {
     this.hosts = deps.hosts;
     this.runner = deps.runner;
     this.log = deps.log;
+    this.moves = deps.moves ?? (() => undefined);
   }
 
   /**
@@ -73,6 +84,7 @@ export class ServerDeleter {
     }
     const driver = this.hosts.driverAt(server.host);
     try {
+      await this.moves()?.onDelete(server);
       if (driver) await driver.destroy(id);
       const ts = nowIso();
       await this.servers.update(id, {
