@@ -11,6 +11,8 @@ export class StandInPlacement implements PlacementPort {
   readonly calls: string[] = [];
   /** Hosts never chosen (as if their filters failed). */
   readonly refused = new Set<string>();
+  /** While set, placeMove waits for it (a test looks at a move before it is placed). */
+  gate: Promise<void> | undefined;
 
   constructor(private readonly hosts: string[]) {}
 
@@ -21,6 +23,7 @@ export class StandInPlacement implements PlacementPort {
 
   async placeMove(server: ServerRecord, spec: RequestSpec, migrationUuid: string): Promise<string> {
     this.calls.push(`placeMove ${server.id} ${migrationUuid}`);
+    await this.gate;
     return this.choose(spec, server.host ? [server.host] : []);
   }
 

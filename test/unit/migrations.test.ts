@@ -25,6 +25,14 @@ let image: string;
 let seen: string[] = [];
 let watch: string | undefined;
 let failDestSpawn = false;
+/** A driver call held until release() (to look at a task between its claim and its work). */
+let held: FakeOp | undefined;
+let gate: Promise<void> = Promise.resolve();
+let release: () => void = () => undefined;
+const hold = (op: FakeOp) => {
+  held = op;
+  gate = new Promise<void>((r) => { release = () => { held = undefined; r(); }; });
+};
 
 const observe = async (label: string) => {
   if (!watch) return;
@@ -40,7 +48,10 @@ beforeEach(async () => {
   failDestSpawn = false;
   const fake = (host: string) => new FakeDriver({
     host,
-    beforeCall: (op) => (WATCHED[op] ? observe(`${host} ${WATCHED[op]}`) : undefined),
+    beforeCall: async (op) => {
+      if (WATCHED[op]) await observe(`${host} ${WATCHED[op]}`);
+      if (op === held) await gate;
+    },
     failSpawn: () => (failDestSpawn && host !== 'h1' ? 'the destination engine refused the container' : undefined),
   });
   [h1, h2, h3] = [fake('h1'), fake('h2'), fake('h3')];
@@ -51,6 +62,7 @@ beforeEach(async () => {
   image = await t.uploadImage();
 });
 afterEach(async () => {
+  release();
   await t.close();
 });
 
@@ -87,10 +99,13 @@ describe('cold migration', () => {
   test('when an admin migrates an active server, then it passes Nova\'s task states in order and waits in VERIFY_RESIZE on the other host, its files with it', async () => {
     const id = await activeOnH1();
     watch = id;
+    let open = () => undefined as void;
+    placement.gate = new Promise<void>((resolve) => { open = resolve; });
     await compute.migrations.migrate(await ctx(), id);
     const claimed = await row(id);
     expect([claimed.task_state, statusOf(claimed.vm_state, claimed.task_state)]).toEqual(['resize_prep', 'RESIZE']);
     expect((await migrationOf(id)).status).toBe('pre-migrating');
+    open();
     await compute.tasks.idle();
     expect(seen).toEqual([
       'h1 source commits: resize_migrating migrating host=h1',
@@ -116,8 +131,10 @@ describe('cold migration', () => {
   test('when the move is confirmed, then it is ACTIVE on the destination, the source holds nothing, and the source\'s claim goes', async () => {
     const id = await activeOnH1();
     await migrated(id);
+    hold('confirmMigration');
     await compute.migrations.confirmResize(await ctx('demo'), id);
     expect((await migrationOf(id)).status).toBe('confirming');
+    release();
     await compute.tasks.idle();
     const s = await row(id);
     expect([s.vm_state, s.task_state, s.host, statusOf(s.vm_state, s.task_state)]).toEqual(['active', null, 'h2', 'ACTIVE']);
@@ -134,10 +151,12 @@ describe('cold migration', () => {
     const id = await activeOnH1();
     await migrated(id);
     h2.writeFile(id, '/root/after.txt', 'written on h2');
+    hold('destroy');
     await compute.migrations.revertResize(await ctx('demo'), id);
     const reverting = await row(id);
     expect([reverting.task_state, statusOf(reverting.vm_state, reverting.task_state)]).toEqual(['resize_reverting', 'REVERT_RESIZE']);
     expect((await migrationOf(id)).status).toBe('reverting');
+    release();
     await compute.tasks.idle();
     const s = await row(id);
     expect([s.vm_state, s.task_state, s.power_state, s.host]).toEqual(['active', null, 1, 'h1']);
