@@ -73,8 +73,9 @@ export const RULES = {
   // NOTE(openstack): evacuate() carries no check_instance_lock in nova/compute/api.py.
   evacuate: rule('evacuate', [stage([ACTIVE, STOPPED, ERROR])], false),
   liveMigrate: rule('os-migrateLive', [stage([ACTIVE, PAUSED])]),
-  /** live_migrate_abort(): only a live migration in flight (never, here) may be aborted. */
+  /** live_migrate_abort() and live_migrate_force_complete(): only a live migration in flight (never, here). */
   abortLiveMigration: rule('abort live migration', [stage(null, [TaskStates.MIGRATING])]),
+  forceCompleteLiveMigration: rule('force_complete', [stage([ACTIVE], [TaskStates.MIGRATING])]),
   delete: rule('delete', [stage(null, null, false)]),
   forceDelete: rule('forceDelete', [stage(null, null, false)]),
 } as const satisfies Record<string, StateRule>;

@@ -10,6 +10,7 @@
  *   /v2.1/os-availability-zone…     availability zones                                 zones.ts
  *   /v2.1/os-networks…, /os-security-groups…   the pseudo network and default group    networks.ts
  *   /v2.1/os-hypervisors…           hypervisors (admin)                                hypervisors.ts
+ *   /v2.1/os-migrations, /servers/{id}/migrations…   moves (admin)                     migrations.ts
  *   /v2.1/images…                   the compute image proxy (< 2.36)                   images.ts
  *
  * Everything under /v2.1 needs a token, is rendered at the request's microversion (headers on
@@ -34,6 +35,7 @@ import { hypervisorsRouter } from './hypervisors';
 import { imageProxyRouter } from './images';
 import { keypairsRouter } from './keypairs';
 import { limitsRouter } from './limits';
+import { migrationsRouter } from './migrations';
 import { networksRouter } from './networks';
 import type { HostsPort, ImageProxyPort } from './ports';
 import { serverActionsRouter } from './server-actions';
@@ -47,7 +49,7 @@ export interface ComputeApiDeps {
   publicUrl: string;
   /** Turns X-Auth-Token into the request context. */
   tokens: TokenService;
-  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts'>;
+  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'migrations'>;
   flavors: FlavorService;
   keypairs: KeypairService;
   /** The quotas of every project (config). */
@@ -113,6 +115,7 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   // The route table: one router per resource, each given only what it uses.
   v21.use(serversRouter({ compute, publicUrl }));                                     // /servers…
   v21.use(serverActionsRouter({ compute, publicUrl }));                               // /servers/{id}/action
+  v21.use(migrationsRouter({ compute, publicUrl }));                                  // /os-migrations, /servers/{id}/migrations…
   v21.use('/flavors', flavorsRouter({ flavors, publicUrl }));
   v21.use('/os-keypairs', keypairsRouter({ keypairs, publicUrl }));
   v21.use(limitsRouter({ quotas, usage }));                                           // /limits, /os-quota-sets

@@ -25,6 +25,8 @@ import type { MoveWork } from './move-work';
 import type { ServerQueries } from './server-queries';
 import type { TaskRunner } from './task-runner';
 
+export type { MigrationFilter } from '../../db/migration-repo';
+
 export interface MigrationServiceDeps {
   servers: ServerRepository;
   migrations: MigrationRepository;
@@ -209,6 +211,14 @@ export class MigrationService {
     requireAdmin(ctx, 'os_compute_api:servers:migrations:delete');
     this.refuse(ctx, server, RULES.abortLiveMigration);
     throw notFound(`Migration ${migrationId} not found for instance ${id}`);
+  }
+
+  /** POST /servers/{id}/migrations/{migration_id}/action force_complete (2.22): no live migration is ever in flight. */
+  async forceCompleteLiveMigration(ctx: RequestContext, id: string, migrationId: string): Promise<never> {
+    const server = await this.d.queries.get(ctx, id);
+    requireAdmin(ctx, 'os_compute_api:servers:migrations:force_complete');
+    this.refuse(ctx, server, RULES.forceCompleteLiveMigration);
+    throw badRequest(`Migration ${migrationId} not found for instance ${id}`);
   }
 
   // ------------------------------------------------------------------ reads
