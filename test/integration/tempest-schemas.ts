@@ -1,11 +1,15 @@
 /**
  * Tempest's strict compute response schemas (dumped from the installed tempest 33.0.0 into
- * misc-tempest-schemas.json, unchanged), checked with the formats tempest's validator knows.
+ * misc-tempest-schemas.json and migrations-tempest-schemas.json, unchanged), checked with the
+ * formats tempest's validator knows.
  * The app itself comes from the one harness, test/helpers/app.ts.
  */
 import net from 'node:net';
 import Ajv, { ValidateFunction } from 'ajv';
-import schemas from './misc-tempest-schemas.json';
+import miscSchemas from './misc-tempest-schemas.json';
+import migrationSchemas from './migrations-tempest-schemas.json';
+
+const schemas = { ...miscSchemas, ...migrationSchemas };
 
 // ------------------------------------------------------------------------------ tempest schemas
 
