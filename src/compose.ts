@@ -32,11 +32,12 @@ import { ComputeServiceRepository } from './db/compute-service-repo';
 import { AggregateRepository } from './db/aggregate-repo';
 import { ServerGroupRepository } from './db/server-group-repo';
 import { AllocationRepository } from './db/allocation-repo';
+import { MigrationRepository } from './db/migration-repo';
 import { buildCompute, ComputeServices } from './compute/services';
 import { Reconciler } from './compute/reconciler';
 import { KeypairService } from './compute/services/keypairs';
 import { FlavorService } from './compute/services/flavors';
-import type { HostSettingsPort, ServerGroupsPort } from './compute/scheduler/types';
+import type { HostSettingsPort, PlacementPort, ServerGroupsPort } from './compute/scheduler/types';
 import { ProjectSubnets } from './compute/services/project-subnets';
 import { ProjectSubnetRepository } from './db/subnet-repo';
 
@@ -79,6 +80,8 @@ export interface BuildOptions {
   /** os-services / aggregates and os-server-groups as the scheduler sees them (absent: the defaults). */
   hostSettings?: HostSettingsPort;
   serverGroups?: ServerGroupsPort;
+  /** Where moves go, for tests that watch the calls (absent: the scheduler's placement). */
+  placement?: PlacementPort;
 }
 
 /**
@@ -163,6 +166,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     keypairs: keypairRepo,
     actions: new ActionRepository(db),
     serverGroups: new ServerGroupRepository(db),
+    migrations: new MigrationRepository(db),
     images: {
       find: (ctx, id) => images.find(ctx, id),
       list: (ctx, query) => images.list(ctx, query),
@@ -179,6 +183,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     capacity: (host) => capacityOf(config, host),
     hostSettingsPort: opts.hostSettings,
     serverGroupsPort: opts.serverGroups,
+    movePlacement: opts.placement,
     log,
     computeServices: new ComputeServiceRepository(db),
     aggregates: new AggregateRepository(db),

@@ -6,7 +6,10 @@
  *    hand it to PowerSync.syncPowerState, which decides (sync-rules.ts) and writes with a
  *    compare-and-set. Events of one server are coalesced: one re-read in flight, one queued.
  *  - Sweep: every `sweepIntervalMs`, each host's instance list is compared with its servers
- *    (catching what events missed); instances labelled as ours without a server are removed.
+ *    (catching what events missed); instances labelled as ours without a server are removed,
+ *    and so are a move's leftovers (a server's instance on a host that is no longer its own:
+ *    a confirmed move's source, an evacuated host that answers again) once no move needs them.
+ *  - Events are attributed to a server only when they come from the server's own host.
  *    One server's failure is logged and the rest go on.
  *  - Start-up: servers a crash left mid-task are resolved (PowerSync.recover), then a sweep.
  *  - A broken event stream (engine down) marks the host DOWN, is retried with backoff, and a
@@ -247,7 +250,8 @@ export class Reconciler {
       this.log.warn({ host: driver.host, err: (err as Error).message }, 'sweep: compute host unavailable');
       return;
     }
-    const seen = new Map(instances.map((i) => [i.serverId, i.info]));
+    // A move's set-aside source is never a server's instance: only a leftover, or part of a move.
+    const seen = new Map(instances.filter((i) => !i.setAside).map((i) => [i.serverId, i.info]));
     const projectOf = new Map(instances.map((i) => [i.serverId, i.projectId]));
     // Interrupted work first (e.g. a build whose engine was down at start-up).
     for (const s of await this.sync.unsettledServers()) {
@@ -258,10 +262,13 @@ export class Reconciler {
       await this.isolated(server.id, () => this.sync.syncPowerState(server.id, observed, observedAt));
       seen.delete(server.id);
     }
-    // Left in `seen`: instances labelled as ours that no live server on this host owns.
-    for (const serverId of seen.keys()) {
+    // Left in `seen`: instances labelled as ours that no live server on this host owns; with
+    // them, the set-aside ones (a move's leftovers, unless the move still needs them).
+    const leftovers = [...seen.keys(), ...instances.filter((i) => i.setAside).map((i) => i.serverId)];
+    for (const serverId of new Set(leftovers)) {
       await this.isolated(serverId, () => this.sync.removeOrphan(driver, serverId, projectOf.get(serverId)!));
     }
+    await this.sync.hostSwept(driver.host, new Set(instances.map((i) => i.serverId))).catch((err) => this.log.error({ err, host: driver.host }, 'bookkeeping after a sweep failed'));
   }
 
   private async isolated(serverId: string, fn: () => Promise<unknown>): Promise<void> {
@@ -354,7 +361,7 @@ export class Reconciler {
         return;
       }
     }
-    await this.isolated(serverId, () => this.sync.syncPowerState(serverId, observed, observedAt));
+    await this.isolated(serverId, () => this.sync.syncPowerState(serverId, observed, observedAt, { host: driver.host }));
   }
 
   /** Counted here (settle) and by the compute services' runner (its idle() covers shutdown). */

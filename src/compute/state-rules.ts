@@ -28,7 +28,7 @@ export interface StateRule {
   checkLock: boolean;
 }
 
-const { ACTIVE, STOPPED, PAUSED, SUSPENDED, ERROR } = VmStates;
+const { ACTIVE, STOPPED, PAUSED, SUSPENDED, ERROR, RESIZED } = VmStates;
 
 /** vm_states.ALLOW_SOFT_REBOOT / ALLOW_HARD_REBOOT */
 const ALLOW_SOFT_REBOOT: VmState[] = [ACTIVE];
@@ -66,6 +66,16 @@ export const RULES = {
   // task_state=None in the decorator: metadata changes are not refused for a task in flight.
   updateMetadata: rule('update metadata', [stage([ACTIVE, PAUSED, SUSPENDED, STOPPED], null)]),
   deleteMetadata: rule('delete metadata', [stage([ACTIVE, PAUSED, SUSPENDED, STOPPED], null)]),
+  /** compute/api.py resize() (a cold migration is a resize to the same flavor). */
+  migrate: rule('migrate', [stage([ACTIVE, STOPPED])]),
+  confirmResize: rule('confirmResize', [stage([RESIZED])]),
+  revertResize: rule('revertResize', [stage([RESIZED])]),
+  // NOTE(openstack): evacuate() carries no check_instance_lock in nova/compute/api.py.
+  evacuate: rule('evacuate', [stage([ACTIVE, STOPPED, ERROR])], false),
+  liveMigrate: rule('os-migrateLive', [stage([ACTIVE, PAUSED])]),
+  /** live_migrate_abort() and live_migrate_force_complete(): only a live migration in flight (never, here). */
+  abortLiveMigration: rule('abort live migration', [stage(null, [TaskStates.MIGRATING])]),
+  forceCompleteLiveMigration: rule('force_complete', [stage([ACTIVE], [TaskStates.MIGRATING])]),
   delete: rule('delete', [stage(null, null, false)]),
   forceDelete: rule('forceDelete', [stage(null, null, false)]),
 } as const satisfies Record<string, StateRule>;

@@ -35,12 +35,17 @@ export const TaskStates = {
   REBUILD_SPAWNING: 'rebuild_spawning',
   /** Delete under way. */
   DELETING: 'deleting',
-  /** Vocabulary not offered by novadock but recognised by the status map. */
+  /** Cold migration: accepted, a destination being chosen. */
   RESIZE_PREP: 'resize_prep',
+  /** Cold migration: the source powers off and commits the filesystem. */
   RESIZE_MIGRATING: 'resize_migrating',
+  /** Cold migration: the filesystem is on its way to the destination. */
   RESIZE_MIGRATED: 'resize_migrated',
+  /** Cold migration: the destination spawns the server. */
   RESIZE_FINISH: 'resize_finish',
+  /** revertResize: the destination's instance goes, the source's comes back. */
   RESIZE_REVERTING: 'resize_reverting',
+  /** Vocabulary not offered by novadock but recognised by the status map. */
   UPDATING_PASSWORD: 'updating_password',
   MIGRATING: 'migrating',
   RESCUING: 'rescuing',

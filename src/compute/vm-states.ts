@@ -12,7 +12,7 @@ export const VmStates = {
   SUSPENDED: 'suspended',
   /** Rescue mode (not offered by novadock, part of the vocabulary). */
   RESCUED: 'rescued',
-  /** Resized and waiting for confirmation (not offered). */
+  /** Moved (cold migration) and waiting for confirm or revert: VERIFY_RESIZE. */
   RESIZED: 'resized',
   /** Soft-deleted (not offered). */
   SOFT_DELETED: 'soft-delete',

@@ -212,6 +212,11 @@ export class FlavorRepository {
     return r ? strip(r) : undefined;
   }
 
+  /** Nova's integer id of a flavor (its rowid), as migrations record old and new flavors. */
+  async internalId(id: string): Promise<number | undefined> {
+    return (await this.row(id))?.rowid;
+  }
+
   async getByName(name: string): Promise<FlavorRecord | undefined> {
     const r = await this.q().select('rowid', '*').where({ name }).first();
     return r ? strip(fromRow(r as FlavorRow)) : undefined;

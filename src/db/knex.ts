@@ -17,6 +17,7 @@ import * as workers from '../../migrations/20261204100000_workers';
 import * as allocations from '../../migrations/20261205000000_allocations';
 import * as hostServices from '../../migrations/20261205010000_host_services';
 import * as serverGroups from '../../migrations/20261205020000_server_groups';
+import * as migrationsTable from '../../migrations/20261205030000_migrations';
 import * as projectSubnets from '../../migrations/20261205040000_project_subnets';
 
 import { dialect } from './dialect';
@@ -34,6 +35,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261205000000_allocations': allocations,
   '20261205010000_host_services': hostServices,
   '20261205020000_server_groups': serverGroups,
+  '20261205030000_migrations': migrationsTable,
   '20261205040000_project_subnets': projectSubnets,
 };
 

@@ -77,6 +77,8 @@ export interface OwnedInstance {
   serverId: string;
   projectId: string;
   info: InstanceInfo;
+  /** The instance is a move's source, set aside until the move is confirmed or reverted. */
+  setAside?: boolean;
 }
 
 export type InstanceEventType = 'start' | 'die' | 'oom' | 'pause' | 'unpause' | 'destroy' | 'stop' | 'kill';
@@ -175,9 +177,38 @@ export interface ImageBackend {
   exportImage(imageRef: string): Promise<Readable>;
 }
 
+/**
+ * The two ends of a cold move (nova/virt/driver.py migrate_disk_and_power_off,
+ * confirm_migration, finish_revert_migration). The source keeps its instance, powered off and
+ * set aside (so another instance of the same server may exist, even on the same engine), until
+ * the move is confirmed or reverted. The filesystem travels as an engine image: committed here,
+ * then exportImage on the source and loadImage on the destination, which spawns from it with
+ * the server's spec (the finish). The destination's instance runs from that image; destroy()
+ * removes the image with the instance.
+ */
+export interface InstanceMoves {
+  /**
+   * Source: powers the instance off (SIGTERM, SIGKILL after timeoutSeconds), commits its
+   * filesystem to a new engine image labelled for the move, and sets the instance aside.
+   * Resolves to the image's engine id. Again on an instance already set aside: commits again.
+   * Throws InstanceNotFound when the server has no instance here.
+   */
+  migrateDiskAndPowerOff(serverId: string, migrationId: string, timeoutSeconds: number): Promise<string>;
+  /** Source, on confirm: removes the set-aside instance and the move's images. Absent is success. */
+  confirmMigration(serverId: string): Promise<void>;
+  /**
+   * Source, on revert (or a failed move): the set-aside instance is the server's instance again,
+   * started when `powerOn`; the move's images go. Idempotent: an instance already back is only
+   * started. Throws InstanceNotFound when there is neither.
+   */
+  finishRevertMigration(serverId: string, powerOn: boolean): Promise<InstanceInfo>;
+}
+
 export interface ComputeDriver extends ImageBackend {
   /** Compute host name (OS-EXT-SRV-ATTR:host). */
   readonly host: string;
+  /** Cold moves to and from this host. */
+  readonly moves: InstanceMoves;
 
   /** Answers when the engine is reachable; throws HypervisorUnavailable otherwise. */
   ping(): Promise<void>;
@@ -190,7 +221,8 @@ export interface ComputeDriver extends ImageBackend {
   spawn(spec: InstanceSpec): Promise<InstanceInfo>;
 
   /**
-   * Removes the instance and what belongs to it, and the project's network on this host once no
+   * Removes the instance and what belongs to it (an instance of the server set aside on this
+   * host, the image a move left it running from), and the project's network on this host once no
    * instance (running or not) is attached to it any more; a spawn racing with that removal makes
    * the network again. Idempotent: absent is success.
    */
@@ -219,7 +251,7 @@ export interface ComputeDriver extends ImageBackend {
   /** Commits the instance's filesystem to a new engine image; resolves to its engine id. */
   snapshot(serverId: string, labels: Record<string, string>): Promise<string>;
 
-  /** Every instance labelled as ours on this host (labelled by server and project id). */
+  /** Every instance labelled as ours on this host (labelled by server and project id), set-aside ones flagged. */
   listInstances(): Promise<OwnedInstance[]>;
   /**
    * Subscribes to instance events on this host. The listener sees events of our instances only.

@@ -5,6 +5,7 @@
  */
 import fs from 'node:fs';
 import { describeDriverContract } from '../contract/driver-contract';
+import { describeMovesContract } from '../contract/moves-contract';
 import { busyboxImage } from '../helpers/test-image';
 import { DockerDriver } from '../../src/virt/docker/driver';
 import { dockerCli, dockerTestHost, removeTestArtifacts, silentLog } from './docker-driver-helpers';
@@ -42,6 +43,33 @@ describeDriverContract('DockerDriver', async () => {
       const fresh = busyboxImage('driver-contract-fresh');
       await driver.removeImage(fresh.imageId);
       return { bytes: fs.readFileSync(fresh.path), imageId: fresh.imageId };
+    },
+  };
+});
+
+// Two compute hosts on the one local engine: the source's container is set aside while the
+// destination's, of the same server, exists beside it.
+describeMovesContract('two DockerDrivers on one engine', async () => {
+  const source = new DockerDriver({ host: dockerTestHost(), log: silentLog(), rebootTimeoutSeconds: 10 });
+  const dest = new DockerDriver({ host: dockerTestHost(), log: silentLog(), rebootTimeoutSeconds: 10 });
+  const image = busyboxImage('driver-contract');
+  if (!(await source.hasImage(image.imageId))) await source.loadImage(fs.createReadStream(image.path));
+  const name = (serverId: string) => `novadock-${serverId}`;
+  return {
+    source,
+    dest,
+    imageRef: image.imageId,
+    readFile: async (_d, serverId, path) => {
+      const r = await dockerCli(['exec', name(serverId), 'cat', path]);
+      return r.code === 0 ? r.stdout : undefined;
+    },
+    writeFile: async (_d, serverId, path, content) => {
+      const r = await dockerCli(['exec', '-i', name(serverId), 'sh', '-c', `cat > '${path}'`], content);
+      if (r.code !== 0) throw new Error(`writing ${path}: ${r.stderr}`);
+    },
+    cleanup: async () => {
+      await removeTestArtifacts(source.host);
+      await removeTestArtifacts(dest.host);
     },
   };
 });

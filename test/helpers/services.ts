@@ -20,7 +20,7 @@ import { FakeDriver } from '../../src/virt/fake/driver';
 import { buildFakeArchive } from '../../src/virt/fake/archive';
 import { MemoryImageStore } from '../../src/store/memory-store';
 import type { MembershipOptions } from '../../src/cluster/membership';
-import type { HostSettingsPort, ServerGroupsPort } from '../../src/compute/scheduler/types';
+import type { HostSettingsPort, PlacementPort, ServerGroupsPort } from '../../src/compute/scheduler/types';
 import { createTestSchema, testPgUrl } from './postgres';
 
 export const PASSWORDS = { admin: 'admin-secret', demo: 'demo-secret', alt: 'alt-secret', viewer: 'viewer-secret' } as const;
@@ -47,6 +47,8 @@ export interface TestServicesOptions {
   /** Stand-ins for os-services / aggregates and os-server-groups (the scheduler's ports). */
   hostSettings?: HostSettingsPort;
   serverGroups?: ServerGroupsPort;
+  /** Where moves go, for tests that watch the calls (test/helpers/placement.ts); absent: the scheduler's. */
+  placement?: PlacementPort;
 }
 
 export interface TestServices {
@@ -101,7 +103,7 @@ export async function makeTestServices(opts: TestServicesOptions = {}): Promise<
   if (pg) config.databaseUrl = pg.url;
   const services = await buildServices({
     config, log, drivers, store, dbFile: opts.dbFile ?? path.join(dataDir, 'novadock.sqlite'), dbSchema: pg?.schema, sweepIntervalMs: 60_000, membership: opts.membership,
-    hostSettings: opts.hostSettings, serverGroups: opts.serverGroups,
+    hostSettings: opts.hostSettings, serverGroups: opts.serverGroups, placement: opts.placement,
   });
 
   const authBody = (account: Account) => ({

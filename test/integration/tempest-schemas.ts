@@ -1,7 +1,7 @@
 /**
  * Tempest's strict compute response schemas (dumped from the installed tempest 33.0.0 into
- * misc-tempest-schemas.json, hosts-tempest-schemas.json and server-groups-tempest-schemas.json,
- * unchanged), checked with the formats tempest's validator knows.
+ * misc-tempest-schemas.json, hosts-tempest-schemas.json, server-groups-tempest-schemas.json and
+ * migrations-tempest-schemas.json, unchanged), checked with the formats tempest's validator knows.
  * The app itself comes from the one harness, test/helpers/app.ts.
  */
 import net from 'node:net';
@@ -9,9 +9,10 @@ import Ajv, { ValidateFunction } from 'ajv';
 import miscSchemas from './misc-tempest-schemas.json';
 import hostsSchemas from './hosts-tempest-schemas.json';
 import serverGroupSchemas from './server-groups-tempest-schemas.json';
+import migrationSchemas from './migrations-tempest-schemas.json';
 
-/** Every dumped schema: misc (versions, flavors, keypairs…), hosts (services, aggregates), server groups. */
-const schemas = { ...miscSchemas, ...hostsSchemas, ...serverGroupSchemas };
+/** Every dumped schema: misc (versions, flavors, keypairs…), hosts (services, aggregates), server groups, migrations. */
+const schemas = { ...miscSchemas, ...hostsSchemas, ...serverGroupSchemas, ...migrationSchemas };
 
 // ------------------------------------------------------------------------------ tempest schemas
 

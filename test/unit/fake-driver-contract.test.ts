@@ -4,6 +4,7 @@
  */
 import crypto from 'node:crypto';
 import { describeDriverContract } from '../contract/driver-contract';
+import { describeMovesContract } from '../contract/moves-contract';
 import { FakeDriver, FakeProgram } from '../../src/virt/fake/driver';
 import { buildFakeArchive } from '../../src/virt/fake/archive';
 import type { InstanceSpec } from '../../src/virt/driver';
@@ -35,5 +36,21 @@ describeDriverContract('FakeDriver', async () => {
     externalKill: async (serverId) => driver.externalKill(serverId),
     externalRemove: async (serverId) => driver.externalRemove(serverId),
     freshArchive: async () => buildFakeArchive({ salt: crypto.randomUUID() }),
+  };
+});
+
+describeMovesContract('two FakeDrivers', async () => {
+  const source = new FakeDriver({ host: 'fake-move-a', program: shellProgram });
+  const dest = new FakeDriver({ host: 'fake-move-b', program: shellProgram });
+  const base = await buildFakeArchive({ files: { '/etc/variant': 'fake-moves\n' }, cmd: ['/bin/sh'] });
+  await source.loadImage(Readable.from([base.bytes]));
+  const fake = (d: unknown) => d as FakeDriver;
+  return {
+    source,
+    dest,
+    imageRef: base.imageId,
+    readFile: async (d, serverId, path) => fake(d).readFile(serverId, path),
+    writeFile: async (d, serverId, path, content) => fake(d).writeFile(serverId, path, content),
+    cleanup: async () => undefined,
   };
 });

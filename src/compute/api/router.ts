@@ -13,6 +13,7 @@
  *   /v2.1/os-hypervisors…           hypervisors (admin)                                hypervisors.ts
  *   /v2.1/os-services…              compute and internal services (admin)              os-services.ts
  *   /v2.1/os-aggregates…            host aggregates (admin)                            aggregates.ts
+ *   /v2.1/os-migrations, /servers/{id}/migrations…   moves (admin)                     migrations.ts
  *   /v2.1/images…                   the compute image proxy (< 2.36)                   images.ts
  *
  * Everything under /v2.1 needs a token, is rendered at the request's microversion (headers on
@@ -38,6 +39,7 @@ import { hypervisorsRouter } from './hypervisors';
 import { imageProxyRouter } from './images';
 import { keypairsRouter } from './keypairs';
 import { limitsRouter } from './limits';
+import { migrationsRouter } from './migrations';
 import { networksRouter } from './networks';
 import type { HostsPort, ImageProxyPort } from './ports';
 import { serverActionsRouter } from './server-actions';
@@ -54,7 +56,7 @@ export interface ComputeApiDeps {
   publicUrl: string;
   /** Turns X-Auth-Token into the request context. */
   tokens: TokenService;
-  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones' | 'serverGroups'>;
+  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones' | 'serverGroups' | 'migrations'>;
   flavors: FlavorService;
   keypairs: KeypairService;
   /** The quotas of every project (config). */
@@ -122,6 +124,7 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   // The route table: one router per resource, each given only what it uses.
   v21.use(serversRouter({ compute, publicUrl }));                                     // /servers…
   v21.use(serverActionsRouter({ compute, publicUrl }));                               // /servers/{id}/action
+  v21.use(migrationsRouter({ compute, publicUrl }));                                  // /os-migrations, /servers/{id}/migrations…
   v21.use('/flavors', flavorsRouter({ flavors, publicUrl }));
   v21.use('/os-keypairs', keypairsRouter({ keypairs, publicUrl }));
   v21.use('/os-server-groups', serverGroupsRouter({ serverGroups: compute.serverGroups }));

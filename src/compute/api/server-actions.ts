@@ -6,6 +6,7 @@
  *   os-start  os-stop  reboot  pause  unpause  suspend  resume  rebuild  os-getConsoleOutput
  *   createImage  createBackup  restore  addSecurityGroup  removeSecurityGroup  os-resetState
  *   lock  unlock  forceDelete
+ *   migrate  confirmResize  revertResize  evacuate  os-migrateLive         (move-actions.ts)
  */
 import { Request, Response, Router } from 'express';
 import { badRequest } from '../../errors';
@@ -20,9 +21,11 @@ import { RULES } from '../state-rules';
 import { detailView } from '../views/servers';
 import * as schemas from '../schemas/servers';
 import { canonicalV6, checkBase64, serverGroupsShown, serverViewOptions } from './server-requests';
+import { moveActions } from './move-actions';
+import type { ActionEntry } from './action-table';
 
 export interface ServerActionsRouterDeps {
-  compute: Pick<ComputeServices, 'queries' | 'actions' | 'snapshots' | 'updates' | 'deleter' | 'hosts'>;
+  compute: Pick<ComputeServices, 'queries' | 'actions' | 'snapshots' | 'updates' | 'deleter' | 'hosts' | 'migrations'>;
   /** Base of the absolute links (and of createImage's Location below 2.45). */
   publicUrl: string;
 }
@@ -31,10 +34,10 @@ export function serverActionsRouter({ compute, publicUrl }: ServerActionsRouterD
   const r = Router();
   const views = (req: Request) => serverViewOptions(req, publicUrl, compute);
 
-  type ActionHandler = (req: Request, res: Response, id: string, body: any) => Promise<void>; // eslint-disable-line @typescript-eslint/no-explicit-any
   const accepted = (res: Response) => res.status(202).end();
   /** POST /servers/{id}/action dispatches on the body's single key. */
-  const ACTIONS: Record<string, { schema: (req: Request) => object; run: ActionHandler }> = {
+  const ACTIONS: Record<string, ActionEntry> = {
+    ...moveActions(compute),
     'os-start': { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.actions.start(ctxOf(req), id); accepted(res); } },
     'os-stop': { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.actions.stop(ctxOf(req), id); accepted(res); } },
     reboot: {

@@ -42,7 +42,7 @@ function csv(v: unknown): string[] | undefined {
 }
 
 /** ISO 8601 as Nova's query schema accepts it ('+' decoded to ' ' is put back). */
-function isoParam(name: string, raw: string | undefined): string | undefined {
+export function isoParam(name: string, raw: string | undefined): string | undefined {
   if (raw === undefined) return undefined;
   const v = raw.trim().replace(/ (\d{2}:?\d{2})$/, '+$1');
   const ok = /^\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}(:?\d{2})?)?)?$/i.test(v);

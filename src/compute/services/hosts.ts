@@ -158,6 +158,23 @@ export class HostService {
     return d;
   }
 
+  /** Every configured host name, in configuration order. */
+  names(): string[] {
+    return this.drivers.all().map((d) => d.host);
+  }
+
+  /** True when the host is configured and its engine answers now (recorded as heard). */
+  async answers(host: string): Promise<boolean> {
+    const driver = this.drivers.get(host);
+    if (!driver) return false;
+    try {
+      await this.reachable(driver);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** The driver of a host name, if configured. */
   driverAt(host: string | null): ComputeDriver | undefined {
     return host ? this.drivers.get(host) : undefined;

@@ -14,17 +14,19 @@
  *   ServerGroups    os-server-groups, and the ServerGroupsPort boot and the moves consult
  *   PlacementService  the scheduler and its claims (allocations), through HostSettingsPort and
  *                   ServerGroupsPort (the services above, or stand-ins a test hands in)
+ *   MigrationService  migrate, confirm/revert, evacuate, os-migrations (work: MoveWork, leftovers: MoveCleanup)
  */
 import type { Logger } from 'pino';
 import { DEFAULT_CAPACITY, HostCapacityConfig, QuotaConfig } from '../../config';
 import type { AllocationRepository } from '../../db/allocation-repo';
 import { PlacementService } from '../scheduler/placement';
-import type { HostSettingsPort, ServerGroupsPort } from '../scheduler/types';
+import type { HostSettingsPort, PlacementPort, ServerGroupsPort } from '../scheduler/types';
 import type { ServerRepository } from '../../db/server-repo';
 import type { FlavorRepository } from '../../db/flavor-repo';
 import type { KeypairRepository } from '../../db/keypair-repo';
 import type { ActionRepository } from '../../db/action-repo';
 import type { ServerGroupRepository } from '../../db/server-group-repo';
+import type { MigrationRepository } from '../../db/migration-repo';
 import type { DriverRegistry } from '../../virt/registry';
 import { TaskRunner } from './task-runner';
 import { HostService, HostServiceOptions } from './hosts';
@@ -46,6 +48,9 @@ import { ControlPlanePort, OsServices } from './os-services';
 import { AggregateService } from './aggregates';
 import { AvailabilityZones } from './availability-zones';
 import type { ProjectSubnets } from './project-subnets';
+import { MigrationService } from './migrations';
+import { MoveWork } from './move-work';
+import { MoveCleanup } from './move-cleanup';
 
 export interface ComputeDeps {
   servers: ServerRepository;
@@ -53,6 +58,7 @@ export interface ComputeDeps {
   keypairs: KeypairRepository;
   actions: ActionRepository;
   serverGroups: ServerGroupRepository;
+  migrations: MigrationRepository;
   images: ComputeImages;
   hostImages: HostImagesPort;
   /** Project subnets (allocated here, the same on every host). */
@@ -69,6 +75,8 @@ export interface ComputeDeps {
   hostSettingsPort?: HostSettingsPort;
   /** A stand-in for os-server-groups as the scheduler reads it (tests); absent = ServerGroups. */
   serverGroupsPort?: ServerGroupsPort;
+  /** A stand-in for where moves go (tests that watch the calls); absent = the PlacementService. */
+  movePlacement?: PlacementPort;
   /** Grace period of os-stop before SIGKILL (see ServerActionsDeps). */
   shutdownTimeoutSeconds?: number;
   /** os-services settings and os-aggregates (issue 13). */
@@ -97,6 +105,7 @@ export interface ComputeServices {
   /** os-server-groups (the API's rules; the scheduler reads groups through `groupsPort`). */
   serverGroups: ServerGroups;
   groupsPort: ServerGroupsPort;
+  migrations: MigrationService;
 }
 
 export function buildCompute(deps: ComputeDeps): ComputeServices {
@@ -119,9 +128,16 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
   });
   const queries = new ServerQueries(servers, actionRepo, serverGroups);
   const builder = new InstanceBuilder({ flavors: deps.flavors, images: deps.images, hostImages: deps.hostImages, subnets: deps.subnets, quotas: deps.quotas, log });
-  const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, placement, groups: groupsPort, log });
-  const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, placement, log });
+  // The moves need the runner, which needs the sync, which needs the moves: bound once built.
+  const late: { cleanup?: MoveCleanup } = {};
+  const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, placement, groups: groupsPort, log, moves: () => late.cleanup });
+  const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, placement, log, moves: () => late.cleanup });
   const runner = new ActionRunner({ servers, actions: actionRepo, queries, hosts, runner: tasks, sync, log });
+  const moves: PlacementPort = deps.movePlacement ?? placement;
+  const work = new MoveWork({
+    servers, migrations: deps.migrations, actions: actionRepo, hosts, builder, images: deps.images, placement: moves, log, shutdownTimeoutSeconds: deps.shutdownTimeoutSeconds ?? 2,
+  });
+  late.cleanup = new MoveCleanup({ migrations: deps.migrations, hosts, placement: moves, work, tasks, log });
   const instancesOn = async (host: string) => (await queries.serversOnHost(host)).length;
   const osServices = new OsServices({ hosts, settings: settingsService, repo: deps.computeServices, control: deps.control, instancesOn });
   return {
@@ -143,6 +159,9 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     aggregates: new AggregateService({ repo: deps.aggregates, computeHosts: hostNames, instancesOn }),
     zones: new AvailabilityZones(osServices),
     serverGroups,
+    migrations: new MigrationService({
+      servers, migrations: deps.migrations, flavors: deps.flavors, queries, runner, tasks, hosts, work, placement: moves, hostSettings, groups: groupsPort, log,
+    }),
   };
 }
 

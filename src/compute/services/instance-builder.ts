@@ -59,7 +59,7 @@ export class InstanceBuilder {
    * overlaps a network already there), the project moves to another subnet and the spawn is
    * tried again.
    */
-  async spawnFrom(driver: ComputeDriver, draft: InstanceDraft, image: ImageRecord): Promise<InstanceInfo> {
+  async spawnFrom(driver: ComputeDriver, draft: InstanceDraft, image?: ImageRecord): Promise<InstanceInfo> {
     for (let moves = 0; ; moves++) {
       const spec = await this.resolve(draft);
       try {
@@ -76,11 +76,12 @@ export class InstanceBuilder {
     return { ...draft, network: await this.subnets.networkFor(draft.network.projectId, draft.serverId) };
   }
 
-  private async spawnWithImage(driver: ComputeDriver, spec: InstanceSpec, image: ImageRecord): Promise<InstanceInfo> {
+  /** `image` undefined: the spec's engine image is not in the image store (a move's committed image). */
+  private async spawnWithImage(driver: ComputeDriver, spec: InstanceSpec, image?: ImageRecord): Promise<InstanceInfo> {
     try {
       return await driver.spawn(spec);
     } catch (e) {
-      if (!(e instanceof ImageNotOnHost)) throw e;
+      if (!(e instanceof ImageNotOnHost) || !image) throw e;
       this.log.warn({ server_id: spec.serverId, host: driver.host, engine_image_id: spec.imageRef }, 'the engine lost the image: loading it again');
       await this.hostImages.ensureOnHost(image, driver, { recheck: true });
       return driver.spawn(spec);
@@ -89,17 +90,24 @@ export class InstanceBuilder {
 
   /** The InstanceSpec the driver boots for this server, but for its network's details (spawnFrom adds them). */
   specOf(server: ServerRecord, image: ImageRecord): InstanceDraft {
+    return this.specFrom(server, image.engine_image_id!, commandOf(image));
+  }
+
+  /**
+   * The draft from an engine image given directly: a move's destination boots from the image the
+   * source committed, whose own command is the server's (`command` undefined).
+   */
+  specFrom(server: ServerRecord, imageRef: string, command?: string[]): InstanceDraft {
     const spec: InstanceDraft = {
       serverId: server.id,
       projectId: server.project_id,
       hostname: server.hostname,
-      imageRef: image.engine_image_id!,
+      imageRef,
       memoryMb: server.flavor.ram,
       vcpus: server.flavor.vcpus,
       env: { ...server.metadata },
       network: server.requested_networks === 'none' ? null : { projectId: server.project_id },
     };
-    const command = commandOf(image);
     if (command) spec.command = command;
     if (server.key_data) spec.authorizedKeys = server.key_data.endsWith('\n') ? server.key_data : `${server.key_data}\n`;
     if (server.user_data) spec.userData = Buffer.from(server.user_data, 'base64');

@@ -19,6 +19,20 @@ import type { HostService } from './hosts';
 import type { ServerDeleter } from './server-delete';
 import type { PlacementPort } from '../scheduler/types';
 
+/** What the reconciler's verbs need from the moves between hosts (MigrationService implements it). */
+export interface MovesPort {
+  /**
+   * An instance of a live server on a host that is not the server's (`driver`'s): removed
+   * unless a move still needs it (a cold move not yet confirmed or reverted, an evacuation under
+   * way); true when it was removed.
+   */
+  removeLeftover(driver: ComputeDriver, server: ServerRecord): Promise<boolean>;
+  /** Resolves a move that a dead process left mid-way and says true, or says false: not a move's task. */
+  recover(server: ServerRecord): Promise<boolean>;
+  /** A sweep of `host` found these servers' instances there (evacuations from it may be complete). */
+  hostSwept(host: string, present: ReadonlySet<string>): Promise<void>;
+}
+
 export interface PowerSyncDeps {
   servers: ServerRepository;
   actions: ActionRepository;
@@ -28,6 +42,8 @@ export interface PowerSyncDeps {
   /** Releases the allocation of a build that recovery fails. */
   placement: Pick<PlacementPort, 'release'>;
   log: Logger;
+  /** Moves between hosts (late-bound: built after this); absent, an instance on a host not its server's is left alone. */
+  moves?: () => MovesPort | undefined;
 }
 
 export class PowerSync implements PowerSyncPort {
@@ -38,6 +54,7 @@ export class PowerSync implements PowerSyncPort {
   private readonly deleter: ServerDeleter;
   private readonly placement: Pick<PlacementPort, 'release'>;
   private readonly log: Logger;
+  private readonly moves: () => MovesPort | undefined;
 
   constructor(deps: PowerSyncDeps) {
     this.servers = deps.servers;
@@ -47,6 +64,7 @@ export class PowerSync implements PowerSyncPort {
     this.deleter = deps.deleter;
     this.placement = deps.placement;
     this.log = deps.log;
+    this.moves = deps.moves ?? (() => undefined);
   }
 
   /**
@@ -68,11 +86,14 @@ export class PowerSync implements PowerSyncPort {
    * Brings one server's states into line with what its engine reported at `observedAt`
    * (decideSync). Skips servers with work in flight, and observations older than the row's
    * last change; the write is a compare-and-set on that change, so nothing newer is undone.
+   * `host`: where the observation was made; a server that lives on another host (it moved, or
+   * is moving) is not judged by what that host says.
    */
-  async syncPowerState(serverId: string, observed: Observation, observedAt: string, opts: { ignoreBusy?: boolean } = {}): Promise<SyncPatch | undefined> {
+  async syncPowerState(serverId: string, observed: Observation, observedAt: string, opts: { ignoreBusy?: boolean; host?: string } = {}): Promise<SyncPatch | undefined> {
     if (!opts.ignoreBusy && this.runner.isBusy(serverId)) return undefined;
     const server = await this.servers.get(serverId);
     if (!server) return undefined;
+    if (opts.host !== undefined && server.host !== opts.host) return undefined;
     if (server.updated_at >= observedAt) return undefined;
     const decision = decideSync(server, observed);
     if (decision.kind !== 'update') return undefined;
@@ -109,6 +130,8 @@ export class PowerSync implements PowerSyncPort {
       const isDelete = a.action === 'delete' || a.action === 'forceDelete';
       if (decision.kind !== 'finish-delete' || !isDelete) await this.actions.finish(a.id, 'Error', 'Interrupted by a restart of novadock.');
     }
+    const moves = this.moves();
+    if (decision.kind !== 'finish-delete' && moves && (await moves.recover(server))) return;
     switch (decision.kind) {
       case 'none':
         return;
@@ -143,14 +166,21 @@ export class PowerSync implements PowerSyncPort {
     }
   }
 
+  /** After a sweep of a host that answered: what it still holds, for the moves' bookkeeping. */
+  async hostSwept(host: string, present: ReadonlySet<string>): Promise<void> {
+    await this.moves()?.hostSwept(host, present);
+  }
+
   /**
-   * Removes an instance labelled as ours that no server (or only a deleted one) owns. Checked
-   * again here, under the lane, so a server being created or deleted right now is never touched.
+   * Removes an instance labelled as ours that no server (or only a deleted one) owns, or that
+   * a move left on a host that is not its server's (MovesPort.removeLeftover). Checked again
+   * here, under the lane, so a server being created, moved or deleted right now is never touched.
    */
   async removeOrphan(driver: ComputeDriver, serverId: string, projectId: string): Promise<boolean> {
     if (this.runner.isBusy(serverId)) return false;
     const row = await this.servers.get(serverId);
-    if (row) return false;
+    const moves = this.moves();
+    if (row) return row.host !== driver.host && moves ? moves.removeLeftover(driver, row) : false;
     // Another novadock sharing the engine (and host name) labels its containers the same way:
     // only a project this database has had servers in is ours to clean up.
     if (!(await this.servers.projectKnown(projectId))) return false;

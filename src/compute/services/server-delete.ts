@@ -10,6 +10,7 @@ import type { ActionRepository } from '../../db/action-repo';
 import { HypervisorUnavailable } from '../../virt/driver';
 import { VmStates } from '../vm-states';
 import { TaskStates } from '../task-states';
+import type { ServerRecord } from '../server-record';
 import { PowerStates } from '../power-state';
 import { RULES, StateRule, refusal } from '../state-rules';
 import { describe, faultOf } from './action-runner';
@@ -17,6 +18,12 @@ import type { TaskRunner } from './task-runner';
 import type { HostService } from './hosts';
 import type { ServerQueries } from './server-queries';
 import type { PlacementPort, ServerGroupsPort } from '../scheduler/types';
+
+/** What a delete needs from the moves between hosts (MigrationService implements it). */
+export interface DeleteMovesPort {
+  /** A server being deleted: its unfinished moves end, their other host's instance goes (best effort). */
+  onDelete(server: ServerRecord): Promise<void>;
+}
 
 export interface ServerDeleterDeps {
   servers: ServerRepository;
@@ -27,6 +34,8 @@ export interface ServerDeleterDeps {
   placement: Pick<PlacementPort, 'release'>;
   groups: Pick<ServerGroupsPort, 'removeMember'>;
   log: Logger;
+  /** Late-bound: the moves are built after the deleter (they need what the deleter feeds). */
+  moves?: () => DeleteMovesPort | undefined;
 }
 
 export class ServerDeleter {
@@ -38,6 +47,7 @@ export class ServerDeleter {
   private readonly placement: Pick<PlacementPort, 'release'>;
   private readonly groups: Pick<ServerGroupsPort, 'removeMember'>;
   private readonly log: Logger;
+  private readonly moves: () => DeleteMovesPort | undefined;
 
   constructor(deps: ServerDeleterDeps) {
     this.servers = deps.servers;
@@ -48,6 +58,7 @@ export class ServerDeleter {
     this.placement = deps.placement;
     this.groups = deps.groups;
     this.log = deps.log;
+    this.moves = deps.moves ?? (() => undefined);
   }
 
   /**
@@ -80,6 +91,7 @@ export class ServerDeleter {
     }
     const driver = this.hosts.driverAt(server.host);
     try {
+      await this.moves()?.onDelete(server);
       if (driver) await driver.destroy(id);
       const ts = nowIso();
       const deleted = await this.servers.update(id, {

@@ -187,6 +187,10 @@ const EVENT_OF: Record<string, string> = {
   suspend: 'compute_suspend_instance',
   resume: 'compute_resume_instance',
   createImage: 'compute_snapshot_instance',
+  migrate: 'compute_resize_instance',
+  confirmResize: 'compute_confirm_resize',
+  revertResize: 'compute_revert_resize',
+  evacuate: 'compute_rebuild_instance',
 };
 
 /** An instance action (nova/api/openstack/compute/instance_actions.py). */

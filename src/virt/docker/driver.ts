@@ -7,7 +7,7 @@
  * and state mapping, pure), networks.ts (per-project networks: bridges, or overlays spanning
  * the hosts of a swarm), addresses.ts (stable addresses), swarm.ts (swarm state and managers),
  * files.ts (boot files), events.ts (the event stream), client.ts (connection and error
- * translation). Docker ids and Docker words never leave this folder.
+ * translation), moves.ts (cold moves). Docker ids and Docker words never leave this folder.
  *
  * Power-state notes:
  * - suspend/resume use the engine's pause (the cgroup freezer: processes stay in memory,
@@ -41,7 +41,8 @@ import { createOptions, DEFAULT_LIMITS, demuxLogs, infoFromInspect, infoFromList
 import { subscribeEvents } from './events';
 import { bootFilesTar } from './files';
 import { DockerImages } from './images';
-import { LABEL_HOST, LABEL_MANAGED, LABEL_PROJECT, LABEL_SERVER, containerName } from './labels';
+import { BLANK_LABELS, LABEL_HOST, LABEL_MANAGED, LABEL_PROJECT, LABEL_SERVER, containerName, setAsideName } from './labels';
+import { DockerMoves } from './moves';
 import { ProjectNetwork, ProjectNetworks } from './networks';
 import { pickAddress, Picked } from './addresses';
 import type { SwarmManagers } from './swarm';
@@ -92,6 +93,7 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class DockerDriver implements ComputeDriver {
   readonly host: string;
+  readonly moves: DockerMoves;
   private readonly docker: Docker;
   private readonly log: Logger;
   private readonly images: DockerImages;
@@ -108,6 +110,7 @@ export class DockerDriver implements ComputeDriver {
     this.docker = connect(opts.dockerHost);
     this.images = new DockerImages(this.docker, this.host, opts.layerShortcutMinBytes);
     this.networks = new ProjectNetworks(this.docker, this.host, this.log, { swarm: opts.swarm, encrypted: opts.encryptedNetworks, infoTimeoutMs: opts.pingTimeoutMs });
+    this.moves = new DockerMoves(this.docker, this.host, this.images);
     this.rebootTimeoutSeconds = opts.rebootTimeoutSeconds ?? 30;
     this.startupCheckMs = opts.startupCheckMs ?? 10;
     this.pingTimeoutMs = opts.pingTimeoutMs ?? 2000;
@@ -228,19 +231,21 @@ export class DockerDriver implements ComputeDriver {
       if (e instanceof InstanceNotFound) return undefined;
       throw e;
     });
-    if (!c) return;
-    await call(this.host, async () => {
-      try {
-        await this.docker.getContainer(c.Id).remove({ force: true, v: true });
-      } catch (e) {
-        if (statusOf(e) === 404) return;
-        // 409: a removal is already in progress — wait for it to finish.
-        if (statusOf(e) === 409) return this.waitGone(c.Id);
-        throw e;
-      }
-    });
-    const projectId = c.Config?.Labels?.[LABEL_PROJECT];
-    if (projectId) await this.networks.releaseIfUnused(projectId, Object.keys(c.NetworkSettings?.Networks ?? {}));
+    if (c) {
+      await call(this.host, async () => {
+        try {
+          await this.docker.getContainer(c.Id).remove({ force: true, v: true });
+        } catch (e) {
+          if (statusOf(e) === 404) return;
+          // 409: a removal is already in progress — wait for it to finish.
+          if (statusOf(e) === 409) return this.waitGone(c.Id);
+          throw e;
+        }
+      });
+    }
+    await this.moves.destroyRest(serverId, c);
+    const projectId = c?.Config?.Labels?.[LABEL_PROJECT];
+    if (c && projectId) await this.networks.releaseIfUnused(projectId, Object.keys(c.NetworkSettings?.Networks ?? {}));
   }
 
   async powerOff(serverId: string, timeoutSeconds: number): Promise<void> {
@@ -302,9 +307,7 @@ export class DockerDriver implements ComputeDriver {
     const res = (await this.op(serverId, () =>
       this.docker.getContainer(c.Id).commit({
         _query: { container: c.Id, pause: true, comment: `snapshot of server ${serverId}` },
-        // The container's own labels would be inherited by the image and so by anything run
-        // from it (even outside novadock), making it look like ours: blank them.
-        _body: { Labels: { ...labels, [LABEL_MANAGED]: '', [LABEL_SERVER]: '', [LABEL_PROJECT]: '', [LABEL_HOST]: '' } },
+        _body: { Labels: { ...labels, ...BLANK_LABELS } },
       }),
     )) as { Id?: string };
     if (!res?.Id) throw new Error(`Compute host ${this.host}: the engine returned no image id for the snapshot of ${serverId}`);
@@ -320,7 +323,7 @@ export class DockerDriver implements ComputeDriver {
       const serverId = c.Labels?.[LABEL_SERVER];
       const projectId = c.Labels?.[LABEL_PROJECT];
       if (!serverId || !projectId || c.Labels?.[LABEL_MANAGED] !== 'true' || c.Labels?.[LABEL_HOST] !== this.host) continue;
-      out.push({ serverId, projectId, info: infoFromListing(c) });
+      out.push({ serverId, projectId, info: infoFromListing(c), ...(c.Names?.includes(`/${setAsideName(serverId)}`) && { setAside: true }) });
     }
     return out;
   }

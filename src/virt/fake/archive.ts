@@ -76,3 +76,49 @@ export async function buildFakeArchive(opts: {
   ]);
   return { bytes, imageId: `sha256:${configHex}` };
 }
+
+/** Reads one tar (a Buffer) into its regular files, by name. */
+async function unpack(bytes: Buffer): Promise<Map<string, Buffer>> {
+  const out = new Map<string, Buffer>();
+  const extract = tar.extract();
+  extract.on('entry', (header, stream, next) => {
+    const chunks: Buffer[] = [];
+    stream.on('data', (c: unknown) => chunks.push(c as Buffer));
+    stream.on('end', () => {
+      if (header.type === 'file') out.set(header.name, Buffer.concat(chunks));
+      next();
+    });
+    stream.resume();
+  });
+  const done = new Promise<void>((resolve, reject) => {
+    extract.on('finish', resolve);
+    extract.on('error', reject);
+  });
+  extract.end(bytes);
+  await done;
+  return out;
+}
+
+/**
+ * What a fake engine keeps of an archive it loads: the files of its layers (later layers win)
+ * and its config's labels, so an image committed on one fake engine and loaded into another
+ * starts with the same files, as on Docker. A layout it does not know gives nothing.
+ */
+export async function contentsOfArchive(bytes: Buffer): Promise<{ files: Map<string, Buffer>; labels: Record<string, string> }> {
+  const files = new Map<string, Buffer>();
+  let labels: Record<string, string> = {};
+  try {
+    const entries = await unpack(bytes);
+    const manifest = JSON.parse(entries.get('manifest.json')?.toString('utf8') ?? '[]') as { Config?: string; Layers?: string[] }[];
+    const first = manifest[0] ?? {};
+    const config = first.Config ? entries.get(first.Config) : undefined;
+    if (config) labels = (JSON.parse(config.toString('utf8')) as { config?: { Labels?: Record<string, string> } }).config?.Labels ?? {};
+    for (const layer of first.Layers ?? []) {
+      const body = entries.get(layer);
+      if (body) for (const [name, content] of await unpack(body)) files.set(`/${name.replace(/^\/+/, '')}`, content);
+    }
+  } catch {
+    return { files: new Map(), labels: {} };
+  }
+  return { files, labels };
+}

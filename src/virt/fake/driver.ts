@@ -30,12 +30,13 @@ import {
 import { buildFakeArchive } from './archive';
 import { FakeImages } from './images';
 import { FakeNetworks } from './networks';
+import { FakeEngine, FakeInstance, FakeMoves, MoveOp } from './moves';
 
 /** Every driver call, by name, for delays and injected failures. */
 export type FakeOp =
   | 'ping' | 'hasImage' | 'loadImage' | 'removeImage' | 'exportImage'
   | 'spawn' | 'destroy' | 'powerOff' | 'powerOn' | 'reboot' | 'pause' | 'unpause' | 'suspend' | 'resume'
-  | 'getInfo' | 'getConsoleOutput' | 'snapshot' | 'listInstances' | 'hypervisorInfo';
+  | 'getInfo' | 'getConsoleOutput' | 'snapshot' | 'listInstances' | 'hypervisorInfo' | MoveOp;
 
 /** What an instance's process does when it starts, in the fake's world. */
 export interface FakeProgram {
@@ -71,16 +72,6 @@ export interface FakeDriverOptions {
   hypervisor?: Partial<HypervisorInfo>;
 }
 
-interface FakeInstance {
-  spec: InstanceSpec;
-  /** Suspend freezes like pause: the fake, like Docker, reports PAUSED (3) for both. */
-  powerState: PowerState;
-  console: string[];
-  files: Map<string, Buffer>;
-  exitCode?: number;
-  oomKilled?: boolean;
-}
-
 interface Subscriber {
   listener: (e: InstanceEvent) => void;
   onError: (err: Error) => void;
@@ -95,6 +86,8 @@ const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
 export class FakeDriver implements ComputeDriver {
   readonly host: string;
+  /** Cold moves (moves.ts), over this engine's insides. */
+  readonly moves: FakeMoves;
   private readonly opts: FakeDriverOptions;
   private down: boolean;
 
@@ -109,6 +102,7 @@ export class FakeDriver implements ComputeDriver {
     this.opts = opts;
     this.down = opts.unavailable ?? false;
     this.images = new FakeImages(opts.images);
+    this.moves = new FakeMoves(this.engine());
   }
 
   // ---------------------------------------------------------------- test controls
@@ -255,10 +249,12 @@ export class FakeDriver implements ComputeDriver {
   async destroy(serverId: string): Promise<void> {
     await this.enter('destroy', serverId);
     const inst = this.instances.get(serverId);
-    if (!inst) return;
-    if (inst.powerState === RUNNING || inst.powerState === PAUSED) this.stopNow(inst, 137, ['kill', 'die']);
-    this.instances.delete(serverId);
-    this.emit(serverId, 'destroy');
+    if (inst) {
+      if (inst.powerState === RUNNING || inst.powerState === PAUSED) this.stopNow(inst, 137, ['kill', 'die']);
+      this.instances.delete(serverId);
+      this.emit(serverId, 'destroy');
+    }
+    await this.moves.destroyRest(serverId, inst);
   }
 
   async powerOff(serverId: string, timeoutSeconds: number): Promise<void> {
@@ -288,24 +284,20 @@ export class FakeDriver implements ComputeDriver {
     return this.info(inst);
   }
 
-  async pause(serverId: string): Promise<void> {
-    await this.enter('pause', serverId);
-    this.freeze(serverId);
+  pause(serverId: string): Promise<void> {
+    return this.enter('pause', serverId).then(() => this.freeze(serverId));
   }
 
-  async unpause(serverId: string): Promise<void> {
-    await this.enter('unpause', serverId);
-    this.thaw(serverId);
+  unpause(serverId: string): Promise<void> {
+    return this.enter('unpause', serverId).then(() => this.thaw(serverId));
   }
 
-  async suspend(serverId: string): Promise<void> {
-    await this.enter('suspend', serverId);
-    this.freeze(serverId);
+  suspend(serverId: string): Promise<void> {
+    return this.enter('suspend', serverId).then(() => this.freeze(serverId));
   }
 
-  async resume(serverId: string): Promise<void> {
-    await this.enter('resume', serverId);
-    this.thaw(serverId);
+  resume(serverId: string): Promise<void> {
+    return this.enter('resume', serverId).then(() => this.thaw(serverId));
   }
 
   async getInfo(serverId: string): Promise<InstanceInfo> {
@@ -321,22 +313,12 @@ export class FakeDriver implements ComputeDriver {
 
   async snapshot(serverId: string, labels: Record<string, string>): Promise<string> {
     await this.enter('snapshot', serverId);
-    const inst = this.mustHave(serverId);
-    const files: Record<string, Buffer> = {};
-    for (const [p, b] of inst.files) files[p] = b;
-    const { bytes, imageId } = await buildFakeArchive({
-      files,
-      labels,
-      cmd: inst.spec.command,
-      salt: `${this.host}/${serverId}/${++this.snapshots}`,
-    });
-    this.images.add({ imageId, repoTags: [], archive: bytes, files: new Map(inst.files) });
-    return imageId;
+    return this.commit(this.mustHave(serverId), labels);
   }
 
   async listInstances(): Promise<OwnedInstance[]> {
     await this.enter('listInstances');
-    return [...this.instances.values()].map((i) => ({ serverId: i.spec.serverId, projectId: i.spec.projectId, info: this.info(i) }));
+    return [...this.instances.values()].map((i) => ({ serverId: i.spec.serverId, projectId: i.spec.projectId, info: this.info(i) } as OwnedInstance)).concat(this.moves.listed());
   }
 
   subscribe(listener: (e: InstanceEvent) => void, onError: (err: Error) => void): () => void {
@@ -368,6 +350,39 @@ export class FakeDriver implements ComputeDriver {
   }
 
   // ---------------------------------------------------------------- internals
+
+  /** This engine's insides, as the moves (moves.ts) work on them. */
+  private engine(): FakeEngine {
+    return {
+      enter: (op, serverId) => this.enter(op, serverId),
+      get: (serverId) => this.instances.get(serverId),
+      take: (serverId) => {
+        const inst = this.instances.get(serverId);
+        this.instances.delete(serverId);
+        return inst;
+      },
+      put: (inst) => {
+        if (this.instances.has(inst.spec.serverId)) throw new Error(`Another instance of server ${inst.spec.serverId} holds its name on ${this.host}.`);
+        this.instances.set(inst.spec.serverId, inst);
+      },
+      stop: (inst) => { if (inst.powerState === RUNNING || inst.powerState === PAUSED) this.stopNow(inst, 143, ['kill', 'die', 'stop']); },
+      start: (inst) => { if (inst.powerState !== RUNNING) this.boot(inst); },
+      commit: (inst, labels) => this.commit(inst, labels),
+      labelsOf: (ref) => this.images.get(ref)?.labels ?? {},
+      removeImage: (ref) => this.removeImage(ref),
+      info: (inst) => this.info(inst),
+      emit: (serverId, type) => this.emit(serverId, type),
+    };
+  }
+
+  /** Commits an instance's files to a new image (snapshots and moves). */
+  private async commit(inst: FakeInstance, labels: Record<string, string>): Promise<string> {
+    const { bytes, imageId } = await buildFakeArchive({
+      files: Object.fromEntries(inst.files), labels, cmd: inst.spec.command, salt: `${this.host}/${inst.spec.serverId}/${++this.snapshots}`,
+    });
+    this.images.add({ imageId, repoTags: [], archive: bytes, files: new Map(inst.files), labels });
+    return imageId;
+  }
 
   private async enter(op: FakeOp, serverId?: string): Promise<void> {
     await this.opts.beforeCall?.(op, serverId);

@@ -7,6 +7,7 @@
 import { PassThrough, Readable, Transform, pipeline } from 'node:stream';
 import { InvalidImageArchive } from '../driver';
 import { inspectImageArchive } from '../image-archive';
+import { contentsOfArchive } from './archive';
 
 export interface FakeImage {
   imageId: string;
@@ -15,6 +16,8 @@ export interface FakeImage {
   archive?: Buffer;
   /** Files the image's root file system starts with (snapshots carry their instance's). */
   files: Map<string, Buffer>;
+  /** The config's labels (a move's image names the server it carries). */
+  labels?: Record<string, string>;
 }
 
 export class FakeImages {
@@ -75,7 +78,8 @@ export class FakeImages {
       if (e instanceof InvalidImageArchive) throw e;
       throw new InvalidImageArchive(`The image archive could not be read: ${(e as Error).message}`);
     }
-    return { imageId: meta.imageId, repoTags: meta.repoTags, archive: Buffer.concat(chunks), files: new Map() };
+    const bytes = Buffer.concat(chunks);
+    return { imageId: meta.imageId, repoTags: meta.repoTags, archive: bytes, ...(await contentsOfArchive(bytes)) };
   }
 
   /** The image's archive as a stream (`docker save`); throws when absent or seeded without one. */

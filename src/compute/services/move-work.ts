@@ -1,0 +1,321 @@
+/**
+ * The work of moves between compute hosts, on the server's lane, after nova/compute/manager.py
+ * (prep_resize, resize_instance, finish_resize, confirm_resize, revert_resize,
+ * finish_revert_resize, rebuild_instance with recreate). Every server change is a
+ * compare-and-set on the task it leaves; a delete or an admin's reset meanwhile supersedes it.
+ *
+ *   cold migration (`migrate`; a resize is the same path with another flavor)     migration
+ *     resize_prep       placement chooses a destination, never the source      pre-migrating
+ *     resize_migrating  source: power off, commit the filesystem, set aside    migrating
+ *     resize_migrated   its image: source exportImage → destination loadImage  post-migrating
+ *     resize_finish     host := destination; spawn from the image (powered
+ *                       off again if the server was stopped)
+ *     → vm_state resized, status VERIFY_RESIZE                                 finished
+ *   confirm            source: the set-aside instance and images go; placement
+ *                      drops the source's claim; active (stopped if off)        confirming → confirmed
+ *   revert             resize_reverting: the destination's instance goes, the
+ *                      source's comes back (started if it was active);
+ *                      host := source; placement returns the source's claim     reverting → reverted
+ *   evacuation         rebuilding: placement; rebuild_block_device_mapping: the
+ *                      server's image onto the destination; rebuild_spawning:
+ *                      spawn from it; host := destination (stopped again if it
+ *                      was stopped)                                             accepted → pre-migrating → done
+ *                      the old host answers again: its instance is removed     → completed (MoveCleanup)
+ *
+ * A cold move that fails is rolled back: the destination's instance goes, the source's comes back
+ * as it was, and the server stays on its source with a fault (Nova's InstanceFaultRollback);
+ * migration error. A failed evacuation leaves the server ERROR on its (down) host; migration
+ * failed, or error when no host was found.
+ */
+import type { Logger } from 'pino';
+import type { RequestContext } from '../../http/context';
+import { now as nowIso } from '../../clock';
+import type { ServerPatch, ServerRepository } from '../../db/server-repo';
+import type { ActionRepository } from '../../db/action-repo';
+import type { MigrationRecord, MigrationRepository } from '../../db/migration-repo';
+import { ComputeDriver, HypervisorUnavailable, InstanceInfo } from '../../virt/driver';
+import type { FlavorSnapshot, ServerRecord } from '../server-record';
+import { VmStates } from '../vm-states';
+import { TaskStates, TaskState } from '../task-states';
+import { PowerStates } from '../power-state';
+import { MigrationStatuses as M, MigrationStatus } from '../migration-status';
+import { NoValidHost, PlacementPort, RequestSpec } from '../scheduler/types';
+import { Superseded, describe, faultOf, runningPatch } from './action-runner';
+import type { HostService } from './hosts';
+import type { InstanceBuilder } from './instance-builder';
+import type { ComputeImages } from './ports';
+
+export interface MoveWorkDeps {
+  servers: ServerRepository;
+  migrations: MigrationRepository;
+  actions: ActionRepository;
+  hosts: HostService;
+  builder: InstanceBuilder;
+  images: ComputeImages;
+  placement: PlacementPort;
+  log: Logger;
+  /** Grace period of the source's power off (as os-stop's). */
+  shutdownTimeoutSeconds: number;
+}
+
+/** A cold move as the API accepted it. */
+export interface ColdMove {
+  server: ServerRecord;
+  migration: MigrationRecord;
+  /** The instance action to finish; absent when resuming a dead process's move. */
+  actionId?: number;
+  spec: RequestSpec;
+  /** The flavor on the destination (the server's own for a migration). */
+  flavor: FlavorSnapshot;
+}
+
+/** How far a cold move got: what a rollback must undo. */
+interface Progress {
+  task: TaskState;
+  placed?: string;
+  dest?: ComputeDriver;
+  /** The source was asked to power off and set aside (maybe half done). */
+  sourceTouched?: boolean;
+  imageRef?: string;
+  /** The destination was asked to spawn (maybe half done). */
+  spawned?: boolean;
+}
+
+export class MoveWork {
+  private readonly d: MoveWorkDeps;
+
+  constructor(deps: MoveWorkDeps) {
+    this.d = deps;
+  }
+
+  // ------------------------------------------------------------------ cold migration
+
+  async coldMove(job: ColdMove): Promise<void> {
+    const { server, migration } = job;
+    const id = server.id;
+    const p: Progress = { task: TaskStates.RESIZE_PREP };
+    try {
+      const source = this.driverAt(migration.source_compute);
+      const destHost = await this.d.placement.placeMove(server, job.spec, migration.uuid);
+      p.placed = destHost;
+      const dest = this.driverAt(destHost);
+      p.dest = dest;
+      await this.d.migrations.update(migration.id, { dest_compute: destHost, dest_node: destHost, dest_host: await this.hostIp(destHost) });
+      await this.advance(migration, M.MIGRATING);
+      await this.step(id, p, TaskStates.RESIZE_MIGRATING);
+      p.sourceTouched = true;
+      p.imageRef = await source.moves.migrateDiskAndPowerOff(id, migration.uuid, this.d.shutdownTimeoutSeconds);
+      await this.advance(migration, M.POST_MIGRATING);
+      await this.step(id, p, TaskStates.RESIZE_MIGRATED);
+      if (!(await dest.hasImage(p.imageRef))) await dest.loadImage(await source.exportImage(p.imageRef));
+      await this.step(id, p, TaskStates.RESIZE_FINISH, { host: destHost });
+      p.spawned = true;
+      let info = await this.d.builder.spawnFrom(dest, this.d.builder.specFrom({ ...server, flavor: job.flavor }, p.imageRef));
+      if (server.vm_state === VmStates.STOPPED) info = await this.powerOff(dest, id);
+      await this.quietly(id, 'remove the move image from the source', () => source.removeImage(p.imageRef!));
+      await this.step(id, p, null, { vm_state: VmStates.RESIZED, ...runningPatch(info) });
+      await this.advance(migration, M.FINISHED);
+      await this.finishAction(job.actionId, 'Success');
+      this.d.log.info({ server_id: id, source: migration.source_compute, dest: destHost }, 'cold migration finished: VERIFY_RESIZE');
+    } catch (err) {
+      await this.rollBack(job, p, err);
+    }
+  }
+
+  /**
+   * A cold move that failed (or was superseded, or a dead process left) is undone: the
+   * destination's instance goes, the source's comes back, the server is on its source again.
+   */
+  async rollBack(job: ColdMove, p: Progress, err: unknown): Promise<void> {
+    const { server, migration } = job;
+    const id = server.id;
+    const message = describe(err);
+    const sourceHost = migration.source_compute ?? server.host;
+    const source = this.d.hosts.driverAt(sourceHost);
+    let undoFailed: string | undefined;
+    const undo = async <T>(what: string, fn: () => Promise<T>): Promise<T | undefined> => {
+      try {
+        return await fn();
+      } catch (e) {
+        undoFailed ??= `${what}: ${describe(e)}`;
+        this.d.log.warn({ server_id: id, err: describe(e) }, `rolling back a move: could not ${what}`);
+        return undefined;
+      }
+    };
+    if (p.spawned && p.dest) await undo('remove the destination\'s instance', () => p.dest!.destroy(id));
+    if (p.imageRef && p.dest && p.dest !== source) await this.quietly(id, 'remove the move image from the destination', () => p.dest!.removeImage(p.imageRef!));
+    let restored: InstanceInfo | undefined;
+    if (p.sourceTouched) {
+      restored = await undo('restore the source\'s instance', async () => {
+        if (!source) throw new Error(`Compute host ${sourceHost} is not configured.`);
+        return source.moves.finishRevertMigration(id, server.vm_state === VmStates.ACTIVE);
+      });
+    }
+    if (p.placed) await this.quietly(id, 'return the placement', () => this.d.placement.revertMove(id, migration.uuid));
+    await this.d.migrations.update(migration.id, { status: M.ERROR });
+    await this.finishAction(job.actionId, 'Error', message);
+    if (err instanceof Superseded) {
+      // A newer intent (delete, reset) owns the server; its instance is on the source again.
+      await this.d.servers.update(id, { host: sourceHost });
+      this.d.log.info({ server_id: id }, 'cold migration superseded; rolled back to the source');
+      return;
+    }
+    const back: ServerPatch = { task_state: null, host: sourceHost, fault: faultOf(message) };
+    if (undoFailed) {
+      back.vm_state = VmStates.ERROR;
+      back.fault = faultOf(`${message} It could not be undone (${undoFailed}).`);
+    } else if (restored) Object.assign(back, runningPatch(restored));
+    await this.d.servers.update(id, back, { taskStates: [p.task] });
+    this.d.log.warn({ server_id: id, err: message, undone: !undoFailed }, 'cold migration failed; rolled back to the source');
+  }
+
+  // ------------------------------------------------------------------ confirm and revert
+
+  /** confirmResize: the source forgets the server; the server is active (stopped if powered off). */
+  async confirm(server: ServerRecord, migration: MigrationRecord, actionId?: number): Promise<void> {
+    const id = server.id;
+    try {
+      const source = this.d.hosts.driverAt(migration.source_compute);
+      // A source that fails here keeps a leftover the reconciler removes once it answers
+      // (the migration is no longer in progress): the server itself is fine on its destination.
+      if (source) await this.quietly(id, 'clean up the source', () => source.moves.confirmMigration(id));
+      await this.d.placement.confirmMove(migration.uuid);
+      const row = await this.d.servers.get(id);
+      let power = row?.power_state ?? PowerStates.NOSTATE;
+      const dest = this.d.hosts.driverAt(row?.host ?? null);
+      if (dest) power = (await this.quietly(id, 'read the power state', () => dest.getInfo(id)))?.powerState ?? power;
+      // NOTE(openstack): as manager._confirm_resize: powered off → stopped, anything else → active.
+      const vm = power === PowerStates.SHUTDOWN || power === PowerStates.CRASHED ? VmStates.STOPPED : VmStates.ACTIVE;
+      await this.d.servers.update(id, { vm_state: vm, power_state: power }, { taskStates: [null, TaskStates.DELETING], vmStates: [VmStates.RESIZED] });
+      await this.d.migrations.update(migration.id, { status: M.CONFIRMED }, [M.CONFIRMING]);
+      await this.finishAction(actionId, 'Success');
+    } catch (err) {
+      const message = describe(err);
+      await this.d.migrations.update(migration.id, { status: M.ERROR }, [M.CONFIRMING]);
+      await this.d.servers.update(id, { vm_state: VmStates.ERROR, fault: faultOf(message) }, { taskStates: [null], vmStates: [VmStates.RESIZED] });
+      await this.finishAction(actionId, 'Error', message);
+      this.d.log.warn({ server_id: id, err: message }, 'confirm of a cold migration failed');
+    }
+  }
+
+  /** revertResize: the destination's instance goes; the source's is the server's again. */
+  async revert(server: ServerRecord, migration: MigrationRecord, actionId?: number): Promise<void> {
+    const id = server.id;
+    const sourceHost = migration.source_compute;
+    try {
+      const dest = this.d.hosts.driverAt(migration.dest_compute);
+      if (dest) {
+        // An unreachable destination keeps a leftover the reconciler removes once it answers.
+        await dest.destroy(id).catch((e) => {
+          if (!(e instanceof HypervisorUnavailable)) throw e;
+          this.d.log.warn({ server_id: id, host: dest.host }, 'revert: the destination does not answer; its instance is left for the reconciler');
+        });
+      }
+      const powerOn = migration.old_vm_state !== VmStates.STOPPED;
+      const info = await this.driverAt(sourceHost).moves.finishRevertMigration(id, powerOn);
+      await this.d.placement.revertMove(id, migration.uuid);
+      const patch: ServerPatch = { host: sourceHost, vm_state: powerOn ? VmStates.ACTIVE : VmStates.STOPPED, task_state: null, ...runningPatch(info), launched_at: nowIso() };
+      if (!(await this.d.servers.update(id, patch, { taskStates: [TaskStates.RESIZE_REVERTING] }))) {
+        await this.d.servers.update(id, { host: sourceHost });
+        throw new Superseded(id, TaskStates.RESIZE_REVERTING);
+      }
+      await this.d.migrations.update(migration.id, { status: M.REVERTED }, [M.REVERTING]);
+      await this.finishAction(actionId, 'Success');
+    } catch (err) {
+      const message = describe(err);
+      await this.d.migrations.update(migration.id, { status: M.ERROR }, [M.REVERTING]);
+      await this.finishAction(actionId, 'Error', message);
+      if (err instanceof Superseded) return;
+      await this.d.servers.update(id, { task_state: null, vm_state: VmStates.ERROR, fault: faultOf(message) }, { taskStates: [TaskStates.RESIZE_REVERTING] });
+      this.d.log.warn({ server_id: id, err: message }, 'revert of a cold migration failed');
+    }
+  }
+
+  // ------------------------------------------------------------------ evacuation
+
+  /** Rebuilds the server on another host from its image: the source is down, its disk is not used. */
+  async evacuate(ctx: RequestContext, server: ServerRecord, migration: MigrationRecord, spec: RequestSpec, actionId?: number): Promise<void> {
+    const id = server.id;
+    const p: Progress = { task: TaskStates.REBUILDING };
+    try {
+      const destHost = await this.d.placement.placeMove(server, spec, migration.uuid);
+      p.placed = destHost;
+      const dest = this.driverAt(destHost);
+      await this.d.migrations.update(migration.id, { status: M.PRE_MIGRATING, dest_compute: destHost, dest_node: destHost, dest_host: await this.hostIp(destHost) });
+      const image = server.image_id ? await this.d.images.find(ctx, server.image_id) : undefined;
+      if (!image) throw new Error(`Image ${server.image_id ?? '(none)'} of server ${id} is gone: the server cannot be rebuilt on another host.`);
+      await this.step(id, p, TaskStates.REBUILD_BLOCK_DEVICE_MAPPING);
+      await this.d.builder.hostImages.ensureOnHost(image, dest);
+      await this.step(id, p, TaskStates.REBUILD_SPAWNING);
+      p.dest = dest;
+      p.spawned = true;
+      // An instance of the server left on the destination by an earlier stay would hold its name.
+      await dest.destroy(id);
+      let info = await this.d.builder.spawnFrom(dest, this.d.builder.specOf(server, image), image);
+      if (server.vm_state === VmStates.STOPPED) info = await this.powerOff(dest, id);
+      const vm = server.vm_state === VmStates.STOPPED ? VmStates.STOPPED : VmStates.ACTIVE;
+      await this.step(id, p, null, { host: destHost, vm_state: vm, ...runningPatch(info), launched_at: nowIso(), fault: null });
+      await this.d.migrations.update(migration.id, { status: M.DONE });
+      await this.finishAction(actionId, 'Success');
+      this.d.log.info({ server_id: id, source: migration.source_compute, dest: destHost }, 'evacuated');
+    } catch (err) {
+      await this.failEvacuation(server, migration, p, err, actionId);
+    }
+  }
+
+  async failEvacuation(server: ServerRecord, migration: MigrationRecord, p: Progress, err: unknown, actionId?: number): Promise<void> {
+    const id = server.id;
+    const message = describe(err);
+    if (p.spawned && p.dest) await this.quietly(id, 'remove the destination\'s instance', () => p.dest!.destroy(id));
+    if (p.placed) await this.quietly(id, 'return the placement', () => this.d.placement.revertMove(id, migration.uuid));
+    await this.d.migrations.update(migration.id, { status: err instanceof NoValidHost ? M.ERROR : M.FAILED });
+    await this.finishAction(actionId, 'Error', message);
+    if (err instanceof Superseded) return;
+    await this.d.servers.update(id, { task_state: null, vm_state: VmStates.ERROR, fault: faultOf(message) }, { taskStates: [p.task] });
+    this.d.log.warn({ server_id: id, err: message }, 'evacuation failed');
+  }
+
+  // ------------------------------------------------------------------ helpers
+
+  private driverAt(host: string | null): ComputeDriver {
+    const d = this.d.hosts.driverAt(host);
+    if (!d) throw new Error(`Compute host ${host ?? '(none)'} is not configured.`);
+    return d;
+  }
+
+  /** Moves task_state on (compare-and-set from the current one) with `patch`; throws Superseded if taken over. */
+  private async step(id: string, p: Progress, to: TaskState | null, patch: ServerPatch = {}): Promise<void> {
+    if (!(await this.d.servers.update(id, { ...patch, task_state: to }, { taskStates: [p.task] }))) throw new Superseded(id, p.task);
+    if (to) p.task = to;
+  }
+
+  private async advance(m: MigrationRecord, status: MigrationStatus): Promise<void> {
+    await this.d.migrations.update(m.id, { status });
+  }
+
+  private async powerOff(driver: ComputeDriver, id: string): Promise<InstanceInfo> {
+    await driver.powerOff(id, this.d.shutdownTimeoutSeconds);
+    return driver.getInfo(id);
+  }
+
+  /** The host's address as its engine reported it (Nova's dest_host), if known. */
+  private async hostIp(host: string): Promise<string | null> {
+    return (await this.d.hosts.hosts()).find((h) => h.host === host)?.info?.hostIp ?? null;
+  }
+
+  private async finishAction(actionId: number | undefined, result: 'Success' | 'Error', error?: string): Promise<void> {
+    if (actionId !== undefined) await this.d.actions.finish(actionId, result, error);
+  }
+
+  /** Clean-up that must not fail the work: logged and let go. */
+  private async quietly<T>(id: string, what: string, fn: () => Promise<T>): Promise<T | undefined> {
+    try {
+      return await fn();
+    } catch (e) {
+      this.d.log.warn({ server_id: id, err: describe(e) }, `could not ${what}`);
+      return undefined;
+    }
+  }
+}
+
+export type { Progress as MoveProgress };
