@@ -14,7 +14,8 @@ let h1: FakeDriver;
 let image: string;
 
 beforeEach(async () => {
-  h1 = new FakeDriver({ host: 'h1' });
+  // h1 has the most free RAM, so the scheduler's RAM weigher places every boot there.
+  h1 = new FakeDriver({ host: 'h1', hypervisor: { memoryMb: 65536 } });
   t = await makeTestApp({ drivers: [h1, new FakeDriver({ host: 'h2' }), new FakeDriver({ host: 'h3' })], placement: new StandInPlacement(['h1', 'h2', 'h3']) });
   image = await uploadImage(t);
 });

@@ -30,7 +30,8 @@ const forcedDown = new Set<string>();
 
 beforeEach(async () => {
   forcedDown.clear();
-  h1 = new FakeDriver({ host: 'h1' });
+  // h1 has the most free RAM, so the scheduler's RAM weigher places every boot there.
+  h1 = new FakeDriver({ host: 'h1', hypervisor: { memoryMb: 65536 } });
   h2 = new FakeDriver({ host: 'h2' });
   placement = new StandInPlacement(['h1', 'h2']);
   const hostSettings = {

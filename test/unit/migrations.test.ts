@@ -46,8 +46,10 @@ beforeEach(async () => {
   seen = [];
   watch = undefined;
   failDestSpawn = false;
+  // h1 has the most free RAM, so the scheduler's RAM weigher places every boot there.
   const fake = (host: string) => new FakeDriver({
     host,
+    ...(host === 'h1' ? { hypervisor: { memoryMb: 65536 } } : {}),
     beforeCall: async (op) => {
       if (WATCHED[op]) await observe(`${host} ${WATCHED[op]}`);
       if (op === held) await gate;
@@ -236,8 +238,15 @@ describe('cold migration', () => {
 describe('one winner', () => {
   test('a migrate and a stop at once: one is accepted, the other is a conflict', async () => {
     const id = await activeOnH1();
+    // Whichever claims first keeps its task while the other asks: the stop's power-off and the
+    // migration's placement wait until both have answered.
+    hold('powerOff');
+    let open: () => void = () => undefined;
+    placement.gate = new Promise<void>((resolve) => { open = resolve; });
     const results = await Promise.allSettled([compute.migrations.migrate(await ctx(), id), compute.actions.stop(await ctx('demo'), id)]);
     expect(kinds(results).sort()).toEqual(['invalidState', 'ok']);
+    release();
+    open();
     await compute.tasks.idle();
     const s = await row(id);
     expect(s.task_state).toBeNull();
