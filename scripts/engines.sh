@@ -60,6 +60,8 @@ halt_engine() {
       for _ in $(seq 1 40); do [ -d "/proc/$pid" ] || break; sleep 0.5; done
       kill -9 "$pid" 2>/dev/null || true
     fi
+    # A dockerd killed after the grace period leaves its pid file, and the next one would refuse it.
+    rm -f "$pidfile"
   fi
   # containerd and its shims started for this engine name its exec root on their command line.
   local p
