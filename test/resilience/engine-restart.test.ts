@@ -94,14 +94,20 @@ test('when the Docker engine restarts under novadock, then reads keep working, w
     expect([409, 503]).toContain(stop.status);
     expect(stop.headers.get('content-type')).toMatch(/application\/json/);
     expect(errorMessage(stop.body)).toMatch(/unavailable|not available|down|engine|compute host/i);
+    // A boot is accepted as Nova accepts it (202); the scheduler finds no host up, so the server
+    // goes ERROR with Nova's fault (issue 13; before the scheduler this answered 503).
     const create = await h.demo.compute('POST', '/servers', { server: { name: 'resil-engine-down', imageRef: imageId, flavorRef: '1' } });
-    console.log(`engine-restart: POST /servers while down → ${create.status} ${errorMessage(create.body)}`);
-    expect([409, 503]).toContain(create.status);
-    expect(errorMessage(create.body)).toMatch(/unavailable|not available|down|engine|compute host/i);
+    console.log(`engine-restart: POST /servers while down → ${create.status}`);
+    expect(create.status).toBe(202);
+    const downId = create.body.server.id as string;
+    const failed = await waitFor(() => h.demo.server(downId), (v) => v.status === 'ERROR', 30_000, 100);
+    console.log(`engine-restart: that server → ${failed.value.status}: ${JSON.stringify(failed.value.fault?.message)}`);
+    expect(failed.value.status).toBe('ERROR');
+    expect(failed.value.fault?.message).toMatch(/^No valid host was found/);
 
-    // …and leave no partial state: no task claimed, no row added.
+    // …and leave no partial state: no task claimed; the one row added is that ERROR server.
     const rows = dbRows<{ id: string; task_state: string | null; vm_state: string }>(h.srv.dataDir, 'select id, task_state, vm_state from servers');
-    expect(rows.map((r) => r.id).sort()).toEqual(rowsBefore);
+    expect(rows.map((r) => r.id).sort()).toEqual([...rowsBefore, downId].sort());
     expect(rows.filter((r) => r.task_state !== null || r.vm_state === 'building')).toEqual([]);
   } finally {
     // Back up, however the checks above went.
