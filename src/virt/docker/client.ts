@@ -68,6 +68,16 @@ export async function call<T>(host: string, fn: () => Promise<T>, serverId?: str
   }
 }
 
+/** One engine call on an instance, as `call`; `ok` lists statuses that mean "already so" (undefined then). */
+export async function callOn<T>(host: string, serverId: string, fn: () => Promise<T>, ok: number[] = []): Promise<T | undefined> {
+  try {
+    return await fn();
+  } catch (e) {
+    if (ok.includes(statusOf(e) ?? -1)) return undefined;
+    throw translate(host, e, serverId);
+  }
+}
+
 export function translate(host: string, e: unknown, serverId?: string): Error {
   if (e instanceof HypervisorUnavailable || e instanceof InstanceNotFound) return e;
   if (isUnreachable(e)) return new HypervisorUnavailable(host, e);

@@ -36,7 +36,7 @@ import {
   ImageNotOnHost,
   SpawnFailed,
 } from '../driver';
-import { call, connect, engineMessage, isUnreachable, statusOf, translate } from './client';
+import { call, connect, engineMessage, isUnreachable, statusOf, translate, callOn } from './client';
 import { createOptions, DEFAULT_LIMITS, demuxLogs, infoFromInspect, infoFromListing, Limits, SERVER_ID, validateSpec } from './containers';
 import { subscribeEvents } from './events';
 import { bootFilesTar } from './files';
@@ -421,14 +421,9 @@ export class DockerDriver implements ComputeDriver {
     return info;
   }
 
-  /** One engine call on an instance; `ok` lists statuses that mean "already so". */
-  private async op<T>(serverId: string, fn: () => Promise<T>, ok: number[] = []): Promise<T | undefined> {
-    try {
-      return await fn();
-    } catch (e) {
-      if (ok.includes(statusOf(e) ?? -1)) return undefined;
-      throw translate(this.host, e, serverId);
-    }
+  /** One engine call on an instance (callOn on this host). */
+  private op<T>(serverId: string, fn: () => Promise<T>, ok: number[] = []): Promise<T | undefined> {
+    return callOn(this.host, serverId, fn, ok);
   }
 
   private async freeze(serverId: string): Promise<void> {

@@ -12,7 +12,7 @@
  */
 import type Docker from 'dockerode';
 import { InstanceInfo, InstanceMoves, InstanceNotFound } from '../driver';
-import { call, statusOf, translate } from './client';
+import { call, statusOf, translate, callOn } from './client';
 import { infoFromInspect } from './containers';
 import type { DockerImages } from './images';
 import { BLANK_LABELS, LABEL_HOST, LABEL_MANAGED, LABEL_MIGRATION, LABEL_MOVE_OF, LABEL_SERVER, containerName, setAsideName } from './labels';
@@ -96,13 +96,8 @@ export class DockerMoves implements InstanceMoves {
     }
   }
 
-  /** One engine call; `ok` lists statuses that mean "already so". */
-  private async op<T>(serverId: string, fn: () => Promise<T>, ok: number[] = []): Promise<T | undefined> {
-    try {
-      return await fn();
-    } catch (e) {
-      if (ok.includes(statusOf(e) ?? -1)) return undefined;
-      throw translate(this.host, e, serverId);
-    }
+  /** One engine call on an instance (callOn on this host). */
+  private op<T>(serverId: string, fn: () => Promise<T>, ok: number[] = []): Promise<T | undefined> {
+    return callOn(this.host, serverId, fn, ok);
   }
 }
