@@ -10,6 +10,10 @@
 #   bash scripts/engines.sh hosts              print the compute_hosts entries of the running ones
 #   bash scripts/engines.sh stop I             stop engine I as a host going down would (its
 #                                             containers stop; namespace and data stay)
+#   bash scripts/engines.sh crash I            lose engine I as a host that loses power would: every
+#                                             process of it (engine, containerd, shims, containers)
+#                                             is killed at once, so nothing reports the containers'
+#                                             end (namespace and data stay)
 #   bash scripts/engines.sh remove I           remove engine I and everything it made
 #   bash scripts/engines.sh start I            start engine I again (or a new one alone, with its
 #                                             namespace), keeping its data and swarm membership
@@ -66,8 +70,22 @@ halt_engine() {
   # containerd and its shims started for this engine name its exec root on their command line.
   local p
   for p in /proc/[0-9]*; do
-    if tr '\0' ' ' <"$p/cmdline" 2>/dev/null | grep -q -- "$RUN_DIR/h$i/"; then kill -9 "${p#/proc/}" 2>/dev/null || true; fi
+    if tr '\0' ' ' 2>/dev/null <"$p/cmdline" | grep -q -- "$RUN_DIR/h$i/"; then kill -9 "${p#/proc/}" 2>/dev/null || true; fi
   done
+}
+
+# Kills engine i and its containers at once (SIGKILL), as a host losing power would: no event
+# reports the containers' end. Their pids are read first; a container's init is the first process
+# of its pid namespace, and killing it ends the rest.
+crash_engine() {
+  local i=$1 pids
+  pids=$(timeout 10 docker -H "unix://$(engine_sock "$i")" ps -q 2>/dev/null \
+    | xargs -r timeout 10 docker -H "unix://$(engine_sock "$i")" inspect -f '{{.State.Pid}}' 2>/dev/null || true)
+  local pidfile="$RUN_DIR/h$i/dockerd.pid"
+  if [ -f "$pidfile" ]; then kill -9 "$(cat "$pidfile")" 2>/dev/null || true; fi
+  halt_engine "$i"
+  local pid
+  for pid in $pids; do [ "$pid" -gt 1 ] 2>/dev/null && kill -9 "$pid" 2>/dev/null || true; done
 }
 
 # Removes an engine and everything it made: process, mounts, namespace, veth, data.
@@ -194,6 +212,7 @@ case "${1:-}" in
   hosts) hosts_json $(existing) ;;
   remove) [ -n "${2:-}" ] || die "usage: engines.sh remove I"; stop_engine "$2" ;;
   stop) [ -n "${2:-}" ] || die "usage: engines.sh stop I"; halt_engine "$2" ;;
+  crash) [ -n "${2:-}" ] || die "usage: engines.sh crash I"; crash_engine "$2" ;;
   start) [ -n "${2:-}" ] || die "usage: engines.sh start I"; start_engine "$2"; wait_engine "$2"; guard_swarm_ports "$2"; hosts_json "$2" ;;
-  *) die "usage: engines.sh up [N] [--swarm] | down | hosts | stop I | start I | remove I" ;;
+  *) die "usage: engines.sh up [N] [--swarm] | down | hosts | stop I | crash I | start I | remove I" ;;
 esac
