@@ -236,6 +236,37 @@ describe('shelve with the default offload time (0)', () => {
   });
 });
 
+describe('recovery after a crash (the task left by a process that is gone)', () => {
+  beforeEach(() => setUp());
+
+  test('an offload cut short is finished: no instance, no allocation, SHELVED_OFFLOADED', async () => {
+    const id = await active();
+    const host = (await row(id)).host;
+    await compute.actions.stop(await ctx(), id);
+    await compute.tasks.idle();
+    await t.services.db('servers').where({ id }).update({ vm_state: 'shelved', task_state: 'shelving_offloading' });
+    await t.services.reconciler.recoverAbandoned();
+    await compute.tasks.idle();
+    const s = await row(id);
+    expect([s.vm_state, s.task_state, s.host, s.power_state]).toEqual(['shelved_offloaded', null, null, 4]);
+    expect(driverOf(host).specOf(id)).toBeUndefined();
+    expect(await allocated()).toBe(0);
+  });
+
+  test('an unshelve cut short before its instance ran is offloaded again, ready for another unshelve', async () => {
+    const id = await active();
+    await compute.shelve.shelve(await ctx(), id);
+    await compute.tasks.idle();
+    await t.services.db('servers').where({ id }).update({ task_state: 'unshelving' });
+    await t.services.reconciler.recoverAbandoned();
+    const s = await row(id);
+    expect([s.vm_state, s.task_state, s.host]).toEqual(['shelved_offloaded', null, null]);
+    await compute.shelve.unshelve(await ctx(), id);
+    await compute.tasks.idle();
+    expect((await row(id)).vm_state).toBe('active');
+  });
+});
+
 describe('shelve with offloading later (NOVADOCK_SHELVED_OFFLOAD_TIME)', () => {
   test('-1 (never): SHELVED with the instance stopped on its host; unshelve powers it on and deletes the image', async () => {
     await setUp(-1);
