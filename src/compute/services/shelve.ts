@@ -137,10 +137,11 @@ export class ShelveService {
     await this.d.runner.runAction(claimed, driver, {
       rule: RULES.shelve, action: 'shelve', task: TaskStates.SHELVING,
       run: async ({ server, step }) => {
-        // A frozen container is thawed first: the engine stops running processes only.
+        // A frozen container is thawed first (the engine stops running processes only); a paused
+        // guest gets no clean shutdown, as in Nova's _shelve_instance.
         if (server.vm_state === VmStates.PAUSED) await driver.unpause(server.id);
         if (server.vm_state === VmStates.SUSPENDED) await driver.resume(server.id);
-        await driver.powerOff(server.id, this.shutdownTimeout);
+        await driver.powerOff(server.id, server.vm_state === VmStates.PAUSED ? 0 : this.shutdownTimeout);
         const engineImageId = await driver.snapshot(server.id, { 'org.openstack.image.id': image.id, 'org.openstack.server.id': server.id });
         await step(TaskStates.SHELVING_IMAGE_PENDING_UPLOAD);
         await step(TaskStates.SHELVING_IMAGE_UPLOADING);
