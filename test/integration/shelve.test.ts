@@ -111,6 +111,13 @@ describe('unshelve', () => {
     expect((await act(t, id, { unshelve: { availability_zone: 'nova' } }, { mv: '2.77' })).status).toBe(202);
     await idle();
     expect((await show(t, id)).status).toBe('ACTIVE');
+    for (const mv of ['2.77', '2.91']) {
+      expect((await act(t, id, { shelve: null })).status).toBe(202);
+      await idle();
+      expect((await act(t, id, { unshelve: null }, { mv })).status).toBe(202);
+      await idle();
+      expect((await show(t, id)).status).toBe('ACTIVE');
+    }
   });
 
   test('2.91: host is for admins (403), must exist (400); a null zone unpins; {} is a plain unshelve', async () => {
