@@ -185,6 +185,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     serverGroupsPort: opts.serverGroups,
     movePlacement: opts.placement,
     log,
+    shelvedOffloadTime: config.shelvedOffloadTime,
     computeServices: new ComputeServiceRepository(db),
     aggregates: new AggregateRepository(db),
     control: {
@@ -210,6 +211,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await reconciler.recoverAbandoned();
   });
   membership.onTick(() => tokens.loadRevocations());
+  compute.shelve.start();
   membership.start();
 
   const health = async () => {
@@ -234,6 +236,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
 
   const close = async () => {
     reconciler.stop();
+    compute.shelve.stop();
     compute.hosts.stop();
     membership.halt();
     await membership.idle(); // a recovery in flight may still schedule work

@@ -114,6 +114,11 @@ export interface Config {
    * between hosts (Docker's encrypted overlay: IPsec ESP, which the hosts' kernels must have).
    */
   projectNetworkEncrypted?: boolean;
+  /**
+   * NOVADOCK_SHELVED_OFFLOAD_TIME (Nova's shelved_offload_time): seconds a shelved server keeps
+   * its stopped instance on its host before it is offloaded; 0 = at once (the default), -1 = never.
+   */
+  shelvedOffloadTime?: number;
   seed: SeedConfig;
   /** Path of the seed file, if any (for messages). */
   configFile?: string;
@@ -137,6 +142,15 @@ function intFrom(env: NodeJS.ProcessEnv, name: string, dflt: number): number {
   if (raw === undefined || raw === '') return dflt;
   const n = Number(raw);
   if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got '${raw}'`);
+  return n;
+}
+
+/** NOVADOCK_SHELVED_OFFLOAD_TIME: an integer of at least -1 (Nova's IntOpt: any negative is "never"; -1 is the documented spelling). */
+function offloadTimeFrom(env: NodeJS.ProcessEnv): number {
+  const raw = env.NOVADOCK_SHELVED_OFFLOAD_TIME;
+  if (raw === undefined || raw === '') return 0;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isInteger(n) || n < -1) throw new Error(`NOVADOCK_SHELVED_OFFLOAD_TIME must be an integer number of seconds (0 = at once, -1 = never), got '${raw}'`);
   return n;
 }
 
@@ -275,6 +289,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       prefix: intFrom(env, 'NOVADOCK_PROJECT_NETWORK_PREFIX', DEFAULT_PROJECT_NETWORKS.prefix),
     },
     projectNetworkEncrypted: boolFrom(env, 'NOVADOCK_PROJECT_NETWORK_ENCRYPTED'),
+    shelvedOffloadTime: offloadTimeFrom(env),
     seed: loadSeed(env.NOVADOCK_CONFIG || undefined),
     configFile: env.NOVADOCK_CONFIG || undefined,
   };

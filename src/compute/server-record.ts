@@ -63,6 +63,10 @@ export interface ServerRecord {
   updated_at: string;
   deleted_at: string | null;
   deleted: boolean;
+  /** Shelve's system_metadata (Nova's shelved_at, shelved_image_id, shelved_host): set while shelved. */
+  shelved_at?: string | null;
+  shelved_image_id?: string | null;
+  shelved_host?: string | null;
   /**
    * The worker (novadock process) that made the last state change, i.e. the one doing the task
    * in flight; set by the repository. A task whose owner is dead is recovered by a survivor.

@@ -28,7 +28,7 @@ export interface StateRule {
   checkLock: boolean;
 }
 
-const { ACTIVE, STOPPED, PAUSED, SUSPENDED, ERROR, RESIZED } = VmStates;
+const { ACTIVE, STOPPED, PAUSED, SUSPENDED, ERROR, RESIZED, SHELVED, SHELVED_OFFLOADED } = VmStates;
 
 /** vm_states.ALLOW_SOFT_REBOOT / ALLOW_HARD_REBOOT */
 const ALLOW_SOFT_REBOOT: VmState[] = [ACTIVE];
@@ -76,6 +76,10 @@ export const RULES = {
   /** live_migrate_abort() and live_migrate_force_complete(): only a live migration in flight (never, here). */
   abortLiveMigration: rule('abort live migration', [stage(null, [TaskStates.MIGRATING])]),
   forceCompleteLiveMigration: rule('force_complete', [stage([ACTIVE], [TaskStates.MIGRATING])]),
+  // Shelve (compute/api.py shelve, shelve_offload, unshelve; the API names the action in the 409).
+  shelve: rule('shelve', [stage([ACTIVE, STOPPED, PAUSED, SUSPENDED])]),
+  shelveOffload: rule('shelveOffload', [stage([SHELVED])]),
+  unshelve: rule('unshelve', [stage([SHELVED, SHELVED_OFFLOADED])]),
   delete: rule('delete', [stage(null, null, false)]),
   forceDelete: rule('forceDelete', [stage(null, null, false)]),
 } as const satisfies Record<string, StateRule>;

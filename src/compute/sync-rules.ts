@@ -4,7 +4,8 @@
  * Docker. The compute service applies them (compare-and-set); the reconciler only observes.
  *
  * Rules (the engine is the truth for power_state; the database for intent):
- *  - a server with a task in flight, still building, or deleted is left alone (its task owns it);
+ *  - a server with a task in flight, still building, or deleted is left alone (its task owns it),
+ *    and so is a SHELVED_OFFLOADED one (it has no instance by design);
  *  - power_state is what the engine reports, except that a SUSPENDED server's frozen container
  *    (which the engine reports as PAUSED, 3) is shown as SUSPENDED (7): suspend = freeze, see README;
  *  - ACTIVE/PAUSED/SUSPENDED whose container stopped → SHUTOFF (vm_state stopped);
@@ -64,6 +65,8 @@ export function decideSync(server: SyncView, observed: Observation): SyncDecisio
   if (server.deleted) return { kind: 'skip', reason: 'deleted' };
   if (server.task_state !== null) return { kind: 'skip', reason: `task ${server.task_state} in flight` };
   if (server.vm_state === VmStates.BUILDING) return { kind: 'skip', reason: 'building' };
+  // Offloaded: it has no instance anywhere by design; no engine speaks for it (power stays SHUTDOWN, as Nova shows).
+  if (server.vm_state === VmStates.SHELVED_OFFLOADED) return { kind: 'skip', reason: 'shelved offloaded' };
 
   const patch: SyncPatch = {};
   const finish = (reason: string): SyncDecision => (Object.keys(patch).length ? { kind: 'update', patch, reason } : { kind: 'none' });
@@ -142,6 +145,11 @@ export type RecoveryDecision =
   | { kind: 'fail-build'; message: string }
   | { kind: 'finish-delete' }
   | { kind: 'clear-task'; fault?: { code: number; message: string } }
+  /** A shelve offload cut short: finish it (the instance goes, the allocation is released). */
+  | { kind: 'complete-offload' }
+  /** An unshelve of an offloaded server cut short: ACTIVE if its instance runs, else offloaded again. */
+  | { kind: 'complete-unshelve'; patch: SyncPatch }
+  | { kind: 'fail-unshelve' }
   | { kind: 'none' };
 
 export const INTERRUPTED = 'interrupted by a restart of novadock';
@@ -158,6 +166,13 @@ export function decideRecovery(server: RecoveryView, observed: Observation | und
     return { kind: 'fail-build', message: `Build of server ${server.id} was ${INTERRUPTED}.` };
   }
   if (server.task_state === null) return { kind: 'none' };
+  if (server.vm_state === VmStates.SHELVED && server.task_state === TaskStates.SHELVING_OFFLOADING) return { kind: 'complete-offload' };
+  if (server.vm_state === VmStates.SHELVED_OFFLOADED) {
+    if (observed && observed !== 'gone' && observed.powerState === PowerStates.RUNNING) {
+      return { kind: 'complete-unshelve', patch: { vm_state: VmStates.ACTIVE, power_state: PowerStates.RUNNING, addresses: addressesOf(observed) } };
+    }
+    return { kind: 'fail-unshelve' };
+  }
   const rebuilding: string[] = [TaskStates.REBUILDING, TaskStates.REBUILD_BLOCK_DEVICE_MAPPING, TaskStates.REBUILD_SPAWNING];
   if (rebuilding.includes(server.task_state) && (observed === 'gone' || observed === undefined)) {
     return { kind: 'clear-task', fault: { code: 500, message: `Rebuild of server ${server.id} was ${INTERRUPTED}.` } };

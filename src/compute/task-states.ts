@@ -50,7 +50,15 @@ export const TaskStates = {
   MIGRATING: 'migrating',
   RESCUING: 'rescuing',
   UNRESCUING: 'unrescuing',
+  /** Shelve: accepted; the server powers off and its filesystem is committed. */
   SHELVING: 'shelving',
+  /** Shelve: committed, about to copy into the image store. */
+  SHELVING_IMAGE_PENDING_UPLOAD: 'shelving_image_pending_upload',
+  /** Shelve: copying the filesystem into the image store. */
+  SHELVING_IMAGE_UPLOADING: 'shelving_image_uploading',
+  /** Shelve offload: the instance is removed from its host, its allocation released. */
+  SHELVING_OFFLOADING: 'shelving_offloading',
+  /** Unshelve: accepted (then powering-on from SHELVED; scheduling and spawning from SHELVED_OFFLOADED). */
   UNSHELVING: 'unshelving',
 } as const;
 

@@ -18,8 +18,9 @@ export const VmStates = {
   SOFT_DELETED: 'soft-delete',
   /** Gone: never shown, GET answers 404. */
   DELETED: 'deleted',
-  /** Shelved (not offered). */
+  /** Shelved: powered off, its filesystem kept as an image, still on its host (NOVADOCK_SHELVED_OFFLOAD_TIME). */
   SHELVED: 'shelved',
+  /** Shelved and offloaded: no instance, no host, no allocation; unshelve schedules it anew. */
   SHELVED_OFFLOADED: 'shelved_offloaded',
   /** Something failed; the server's fault says what. */
   ERROR: 'error',

@@ -23,7 +23,7 @@ export type ServerPatch = Partial<Pick<ServerRecord,
   | 'name' | 'vm_state' | 'task_state' | 'power_state' | 'host' | 'availability_zone' | 'hostname' | 'description'
   | 'metadata' | 'addresses' | 'access_ip_v4' | 'access_ip_v6' | 'key_name' | 'key_data' | 'user_data' | 'image_id'
   | 'tags' | 'locked' | 'locked_by' | 'locked_reason' | 'progress' | 'fault' | 'launched_at' | 'terminated_at'
-  | 'security_groups' | 'deleted' | 'deleted_at'>>;
+  | 'security_groups' | 'deleted' | 'deleted_at' | 'shelved_at' | 'shelved_image_id' | 'shelved_host'>>;
 
 /** The compare part of a compare-and-set; absent = not compared. The row must never be deleted. */
 export interface ServerExpectation {
@@ -117,6 +117,9 @@ function toRecord(r: ServerRow): ServerRecord {
     deleted_at: r.deleted_at as string | null,
     deleted: Boolean(r.deleted),
     task_owner: (r.task_owner ?? null) as string | null,
+    shelved_at: (r.shelved_at ?? null) as string | null,
+    shelved_image_id: (r.shelved_image_id ?? null) as string | null,
+    shelved_host: (r.shelved_host ?? null) as string | null,
   };
 }
 

@@ -39,6 +39,10 @@ const rows: Row[] = [
   { method: 'post', path: () => `${S()}/action`, body: { createImage: { name: 'snap' } }, write: true, owned: true },
   { method: 'post', path: () => `${S()}/action`, body: { 'os-getConsoleOutput': {} }, write: true, owned: true },
   { method: 'post', path: () => `${S()}/action`, body: { 'os-resetState': { state: 'active' } }, write: true, owned: true, adminOnly: true },
+  // shelve (issue 15): shelve and unshelve for the project's members, shelveOffload for admins (Nova's policy)
+  { method: 'post', path: () => `${S()}/action`, body: { shelve: null }, write: true, owned: true },
+  { method: 'post', path: () => `${S()}/action`, body: { unshelve: null }, write: true, owned: true },
+  { method: 'post', path: () => `${S()}/action`, body: { shelveOffload: null }, write: true, owned: true, adminOnly: true },
   // compute: collections and project-wide endpoints
   { method: 'get', path: () => '/compute/v2.1/servers', write: false },
   { method: 'get', path: () => '/compute/v2.1/servers/detail', write: false },

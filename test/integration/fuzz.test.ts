@@ -147,6 +147,7 @@ const actionBodies: Record<string, unknown> = {
   'os-start': null, 'os-stop': null, reboot: { type: 'SOFT' }, pause: null, unpause: null, suspend: null, resume: null,
   'os-getConsoleOutput': { length: 5 }, createImage: { name: 'snap', metadata: { a: 'b' } }, rebuild: { imageRef: 'IMAGE', name: 'r' },
   lock: null, unlock: null, forceDelete: null, 'os-resetState': { state: 'active' }, bogusAction: {},
+  shelve: null, shelveOffload: null, unshelve: { availability_zone: 'nova', host: 'fake-host' },
 };
 
 const actionBody = fc.constantFrom(...Object.keys(actionBodies)).chain((k) => {

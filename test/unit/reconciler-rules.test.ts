@@ -95,4 +95,21 @@ describe('decideRecovery (start-up after a crash)', () => {
     expect(rebuild).toMatchObject({ kind: 'clear-task', fault: { code: 500 } });
     expect(decideRecovery(server(), info(1)).kind).toBe('none');
   });
+
+  test('shelve: an offload cut short is finished; an unshelve cut short is ACTIVE if its container runs, else offloaded again; a shelving server is cleared', () => {
+    expect(decideRecovery(server({ vm_state: 'shelved', task_state: 'shelving_offloading' }), info(4)).kind).toBe('complete-offload');
+    expect(decideRecovery(server({ vm_state: 'shelved', task_state: 'shelving_offloading' }), 'gone').kind).toBe('complete-offload');
+    expect(decideRecovery(server({ vm_state: 'shelved_offloaded', task_state: 'spawning' }), info(1))).toMatchObject({ kind: 'complete-unshelve', patch: { vm_state: 'active', power_state: 1 } });
+    expect(decideRecovery(server({ vm_state: 'shelved_offloaded', task_state: 'spawning' }), 'gone').kind).toBe('fail-unshelve');
+    expect(decideRecovery(server({ vm_state: 'shelved_offloaded', task_state: 'unshelving', host: null }), undefined).kind).toBe('fail-unshelve');
+    expect(decideRecovery(server({ task_state: 'shelving_image_uploading' }), info(4))).toEqual({ kind: 'clear-task' });
+  });
+
+  test('decideSync leaves an offloaded server (no instance) and shelve\'s tasks alone', () => {
+    expect(decideSync(server({ vm_state: 'shelved_offloaded', power_state: 4, host: null }), 'gone')).toEqual({ kind: 'skip', reason: 'shelved offloaded' });
+    expect(decideSync(server({ vm_state: 'shelved', power_state: 4 }), info(4))).toEqual({ kind: 'none' });
+    for (const task of ['shelving', 'shelving_image_pending_upload', 'shelving_image_uploading', 'shelving_offloading', 'unshelving'] as const) {
+      expect(decideSync(server({ task_state: task }), 'gone').kind).toBe('skip');
+    }
+  });
 });

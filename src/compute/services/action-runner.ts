@@ -48,8 +48,8 @@ export class Superseded extends Error {
 export interface RunContext {
   server: ServerRecord;
   driver: ComputeDriver;
-  /** Moves task_state on (compare-and-set from the current one); throws Superseded if taken over. */
-  step(to: TaskState): Promise<void>;
+  /** Moves task_state on (compare-and-set from the current one), with `patch`; throws Superseded if taken over. */
+  step(to: TaskState, patch?: ServerPatch): Promise<void>;
 }
 
 export interface ActionSpec {
@@ -140,8 +140,8 @@ export class ActionRunner {
   async runAction(server: ServerRecord, driver: ComputeDriver, spec: ActionSpec, actionId: number): Promise<void> {
     const id = server.id;
     let task: TaskState = spec.task;
-    const step = async (to: TaskState) => {
-      if (!(await this.servers.update(id, { task_state: to }, { taskStates: [task] }))) throw new Superseded(id, task);
+    const step = async (to: TaskState, patch: ServerPatch = {}) => {
+      if (!(await this.servers.update(id, { ...patch, task_state: to }, { taskStates: [task] }))) throw new Superseded(id, task);
       task = to;
     };
     try {

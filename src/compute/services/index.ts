@@ -15,6 +15,7 @@
  *   PlacementService  the scheduler and its claims (allocations), through HostSettingsPort and
  *                   ServerGroupsPort (the services above, or stand-ins a test hands in)
  *   MigrationService  migrate, confirm/revert, evacuate, os-migrations (work: MoveWork, leftovers: MoveCleanup)
+ *   ShelveService   shelve, shelveOffload, unshelve (and the offload poll)
  */
 import type { Logger } from 'pino';
 import { DEFAULT_CAPACITY, HostCapacityConfig, QuotaConfig } from '../../config';
@@ -51,6 +52,7 @@ import type { ProjectSubnets } from './project-subnets';
 import { MigrationService } from './migrations';
 import { MoveWork } from './move-work';
 import { MoveCleanup } from './move-cleanup';
+import { ShelveService } from './shelve';
 
 export interface ComputeDeps {
   servers: ServerRepository;
@@ -84,6 +86,8 @@ export interface ComputeDeps {
   aggregates: AggregateRepository;
   /** The running novadock processes, listed as nova-scheduler and nova-conductor. */
   control: ControlPlanePort;
+  /** NOVADOCK_SHELVED_OFFLOAD_TIME (seconds; 0 = at once, the default; -1 = never). */
+  shelvedOffloadTime?: number;
 }
 
 export interface ComputeServices {
@@ -106,6 +110,7 @@ export interface ComputeServices {
   serverGroups: ServerGroups;
   groupsPort: ServerGroupsPort;
   migrations: MigrationService;
+  shelve: ShelveService;
 }
 
 export function buildCompute(deps: ComputeDeps): ComputeServices {
@@ -130,7 +135,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
   const builder = new InstanceBuilder({ flavors: deps.flavors, images: deps.images, hostImages: deps.hostImages, subnets: deps.subnets, quotas: deps.quotas, log });
   // The moves need the runner, which needs the sync, which needs the moves: bound once built.
   const late: { cleanup?: MoveCleanup } = {};
-  const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, placement, groups: groupsPort, log, moves: () => late.cleanup });
+  const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, placement, groups: groupsPort, log, moves: () => late.cleanup, images: deps.images });
   const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, placement, log, moves: () => late.cleanup });
   const runner = new ActionRunner({ servers, actions: actionRepo, queries, hosts, runner: tasks, sync, log });
   const moves: PlacementPort = deps.movePlacement ?? placement;
@@ -161,6 +166,10 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     serverGroups,
     migrations: new MigrationService({
       servers, migrations: deps.migrations, flavors: deps.flavors, queries, runner, tasks, hosts, work, placement: moves, hostSettings, groups: groupsPort, log,
+    }),
+    shelve: new ShelveService({
+      servers, actions: actionRepo, images: deps.images, queries, runner, tasks, hosts, builder, placement, settings: hostSettings, groups: groupsPort, log,
+      offloadTimeSeconds: deps.shelvedOffloadTime, shutdownTimeoutSeconds: deps.shutdownTimeoutSeconds,
     }),
   };
 }

@@ -154,6 +154,22 @@ export class PowerSync implements PowerSyncPort {
           this.log.warn({ server_id: serverId }, 'recovered: interrupted build set to ERROR');
         }
         return;
+      case 'complete-offload':
+      case 'fail-unshelve':
+        if (driver && observed && observed !== 'gone') await driver.destroy(serverId);
+        await this.placement.release(serverId);
+        await this.servers.update(serverId, {
+          vm_state: VmStates.SHELVED_OFFLOADED, task_state: null, host: null, power_state: PowerStates.SHUTDOWN, addresses: {},
+        }, expect);
+        this.log.warn({ server_id: serverId, task_state: server.task_state }, 'recovered: interrupted shelve offload or unshelve left offloaded');
+        return;
+      case 'complete-unshelve':
+        await this.servers.update(serverId, {
+          vm_state: decision.patch.vm_state, power_state: decision.patch.power_state, addresses: decision.patch.addresses,
+          task_state: null, launched_at: nowIso(), shelved_at: null, shelved_image_id: null, shelved_host: null,
+        }, expect);
+        this.log.info({ server_id: serverId }, 'recovered: unshelve completed (its container runs)');
+        return;
       case 'clear-task':
         if (decision.fault) {
           await this.servers.update(serverId, { vm_state: VmStates.ERROR, task_state: null, power_state: PowerStates.NOSTATE, fault: faultOf(decision.fault.message, decision.fault.code) }, expect);

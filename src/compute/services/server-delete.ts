@@ -18,6 +18,8 @@ import type { TaskRunner } from './task-runner';
 import type { HostService } from './hosts';
 import type { ServerQueries } from './server-queries';
 import type { PlacementPort, ServerGroupsPort } from '../scheduler/types';
+import type { ComputeImages } from './ports';
+import { deleteShelvedImage } from './shelve';
 
 /** What a delete needs from the moves between hosts (MigrationService implements it). */
 export interface DeleteMovesPort {
@@ -36,6 +38,8 @@ export interface ServerDeleterDeps {
   log: Logger;
   /** Late-bound: the moves are built after the deleter (they need what the deleter feeds). */
   moves?: () => DeleteMovesPort | undefined;
+  /** A shelved server's image goes with it (as Nova deletes it); absent: left alone. */
+  images?: Pick<ComputeImages, 'delete'>;
 }
 
 export class ServerDeleter {
@@ -48,6 +52,7 @@ export class ServerDeleter {
   private readonly groups: Pick<ServerGroupsPort, 'removeMember'>;
   private readonly log: Logger;
   private readonly moves: () => DeleteMovesPort | undefined;
+  private readonly images?: Pick<ComputeImages, 'delete'>;
 
   constructor(deps: ServerDeleterDeps) {
     this.servers = deps.servers;
@@ -59,6 +64,7 @@ export class ServerDeleter {
     this.groups = deps.groups;
     this.log = deps.log;
     this.moves = deps.moves ?? (() => undefined);
+    this.images = deps.images;
   }
 
   /**
@@ -101,6 +107,8 @@ export class ServerDeleter {
       if (deleted) {
         await this.placement.release(id);
         await this.groups.removeMember(id);
+        const shelved: string[] = [VmStates.SHELVED, VmStates.SHELVED_OFFLOADED];
+        if (this.images && shelved.includes(server.vm_state)) await deleteShelvedImage(this.images, server, this.log);
       }
       if (actionId !== undefined) await this.actions.finish(actionId, 'Success');
     } catch (err) {
