@@ -136,7 +136,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
   // The moves need the runner, which needs the sync, which needs the moves: bound once built.
   const late: { cleanup?: MoveCleanup } = {};
   const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, placement, groups: groupsPort, log, moves: () => late.cleanup, images: deps.images });
-  const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, placement, log, moves: () => late.cleanup });
+  const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, placement, log, moves: () => late.cleanup, images: deps.images });
   const runner = new ActionRunner({ servers, actions: actionRepo, queries, hosts, runner: tasks, sync, log });
   const moves: PlacementPort = deps.movePlacement ?? placement;
   const work = new MoveWork({

@@ -18,6 +18,8 @@ import type { TaskRunner } from './task-runner';
 import type { HostService } from './hosts';
 import type { ServerDeleter } from './server-delete';
 import type { PlacementPort } from '../scheduler/types';
+import type { ComputeImages } from './ports';
+import { deleteShelvedImage } from './shelve';
 
 /** What the reconciler's verbs need from the moves between hosts (MigrationService implements it). */
 export interface MovesPort {
@@ -44,6 +46,8 @@ export interface PowerSyncDeps {
   log: Logger;
   /** Moves between hosts (late-bound: built after this); absent, an instance on a host not its server's is left alone. */
   moves?: () => MovesPort | undefined;
+  /** An unshelve that recovery completes deletes the shelved image, as unshelve does; absent: left alone. */
+  images?: Pick<ComputeImages, 'delete'>;
 }
 
 export class PowerSync implements PowerSyncPort {
@@ -55,6 +59,7 @@ export class PowerSync implements PowerSyncPort {
   private readonly placement: Pick<PlacementPort, 'release'>;
   private readonly log: Logger;
   private readonly moves: () => MovesPort | undefined;
+  private readonly images?: Pick<ComputeImages, 'delete'>;
 
   constructor(deps: PowerSyncDeps) {
     this.servers = deps.servers;
@@ -65,6 +70,7 @@ export class PowerSync implements PowerSyncPort {
     this.placement = deps.placement;
     this.log = deps.log;
     this.moves = deps.moves ?? (() => undefined);
+    this.images = deps.images;
   }
 
   /**
@@ -164,11 +170,13 @@ export class PowerSync implements PowerSyncPort {
         this.log.warn({ server_id: serverId, task_state: server.task_state }, 'recovered: interrupted shelve offload or unshelve left offloaded');
         return;
       case 'complete-unshelve':
-        await this.servers.update(serverId, {
+        if (await this.servers.update(serverId, {
           vm_state: decision.patch.vm_state, power_state: decision.patch.power_state, addresses: decision.patch.addresses,
           task_state: null, launched_at: nowIso(), shelved_at: null, shelved_image_id: null, shelved_host: null,
-        }, expect);
-        this.log.info({ server_id: serverId }, 'recovered: unshelve completed (its container runs)');
+        }, expect)) {
+          if (this.images) await deleteShelvedImage(this.images, server, this.log);
+          this.log.info({ server_id: serverId }, 'recovered: unshelve completed (its container runs)');
+        }
         return;
       case 'clear-task':
         if (decision.fault) {
