@@ -144,7 +144,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
 
   const drivers = new DriverRegistry(opts.drivers);
   const imageRepo = new ImageRepository(db, membership.id);
-  const hostImages = new HostImages({ drivers, store: opts.store, log });
+  const hostImages = new HostImages({ drivers, store: opts.store, log, named: (engineImageId) => imageRepo.dockerImageInUse(engineImageId) });
   const imageDeps = {
     repo: imageRepo, store: opts.store, engines: hostImages, access: new ImageAccess(imageRepo), tasks: new Background(), maxImageSize: config.maxImageSize, log,
   };

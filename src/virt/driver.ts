@@ -260,4 +260,18 @@ export interface ComputeDriver extends ImageBackend {
   subscribe(listener: (e: InstanceEvent) => void, onError: (err: Error) => void): () => void;
 
   hypervisorInfo(): Promise<HypervisorInfo>;
+
+  // ---------------------------------------------------------------- images no record names (shelve follow-up)
+  /**
+   * Tells the driver how to ask whether an image record still names an engine image. From then
+   * on destroy() also removes the image the destroyed instance ran from when no record names it:
+   * the image service's rule for a deleted image (src/image/image-service.ts removeEngineImage),
+   * applied when the image's last instance goes, since removeImage keeps an image in use (an
+   * unshelved server's shelved image, a server's deleted snapshot). Without it, destroy() leaves
+   * images alone. Called once, by HostImages.
+   */
+  releaseUnnamedImages?(named: ImageNamed): void;
 }
+
+/** Whether any image record names this engine id (a failure means "yes": the image stays). */
+export type ImageNamed = (engineImageId: string) => Promise<boolean>;

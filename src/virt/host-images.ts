@@ -6,7 +6,8 @@
  *   (`uploadEngine()`, used by src/image/image-upload.ts);
  * - a boot or rebuild makes sure its host has the image (`ensureOnHost`, loading the stored
  *   archive when the engine lacks it);
- * - a deleted image leaves every host (`removeEverywhere`).
+ * - a deleted image leaves every host (`removeEverywhere`); on a host where an instance still
+ *   used it, it leaves with that host's last such instance (`named`, given to every driver).
  *
  * It knows images only by their id and engine id (the structural `HostImage`), so src/virt
  * never depends on the image or compute domains; those depend on this through their ports.
@@ -15,7 +16,7 @@ import { Background } from '../background';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ImageStore } from '../store/image-store';
-import type { ComputeDriver } from './driver';
+import type { ComputeDriver, ImageNamed } from './driver';
 import type { DriverRegistry } from './registry';
 
 /** What HostImages needs to know of an image (an ImageRecord has both). */
@@ -42,6 +43,11 @@ export interface HostImagesDeps {
   /** Where the archives are read back from when a host lacks an image. */
   store: Pick<ImageStore, 'has' | 'read'>;
   log: Logger;
+  /**
+   * Whether an image record names an engine id: the image service's rule for removing an engine
+   * image, which the drivers apply again when they destroy an instance (ComputeDriver.releaseUnnamedImages).
+   */
+  named?: ImageNamed;
 }
 
 /** Key of an engine image on a compute host, for `loading` and `present`. */
@@ -66,6 +72,8 @@ export class HostImages {
     this.drivers = deps.drivers;
     this.store = deps.store;
     this.log = deps.log;
+    const named = deps.named;
+    if (named) for (const d of this.drivers.all()) d.releaseUnnamedImages?.((ref) => named(ref).catch(() => true));
   }
 
   /**

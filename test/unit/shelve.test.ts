@@ -223,6 +223,42 @@ describe('shelve with the default offload time (0)', () => {
     expect(await t.services.images.find(await ctx(), imageId)).toBeUndefined();
   });
 
+  test('after unshelve, deleting the server removes the shelved engine image from its host; the boot image, still in Glance, stays', async () => {
+    const id = await active();
+    await compute.shelve.shelve(await ctx(), id);
+    await compute.tasks.idle();
+    const shelved = (await t.services.images.find(await ctx(), (await row(id)).shelved_image_id!))!;
+    await compute.shelve.unshelve(await ctx(), id);
+    await compute.tasks.idle();
+    const host = driverOf((await row(id)).host);
+    expect(host.specOf(id)?.imageRef).toBe(shelved.engine_image_id);
+    // The Glance record is gone, but the engine kept the image its instance runs from.
+    expect(await t.services.images.find(await ctx(), shelved.id)).toBeUndefined();
+    expect(await host.hasImage(shelved.engine_image_id!)).toBe(true);
+    await compute.deleter.delete(await ctx(), id);
+    await compute.tasks.idle();
+    expect(await host.hasImage(shelved.engine_image_id!)).toBe(false);
+    const boot = (await t.services.images.find(await ctx(), image))!;
+    expect(await host.hasImage(boot.engine_image_id!)).toBe(true);
+  });
+
+  test('an engine image no record names stays while another instance runs from it, and goes with the last one', async () => {
+    const boot = async (name: string) => (await compute.boot.create(await ctx('admin'), { name, imageRef: image, flavorRef: '1', minCount: 1, maxCount: 1, availabilityZone: 'nova:host-a' })).servers[0].id;
+    const [one, two] = [await boot('one'), await boot('two')];
+    await compute.tasks.idle();
+    expect([(await row(one)).host, (await row(two)).host]).toEqual(['host-a', 'host-a']);
+    const engineId = (await t.services.images.find(await ctx(), image))!.engine_image_id!;
+    await t.services.images.delete(await ctx(), image);
+    await t.services.images.idle();
+    expect(await a.hasImage(engineId)).toBe(true);
+    await compute.deleter.delete(await ctx('admin'), one);
+    await compute.tasks.idle();
+    expect(await a.hasImage(engineId)).toBe(true);
+    await compute.deleter.delete(await ctx('admin'), two);
+    await compute.tasks.idle();
+    expect(await a.hasImage(engineId)).toBe(false);
+  });
+
   test('the reconciler leaves an offloaded server without an instance as it is', async () => {
     const id = await active();
     await compute.shelve.shelve(await ctx(), id);
@@ -251,6 +287,24 @@ describe('recovery after a crash (the task left by a process that is gone)', () 
     expect([s.vm_state, s.task_state, s.host, s.power_state]).toEqual(['shelved_offloaded', null, null, 4]);
     expect(driverOf(host).specOf(id)).toBeUndefined();
     expect(await allocated()).toBe(0);
+  });
+
+  test('an unshelve cut short after its instance ran is ACTIVE, and the shelved image is deleted as unshelve does', async () => {
+    const id = await active();
+    await compute.shelve.shelve(await ctx(), id);
+    await compute.tasks.idle();
+    const offloaded = await row(id);
+    const shelved = (await t.services.images.find(await ctx(), offloaded.shelved_image_id!))!;
+    // The dead process had spawned the instance from the shelved image, but not yet recorded it.
+    const host = driverOf(offloaded.shelved_host);
+    await host.spawn({ serverId: id, projectId: offloaded.project_id, hostname: 'vm', imageRef: shelved.engine_image_id!, memoryMb: 64, vcpus: 1, env: {}, network: null });
+    await t.services.db('servers').where({ id }).update({ task_state: 'spawning', host: offloaded.shelved_host });
+    await t.services.reconciler.recoverAbandoned();
+    await compute.tasks.idle();
+    const s = await row(id);
+    expect([s.vm_state, s.task_state, s.power_state]).toEqual(['active', null, 1]);
+    expect([s.shelved_at, s.shelved_image_id, s.shelved_host]).toEqual([null, null, null]);
+    expect(await t.services.images.find(await ctx(), shelved.id)).toBeUndefined();
   });
 
   test('an unshelve cut short before its instance ran is offloaded again, ready for another unshelve', async () => {

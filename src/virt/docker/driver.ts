@@ -35,12 +35,14 @@ import {
   OwnedInstance,
   ImageNotOnHost,
   SpawnFailed,
+  ImageNamed,
 } from '../driver';
 import { call, connect, engineMessage, isUnreachable, statusOf, translate, callOn } from './client';
 import { createOptions, DEFAULT_LIMITS, demuxLogs, infoFromInspect, infoFromListing, Limits, SERVER_ID, validateSpec } from './containers';
 import { subscribeEvents } from './events';
 import { bootFilesTar } from './files';
 import { DockerImages } from './images';
+import { ImageRelease } from './image-release';
 import { BLANK_LABELS, LABEL_HOST, LABEL_MANAGED, LABEL_PROJECT, LABEL_SERVER, containerName, setAsideName } from './labels';
 import { DockerMoves } from './moves';
 import { ProjectNetwork, ProjectNetworks } from './networks';
@@ -97,6 +99,7 @@ export class DockerDriver implements ComputeDriver {
   private readonly docker: Docker;
   private readonly log: Logger;
   private readonly images: DockerImages;
+  private readonly release: ImageRelease;
   private readonly networks: ProjectNetworks;
   private readonly rebootTimeoutSeconds: number;
   private readonly startupCheckMs: number;
@@ -111,6 +114,7 @@ export class DockerDriver implements ComputeDriver {
     this.images = new DockerImages(this.docker, this.host, opts.layerShortcutMinBytes);
     this.networks = new ProjectNetworks(this.docker, this.host, this.log, { swarm: opts.swarm, encrypted: opts.encryptedNetworks, infoTimeoutMs: opts.pingTimeoutMs });
     this.moves = new DockerMoves(this.docker, this.host, this.images);
+    this.release = new ImageRelease(this.images, this.log);
     this.rebootTimeoutSeconds = opts.rebootTimeoutSeconds ?? 30;
     this.startupCheckMs = opts.startupCheckMs ?? 10;
     this.pingTimeoutMs = opts.pingTimeoutMs ?? 2000;
@@ -133,6 +137,10 @@ export class DockerDriver implements ComputeDriver {
 
   exportImage(imageRef: string): Promise<Readable> {
     return this.images.exportImage(imageRef);
+  }
+
+  releaseUnnamedImages(named: ImageNamed): void {
+    this.release.use(named);
   }
 
   // ---------------------------------------------------------------- host
@@ -244,6 +252,7 @@ export class DockerDriver implements ComputeDriver {
       });
     }
     await this.moves.destroyRest(serverId, c);
+    await this.release.afterDestroy(c);
     const projectId = c?.Config?.Labels?.[LABEL_PROJECT];
     if (c && projectId) await this.networks.releaseIfUnused(projectId, Object.keys(c.NetworkSettings?.Networks ?? {}));
   }

@@ -26,6 +26,7 @@ import {
   PowerState,
   ImageNotOnHost,
   SpawnFailed,
+  ImageNamed,
 } from '../driver';
 import { buildFakeArchive } from './archive';
 import { FakeImages } from './images';
@@ -59,6 +60,7 @@ export class FakeDriver implements ComputeDriver {
   private readonly subscribers = new Set<Subscriber>();
   private readonly networks = new FakeNetworks();
   private snapshots = 0;
+  private named: ImageNamed | undefined;
 
   constructor(opts: FakeDriverOptions) {
     this.host = opts.host;
@@ -218,6 +220,19 @@ export class FakeDriver implements ComputeDriver {
       this.emit(serverId, 'destroy');
     }
     await this.moves.destroyRest(serverId, inst);
+    await this.releaseImageOf(inst);
+  }
+
+  releaseUnnamedImages(named: ImageNamed): void {
+    this.named = named;
+  }
+
+  /** As the Docker driver's image-release.ts: a destroyed instance's image goes when no record names it and no instance uses it. */
+  private async releaseImageOf(inst: FakeInstance | undefined): Promise<void> {
+    const ref = inst?.spec.imageRef;
+    if (!ref || !this.named || (await this.named(ref).catch(() => true))) return;
+    for (const other of this.instances.values()) if (other.spec.imageRef === ref) return;
+    this.images.delete(ref);
   }
 
   async powerOff(serverId: string, timeoutSeconds: number): Promise<void> {
