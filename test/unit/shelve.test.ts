@@ -296,7 +296,7 @@ describe('recovery after a crash (the task left by a process that is gone)', () 
     const offloaded = await row(id);
     const shelved = (await t.services.images.find(await ctx(), offloaded.shelved_image_id!))!;
     // The dead process had spawned the instance from the shelved image, but not yet recorded it.
-    const host = driverOf(offloaded.shelved_host);
+    const host = driverOf(offloaded.shelved_host ?? null);
     await host.spawn({ serverId: id, projectId: offloaded.project_id, hostname: 'vm', imageRef: shelved.engine_image_id!, memoryMb: 64, vcpus: 1, env: {}, network: null });
     await t.services.db('servers').where({ id }).update({ task_state: 'spawning', host: offloaded.shelved_host });
     await t.services.reconciler.recoverAbandoned();

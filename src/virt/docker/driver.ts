@@ -132,7 +132,7 @@ export class DockerDriver implements ComputeDriver {
   }
 
   removeImage(imageRef: string): Promise<void> {
-    return this.images.removeImage(imageRef);
+    return this.release.remove(imageRef);
   }
 
   exportImage(imageRef: string): Promise<Readable> {

@@ -158,13 +158,29 @@ export class DockerImages {
     await this.docker.getImage(id).remove({ noprune: false }).catch(() => undefined);
   }
 
-  async removeImage(imageRef: string): Promise<void> {
+  /**
+   * `prune`: the engine also removes the untagged parents the image leaves unused (a committed
+   * image's parent is the image its container ran from), whatever names them.
+   */
+  async removeImage(imageRef: string, prune = true): Promise<void> {
     if (!IMAGE_ID.test(imageRef)) return;
     try {
-      await this.docker.getImage(imageRef).remove({ force: false, noprune: false });
+      await this.docker.getImage(imageRef).remove({ force: false, noprune: !prune });
     } catch (e) {
       // 404: already gone; 409: an instance (or another tag) still uses it — by contract, a no-op.
       if (statusOf(e) === 404 || statusOf(e) === 409) return;
+      throw translate(this.host, e);
+    }
+  }
+
+  /** The image a committed image was made from (an image loaded from an archive has none); undefined when absent. */
+  async parentOf(imageRef: string): Promise<string | undefined> {
+    if (!IMAGE_ID.test(imageRef)) return undefined;
+    try {
+      const parent = (await this.docker.getImage(imageRef).inspect()).Parent;
+      return parent && IMAGE_ID.test(parent) ? parent : undefined;
+    } catch (e) {
+      if (statusOf(e) === 404) return undefined;
       throw translate(this.host, e);
     }
   }
