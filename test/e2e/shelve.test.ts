@@ -2,12 +2,14 @@
  * Shelve with the stock `openstack` CLI (OSC 6.0.0) against a started novadock on the real engine,
  * as a user parks a server and brings it back: `server shelve` → SHELVED_OFFLOADED (the container
  * gone, the "<name>-shelved" image listed) → `server unshelve --wait` → ACTIVE, with a file
- * written inside before the shelve still there, and the shelved image deleted.
+ * written inside before the shelve still there, and the shelved image deleted. Deleting the server
+ * then takes the shelved image's engine copy with it, and deleting the boot image takes its own:
+ * nothing of this file stays on the engine.
  */
 import { startServer, StartedServer } from '../helpers/server';
 import { docker, openstack } from '../helpers/clients';
 import type { TestImage } from '../helpers/test-image';
-import { containerOf, ok, poll, serverStatusBecomes, testImage } from './support';
+import { containerOf, imageInEngine, ok, poll, serverStatusBecomes, testImage } from './support';
 
 jest.setTimeout(240_000);
 
@@ -55,5 +57,15 @@ test('server unshelve --wait: ACTIVE again, the file is back, the shelved image 
   expect(ok(await docker(['exec', ctr!.Id, 'cat', '/root/shelve-marker'])).stdout.trim()).toBe('parked-data');
   const gone = await poll(() => os(['image', 'show', shelvedImageId]), (x) => x.code !== 0, 30_000);
   expect(gone.code).not.toBe(0);
+  expect(await imageInEngine(shelvedEngineImage!)).toBe(true);
+});
+
+test('server delete, then image delete: neither the shelved engine image nor the boot image stays on the engine', async () => {
   ok(await os(['server', 'delete', '--wait', 'parked']));
+  expect(await containerOf(id)).toBeUndefined();
+  expect(await imageInEngine(shelvedEngineImage!)).toBe(false);
+  // Still named by the "busybox" image: the engine must not have pruned it with its child.
+  expect(await imageInEngine(image.imageId)).toBe(true);
+  ok(await os(['image', 'delete', 'busybox']));
+  expect(await poll(() => imageInEngine(image.imageId), (present) => !present, 30_000)).toBe(false);
 });
