@@ -182,6 +182,25 @@ export function describeDriverContract(name: string, make: () => Promise<DriverH
       });
     });
 
+    describe('images no record names (releaseUnnamedImages)', () => {
+      test('destroy removes the image its instance ran from when no record names it, once no other instance uses it; a named one stays', async () => {
+        const unnamed = new Set<string>();
+        driver.releaseUnnamedImages?.(async (ref) => !unnamed.has(ref));
+        const { bytes, imageId } = await h.freshArchive();
+        await driver.loadImage(Readable.from([bytes]));
+        const first = await spawn({ imageRef: imageId });
+        const second = await spawn({ imageRef: imageId });
+        const named = await spawn();
+        unnamed.add(imageId);
+        await driver.destroy(first.spec.serverId);
+        expect(await driver.hasImage(imageId)).toBe(true);
+        await driver.destroy(second.spec.serverId);
+        expect(await driver.hasImage(imageId)).toBe(false);
+        await driver.destroy(named.spec.serverId);
+        expect(await driver.hasImage(h.imageRef)).toBe(true);
+      });
+    });
+
     describe('spawn', () => {
       test('when an instance is spawned, then it runs with a private IPv4 address and is listed as ours', async () => {
         const { spec, info } = await spawn();
