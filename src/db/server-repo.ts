@@ -309,15 +309,17 @@ export class ServerRepository {
   }
 
   /** Instances, cores and RAM held by a project's servers that are not deleted. */
-  async usage(projectId: string): Promise<Usage> {
-    return this.usageIn(this.db, projectId);
+  /** What the project's servers (or one user's among them) hold. */
+  async usage(projectId: string, userId?: string): Promise<Usage> {
+    return this.usageIn(this.db, projectId, userId);
   }
 
-  private async usageIn(k: Knex | Knex.Transaction, projectId: string): Promise<Usage> {
+  private async usageIn(k: Knex | Knex.Transaction, projectId: string, userId?: string): Promise<Usage> {
+    const of = userId === undefined ? { project_id: projectId, deleted: 0 } : { project_id: projectId, user_id: userId, deleted: 0 };
     if (dialect(k) === 'postgres') {
       // The embedded flavor is JSON text that jsonb may refuse (a \u0000 or a lone surrogate in
       // a name or an extra spec): add it up here. A project holds at most its quota of servers.
-      const flavors: { flavor: string }[] = await k('servers').where({ project_id: projectId, deleted: 0 }).select('flavor');
+      const flavors: { flavor: string }[] = await k('servers').where(of).select('flavor');
       const usage = { instances: flavors.length, cores: 0, ram: 0 };
       for (const { flavor } of flavors) {
         const f = json<Partial<FlavorSnapshot>>(flavor, {});
@@ -327,7 +329,7 @@ export class ServerRepository {
       return usage;
     }
     const row = await k('servers')
-      .where({ project_id: projectId, deleted: 0 })
+      .where(of)
       .select(k.raw('count(*) as instances'), k.raw("coalesce(sum(json_extract(flavor, '$.vcpus')), 0) as cores"), k.raw("coalesce(sum(json_extract(flavor, '$.ram')), 0) as ram"))
       .first();
     return { instances: Number(row?.instances ?? 0), cores: Number(row?.cores ?? 0), ram: Number(row?.ram ?? 0) };

@@ -6,7 +6,7 @@
 import { parse as shellParse } from 'shell-quote';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../../http/context';
-import type { QuotaConfig } from '../../config';
+import type { QuotaLimitsPort } from './quotas';
 import { badRequest, msg, quotaExceeded } from '../../errors';
 import type { FlavorRepository, FlavorRecord } from '../../db/flavor-repo';
 import type { ImageRecord } from '../../image/image-record';
@@ -31,7 +31,7 @@ export interface InstanceBuilderDeps {
   hostImages: HostImagesPort;
   /** The project's subnet and the addresses its servers hold, for the spec's network. */
   subnets: Pick<ProjectSubnets, 'networkFor' | 'refused'>;
-  quotas: QuotaConfig;
+  quotas: QuotaLimitsPort;
   log: Logger;
 }
 
@@ -40,7 +40,7 @@ export class InstanceBuilder {
   private readonly images: ComputeImages;
   readonly hostImages: HostImagesPort;
   private readonly subnets: InstanceBuilderDeps['subnets'];
-  private readonly quotas: QuotaConfig;
+  private readonly quotas: QuotaLimitsPort;
   private readonly log: Logger;
 
   constructor(deps: InstanceBuilderDeps) {
@@ -136,8 +136,18 @@ export class InstanceBuilder {
     return image;
   }
 
-  checkMetadataQuota(count: number): void {
-    const limit = this.quotas.metadata_items;
+  /** `count` metadata items within the project's metadata_items quota, or a 403. */
+  async checkMetadataQuota(projectId: string, count: number): Promise<void> {
+    this.checkMetadataCount(count, (await this.quotas.limits(projectId)).metadata_items);
+  }
+
+  /** The project's quota limits. */
+  quotaLimits(projectId: string) {
+    return this.quotas.limits(projectId);
+  }
+
+  /** `count` metadata items within `limit` (-1: unlimited), or a 403. */
+  checkMetadataCount(count: number, limit: number): void {
     if (limit >= 0 && count > limit) throw quotaExceeded(msg.quotaExceeded('metadata_items', count, 0, limit));
   }
 
