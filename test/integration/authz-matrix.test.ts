@@ -71,6 +71,10 @@ const rows: Row[] = [
   { method: 'delete', path: () => `/compute/v2.1/os-quota-sets/${ids.demoProject}`, write: true, adminOnly: true },
   { method: 'get', path: () => '/compute/v2.1/os-quota-class-sets/default', write: false, adminOnly: true },
   { method: 'put', path: () => '/compute/v2.1/os-quota-class-sets/default', body: { quota_class_set: { instances: 0 } }, write: true, adminOnly: true },
+  // os-simple-tenant-usage (issue 15): own project's for its readers, every project's for admins
+  { method: 'get', path: () => `/compute/v2.1/os-simple-tenant-usage/${ids.demoProject}`, write: false },
+  { method: 'get', path: () => `/compute/v2.1/os-simple-tenant-usage/${ids.adminProject}`, write: false, adminOnly: true },
+  { method: 'get', path: () => '/compute/v2.1/os-simple-tenant-usage?detailed=1', write: false, adminOnly: true },
   // image (demo's private image)
   { method: 'get', path: I, write: false, owned: true },
   { method: 'patch', path: I, body: [{ op: 'add', path: '/x', value: 'y' }], ctype: 'application/openstack-images-v2.1-json-patch', write: true, owned: true },

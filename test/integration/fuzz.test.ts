@@ -203,6 +203,7 @@ const shapes: Shape[] = [
   // quotas (issue 15)
   { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(idLike, fc.constantFrom('', '/defaults', '/detail', '/bogus'), query(['user_id', 'force'])).map(([id, s, q]) => `/compute/v2.1/os-quota-sets/${id === 'REAL' ? ids.project : id}${s}${q}`), body: bodyText(wrapped('quota_set', { instances: 50, cores: '100', ram: -1, key_pairs: 100, force: 'True' })) },
   { method: fc.constantFrom('GET', 'PUT'), path: fc.oneof(fc.constant('default'), nastyString.map((s) => enc(s.slice(0, 300)))).map((c) => `/compute/v2.1/os-quota-class-sets/${c}`), body: bodyText(wrapped('quota_class_set', { instances: 50, cores: 100, metadata_items: '128' })) },
+  { method: fc.constantFrom('GET', 'POST'), path: fc.tuple(fc.constantFrom('', '/REAL', '/bogus'), query(['start', 'end', 'detailed', 'limit', 'marker'])).map(([p, q]) => `/compute/v2.1/os-simple-tenant-usage${p.replace('REAL', ids.project)}${q}`) },
   { method: GET, path: fc.constantFrom('/compute/v2.1/limits', '/compute/v2.1/os-availability-zone', '/compute/v2.1/os-availability-zone/detail', '/compute/v2.1/os-networks', '/compute/v2.1/os-security-groups', '/compute/v2.1/os-hypervisors', '/compute/v2.1/os-hypervisors/detail', '/compute/v2.1/images', '/compute/v2.1/images/detail', '/compute', '/compute/v2.1', '/compute/v2.1/bogus') },
 ];
 

@@ -9,6 +9,7 @@
  *   /v2.1/os-server-groups…         server groups                                      server-groups.ts
  *   /v2.1/limits                    limits                                             limits.ts
  *   /v2.1/os-quota-(class-)sets…    quota sets and classes                             quotas.ts
+ *   /v2.1/os-simple-tenant-usage…   usage per project in a window                      tenant-usage.ts
  *   /v2.1/os-availability-zone…     availability zones                                 zones.ts
  *   /v2.1/os-networks…, /os-security-groups…   the pseudo network and default group    networks.ts
  *   /v2.1/os-hypervisors…           hypervisors (admin)                                hypervisors.ts
@@ -40,6 +41,7 @@ import { imageProxyRouter } from './images';
 import { keypairsRouter } from './keypairs';
 import { limitsRouter } from './limits';
 import { quotasRouter } from './quotas';
+import { tenantUsageRouter } from './tenant-usage';
 import type { QuotaService } from '../services/quotas';
 import { migrationsRouter } from './migrations';
 import { networksRouter } from './networks';
@@ -58,7 +60,7 @@ export interface ComputeApiDeps {
   publicUrl: string;
   /** Turns X-Auth-Token into the request context. */
   tokens: TokenService;
-  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones' | 'serverGroups' | 'migrations'>;
+  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones' | 'serverGroups' | 'migrations' | 'tenantUsage'>;
   flavors: FlavorService;
   keypairs: KeypairService;
   /** Quota sets and classes (the database). */
@@ -132,6 +134,7 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   v21.use('/os-server-groups', serverGroupsRouter({ serverGroups: compute.serverGroups }));
   v21.use(limitsRouter({ quotas, usage }));                                           // /limits
   v21.use(quotasRouter({ quotas }));                                                  // /os-quota-sets, /os-quota-class-sets
+  v21.use(tenantUsageRouter({ usage: compute.tenantUsage, publicUrl }));              // /os-simple-tenant-usage
   v21.use('/os-availability-zone', availabilityZonesRouter({ zones: compute.zones }));
   v21.use(networksRouter());                                                          // /os-networks, /os-security-groups
   v21.use('/os-hypervisors', hypervisorsRouter({ hosts, serversOnHost, figures: hostFigures, publicUrl }));

@@ -40,6 +40,7 @@ import { ServerDeleter } from './server-delete';
 import { Snapshots } from './snapshots';
 import { PowerSync } from './power-sync';
 import { QuotaService } from './quotas';
+import { TenantUsageService } from './tenant-usage';
 import type { QuotaUsage } from '../views/limits';
 import type { QuotaRepository } from '../../db/quota-repo';
 import { ServerGroups } from './server-groups';
@@ -114,6 +115,8 @@ export interface ComputeServices {
   migrations: MigrationService;
   /** Quota sets and classes; every quota check reads its limits here. */
   quotas: QuotaService;
+  /** os-simple-tenant-usage (issue 15). */
+  tenantUsage: TenantUsageService;
 }
 
 export function buildCompute(deps: ComputeDeps): ComputeServices {
@@ -170,6 +173,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     zones: new AvailabilityZones(osServices),
     serverGroups,
     quotas,
+    tenantUsage: new TenantUsageService(servers),
     migrations: new MigrationService({
       servers, migrations: deps.migrations, flavors: deps.flavors, queries, runner, tasks, hosts, work, placement: moves, hostSettings, groups: groupsPort, log,
     }),
