@@ -7,6 +7,7 @@ import { parse as shellParse } from 'shell-quote';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../../http/context';
 import type { QuotaLimitsPort } from './quotas';
+import { restartPolicyOf } from '../restart-policy';
 import { badRequest, msg, quotaExceeded } from '../../errors';
 import type { FlavorRepository, FlavorRecord } from '../../db/flavor-repo';
 import type { ImageRecord } from '../../image/image-record';
@@ -111,6 +112,8 @@ export class InstanceBuilder {
     if (command) spec.command = command;
     if (server.key_data) spec.authorizedKeys = server.key_data.endsWith('\n') ? server.key_data : `${server.key_data}\n`;
     if (server.user_data) spec.userData = Buffer.from(server.user_data, 'base64');
+    const restartPolicy = restartPolicyOf(server.flavor.extra_specs);
+    if (restartPolicy) spec.restartPolicy = restartPolicy;
     return spec;
   }
 
