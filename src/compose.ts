@@ -199,6 +199,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   const keypairs = new KeypairService(keypairRepo, compute.quotas);
   const reconciler = new Reconciler({
     sync: compute.sync, queries: compute.queries, hosts: compute.hosts, tasks: compute.tasks, drivers, log, sweepIntervalMs: opts.sweepIntervalMs ?? 10_000,
+    resumeGuests: config.resumeGuestsStateOnHostBoot ?? false,
     ownership: {
       hold: (host) => membership.hold(`compute-host:${host}`),
       // A task is abandoned when the process doing it is gone; this process's own tasks, when

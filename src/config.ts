@@ -114,6 +114,12 @@ export interface Config {
    * between hosts (Docker's encrypted overlay: IPsec ESP, which the hosts' kernels must have).
    */
   projectNetworkEncrypted?: boolean;
+  /**
+   * NOVADOCK_RESUME_GUESTS_STATE_ON_HOST_BOOT (Nova's resume_guests_state_on_host_boot, default
+   * false): when a compute host's engine comes back after a restart, servers that were ACTIVE
+   * and whose containers it stopped are started again instead of going SHUTOFF.
+   */
+  resumeGuestsStateOnHostBoot?: boolean;
   seed: SeedConfig;
   /** Path of the seed file, if any (for messages). */
   configFile?: string;
@@ -275,6 +281,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       prefix: intFrom(env, 'NOVADOCK_PROJECT_NETWORK_PREFIX', DEFAULT_PROJECT_NETWORKS.prefix),
     },
     projectNetworkEncrypted: boolFrom(env, 'NOVADOCK_PROJECT_NETWORK_ENCRYPTED'),
+    resumeGuestsStateOnHostBoot: boolFrom(env, 'NOVADOCK_RESUME_GUESTS_STATE_ON_HOST_BOOT'),
     seed: loadSeed(env.NOVADOCK_CONFIG || undefined),
     configFile: env.NOVADOCK_CONFIG || undefined,
   };

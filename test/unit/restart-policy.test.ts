@@ -136,3 +136,48 @@ describe('a crash the engine restarts', () => {
     expect((await driver.getInfo(id)).powerState).toBe(4);
   });
 });
+
+describe('the engine restarts under novadock (NOVADOCK_RESUME_GUESTS_STATE_ON_HOST_BOOT)', () => {
+  /** A reconciler of its own, with the setting, reconnecting fast. */
+  async function withSetting(resumeGuests: boolean): Promise<Reconciler> {
+    reconciler.stop();
+    await reconciler.settle();
+    reconciler = new Reconciler({
+      sync: t.services.compute.sync, queries: t.services.compute.queries, hosts: t.services.compute.hosts, tasks: t.services.compute.tasks, drivers: t.services.drivers, log,
+      sweepIntervalMs: 3_600_000, backoffMs: { initial: 5, max: 20 }, resumeGuests,
+    });
+    await reconciler.start();
+    return reconciler;
+  }
+
+  /** The engine goes away, stopping the containers as dockerd does, and comes back; resolves after the reconnect's sweep. */
+  async function engineRestart(ids: string[]): Promise<void> {
+    driver.setUnavailable(true);
+    await new Promise((r) => setImmediate(r));
+    for (const id of ids) driver.externalKill(id);
+    driver.setUnavailable(false);
+    for (let i = 0; i < 500 && t.services.compute.hosts.hostStatusOf('fake-host') !== 'UP'; i++) await new Promise((r) => setTimeout(r, 10));
+    await reconciler.settle();
+  }
+
+  test('with the setting, a server that was ACTIVE runs again and stays ACTIVE; one stopped through the API stays SHUTOFF', async () => {
+    await withSetting(true);
+    const active = await bootWith(undefined, 'active');
+    const stopped = await bootWith(undefined, 'stopped');
+    await t.services.compute.actions.stop(await t.ctx('demo'), stopped);
+    await t.services.compute.tasks.idle();
+    await engineRestart([active]);
+    expect(await status(active)).toBe('ACTIVE');
+    expect((await driver.getInfo(active)).powerState).toBe(1);
+    expect(await status(stopped)).toBe('SHUTOFF');
+    expect((await driver.getInfo(stopped)).powerState).toBe(4);
+  });
+
+  test('without it (Nova\'s default), the server the engine stopped goes SHUTOFF', async () => {
+    await withSetting(false);
+    const id = await bootWith(undefined, 'plain');
+    await engineRestart([id]);
+    expect(await status(id)).toBe('SHUTOFF');
+    expect((await driver.getInfo(id)).powerState).toBe(4);
+  });
+});

@@ -109,6 +109,28 @@ export class PowerSync implements PowerSyncPort {
   }
 
   /**
+   * Starts again an ACTIVE server whose container the engine's restart stopped (Nova's
+   * resume_guests_state_on_host_boot), unless it changed since `observedAt` or has work in
+   * flight; then brings its row into line with what the engine says. A start that fails leaves
+   * the server to the usual sync (SHUTOFF).
+   */
+  async resumeGuest(serverId: string, observedAt: string): Promise<void> {
+    if (this.runner.isBusy(serverId)) return;
+    const server = await this.servers.get(serverId);
+    const driver = server ? this.hosts.driverAt(server.host) : undefined;
+    if (!server || !driver || server.updated_at >= observedAt || server.task_state !== null || server.vm_state !== VmStates.ACTIVE) return;
+    let observed: Observation;
+    try {
+      observed = await driver.powerOn(serverId);
+      this.log.info({ server_id: serverId, host: server.host }, 'resumed a guest after its engine restarted');
+    } catch (err) {
+      this.log.warn({ server_id: serverId, err: (err as Error).message }, 'could not resume a guest after its engine restarted');
+      observed = await driver.getInfo(serverId).catch(() => 'gone' as const);
+    }
+    await this.syncPowerState(serverId, observed, stamp(), { ignoreBusy: true });
+  }
+
+  /**
    * Restart policy (issue 15): the engine restarted the process of a server that is to run
    * (its policy, after a crash) — the server stays ACTIVE, and an instance action `restart` by
    * the engine says so, once per restart count seen since the server was last launched (the
