@@ -6,6 +6,7 @@ import express, { Express } from 'express';
 import type { Logger } from 'pino';
 import { requestId, requestLog } from './http/request-log';
 import { errorHandler, notFoundHandler } from './http/errors';
+import { ProjectDirectory } from './identity/projects';
 import { identityRouter } from './identity/router';
 import { imageRouter } from './image/router';
 import { computeRouter } from './compute/api/router';
@@ -26,14 +27,14 @@ export function createApp(services: Services, log: Logger): Express {
     services.health().then((h) => res.status(h.ok ? 200 : 503).json(h), next);
   });
 
-  app.use('/identity', identityRouter(services.tokens, publicUrl, log));
+  app.use('/identity', identityRouter(services.tokens, publicUrl, log, new ProjectDirectory(services.identity)));
   app.use('/compute', computeRouter({
     publicUrl,
     tokens: services.tokens,
     compute: services.compute,
     flavors: services.flavors,
     keypairs: services.keypairs,
-    quotas: services.config.seed.quotas,
+    quotas: services.compute.quotas,
     usage: (projectId) => services.compute.queries.quotaUsage(projectId),
     hosts: services.compute.hosts,
     serversOnHost: (host) => services.compute.queries.serversOnHost(host),

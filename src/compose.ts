@@ -26,6 +26,7 @@ import { ImageSnapshots } from './image/image-snapshots';
 import { Background } from './background';
 import { ServerRepository } from './db/server-repo';
 import { FlavorRepository } from './db/flavor-repo';
+import { QuotaRepository } from './db/quota-repo';
 import { KeypairRepository } from './db/keypair-repo';
 import { ActionRepository } from './db/action-repo';
 import { ComputeServiceRepository } from './db/compute-service-repo';
@@ -179,6 +180,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     subnets,
     drivers,
     quotas: config.seed.quotas,
+    quotaRepo: new QuotaRepository(db),
     allocations: new AllocationRepository(db),
     capacity: (host) => capacityOf(config, host),
     hostSettingsPort: opts.hostSettings,
@@ -195,9 +197,10 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     },
   });
   const flavorService = new FlavorService(flavors);
-  const keypairs = new KeypairService(keypairRepo, config.seed.quotas.key_pairs);
+  const keypairs = new KeypairService(keypairRepo, compute.quotas);
   const reconciler = new Reconciler({
     sync: compute.sync, queries: compute.queries, hosts: compute.hosts, tasks: compute.tasks, drivers, log, sweepIntervalMs: opts.sweepIntervalMs ?? 10_000,
+    resumeGuests: config.resumeGuestsStateOnHostBoot ?? false,
     ownership: {
       hold: (host) => membership.hold(`compute-host:${host}`),
       // A task is abandoned when the process doing it is gone; this process's own tasks, when

@@ -119,6 +119,12 @@ export interface Config {
    * its stopped instance on its host before it is offloaded; 0 = at once (the default), -1 = never.
    */
   shelvedOffloadTime?: number;
+  /**
+   * NOVADOCK_RESUME_GUESTS_STATE_ON_HOST_BOOT (Nova's resume_guests_state_on_host_boot, default
+   * false): when a compute host's engine comes back after a restart, servers that were ACTIVE
+   * and whose containers it stopped are started again instead of going SHUTOFF.
+   */
+  resumeGuestsStateOnHostBoot?: boolean;
   seed: SeedConfig;
   /** Path of the seed file, if any (for messages). */
   configFile?: string;
@@ -290,6 +296,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     projectNetworkEncrypted: boolFrom(env, 'NOVADOCK_PROJECT_NETWORK_ENCRYPTED'),
     shelvedOffloadTime: offloadTimeFrom(env),
+    resumeGuestsStateOnHostBoot: boolFrom(env, 'NOVADOCK_RESUME_GUESTS_STATE_ON_HOST_BOOT'),
     seed: loadSeed(env.NOVADOCK_CONFIG || undefined),
     configFile: env.NOVADOCK_CONFIG || undefined,
   };

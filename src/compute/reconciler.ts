@@ -13,7 +13,8 @@
  *    One server's failure is logged and the rest go on.
  *  - Start-up: servers a crash left mid-task are resolved (PowerSync.recover), then a sweep.
  *  - A broken event stream (engine down) marks the host DOWN, is retried with backoff, and a
- *    reconnect is followed by a full sweep of that host.
+ *    reconnect is followed by a full sweep of that host; with `resumeGuests`, that sweep starts
+ *    again the ACTIVE servers whose containers the engine's restart stopped (sync-rules shouldResume).
  *  - Several processes (issue 16): each host is watched and swept by the one process holding its
  *    lease (HostOwnership), renewed every `intervalMs`; a lease a dead process left is taken over
  *    and the host swept at once. Interrupted work is recovered only when the process doing it
@@ -29,7 +30,7 @@ import type { PowerSync } from './services/power-sync';
 import type { ServerQueries } from './services/server-queries';
 import type { HostService } from './services/hosts';
 import type { TaskRunner } from './services/task-runner';
-import type { Observation } from './sync-rules';
+import { Observation, shouldResume } from './sync-rules';
 import type { ServerRecord } from './server-record';
 
 /** Which hosts this process watches, and whose unfinished work is whose (src/cluster). */
@@ -59,6 +60,8 @@ export interface ReconcilerDeps {
   backoffMs?: { initial: number; max: number };
   /** Absent: this process is alone, watches every host, and owns every task. */
   ownership?: HostOwnership;
+  /** Restart policy (issue 15): the sweep after an engine comes back starts ACTIVE servers it stopped (NOVADOCK_RESUME_GUESTS_STATE_ON_HOST_BOOT). */
+  resumeGuests?: boolean;
 }
 
 interface HostWatch {
@@ -78,6 +81,7 @@ export class Reconciler {
   private readonly drivers: DriverRegistry;
   private readonly log: Logger;
   private readonly sweepIntervalMs: number;
+  private readonly resumeGuests: boolean;
   private readonly backoff: { initial: number; max: number };
   private readonly ownership: HostOwnership;
   private leaseTimer?: NodeJS.Timeout;
@@ -99,6 +103,7 @@ export class Reconciler {
     this.drivers = deps.drivers;
     this.log = deps.log.child({ component: 'reconciler' });
     this.sweepIntervalMs = deps.sweepIntervalMs;
+    this.resumeGuests = deps.resumeGuests ?? false;
     // Capped low: once an engine is back, its states must match within seconds (issue 5).
     this.backoff = deps.backoffMs ?? { initial: 250, max: 4_000 };
     this.ownership = deps.ownership ?? {
@@ -238,7 +243,7 @@ export class Reconciler {
     return this.sweeping;
   }
 
-  private async sweepHost(driver: ComputeDriver): Promise<void> {
+  private async sweepHost(driver: ComputeDriver, opts: { resume?: boolean } = {}): Promise<void> {
     const observedAt = this.sync.observationTime();
     let instances;
     try {
@@ -259,7 +264,8 @@ export class Reconciler {
     }
     for (const server of await this.queries.serversOnHost(driver.host)) {
       const observed: Observation = seen.get(server.id) ?? 'gone';
-      await this.isolated(server.id, () => this.sync.syncPowerState(server.id, observed, observedAt));
+      if (opts.resume && shouldResume(server, observed)) await this.isolated(server.id, () => this.sync.resumeGuest(server.id, observedAt));
+      else await this.isolated(server.id, () => this.sync.syncPowerState(server.id, observed, observedAt));
       seen.delete(server.id);
     }
     // Left in `seen`: instances labelled as ours that no live server on this host owns; with
@@ -323,7 +329,7 @@ export class Reconciler {
     if (w.sweepOnConnect) {
       w.sweepOnConnect = false;
       w.delay = this.backoff.initial;
-      await this.track(this.sweepHost(w.driver).catch((err) => this.log.error({ err, host: w.driver.host }, 'sweep after reconnect failed')));
+      await this.track(this.sweepHost(w.driver, { resume: this.resumeGuests }).catch((err) => this.log.error({ err, host: w.driver.host }, 'sweep after reconnect failed')));
     }
   }
 

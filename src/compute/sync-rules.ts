@@ -139,6 +139,16 @@ export function decideSync(server: SyncView, observed: Observation): SyncDecisio
   }
 }
 
+/**
+ * Nova's resume_guests_state_on_host_boot (issue 15): after its engine restarted, an ACTIVE
+ * server with no task whose container stopped (not by the OOM killer) is started again rather
+ * than set SHUTOFF.
+ */
+export function shouldResume(server: SyncView, observed: Observation): boolean {
+  if (server.deleted || server.task_state !== null || server.vm_state !== VmStates.ACTIVE || observed === 'gone') return false;
+  return STOPPED_POWER.includes(observed.powerState) && !observed.oomKilled;
+}
+
 /** Start-up recovery of a server a crash left mid-task (or mid-build). */
 export type RecoveryDecision =
   | { kind: 'complete-build'; patch: SyncPatch }

@@ -20,6 +20,7 @@ import * as serverGroups from '../../migrations/20261205020000_server_groups';
 import * as migrationsTable from '../../migrations/20261205030000_migrations';
 import * as projectSubnets from '../../migrations/20261205040000_project_subnets';
 import * as shelve from '../../migrations/20261206200000_shelve';
+import * as quotas from '../../migrations/20261206500000_quotas';
 
 import { dialect } from './dialect';
 
@@ -39,6 +40,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261205030000_migrations': migrationsTable,
   '20261205040000_project_subnets': projectSubnets,
   '20261206200000_shelve': shelve,
+  '20261206500000_quotas': quotas,
 };
 
 class ListedMigrations implements Knex.MigrationSource<string> {

@@ -9,7 +9,7 @@
 import { stamp } from '../clock';
 import type { Knex } from 'knex';
 import type { Db } from './knex';
-import { dialect, serialize } from './dialect';
+import { dialect, orderBytes, serialize, whereBytes } from './dialect';
 import type { ServerRecord, Fault, FlavorSnapshot } from '../compute/server-record';
 import type { VmState } from '../compute/vm-states';
 import type { TaskState } from '../compute/task-states';
@@ -312,15 +312,17 @@ export class ServerRepository {
   }
 
   /** Instances, cores and RAM held by a project's servers that are not deleted. */
-  async usage(projectId: string): Promise<Usage> {
-    return this.usageIn(this.db, projectId);
+  /** What the project's servers (or one user's among them) hold. */
+  async usage(projectId: string, userId?: string): Promise<Usage> {
+    return this.usageIn(this.db, projectId, userId);
   }
 
-  private async usageIn(k: Knex | Knex.Transaction, projectId: string): Promise<Usage> {
+  private async usageIn(k: Knex | Knex.Transaction, projectId: string, userId?: string): Promise<Usage> {
+    const of = userId === undefined ? { project_id: projectId, deleted: 0 } : { project_id: projectId, user_id: userId, deleted: 0 };
     if (dialect(k) === 'postgres') {
       // The embedded flavor is JSON text that jsonb may refuse (a \u0000 or a lone surrogate in
       // a name or an extra spec): add it up here. A project holds at most its quota of servers.
-      const flavors: { flavor: string }[] = await k('servers').where({ project_id: projectId, deleted: 0 }).select('flavor');
+      const flavors: { flavor: string }[] = await k('servers').where(of).select('flavor');
       const usage = { instances: flavors.length, cores: 0, ram: 0 };
       for (const { flavor } of flavors) {
         const f = json<Partial<FlavorSnapshot>>(flavor, {});
@@ -330,10 +332,30 @@ export class ServerRepository {
       return usage;
     }
     const row = await k('servers')
-      .where({ project_id: projectId, deleted: 0 })
+      .where(of)
       .select(k.raw('count(*) as instances'), k.raw("coalesce(sum(json_extract(flavor, '$.vcpus')), 0) as cores"), k.raw("coalesce(sum(json_extract(flavor, '$.ram')), 0) as ram"))
       .first();
     return { instances: Number(row?.instances ?? 0), cores: Number(row?.cores ?? 0), ram: Number(row?.ram ?? 0) };
+  }
+
+  // ------------------------------------------------------------------ os-simple-tenant-usage (issue 15)
+
+  /**
+   * Servers, deleted ones included, that ran during [begin, end) (Nova's
+   * instance_get_active_by_window_joined): launched before `end` and not terminated by `begin`
+   * (never launched: none). Ordered by project then id, a page of `limit` after `marker` (any
+   * server's id, deleted or not; unknown: undefined).
+   */
+  async activeInWindow(begin: string, end: string, page: { projectId?: string; limit: number; marker?: string }): Promise<ServerRecord[] | undefined> {
+    const q = this.db('servers').whereNotNull('launched_at').andWhere('launched_at', '<', end)
+      .andWhere((w) => w.whereNull('terminated_at').orWhere('terminated_at', '>', begin));
+    if (page.projectId !== undefined) q.andWhere({ project_id: page.projectId });
+    if (page.marker !== undefined) {
+      const m = await this.db('servers').where({ id: page.marker }).first('project_id', 'id');
+      if (!m) return undefined;
+      q.andWhere((w) => whereBytes(w, 'project_id', '>', m.project_id).orWhere((x) => whereBytes(x.where({ project_id: m.project_id }), 'id', '>', m.id)));
+    }
+    return ((await orderBytes(orderBytes(q, 'project_id'), 'id').limit(page.limit)) as ServerRow[]).map(toRecord);
   }
 }
 

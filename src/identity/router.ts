@@ -1,12 +1,14 @@
-/** Keystone v3 subset (contract §3): version discovery and /v3/auth/tokens. */
+/** Keystone v3 subset (contract §3): version discovery, /v3/auth/tokens, and reading projects. */
 import express, { Router } from 'express';
 import { handle } from '../http/async';
 import { errorHandler, notFoundHandler } from '../http/errors';
 import type { TokenService } from './token-service';
 import type { Logger } from 'pino';
 import { unauthorized } from '../errors';
+import { queryParam } from '../http/query';
+import { ProjectDirectory, projectView } from './projects';
 
-export function identityRouter(tokens: TokenService, publicUrl: string, log: Logger): Router {
+export function identityRouter(tokens: TokenService, publicUrl: string, log: Logger, projects?: ProjectDirectory): Router {
   const r = Router();
   const base = `${publicUrl}/identity`;
   const v3 = {
@@ -50,6 +52,21 @@ export function identityRouter(tokens: TokenService, publicUrl: string, log: Log
     await tokens.revoke(await subject(req));
     res.status(204).end();
   }));
+
+  if (projects) {
+    const caller = async (req: express.Request) => {
+      const token = req.header('x-auth-token');
+      if (!token) throw unauthorized();
+      return tokens.context(token, req.id);
+    };
+    r.get('/v3/projects', handle(async (req, res) => {
+      const list = await projects.list(await caller(req), { name: queryParam(req, 'name'), domainId: queryParam(req, 'domain_id') });
+      res.json({ projects: list.map((p) => projectView(base, p)), links: { self: `${base}/v3/projects`, previous: null, next: null } });
+    }));
+    r.get('/v3/projects/:id', handle(async (req, res) => {
+      res.json({ project: projectView(base, await projects.get(await caller(req), String(req.params.id))) });
+    }));
+  }
 
   r.use(notFoundHandler());
   r.use(errorHandler('identity', log, publicUrl));

@@ -30,6 +30,8 @@ export interface InstanceInfo {
   oomKilled?: boolean;
   /** The engine's own error text for a failed start, if any. */
   error?: string;
+  /** Restart policy (issue 15): how many times the engine restarted the process by its policy. */
+  restartCount?: number;
 }
 
 /**
@@ -71,6 +73,18 @@ export interface InstanceSpec {
   authorizedKeys?: string;
   /** Decoded user data, written to /var/lib/cloud/user-data before start (no bind mount). */
   userData?: Buffer;
+  /** Restart policy (issue 15): absent = the engine never restarts the process (src/compute/restart-policy.ts). */
+  restartPolicy?: RestartPolicy;
+}
+
+/**
+ * What the engine does when the instance's process exits without being told to stop (issue 15).
+ * A process stopped through the driver (powerOff) is never restarted by it.
+ */
+export interface RestartPolicy {
+  name: 'no' | 'on-failure' | 'always' | 'unless-stopped';
+  /** on-failure only: at most this many restarts; 0 = no limit. */
+  maximumRetryCount: number;
 }
 
 export interface OwnedInstance {

@@ -12,7 +12,7 @@ import { makeTestApp, TestApp } from '../helpers/app';
 import { buildFakeArchive } from '../../src/virt/fake/archive';
 
 let t: TestApp;
-const ids = { server: '', image: '', publicImage: '', flavor: '1', keypair: 'authz-key', serverGroup: '' };
+const ids = { server: '', image: '', publicImage: '', flavor: '1', keypair: 'authz-key', serverGroup: '', demoProject: '', adminProject: '' };
 const tok: Record<string, string> = {};
 let cells = 0;
 
@@ -65,6 +65,20 @@ const rows: Row[] = [
   { method: 'post', path: () => '/compute/v2.1/os-server-groups', body: { server_group: { name: 'authz', policies: ['affinity'] } }, write: true },
   { method: 'get', path: () => `/compute/v2.1/os-server-groups/${ids.serverGroup}`, write: false, owned: true },
   { method: 'delete', path: () => `/compute/v2.1/os-server-groups/${ids.serverGroup}`, write: true, owned: true },
+  // quotas (issue 15): own project's to read, another's and every write admin only
+  { method: 'get', path: () => `/compute/v2.1/os-quota-sets/${ids.demoProject}`, write: false },
+  { method: 'get', path: () => `/compute/v2.1/os-quota-sets/${ids.demoProject}/detail`, write: false },
+  { method: 'get', path: () => `/compute/v2.1/os-quota-sets/${ids.adminProject}/defaults`, write: false },
+  { method: 'get', path: () => `/compute/v2.1/os-quota-sets/${ids.adminProject}`, write: false, adminOnly: true },
+  { method: 'get', path: () => `/compute/v2.1/os-quota-sets/${ids.adminProject}/detail`, write: false, adminOnly: true },
+  { method: 'put', path: () => `/compute/v2.1/os-quota-sets/${ids.demoProject}`, body: { quota_set: { instances: 0 } }, write: true, adminOnly: true },
+  { method: 'delete', path: () => `/compute/v2.1/os-quota-sets/${ids.demoProject}`, write: true, adminOnly: true },
+  { method: 'get', path: () => '/compute/v2.1/os-quota-class-sets/default', write: false, adminOnly: true },
+  { method: 'put', path: () => '/compute/v2.1/os-quota-class-sets/default', body: { quota_class_set: { instances: 0 } }, write: true, adminOnly: true },
+  // os-simple-tenant-usage (issue 15): own project's for its readers, every project's for admins
+  { method: 'get', path: () => `/compute/v2.1/os-simple-tenant-usage/${ids.demoProject}`, write: false },
+  { method: 'get', path: () => `/compute/v2.1/os-simple-tenant-usage/${ids.adminProject}`, write: false, adminOnly: true },
+  { method: 'get', path: () => '/compute/v2.1/os-simple-tenant-usage?detailed=1', write: false, adminOnly: true },
   // image (demo's private image)
   { method: 'get', path: I, write: false, owned: true },
   { method: 'patch', path: I, body: [{ op: 'add', path: '/x', value: 'y' }], ctype: 'application/openstack-images-v2.1-json-patch', write: true, owned: true },
@@ -89,6 +103,8 @@ function call(row: Row, token: string | undefined) {
 beforeAll(async () => {
   t = await makeTestApp();
   for (const a of ['admin', 'demo', 'alt', 'viewer'] as const) tok[a] = await t.token(a);
+  ids.demoProject = await t.projectId('demo');
+  ids.adminProject = await t.projectId('admin');
   const img = await request(t.app).post('/image/v2/images').set('X-Auth-Token', tok.demo).send({ name: 'private', container_format: 'docker', disk_format: 'raw' });
   ids.image = img.body.id;
   const { bytes } = await buildFakeArchive({ salt: 'authz' });

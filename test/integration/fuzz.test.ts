@@ -24,7 +24,7 @@ let t: TestApp;
 let server: http.Server;
 let base: string;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
-const ids = { server: '', image: '', imageQueued: '', flavor: '1', keypair: 'fuzzkey', serverGroup: '' };
+const ids = { server: '', image: '', imageQueued: '', flavor: '1', keypair: 'fuzzkey', serverGroup: '', project: '' };
 const tokens: Record<string, string> = {};
 
 function send(req: FuzzRequest): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
@@ -201,6 +201,10 @@ const shapes: Shape[] = [
   { method: GET, path: query(['all_projects', 'limit', 'offset']).map((q) => `/compute/v2.1/os-server-groups${q}`) },
   { method: fc.constant('POST'), path: fc.constant('/compute/v2.1/os-server-groups'), body: bodyText(wrapped('server_group', { name: 'g', policies: ['anti-affinity'], policy: 'anti-affinity', rules: { max_server_per_host: 2 } })) },
   { method: fc.constantFrom('GET', 'DELETE'), path: idLike.map((id) => `/compute/v2.1/os-server-groups/${id === 'REAL' ? ids.serverGroup : id}`) },
+  // quotas (issue 15)
+  { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(idLike, fc.constantFrom('', '/defaults', '/detail', '/bogus'), query(['user_id', 'force'])).map(([id, s, q]) => `/compute/v2.1/os-quota-sets/${id === 'REAL' ? ids.project : id}${s}${q}`), body: bodyText(wrapped('quota_set', { instances: 50, cores: '100', ram: -1, key_pairs: 100, force: 'True' })) },
+  { method: fc.constantFrom('GET', 'PUT'), path: fc.oneof(fc.constant('default'), nastyString.map((s) => enc(s.slice(0, 300)))).map((c) => `/compute/v2.1/os-quota-class-sets/${c}`), body: bodyText(wrapped('quota_class_set', { instances: 50, cores: 100, metadata_items: '128' })) },
+  { method: fc.constantFrom('GET', 'POST'), path: fc.tuple(fc.constantFrom('', '/REAL', '/bogus'), query(['start', 'end', 'detailed', 'limit', 'marker'])).map(([p, q]) => `/compute/v2.1/os-simple-tenant-usage${p.replace('REAL', ids.project)}${q}`) },
   { method: GET, path: fc.constantFrom('/compute/v2.1/limits', '/compute/v2.1/os-availability-zone', '/compute/v2.1/os-availability-zone/detail', '/compute/v2.1/os-networks', '/compute/v2.1/os-security-groups', '/compute/v2.1/os-hypervisors', '/compute/v2.1/os-hypervisors/detail', '/compute/v2.1/images', '/compute/v2.1/images/detail', '/compute', '/compute/v2.1', '/compute/v2.1/bogus') },
 ];
 
@@ -236,6 +240,7 @@ beforeAll(async () => {
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
   for (const a of ['admin', 'demo', 'alt', 'viewer'] as const) tokens[a] = await t.token(a);
+  ids.project = await t.projectId('demo');
   const subject = await send({ method: 'POST', path: '/identity/v3/auth/tokens', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ auth: { identity: { methods: ['password'], password: { user: { name: 'demo', domain: { name: 'Default' }, password: PASSWORDS.demo } } } } }) });
   tokens.subject = String(subject.headers['x-subject-token']);
   // Real objects to aim at: an active image, a queued image, a server, a keypair.

@@ -14,6 +14,22 @@ describe('identity', () => {
   beforeAll(async () => { t = await makeTestApp(); });
   afterAll(async () => { await t.close(); });
 
+  test('projects: an admin finds one by id or name; a member reads only its own, and cannot list (OSC find_resource)', async () => {
+    const demo = await t.projectId('demo');
+    const admin = await t.token('admin');
+    const byId = await request(t.app).get(`/identity/v3/projects/${demo}`).set('X-Auth-Token', admin);
+    expect(byId.status).toBe(200);
+    expect(byId.body.project).toMatchObject({ id: demo, name: 'demo', domain_id: 'default', enabled: true, links: { self: `http://127.0.0.1:8080/identity/v3/projects/${demo}` } });
+    const byName = await request(t.app).get('/identity/v3/projects').query({ name: 'demo' }).set('X-Auth-Token', admin);
+    expect(byName.body.projects.map((p: { id: string }) => p.id)).toEqual([demo]);
+    expect((await request(t.app).get('/identity/v3/projects/demo').set('X-Auth-Token', admin)).status).toBe(404);
+    const member = await t.token('demo');
+    expect((await request(t.app).get(`/identity/v3/projects/${demo}`).set('X-Auth-Token', member)).status).toBe(200);
+    expect((await request(t.app).get(`/identity/v3/projects/${await t.projectId('alt')}`).set('X-Auth-Token', member)).status).toBe(404);
+    expect((await request(t.app).get('/identity/v3/projects').set('X-Auth-Token', member)).status).toBe(403);
+    expect((await request(t.app).get(`/identity/v3/projects/${demo}`)).status).toBe(401);
+  });
+
   test('version documents answer without a token: 300 at /identity, 200 at /identity/v3 with a self link', async () => {
     const root = await request(t.app).get('/identity');
     expect(root.status).toBe(300);

@@ -1,7 +1,7 @@
 /**
  * Tempest's strict compute response schemas (dumped from the installed tempest 33.0.0 into
  * misc-tempest-schemas.json, hosts-tempest-schemas.json, server-groups-tempest-schemas.json and
- * migrations-tempest-schemas.json, unchanged), checked with the formats tempest's validator knows.
+ * migrations-tempest-schemas.json, quotas-tempest-schemas.json, unchanged), checked with the formats tempest's validator knows.
  * The app itself comes from the one harness, test/helpers/app.ts.
  */
 import net from 'node:net';
@@ -10,9 +10,10 @@ import miscSchemas from './misc-tempest-schemas.json';
 import hostsSchemas from './hosts-tempest-schemas.json';
 import serverGroupSchemas from './server-groups-tempest-schemas.json';
 import migrationSchemas from './migrations-tempest-schemas.json';
+import quotaSchemas from './quotas-tempest-schemas.json';
 
-/** Every dumped schema: misc (versions, flavors, keypairs…), hosts (services, aggregates), server groups, migrations. */
-const schemas = { ...miscSchemas, ...hostsSchemas, ...serverGroupSchemas, ...migrationSchemas };
+/** Every dumped schema: misc (versions, flavors, keypairs…), hosts (services, aggregates), server groups, migrations, quotas and usage. */
+const schemas = { ...miscSchemas, ...hostsSchemas, ...serverGroupSchemas, ...migrationSchemas, ...quotaSchemas };
 
 // ------------------------------------------------------------------------------ tempest schemas
 

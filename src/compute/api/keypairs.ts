@@ -67,7 +67,7 @@ export function keypairsRouter({ keypairs, publicUrl }: KeypairsRouterDeps): Rou
       const ctx = ctxOf(req);
       requireWrite(ctx, 'create');
       const userId = targetUser(req, ctx, 'create', k.user_id);
-      const { keypair, privateKey } = await keypairs.create(userId, k.name, k.type ?? 'ssh', k.public_key);
+      const { keypair, privateKey } = await keypairs.create(ctx.projectId, userId, k.name, k.type ?? 'ssh', k.public_key);
       res.status(atLeast(req, '2.2') ? 201 : 200).json(keypairCreatedView(mvOf(req), keypair, privateKey));
     }))
     .all(methodNotAllowed());

@@ -7,7 +7,9 @@
  *   /v2.1/flavors…                  flavors, extra specs, flavor access                flavors.ts
  *   /v2.1/os-keypairs…              key pairs                                          keypairs.ts
  *   /v2.1/os-server-groups…         server groups                                      server-groups.ts
- *   /v2.1/limits, /os-quota-sets…   limits and quota sets                              limits.ts
+ *   /v2.1/limits                    limits                                             limits.ts
+ *   /v2.1/os-quota-(class-)sets…    quota sets and classes                             quotas.ts
+ *   /v2.1/os-simple-tenant-usage…   usage per project in a window                      tenant-usage.ts
  *   /v2.1/os-availability-zone…     availability zones                                 zones.ts
  *   /v2.1/os-networks…, /os-security-groups…   the pseudo network and default group    networks.ts
  *   /v2.1/os-hypervisors…           hypervisors (admin)                                hypervisors.ts
@@ -22,7 +24,6 @@
  */
 import express, { NextFunction, Request, Response, Router } from 'express';
 import type { Logger } from 'pino';
-import type { QuotaConfig } from '../../config';
 import { badRequest } from '../../errors';
 import { requireToken, requireWriter } from '../../http/auth';
 import { errorHandler, notFoundHandler } from '../../http/errors';
@@ -39,6 +40,9 @@ import { hypervisorsRouter } from './hypervisors';
 import { imageProxyRouter } from './images';
 import { keypairsRouter } from './keypairs';
 import { limitsRouter } from './limits';
+import { quotasRouter } from './quotas';
+import { tenantUsageRouter } from './tenant-usage';
+import type { QuotaService } from '../services/quotas';
 import { migrationsRouter } from './migrations';
 import { networksRouter } from './networks';
 import type { HostsPort, ImageProxyPort } from './ports';
@@ -57,11 +61,11 @@ export interface ComputeApiDeps {
   /** Turns X-Auth-Token into the request context. */
   tokens: TokenService;
   compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones' | 'serverGroups' | 'migrations'
-    | 'shelve'>;
+    | 'shelve' | 'tenantUsage'>;
   flavors: FlavorService;
   keypairs: KeypairService;
-  /** The quotas of every project (config). */
-  quotas: QuotaConfig;
+  /** Quota sets and classes (the database). */
+  quotas: QuotaService;
   /** What a project's servers use. */
   usage(projectId: string): Promise<QuotaUsage>;
   /** The compute hosts as last heard. */
@@ -129,7 +133,9 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   v21.use('/flavors', flavorsRouter({ flavors, publicUrl }));
   v21.use('/os-keypairs', keypairsRouter({ keypairs, publicUrl }));
   v21.use('/os-server-groups', serverGroupsRouter({ serverGroups: compute.serverGroups }));
-  v21.use(limitsRouter({ quotas, usage }));                                           // /limits, /os-quota-sets
+  v21.use(limitsRouter({ quotas, usage }));                                           // /limits
+  v21.use(quotasRouter({ quotas }));                                                  // /os-quota-sets, /os-quota-class-sets
+  v21.use(tenantUsageRouter({ usage: compute.tenantUsage, publicUrl }));              // /os-simple-tenant-usage
   v21.use('/os-availability-zone', availabilityZonesRouter({ zones: compute.zones }));
   v21.use(networksRouter());                                                          // /os-networks, /os-security-groups
   v21.use('/os-hypervisors', hypervisorsRouter({ hosts, serversOnHost, figures: hostFigures, publicUrl }));

@@ -12,7 +12,7 @@
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../../http/context';
-import type { QuotaConfig } from '../../config';
+import type { QuotaLimitsPort } from './quotas';
 import { badRequest, forbidden, msg, quotaExceeded } from '../../errors';
 import { now as nowIso } from '../../clock';
 import type { ServerRepository, NewServer, ServerPatch } from '../../db/server-repo';
@@ -78,7 +78,7 @@ export interface BootServiceDeps {
   builder: InstanceBuilder;
   hosts: HostService;
   runner: TaskRunner;
-  quotas: QuotaConfig;
+  quotas: QuotaLimitsPort;
   placement: PlacementPort;
   settings: HostSettingsPort;
   groups: ServerGroupsPort;
@@ -102,7 +102,7 @@ export class BootService {
   private readonly builder: InstanceBuilder;
   private readonly hosts: HostService;
   private readonly runner: TaskRunner;
-  private readonly quotas: QuotaConfig;
+  private readonly quotas: QuotaLimitsPort;
   private readonly placement: PlacementPort;
   private readonly settings: HostSettingsPort;
   private readonly groups: ServerGroupsPort;
@@ -140,7 +140,7 @@ export class BootService {
     }
     const networks = this.requestedNetworks(ctx, req.networks);
     const metadata = req.metadata ?? {};
-    this.builder.checkMetadataQuota(Object.keys(metadata).length);
+    await this.builder.checkMetadataQuota(ctx.projectId, Object.keys(metadata).length);
     this.builder.checkUserData(req.userData);
     const securityGroups = this.checkSecurityGroups(ctx, req.securityGroups);
     if (req.minCount > req.maxCount) throw badRequest('min_count must be <= max_count');
@@ -195,7 +195,7 @@ export class BootService {
     }
 
     return this.runner.guarded(rows.map((r) => r.id), async () => {
-      const inserted = await this.servers.insertWithinQuota(rows, req.minCount, this.quotas);
+      const inserted = await this.servers.insertWithinQuota(rows, req.minCount, await this.quotas.limits(ctx.projectId));
       if (!inserted.ok) {
         const r = inserted.resource;
         throw quotaExceeded(msg.quotaExceeded(r, inserted.requested, inserted.used, inserted.allowed));

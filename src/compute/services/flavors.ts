@@ -4,6 +4,7 @@
  * checks (admin only for writes) stay with the router, as Nova's controllers make them.
  */
 import { badRequest, msg, notFound } from '../../errors';
+import { validateRestartPolicySpecs } from '../restart-policy';
 import type { RequestContext } from '../../http/context';
 import { FlavorMarkerNotFound, FlavorRecord, FlavorRepository } from '../../db/flavor-repo';
 import { MAX_INT } from '../schemas/flavors';
@@ -123,6 +124,7 @@ export class FlavorService {
   /** Adds or replaces keys (values stored as strings) on a flavor the caller sees. */
   async setExtraSpecs(ctx: RequestContext, id: string, specs: Record<string, string | number>): Promise<void> {
     await this.get(ctx, id);
+    validateRestartPolicySpecs(stringify(specs));
     await this.repo.setExtraSpecs(id, stringify(specs));
   }
 

@@ -40,6 +40,10 @@ import { ServerUpdates } from './server-updates';
 import { ServerDeleter } from './server-delete';
 import { Snapshots } from './snapshots';
 import { PowerSync } from './power-sync';
+import { QuotaService } from './quotas';
+import { TenantUsageService } from './tenant-usage';
+import type { QuotaUsage } from '../views/limits';
+import type { QuotaRepository } from '../../db/quota-repo';
 import { ServerGroups } from './server-groups';
 import type { ComputeImages, HostImagesPort } from './ports';
 import type { ComputeServiceRepository } from '../../db/compute-service-repo';
@@ -66,7 +70,10 @@ export interface ComputeDeps {
   /** Project subnets (allocated here, the same on every host). */
   subnets: ProjectSubnets;
   drivers: DriverRegistry;
+  /** The config's quotas: the defaults until class 'default' is set through the API. */
   quotas: QuotaConfig;
+  /** Quota limits set through the API (issue 15). */
+  quotaRepo: QuotaRepository;
   log: Logger;
   hostOptions?: HostServiceOptions;
   /** Placement's claims. */
@@ -111,6 +118,10 @@ export interface ComputeServices {
   groupsPort: ServerGroupsPort;
   migrations: MigrationService;
   shelve: ShelveService;
+  /** Quota sets and classes; every quota check reads its limits here. */
+  quotas: QuotaService;
+  /** os-simple-tenant-usage (issue 15). */
+  tenantUsage: TenantUsageService;
 }
 
 export function buildCompute(deps: ComputeDeps): ComputeServices {
@@ -120,7 +131,9 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
   const hostNames = () => deps.drivers.all().map((d) => d.host);
   const settingsService = new HostSettingsService(hostNames, deps.computeServices, deps.aggregates);
   const hostSettings: HostSettingsPort = deps.hostSettingsPort ?? settingsService;
-  const serverGroups = new ServerGroups(deps.serverGroups, deps.quotas);
+  // Usage is counted by the queries, built below (they need the groups, which need the quotas).
+  const quotas: QuotaService = new QuotaService({ repo: deps.quotaRepo, defaults: deps.quotas, usage: (projectId: string, userId?: string): Promise<QuotaUsage> => queries.quotaUsage(projectId, userId) });
+  const serverGroups = new ServerGroups(deps.serverGroups, quotas);
   const groupsPort: ServerGroupsPort = deps.serverGroupsPort ?? serverGroups;
   const hostImages = deps.hostImages;
   const placement = new PlacementService({
@@ -132,7 +145,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     log,
   });
   const queries = new ServerQueries(servers, actionRepo, serverGroups);
-  const builder = new InstanceBuilder({ flavors: deps.flavors, images: deps.images, hostImages: deps.hostImages, subnets: deps.subnets, quotas: deps.quotas, log });
+  const builder = new InstanceBuilder({ flavors: deps.flavors, images: deps.images, hostImages: deps.hostImages, subnets: deps.subnets, quotas, log });
   // The moves need the runner, which needs the sync, which needs the moves: bound once built.
   const late: { cleanup?: MoveCleanup } = {};
   const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, placement, groups: groupsPort, log, moves: () => late.cleanup, images: deps.images });
@@ -150,7 +163,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     hosts,
     queries,
     boot: new BootService({
-      servers, keypairs: deps.keypairs, actions: actionRepo, builder, hosts, runner: tasks, quotas: deps.quotas, placement, settings: hostSettings, groups: groupsPort, log,
+      servers, keypairs: deps.keypairs, actions: actionRepo, builder, hosts, runner: tasks, quotas, placement, settings: hostSettings, groups: groupsPort, log,
     }),
     actions: new ServerActions({ servers, keypairs: deps.keypairs, queries, runner, builder, hosts, shutdownTimeoutSeconds: deps.shutdownTimeoutSeconds }),
     updates: new ServerUpdates(servers, queries, builder),
@@ -164,6 +177,8 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     aggregates: new AggregateService({ repo: deps.aggregates, computeHosts: hostNames, instancesOn }),
     zones: new AvailabilityZones(osServices),
     serverGroups,
+    quotas,
+    tenantUsage: new TenantUsageService(servers),
     migrations: new MigrationService({
       servers, migrations: deps.migrations, flavors: deps.flavors, queries, runner, tasks, hosts, work, placement: moves, hostSettings, groups: groupsPort, log,
     }),

@@ -6,7 +6,8 @@
 import { parse as shellParse } from 'shell-quote';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../../http/context';
-import type { QuotaConfig } from '../../config';
+import type { QuotaLimitsPort } from './quotas';
+import { restartPolicyOf } from '../restart-policy';
 import { badRequest, msg, quotaExceeded } from '../../errors';
 import type { FlavorRepository, FlavorRecord } from '../../db/flavor-repo';
 import type { ImageRecord } from '../../image/image-record';
@@ -31,7 +32,7 @@ export interface InstanceBuilderDeps {
   hostImages: HostImagesPort;
   /** The project's subnet and the addresses its servers hold, for the spec's network. */
   subnets: Pick<ProjectSubnets, 'networkFor' | 'refused'>;
-  quotas: QuotaConfig;
+  quotas: QuotaLimitsPort;
   log: Logger;
 }
 
@@ -40,7 +41,7 @@ export class InstanceBuilder {
   private readonly images: ComputeImages;
   readonly hostImages: HostImagesPort;
   private readonly subnets: InstanceBuilderDeps['subnets'];
-  private readonly quotas: QuotaConfig;
+  private readonly quotas: QuotaLimitsPort;
   private readonly log: Logger;
 
   constructor(deps: InstanceBuilderDeps) {
@@ -111,6 +112,8 @@ export class InstanceBuilder {
     if (command) spec.command = command;
     if (server.key_data) spec.authorizedKeys = server.key_data.endsWith('\n') ? server.key_data : `${server.key_data}\n`;
     if (server.user_data) spec.userData = Buffer.from(server.user_data, 'base64');
+    const restartPolicy = restartPolicyOf(server.flavor.extra_specs);
+    if (restartPolicy) spec.restartPolicy = restartPolicy;
     return spec;
   }
 
@@ -136,8 +139,18 @@ export class InstanceBuilder {
     return image;
   }
 
-  checkMetadataQuota(count: number): void {
-    const limit = this.quotas.metadata_items;
+  /** `count` metadata items within the project's metadata_items quota, or a 403. */
+  async checkMetadataQuota(projectId: string, count: number): Promise<void> {
+    this.checkMetadataCount(count, (await this.quotas.limits(projectId)).metadata_items);
+  }
+
+  /** The project's quota limits. */
+  quotaLimits(projectId: string) {
+    return this.quotas.limits(projectId);
+  }
+
+  /** `count` metadata items within `limit` (-1: unlimited), or a 403. */
+  checkMetadataCount(count: number, limit: number): void {
     if (limit >= 0 && count > limit) throw quotaExceeded(msg.quotaExceeded('metadata_items', count, 0, limit));
   }
 

@@ -8,7 +8,9 @@ import type { Logger } from 'pino';
 import { now as nowIso, stamp } from '../../clock';
 import type { ServerRepository, ServerPatch } from '../../db/server-repo';
 import type { ActionRepository } from '../../db/action-repo';
-import { ComputeDriver, HypervisorUnavailable, InstanceNotFound } from '../../virt/driver';
+import crypto from 'node:crypto';
+import { ComputeDriver, HypervisorUnavailable, InstanceInfo, InstanceNotFound } from '../../virt/driver';
+import { ENGINE_ACTOR, ENGINE_RESTART_ACTION, RESTART_POLICY_SPEC } from '../restart-policy';
 import type { ServerRecord } from '../server-record';
 import { VmStates } from '../vm-states';
 import { PowerStates } from '../power-state';
@@ -101,6 +103,7 @@ export class PowerSync implements PowerSyncPort {
     if (!server) return undefined;
     if (opts.host !== undefined && server.host !== opts.host) return undefined;
     if (server.updated_at >= observedAt) return undefined;
+    if (observed !== 'gone') await this.recordEngineRestart(server, observed);
     const decision = decideSync(server, observed);
     if (decision.kind !== 'update') return undefined;
     const { fault, ...rest } = decision.patch;
@@ -109,6 +112,46 @@ export class PowerSync implements PowerSyncPort {
     const ok = await this.servers.update(serverId, patch, { taskStates: [null], updatedAt: server.updated_at });
     if (ok) this.log.info({ server_id: serverId, reason: decision.reason, patch: decision.patch }, 'power state synchronised');
     return ok ? decision.patch : undefined;
+  }
+
+  /**
+   * Starts again an ACTIVE server whose container the engine's restart stopped (Nova's
+   * resume_guests_state_on_host_boot), unless it changed since `observedAt` or has work in
+   * flight; then brings its row into line with what the engine says. A start that fails leaves
+   * the server to the usual sync (SHUTOFF).
+   */
+  async resumeGuest(serverId: string, observedAt: string): Promise<void> {
+    if (this.runner.isBusy(serverId)) return;
+    const server = await this.servers.get(serverId);
+    const driver = server ? this.hosts.driverAt(server.host) : undefined;
+    if (!server || !driver || server.updated_at >= observedAt || server.task_state !== null || server.vm_state !== VmStates.ACTIVE) return;
+    let observed: Observation;
+    try {
+      observed = await driver.powerOn(serverId);
+      this.log.info({ server_id: serverId, host: server.host }, 'resumed a guest after its engine restarted');
+    } catch (err) {
+      this.log.warn({ server_id: serverId, err: (err as Error).message }, 'could not resume a guest after its engine restarted');
+      observed = await driver.getInfo(serverId).catch(() => 'gone' as const);
+    }
+    await this.syncPowerState(serverId, observed, stamp(), { ignoreBusy: true });
+  }
+
+  /**
+   * Restart policy (issue 15): the engine restarted the process of a server that is to run
+   * (its policy, after a crash) — the server stays ACTIVE, and an instance action `restart` by
+   * the engine says so, once per restart count seen since the server was last launched (the
+   * request id is derived from them, so processes sharing the database record it once).
+   */
+  private async recordEngineRestart(server: ServerRecord, observed: InstanceInfo): Promise<void> {
+    const count = observed.restartCount ?? 0;
+    if (count === 0 || server.vm_state !== VmStates.ACTIVE || server.task_state !== null) return;
+    const digest = crypto.createHash('sha256').update(`${server.id}|${server.launched_at ?? ''}|${count}`).digest('hex');
+    const requestId = `req-${digest.slice(0, 8)}-${digest.slice(8, 12)}-${digest.slice(12, 16)}-${digest.slice(16, 20)}-${digest.slice(20, 32)}`;
+    if (await this.actions.get(server.id, requestId)) return;
+    const policy = server.flavor.extra_specs?.[RESTART_POLICY_SPEC] ?? 'its restart policy';
+    const id = await this.actions.start({ instanceUuid: server.id, action: ENGINE_RESTART_ACTION, requestId, userId: ENGINE_ACTOR, projectId: server.project_id });
+    await this.actions.finish(id, 'Success', `The compute host's engine restarted the server's process after it exited (restart policy ${policy}; restarts so far: ${count}).`);
+    this.log.info({ server_id: server.id, restart_count: count }, 'the engine restarted the server\'s process');
   }
 
   /**

@@ -154,7 +154,7 @@ export class ServerActions {
     const claimPatch: ServerPatch = { image_id: image.id };
     if (req.name !== undefined) claimPatch.name = req.name;
     if (req.metadata !== undefined) {
-      this.builder.checkMetadataQuota(Object.keys(req.metadata).length);
+      await this.builder.checkMetadataQuota(ctx.projectId, Object.keys(req.metadata).length);
       claimPatch.metadata = req.metadata;
     }
     if (req.accessIPv4 !== undefined) claimPatch.access_ip_v4 = req.accessIPv4;

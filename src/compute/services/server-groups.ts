@@ -10,7 +10,7 @@
  * per group and user (members of that user's that are not deleted).
  */
 import type { RequestContext } from '../../http/context';
-import type { QuotaConfig } from '../../config';
+import type { QuotaLimitsPort } from './quotas';
 import { badRequest, notFound, quotaExceeded } from '../../errors';
 import {
   GroupScope, ServerGroupRecord, ServerGroupRepository, ServerGroupRules, TOO_MANY_GROUPS, TOO_MANY_MEMBERS, groupNotFoundMessage,
@@ -43,7 +43,7 @@ function specOf(g: ServerGroupRecord, memberHosts: string[]): GroupSpec {
 export class ServerGroups implements ServerGroupsPort {
   constructor(
     private readonly repo: ServerGroupRepository,
-    private readonly quotas: Pick<QuotaConfig, 'server_groups' | 'server_group_members'>,
+    private readonly quotas: QuotaLimitsPort,
   ) {}
 
   /** Nova's _instance_group_get_query: non-admins see their project's groups only. */
@@ -59,7 +59,7 @@ export class ServerGroups implements ServerGroupsPort {
 
   /** Checks in Nova's order: quota (403) before the rules (400). */
   async create(ctx: RequestContext, req: CreateServerGroupRequest): Promise<ServerGroupRecord> {
-    const max = this.quotas.server_groups;
+    const max = (await this.quotas.limits(ctx.projectId)).server_groups;
     if (max >= 0 && (await this.repo.countInProject(ctx.projectId)) >= max) throw quotaExceeded(TOO_MANY_GROUPS);
     if (req.policy !== 'anti-affinity' && Object.keys(req.rules).length > 0) throw badRequest('Only anti-affinity policy supports rules.');
     return this.repo.create({ name: req.name, project_id: ctx.projectId, user_id: ctx.userId, policy: req.policy, rules: req.rules }, max);
@@ -92,7 +92,7 @@ export class ServerGroups implements ServerGroupsPort {
     if (groupId === undefined) return undefined;
     const g = UUID_RE.test(groupId) ? await this.repo.get(groupId, this.scope(ctx)) : undefined;
     if (!g) throw badRequest(groupNotFoundMessage(groupId));
-    const max = this.quotas.server_group_members;
+    const max = (await this.quotas.limits(ctx.projectId)).server_group_members;
     if (max >= 0 && (await this.repo.countMembersOfUser(g.uuid, ctx.userId)) + count > max) throw quotaExceeded(TOO_MANY_MEMBERS);
     return specOf(g, await this.repo.memberHosts(g.uuid));
   }
@@ -103,7 +103,10 @@ export class ServerGroups implements ServerGroupsPort {
    * deleted meanwhile → 400 (as forBoot); nothing is recorded then, and the caller undoes its boot.
    */
   async addMembers(groupUuid: string, serverIds: string[]): Promise<void> {
-    await this.repo.addMembers(groupUuid, serverIds, this.quotas.server_group_members);
+    // The limit of the group's project (a group gone meanwhile: the repository's 400).
+    const g = await this.repo.get(groupUuid, {});
+    const max = g ? (await this.quotas.limits(g.project_id)).server_group_members : -1;
+    await this.repo.addMembers(groupUuid, serverIds, max);
   }
 
   async groupOf(serverId: string): Promise<GroupSpec | undefined> {

@@ -200,9 +200,9 @@ export class ServerQueries {
     return this.servers.usage(projectId);
   }
 
-  /** Everything /limits and os-quota-sets count for a project: its servers' usage and its server groups. */
-  async quotaUsage(projectId: string): Promise<QuotaUsage> {
-    const [servers, serverGroups] = await Promise.all([this.servers.usage(projectId), this.groups.countInProject(projectId)]);
+  /** Everything /limits and os-quota-sets count for a project (or a user's servers in it): servers' usage and the project's server groups. */
+  async quotaUsage(projectId: string, userId?: string): Promise<QuotaUsage> {
+    const [servers, serverGroups] = await Promise.all([this.servers.usage(projectId, userId), this.groups.countInProject(projectId)]);
     return { ...servers, server_groups: serverGroups };
   }
 

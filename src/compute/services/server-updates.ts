@@ -51,11 +51,12 @@ export class ServerUpdates {
   /** POST (merge) or PUT (replace) /metadata; PUT /metadata/{key} is a merge of one item. */
   async setMetadata(ctx: RequestContext, id: string, items: Record<string, string>, mode: 'merge' | 'replace'): Promise<Record<string, string>> {
     await this.queries.get(ctx, id);
+    const limits = await this.builder.quotaLimits(ctx.projectId);
     const updated = await this.servers.mutate(id, (server) => {
       const why = refusal(server, RULES.updateMetadata, ctx.isAdmin);
       if (why) throw invalidStateError(why);
       const next = mode === 'replace' ? { ...items } : { ...server.metadata, ...items };
-      this.builder.checkMetadataQuota(Object.keys(next).length);
+      this.builder.checkMetadataCount(Object.keys(next).length, limits.metadata_items);
       return { metadata: next };
     });
     if (!updated) throw notFound(msg.instanceNotFound(id));

@@ -117,7 +117,7 @@ export function createOptions(spec: InstanceSpec, host: string, network: Network
     Links: [],
     ExtraHosts: [],
     Dns: [],
-    RestartPolicy: { Name: 'no', MaximumRetryCount: 0 },
+    RestartPolicy: dockerRestartPolicy(spec.restartPolicy),
     AutoRemove: false,
     LogConfig: { Type: 'json-file', Config: { 'max-size': limits.logMaxSize, 'max-file': String(limits.logMaxFiles) } },
   };
@@ -198,7 +198,18 @@ export function infoFromInspect(c: Docker.ContainerInspectInfo): InstanceInfo {
     if (c.State.OOMKilled) info.oomKilled = true;
   }
   if (c.State.Error) info.error = c.State.Error;
+  if (c.RestartCount) info.restartCount = c.RestartCount;
   return info;
+}
+
+/**
+ * The engine's restart policy for a spec's (issue 15). `always` is `unless-stopped` here: a
+ * server stopped through the API stays stopped when the engine itself restarts.
+ */
+export function dockerRestartPolicy(p: InstanceSpec['restartPolicy']): { Name: string; MaximumRetryCount: number } {
+  if (!p || p.name === 'no') return { Name: 'no', MaximumRetryCount: 0 };
+  if (p.name === 'on-failure') return { Name: 'on-failure', MaximumRetryCount: p.maximumRetryCount };
+  return { Name: 'unless-stopped', MaximumRetryCount: 0 };
 }
 
 /** `docker ps` row → InstanceInfo (no OOM flag in a listing; getInfo has it). */

@@ -29,6 +29,7 @@ import {
   ImageNamed,
 } from '../driver';
 import { buildFakeArchive } from './archive';
+import { engineRestarts } from '../restart';
 import { FakeImages } from './images';
 import { FakeNetworks } from './networks';
 import { FakeEngine, FakeInstance, FakeMoves } from './moves';
@@ -99,11 +100,12 @@ export class FakeDriver implements ComputeDriver {
     this.stopNow(inst, 137, ['kill', 'die']);
   }
 
-  /** The instance's process exits by itself with `code` (default 0). */
+  /** The instance's process exits by itself with `code` (default 0); its restart policy may start it again. */
   externalExit(serverId: string, code = 0): void {
     const inst = this.mustHave(serverId);
     if (inst.powerState !== RUNNING) return;
     this.stopNow(inst, code, ['die']);
+    this.restartByPolicy(inst);
   }
 
   /** The kernel OOM-kills the instance's process: 'oom' then 'die', exit 137, oomKilled. */
@@ -112,6 +114,7 @@ export class FakeDriver implements ComputeDriver {
     if (inst.powerState !== RUNNING) return;
     inst.oomKilled = true;
     this.stopNow(inst, 137, ['oom', 'die']);
+    this.restartByPolicy(inst);
   }
 
   /** `docker pause` from outside. */
@@ -384,6 +387,7 @@ export class FakeDriver implements ComputeDriver {
       if (inst.exitCode !== undefined) info.exitCode = inst.exitCode;
       if (inst.oomKilled) info.oomKilled = true;
     }
+    if (inst.restartCount) info.restartCount = inst.restartCount;
     return info;
   }
 
@@ -395,6 +399,20 @@ export class FakeDriver implements ComputeDriver {
     const program = this.opts.program?.(inst.spec) ?? { output: [`[fake] ${inst.spec.hostname} started`] };
     inst.console.push(...(program.output ?? []));
     if (program.exitCode !== undefined) this.stopNow(inst, program.exitCode, ['die']);
+  }
+
+  /**
+   * Docker's restart manager for a process that exited by itself (issue 15): started again at
+   * once when the spec's policy says so. A kill or a stop from outside is a manual stop (Docker
+   * marks it so): never restarted.
+   */
+  private restartByPolicy(inst: FakeInstance): void {
+    if (!engineRestarts(inst.spec.restartPolicy, inst.exitCode ?? 0, inst.restartCount ?? 0)) return;
+    inst.restartCount = (inst.restartCount ?? 0) + 1;
+    inst.powerState = RUNNING;
+    inst.exitCode = undefined;
+    inst.oomKilled = undefined;
+    this.emit(inst.spec.serverId, 'start');
   }
 
   private stopNow(inst: FakeInstance, exitCode: number, events: InstanceEventType[]): void {

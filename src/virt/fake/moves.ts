@@ -17,6 +17,8 @@ export interface FakeInstance {
   files: Map<string, Buffer>;
   exitCode?: number;
   oomKilled?: boolean;
+  /** Restarts by the instance's restart policy (issue 15), as Docker's RestartCount. */
+  restartCount?: number;
 }
 
 export type MoveOp = 'migrateDiskAndPowerOff' | 'confirmMigration' | 'finishRevertMigration';
