@@ -76,6 +76,11 @@ export const RULES = {
   /** live_migrate_abort() and live_migrate_force_complete(): only a live migration in flight (never, here). */
   abortLiveMigration: rule('abort live migration', [stage(null, [TaskStates.MIGRATING])]),
   forceCompleteLiveMigration: rule('force_complete', [stage([ACTIVE], [TaskStates.MIGRATING])]),
+  // Server tags (server_tags.py _check_instance_in_valid_state): vm_state only, no task or lock check.
+  updateTag: rule('update tag', [stage([ACTIVE, PAUSED, SUSPENDED, STOPPED], null, false)], false),
+  updateTags: rule('update tags', [stage([ACTIVE, PAUSED, SUSPENDED, STOPPED], null, false)], false),
+  deleteTag: rule('delete tag', [stage([ACTIVE, PAUSED, SUSPENDED, STOPPED], null, false)], false),
+  deleteTags: rule('delete tags', [stage([ACTIVE, PAUSED, SUSPENDED, STOPPED], null, false)], false),
   delete: rule('delete', [stage(null, null, false)]),
   forceDelete: rule('forceDelete', [stage(null, null, false)]),
 } as const satisfies Record<string, StateRule>;

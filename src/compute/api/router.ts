@@ -15,6 +15,7 @@
  *   /v2.1/os-aggregates…            host aggregates (admin)                            aggregates.ts
  *   /v2.1/os-migrations, /servers/{id}/migrations…   moves (admin)                     migrations.ts
  *   /v2.1/images…                   the compute image proxy (< 2.36)                   images.ts
+ *   /v2.1/servers/{id}/tags…        server tags (2.26+)                                server-tags.ts
  *
  * Everything under /v2.1 needs a token, is rendered at the request's microversion (headers on
  * every response, errors too), takes JSON bodies, and answers errors in Nova's shape. Readers
@@ -49,6 +50,7 @@ import { computeVersionsRouter } from './versions';
 import { availabilityZonesRouter } from './zones';
 import { osServicesRouter } from './os-services';
 import { aggregatesRouter } from './aggregates';
+import { serverTagsRouter } from './server-tags';
 
 /** What the compute API is given (createApp builds it from the Services bag); each router takes its part. */
 export interface ComputeApiDeps {
@@ -56,7 +58,7 @@ export interface ComputeApiDeps {
   publicUrl: string;
   /** Turns X-Auth-Token into the request context. */
   tokens: TokenService;
-  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones' | 'serverGroups' | 'migrations'>;
+  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones' | 'serverGroups' | 'migrations' | 'tags'>;
   flavors: FlavorService;
   keypairs: KeypairService;
   /** The quotas of every project (config). */
@@ -125,6 +127,7 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   v21.use(serversRouter({ compute, publicUrl }));                                     // /servers…
   v21.use(serverActionsRouter({ compute, publicUrl }));                               // /servers/{id}/action
   v21.use(migrationsRouter({ compute, publicUrl }));                                  // /os-migrations, /servers/{id}/migrations…
+  v21.use(serverTagsRouter({ tags: compute.tags, publicUrl }));                       // /servers/{id}/tags… (2.26)
   v21.use('/flavors', flavorsRouter({ flavors, publicUrl }));
   v21.use('/os-keypairs', keypairsRouter({ keypairs, publicUrl }));
   v21.use('/os-server-groups', serverGroupsRouter({ serverGroups: compute.serverGroups }));

@@ -31,7 +31,7 @@ const personality = {
   items: { type: 'object', properties: { path: { type: 'string' }, contents: { type: 'string' } }, additionalProperties: false },
 };
 /** parameter_types.tag (2.52): no '/' or ',', 1–60 characters. */
-const tag = { type: 'string', minLength: 1, maxLength: 60, pattern: '^[^,/]*$' };
+export const tag = { type: 'string', minLength: 1, maxLength: 60, pattern: '^[^,/]*$' };
 /** 2.90 hostname: a hostname label (RFC 952/1123). */
 const hostname = { type: 'string', minLength: 2, maxLength: 63, pattern: '^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$' };
 const uuid = { type: 'string', format: 'uuid' };

@@ -51,6 +51,7 @@ import type { ProjectSubnets } from './project-subnets';
 import { MigrationService } from './migrations';
 import { MoveWork } from './move-work';
 import { MoveCleanup } from './move-cleanup';
+import { ServerTags } from './server-tags';
 
 export interface ComputeDeps {
   servers: ServerRepository;
@@ -106,6 +107,8 @@ export interface ComputeServices {
   serverGroups: ServerGroups;
   groupsPort: ServerGroupsPort;
   migrations: MigrationService;
+  /** /servers/{id}/tags (issue 15). */
+  tags: ServerTags;
 }
 
 export function buildCompute(deps: ComputeDeps): ComputeServices {
@@ -162,6 +165,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     migrations: new MigrationService({
       servers, migrations: deps.migrations, flavors: deps.flavors, queries, runner, tasks, hosts, work, placement: moves, hostSettings, groups: groupsPort, log,
     }),
+    tags: new ServerTags(servers, queries),
   };
 }
 
