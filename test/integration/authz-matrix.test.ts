@@ -45,6 +45,9 @@ const rows: Row[] = [
   { method: 'delete', path: () => `${S()}/tags`, write: true, owned: true, mv: '2.26' },
   { method: 'put', path: () => `${S()}/tags/t`, write: true, owned: true, mv: '2.26' },
   { method: 'delete', path: () => `${S()}/tags/t`, write: true, owned: true, mv: '2.26' },
+  { method: 'get', path: () => `${S()}/diagnostics`, write: false, owned: true, adminOnly: true },
+  { method: 'get', path: () => `${S()}/os-server-password`, write: false, owned: true },
+  { method: 'delete', path: () => `${S()}/os-server-password`, write: true, owned: true },
   // compute: collections and project-wide endpoints
   { method: 'get', path: () => '/compute/v2.1/servers', write: false },
   { method: 'get', path: () => '/compute/v2.1/servers/detail', write: false },

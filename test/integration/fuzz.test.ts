@@ -193,6 +193,7 @@ const shapes: Shape[] = [
   // issue 15: server tags (the microversion arbitrary reaches 2.26+ often enough).
   { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/tags`), body: bodyText(mutated({ tags: ['a', 'b'] })) },
   { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(idLike, nastyString).map(([id, tag]) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/tags/${enc(tag.slice(0, 400))}`), body: bodyText(anyJson) },
+  { method: fc.constantFrom('GET', 'DELETE', 'POST'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/os-server-password`) },
   { method: GET, path: fc.tuple(idLike, fc.constantFrom('ips', 'ips/private', 'os-instance-actions', 'os-instance-actions/req-x', 'diagnostics', 'bogus')).map(([id, s]) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/${s}`) },
   { method: GET, path: fc.tuple(fc.constantFrom('/flavors', '/flavors/detail'), query(['is_public', 'minRam', 'minDisk', 'limit', 'marker', 'sort_key', 'sort_dir'])).map(([p, q]) => `/compute/v2.1${p}${q}`) },
   { method: fc.constantFrom('GET', 'DELETE'), path: idLike.map((id) => `/compute/v2.1/flavors/${id === 'REAL' ? ids.flavor : id}`) },

@@ -16,6 +16,7 @@
  *   /v2.1/os-migrations, /servers/{id}/migrations…   moves (admin)                     migrations.ts
  *   /v2.1/images…                   the compute image proxy (< 2.36)                   images.ts
  *   /v2.1/servers/{id}/tags…        server tags (2.26+)                                server-tags.ts
+ *   /v2.1/servers/{id}/diagnostics, /os-server-password   (admin) live figures; no password   server-extras.ts
  *
  * Everything under /v2.1 needs a token, is rendered at the request's microversion (headers on
  * every response, errors too), takes JSON bodies, and answers errors in Nova's shape. Readers
@@ -51,6 +52,7 @@ import { availabilityZonesRouter } from './zones';
 import { osServicesRouter } from './os-services';
 import { aggregatesRouter } from './aggregates';
 import { serverTagsRouter } from './server-tags';
+import { serverExtrasRouter } from './server-extras';
 
 /** What the compute API is given (createApp builds it from the Services bag); each router takes its part. */
 export interface ComputeApiDeps {
@@ -58,7 +60,7 @@ export interface ComputeApiDeps {
   publicUrl: string;
   /** Turns X-Auth-Token into the request context. */
   tokens: TokenService;
-  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones' | 'serverGroups' | 'migrations' | 'tags'>;
+  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones' | 'serverGroups' | 'migrations' | 'tags' | 'diagnostics'>;
   flavors: FlavorService;
   keypairs: KeypairService;
   /** The quotas of every project (config). */
@@ -128,6 +130,7 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   v21.use(serverActionsRouter({ compute, publicUrl }));                               // /servers/{id}/action
   v21.use(migrationsRouter({ compute, publicUrl }));                                  // /os-migrations, /servers/{id}/migrations…
   v21.use(serverTagsRouter({ tags: compute.tags, publicUrl }));                       // /servers/{id}/tags… (2.26)
+  v21.use(serverExtrasRouter({ compute }));                                           // /servers/{id}/diagnostics, /os-server-password
   v21.use('/flavors', flavorsRouter({ flavors, publicUrl }));
   v21.use('/os-keypairs', keypairsRouter({ keypairs, publicUrl }));
   v21.use('/os-server-groups', serverGroupsRouter({ serverGroups: compute.serverGroups }));

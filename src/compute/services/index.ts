@@ -52,6 +52,7 @@ import { MigrationService } from './migrations';
 import { MoveWork } from './move-work';
 import { MoveCleanup } from './move-cleanup';
 import { ServerTags } from './server-tags';
+import { ServerDiagnostics } from './server-diagnostics';
 
 export interface ComputeDeps {
   servers: ServerRepository;
@@ -109,6 +110,8 @@ export interface ComputeServices {
   migrations: MigrationService;
   /** /servers/{id}/tags (issue 15). */
   tags: ServerTags;
+  /** GET /servers/{id}/diagnostics (issue 15). */
+  diagnostics: ServerDiagnostics;
 }
 
 export function buildCompute(deps: ComputeDeps): ComputeServices {
@@ -166,6 +169,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
       servers, migrations: deps.migrations, flavors: deps.flavors, queries, runner, tasks, hosts, work, placement: moves, hostSettings, groups: groupsPort, log,
     }),
     tags: new ServerTags(servers, queries),
+    diagnostics: new ServerDiagnostics(queries, hosts),
   };
 }
 
