@@ -48,6 +48,9 @@ const rows: Row[] = [
   { method: 'get', path: () => `${S()}/diagnostics`, write: false, owned: true, adminOnly: true },
   { method: 'get', path: () => `${S()}/os-server-password`, write: false, owned: true },
   { method: 'delete', path: () => `${S()}/os-server-password`, write: true, owned: true },
+  { method: 'get', path: () => `/compute/v2.1/images/${ids.image}/metadata`, write: false, owned: true },
+  { method: 'post', path: () => `/compute/v2.1/images/${ids.image}/metadata`, body: { metadata: { a: 'b' } }, write: true, owned: true },
+  { method: 'delete', path: () => `/compute/v2.1/images/${ids.image}/metadata/a`, write: true, owned: true },
   // compute: collections and project-wide endpoints
   { method: 'get', path: () => '/compute/v2.1/servers', write: false },
   { method: 'get', path: () => '/compute/v2.1/servers/detail', write: false },

@@ -194,6 +194,8 @@ const shapes: Shape[] = [
   { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/tags`), body: bodyText(mutated({ tags: ['a', 'b'] })) },
   { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(idLike, nastyString).map(([id, tag]) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/tags/${enc(tag.slice(0, 400))}`), body: bodyText(anyJson) },
   { method: fc.constantFrom('GET', 'DELETE', 'POST'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/os-server-password`) },
+  { method: fc.constantFrom('GET', 'POST', 'PUT'), path: idLike.map((id) => `/compute/v2.1/images/${id === 'REAL' ? ids.image : id}/metadata`), body: bodyText(wrapped('metadata', { a: 'b' })) },
+  { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(idLike, nastyString).map(([id, k]) => `/compute/v2.1/images/${id === 'REAL' ? ids.image : id}/metadata/${enc(k.slice(0, 400))}`), body: bodyText(wrapped('meta', { a: 'b' })) },
   { method: GET, path: fc.tuple(idLike, fc.constantFrom('ips', 'ips/private', 'os-instance-actions', 'os-instance-actions/req-x', 'diagnostics', 'bogus')).map(([id, s]) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/${s}`) },
   { method: GET, path: fc.tuple(fc.constantFrom('/flavors', '/flavors/detail'), query(['is_public', 'minRam', 'minDisk', 'limit', 'marker', 'sort_key', 'sort_dir'])).map(([p, q]) => `/compute/v2.1${p}${q}`) },
   { method: fc.constantFrom('GET', 'DELETE'), path: idLike.map((id) => `/compute/v2.1/flavors/${id === 'REAL' ? ids.flavor : id}`) },

@@ -15,6 +15,7 @@
  *   /v2.1/os-aggregates…            host aggregates (admin)                            aggregates.ts
  *   /v2.1/os-migrations, /servers/{id}/migrations…   moves (admin)                     migrations.ts
  *   /v2.1/images…                   the compute image proxy (< 2.36)                   images.ts
+ *   /v2.1/images/{id}/metadata…     image properties through compute (< 2.39)          image-metadata.ts
  *   /v2.1/servers/{id}/tags…        server tags (2.26+)                                server-tags.ts
  *   /v2.1/servers/{id}/diagnostics, /os-server-password   (admin) live figures; no password   server-extras.ts
  *
@@ -53,6 +54,8 @@ import { osServicesRouter } from './os-services';
 import { aggregatesRouter } from './aggregates';
 import { serverTagsRouter } from './server-tags';
 import { serverExtrasRouter } from './server-extras';
+import { imageMetadataRouter } from './image-metadata';
+import { ImageMetadata } from '../services/image-metadata';
 
 /** What the compute API is given (createApp builds it from the Services bag); each router takes its part. */
 export interface ComputeApiDeps {
@@ -140,6 +143,7 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   v21.use('/os-hypervisors', hypervisorsRouter({ hosts, serversOnHost, figures: hostFigures, publicUrl }));
   v21.use('/os-services', osServicesRouter({ services: compute.osServices }));
   v21.use('/os-aggregates', aggregatesRouter({ aggregates: compute.aggregates }));
+  v21.use('/images', untilVersion('2.38'), imageMetadataRouter({ metadata: new ImageMetadata(images, quotas.metadata_items) })); // removed at 2.39
   v21.use('/images', untilVersion('2.35'), imageProxyRouter({ images, publicUrl }));  // removed at 2.36
 
   r.use('/v2.1', v21);

@@ -180,7 +180,8 @@ export const consoleOutput = {
 
 export const createImage = {
   type: 'object',
-  properties: { name, metadata: { type: 'object', additionalProperties: { type: 'string', maxLength: 255 }, propertyNames: { maxLength: 255 } } },
+  // parameter_types.metadata, as Nova's create_image schema: keys [a-zA-Z0-9-_:. ]{1,255}.
+  properties: { name, metadata },
   required: ['name'],
   additionalProperties: false,
 };
@@ -192,7 +193,7 @@ export const createBackup = {
     name,
     backup_type: { type: 'string' },
     rotation: { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 0 },
-    metadata: { type: 'object', additionalProperties: { type: 'string', maxLength: 255 }, propertyNames: { maxLength: 255 } },
+    metadata,
   },
   required: ['name', 'backup_type', 'rotation'],
   additionalProperties: false,
