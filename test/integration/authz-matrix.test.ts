@@ -83,6 +83,8 @@ const rows: Row[] = [
   // Glance's default policy: admin, or a member of the owning project.
   { method: 'post', path: () => `${I()}/actions/reactivate`, write: true, owned: true },
   { method: 'get', path: () => '/image/v2/images', write: false },
+  { method: 'get', path: () => '/image/v2/metadefs/namespaces', write: false },
+  { method: 'get', path: () => '/image/v2/schemas/metadefs/namespaces', write: false },
   { method: 'post', path: () => '/image/v2/images', body: { name: 'authz' }, write: true },
 ];
 

@@ -183,6 +183,7 @@ const shapes: Shape[] = [
   { method: fc.constantFrom('PUT', 'DELETE'), path: fc.tuple(idLike, nastyString).map(([id, tag]) => `/image/v2/images/${id === 'REAL' ? ids.image : id}/tags/${enc(tag.slice(0, 400))}`) },
   { method: fc.constant('POST'), path: fc.tuple(idLike, fc.constantFrom('deactivate', 'reactivate', 'bogus')).map(([id, a]) => `/image/v2/images/${id === 'REAL' ? ids.image : id}/actions/${a}`) },
   { method: GET, path: fc.constantFrom('/image', '/image/versions', '/image/v2/schemas/image', '/image/v2/schemas/images', '/image/v2/schemas/bogus', '/image/v2/images/', '/image/v2/info/import') },
+  { method: fc.constantFrom('GET', 'POST'), path: fc.tuple(fc.constantFrom('/image/v2/metadefs/namespaces', '/image/v2/schemas/metadefs/namespaces', '/image/v2/schemas/metadefs/tag'), query(['limit', 'marker', 'sort_dir', 'sort_key', 'visibility', 'resource_types'])).map(([p, q]) => `${p}${q}`) },
   // compute
   { method: GET, path: fc.tuple(fc.constantFrom('/servers', '/servers/detail'), query(['name', 'status', 'image', 'flavor', 'changes-since', 'ip', 'all_tenants', 'limit', 'marker', 'sort_key', 'sort_dir', 'tenant_id', 'deleted', 'vm_state'])).map(([p, q]) => `/compute/v2.1${p}${q}`) },
   { method: fc.constant('POST'), path: fc.constant('/compute/v2.1/servers'), body: bodyText(wrapped('server', serverBody)) },
