@@ -55,7 +55,7 @@ module.exports = tseslint.config(
   { files: ROUTERS, rules: { '@typescript-eslint/no-restricted-imports': ['error', restrict(['knex', 'dockerode'], 'routers talk to services, not to the database or the engine')] } },
   // The image domain reaches engines through its EngineImages port (src/image/engine-images.ts), never a driver.
   { files: ['src/image/**/*.ts'], rules: { '@typescript-eslint/no-restricted-imports': ['error', { ...restrict(['knex', 'dockerode', 'express'], 'not in the image domain'), patterns: IMAGE_DOWN }] } },
-  { files: ['src/image/router.ts'], rules: { '@typescript-eslint/no-restricted-imports': ['error', { ...restrict(['knex', 'dockerode'], 'routers talk to services, not to the database or the engine'), patterns: IMAGE_DOWN }] } },
+  { files: ['src/image/router.ts', 'src/image/metadefs.ts'], rules: { '@typescript-eslint/no-restricted-imports': ['error', { ...restrict(['knex', 'dockerode'], 'routers talk to services, not to the database or the engine'), patterns: IMAGE_DOWN }] } },
   // The compute routers get their services handed in (house style: routers get only what they use):
   // record types from src/db are fine, repositories, drivers and the whole Services bag are not.
   {

@@ -146,6 +146,11 @@ export function untilVersion(lastVersion: string): RequestHandler {
   return (req, _res, next) => (atMost(req, lastVersion) ? next() : next(notFound(msg.resourceNotFound())));
 }
 
+/** Routes Nova added at `firstVersion`: a 404 below it (its VersionNotFoundForAPIMethod). */
+export function sinceVersion(firstVersion: string): RequestHandler {
+  return (req, _res, next) => (atLeast(req, firstVersion) ? next() : next(notFound(msg.resourceNotFound())));
+}
+
 /** `atLeast` bound to one request, in the shape the views take (`mv('2.53')`). */
 export function mvOf(req: Pick<Request, 'apiVersion'>): (version: string) => boolean {
   return (version) => atLeast(req, version);

@@ -13,3 +13,8 @@ export const PowerStates = {
   CRASHED: 6,
   SUSPENDED: 7,
 } as const satisfies Record<string, PowerState>;
+
+/** power_state.STATE_MAP: the names Nova's messages and diagnostics use. */
+export const POWER_STATE_NAMES: Record<PowerState, string> = {
+  0: 'pending', 1: 'running', 3: 'paused', 4: 'shutdown', 6: 'crashed', 7: 'suspended',
+};

@@ -50,6 +50,8 @@ export interface ServerRecord {
   /** Base64, as sent. */
   user_data: string | null;
   config_drive: boolean;
+  /** OS-DCF:diskConfig: true = AUTO, false = MANUAL (Nova's auto_disk_config). */
+  auto_disk_config: boolean;
   security_groups: string[];
   tags: string[];
   locked: boolean;

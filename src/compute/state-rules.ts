@@ -80,6 +80,11 @@ export const RULES = {
   shelve: rule('shelve', [stage([ACTIVE, STOPPED, PAUSED, SUSPENDED])]),
   shelveOffload: rule('shelveOffload', [stage([SHELVED])]),
   unshelve: rule('unshelve', [stage([SHELVED, SHELVED_OFFLOADED])]),
+  // Server tags (server_tags.py _check_instance_in_valid_state): vm_state only, no task or lock check.
+  updateTag: rule('update tag', [stage([ACTIVE, PAUSED, SUSPENDED, STOPPED], null, false)], false),
+  updateTags: rule('update tags', [stage([ACTIVE, PAUSED, SUSPENDED, STOPPED], null, false)], false),
+  deleteTag: rule('delete tag', [stage([ACTIVE, PAUSED, SUSPENDED, STOPPED], null, false)], false),
+  deleteTags: rule('delete tags', [stage([ACTIVE, PAUSED, SUSPENDED, STOPPED], null, false)], false),
   delete: rule('delete', [stage(null, null, false)]),
   forceDelete: rule('forceDelete', [stage(null, null, false)]),
 } as const satisfies Record<string, StateRule>;

@@ -21,6 +21,7 @@ import * as migrationsTable from '../../migrations/20261205030000_migrations';
 import * as projectSubnets from '../../migrations/20261205040000_project_subnets';
 import * as shelve from '../../migrations/20261206200000_shelve';
 import * as quotas from '../../migrations/20261206500000_quotas';
+import * as autoDiskConfig from '../../migrations/20261206400000_auto_disk_config';
 
 import { dialect } from './dialect';
 
@@ -41,6 +42,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261205040000_project_subnets': projectSubnets,
   '20261206200000_shelve': shelve,
   '20261206500000_quotas': quotas,
+  '20261206400000_auto_disk_config': autoDiskConfig,
 };
 
 class ListedMigrations implements Knex.MigrationSource<string> {

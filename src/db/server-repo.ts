@@ -16,14 +16,16 @@ import type { TaskState } from '../compute/task-states';
 import type { PowerState } from '../compute/power-state';
 
 /** What the service supplies for a new server; the repository adds sequence and timestamps. */
-export type NewServer = Omit<ServerRecord, 'sequence' | 'created_at' | 'updated_at' | 'deleted' | 'deleted_at'>;
+export type NewServer = Omit<ServerRecord, 'sequence' | 'created_at' | 'updated_at' | 'deleted' | 'deleted_at' | 'auto_disk_config'>
+  /** Absent = MANUAL (the column's default). */
+  & { auto_disk_config?: boolean };
 
 /** Columns a write may change (never id, project, user, flavor, sequence, created_at). */
 export type ServerPatch = Partial<Pick<ServerRecord,
   | 'name' | 'vm_state' | 'task_state' | 'power_state' | 'host' | 'availability_zone' | 'hostname' | 'description'
   | 'metadata' | 'addresses' | 'access_ip_v4' | 'access_ip_v6' | 'key_name' | 'key_data' | 'user_data' | 'image_id'
   | 'tags' | 'locked' | 'locked_by' | 'locked_reason' | 'progress' | 'fault' | 'launched_at' | 'terminated_at'
-  | 'security_groups' | 'deleted' | 'deleted_at' | 'shelved_at' | 'shelved_image_id' | 'shelved_host'>>;
+  | 'security_groups' | 'deleted' | 'deleted_at' | 'shelved_at' | 'shelved_image_id' | 'shelved_host' | 'auto_disk_config'>>;
 
 /** The compare part of a compare-and-set; absent = not compared. The row must never be deleted. */
 export interface ServerExpectation {
@@ -67,7 +69,7 @@ interface ServerRow {
 }
 
 const JSON_COLUMNS = ['flavor', 'metadata', 'addresses', 'requested_networks', 'security_groups', 'tags', 'fault'] as const;
-const BOOL_COLUMNS = ['config_drive', 'locked', 'deleted'] as const;
+const BOOL_COLUMNS = ['config_drive', 'locked', 'deleted', 'auto_disk_config'] as const;
 
 // Rows are stamped with the strictly increasing clock (src/clock.ts stamp): two writes never share
 // an updated_at, so a compare on updated_at proves that nothing changed in between.
@@ -103,6 +105,7 @@ function toRecord(r: ServerRow): ServerRecord {
     key_data: r.key_data as string | null,
     user_data: r.user_data as string | null,
     config_drive: Boolean(r.config_drive),
+    auto_disk_config: Boolean(r.auto_disk_config),
     security_groups: json(r.security_groups, []),
     tags: json(r.tags, []),
     locked: Boolean(r.locked),
@@ -201,7 +204,7 @@ export class ServerRepository {
       for (const s of chosen) {
         next += 1;
         const ts = stamp();
-        const rec: ServerRecord = { ...s, sequence: next, created_at: ts, updated_at: ts, deleted: false, deleted_at: null };
+        const rec: ServerRecord = { ...s, auto_disk_config: s.auto_disk_config ?? false, sequence: next, created_at: ts, updated_at: ts, deleted: false, deleted_at: null };
         await tx('servers').insert({ ...toColumns(rec as unknown as Record<string, unknown>), task_owner: this.owner });
         rec.task_owner = this.owner;
         created.push(rec);

@@ -17,8 +17,9 @@ import { errorHandler, methodNotAllowed, notFoundHandler } from '../http/errors'
 import { parseListQuery } from './list-query';
 import { parseMemberCreate, parseMemberStatus, parsePatch, PATCH_MEDIA_TYPES } from './requests';
 import {
-  IMAGE_SCHEMA, IMAGES_SCHEMA, MEMBER_SCHEMA, MEMBERS_SCHEMA, METADEFS_NAMESPACE_SCHEMA, METADEFS_RESOURCE_TYPE_SCHEMA,
+  IMAGE_SCHEMA, IMAGES_SCHEMA, MEMBER_SCHEMA, MEMBERS_SCHEMA,
 } from './schemas';
+import { metadefsRouter } from './metadefs';
 import type { ImageService } from './image-service';
 import type { ImageMembers } from './image-members';
 import type { ImageUploads } from './image-upload';
@@ -196,8 +197,7 @@ export function imageRouter(deps: ImageRouterDeps, log: Logger): Router {
   schema('/schemas/images', IMAGES_SCHEMA);
   schema('/schemas/member', MEMBER_SCHEMA);
   schema('/schemas/members', MEMBERS_SCHEMA);
-  schema('/schemas/metadefs/namespace', METADEFS_NAMESPACE_SCHEMA);
-  schema('/schemas/metadefs/resource_type', METADEFS_RESOURCE_TYPE_SCHEMA);
+  v2.use(metadefsRouter());  // /schemas/metadefs/…, /metadefs/namespaces (metadefs.ts)
 
   r.use('/v2', v2);
   r.use(notFoundHandler());

@@ -106,38 +106,6 @@ export const MEMBERS_SCHEMA = {
   links: [{ rel: 'describedby', href: '{schema}' }],
 } as const;
 
-/** Metadata definitions are not offered; glanceclient only caches these on its first run. */
-export const METADEFS_NAMESPACE_SCHEMA = {
-  name: 'namespace',
-  properties: {
-    namespace: { type: 'string', maxLength: 80, description: 'The unique namespace text.' },
-    display_name: { type: 'string', maxLength: 80 },
-    description: { type: 'string', maxLength: 500 },
-    visibility: { type: 'string', enum: ['public', 'private'] },
-    protected: { type: 'boolean' },
-    owner: { type: 'string', maxLength: 255 },
-    created_at: { type: 'string', readOnly: true, format: 'date-time' },
-    updated_at: { type: 'string', readOnly: true, format: 'date-time' },
-    schema: { type: 'string', readOnly: true },
-    self: { type: 'string', readOnly: true },
-  },
-  required: ['namespace'],
-  additionalProperties: false,
-} as const;
-
-export const METADEFS_RESOURCE_TYPE_SCHEMA = {
-  name: 'resource_type_association',
-  properties: {
-    name: { type: 'string', maxLength: 80, description: 'Resource type names should be aligned with Heat resource types whenever possible.' },
-    prefix: { type: 'string', maxLength: 80 },
-    properties_target: { type: 'string', maxLength: 80 },
-    created_at: { type: 'string', readOnly: true, format: 'date-time' },
-    updated_at: { type: 'string', readOnly: true, format: 'date-time' },
-  },
-  required: ['name'],
-  additionalProperties: false,
-} as const;
-
 // ---------------------------------------------------------------- request rules
 
 /**

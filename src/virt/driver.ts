@@ -285,6 +285,46 @@ export interface ComputeDriver extends ImageBackend {
    * images alone. Called once, by HostImages.
    */
   releaseUnnamedImages?(named: ImageNamed): void;
+  // ---- diagnostics (issue 15: GET /servers/{id}/diagnostics)
+  /**
+   * The instance's live figures, read from the engine when asked (one sample of its stats and
+   * one inspect): CPU time and utilisation, memory, traffic per interface, I/O per block device,
+   * uptime. Reads only. Throws InstanceNotFound, HypervisorUnavailable.
+   */
+  diagnostics(serverId: string): Promise<InstanceDiagnostics>;
+}
+
+/** What diagnostics() reports (units as Nova's Diagnostics object; null = the engine did not say). */
+export interface InstanceDiagnostics {
+  powerState: PowerState;
+  /** Seconds since the instance's process started; null when it is not running. */
+  uptime: number | null;
+  /** The engine host's operating system ("linux"). */
+  hypervisorOs: string | null;
+  /** CPUs the instance may use (its flavor's vCPUs as the engine enforces them). */
+  numCpus: number;
+  /** CPU time in nanoseconds and utilisation in percent of the instance's CPUs, per CPU the engine accounts. */
+  cpus: { id: number; time: number | null; utilisation: number | null }[];
+  /** Memory in MiB: the instance's limit, and what it uses (page cache not counted; rounded up). */
+  memory: { maximumMb: number | null; usedMb: number | null };
+  nics: NicDiagnostics[];
+  disks: DiskDiagnostics[];
+}
+
+export interface NicDiagnostics {
+  /** The interface inside the instance (eth0…). */
+  name: string;
+  macAddress: string | null;
+  rxOctets: number | null; rxPackets: number | null; rxErrors: number | null; rxDrop: number | null;
+  txOctets: number | null; txPackets: number | null; txErrors: number | null; txDrop: number | null;
+}
+
+export interface DiskDiagnostics {
+  /** The block device as the host knows it ("major:minor"). */
+  name: string;
+  readBytes: number | null; readRequests: number | null;
+  writeBytes: number | null; writeRequests: number | null;
+  errorsCount: number | null;
 }
 
 /** Whether any image record names this engine id (a failure means "yes": the image stays). */

@@ -349,6 +349,29 @@ export function describeDriverContract(name: string, make: () => Promise<DriverH
       });
     });
 
+    describe('diagnostics (issue 15)', () => {
+      test('a running instance reports its limits, the memory it uses and a CPU time that grows', async () => {
+        // A process that wakes up to work, so its CPU time moves between two samples.
+        const busy = ['/bin/sh', '-c', 'trap "exit 0" TERM; while true; do i=0; while [ $i -lt 2000 ]; do i=$((i+1)); done; sleep 0.2; done'];
+        const { spec } = await spawn({ command: busy });
+        const first = await driver.diagnostics(spec.serverId);
+        expect(first).toMatchObject({ powerState: 1, numCpus: spec.vcpus, memory: { maximumMb: spec.memoryMb } });
+        expect(first.memory.usedMb).toBeGreaterThan(0);
+        expect(first.uptime).not.toBeNull();
+        expect(first.nics.map((n) => n.name)).toEqual(['eth0']);
+        expect(first.nics[0].macAddress).toMatch(/^(?:[a-f0-9]{2}:){5}[a-f0-9]{2}$/);
+        const cpuTime = (d: typeof first) => d.cpus.reduce((sum, c) => sum + (c.time ?? 0), 0);
+        await eventually(async () => expect(cpuTime(await driver.diagnostics(spec.serverId))).toBeGreaterThan(cpuTime(first)));
+      });
+
+      test('a stopped instance says it is shut down; an unknown one is InstanceNotFound', async () => {
+        const { spec } = await spawn();
+        await driver.powerOff(spec.serverId, 10);
+        expect((await driver.diagnostics(spec.serverId)).powerState).toBe(4);
+        await expect(driver.diagnostics(crypto.randomUUID())).rejects.toBeInstanceOf(InstanceNotFound);
+      });
+    });
+
     describe('snapshot', () => {
       test('when an instance is snapshotted, then the new image boots with its file system', async () => {
         const { spec } = await spawn();

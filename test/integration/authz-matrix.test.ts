@@ -16,7 +16,7 @@ const ids = { server: '', image: '', publicImage: '', flavor: '1', keypair: 'aut
 const tok: Record<string, string> = {};
 let cells = 0;
 
-interface Row { method: 'get' | 'post' | 'put' | 'patch' | 'delete'; path: () => string; body?: unknown; ctype?: string; write: boolean; adminOnly?: boolean; /** the resource belongs to demo's project */ owned?: boolean }
+interface Row { method: 'get' | 'post' | 'put' | 'patch' | 'delete'; path: () => string; body?: unknown; ctype?: string; write: boolean; adminOnly?: boolean; /** the resource belongs to demo's project */ owned?: boolean; /** compute microversion */ mv?: string }
 
 const S = () => `/compute/v2.1/servers/${ids.server}`;
 const I = () => `/image/v2/images/${ids.image}`;
@@ -43,6 +43,18 @@ const rows: Row[] = [
   { method: 'post', path: () => `${S()}/action`, body: { shelve: null }, write: true, owned: true },
   { method: 'post', path: () => `${S()}/action`, body: { unshelve: null }, write: true, owned: true },
   { method: 'post', path: () => `${S()}/action`, body: { shelveOffload: null }, write: true, owned: true, adminOnly: true },
+  // compute: issue 15 (server tags, diagnostics, password)
+  { method: 'get', path: () => `${S()}/tags`, write: false, owned: true, mv: '2.26' },
+  { method: 'put', path: () => `${S()}/tags`, body: { tags: ['a'] }, write: true, owned: true, mv: '2.26' },
+  { method: 'delete', path: () => `${S()}/tags`, write: true, owned: true, mv: '2.26' },
+  { method: 'put', path: () => `${S()}/tags/t`, write: true, owned: true, mv: '2.26' },
+  { method: 'delete', path: () => `${S()}/tags/t`, write: true, owned: true, mv: '2.26' },
+  { method: 'get', path: () => `${S()}/diagnostics`, write: false, owned: true, adminOnly: true },
+  { method: 'get', path: () => `${S()}/os-server-password`, write: false, owned: true },
+  { method: 'delete', path: () => `${S()}/os-server-password`, write: true, owned: true },
+  { method: 'get', path: () => `/compute/v2.1/images/${ids.image}/metadata`, write: false, owned: true },
+  { method: 'post', path: () => `/compute/v2.1/images/${ids.image}/metadata`, body: { metadata: { a: 'b' } }, write: true, owned: true },
+  { method: 'delete', path: () => `/compute/v2.1/images/${ids.image}/metadata/a`, write: true, owned: true },
   // compute: collections and project-wide endpoints
   { method: 'get', path: () => '/compute/v2.1/servers', write: false },
   { method: 'get', path: () => '/compute/v2.1/servers/detail', write: false },
@@ -89,12 +101,15 @@ const rows: Row[] = [
   // Glance's default policy: admin, or a member of the owning project.
   { method: 'post', path: () => `${I()}/actions/reactivate`, write: true, owned: true },
   { method: 'get', path: () => '/image/v2/images', write: false },
+  { method: 'get', path: () => '/image/v2/metadefs/namespaces', write: false },
+  { method: 'get', path: () => '/image/v2/schemas/metadefs/namespaces', write: false },
   { method: 'post', path: () => '/image/v2/images', body: { name: 'authz' }, write: true },
 ];
 
 function call(row: Row, token: string | undefined) {
   const r = request(t.app)[row.method](row.path());
   if (token !== undefined) r.set('X-Auth-Token', token);
+  if (row.mv) r.set('OpenStack-API-Version', `compute ${row.mv}`);
   if (row.body !== undefined) r.set('Content-Type', row.ctype ?? 'application/json').send(JSON.stringify(row.body));
   cells++;
   return r;

@@ -184,6 +184,7 @@ const shapes: Shape[] = [
   { method: fc.constantFrom('PUT', 'DELETE'), path: fc.tuple(idLike, nastyString).map(([id, tag]) => `/image/v2/images/${id === 'REAL' ? ids.image : id}/tags/${enc(tag.slice(0, 400))}`) },
   { method: fc.constant('POST'), path: fc.tuple(idLike, fc.constantFrom('deactivate', 'reactivate', 'bogus')).map(([id, a]) => `/image/v2/images/${id === 'REAL' ? ids.image : id}/actions/${a}`) },
   { method: GET, path: fc.constantFrom('/image', '/image/versions', '/image/v2/schemas/image', '/image/v2/schemas/images', '/image/v2/schemas/bogus', '/image/v2/images/', '/image/v2/info/import') },
+  { method: fc.constantFrom('GET', 'POST'), path: fc.tuple(fc.constantFrom('/image/v2/metadefs/namespaces', '/image/v2/schemas/metadefs/namespaces', '/image/v2/schemas/metadefs/tag'), query(['limit', 'marker', 'sort_dir', 'sort_key', 'visibility', 'resource_types'])).map(([p, q]) => `${p}${q}`) },
   // compute
   { method: GET, path: fc.tuple(fc.constantFrom('/servers', '/servers/detail'), query(['name', 'status', 'image', 'flavor', 'changes-since', 'ip', 'all_tenants', 'limit', 'marker', 'sort_key', 'sort_dir', 'tenant_id', 'deleted', 'vm_state'])).map(([p, q]) => `/compute/v2.1${p}${q}`) },
   { method: fc.constant('POST'), path: fc.constant('/compute/v2.1/servers'), body: bodyText(wrapped('server', serverBody)) },
@@ -191,6 +192,12 @@ const shapes: Shape[] = [
   { method: fc.constant('POST'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/action`), body: bodyText(actionBody) },
   { method: fc.constantFrom('GET', 'POST', 'PUT'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/metadata`), body: bodyText(wrapped('metadata', { a: 'b', c: 'd' })) },
   { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(idLike, nastyString).map(([id, k]) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/metadata/${enc(k.slice(0, 400))}`), body: bodyText(wrapped('meta', { a: 'b' })) },
+  // issue 15: server tags (the microversion arbitrary reaches 2.26+ often enough).
+  { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/tags`), body: bodyText(mutated({ tags: ['a', 'b'] })) },
+  { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(idLike, nastyString).map(([id, tag]) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/tags/${enc(tag.slice(0, 400))}`), body: bodyText(anyJson) },
+  { method: fc.constantFrom('GET', 'DELETE', 'POST'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/os-server-password`) },
+  { method: fc.constantFrom('GET', 'POST', 'PUT'), path: idLike.map((id) => `/compute/v2.1/images/${id === 'REAL' ? ids.image : id}/metadata`), body: bodyText(wrapped('metadata', { a: 'b' })) },
+  { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(idLike, nastyString).map(([id, k]) => `/compute/v2.1/images/${id === 'REAL' ? ids.image : id}/metadata/${enc(k.slice(0, 400))}`), body: bodyText(wrapped('meta', { a: 'b' })) },
   { method: GET, path: fc.tuple(idLike, fc.constantFrom('ips', 'ips/private', 'os-instance-actions', 'os-instance-actions/req-x', 'diagnostics', 'bogus')).map(([id, s]) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/${s}`) },
   { method: GET, path: fc.tuple(fc.constantFrom('/flavors', '/flavors/detail'), query(['is_public', 'minRam', 'minDisk', 'limit', 'marker', 'sort_key', 'sort_dir'])).map(([p, q]) => `/compute/v2.1${p}${q}`) },
   { method: fc.constantFrom('GET', 'DELETE'), path: idLike.map((id) => `/compute/v2.1/flavors/${id === 'REAL' ? ids.flavor : id}`) },

@@ -1,7 +1,8 @@
 /**
  * Tempest's strict compute response schemas (dumped from the installed tempest 33.0.0 into
  * misc-tempest-schemas.json, hosts-tempest-schemas.json, server-groups-tempest-schemas.json and
- * migrations-tempest-schemas.json, quotas-tempest-schemas.json, unchanged), checked with the formats tempest's validator knows.
+ * migrations-tempest-schemas.json, quotas-tempest-schemas.json, issue15-tempest-schemas.json (tags,
+ * diagnostics, password, image metadata), unchanged), checked with the formats tempest's validator knows.
  * The app itself comes from the one harness, test/helpers/app.ts.
  */
 import net from 'node:net';
@@ -11,9 +12,10 @@ import hostsSchemas from './hosts-tempest-schemas.json';
 import serverGroupSchemas from './server-groups-tempest-schemas.json';
 import migrationSchemas from './migrations-tempest-schemas.json';
 import quotaSchemas from './quotas-tempest-schemas.json';
+import issue15Schemas from './issue15-tempest-schemas.json';
 
-/** Every dumped schema: misc (versions, flavors, keypairs…), hosts (services, aggregates), server groups, migrations, quotas and usage. */
-const schemas = { ...miscSchemas, ...hostsSchemas, ...serverGroupSchemas, ...migrationSchemas, ...quotaSchemas };
+/** Every dumped schema: misc (versions, flavors, keypairs…), hosts (services, aggregates), server groups, migrations, quotas and usage, issue 15's. */
+const schemas = { ...miscSchemas, ...hostsSchemas, ...serverGroupSchemas, ...migrationSchemas, ...quotaSchemas, ...issue15Schemas };
 
 // ------------------------------------------------------------------------------ tempest schemas
 

@@ -28,7 +28,8 @@ export interface ImageProxyRouterDeps {
 function imageFilter(req: Request): (i: ImageRecord) => boolean {
   const name = queryParam(req, 'name');
   const status = queryParam(req, 'status');
-  const server = queryParam(req, 'server');
+  // NOTE(openstack): Nova's _get_filters keeps what follows the last '/' (clients send the server's href).
+  const serverId = queryParam(req, 'server')?.split('/').pop();
   const type = queryParam(req, 'type');
   const minRam = queryParam(req, 'minRam');
   const minDisk = queryParam(req, 'minDisk');
@@ -48,7 +49,7 @@ function imageFilter(req: Request): (i: ImageRecord) => boolean {
   return (i) =>
     (name === undefined || i.name === name)
     && (status === undefined || novaImageStatus(i) === status.toUpperCase())
-    && (server === undefined || i.properties.instance_uuid === server)
+    && (serverId === undefined || i.properties.instance_uuid === serverId)
     && (type === undefined || i.properties.image_type === type)
     && (ram === undefined || i.min_ram >= ram)
     && (disk === undefined || i.min_disk >= disk)
@@ -96,6 +97,8 @@ export function imageProxyRouter({ images, publicUrl }: ImageProxyRouterDeps): R
     });
     res.status(204).end();
   }));
+  // DELETE /images/ (a blank id) matches no route of Nova's: its 404, not the collection's 405.
+  router.delete('/', (req, _res, next) => next(req.originalUrl.split('?')[0].endsWith('/') ? notFound(msg.resourceNotFound()) : undefined));
   router.all(['/', '/detail', '/:id'], methodNotAllowed());
   return router;
 }

@@ -4,6 +4,7 @@
  */
 import type { RequestContext } from '../../http/context';
 import type { ImageRecord } from '../../image/image-record';
+import type { Change } from '../../image/requests';
 import type { HostState } from '../services/hosts';
 
 /** The compute hosts as last heard (a cache: a read never waits on an engine for long). */
@@ -20,4 +21,6 @@ export interface ImageProxyPort {
   get(ctx: RequestContext, id: string): Promise<ImageRecord>;
   /** Deletes as Glance would (403 for protected images, 404 when unknown). */
   delete(ctx: RequestContext, id: string): Promise<unknown>;
+  /** A JSON patch as Glance's PATCH applies it (compute image metadata, issue 15). */
+  update(ctx: RequestContext, id: string, changes: Change[], draft: 4 | 10): Promise<ImageRecord>;
 }

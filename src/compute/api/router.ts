@@ -17,6 +17,9 @@
  *   /v2.1/os-aggregates…            host aggregates (admin)                            aggregates.ts
  *   /v2.1/os-migrations, /servers/{id}/migrations…   moves (admin)                     migrations.ts
  *   /v2.1/images…                   the compute image proxy (< 2.36)                   images.ts
+ *   /v2.1/images/{id}/metadata…     image properties through compute (< 2.39)          image-metadata.ts
+ *   /v2.1/servers/{id}/tags…        server tags (2.26+)                                server-tags.ts
+ *   /v2.1/servers/{id}/diagnostics, /os-server-password   (admin) live figures; no password   server-extras.ts
  *
  * Everything under /v2.1 needs a token, is rendered at the request's microversion (headers on
  * every response, errors too), takes JSON bodies, and answers errors in Nova's shape. Readers
@@ -53,6 +56,10 @@ import { computeVersionsRouter } from './versions';
 import { availabilityZonesRouter } from './zones';
 import { osServicesRouter } from './os-services';
 import { aggregatesRouter } from './aggregates';
+import { serverTagsRouter } from './server-tags';
+import { serverExtrasRouter } from './server-extras';
+import { imageMetadataRouter } from './image-metadata';
+import { ImageMetadata } from '../services/image-metadata';
 
 /** What the compute API is given (createApp builds it from the Services bag); each router takes its part. */
 export interface ComputeApiDeps {
@@ -61,7 +68,7 @@ export interface ComputeApiDeps {
   /** Turns X-Auth-Token into the request context. */
   tokens: TokenService;
   compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones' | 'serverGroups' | 'migrations'
-    | 'shelve' | 'tenantUsage'>;
+    | 'shelve' | 'tenantUsage' | 'tags' | 'diagnostics'>;
   flavors: FlavorService;
   keypairs: KeypairService;
   /** Quota sets and classes (the database). */
@@ -130,6 +137,8 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   v21.use(serversRouter({ compute, publicUrl }));                                     // /servers…
   v21.use(serverActionsRouter({ compute, publicUrl }));                               // /servers/{id}/action
   v21.use(migrationsRouter({ compute, publicUrl }));                                  // /os-migrations, /servers/{id}/migrations…
+  v21.use(serverTagsRouter({ tags: compute.tags, publicUrl }));                       // /servers/{id}/tags… (2.26)
+  v21.use(serverExtrasRouter({ compute }));                                           // /servers/{id}/diagnostics, /os-server-password
   v21.use('/flavors', flavorsRouter({ flavors, publicUrl }));
   v21.use('/os-keypairs', keypairsRouter({ keypairs, publicUrl }));
   v21.use('/os-server-groups', serverGroupsRouter({ serverGroups: compute.serverGroups }));
@@ -141,6 +150,7 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   v21.use('/os-hypervisors', hypervisorsRouter({ hosts, serversOnHost, figures: hostFigures, publicUrl }));
   v21.use('/os-services', osServicesRouter({ services: compute.osServices }));
   v21.use('/os-aggregates', aggregatesRouter({ aggregates: compute.aggregates }));
+  v21.use('/images', untilVersion('2.38'), imageMetadataRouter({ metadata: new ImageMetadata(images, async (projectId) => (await quotas.limits(projectId)).metadata_items) })); // removed at 2.39
   v21.use('/images', untilVersion('2.35'), imageProxyRouter({ images, publicUrl }));  // removed at 2.36
 
   r.use('/v2.1', v21);

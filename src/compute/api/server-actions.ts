@@ -21,7 +21,7 @@ import { atLeast, mvOf } from '../microversion';
 import { RULES } from '../state-rules';
 import { detailView } from '../views/servers';
 import * as schemas from '../schemas/servers';
-import { canonicalV6, checkBase64, serverGroupsShown, serverViewOptions } from './server-requests';
+import { canonicalV6, checkBase64, diskConfigParam, serverGroupsShown, serverViewOptions } from './server-requests';
 import { moveActions } from './move-actions';
 import { shelveActions } from './shelve-actions';
 import type { ActionEntry } from './action-table';
@@ -59,6 +59,7 @@ export function serverActionsRouter({ compute, publicUrl }: ServerActionsRouterD
         const rebuild: RebuildRequest = {
           imageRef: b.imageRef, name: b.name, metadata: b.metadata, adminPass: b.adminPass, accessIPv4: b.accessIPv4,
           accessIPv6: canonicalV6(b.accessIPv6), description: b.description, keyName: b.key_name, userData: b.user_data, hostname: b.hostname,
+          autoDiskConfig: diskConfigParam(b['OS-DCF:diskConfig']),
         };
         const { server, adminPass } = await compute.actions.rebuild(ctxOf(req), id, rebuild);
         const view = detailView(server, views(req), 'rebuild', await serverGroupsShown(req, compute, server.id));

@@ -165,3 +165,8 @@ export function listQuery(req: Request, ctx: RequestContext): ListServersQuery {
   out.notTagsAny = csv(q['not-tags-any'] ?? q['not-tag-any']);
   return out;
 }
+
+/** OS-DCF:diskConfig (schema-checked AUTO|MANUAL) → auto_disk_config; absent stays absent (helpers.disk_config_from_api). */
+export function diskConfigParam(v: unknown): boolean | undefined {
+  return v === undefined ? undefined : v === 'AUTO';
+}

@@ -25,7 +25,7 @@ import { defaultSecurityGroup } from '../networks';
 import { actionView, addressesView, createView, detailView, listView } from '../views/servers';
 import * as schemas from '../schemas/servers';
 import { toBool } from '../schemas/parameter-types';
-import { canonicalV6, checkBase64, listQuery, serverGroupsShown, serverViewOptions, toInt } from './server-requests';
+import { canonicalV6, checkBase64, diskConfigParam, listQuery, serverGroupsShown, serverViewOptions, toInt } from './server-requests';
 
 type Query = Record<string, unknown>;
 
@@ -91,6 +91,7 @@ export function serversRouter({ compute, publicUrl }: ServersRouterDeps): Router
       keyName: s.key_name,
       description: s.description,
       tags: s.tags,
+      autoDiskConfig: diskConfigParam(s['OS-DCF:diskConfig']),
       configDrive: s.config_drive === undefined ? undefined : toBool(s.config_drive),
       securityGroups: (s.security_groups as { name: string }[] | undefined)?.map((g) => g.name),
       hostname: s.hostname,
@@ -123,6 +124,7 @@ export function serversRouter({ compute, publicUrl }: ServersRouterDeps): Router
     const s = body.server;
     const server = await compute.updates.update(ctx, req.params.id, {
       name: s.name, accessIPv4: s.accessIPv4, accessIPv6: canonicalV6(s.accessIPv6), description: s.description, hostname: s.hostname,
+      autoDiskConfig: diskConfigParam(s['OS-DCF:diskConfig']),
     });
     res.json({ server: detailView(server, views(req), 'update', await serverGroupsShown(req, compute, server.id)) });
   }));

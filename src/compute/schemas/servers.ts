@@ -31,7 +31,7 @@ const personality = {
   items: { type: 'object', properties: { path: { type: 'string' }, contents: { type: 'string' } }, additionalProperties: false },
 };
 /** parameter_types.tag (2.52): no '/' or ',', 1–60 characters. */
-const tag = { type: 'string', minLength: 1, maxLength: 60, pattern: '^[^,/]*$' };
+export const tag = { type: 'string', minLength: 1, maxLength: 60, pattern: '^[^,/]*$' };
 /** 2.90 hostname: a hostname label (RFC 952/1123). */
 const hostname = { type: 'string', minLength: 2, maxLength: 63, pattern: '^[a-zA-Z0-9]([a-zA-Z0-9-]*[a-zA-Z0-9])?$' };
 const uuid = { type: 'string', format: 'uuid' };
@@ -180,7 +180,8 @@ export const consoleOutput = {
 
 export const createImage = {
   type: 'object',
-  properties: { name, metadata: { type: 'object', additionalProperties: { type: 'string', maxLength: 255 }, propertyNames: { maxLength: 255 } } },
+  // parameter_types.metadata, as Nova's create_image schema: keys [a-zA-Z0-9-_:. ]{1,255}.
+  properties: { name, metadata },
   required: ['name'],
   additionalProperties: false,
 };
@@ -192,7 +193,7 @@ export const createBackup = {
     name,
     backup_type: { type: 'string' },
     rotation: { type: ['integer', 'string'], pattern: '^[0-9]+$', minimum: 0 },
-    metadata: { type: 'object', additionalProperties: { type: 'string', maxLength: 255 }, propertyNames: { maxLength: 255 } },
+    metadata,
   },
   required: ['name', 'backup_type', 'rotation'],
   additionalProperties: false,

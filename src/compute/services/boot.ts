@@ -27,7 +27,7 @@ import { DEFAULT_SECURITY_GROUP, PRIVATE_NETWORK_ID } from '../networks';
 import { generatePassword, reservationId, sanitizeHostname } from '../naming';
 import { addressesOf } from '../sync-rules';
 import { Superseded, describe, faultOf } from './action-runner';
-import { InstanceBuilder, snapshotOf } from './instance-builder';
+import { InstanceBuilder, autoDiskConfigFor, snapshotOf } from './instance-builder';
 import { AVAILABILITY_ZONE, HostService } from './hosts';
 import type { TaskRunner } from './task-runner';
 import { NoValidHost } from '../scheduler/types';
@@ -54,6 +54,8 @@ export interface CreateServerRequest {
   keyName?: string;
   description?: string | null;
   tags?: string[];
+  /** OS-DCF:diskConfig: true = AUTO, false = MANUAL, absent = the image's auto_disk_config. */
+  autoDiskConfig?: boolean;
   configDrive?: boolean;
   securityGroups?: string[];
   /** 2.90: the hostname to give the server (else derived from the name). */
@@ -147,6 +149,7 @@ export class BootService {
     if (req.hostname !== undefined && req.maxCount > 1) throw badRequest('Cannot set hostname when creating multiple instances.');
     const group = await this.groups.forBoot(ctx, req.group, req.maxCount);
 
+    const autoDisk = autoDiskConfigFor(image, req.autoDiskConfig);
     const rid = reservationId();
     const rows: NewServer[] = [];
     for (let i = 0; i < req.maxCount; i++) {
@@ -182,6 +185,7 @@ export class BootService {
         key_data: keyData,
         user_data: req.userData ?? null,
         config_drive: req.configDrive ?? false,
+        auto_disk_config: autoDisk,
         security_groups: securityGroups,
         tags: req.tags ?? [],
         locked: false,

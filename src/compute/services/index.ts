@@ -57,6 +57,8 @@ import { MigrationService } from './migrations';
 import { MoveWork } from './move-work';
 import { MoveCleanup } from './move-cleanup';
 import { ShelveService } from './shelve';
+import { ServerTags } from './server-tags';
+import { ServerDiagnostics } from './server-diagnostics';
 
 export interface ComputeDeps {
   servers: ServerRepository;
@@ -122,6 +124,10 @@ export interface ComputeServices {
   quotas: QuotaService;
   /** os-simple-tenant-usage (issue 15). */
   tenantUsage: TenantUsageService;
+  /** /servers/{id}/tags (issue 15). */
+  tags: ServerTags;
+  /** GET /servers/{id}/diagnostics (issue 15). */
+  diagnostics: ServerDiagnostics;
 }
 
 export function buildCompute(deps: ComputeDeps): ComputeServices {
@@ -186,6 +192,8 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
       servers, actions: actionRepo, images: deps.images, queries, runner, tasks, hosts, builder, placement, settings: hostSettings, groups: groupsPort, log,
       offloadTimeSeconds: deps.shelvedOffloadTime, shutdownTimeoutSeconds: deps.shutdownTimeoutSeconds,
     }),
+    tags: new ServerTags(servers, queries),
+    diagnostics: new ServerDiagnostics(queries, hosts),
   };
 }
 

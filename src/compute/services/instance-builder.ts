@@ -9,6 +9,7 @@ import type { RequestContext } from '../../http/context';
 import type { QuotaLimitsPort } from './quotas';
 import { restartPolicyOf } from '../restart-policy';
 import { badRequest, msg, quotaExceeded } from '../../errors';
+import { boolFromString } from '../../http/validation';
 import type { FlavorRepository, FlavorRecord } from '../../db/flavor-repo';
 import type { ImageRecord } from '../../image/image-record';
 import { ComputeDriver, ImageNotOnHost, InstanceInfo, InstanceSpec, SubnetUnavailable } from '../../virt/driver';
@@ -160,6 +161,17 @@ export class InstanceBuilder {
       throw badRequest(`User data too large. User data must be no larger than ${MAX_USERDATA_SIZE} bytes once base64 encoded. Your data is ${userData.length} bytes`);
     }
   }
+}
+
+/**
+ * auto_disk_config of a server booted or rebuilt from `image` (compute/api.py
+ * _inherit_properties_from_image): what was asked (OS-DCF:diskConfig), else the image's
+ * `auto_disk_config` property; an image that says "disabled" refuses AUTO.
+ */
+export function autoDiskConfigFor(image: Pick<ImageRecord, 'id' | 'properties'>, requested: boolean | undefined): boolean {
+  const raw = image.properties?.auto_disk_config;
+  if (requested && raw?.trim().toLowerCase() === 'disabled') throw badRequest(`Requested image ${image.id} has automatic disk resize disabled.`);
+  return requested ?? (raw === undefined ? false : boolFromString(raw) ?? false);
 }
 
 /** The flavor as embedded in the server (views at ≥ 2.47 show it even if the flavor is deleted). */

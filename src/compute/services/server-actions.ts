@@ -16,6 +16,7 @@ import { PowerStates } from '../power-state';
 import { RULES, refusal } from '../state-rules';
 import { generatePassword } from '../naming';
 import { ActionRunner, runningPatch } from './action-runner';
+import { autoDiskConfigFor } from './instance-builder';
 import type { InstanceBuilder } from './instance-builder';
 import type { HostService } from './hosts';
 import type { ServerQueries } from './server-queries';
@@ -31,6 +32,8 @@ export interface RebuildRequest {
   keyName?: string | null;
   userData?: string | null;
   hostname?: string;
+  /** OS-DCF:diskConfig: true = AUTO, false = MANUAL, absent = the new image's auto_disk_config. */
+  autoDiskConfig?: boolean;
 }
 
 export interface ServerActionsDeps {
@@ -151,7 +154,7 @@ export class ServerActions {
     const current = await this.queries.get(ctx, id);
     const flavor = current.flavor;
     const image = await this.builder.bootableImage(ctx, req.imageRef, flavor);
-    const claimPatch: ServerPatch = { image_id: image.id };
+    const claimPatch: ServerPatch = { image_id: image.id, auto_disk_config: autoDiskConfigFor(image, req.autoDiskConfig) };
     if (req.name !== undefined) claimPatch.name = req.name;
     if (req.metadata !== undefined) {
       await this.builder.checkMetadataQuota(ctx.projectId, Object.keys(req.metadata).length);

@@ -17,6 +17,8 @@ export interface UpdateServerRequest {
   accessIPv6?: string;
   description?: string | null;
   hostname?: string;
+  /** OS-DCF:diskConfig: true = AUTO, false = MANUAL (no image check on update, as Nova). */
+  autoDiskConfig?: boolean;
 }
 
 export class ServerUpdates {
@@ -31,6 +33,7 @@ export class ServerUpdates {
     if (req.accessIPv6 !== undefined) patch.access_ip_v6 = req.accessIPv6;
     if (req.description !== undefined) patch.description = req.description;
     if (req.hostname !== undefined) patch.hostname = req.hostname;
+    if (req.autoDiskConfig !== undefined) patch.auto_disk_config = req.autoDiskConfig;
     if (Object.keys(patch).length && !(await this.servers.update(id, patch))) throw notFound(msg.instanceNotFound(id));
     return this.queries.get(ctx, id);
   }

@@ -32,13 +32,16 @@ export function serverLinks(publicUrl: string, id: string): Link[] {
   ];
 }
 
+/** OS-DCF:diskConfig as Nova's views derive it from auto_disk_config. */
+const diskConfigOf = (s: Pick<ServerRecord, 'auto_disk_config'>): 'AUTO' | 'MANUAL' => (s.auto_disk_config ? 'AUTO' : 'MANUAL');
+
 /** POST /servers body: exactly id, links, OS-DCF:diskConfig, security_groups, adminPass. */
 export function createView(server: ServerRecord, adminPass: string, o: ViewOptions): Json {
   return {
     server: {
       id: server.id,
       links: serverLinks(o.publicUrl, server.id),
-      'OS-DCF:diskConfig': 'MANUAL',
+      'OS-DCF:diskConfig': diskConfigOf(server),
       security_groups: server.security_groups.map((name) => ({ name })),
       adminPass,
     },
@@ -101,7 +104,7 @@ export function detailView(s: ServerRecord, o: ViewOptions, variant: DetailVaria
     accessIPv4: s.access_ip_v4 ?? '',
     accessIPv6: s.access_ip_v6 ?? '',
     links: serverLinks(o.publicUrl, s.id),
-    'OS-DCF:diskConfig': 'MANUAL',
+    'OS-DCF:diskConfig': diskConfigOf(s),
   };
   if (FAULT_STATUSES.has(status) && s.fault) {
     const fault: Json = { code: s.fault.code, created: isoSeconds(s.fault.created), message: s.fault.message };

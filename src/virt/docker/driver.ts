@@ -27,6 +27,7 @@ import {
   HypervisorInfo,
   HypervisorUnavailable,
   InstanceEvent,
+  InstanceDiagnostics,
   InstanceInfo,
   InstanceNotFound,
   InstanceSpec,
@@ -39,6 +40,7 @@ import {
 } from '../driver';
 import { call, connect, engineMessage, isUnreachable, statusOf, translate, callOn } from './client';
 import { createOptions, DEFAULT_LIMITS, demuxLogs, infoFromInspect, infoFromListing, Limits, SERVER_ID, validateSpec } from './containers';
+import { containerDiagnostics } from './diagnostics';
 import { subscribeEvents } from './events';
 import { bootFilesTar } from './files';
 import { DockerImages } from './images';
@@ -341,6 +343,8 @@ export class DockerDriver implements ComputeDriver {
     return subscribeEvents(this.docker, this.host, this.log, listener, onError);
   }
 
+  /** One stats sample (diagnostics.ts). */
+  diagnostics = async (serverId: string): Promise<InstanceDiagnostics> => containerDiagnostics(this.docker, this.host, serverId, await this.owned(serverId));
   // ---------------------------------------------------------------- internals
 
   /**

@@ -19,6 +19,7 @@ import {
   HypervisorUnavailable,
   InstanceEvent,
   InstanceEventType,
+  InstanceDiagnostics,
   InstanceInfo,
   InstanceNotFound,
   InstanceSpec,
@@ -33,6 +34,7 @@ import { engineRestarts } from '../restart';
 import { FakeImages } from './images';
 import { FakeNetworks } from './networks';
 import { FakeEngine, FakeInstance, FakeMoves } from './moves';
+import { fakeDiagnostics } from './diagnostics';
 
 import type { FakeDriverOptions, FakeOp } from './options';
 export type { FakeOp, FakeProgram, FakeDriverOptions } from './options';
@@ -62,6 +64,8 @@ export class FakeDriver implements ComputeDriver {
   private readonly networks = new FakeNetworks();
   private snapshots = 0;
   private named: ImageNamed | undefined;
+  /** Diagnostics samples taken per server (the fake's CPU time grows with them). */
+  private readonly samples = new Map<string, number>();
 
   constructor(opts: FakeDriverOptions) {
     this.host = opts.host;
@@ -328,6 +332,15 @@ export class FakeDriver implements ComputeDriver {
       ...this.opts.hypervisor,
       runningInstances: running,
     };
+  }
+
+  // ---- diagnostics (issue 15)
+  async diagnostics(serverId: string): Promise<InstanceDiagnostics> {
+    await this.enter('diagnostics', serverId);
+    const inst = this.mustHave(serverId);
+    const sample = (this.samples.get(serverId) ?? 0) + 1;
+    this.samples.set(serverId, sample);
+    return fakeDiagnostics(inst, sample, this.networks.addressOf(serverId)?.mac ?? null);
   }
 
   // ---------------------------------------------------------------- internals
