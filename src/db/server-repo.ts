@@ -18,8 +18,9 @@ import type { PowerState } from '../compute/power-state';
 /** What the service supplies for a new server; the repository adds sequence and timestamps. */
 export type NewServer = Omit<ServerRecord, 'sequence' | 'created_at' | 'updated_at' | 'deleted' | 'deleted_at'>;
 
-/** Columns a write may change (never id, project, user, flavor, sequence, created_at). */
+/** Columns a write may change (never id, project, user, sequence, created_at; the flavor only by a resize). */
 export type ServerPatch = Partial<Pick<ServerRecord,
+  | 'flavor' | 'flavor_id'
   | 'name' | 'vm_state' | 'task_state' | 'power_state' | 'host' | 'availability_zone' | 'hostname' | 'description'
   | 'metadata' | 'addresses' | 'access_ip_v4' | 'access_ip_v6' | 'key_name' | 'key_data' | 'user_data' | 'image_id'
   | 'tags' | 'locked' | 'locked_by' | 'locked_reason' | 'progress' | 'fault' | 'launched_at' | 'terminated_at'

@@ -260,4 +260,14 @@ export interface ComputeDriver extends ImageBackend {
   subscribe(listener: (e: InstanceEvent) => void, onError: (err: Error) => void): () => void;
 
   hypervisorInfo(): Promise<HypervisorInfo>;
+
+  // ---------------------------------------------------------------- resize (issue 15)
+
+  /**
+   * Changes the instance's memory and CPU limits in place (a resize on the same host): the
+   * process keeps running, with the same PID, and a stopped instance gets them at its next
+   * start. Memory below what the instance uses may be refused by the engine (an Error). Throws
+   * InstanceNotFound.
+   */
+  resizeInstance(serverId: string, memoryMb: number, vcpus: number): Promise<void>;
 }

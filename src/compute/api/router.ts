@@ -56,7 +56,8 @@ export interface ComputeApiDeps {
   publicUrl: string;
   /** Turns X-Auth-Token into the request context. */
   tokens: TokenService;
-  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones' | 'serverGroups' | 'migrations'>;
+  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones' | 'serverGroups' | 'migrations'
+    | 'resize'>;
   flavors: FlavorService;
   keypairs: KeypairService;
   /** The quotas of every project (config). */

@@ -51,6 +51,7 @@ import type { ProjectSubnets } from './project-subnets';
 import { MigrationService } from './migrations';
 import { MoveWork } from './move-work';
 import { MoveCleanup } from './move-cleanup';
+import { ResizeService } from './resize';
 
 export interface ComputeDeps {
   servers: ServerRepository;
@@ -106,6 +107,8 @@ export interface ComputeServices {
   serverGroups: ServerGroups;
   groupsPort: ServerGroupsPort;
   migrations: MigrationService;
+  /** resize (issue 15): the rules, then a cold move that prefers the server's own host. */
+  resize: ResizeService;
 }
 
 export function buildCompute(deps: ComputeDeps): ComputeServices {
@@ -139,6 +142,9 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
   });
   late.cleanup = new MoveCleanup({ migrations: deps.migrations, hosts, placement: moves, work, tasks, log });
   const instancesOn = async (host: string) => (await queries.serversOnHost(host)).length;
+  const migrations = new MigrationService({
+    servers, migrations: deps.migrations, flavors: deps.flavors, queries, runner, tasks, hosts, work, placement: moves, hostSettings, groups: groupsPort, log,
+  });
   const osServices = new OsServices({ hosts, settings: settingsService, repo: deps.computeServices, control: deps.control, instancesOn });
   return {
     tasks,
@@ -159,9 +165,8 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     aggregates: new AggregateService({ repo: deps.aggregates, computeHosts: hostNames, instancesOn }),
     zones: new AvailabilityZones(osServices),
     serverGroups,
-    migrations: new MigrationService({
-      servers, migrations: deps.migrations, flavors: deps.flavors, queries, runner, tasks, hosts, work, placement: moves, hostSettings, groups: groupsPort, log,
-    }),
+    migrations,
+    resize: new ResizeService({ servers, flavors: deps.flavors, queries, migrations, quotas: () => deps.quotas }),
   };
 }
 

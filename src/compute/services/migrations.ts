@@ -100,9 +100,11 @@ export class MigrationService {
       const migration = await this.d.migrations.create({
         ...this.origin(ctx, server), dest_compute: null, dest_node: null, dest_host: null,
         old_instance_type_id: oldFlavor, new_instance_type_id: newFlavor, status: M.PRE_MIGRATING, migration_type: o.type,
+        old_flavor: server.flavor, new_flavor: o.flavor,
       });
       const claimed = (await this.d.servers.get(server.id)) ?? server;
-      this.d.tasks.schedule(server.id, o.action, () => this.d.work.coldMove({ server: claimed, migration, actionId, spec, flavor: o.flavor }));
+      const sameHost = o.type === MigrationTypes.RESIZE;
+      this.d.tasks.schedule(server.id, o.action, () => this.d.work.coldMove({ server: claimed, migration, actionId, spec, flavor: o.flavor, sameHost }));
       return migration;
     });
   }
@@ -284,7 +286,7 @@ export class MigrationService {
    * Nova's service_is_up for a compute host: not forced down (os-services) and its engine
    * answers now.
    */
-  private async serviceUp(host: string | null): Promise<boolean> {
+  async serviceUp(host: string | null): Promise<boolean> {
     if (!host) return false;
     if ((await this.d.hostSettings?.all())?.some((s) => s.host === host && s.forcedDown)) return false;
     return this.d.hosts.answers(host);

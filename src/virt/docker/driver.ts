@@ -43,6 +43,7 @@ import { bootFilesTar } from './files';
 import { DockerImages } from './images';
 import { BLANK_LABELS, LABEL_HOST, LABEL_MANAGED, LABEL_PROJECT, LABEL_SERVER, containerName, setAsideName } from './labels';
 import { DockerMoves } from './moves';
+import { resizeContainer } from './resize';
 import { ProjectNetwork, ProjectNetworks } from './networks';
 import { pickAddress, Picked } from './addresses';
 import type { SwarmManagers } from './swarm';
@@ -331,6 +332,9 @@ export class DockerDriver implements ComputeDriver {
   subscribe(listener: (e: InstanceEvent) => void, onError: (err: Error) => void): () => void {
     return subscribeEvents(this.docker, this.host, this.log, listener, onError);
   }
+
+  /** Resize in place (issue 15): the engine's update call, resize.ts. */
+  async resizeInstance(serverId: string, memoryMb: number, vcpus: number): Promise<void> { await resizeContainer(this.docker, this.host, serverId, memoryMb, vcpus, (await this.limits()).hostCpus); }
 
   // ---------------------------------------------------------------- internals
 
