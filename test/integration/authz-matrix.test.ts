@@ -39,6 +39,8 @@ const rows: Row[] = [
   { method: 'post', path: () => `${S()}/action`, body: { createImage: { name: 'snap' } }, write: true, owned: true },
   { method: 'post', path: () => `${S()}/action`, body: { 'os-getConsoleOutput': {} }, write: true, owned: true },
   { method: 'post', path: () => `${S()}/action`, body: { 'os-resetState': { state: 'active' } }, write: true, owned: true, adminOnly: true },
+  // resize (issue 15)
+  { method: 'post', path: () => `${S()}/action`, body: { resize: { flavorRef: '2' } }, write: true, owned: true },
   // compute: collections and project-wide endpoints
   { method: 'get', path: () => '/compute/v2.1/servers', write: false },
   { method: 'get', path: () => '/compute/v2.1/servers/detail', write: false },

@@ -147,6 +147,8 @@ const actionBodies: Record<string, unknown> = {
   'os-start': null, 'os-stop': null, reboot: { type: 'SOFT' }, pause: null, unpause: null, suspend: null, resume: null,
   'os-getConsoleOutput': { length: 5 }, createImage: { name: 'snap', metadata: { a: 'b' } }, rebuild: { imageRef: 'IMAGE', name: 'r' },
   lock: null, unlock: null, forceDelete: null, 'os-resetState': { state: 'active' }, bogusAction: {},
+  // resize (issue 15)
+  resize: { flavorRef: '2', 'OS-DCF:diskConfig': 'AUTO' },
 };
 
 const actionBody = fc.constantFrom(...Object.keys(actionBodies)).chain((k) => {
