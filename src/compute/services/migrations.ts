@@ -91,9 +91,11 @@ export class MigrationService {
    * resize_prep, record the action and the migration (pre-migrating), queue the work.
    */
   async startColdMove(ctx: RequestContext, server: ServerRecord, o: { type: MigrationType; rule: StateRule; action: string; flavor: FlavorSnapshot; host?: string }): Promise<MigrationRecord> {
-    const spec = await this.requestSpec(server, o.flavor, o.host);
-    const oldFlavor = (await this.d.flavors.internalId(server.flavor.id)) ?? null;
-    const newFlavor = o.flavor.id === server.flavor.id ? oldFlavor : (await this.d.flavors.internalId(o.flavor.id)) ?? null;
+    const [spec, oldId, newId] = await Promise.all([
+      this.requestSpec(server, o.flavor, o.host), this.d.flavors.internalId(server.flavor.id), o.flavor.id === server.flavor.id ? undefined : this.d.flavors.internalId(o.flavor.id),
+    ]);
+    const oldFlavor = oldId ?? null;
+    const newFlavor = o.flavor.id === server.flavor.id ? oldFlavor : newId ?? null;
     return this.d.tasks.guarded([server.id], async () => {
       await this.d.runner.claim(ctx, server, o.rule, TaskStates.RESIZE_PREP, { progress: 0 });
       const actionId = await this.d.runner.startAction(ctx, server.id, o.action);

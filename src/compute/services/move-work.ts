@@ -245,19 +245,17 @@ export class MoveWork {
 
   /**
    * The server's own host took the new flavor: its limits change live (the engine's update
-   * call), the process runs on. resize_migrating → resize_finish → RESIZED (VERIFY_RESIZE) with
+   * call), the process runs on. resize_migrating → RESIZED (VERIFY_RESIZE) with
    * the new flavor shown; a failure puts the old limits back and rolls back as a cold move.
    */
   private async resizeInPlace(job: ColdMove, p: Progress, driver: ComputeDriver): Promise<void> {
     const { server, migration, flavor } = job;
     const id = server.id;
-    await this.d.migrations.update(migration.id, { dest_compute: driver.host, dest_node: driver.host, dest_host: await this.hostIp(driver.host) });
-    await this.advance(migration, M.MIGRATING);
+    // Few writes: the engine's update call is the whole of the work, and the API's answer should not wait on more.
+    await this.d.migrations.update(migration.id, { status: M.MIGRATING, dest_compute: driver.host, dest_node: driver.host, dest_host: await this.hostIp(driver.host) });
     await this.step(id, p, TaskStates.RESIZE_MIGRATING);
     try {
       await driver.resizeInstance(id, flavor.ram, flavor.vcpus);
-      await this.advance(migration, M.POST_MIGRATING);
-      await this.step(id, p, TaskStates.RESIZE_FINISH);
       await this.step(id, p, null, { vm_state: VmStates.RESIZED, flavor, flavor_id: flavor.id, progress: 100 });
     } catch (err) {
       await this.quietly(id, 'put the old limits back', () => driver.resizeInstance(id, server.flavor.ram, server.flavor.vcpus));

@@ -39,8 +39,9 @@ export class ResizeService {
     const server = await this.d.queries.get(ctx, id);
     const why = refusal(server, RULES.resize, ctx.isAdmin);
     if (why) throw invalidStateError(why);
-    if (!server.host || !(await this.d.migrations.serviceUp(server.host))) throw invalidStateError('Service is unavailable at this time.');
-    const flavor = await this.d.flavors.get(flavorRef);
+    // Looked up together (the engine's ping is the slow one), judged in Nova's order.
+    const [up, flavor] = await Promise.all([server.host ? this.d.migrations.serviceUp(server.host) : false, this.d.flavors.get(flavorRef)]);
+    if (!up) throw invalidStateError('Service is unavailable at this time.');
     // NOTE(openstack): a private flavor the project may not use is not found (Flavor.get_by_flavor_id).
     if (!flavor || (!flavor.is_public && !ctx.isAdmin)) throw badRequest(msg.flavorNotFound(flavorRef));
     if (flavor.disk === 0 && server.flavor.disk !== 0) throw badRequest('Server disk was unable to be resized because: Resize to zero disk flavor is not allowed.');
