@@ -205,6 +205,18 @@ describe('refusals', () => {
     expect((await rejection(compute.resize.resize(demo, id, '3'))).message).toBe(`Cannot 'resize' instance ${id} while it is in vm_state resized`);
   });
 
+  test('409 Service is unavailable when the host is down (its last heartbeat) or forced down; nothing changes', async () => {
+    const id = await onH1();
+    h1.setUnavailable(true);
+    await compute.hosts.refresh();
+    expect(await rejection(compute.resize.resize(await admin(), id, '2'))).toMatchObject({ kind: 'invalidState', message: 'Service is unavailable at this time.' });
+    h1.setUnavailable(false);
+    await compute.hosts.refresh();
+    await compute.osServices.updateByHost('h1', 'nova-compute', { forcedDown: true });
+    expect((await rejection(compute.resize.resize(await admin(), id, '2'))).message).toBe('Service is unavailable at this time.');
+    expect((await row(id)).task_state).toBeNull();
+  });
+
   test('concurrent resizes: one is accepted, the others are conflicts, one migration is recorded', async () => {
     const id = await onH1();
     const c = await admin();

@@ -166,7 +166,10 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     zones: new AvailabilityZones(osServices),
     serverGroups,
     migrations,
-    resize: new ResizeService({ servers, flavors: deps.flavors, queries, migrations, quotas: () => deps.quotas }),
+    resize: new ResizeService({
+      servers, flavors: deps.flavors, queries, migrations, quotas: () => deps.quotas,
+      serviceUp: async (host) => (await hosts.hosts()).some((h) => h.host === host && h.state === 'up') && !(await hostSettings.all()).some((s) => s.host === host && s.forcedDown),
+    }),
   };
 }
 

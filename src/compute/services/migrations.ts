@@ -288,7 +288,7 @@ export class MigrationService {
    * Nova's service_is_up for a compute host: not forced down (os-services) and its engine
    * answers now.
    */
-  async serviceUp(host: string | null): Promise<boolean> {
+  private async serviceUp(host: string | null): Promise<boolean> {
     if (!host) return false;
     if ((await this.d.hostSettings?.all())?.some((s) => s.host === host && s.forcedDown)) return false;
     return this.d.hosts.answers(host);

@@ -26,7 +26,13 @@ export interface ResizeServiceDeps {
   servers: Pick<ServerRepository, 'usage'>;
   flavors: Pick<FlavorRepository, 'get'>;
   queries: Pick<ServerQueries, 'get'>;
-  migrations: Pick<MigrationService, 'startColdMove' | 'serviceUp'>;
+  migrations: Pick<MigrationService, 'startColdMove'>;
+  /**
+   * Nova's service_is_up for the server's host, as check_instance_host(check_is_up=True) asks
+   * it: from the hosts' last heartbeat (the host cache) and os-services' forced_down — no
+   * engine call on the request's path.
+   */
+  serviceUp: (host: string) => Promise<boolean>;
   /** The project's limits (instances, cores, ram; -1 = unlimited). */
   quotas: (projectId: string) => Promise<Pick<QuotaConfig, 'cores' | 'ram'>> | Pick<QuotaConfig, 'cores' | 'ram'>;
 }
@@ -39,8 +45,8 @@ export class ResizeService {
     const server = await this.d.queries.get(ctx, id);
     const why = refusal(server, RULES.resize, ctx.isAdmin);
     if (why) throw invalidStateError(why);
-    // Looked up together (the engine's ping is the slow one), judged in Nova's order.
-    const [up, flavor] = await Promise.all([server.host ? this.d.migrations.serviceUp(server.host) : false, this.d.flavors.get(flavorRef)]);
+    // Looked up together, judged in Nova's order.
+    const [up, flavor] = await Promise.all([server.host ? this.d.serviceUp(server.host) : false, this.d.flavors.get(flavorRef)]);
     if (!up) throw invalidStateError('Service is unavailable at this time.');
     // NOTE(openstack): a private flavor the project may not use is not found (Flavor.get_by_flavor_id).
     if (!flavor || (!flavor.is_public && !ctx.isAdmin)) throw badRequest(msg.flavorNotFound(flavorRef));
