@@ -4,6 +4,7 @@
  * flavor; VERIFY_RESIZE shows the new flavor; confirm keeps it, revert puts the old one back;
  * refusals in Nova's words; one winner among concurrent resizes; quotas count the new flavor.
  */
+import crypto from 'node:crypto';
 import { makeTestServices, TestServices } from '../helpers/services';
 import { FakeDriver } from '../../src/virt/fake/driver';
 import { DomainError } from '../../src/errors';
@@ -143,6 +144,28 @@ describe('resize on the same host', () => {
     await compute.tasks.idle();
     const back = await compute.queries.usage((await row(id)).project_id);
     expect([back.cores, back.ram]).toEqual([1, 512]);
+  });
+});
+
+describe('a resize a dead process left', () => {
+  test('mid-way in place: the old limits come back, the server is ACTIVE with its old flavor, its process never restarted, the migration is error', async () => {
+    const id = await onH1();
+    const uuid = crypto.randomUUID();
+    const server = await row(id);
+    await h1.resizeInstance(id, 2048, 1);
+    await migrations.create({
+      uuid, instance_uuid: id, source_compute: 'h1', source_node: 'h1', dest_compute: 'h1', dest_node: 'h1', dest_host: null,
+      old_instance_type_id: 1, new_instance_type_id: 2, status: 'migrating', migration_type: 'resize', project_id: null, user_id: null, old_vm_state: 'active',
+      old_flavor: server.flavor, new_flavor: { ...server.flavor, id: '2', name: 'm1.small', ram: 2048 },
+    });
+    await t.services.db('servers').where({ id }).update({ task_state: 'resize_migrating', task_owner: 'a-dead-process' });
+    await compute.sync.recover(id);
+    await compute.tasks.idle();
+    const s = await row(id);
+    expect([s.vm_state, s.task_state, s.host, s.power_state, s.flavor.id]).toEqual(['active', null, 'h1', 1, '1']);
+    expect(h1.specOf(id)).toMatchObject({ memoryMb: 512 });
+    expect(starts[id]).toBe(1);
+    expect((await migrationOf(id)).status).toBe('error');
   });
 });
 
