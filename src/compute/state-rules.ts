@@ -68,6 +68,8 @@ export const RULES = {
   deleteMetadata: rule('delete metadata', [stage([ACTIVE, PAUSED, SUSPENDED, STOPPED], null)]),
   /** compute/api.py resize() (a cold migration is a resize to the same flavor). */
   migrate: rule('migrate', [stage([ACTIVE, STOPPED])]),
+  // resize (issue 15): compute/api.py resize() with a flavor.
+  resize: rule('resize', [stage([ACTIVE, STOPPED])]),
   confirmResize: rule('confirmResize', [stage([RESIZED])]),
   revertResize: rule('revertResize', [stage([RESIZED])]),
   // NOTE(openstack): evacuate() carries no check_instance_lock in nova/compute/api.py.

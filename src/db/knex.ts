@@ -22,6 +22,7 @@ import * as projectSubnets from '../../migrations/20261205040000_project_subnets
 import * as shelve from '../../migrations/20261206200000_shelve';
 import * as quotas from '../../migrations/20261206500000_quotas';
 import * as autoDiskConfig from '../../migrations/20261206400000_auto_disk_config';
+import * as resizeFlavors from '../../migrations/20261206100000_resize_flavors';
 
 import { dialect } from './dialect';
 
@@ -43,6 +44,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261206200000_shelve': shelve,
   '20261206500000_quotas': quotas,
   '20261206400000_auto_disk_config': autoDiskConfig,
+  '20261206100000_resize_flavors': resizeFlavors,
 };
 
 class ListedMigrations implements Knex.MigrationSource<string> {

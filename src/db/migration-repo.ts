@@ -6,6 +6,7 @@
 import type { Db } from './knex';
 import { stamp } from '../clock';
 import type { MigrationStatus, MigrationType } from '../compute/migration-status';
+import type { FlavorSnapshot } from '../compute/server-record';
 
 export interface MigrationRecord {
   id: number;
@@ -29,9 +30,14 @@ export interface MigrationRecord {
   created_at: string;
   /** Null until the row is first changed, as Nova's. */
   updated_at: string | null;
+  /** A resize's flavors, whole (Nova's instance old_flavor / new_flavor); null for other moves. */
+  old_flavor?: FlavorSnapshot | null;
+  new_flavor?: FlavorSnapshot | null;
 }
 
 export type NewMigration = Omit<MigrationRecord, 'id' | 'created_at' | 'updated_at' | 'hidden'>;
+
+const flavorOf = (v: unknown): FlavorSnapshot | null => (typeof v === 'string' && v ? JSON.parse(v) as FlavorSnapshot : null);
 
 /** Columns a change may write. */
 export type MigrationPatch = Partial<Pick<MigrationRecord, 'status' | 'dest_compute' | 'dest_node' | 'dest_host' | 'hidden'>>;
@@ -89,6 +95,8 @@ const toRecord = (r: Row): MigrationRecord => ({
   old_vm_state: (r.old_vm_state ?? null) as string | null,
   created_at: r.created_at as string,
   updated_at: (r.updated_at ?? null) as string | null,
+  old_flavor: flavorOf(r.old_flavor),
+  new_flavor: flavorOf(r.new_flavor),
 });
 
 export class MigrationRepository {
@@ -96,7 +104,8 @@ export class MigrationRepository {
 
   async create(m: NewMigration): Promise<MigrationRecord> {
     const created_at = stamp();
-    const [row] = await this.db('migrations').insert({ ...m, hidden: 0, created_at, updated_at: null }).returning('id');
+    const flavors = { old_flavor: m.old_flavor ? JSON.stringify(m.old_flavor) : null, new_flavor: m.new_flavor ? JSON.stringify(m.new_flavor) : null };
+    const [row] = await this.db('migrations').insert({ ...m, ...flavors, hidden: 0, created_at, updated_at: null }).returning('id');
     const id = Number(typeof row === 'object' ? row.id : row);
     return { ...m, id, hidden: false, created_at, updated_at: null };
   }

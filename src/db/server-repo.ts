@@ -20,8 +20,9 @@ export type NewServer = Omit<ServerRecord, 'sequence' | 'created_at' | 'updated_
   /** Absent = MANUAL (the column's default). */
   & { auto_disk_config?: boolean };
 
-/** Columns a write may change (never id, project, user, flavor, sequence, created_at). */
+/** Columns a write may change (never id, project, user, sequence, created_at; the flavor only by a resize). */
 export type ServerPatch = Partial<Pick<ServerRecord,
+  | 'flavor' | 'flavor_id'
   | 'name' | 'vm_state' | 'task_state' | 'power_state' | 'host' | 'availability_zone' | 'hostname' | 'description'
   | 'metadata' | 'addresses' | 'access_ip_v4' | 'access_ip_v6' | 'key_name' | 'key_data' | 'user_data' | 'image_id'
   | 'tags' | 'locked' | 'locked_by' | 'locked_reason' | 'progress' | 'fault' | 'launched_at' | 'terminated_at'

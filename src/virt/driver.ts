@@ -292,6 +292,15 @@ export interface ComputeDriver extends ImageBackend {
    * uptime. Reads only. Throws InstanceNotFound, HypervisorUnavailable.
    */
   diagnostics(serverId: string): Promise<InstanceDiagnostics>;
+  // ---------------------------------------------------------------- resize (issue 15)
+
+  /**
+   * Changes the instance's memory and CPU limits in place (a resize on the same host): the
+   * process keeps running, with the same PID, and a stopped instance gets them at its next
+   * start. Memory below what the instance uses may be refused by the engine (an Error). Throws
+   * InstanceNotFound.
+   */
+  resizeInstance(serverId: string, memoryMb: number, vcpus: number): Promise<void>;
 }
 
 /** What diagnostics() reports (units as Nova's Diagnostics object; null = the engine did not say). */

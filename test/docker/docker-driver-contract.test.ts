@@ -4,7 +4,8 @@
  * lists, hears and cleans up only its own containers on the shared engine.
  */
 import fs from 'node:fs';
-import { describeDriverContract } from '../contract/driver-contract';
+import { DriverHarness, describeDriverContract } from '../contract/driver-contract';
+import { describeResizeContract } from '../contract/resize-contract';
 import { describeMovesContract } from '../contract/moves-contract';
 import { busyboxImage } from '../helpers/test-image';
 import { DockerDriver } from '../../src/virt/docker/driver';
@@ -12,7 +13,7 @@ import { dockerCli, dockerTestHost, removeTestArtifacts, silentLog } from './doc
 
 jest.setTimeout(120_000);
 
-describeDriverContract('DockerDriver', async () => {
+const dockerHarness = async (): Promise<DriverHarness> => {
   const host = dockerTestHost();
   const driver = new DockerDriver({ host, log: silentLog(), rebootTimeoutSeconds: 10 });
   const image = busyboxImage('driver-contract');
@@ -45,7 +46,9 @@ describeDriverContract('DockerDriver', async () => {
       return { bytes: fs.readFileSync(fresh.path), imageId: fresh.imageId };
     },
   };
-});
+};
+describeDriverContract('DockerDriver', dockerHarness);
+describeResizeContract('DockerDriver', dockerHarness);
 
 // Two compute hosts on the one local engine: the source's container is set aside while the
 // destination's, of the same server, exists beside it.

@@ -55,6 +55,8 @@ const rows: Row[] = [
   { method: 'get', path: () => `/compute/v2.1/images/${ids.image}/metadata`, write: false, owned: true },
   { method: 'post', path: () => `/compute/v2.1/images/${ids.image}/metadata`, body: { metadata: { a: 'b' } }, write: true, owned: true },
   { method: 'delete', path: () => `/compute/v2.1/images/${ids.image}/metadata/a`, write: true, owned: true },
+  // resize (issue 15)
+  { method: 'post', path: () => `${S()}/action`, body: { resize: { flavorRef: '2' } }, write: true, owned: true },
   // compute: collections and project-wide endpoints
   { method: 'get', path: () => '/compute/v2.1/servers', write: false },
   { method: 'get', path: () => '/compute/v2.1/servers/detail', write: false },

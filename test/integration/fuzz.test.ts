@@ -148,6 +148,8 @@ const actionBodies: Record<string, unknown> = {
   'os-getConsoleOutput': { length: 5 }, createImage: { name: 'snap', metadata: { a: 'b' } }, rebuild: { imageRef: 'IMAGE', name: 'r' },
   lock: null, unlock: null, forceDelete: null, 'os-resetState': { state: 'active' }, bogusAction: {},
   shelve: null, shelveOffload: null, unshelve: { availability_zone: 'nova', host: 'fake-host' },
+  // resize (issue 15)
+  resize: { flavorRef: '2', 'OS-DCF:diskConfig': 'AUTO' },
 };
 
 const actionBody = fc.constantFrom(...Object.keys(actionBodies)).chain((k) => {

@@ -3,7 +3,8 @@
  * suite's shell commands: `echo WORDS` prints WORDS, `exit N` exits at once with N.
  */
 import crypto from 'node:crypto';
-import { describeDriverContract } from '../contract/driver-contract';
+import { DriverHarness, describeDriverContract } from '../contract/driver-contract';
+import { describeResizeContract } from '../contract/resize-contract';
 import { describeMovesContract } from '../contract/moves-contract';
 import { FakeDriver, FakeProgram } from '../../src/virt/fake/driver';
 import { buildFakeArchive } from '../../src/virt/fake/archive';
@@ -23,7 +24,7 @@ export function shellProgram(spec: InstanceSpec): FakeProgram {
   return { output };
 }
 
-describeDriverContract('FakeDriver', async () => {
+const fakeHarness = async (): Promise<DriverHarness> => {
   const driver = new FakeDriver({ host: 'fake-contract', program: shellProgram });
   const base = await buildFakeArchive({ files: { '/etc/variant': 'fake-contract\n' }, cmd: ['/bin/sh'] });
   await driver.loadImage(Readable.from([base.bytes]));
@@ -37,7 +38,9 @@ describeDriverContract('FakeDriver', async () => {
     externalRemove: async (serverId) => driver.externalRemove(serverId),
     freshArchive: async () => buildFakeArchive({ salt: crypto.randomUUID() }),
   };
-});
+};
+describeDriverContract('FakeDriver', fakeHarness);
+describeResizeContract('FakeDriver', fakeHarness);
 
 describeMovesContract('two FakeDrivers', async () => {
   const source = new FakeDriver({ host: 'fake-move-a', program: shellProgram });

@@ -68,7 +68,7 @@ export interface ComputeApiDeps {
   /** Turns X-Auth-Token into the request context. */
   tokens: TokenService;
   compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones' | 'serverGroups' | 'migrations'
-    | 'shelve' | 'tenantUsage' | 'tags' | 'diagnostics'>;
+    | 'shelve' | 'tenantUsage' | 'tags' | 'diagnostics' | 'resize'>;
   flavors: FlavorService;
   keypairs: KeypairService;
   /** Quota sets and classes (the database). */

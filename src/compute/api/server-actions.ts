@@ -8,6 +8,7 @@
  *   lock  unlock  forceDelete
  *   migrate  confirmResize  revertResize  evacuate  os-migrateLive         (move-actions.ts)
  *   shelve  shelveOffload  unshelve                                         (shelve-actions.ts)
+ *   resize                                                                 (resize-actions.ts)
  */
 import { Request, Response, Router } from 'express';
 import { badRequest } from '../../errors';
@@ -24,10 +25,11 @@ import * as schemas from '../schemas/servers';
 import { canonicalV6, checkBase64, diskConfigParam, serverGroupsShown, serverViewOptions } from './server-requests';
 import { moveActions } from './move-actions';
 import { shelveActions } from './shelve-actions';
+import { resizeActions } from './resize-actions';
 import type { ActionEntry } from './action-table';
 
 export interface ServerActionsRouterDeps {
-  compute: Pick<ComputeServices, 'queries' | 'actions' | 'snapshots' | 'updates' | 'deleter' | 'hosts' | 'migrations' | 'shelve'>;
+  compute: Pick<ComputeServices, 'queries' | 'actions' | 'snapshots' | 'updates' | 'deleter' | 'hosts' | 'migrations' | 'shelve' | 'resize'>;
   /** Base of the absolute links (and of createImage's Location below 2.45). */
   publicUrl: string;
 }
@@ -41,6 +43,7 @@ export function serverActionsRouter({ compute, publicUrl }: ServerActionsRouterD
   const ACTIONS: Record<string, ActionEntry> = {
     ...moveActions(compute),
     ...shelveActions(compute),
+    ...resizeActions(compute),
     'os-start': { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.actions.start(ctxOf(req), id); accepted(res); } },
     'os-stop': { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.actions.stop(ctxOf(req), id); accepted(res); } },
     reboot: {

@@ -88,17 +88,42 @@ export class PlacementService implements PlacementPort {
     });
   }
 
-  async placeMove(server: ServerRecord, spec: RequestSpec, migrationUuid: string): Promise<string> {
+  async placeMove(server: ServerRecord, spec: RequestSpec, migrationUuid: string, opts: { sameHost?: boolean } = {}): Promise<string> {
     const { hostStates, settings } = await this.inputs();
     const ignoreHosts = [...(spec.ignoreHosts ?? []), ...(server.host ? [server.host] : [])];
     const [dest] = await this.decide(spec, [server.id], async (tx, usage) => {
       const candidates = this.candidates(hostStates, settings, usage, spec);
-      const chosen = selectHosts(candidates, { ...spec, count: 1, ignoreHosts }, this.deps.scheduler);
+      const chosen = (opts.sameHost && this.sourceFits(server, candidates, spec)) || selectHosts(candidates, { ...spec, count: 1, ignoreHosts }, this.deps.scheduler);
       await tx.transfer(server.id, migrationUuid);
       await tx.allocate({ consumerId: server.id, host: chosen[0], memoryMb: spec.memoryMb, vcpus: spec.vcpus });
       return chosen;
     });
     return dest;
+  }
+
+  /**
+   * A resize's own host, when it passes the filters for the new flavor (Nova's
+   * allow_resize_to_same_host, preferred here: the limits then change in place). The old
+   * flavor stays claimed beside the new one until confirm or revert, as in Nova; the server
+   * itself is not another member of its group there.
+   */
+  private sourceFits(server: ServerRecord, candidates: HostCandidate[], spec: RequestSpec): string[] | undefined {
+    const source = server.host;
+    if (!source) return undefined;
+    let group = spec.group;
+    if (group) {
+      const members = [...group.memberHosts];
+      const mine = members.indexOf(source);
+      if (mine >= 0) members.splice(mine, 1);
+      group = { ...group, memberHosts: members };
+    }
+    const others = candidates.filter((c) => c.host !== source).map((c) => c.host);
+    try {
+      return selectHosts(candidates, { ...spec, group, count: 1, ignoreHosts: others }, this.deps.scheduler);
+    } catch (e) {
+      if (e instanceof NoHostsPassed) return undefined;
+      throw e;
+    }
   }
 
   async confirmMove(migrationUuid: string): Promise<void> {

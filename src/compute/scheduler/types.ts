@@ -125,9 +125,9 @@ export interface PlacementPort {
    * A move of `server` (migrate, resize to another host, evacuate): its allocation on the
    * source passes to `migrationUuid`, a destination is chosen (never the source) and the
    * server's flavor (`spec`) allocated there under the server's id; throws NoValidHost and
-   * changes nothing.
+   * changes nothing. `sameHost` (a resize): the server's own host when it fits, else another.
    */
-  placeMove(server: ServerRecord, spec: RequestSpec, migrationUuid: string): Promise<string>;
+  placeMove(server: ServerRecord, spec: RequestSpec, migrationUuid: string, opts?: { sameHost?: boolean }): Promise<string>;
   /** Confirm (or a finished evacuation's clean-up): the source's allocation goes. */
   confirmMove(migrationUuid: string): Promise<void>;
   /** Revert (or a failed move): the destination's allocation goes, the source's returns to the server. */

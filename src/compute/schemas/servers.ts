@@ -236,3 +236,11 @@ export const metaItemBody = {
 };
 
 export { uuid };
+
+/** resize (issue 15): nova/api/openstack/compute/schemas/servers.py resize. */
+export const resizeSchema = {
+  type: 'object',
+  properties: { flavorRef: { type: ['string', 'integer'], minLength: 1 }, 'OS-DCF:diskConfig': diskConfig },
+  required: ['flavorRef'],
+  additionalProperties: false,
+};

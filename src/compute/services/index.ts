@@ -59,6 +59,7 @@ import { MoveCleanup } from './move-cleanup';
 import { ShelveService } from './shelve';
 import { ServerTags } from './server-tags';
 import { ServerDiagnostics } from './server-diagnostics';
+import { ResizeService } from './resize';
 
 export interface ComputeDeps {
   servers: ServerRepository;
@@ -128,6 +129,8 @@ export interface ComputeServices {
   tags: ServerTags;
   /** GET /servers/{id}/diagnostics (issue 15). */
   diagnostics: ServerDiagnostics;
+  /** resize (issue 15): the rules, then a cold move that prefers the server's own host. */
+  resize: ResizeService;
 }
 
 export function buildCompute(deps: ComputeDeps): ComputeServices {
@@ -163,6 +166,9 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
   });
   late.cleanup = new MoveCleanup({ migrations: deps.migrations, hosts, placement: moves, work, tasks, log });
   const instancesOn = async (host: string) => (await queries.serversOnHost(host)).length;
+  const migrations = new MigrationService({
+    servers, migrations: deps.migrations, flavors: deps.flavors, queries, runner, tasks, hosts, work, placement: moves, hostSettings, groups: groupsPort, log,
+  });
   const osServices = new OsServices({ hosts, settings: settingsService, repo: deps.computeServices, control: deps.control, instancesOn });
   return {
     tasks,
@@ -185,8 +191,10 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     serverGroups,
     quotas,
     tenantUsage: new TenantUsageService(servers),
-    migrations: new MigrationService({
-      servers, migrations: deps.migrations, flavors: deps.flavors, queries, runner, tasks, hosts, work, placement: moves, hostSettings, groups: groupsPort, log,
+    migrations,
+    resize: new ResizeService({
+      servers, flavors: deps.flavors, queries, migrations, quotas: (projectId) => quotas.limits(projectId),
+      serviceUp: async (host) => (await hosts.hosts()).some((h) => h.host === host && h.state === 'up') && !(await hostSettings.all()).some((s) => s.host === host && s.forcedDown),
     }),
     shelve: new ShelveService({
       servers, actions: actionRepo, images: deps.images, queries, runner, tasks, hosts, builder, placement, settings: hostSettings, groups: groupsPort, log,

@@ -91,18 +91,22 @@ export class MigrationService {
    * resize_prep, record the action and the migration (pre-migrating), queue the work.
    */
   async startColdMove(ctx: RequestContext, server: ServerRecord, o: { type: MigrationType; rule: StateRule; action: string; flavor: FlavorSnapshot; host?: string }): Promise<MigrationRecord> {
-    const spec = await this.requestSpec(server, o.flavor, o.host);
-    const oldFlavor = (await this.d.flavors.internalId(server.flavor.id)) ?? null;
-    const newFlavor = o.flavor.id === server.flavor.id ? oldFlavor : (await this.d.flavors.internalId(o.flavor.id)) ?? null;
+    const [spec, oldId, newId] = await Promise.all([
+      this.requestSpec(server, o.flavor, o.host), this.d.flavors.internalId(server.flavor.id), o.flavor.id === server.flavor.id ? undefined : this.d.flavors.internalId(o.flavor.id),
+    ]);
+    const oldFlavor = oldId ?? null;
+    const newFlavor = o.flavor.id === server.flavor.id ? oldFlavor : newId ?? null;
     return this.d.tasks.guarded([server.id], async () => {
       await this.d.runner.claim(ctx, server, o.rule, TaskStates.RESIZE_PREP, { progress: 0 });
       const actionId = await this.d.runner.startAction(ctx, server.id, o.action);
       const migration = await this.d.migrations.create({
         ...this.origin(ctx, server), dest_compute: null, dest_node: null, dest_host: null,
         old_instance_type_id: oldFlavor, new_instance_type_id: newFlavor, status: M.PRE_MIGRATING, migration_type: o.type,
+        old_flavor: server.flavor, new_flavor: o.flavor,
       });
       const claimed = (await this.d.servers.get(server.id)) ?? server;
-      this.d.tasks.schedule(server.id, o.action, () => this.d.work.coldMove({ server: claimed, migration, actionId, spec, flavor: o.flavor }));
+      const sameHost = o.type === MigrationTypes.RESIZE;
+      this.d.tasks.schedule(server.id, o.action, () => this.d.work.coldMove({ server: claimed, migration, actionId, spec, flavor: o.flavor, sameHost }));
       return migration;
     });
   }

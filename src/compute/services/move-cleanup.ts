@@ -19,7 +19,7 @@ import { MOVE_IN_PROGRESS, MigrationStatuses as M, MigrationTypes } from '../mig
 import type { PlacementPort } from '../scheduler/types';
 import { describe } from './action-runner';
 import type { HostService } from './hosts';
-import type { MoveWork } from './move-work';
+import { MoveWork, inPlace } from './move-work';
 import type { TaskRunner } from './task-runner';
 import type { MovesPort } from './power-sync';
 import type { DeleteMovesPort } from './server-delete';
@@ -83,7 +83,10 @@ export class MoveCleanup implements MovesPort, DeleteMovesPort {
     const { work } = this.d;
     const failure = new Error(`The move of server ${server.id} was ${INTERRUPTED}.`);
     let run: (() => Promise<void>) | undefined;
-    if (COLD_MOVE_TASKS.includes(server.task_state) && m.status !== M.FINISHED) {
+    if (COLD_MOVE_TASKS.includes(server.task_state) && m.status !== M.FINISHED && inPlace(m)) {
+      const source = { ...server, host: m.source_compute, flavor: m.old_flavor ?? server.flavor };
+      run = () => work.undoInPlace({ server: source, migration: m, spec: { memoryMb: 0, vcpus: 0, count: 1 }, flavor: server.flavor }, server.task_state as TaskState, failure);
+    } else if (COLD_MOVE_TASKS.includes(server.task_state) && m.status !== M.FINISHED) {
       const dest = this.d.hosts.driverAt(m.dest_compute);
       const task = server.task_state as TaskState;
       const progress = { task, placed: m.dest_compute ?? undefined, dest, sourceTouched: task !== TaskStates.RESIZE_PREP, spawned: task === TaskStates.RESIZE_FINISH };

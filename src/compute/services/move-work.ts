@@ -67,6 +67,8 @@ export interface ColdMove {
   spec: RequestSpec;
   /** The flavor on the destination (the server's own for a migration). */
   flavor: FlavorSnapshot;
+  /** A resize: the server's own host when it fits, the limits then changed in place. */
+  sameHost?: boolean;
 }
 
 /** How far a cold move got: what a rollback must undo. */
@@ -96,8 +98,12 @@ export class MoveWork {
     const p: Progress = { task: TaskStates.RESIZE_PREP };
     try {
       const source = this.driverAt(migration.source_compute);
-      const destHost = await this.d.placement.placeMove(server, job.spec, migration.uuid);
+      const destHost = await this.d.placement.placeMove(server, job.spec, migration.uuid, { sameHost: job.sameHost });
       p.placed = destHost;
+      if (destHost === migration.source_compute) {
+        await this.resizeInPlace(job, p, source);
+        return;
+      }
       const dest = this.driverAt(destHost);
       p.dest = dest;
       await this.d.migrations.update(migration.id, { dest_compute: destHost, dest_node: destHost, dest_host: await this.hostIp(destHost) });
@@ -113,7 +119,7 @@ export class MoveWork {
       let info = await this.d.builder.spawnFrom(dest, this.d.builder.specFrom({ ...server, flavor: job.flavor }, p.imageRef));
       if (server.vm_state === VmStates.STOPPED) info = await this.powerOff(dest, id);
       await this.quietly(id, 'remove the move image from the source', () => source.removeImage(p.imageRef!));
-      await this.step(id, p, null, { vm_state: VmStates.RESIZED, ...runningPatch(info) });
+      await this.step(id, p, null, { vm_state: VmStates.RESIZED, ...runningPatch(info), flavor: job.flavor, flavor_id: job.flavor.id });
       await this.advance(migration, M.FINISHED);
       await this.finishAction(job.actionId, 'Success');
       this.d.log.info({ server_id: id, source: migration.source_compute, dest: destHost }, 'cold migration finished: VERIFY_RESIZE');
@@ -178,7 +184,7 @@ export class MoveWork {
       const source = this.d.hosts.driverAt(migration.source_compute);
       // A source that fails here keeps a leftover the reconciler removes once it answers
       // (the migration is no longer in progress): the server itself is fine on its destination.
-      if (source) await this.quietly(id, 'clean up the source', () => source.moves.confirmMigration(id));
+      if (source && !inPlace(migration)) await this.quietly(id, 'clean up the source', () => source.moves.confirmMigration(id));
       await this.d.placement.confirmMove(migration.uuid);
       const row = await this.d.servers.get(id);
       let power = row?.power_state ?? PowerStates.NOSTATE;
@@ -202,6 +208,10 @@ export class MoveWork {
   async revert(server: ServerRecord, migration: MigrationRecord, actionId?: number): Promise<void> {
     const id = server.id;
     const sourceHost = migration.source_compute;
+    if (inPlace(migration)) {
+      await this.revertInPlace(server, migration, actionId);
+      return;
+    }
     try {
       const dest = this.d.hosts.driverAt(migration.dest_compute);
       if (dest) {
@@ -214,7 +224,7 @@ export class MoveWork {
       const powerOn = migration.old_vm_state !== VmStates.STOPPED;
       const info = await this.driverAt(sourceHost).moves.finishRevertMigration(id, powerOn);
       await this.d.placement.revertMove(id, migration.uuid);
-      const patch: ServerPatch = { host: sourceHost, vm_state: powerOn ? VmStates.ACTIVE : VmStates.STOPPED, task_state: null, ...runningPatch(info), launched_at: nowIso() };
+      const patch: ServerPatch = { host: sourceHost, vm_state: powerOn ? VmStates.ACTIVE : VmStates.STOPPED, task_state: null, ...runningPatch(info), launched_at: nowIso(), ...oldFlavorPatch(migration) };
       if (!(await this.d.servers.update(id, patch, { taskStates: [TaskStates.RESIZE_REVERTING] }))) {
         await this.d.servers.update(id, { host: sourceHost });
         throw new Superseded(id, TaskStates.RESIZE_REVERTING);
@@ -228,6 +238,64 @@ export class MoveWork {
       if (err instanceof Superseded) return;
       await this.d.servers.update(id, { task_state: null, vm_state: VmStates.ERROR, fault: faultOf(message) }, { taskStates: [TaskStates.RESIZE_REVERTING] });
       this.d.log.warn({ server_id: id, err: message }, 'revert of a cold migration failed');
+    }
+  }
+
+  // ------------------------------------------------------------------ resize in place (issue 15)
+
+  /**
+   * The server's own host took the new flavor: its limits change live (the engine's update
+   * call), the process runs on. resize_migrating → RESIZED (VERIFY_RESIZE) with
+   * the new flavor shown; a failure puts the old limits back and rolls back as a cold move.
+   */
+  private async resizeInPlace(job: ColdMove, p: Progress, driver: ComputeDriver): Promise<void> {
+    const { server, migration, flavor } = job;
+    const id = server.id;
+    // Few writes: the engine's update call is the whole of the work, and the API's answer should not wait on more.
+    await this.d.migrations.update(migration.id, { status: M.MIGRATING, dest_compute: driver.host, dest_node: driver.host, dest_host: await this.hostIp(driver.host) });
+    await this.step(id, p, TaskStates.RESIZE_MIGRATING);
+    try {
+      await driver.resizeInstance(id, flavor.ram, flavor.vcpus);
+      await this.step(id, p, null, { vm_state: VmStates.RESIZED, flavor, flavor_id: flavor.id, progress: 100 });
+    } catch (err) {
+      await this.quietly(id, 'put the old limits back', () => driver.resizeInstance(id, server.flavor.ram, server.flavor.vcpus));
+      throw err;
+    }
+    await this.advance(migration, M.FINISHED);
+    await this.finishAction(job.actionId, 'Success');
+    this.d.log.info({ server_id: id, host: driver.host, flavor: flavor.id }, 'resized in place: VERIFY_RESIZE');
+  }
+
+  /** A dead process's in-place resize: the old limits back, then the cold move's roll back (placement only). */
+  async undoInPlace(job: ColdMove, task: TaskState, err: Error): Promise<void> {
+    const driver = this.d.hosts.driverAt(job.migration.source_compute);
+    const old = job.migration.old_flavor ?? job.server.flavor;
+    if (driver) await this.quietly(job.server.id, 'put the old limits back', () => driver.resizeInstance(job.server.id, old.ram, old.vcpus));
+    await this.rollBack(job, { task, placed: job.migration.dest_compute ?? undefined }, err);
+  }
+
+  /** revertResize in place: the old flavor's limits back, live; the old flavor written back. */
+  private async revertInPlace(server: ServerRecord, migration: MigrationRecord, actionId?: number): Promise<void> {
+    const id = server.id;
+    try {
+      const old = migration.old_flavor;
+      if (!old) throw new Error(`The migration ${migration.uuid} of server ${id} does not say which flavor to go back to.`);
+      await this.driverAt(migration.source_compute).resizeInstance(id, old.ram, old.vcpus);
+      await this.d.placement.revertMove(id, migration.uuid);
+      // NOTE(openstack): Nova keeps a stopped server stopped through a resize and its revert.
+      const vm = migration.old_vm_state === VmStates.STOPPED ? VmStates.STOPPED : VmStates.ACTIVE;
+      if (!(await this.d.servers.update(id, { vm_state: vm, task_state: null, ...oldFlavorPatch(migration) }, { taskStates: [TaskStates.RESIZE_REVERTING] }))) {
+        throw new Superseded(id, TaskStates.RESIZE_REVERTING);
+      }
+      await this.d.migrations.update(migration.id, { status: M.REVERTED }, [M.REVERTING]);
+      await this.finishAction(actionId, 'Success');
+    } catch (err) {
+      const message = describe(err);
+      await this.d.migrations.update(migration.id, { status: M.ERROR }, [M.REVERTING]);
+      await this.finishAction(actionId, 'Error', message);
+      if (err instanceof Superseded) return;
+      await this.d.servers.update(id, { task_state: null, vm_state: VmStates.ERROR, fault: faultOf(message) }, { taskStates: [TaskStates.RESIZE_REVERTING] });
+      this.d.log.warn({ server_id: id, err: message }, 'revert of a resize in place failed');
     }
   }
 
@@ -319,3 +387,9 @@ export class MoveWork {
 }
 
 export type { Progress as MoveProgress };
+
+/** A resize that stayed on its host (its limits changed in place): nothing was set aside. */
+export const inPlace = (m: MigrationRecord): boolean => m.dest_compute !== null && m.dest_compute === m.source_compute;
+
+/** A resize's revert writes the old flavor back (nothing for a migration, whose flavor never changed). */
+const oldFlavorPatch = (m: MigrationRecord): ServerPatch => (m.old_flavor ? { flavor: m.old_flavor, flavor_id: m.old_flavor.id } : {});

@@ -47,6 +47,7 @@ import { DockerImages } from './images';
 import { ImageRelease } from './image-release';
 import { BLANK_LABELS, LABEL_HOST, LABEL_MANAGED, LABEL_PROJECT, LABEL_SERVER, containerName, setAsideName } from './labels';
 import { DockerMoves } from './moves';
+import { resizeContainer } from './resize';
 import { ProjectNetwork, ProjectNetworks } from './networks';
 import { pickAddress, Picked } from './addresses';
 import type { SwarmManagers } from './swarm';
@@ -345,6 +346,9 @@ export class DockerDriver implements ComputeDriver {
 
   /** One stats sample (diagnostics.ts). */
   diagnostics = async (serverId: string): Promise<InstanceDiagnostics> => containerDiagnostics(this.docker, this.host, serverId, await this.owned(serverId));
+  /** Resize in place (issue 15): the engine's update call, resize.ts. */
+  async resizeInstance(serverId: string, memoryMb: number, vcpus: number): Promise<void> { await resizeContainer(this.docker, this.host, serverId, memoryMb, vcpus, (await this.limits()).hostCpus); }
+
   // ---------------------------------------------------------------- internals
 
   /**

@@ -343,6 +343,13 @@ export class FakeDriver implements ComputeDriver {
     return fakeDiagnostics(inst, sample, this.networks.addressOf(serverId)?.mac ?? null);
   }
 
+  /** Resize in place (issue 15): the limits change, the process runs on (no start, no event). */
+  async resizeInstance(serverId: string, memoryMb: number, vcpus: number): Promise<void> {
+    await this.enter('resizeInstance', serverId);
+    const inst = this.mustHave(serverId);
+    inst.spec = { ...inst.spec, memoryMb, vcpus };
+  }
+
   // ---------------------------------------------------------------- internals
 
   /** This engine's insides, as the moves (moves.ts) work on them. */
