@@ -8,7 +8,7 @@
  * src/virt/fake (in-memory, first-class, with injectable failures). One contract suite
  * (test/contract) runs against both.
  */
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 
 /** nova/compute/power_state.py */
 export type PowerState = 0 | 1 | 3 | 4 | 6 | 7;
@@ -260,4 +260,35 @@ export interface ComputeDriver extends ImageBackend {
   subscribe(listener: (e: InstanceEvent) => void, onError: (err: Error) => void): () => void;
 
   hypervisorInfo(): Promise<HypervisorInfo>;
+
+  // ---- interactive console (issue 15)
+  /**
+   * Starts an interactive shell (`/bin/sh`) inside the running instance on a terminal (the
+   * engine's exec with a TTY) and attaches to it. Throws InstanceNotFound when the server has no
+   * instance here, InstanceNotRunning when it is not running (stopped, paused, suspended).
+   */
+  openConsole(serverId: string): Promise<ConsoleSession>;
+}
+
+/**
+ * One interactive shell in an instance. Bytes written to `stream` are the terminal's input
+ * (keystrokes); the terminal's output (echo included) is read from it. The session ends when
+ * the shell exits or close() is called; either way `ended` resolves and `stream` ends.
+ */
+export interface ConsoleSession {
+  readonly stream: Duplex;
+  /** The terminal's size, in characters. Resolves once the engine has applied it. */
+  resize(cols: number, rows: number): Promise<void>;
+  /** Ends the shell: its process gets EOF and is killed if it lingers. Idempotent; resolves when ended. */
+  close(): Promise<void>;
+  /** Resolves when the shell has ended (it exited, the instance stopped, or close()). */
+  readonly ended: Promise<void>;
+}
+
+/** The instance exists but is not running (an interactive console needs a running process). */
+export class InstanceNotRunning extends Error {
+  constructor(readonly serverId: string) {
+    super(`Instance ${serverId} is not running.`);
+    this.name = 'InstanceNotRunning';
+  }
 }

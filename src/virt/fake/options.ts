@@ -9,7 +9,8 @@ import type { MoveOp } from './moves';
 export type FakeOp =
   | 'ping' | 'hasImage' | 'loadImage' | 'removeImage' | 'exportImage'
   | 'spawn' | 'destroy' | 'powerOff' | 'powerOn' | 'reboot' | 'pause' | 'unpause' | 'suspend' | 'resume'
-  | 'getInfo' | 'getConsoleOutput' | 'snapshot' | 'listInstances' | 'hypervisorInfo' | MoveOp;
+  | 'getInfo' | 'getConsoleOutput' | 'snapshot' | 'listInstances' | 'hypervisorInfo' | MoveOp
+  | 'openConsole';
 
 /** What an instance's process does when it starts, in the fake's world. */
 export interface FakeProgram {

@@ -1,0 +1,129 @@
+/**
+ * Interactive console on a Docker engine (ComputeDriver.openConsole): `/bin/sh` started in the
+ * container by the engine's exec with a TTY, attached through the hijacked connection.
+ *
+ *   exec create (Tty, AttachStdin/Stdout/Stderr) → exec start (hijack) → raw terminal bytes both ways
+ *   resize → exec resize                           close → the shell's session is hung up, then killed
+ *
+ * Why the shell announces its PID: the engine has no call to end an exec, and a TTY exec whose
+ * connection is closed keeps running (the engine holds the terminal open: checked on 20.10, where
+ * neither closing stdin nor dropping the connection ends it). So the command first prints its own
+ * PID (inside the container) as an OSC escape that is taken out of the output, then `exec`s the
+ * shell, which keeps that PID and is the leader of the terminal's session. close() runs a second,
+ * unattached exec that sends SIGHUP, as a terminal hang-up would, to every process of that
+ * session, and SIGKILL to what is left.
+ */
+import { Duplex, PassThrough, Transform, TransformCallback } from 'node:stream';
+import type Docker from 'dockerode';
+import { ConsoleSession, InstanceNotRunning } from '../driver';
+import { call } from './client';
+
+/** `ESC ] novadock-console ; <pid> BEL`, printed once before the shell starts. */
+const MARKER_PREFIX = Buffer.from('\x1b]novadock-console;');
+const BEL = 0x07;
+/** More than this before the marker is complete: it is not coming (the bytes are passed on). */
+const MARKER_MAX = 64;
+
+const SHELL = ['/bin/sh', '-c', "printf '\\033]novadock-console;%s\\007' \"$$\"; exec /bin/sh"];
+
+/**
+ * Every process of the terminal's session `sid` (field 6 of /proc/<pid>/stat) gets SIGHUP; those
+ * still there after up to ~2 s get SIGKILL. Only shell built-ins and /proc, so that any image with
+ * a /bin/sh will do (`sleep` is tried, and skipped where missing).
+ */
+const hangUp = (sid: number) => [
+  '/bin/sh', '-c',
+  `sid=${sid}; session() { for f in /proc/[0-9]*/stat; do read -r p c s pp pg ss rest < "$f" 2>/dev/null || continue; [ "$ss" = "$sid" ] && echo "$p"; done; }; `
+  + 'left=$(session); [ -z "$left" ] && exit 0; kill -HUP $left 2>/dev/null; '
+  + 'for i in 1 2 3 4 5 6 7 8 9 10; do left=$(session); [ -z "$left" ] && exit 0; sleep 0.2 2>/dev/null || sleep 1; done; '
+  + 'kill -KILL $(session) 2>/dev/null; exit 0',
+];
+
+/** Takes the PID marker out of the first bytes of the output; everything else passes unchanged. */
+class MarkerStripper extends Transform {
+  pid: number | undefined;
+  private head: Buffer | null = Buffer.alloc(0);
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    if (this.head === null) return done(null, chunk);
+    const buf = Buffer.concat([this.head, chunk]);
+    const n = Math.min(buf.length, MARKER_PREFIX.length);
+    const end = buf.indexOf(BEL, MARKER_PREFIX.length);
+    if (!buf.subarray(0, n).equals(MARKER_PREFIX.subarray(0, n)) || buf.length > MARKER_MAX) {
+      this.head = null; // no marker: the bytes are the shell's
+      return done(null, buf);
+    }
+    if (buf.length < MARKER_PREFIX.length || end < 0) {
+      this.head = buf; // the marker is not complete yet
+      return done();
+    }
+    const pid = Number(buf.subarray(MARKER_PREFIX.length, end).toString('latin1'));
+    if (Number.isInteger(pid) && pid > 0) this.pid = pid;
+    this.head = null;
+    done(null, buf.subarray(end + 1));
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.head?.length) this.push(this.head);
+    this.head = null;
+    done();
+  }
+}
+
+/**
+ * Opens a shell in `container` (server `serverId`'s own, checked by the driver) and attaches to it.
+ * Throws InstanceNotRunning when the container is not running or is frozen.
+ */
+export async function openShell(docker: Docker, host: string, serverId: string, container: Docker.ContainerInspectInfo): Promise<ConsoleSession> {
+  if (!container.State?.Running || container.State.Paused) throw new InstanceNotRunning(serverId);
+  const exec = await call(host, () => docker.getContainer(container.Id).exec({
+    Cmd: SHELL, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: true, Env: ['TERM=xterm'],
+  }), serverId);
+  const socket = (await call(host, () => exec.start({ hijack: true, stdin: true, Tty: true }), serverId)) as unknown as Duplex;
+  const output = new MarkerStripper();
+  const readable = new PassThrough();
+  socket.pipe(output).pipe(readable);
+  const stream = Duplex.from({ readable, writable: socket });
+
+  let finished = false;
+  const ended = new Promise<void>((resolve) => {
+    const done = () => {
+      if (finished) return;
+      finished = true;
+      if (!readable.writableEnded) readable.end();
+      resolve();
+    };
+    socket.once('close', done);
+    socket.once('end', done);
+    socket.once('error', done);
+  });
+  // An error on the socket ends the session; it is not an unhandled error of the process.
+  stream.on('error', () => undefined);
+  socket.on('error', () => undefined);
+
+  let closing: Promise<void> | undefined;
+  return {
+    stream,
+    ended,
+    resize: async (cols, rows) => {
+      await call(host, () => exec.resize({ w: cols, h: rows }), serverId);
+    },
+    close: () => {
+      closing ??= (async () => {
+        if (!finished && output.pid !== undefined) {
+          try {
+            const kill = await docker.getContainer(container.Id).exec({ Cmd: hangUp(output.pid), AttachStdout: false, AttachStderr: false });
+            const s = (await kill.start({ hijack: true, stdin: false })) as unknown as Duplex;
+            await new Promise<void>((r) => { s.once('close', r); s.once('end', r); s.once('error', r); s.resume(); });
+          } catch {
+            // The container is gone or stopped (the shell with it), or the engine did not answer.
+          }
+        }
+        socket.destroy();
+        await ended;
+      })();
+      return closing;
+    },
+  };
+}
+
