@@ -19,6 +19,7 @@ import * as hostServices from '../../migrations/20261205010000_host_services';
 import * as serverGroups from '../../migrations/20261205020000_server_groups';
 import * as migrationsTable from '../../migrations/20261205030000_migrations';
 import * as projectSubnets from '../../migrations/20261205040000_project_subnets';
+import * as consoleAuthTokens from '../../migrations/20261206300000_console_auth_tokens';
 
 import { dialect } from './dialect';
 
@@ -37,6 +38,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261205020000_server_groups': serverGroups,
   '20261205030000_migrations': migrationsTable,
   '20261205040000_project_subnets': projectSubnets,
+  '20261206300000_console_auth_tokens': consoleAuthTokens, // issue 15: serial console
 };
 
 class ListedMigrations implements Knex.MigrationSource<string> {

@@ -15,6 +15,7 @@
  *   /v2.1/os-aggregates…            host aggregates (admin)                            aggregates.ts
  *   /v2.1/os-migrations, /servers/{id}/migrations…   moves (admin)                     migrations.ts
  *   /v2.1/images…                   the compute image proxy (< 2.36)                   images.ts
+ *   /v2.1/servers/{id}/remote-consoles   serial console URLs (2.6)                     remote-consoles.ts
  *
  * Everything under /v2.1 needs a token, is rendered at the request's microversion (headers on
  * every response, errors too), takes JSON bodies, and answers errors in Nova's shape. Readers
@@ -49,6 +50,7 @@ import { computeVersionsRouter } from './versions';
 import { availabilityZonesRouter } from './zones';
 import { osServicesRouter } from './os-services';
 import { aggregatesRouter } from './aggregates';
+import { remoteConsolesRouter } from './remote-consoles';
 
 /** What the compute API is given (createApp builds it from the Services bag); each router takes its part. */
 export interface ComputeApiDeps {
@@ -56,7 +58,7 @@ export interface ComputeApiDeps {
   publicUrl: string;
   /** Turns X-Auth-Token into the request context. */
   tokens: TokenService;
-  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones' | 'serverGroups' | 'migrations'>;
+  compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones' | 'serverGroups' | 'migrations' | 'consoles'>;
   flavors: FlavorService;
   keypairs: KeypairService;
   /** The quotas of every project (config). */
@@ -135,6 +137,7 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   v21.use('/os-services', osServicesRouter({ services: compute.osServices }));
   v21.use('/os-aggregates', aggregatesRouter({ aggregates: compute.aggregates }));
   v21.use('/images', untilVersion('2.35'), imageProxyRouter({ images, publicUrl }));  // removed at 2.36
+  v21.use(remoteConsolesRouter({ compute }));                                         // /servers/{id}/remote-consoles
 
   r.use('/v2.1', v21);
   r.use(notFoundHandler());

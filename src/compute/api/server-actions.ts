@@ -7,6 +7,7 @@
  *   createImage  createBackup  restore  addSecurityGroup  removeSecurityGroup  os-resetState
  *   lock  unlock  forceDelete
  *   migrate  confirmResize  revertResize  evacuate  os-migrateLive         (move-actions.ts)
+ *   os-getSerialConsole  os-getVNCConsole  os-getSPICEConsole  os-getRDPConsole  (remote-consoles.ts)
  */
 import { Request, Response, Router } from 'express';
 import { badRequest } from '../../errors';
@@ -22,10 +23,11 @@ import { detailView } from '../views/servers';
 import * as schemas from '../schemas/servers';
 import { canonicalV6, checkBase64, serverGroupsShown, serverViewOptions } from './server-requests';
 import { moveActions } from './move-actions';
+import { consoleActions } from './remote-consoles';
 import type { ActionEntry } from './action-table';
 
 export interface ServerActionsRouterDeps {
-  compute: Pick<ComputeServices, 'queries' | 'actions' | 'snapshots' | 'updates' | 'deleter' | 'hosts' | 'migrations'>;
+  compute: Pick<ComputeServices, 'queries' | 'actions' | 'snapshots' | 'updates' | 'deleter' | 'hosts' | 'migrations' | 'consoles'>;
   /** Base of the absolute links (and of createImage's Location below 2.45). */
   publicUrl: string;
 }
@@ -38,6 +40,7 @@ export function serverActionsRouter({ compute, publicUrl }: ServerActionsRouterD
   /** POST /servers/{id}/action dispatches on the body's single key. */
   const ACTIONS: Record<string, ActionEntry> = {
     ...moveActions(compute),
+    ...consoleActions(compute),
     'os-start': { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.actions.start(ctxOf(req), id); accepted(res); } },
     'os-stop': { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.actions.stop(ctxOf(req), id); accepted(res); } },
     reboot: {

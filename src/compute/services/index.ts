@@ -15,6 +15,7 @@
  *   PlacementService  the scheduler and its claims (allocations), through HostSettingsPort and
  *                   ServerGroupsPort (the services above, or stand-ins a test hands in)
  *   MigrationService  migrate, confirm/revert, evacuate, os-migrations (work: MoveWork, leftovers: MoveCleanup)
+ *   RemoteConsoles  serial console URLs and their one-time tokens (issue 15)
  */
 import type { Logger } from 'pino';
 import { DEFAULT_CAPACITY, HostCapacityConfig, QuotaConfig } from '../../config';
@@ -51,6 +52,8 @@ import type { ProjectSubnets } from './project-subnets';
 import { MigrationService } from './migrations';
 import { MoveWork } from './move-work';
 import { MoveCleanup } from './move-cleanup';
+import { ConsoleSettings, RemoteConsoles } from './remote-consoles';
+import type { ConsoleTokenRepository } from '../../db/console-token-repo';
 
 export interface ComputeDeps {
   servers: ServerRepository;
@@ -84,6 +87,9 @@ export interface ComputeDeps {
   aggregates: AggregateRepository;
   /** The running novadock processes, listed as nova-scheduler and nova-conductor. */
   control: ControlPlanePort;
+  /** Serial console tokens and settings (issue 15). */
+  consoleTokens: ConsoleTokenRepository;
+  consoleSettings: ConsoleSettings;
 }
 
 export interface ComputeServices {
@@ -106,6 +112,8 @@ export interface ComputeServices {
   serverGroups: ServerGroups;
   groupsPort: ServerGroupsPort;
   migrations: MigrationService;
+  /** Serial console URLs and the websocket's token check (issue 15). */
+  consoles: RemoteConsoles;
 }
 
 export function buildCompute(deps: ComputeDeps): ComputeServices {
@@ -159,6 +167,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     aggregates: new AggregateService({ repo: deps.aggregates, computeHosts: hostNames, instancesOn }),
     zones: new AvailabilityZones(osServices),
     serverGroups,
+    consoles: new RemoteConsoles({ servers, queries, tokens: deps.consoleTokens, hosts, settings: deps.consoleSettings }),
     migrations: new MigrationService({
       servers, migrations: deps.migrations, flavors: deps.flavors, queries, runner, tasks, hosts, work, placement: moves, hostSettings, groups: groupsPort, log,
     }),
