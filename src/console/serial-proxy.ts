@@ -121,10 +121,10 @@ export class SerialConsoleProxy {
     if (!PATHS.has(url.pathname)) throw notFound('The resource could not be found.');
     const upgrade = String(req.headers.upgrade ?? '').toLowerCase();
     const version = String(req.headers['sec-websocket-version'] ?? '');
-    if (req.method !== 'GET' || upgrade !== 'websocket' || !KEY.test(String(req.headers['sec-websocket-key'] ?? '').trim()) || (version !== '13' && version !== '8')) {
+    if (req.method !== 'GET' || upgrade !== 'websocket' || !KEY.test(String(req.headers['sec-websocket-key'] ?? '')) || (version !== '13' && version !== '8')) {
       throw badRequest('Not a websocket handshake.');
     }
-    const offered = String(req.headers['sec-websocket-protocol'] ?? '').split(',').map((p) => p.trim()).filter(Boolean);
+    const offered = subprotocols(req.headers['sec-websocket-protocol']);
     if (offered.length > 0 && !offered.includes(SUBPROTOCOL)) throw badRequest(`The console speaks the '${SUBPROTOCOL}' subprotocol only.`);
     checkOrigin(req);
     return url.searchParams.get('token') || cookieToken(req.headers.cookie) || '';
@@ -174,6 +174,16 @@ export class SerialConsoleProxy {
     ws.on('close', end);
     ws.on('error', end);
   }
+}
+
+/** RFC 6455 Sec-WebSocket-Protocol: tokens (RFC 7230) separated by commas, none twice; absent = none offered. */
+const PROTOCOL_LIST = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+(?:[ \t]*,[ \t]*[!#$%&'*+.^_`|~0-9A-Za-z-]+)*$/;
+function subprotocols(header: string | undefined): string[] {
+  if (header === undefined) return [];
+  if (!PROTOCOL_LIST.test(header)) throw badRequest('Invalid Sec-WebSocket-Protocol header.');
+  const list = header.split(',').map((p) => p.trim());
+  if (new Set(list).size !== list.length) throw badRequest('Invalid Sec-WebSocket-Protocol header.');
+  return list;
 }
 
 /** Nova's origin check: an Origin, when sent, must name this host (non-browser clients send none). */

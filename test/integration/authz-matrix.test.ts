@@ -39,6 +39,9 @@ const rows: Row[] = [
   { method: 'post', path: () => `${S()}/action`, body: { createImage: { name: 'snap' } }, write: true, owned: true },
   { method: 'post', path: () => `${S()}/action`, body: { 'os-getConsoleOutput': {} }, write: true, owned: true },
   { method: 'post', path: () => `${S()}/action`, body: { 'os-resetState': { state: 'active' } }, write: true, owned: true, adminOnly: true },
+  // serial console (issue 15): a console URL is a write (Nova's policy: project member or admin)
+  { method: 'post', path: () => `${S()}/action`, body: { 'os-getSerialConsole': { type: 'serial' } }, write: true, owned: true },
+  { method: 'post', path: () => `${S()}/remote-consoles`, body: { remote_console: { protocol: 'serial', type: 'serial' } }, write: true, owned: true },
   // compute: collections and project-wide endpoints
   { method: 'get', path: () => '/compute/v2.1/servers', write: false },
   { method: 'get', path: () => '/compute/v2.1/servers/detail', write: false },

@@ -147,6 +147,7 @@ const actionBodies: Record<string, unknown> = {
   'os-start': null, 'os-stop': null, reboot: { type: 'SOFT' }, pause: null, unpause: null, suspend: null, resume: null,
   'os-getConsoleOutput': { length: 5 }, createImage: { name: 'snap', metadata: { a: 'b' } }, rebuild: { imageRef: 'IMAGE', name: 'r' },
   lock: null, unlock: null, forceDelete: null, 'os-resetState': { state: 'active' }, bogusAction: {},
+  'os-getSerialConsole': { type: 'serial' }, 'os-getVNCConsole': { type: 'novnc' }, // issue 15
 };
 
 const actionBody = fc.constantFrom(...Object.keys(actionBodies)).chain((k) => {
@@ -189,6 +190,8 @@ const shapes: Shape[] = [
   { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}`), body: bodyText(wrapped('server', { name: 'n', accessIPv4: '1.2.3.4', accessIPv6: '::1', description: 'd' })) },
   { method: fc.constant('POST'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/action`), body: bodyText(actionBody) },
   { method: fc.constantFrom('GET', 'POST', 'PUT'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/metadata`), body: bodyText(wrapped('metadata', { a: 'b', c: 'd' })) },
+  // serial console (issue 15)
+  { method: fc.constantFrom('POST', 'GET'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/remote-consoles`), body: bodyText(wrapped('remote_console', { protocol: 'serial', type: 'serial' })) },
   { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(idLike, nastyString).map(([id, k]) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/metadata/${enc(k.slice(0, 400))}`), body: bodyText(wrapped('meta', { a: 'b' })) },
   { method: GET, path: fc.tuple(idLike, fc.constantFrom('ips', 'ips/private', 'os-instance-actions', 'os-instance-actions/req-x', 'diagnostics', 'bogus')).map(([id, s]) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/${s}`) },
   { method: GET, path: fc.tuple(fc.constantFrom('/flavors', '/flavors/detail'), query(['is_public', 'minRam', 'minDisk', 'limit', 'marker', 'sort_key', 'sort_dir'])).map(([p, q]) => `/compute/v2.1${p}${q}`) },
