@@ -73,6 +73,7 @@ export function describeConsoleContract(name: string, make: () => Promise<Consol
       session.stream.write('echo hello-$((6*7))\n');
       // The echo of the line shows the expression; only a shell that ran it prints the result.
       await screen.until('hello-42');
+      expect(screen.text).not.toContain('novadock-console');
       expect(await h.shellsIn(id)).toBe(1);
     });
 

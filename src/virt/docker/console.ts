@@ -13,16 +13,18 @@
  * unattached exec that sends SIGHUP, as a terminal hang-up would, to every process of that
  * session, and SIGKILL to what is left.
  */
-import { Duplex, PassThrough, Transform, TransformCallback } from 'node:stream';
+import { Duplex, PassThrough, Transform, TransformCallback, Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { ConsoleSession, InstanceNotRunning } from '../driver';
 import { call } from './client';
 
 /** `ESC ] novadock-console ; <pid> BEL`, printed once before the shell starts. */
-const MARKER_PREFIX = Buffer.from('\x1b]novadock-console;');
+export const MARKER_PREFIX = Buffer.from('\x1b]novadock-console;');
 const BEL = 0x07;
 /** More than this before the marker is complete: it is not coming (the bytes are passed on). */
 const MARKER_MAX = 64;
+/** No output at all for this long after the start: the marker is not coming (input is let through). */
+const MARKER_WAIT_MS = 5000;
 
 const SHELL = ['/bin/sh', '-c', "printf '\\033]novadock-console;%s\\007' \"$$\"; exec /bin/sh"];
 
@@ -39,33 +41,60 @@ const hangUp = (sid: number) => [
   + 'kill -KILL $(session) 2>/dev/null; exit 0',
 ];
 
-/** Takes the PID marker out of the first bytes of the output; everything else passes unchanged. */
-class MarkerStripper extends Transform {
+/**
+ * Takes the PID marker out of the first bytes of the output; everything else passes unchanged.
+ * `decided` resolves once it is known whether the marker came (then `pid` is set) or not.
+ */
+export class MarkerStripper extends Transform {
   pid: number | undefined;
+  readonly decided: Promise<void>;
   private head: Buffer | null = Buffer.alloc(0);
+  private decide!: () => void;
+
+  constructor() {
+    super();
+    this.decided = new Promise((r) => { this.decide = r; });
+  }
+
+  /** The terminal is gone: whatever waited for the marker waits no more. */
+  stop(): void {
+    this.head = null;
+    this.decide();
+  }
+
+  /** Nothing came in time: the output is taken as it comes from now on. */
+  giveUp(): void {
+    if (this.head === null) return;
+    const held = this.head;
+    this.head = null;
+    if (held.length) this.push(held);
+    this.decide();
+  }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
     if (this.head === null) return done(null, chunk);
     const buf = Buffer.concat([this.head, chunk]);
     const n = Math.min(buf.length, MARKER_PREFIX.length);
     const end = buf.indexOf(BEL, MARKER_PREFIX.length);
-    if (!buf.subarray(0, n).equals(MARKER_PREFIX.subarray(0, n)) || buf.length > MARKER_MAX) {
+    const complete = buf.length >= MARKER_PREFIX.length && end >= 0 && end <= MARKER_MAX;
+    if (!buf.subarray(0, n).equals(MARKER_PREFIX.subarray(0, n)) || (!complete && buf.length > MARKER_MAX)) {
       this.head = null; // no marker: the bytes are the shell's
+      this.decide();
       return done(null, buf);
     }
-    if (buf.length < MARKER_PREFIX.length || end < 0) {
+    if (!complete) {
       this.head = buf; // the marker is not complete yet
       return done();
     }
     const pid = Number(buf.subarray(MARKER_PREFIX.length, end).toString('latin1'));
     if (Number.isInteger(pid) && pid > 0) this.pid = pid;
     this.head = null;
+    this.decide();
     done(null, buf.subarray(end + 1));
   }
 
   override _flush(done: TransformCallback): void {
-    if (this.head?.length) this.push(this.head);
-    this.head = null;
+    this.giveUp();
     done();
   }
 }
@@ -83,13 +112,22 @@ export async function openShell(docker: Docker, host: string, serverId: string, 
   const output = new MarkerStripper();
   const readable = new PassThrough();
   socket.pipe(output).pipe(readable);
-  const stream = Duplex.from({ readable, writable: socket });
+  // Keystrokes wait for the marker: the terminal echoes input at once, and an echo ahead of the
+  // marker would hide it (a client typing as soon as it is connected).
+  const giveUp = setTimeout(() => output.giveUp(), MARKER_WAIT_MS);
+  void output.decided.then(() => clearTimeout(giveUp));
+  const writable = new Writable({
+    write: (chunk: Buffer, _enc, cb) => { output.decided.then(() => socket.write(chunk, cb), cb); },
+    final: (cb) => { output.decided.then(() => { socket.end(); cb(); }, cb); },
+  });
+  const stream = Duplex.from({ readable, writable });
 
   let finished = false;
   const ended = new Promise<void>((resolve) => {
     const done = () => {
       if (finished) return;
       finished = true;
+      output.stop();
       if (!readable.writableEnded) readable.end();
       resolve();
     };
