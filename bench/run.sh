@@ -10,6 +10,8 @@
 #     (two more engines in network namespaces, in a swarm: scripts/engines.sh; removed afterwards)
 #   bash bench/run.sh scheduler [--hosts 100] [--servers 1000] [--decisions 500]
 #     (placement decisions over fake hosts on SQLite; no engine involved)
+#   bash bench/run.sh console [--rounds 5] [--keys 100]
+#     (keystroke round trip: the serial console's websocket vs docker exec -it; needs python3)
 # Figures print as a table and are kept in bench/out/<name>.json. Never part of `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -17,8 +19,8 @@ cd "$(dirname "$0")/.."
 
 which="${1:-}"
 case "$which" in
-  upload|boot|list|kill-lag|scale|multihost|scheduler|all) shift ;;
-  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|multihost|scheduler|all [options]" ;;
+  upload|boot|list|kill-lag|scale|multihost|scheduler|console|all) shift ;;
+  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|multihost|scheduler|console|all [options]" ;;
 esac
 ensure_docker
 ensure_node_modules

@@ -13,7 +13,7 @@
  * unattached exec that sends SIGHUP, as a terminal hang-up would, to every process of that
  * session, and SIGKILL to what is left.
  */
-import { Duplex, PassThrough, Transform, TransformCallback, Writable } from 'node:stream';
+import { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { ConsoleSession, InstanceNotRunning } from '../driver';
 import { call } from './client';
@@ -42,60 +42,102 @@ const hangUp = (sid: number) => [
 ];
 
 /**
- * Takes the PID marker out of the first bytes of the output; everything else passes unchanged.
+ * Reads the PID marker off the first bytes of the output: `feed` returns what is the shell's
+ * (the marker taken out, held bytes released once it is known there is no marker), and
  * `decided` resolves once it is known whether the marker came (then `pid` is set) or not.
  */
-export class MarkerStripper extends Transform {
+export class MarkerReader {
   pid: number | undefined;
   readonly decided: Promise<void>;
   private head: Buffer | null = Buffer.alloc(0);
   private decide!: () => void;
 
   constructor() {
-    super();
     this.decided = new Promise((r) => { this.decide = r; });
   }
 
-  /** The terminal is gone: whatever waited for the marker waits no more. */
-  stop(): void {
-    this.head = null;
-    this.decide();
+  get isDecided(): boolean {
+    return this.head === null;
   }
 
-  /** Nothing came in time: the output is taken as it comes from now on. */
-  giveUp(): void {
-    if (this.head === null) return;
-    const held = this.head;
-    this.head = null;
-    if (held.length) this.push(held);
-    this.decide();
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    if (this.head === null) return done(null, chunk);
-    const buf = Buffer.concat([this.head, chunk]);
+  feed(chunk: Buffer): Buffer {
+    if (this.head === null) return chunk;
+    const buf = this.head.length ? Buffer.concat([this.head, chunk]) : chunk;
     const n = Math.min(buf.length, MARKER_PREFIX.length);
     const end = buf.indexOf(BEL, MARKER_PREFIX.length);
     const complete = buf.length >= MARKER_PREFIX.length && end >= 0 && end <= MARKER_MAX;
     if (!buf.subarray(0, n).equals(MARKER_PREFIX.subarray(0, n)) || (!complete && buf.length > MARKER_MAX)) {
-      this.head = null; // no marker: the bytes are the shell's
-      this.decide();
-      return done(null, buf);
+      this.settle(); // no marker: the bytes are the shell's
+      return buf;
     }
     if (!complete) {
       this.head = buf; // the marker is not complete yet
-      return done();
+      return EMPTY;
     }
     const pid = Number(buf.subarray(MARKER_PREFIX.length, end).toString('latin1'));
     if (Number.isInteger(pid) && pid > 0) this.pid = pid;
-    this.head = null;
-    this.decide();
-    done(null, buf.subarray(end + 1));
+    this.settle();
+    return buf.subarray(end + 1);
   }
 
-  override _flush(done: TransformCallback): void {
-    this.giveUp();
-    done();
+  /** The marker is not coming (nothing in time, or the output ended): resolves to the bytes held. */
+  giveUp(): Buffer {
+    const held = this.head ?? EMPTY;
+    this.settle();
+    return held;
+  }
+
+  private settle(): void {
+    this.head = null;
+    this.decide();
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The terminal as the session's stream: output read off the hijacked connection (marker taken
+ * out), keystrokes written to it once the marker is known (the terminal echoes input at once,
+ * and an echo ahead of the marker would hide it from a client that types as soon as it is in).
+ * No stream stages in between: a keystroke is one write each way.
+ */
+class TerminalStream extends Duplex {
+  private eof = false;
+
+  constructor(private readonly socket: Duplex, private readonly marker: MarkerReader) {
+    super();
+    const giveUp = setTimeout(() => this.out(marker.giveUp()), MARKER_WAIT_MS);
+    void marker.decided.then(() => clearTimeout(giveUp));
+    socket.on('data', (chunk: Buffer) => this.out(marker.feed(chunk)));
+    const ended = () => {
+      if (this.eof) return;
+      clearTimeout(giveUp);
+      this.out(marker.giveUp());
+      this.eof = true;
+      this.push(null);
+    };
+    socket.once('end', ended);
+    socket.once('close', ended);
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    if (this.marker.isDecided) this.socket.write(chunk, cb);
+    else void this.marker.decided.then(() => this.socket.write(chunk, cb));
+  }
+
+  override _final(cb: (e?: Error | null) => void): void {
+    void this.marker.decided.then(() => {
+      this.socket.end();
+      cb();
+    });
+  }
+
+  private out(bytes: Buffer): void {
+    if (bytes.length && !this.eof && !this.push(bytes)) this.socket.pause();
   }
 }
 
@@ -109,26 +151,14 @@ export async function openShell(docker: Docker, host: string, serverId: string, 
     Cmd: SHELL, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: true, Env: ['TERM=xterm'],
   }), serverId);
   const socket = (await call(host, () => exec.start({ hijack: true, stdin: true, Tty: true }), serverId)) as unknown as Duplex;
-  const output = new MarkerStripper();
-  const readable = new PassThrough();
-  socket.pipe(output).pipe(readable);
-  // Keystrokes wait for the marker: the terminal echoes input at once, and an echo ahead of the
-  // marker would hide it (a client typing as soon as it is connected).
-  const giveUp = setTimeout(() => output.giveUp(), MARKER_WAIT_MS);
-  void output.decided.then(() => clearTimeout(giveUp));
-  const writable = new Writable({
-    write: (chunk: Buffer, _enc, cb) => { output.decided.then(() => socket.write(chunk, cb), cb); },
-    final: (cb) => { output.decided.then(() => { socket.end(); cb(); }, cb); },
-  });
-  const stream = Duplex.from({ readable, writable });
+  const marker = new MarkerReader();
+  const stream = new TerminalStream(socket, marker);
 
   let finished = false;
   const ended = new Promise<void>((resolve) => {
     const done = () => {
       if (finished) return;
       finished = true;
-      output.stop();
-      if (!readable.writableEnded) readable.end();
       resolve();
     };
     socket.once('close', done);
@@ -148,9 +178,9 @@ export async function openShell(docker: Docker, host: string, serverId: string, 
     },
     close: () => {
       closing ??= (async () => {
-        if (!finished && output.pid !== undefined) {
+        if (!finished && marker.pid !== undefined) {
           try {
-            const kill = await docker.getContainer(container.Id).exec({ Cmd: hangUp(output.pid), AttachStdout: false, AttachStderr: false });
+            const kill = await docker.getContainer(container.Id).exec({ Cmd: hangUp(marker.pid), AttachStdout: false, AttachStderr: false });
             const s = (await kill.start({ hijack: true, stdin: false })) as unknown as Duplex;
             await new Promise<void>((r) => { s.once('close', r); s.once('end', r); s.once('error', r); s.resume(); });
           } catch {
