@@ -76,7 +76,7 @@ export class SerialConsoleProxy {
   async close(): Promise<void> {
     const all = [...this.live];
     for (const l of all) l.ws.close(1001, 'server shutting down');
-    await Promise.all([...all.map((l) => l.session.close()), ...[...this.pending].map((s) => s.close())]);
+    await Promise.allSettled([...all.map((l) => l.session.close()), ...[...this.pending].map((s) => s.close())]);
   }
 
   private async upgrade(req: http.IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
@@ -103,7 +103,7 @@ export class SerialConsoleProxy {
     let bridged = false;
     const abandon = () => {
       this.pending.delete(session);
-      if (!bridged) void session.close();
+      if (!bridged) session.close().catch((e) => this.log.warn({ server_id: serverId, err: e }, 'serial console: the shell may still be running in the server'));
     };
     if (socket.destroyed) return abandon();
     socket.once('close', abandon);
@@ -169,7 +169,7 @@ export class SerialConsoleProxy {
     const end = () => {
       if (!this.live.delete(entry)) return;
       this.log.info({ server_id: serverId }, 'serial console: detached');
-      void session.close();
+      session.close().catch((e) => this.log.warn({ server_id: serverId, err: e }, 'serial console: the shell may still be running in the server'));
     };
     ws.on('close', end);
     ws.on('error', end);

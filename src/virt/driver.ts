@@ -279,7 +279,10 @@ export interface ConsoleSession {
   readonly stream: Duplex;
   /** The terminal's size, in characters. Resolves once the engine has applied it. */
   resize(cols: number, rows: number): Promise<void>;
-  /** Ends the shell: its process gets EOF and is killed if it lingers. Idempotent; resolves when ended. */
+  /**
+   * Ends the shell: it is hung up, and killed if it lingers. Idempotent; resolves when ended, and
+   * rejects (the stream closed all the same) when the shell may still be running in the instance.
+   */
   close(): Promise<void>;
   /** Resolves when the shell has ended (it exited, the instance stopped, or close()). */
   readonly ended: Promise<void>;

@@ -90,6 +90,26 @@ it("the URL opens a shell in the server's container: a command runs, a resize sh
   expect(again).toBe(401);
 });
 
+it('a URL given by one process opens on the last one (the other, in a cluster), and then on none', async () => {
+  const { token } = await srv.login('demo');
+  const first = srv.processes[0];
+  const last = srv.processes[srv.processes.length - 1];
+  const res = await fetch(`${first.url}/compute/v2.1/servers/${serverId}/remote-consoles`, {
+    method: 'POST',
+    headers: { 'X-Auth-Token': token, 'Content-Type': 'application/json', 'OpenStack-API-Version': 'compute 2.6' },
+    body: JSON.stringify({ remote_console: { protocol: 'serial', type: 'serial' } }),
+  });
+  expect(res.status).toBe(200);
+  const { search } = new URL(((await res.json()) as { remote_console: { url: string } }).remote_console.url);
+  const t = await open(`ws://127.0.0.1:${last.port}/serial/${search}`);
+  t.ws.send(Buffer.from('echo cluster-$((7*6))\n'));
+  await t.until('cluster-42');
+  const again = await open(`ws://127.0.0.1:${first.port}/serial/${search}`).then(() => 'opened', (e: { status?: number }) => e.status);
+  expect(again).toBe(401);
+  t.ws.close();
+  expect(await poll(shells, (n) => n === 0, 30_000, 200)).toBe(0);
+});
+
 it('exit in the shell closes the websocket normally', async () => {
   const url = ok(await os(['console', 'url', 'show', '--serial', 'cvm', '-f', 'value', '-c', 'url'])).stdout.trim();
   const t = await open(url);

@@ -16,7 +16,7 @@
 import { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { ConsoleSession, InstanceNotRunning } from '../driver';
-import { call } from './client';
+import { call, statusOf, translate } from './client';
 
 /** `ESC ] novadock-console ; <pid> BEL`, printed once before the shell starts. */
 export const MARKER_PREFIX = Buffer.from('\x1b]novadock-console;');
@@ -178,17 +178,22 @@ export async function openShell(docker: Docker, host: string, serverId: string, 
     },
     close: () => {
       closing ??= (async () => {
+        let failure: unknown;
+        if (!finished && marker.pid === undefined) failure = new Error(`Compute host ${host}: the console shell of ${serverId} never said its PID; it may still be running`);
         if (!finished && marker.pid !== undefined) {
           try {
             const kill = await docker.getContainer(container.Id).exec({ Cmd: hangUp(marker.pid), AttachStdout: false, AttachStderr: false });
             const s = (await kill.start({ hijack: true, stdin: false })) as unknown as Duplex;
             await new Promise<void>((r) => { s.once('close', r); s.once('end', r); s.once('error', r); s.resume(); });
-          } catch {
-            // The container is gone or stopped (the shell with it), or the engine did not answer.
+          } catch (e) {
+            // A container gone or stopped took the shell with it; anything else may leave it running.
+            const status = statusOf(e);
+            if (status !== 404 && status !== 409) failure = translate(host, e, serverId);
           }
         }
         socket.destroy();
         await ended;
+        if (failure) throw failure;
       })();
       return closing;
     },
