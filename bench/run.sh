@@ -12,6 +12,8 @@
 #     (placement decisions over fake hosts on SQLite; no engine involved)
 #   bash bench/run.sh resize [--repeats 20]
 #     (live resize → VERIFY_RESIZE against the engine's update call plus one API round trip)
+#   bash bench/run.sh console [--rounds 5] [--keys 100]
+#     (keystroke round trip: the serial console's websocket vs docker exec -it; needs python3)
 # Figures print as a table and are kept in bench/out/<name>.json. Never part of `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -19,8 +21,8 @@ cd "$(dirname "$0")/.."
 
 which="${1:-}"
 case "$which" in
-  upload|boot|list|kill-lag|scale|multihost|scheduler|resize|all) shift ;;
-  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|multihost|scheduler|resize|all [options]" ;;
+  upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|all) shift ;;
+  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|all [options]" ;;
 esac
 ensure_docker
 ensure_node_modules

@@ -6,7 +6,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import crypto from 'node:crypto';
 import type { Logger } from 'pino';
-import { capacityOf, Config, DEFAULT_PROJECT_NETWORKS } from './config';
+import { capacityOf, Config, DEFAULT_CONSOLE_TOKEN_TTL, DEFAULT_PROJECT_NETWORKS, serialConsoleBaseUrl } from './config';
 import { openDb, migrate, ping, withStartupLock, Db } from './db/knex';
 import { WorkerRepository } from './db/worker-repo';
 import { Membership, MembershipOptions } from './cluster/membership';
@@ -41,6 +41,7 @@ import { FlavorService } from './compute/services/flavors';
 import type { HostSettingsPort, PlacementPort, ServerGroupsPort } from './compute/scheduler/types';
 import { ProjectSubnets } from './compute/services/project-subnets';
 import { ProjectSubnetRepository } from './db/subnet-repo';
+import { ConsoleTokenRepository } from './db/console-token-repo';
 
 export interface Services {
   config: Config;
@@ -83,6 +84,8 @@ export interface BuildOptions {
   serverGroups?: ServerGroupsPort;
   /** Where moves go, for tests that watch the calls (absent: the scheduler's placement). */
   placement?: PlacementPort;
+  /** The clock console tokens expire by (ms since the epoch; absent: Date.now). */
+  consoleClock?: () => number;
 }
 
 /**
@@ -190,6 +193,8 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     shelvedOffloadTime: config.shelvedOffloadTime,
     computeServices: new ComputeServiceRepository(db),
     aggregates: new AggregateRepository(db),
+    consoleTokens: new ConsoleTokenRepository(db),
+    consoleSettings: { baseUrl: serialConsoleBaseUrl(config), tokenTtlSeconds: config.consoleTokenTtlSeconds ?? DEFAULT_CONSOLE_TOKEN_TTL, now: opts.consoleClock },
     control: {
       processes: async () => (await workers.all())
         .filter((w) => membership.isAlive(w.id))

@@ -126,6 +126,10 @@ export interface Config {
    */
   resumeGuestsStateOnHostBoot?: boolean;
   seed: SeedConfig;
+  /** Seconds a serial console token stays usable: NOVADOCK_CONSOLE_TOKEN_TTL (Nova's [consoleauth] token_ttl, 600). */
+  consoleTokenTtlSeconds?: number;
+  /** NOVADOCK_SERIAL_CONSOLE_BASE_URL (Nova's [serial_console] base_url); unset: serialConsoleBaseUrl(). */
+  serialConsoleBaseUrl?: string;
   /** Path of the seed file, if any (for messages). */
   configFile?: string;
 }
@@ -272,6 +276,27 @@ export function loadSeed(file: string | undefined): SeedConfig {
   };
 }
 
+/** Nova's [consoleauth] token_ttl default (seconds). */
+export const DEFAULT_CONSOLE_TOKEN_TTL = 600;
+
+/** NOVADOCK_SERIAL_CONSOLE_BASE_URL, if set: a ws:// or wss:// URL. */
+function consoleUrlFrom(env: NodeJS.ProcessEnv): string | undefined {
+  const raw = env.NOVADOCK_SERIAL_CONSOLE_BASE_URL;
+  if (raw === undefined || raw === '') return undefined;
+  if (!/^wss?:\/\/[^/?#]+(\/[^?#]*)?$/i.test(raw)) throw new Error(`NOVADOCK_SERIAL_CONSOLE_BASE_URL must be a ws:// or wss:// URL without query, got '${raw}'`);
+  return raw;
+}
+
+/**
+ * Where serial console URLs point (a token is appended as ?token=…): the setting, else the public
+ * URL's own host and port — the console is served on novadock's port — as ws:// (wss:// for
+ * https), path /serial/ (the path of Nova's serial proxy URLs).
+ */
+export function serialConsoleBaseUrl(config: Pick<Config, 'publicUrl' | 'serialConsoleBaseUrl'>): string {
+  if (config.serialConsoleBaseUrl) return config.serialConsoleBaseUrl;
+  return `${config.publicUrl.replace(/^http(s?):\/\//i, 'ws$1://').replace(/\/+$/, '')}/serial/`;
+}
+
 export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
   const port = intFrom(env, 'NOVADOCK_PORT', 8080);
   const bind = env.NOVADOCK_BIND || '127.0.0.1';
@@ -298,6 +323,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shelvedOffloadTime: offloadTimeFrom(env),
     resumeGuestsStateOnHostBoot: boolFrom(env, 'NOVADOCK_RESUME_GUESTS_STATE_ON_HOST_BOOT'),
     seed: loadSeed(env.NOVADOCK_CONFIG || undefined),
+    consoleTokenTtlSeconds: intFrom(env, 'NOVADOCK_CONSOLE_TOKEN_TTL', DEFAULT_CONSOLE_TOKEN_TTL),
+    serialConsoleBaseUrl: consoleUrlFrom(env),
     configFile: env.NOVADOCK_CONFIG || undefined,
   };
 }

@@ -12,6 +12,7 @@ import { ConfiguredSwarmManagers } from './virt/docker/swarm';
 import { FileImageStore } from './store/file-store';
 import { answerMalformedRequests } from './http/client-error';
 import { missingNodeFlags } from './node-flags';
+import { SerialConsoleProxy } from './console/serial-proxy';
 
 async function main() {
   const config = loadConfig();
@@ -31,6 +32,9 @@ async function main() {
   const app = createApp(services, log);
   const server = http.createServer(app);
   answerMalformedRequests(server);
+  // The serial console's websocket, on this same port (src/console/serial-proxy.ts).
+  const serialConsoles = new SerialConsoleProxy(services.compute.consoles, log);
+  serialConsoles.attach(server);
   server.keepAliveTimeout = 65_000;
   server.headersTimeout = 66_000;
   // Uploads of large images stream for as long as they take.
@@ -46,6 +50,7 @@ async function main() {
     if (stopping) return;
     stopping = true;
     log.info({ signal }, 'shutting down: finishing in-flight requests');
+    void serialConsoles.close();
     server.close(() => {
       services.close().then(() => {
         log.info('stopped');

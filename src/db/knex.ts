@@ -23,6 +23,7 @@ import * as shelve from '../../migrations/20261206200000_shelve';
 import * as quotas from '../../migrations/20261206500000_quotas';
 import * as autoDiskConfig from '../../migrations/20261206400000_auto_disk_config';
 import * as resizeFlavors from '../../migrations/20261206100000_resize_flavors';
+import * as consoleAuthTokens from '../../migrations/20261206300000_console_auth_tokens';
 
 import { dialect } from './dialect';
 
@@ -45,6 +46,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261206500000_quotas': quotas,
   '20261206400000_auto_disk_config': autoDiskConfig,
   '20261206100000_resize_flavors': resizeFlavors,
+  '20261206300000_console_auth_tokens': consoleAuthTokens, // issue 15: serial console
 };
 
 class ListedMigrations implements Knex.MigrationSource<string> {

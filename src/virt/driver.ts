@@ -8,7 +8,7 @@
  * src/virt/fake (in-memory, first-class, with injectable failures). One contract suite
  * (test/contract) runs against both.
  */
-import type { Readable } from 'node:stream';
+import type { Duplex, Readable } from 'node:stream';
 
 /** nova/compute/power_state.py */
 export type PowerState = 0 | 1 | 3 | 4 | 6 | 7;
@@ -301,6 +301,39 @@ export interface ComputeDriver extends ImageBackend {
    * InstanceNotFound.
    */
   resizeInstance(serverId: string, memoryMb: number, vcpus: number): Promise<void>;
+  // ---- interactive console (issue 15)
+  /**
+   * Starts an interactive shell (`/bin/sh`) inside the running instance on a terminal (the
+   * engine's exec with a TTY) and attaches to it. Throws InstanceNotFound when the server has no
+   * instance here, InstanceNotRunning when it is not running (stopped, paused, suspended).
+   */
+  openConsole(serverId: string): Promise<ConsoleSession>;
+}
+
+/**
+ * One interactive shell in an instance. Bytes written to `stream` are the terminal's input
+ * (keystrokes); the terminal's output (echo included) is read from it. The session ends when
+ * the shell exits or close() is called; either way `ended` resolves and `stream` ends.
+ */
+export interface ConsoleSession {
+  readonly stream: Duplex;
+  /** The terminal's size, in characters. Resolves once the engine has applied it. */
+  resize(cols: number, rows: number): Promise<void>;
+  /**
+   * Ends the shell: it is hung up, and killed if it lingers. Idempotent; resolves when ended, and
+   * rejects (the stream closed all the same) when the shell may still be running in the instance.
+   */
+  close(): Promise<void>;
+  /** Resolves when the shell has ended (it exited, the instance stopped, or close()). */
+  readonly ended: Promise<void>;
+}
+
+/** The instance exists but is not running (an interactive console needs a running process). */
+export class InstanceNotRunning extends Error {
+  constructor(readonly serverId: string) {
+    super(`Instance ${serverId} is not running.`);
+    this.name = 'InstanceNotRunning';
+  }
 }
 
 /** What diagnostics() reports (units as Nova's Diagnostics object; null = the engine did not say). */

@@ -49,6 +49,8 @@ export interface TestServicesOptions {
   serverGroups?: ServerGroupsPort;
   /** Where moves go, for tests that watch the calls (test/helpers/placement.ts); absent: the scheduler's. */
   placement?: PlacementPort;
+  /** The clock console tokens expire by (ms since the epoch). */
+  consoleClock?: () => number;
 }
 
 export interface TestServices {
@@ -103,7 +105,7 @@ export async function makeTestServices(opts: TestServicesOptions = {}): Promise<
   if (pg) config.databaseUrl = pg.url;
   const services = await buildServices({
     config, log, drivers, store, dbFile: opts.dbFile ?? path.join(dataDir, 'novadock.sqlite'), dbSchema: pg?.schema, sweepIntervalMs: 60_000, membership: opts.membership,
-    hostSettings: opts.hostSettings, serverGroups: opts.serverGroups, placement: opts.placement,
+    hostSettings: opts.hostSettings, serverGroups: opts.serverGroups, placement: opts.placement, consoleClock: opts.consoleClock,
   });
 
   const authBody = (account: Account) => ({

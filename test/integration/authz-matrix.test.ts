@@ -57,6 +57,9 @@ const rows: Row[] = [
   { method: 'delete', path: () => `/compute/v2.1/images/${ids.image}/metadata/a`, write: true, owned: true },
   // resize (issue 15)
   { method: 'post', path: () => `${S()}/action`, body: { resize: { flavorRef: '2' } }, write: true, owned: true },
+  // serial console (issue 15): a console URL is a write (Nova's policy: project member or admin)
+  { method: 'post', path: () => `${S()}/action`, body: { 'os-getSerialConsole': { type: 'serial' } }, write: true, owned: true },
+  { method: 'post', path: () => `${S()}/remote-consoles`, body: { remote_console: { protocol: 'serial', type: 'serial' } }, write: true, owned: true },
   // compute: collections and project-wide endpoints
   { method: 'get', path: () => '/compute/v2.1/servers', write: false },
   { method: 'get', path: () => '/compute/v2.1/servers/detail', write: false },

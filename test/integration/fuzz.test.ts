@@ -150,6 +150,7 @@ const actionBodies: Record<string, unknown> = {
   shelve: null, shelveOffload: null, unshelve: { availability_zone: 'nova', host: 'fake-host' },
   // resize (issue 15)
   resize: { flavorRef: '2', 'OS-DCF:diskConfig': 'AUTO' },
+  'os-getSerialConsole': { type: 'serial' }, 'os-getVNCConsole': { type: 'novnc' }, // issue 15
 };
 
 const actionBody = fc.constantFrom(...Object.keys(actionBodies)).chain((k) => {
@@ -193,6 +194,8 @@ const shapes: Shape[] = [
   { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}`), body: bodyText(wrapped('server', { name: 'n', accessIPv4: '1.2.3.4', accessIPv6: '::1', description: 'd' })) },
   { method: fc.constant('POST'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/action`), body: bodyText(actionBody) },
   { method: fc.constantFrom('GET', 'POST', 'PUT'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/metadata`), body: bodyText(wrapped('metadata', { a: 'b', c: 'd' })) },
+  // serial console (issue 15)
+  { method: fc.constantFrom('POST', 'GET'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/remote-consoles`), body: bodyText(wrapped('remote_console', { protocol: 'serial', type: 'serial' })) },
   { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(idLike, nastyString).map(([id, k]) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/metadata/${enc(k.slice(0, 400))}`), body: bodyText(wrapped('meta', { a: 'b' })) },
   // issue 15: server tags (the microversion arbitrary reaches 2.26+ often enough).
   { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: idLike.map((id) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/tags`), body: bodyText(mutated({ tags: ['a', 'b'] })) },

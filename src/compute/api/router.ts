@@ -20,6 +20,7 @@
  *   /v2.1/images/{id}/metadata…     image properties through compute (< 2.39)          image-metadata.ts
  *   /v2.1/servers/{id}/tags…        server tags (2.26+)                                server-tags.ts
  *   /v2.1/servers/{id}/diagnostics, /os-server-password   (admin) live figures; no password   server-extras.ts
+ *   /v2.1/servers/{id}/remote-consoles   serial console URLs (2.6)                     remote-consoles.ts
  *
  * Everything under /v2.1 needs a token, is rendered at the request's microversion (headers on
  * every response, errors too), takes JSON bodies, and answers errors in Nova's shape. Readers
@@ -60,6 +61,7 @@ import { serverTagsRouter } from './server-tags';
 import { serverExtrasRouter } from './server-extras';
 import { imageMetadataRouter } from './image-metadata';
 import { ImageMetadata } from '../services/image-metadata';
+import { remoteConsolesRouter } from './remote-consoles';
 
 /** What the compute API is given (createApp builds it from the Services bag); each router takes its part. */
 export interface ComputeApiDeps {
@@ -68,7 +70,7 @@ export interface ComputeApiDeps {
   /** Turns X-Auth-Token into the request context. */
   tokens: TokenService;
   compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones' | 'serverGroups' | 'migrations'
-    | 'shelve' | 'tenantUsage' | 'tags' | 'diagnostics' | 'resize'>;
+    | 'shelve' | 'tenantUsage' | 'tags' | 'diagnostics' | 'resize' | 'consoles'>;
   flavors: FlavorService;
   keypairs: KeypairService;
   /** Quota sets and classes (the database). */
@@ -152,6 +154,7 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   v21.use('/os-aggregates', aggregatesRouter({ aggregates: compute.aggregates }));
   v21.use('/images', untilVersion('2.38'), imageMetadataRouter({ metadata: new ImageMetadata(images, async (projectId) => (await quotas.limits(projectId)).metadata_items) })); // removed at 2.39
   v21.use('/images', untilVersion('2.35'), imageProxyRouter({ images, publicUrl }));  // removed at 2.36
+  v21.use(remoteConsolesRouter({ compute }));                                         // /servers/{id}/remote-consoles
 
   r.use('/v2.1', v21);
   r.use(notFoundHandler());

@@ -9,6 +9,7 @@
  *   migrate  confirmResize  revertResize  evacuate  os-migrateLive         (move-actions.ts)
  *   shelve  shelveOffload  unshelve                                         (shelve-actions.ts)
  *   resize                                                                 (resize-actions.ts)
+ *   os-getSerialConsole  os-getVNCConsole  os-getSPICEConsole  os-getRDPConsole  (remote-consoles.ts)
  */
 import { Request, Response, Router } from 'express';
 import { badRequest } from '../../errors';
@@ -26,10 +27,11 @@ import { canonicalV6, checkBase64, diskConfigParam, serverGroupsShown, serverVie
 import { moveActions } from './move-actions';
 import { shelveActions } from './shelve-actions';
 import { resizeActions } from './resize-actions';
+import { consoleActions } from './remote-consoles';
 import type { ActionEntry } from './action-table';
 
 export interface ServerActionsRouterDeps {
-  compute: Pick<ComputeServices, 'queries' | 'actions' | 'snapshots' | 'updates' | 'deleter' | 'hosts' | 'migrations' | 'shelve' | 'resize'>;
+  compute: Pick<ComputeServices, 'queries' | 'actions' | 'snapshots' | 'updates' | 'deleter' | 'hosts' | 'migrations' | 'shelve' | 'resize' | 'consoles'>;
   /** Base of the absolute links (and of createImage's Location below 2.45). */
   publicUrl: string;
 }
@@ -44,6 +46,7 @@ export function serverActionsRouter({ compute, publicUrl }: ServerActionsRouterD
     ...moveActions(compute),
     ...shelveActions(compute),
     ...resizeActions(compute),
+    ...consoleActions(compute),
     'os-start': { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.actions.start(ctxOf(req), id); accepted(res); } },
     'os-stop': { schema: () => schemas.noBody, run: async (req, res, id) => { await compute.actions.stop(ctxOf(req), id); accepted(res); } },
     reboot: {

@@ -16,6 +16,7 @@
  *                   ServerGroupsPort (the services above, or stand-ins a test hands in)
  *   MigrationService  migrate, confirm/revert, evacuate, os-migrations (work: MoveWork, leftovers: MoveCleanup)
  *   ShelveService   shelve, shelveOffload, unshelve (and the offload poll)
+ *   RemoteConsoles  serial console URLs and their one-time tokens (issue 15)
  */
 import type { Logger } from 'pino';
 import { DEFAULT_CAPACITY, HostCapacityConfig, QuotaConfig } from '../../config';
@@ -60,6 +61,8 @@ import { ShelveService } from './shelve';
 import { ServerTags } from './server-tags';
 import { ServerDiagnostics } from './server-diagnostics';
 import { ResizeService } from './resize';
+import { ConsoleSettings, RemoteConsoles } from './remote-consoles';
+import type { ConsoleTokenRepository } from '../../db/console-token-repo';
 
 export interface ComputeDeps {
   servers: ServerRepository;
@@ -98,6 +101,9 @@ export interface ComputeDeps {
   control: ControlPlanePort;
   /** NOVADOCK_SHELVED_OFFLOAD_TIME (seconds; 0 = at once, the default; -1 = never). */
   shelvedOffloadTime?: number;
+  /** Serial console tokens and settings (issue 15). */
+  consoleTokens: ConsoleTokenRepository;
+  consoleSettings: ConsoleSettings;
 }
 
 export interface ComputeServices {
@@ -131,6 +137,8 @@ export interface ComputeServices {
   diagnostics: ServerDiagnostics;
   /** resize (issue 15): the rules, then a cold move that prefers the server's own host. */
   resize: ResizeService;
+  /** Serial console URLs and the websocket's token check (issue 15). */
+  consoles: RemoteConsoles;
 }
 
 export function buildCompute(deps: ComputeDeps): ComputeServices {
@@ -202,6 +210,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     }),
     tags: new ServerTags(servers, queries),
     diagnostics: new ServerDiagnostics(queries, hosts),
+    consoles: new RemoteConsoles({ servers, queries, tokens: deps.consoleTokens, hosts, settings: deps.consoleSettings }),
   };
 }
 

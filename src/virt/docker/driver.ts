@@ -24,6 +24,7 @@ import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import {
   ComputeDriver,
+  ConsoleSession,
   HypervisorInfo,
   HypervisorUnavailable,
   InstanceEvent,
@@ -51,6 +52,7 @@ import { resizeContainer } from './resize';
 import { ProjectNetwork, ProjectNetworks } from './networks';
 import { pickAddress, Picked } from './addresses';
 import type { SwarmManagers } from './swarm';
+import { openShell } from './console';
 
 export interface DockerDriverOptions {
   /** Compute host name (OS-EXT-SRV-ATTR:host); also labels and selects this host's containers. */
@@ -454,6 +456,8 @@ export class DockerDriver implements ComputeDriver {
     if (c.State.Running && !c.State.Paused) return;
     await this.op(serverId, () => this.docker.getContainer(c.Id).unpause());
   }
+
+  async openConsole(serverId: string): Promise<ConsoleSession> { return openShell(this.docker, this.host, serverId, await this.owned(serverId)); }
 
   private hostIp(): string {
     const modem = (this.docker as unknown as { modem?: { host?: string } }).modem;

@@ -15,6 +15,7 @@ import crypto from 'node:crypto';
 import type { Readable } from 'node:stream';
 import {
   ComputeDriver,
+  ConsoleSession,
   HypervisorInfo,
   HypervisorUnavailable,
   InstanceEvent,
@@ -35,6 +36,7 @@ import { FakeImages } from './images';
 import { FakeNetworks } from './networks';
 import { FakeEngine, FakeInstance, FakeMoves } from './moves';
 import { fakeDiagnostics } from './diagnostics';
+import { FakeConsoles } from './console';
 
 import type { FakeDriverOptions, FakeOp } from './options';
 export type { FakeOp, FakeProgram, FakeDriverOptions } from './options';
@@ -55,6 +57,8 @@ export class FakeDriver implements ComputeDriver {
   readonly host: string;
   /** Cold moves (moves.ts), over this engine's insides. */
   readonly moves: FakeMoves;
+  /** Interactive console sessions (console.ts); `live(serverId)` for assertions. */
+  readonly consoles = new FakeConsoles();
   private readonly opts: FakeDriverOptions;
   private down: boolean;
 
@@ -350,6 +354,11 @@ export class FakeDriver implements ComputeDriver {
     inst.spec = { ...inst.spec, memoryMb, vcpus };
   }
 
+  async openConsole(serverId: string): Promise<ConsoleSession> {
+    await this.enter('openConsole', serverId);
+    return this.consoles.open(serverId, this.mustHave(serverId).powerState === RUNNING);
+  }
+
   // ---------------------------------------------------------------- internals
 
   /** This engine's insides, as the moves (moves.ts) work on them. */
@@ -438,6 +447,7 @@ export class FakeDriver implements ComputeDriver {
   private stopNow(inst: FakeInstance, exitCode: number, events: InstanceEventType[]): void {
     inst.powerState = SHUTDOWN;
     inst.exitCode = exitCode;
+    this.consoles.endAll(inst.spec.serverId);
     for (const e of events) this.emit(inst.spec.serverId, e);
   }
 

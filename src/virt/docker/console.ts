@@ -1,0 +1,202 @@
+/**
+ * Interactive console on a Docker engine (ComputeDriver.openConsole): `/bin/sh` started in the
+ * container by the engine's exec with a TTY, attached through the hijacked connection.
+ *
+ *   exec create (Tty, AttachStdin/Stdout/Stderr) → exec start (hijack) → raw terminal bytes both ways
+ *   resize → exec resize                           close → the shell's session is hung up, then killed
+ *
+ * Why the shell announces its PID: the engine has no call to end an exec, and a TTY exec whose
+ * connection is closed keeps running (the engine holds the terminal open: checked on 20.10, where
+ * neither closing stdin nor dropping the connection ends it). So the command first prints its own
+ * PID (inside the container) as an OSC escape that is taken out of the output, then `exec`s the
+ * shell, which keeps that PID and is the leader of the terminal's session. close() runs a second,
+ * unattached exec that sends SIGHUP, as a terminal hang-up would, to every process of that
+ * session, and SIGKILL to what is left.
+ */
+import { Duplex } from 'node:stream';
+import type Docker from 'dockerode';
+import { ConsoleSession, InstanceNotRunning } from '../driver';
+import { call, statusOf, translate } from './client';
+
+/** `ESC ] novadock-console ; <pid> BEL`, printed once before the shell starts. */
+export const MARKER_PREFIX = Buffer.from('\x1b]novadock-console;');
+const BEL = 0x07;
+/** More than this before the marker is complete: it is not coming (the bytes are passed on). */
+const MARKER_MAX = 64;
+/** No output at all for this long after the start: the marker is not coming (input is let through). */
+const MARKER_WAIT_MS = 5000;
+
+const SHELL = ['/bin/sh', '-c', "printf '\\033]novadock-console;%s\\007' \"$$\"; exec /bin/sh"];
+
+/**
+ * Every process of the terminal's session `sid` (field 6 of /proc/<pid>/stat) gets SIGHUP; those
+ * still there after up to ~2 s get SIGKILL. Only shell built-ins and /proc, so that any image with
+ * a /bin/sh will do (`sleep` is tried, and skipped where missing).
+ */
+const hangUp = (sid: number) => [
+  '/bin/sh', '-c',
+  `sid=${sid}; session() { for f in /proc/[0-9]*/stat; do read -r p c s pp pg ss rest < "$f" 2>/dev/null || continue; [ "$ss" = "$sid" ] && echo "$p"; done; }; `
+  + 'left=$(session); [ -z "$left" ] && exit 0; kill -HUP $left 2>/dev/null; '
+  + 'for i in 1 2 3 4 5 6 7 8 9 10; do left=$(session); [ -z "$left" ] && exit 0; sleep 0.2 2>/dev/null || sleep 1; done; '
+  + 'kill -KILL $(session) 2>/dev/null; exit 0',
+];
+
+/**
+ * Reads the PID marker off the first bytes of the output: `feed` returns what is the shell's
+ * (the marker taken out, held bytes released once it is known there is no marker), and
+ * `decided` resolves once it is known whether the marker came (then `pid` is set) or not.
+ */
+export class MarkerReader {
+  pid: number | undefined;
+  readonly decided: Promise<void>;
+  private head: Buffer | null = Buffer.alloc(0);
+  private decide!: () => void;
+
+  constructor() {
+    this.decided = new Promise((r) => { this.decide = r; });
+  }
+
+  get isDecided(): boolean {
+    return this.head === null;
+  }
+
+  feed(chunk: Buffer): Buffer {
+    if (this.head === null) return chunk;
+    const buf = this.head.length ? Buffer.concat([this.head, chunk]) : chunk;
+    const n = Math.min(buf.length, MARKER_PREFIX.length);
+    const end = buf.indexOf(BEL, MARKER_PREFIX.length);
+    const complete = buf.length >= MARKER_PREFIX.length && end >= 0 && end <= MARKER_MAX;
+    if (!buf.subarray(0, n).equals(MARKER_PREFIX.subarray(0, n)) || (!complete && buf.length > MARKER_MAX)) {
+      this.settle(); // no marker: the bytes are the shell's
+      return buf;
+    }
+    if (!complete) {
+      this.head = buf; // the marker is not complete yet
+      return EMPTY;
+    }
+    const pid = Number(buf.subarray(MARKER_PREFIX.length, end).toString('latin1'));
+    if (Number.isInteger(pid) && pid > 0) this.pid = pid;
+    this.settle();
+    return buf.subarray(end + 1);
+  }
+
+  /** The marker is not coming (nothing in time, or the output ended): resolves to the bytes held. */
+  giveUp(): Buffer {
+    const held = this.head ?? EMPTY;
+    this.settle();
+    return held;
+  }
+
+  private settle(): void {
+    this.head = null;
+    this.decide();
+  }
+}
+
+const EMPTY = Buffer.alloc(0);
+
+/**
+ * The terminal as the session's stream: output read off the hijacked connection (marker taken
+ * out), keystrokes written to it once the marker is known (the terminal echoes input at once,
+ * and an echo ahead of the marker would hide it from a client that types as soon as it is in).
+ * No stream stages in between: a keystroke is one write each way.
+ */
+class TerminalStream extends Duplex {
+  private eof = false;
+
+  constructor(private readonly socket: Duplex, private readonly marker: MarkerReader) {
+    super();
+    const giveUp = setTimeout(() => this.out(marker.giveUp()), MARKER_WAIT_MS);
+    void marker.decided.then(() => clearTimeout(giveUp));
+    socket.on('data', (chunk: Buffer) => this.out(marker.feed(chunk)));
+    const ended = () => {
+      if (this.eof) return;
+      clearTimeout(giveUp);
+      this.out(marker.giveUp());
+      this.eof = true;
+      this.push(null);
+    };
+    socket.once('end', ended);
+    socket.once('close', ended);
+  }
+
+  override _read(): void {
+    this.socket.resume();
+  }
+
+  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
+    if (this.marker.isDecided) this.socket.write(chunk, cb);
+    else void this.marker.decided.then(() => this.socket.write(chunk, cb));
+  }
+
+  override _final(cb: (e?: Error | null) => void): void {
+    void this.marker.decided.then(() => {
+      this.socket.end();
+      cb();
+    });
+  }
+
+  private out(bytes: Buffer): void {
+    if (bytes.length && !this.eof && !this.push(bytes)) this.socket.pause();
+  }
+}
+
+/**
+ * Opens a shell in `container` (server `serverId`'s own, checked by the driver) and attaches to it.
+ * Throws InstanceNotRunning when the container is not running or is frozen.
+ */
+export async function openShell(docker: Docker, host: string, serverId: string, container: Docker.ContainerInspectInfo): Promise<ConsoleSession> {
+  if (!container.State?.Running || container.State.Paused) throw new InstanceNotRunning(serverId);
+  const exec = await call(host, () => docker.getContainer(container.Id).exec({
+    Cmd: SHELL, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: true, Env: ['TERM=xterm'],
+  }), serverId);
+  const socket = (await call(host, () => exec.start({ hijack: true, stdin: true, Tty: true }), serverId)) as unknown as Duplex;
+  const marker = new MarkerReader();
+  const stream = new TerminalStream(socket, marker);
+
+  let finished = false;
+  const ended = new Promise<void>((resolve) => {
+    const done = () => {
+      if (finished) return;
+      finished = true;
+      resolve();
+    };
+    socket.once('close', done);
+    socket.once('end', done);
+    socket.once('error', done);
+  });
+  // An error on the socket ends the session; it is not an unhandled error of the process.
+  stream.on('error', () => undefined);
+  socket.on('error', () => undefined);
+
+  let closing: Promise<void> | undefined;
+  return {
+    stream,
+    ended,
+    resize: async (cols, rows) => {
+      await call(host, () => exec.resize({ w: cols, h: rows }), serverId);
+    },
+    close: () => {
+      closing ??= (async () => {
+        let failure: unknown;
+        if (!finished && marker.pid === undefined) failure = new Error(`Compute host ${host}: the console shell of ${serverId} never said its PID; it may still be running`);
+        if (!finished && marker.pid !== undefined) {
+          try {
+            const kill = await docker.getContainer(container.Id).exec({ Cmd: hangUp(marker.pid), AttachStdout: false, AttachStderr: false });
+            const s = (await kill.start({ hijack: true, stdin: false })) as unknown as Duplex;
+            await new Promise<void>((r) => { s.once('close', r); s.once('end', r); s.once('error', r); s.resume(); });
+          } catch (e) {
+            // A container gone or stopped took the shell with it; anything else may leave it running.
+            const status = statusOf(e);
+            if (status !== 404 && status !== 409) failure = translate(host, e, serverId);
+          }
+        }
+        socket.destroy();
+        await ended;
+        if (failure) throw failure;
+      })();
+      return closing;
+    },
+  };
+}
+
