@@ -6,7 +6,7 @@
 import { startServer, StartedServer } from '../helpers/server';
 import { openstack } from '../helpers/clients';
 import type { TestImage } from '../helpers/test-image';
-import { json, lines, ok, testImage } from './support';
+import { json, lines, ok, serverStatusBecomes, testImage } from './support';
 
 jest.setTimeout(240_000);
 
@@ -54,6 +54,8 @@ describe('server show --diagnostics', () => {
     expect(first).toMatchObject({ state: 'running', driver: 'libvirt', hypervisor: 'docker', memory_details: { maximum: 512 } });
     expect(first.memory_details.used).toBeGreaterThan(0);
     ok(await os(['server', 'stop', 'plain']));
+    // `server stop` returns once the stop is accepted; the container runs until it is SHUTOFF.
+    expect(await serverStatusBecomes(srv.env.admin, 'plain', 'SHUTOFF')).toBe('SHUTOFF');
     const stopped = await os(['server', 'show', '--diagnostics', 'plain']);
     expect(stopped.code).not.toBe(0);
     expect(stopped.stderr).toMatch(/Cannot 'get_diagnostics' instance .* while it is in power state shutdown/);
