@@ -7,7 +7,11 @@
  * and state mapping, pure), networks.ts (per-project networks: bridges, or overlays spanning
  * the hosts of a swarm), addresses.ts (stable addresses), swarm.ts (swarm state and managers),
  * files.ts (boot files), events.ts (the event stream), client.ts (connection and error
- * translation), moves.ts (cold moves). Docker ids and Docker words never leave this folder.
+ * translation), moves.ts (cold moves), options.ts (DockerDriverOptions, re-exported here),
+ * spawner.ts (the spawn path: create, boot files, start, the startup check, retries),
+ * resize.ts (resize in place), diagnostics.ts (stats), console.ts (interactive shells),
+ * image-release.ts (unnamed images of destroyed instances). Docker ids and Docker words never
+ * leave this folder.
  *
  * Power-state notes:
  * - suspend/resume use the engine's pause (the cgroup freezer: processes stay in memory,
@@ -26,75 +30,29 @@ import {
   ComputeDriver,
   ConsoleSession,
   HypervisorInfo,
-  HypervisorUnavailable,
   InstanceEvent,
   InstanceDiagnostics,
   InstanceInfo,
   InstanceNotFound,
   InstanceSpec,
   LoadOptions,
-  ProjectNetworkSpec,
   OwnedInstance,
-  ImageNotOnHost,
-  SpawnFailed,
   ImageNamed,
 } from '../driver';
-import { call, connect, engineMessage, isUnreachable, statusOf, translate, callOn } from './client';
-import { createOptions, DEFAULT_LIMITS, demuxLogs, infoFromInspect, infoFromListing, Limits, SERVER_ID, validateSpec } from './containers';
+import { call, connect, statusOf, callOn } from './client';
+import { DEFAULT_LIMITS, demuxLogs, infoFromInspect, infoFromListing, Limits, SERVER_ID, validateSpec } from './containers';
 import { containerDiagnostics } from './diagnostics';
 import { subscribeEvents } from './events';
-import { bootFilesTar } from './files';
 import { DockerImages } from './images';
 import { ImageRelease } from './image-release';
 import { BLANK_LABELS, LABEL_HOST, LABEL_MANAGED, LABEL_PROJECT, LABEL_SERVER, containerName, setAsideName } from './labels';
 import { DockerMoves } from './moves';
 import { resizeContainer } from './resize';
-import { ProjectNetwork, ProjectNetworks } from './networks';
-import { pickAddress, Picked } from './addresses';
-import type { SwarmManagers } from './swarm';
+import { ProjectNetworks } from './networks';
 import { openShell } from './console';
-
-export interface DockerDriverOptions {
-  /** Compute host name (OS-EXT-SRV-ATTR:host); also labels and selects this host's containers. */
-  host: string;
-  /** unix:///var/run/docker.sock or tcp://host:port; unset → DOCKER_HOST or the local socket. */
-  dockerHost?: string;
-  log: Logger;
-  /** Grace period of a soft reboot before the process is killed. Default 30 s. */
-  rebootTimeoutSeconds?: number;
-  /**
-   * How long after start a process that exits still counts as a failed spawn (later exits are
-   * the reconciler's: the server goes SHUTOFF). A process that exits "at once" (a bad command,
-   * a missing file) has exited within a few ms of the start call returning, and an inspect
-   * after that waits for the engine to finish handling the exit, so it reports the container
-   * stopped; every ms here is added to every boot. Default 10 ms.
-   */
-  startupCheckMs?: number;
-  /** Processes per container. Default 1024. */
-  pidsLimit?: number;
-  /**
-   * Base layers from this size are imported into the engine as they stream, not unpacked to a
-   * temporary copy first (images.ts, base-layer.ts). Default 32 MiB; Infinity turns it off.
-   */
-  layerShortcutMinBytes?: number;
-  /** ping() gives up after this long. Default 2000 ms. */
-  pingTimeoutMs?: number;
-  /**
-   * Swarm managers among the configured compute hosts: when this engine is a swarm worker, its
-   * project networks (overlays spanning hosts) are created through one of them.
-   */
-  swarm?: SwarmManagers;
-  /** Project networks spanning hosts encrypt their traffic between hosts (IPsec ESP in the kernel). */
-  encryptedNetworks?: boolean;
-}
-
-const CONSOLE_TAIL_LINES = 5;
-/** A start refused because the requested address is held. */
-const ADDRESS_TAKEN = /address already in use|address .* in use/i;
-/** An overlay attachment the swarm could not make (a requested address held elsewhere, among others). */
-const ATTACH_FAILED = /attaching to network failed/i;
-/** The container's network is gone: 404 at create; "network X not found" at start (through the swarm on a swarm node). */
-const networkGone = (e: unknown) => (statusOf(e) === 404 && /network/i.test(engineMessage(e))) || /network \S+ not found/i.test(engineMessage(e));
+import type { DockerDriverOptions } from './options';
+import { DockerSpawner } from './spawner';
+export type { DockerDriverOptions } from './options';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
@@ -106,8 +64,8 @@ export class DockerDriver implements ComputeDriver {
   private readonly images: DockerImages;
   private readonly release: ImageRelease;
   private readonly networks: ProjectNetworks;
+  private readonly spawner: DockerSpawner;
   private readonly rebootTimeoutSeconds: number;
-  private readonly startupCheckMs: number;
   private readonly pingTimeoutMs: number;
   private readonly pidsLimit: number;
   private hostCpus: number | undefined;
@@ -118,10 +76,10 @@ export class DockerDriver implements ComputeDriver {
     this.docker = connect(opts.dockerHost);
     this.images = new DockerImages(this.docker, this.host, opts.layerShortcutMinBytes);
     this.networks = new ProjectNetworks(this.docker, this.host, this.log, { swarm: opts.swarm, encrypted: opts.encryptedNetworks, infoTimeoutMs: opts.pingTimeoutMs });
+    this.spawner = new DockerSpawner(this.docker, this.host, this.log, this.networks, opts.startupCheckMs ?? 10);
     this.moves = new DockerMoves(this.docker, this.host, this.images);
     this.release = new ImageRelease(this.images, this.log);
     this.rebootTimeoutSeconds = opts.rebootTimeoutSeconds ?? 30;
-    this.startupCheckMs = opts.startupCheckMs ?? 10;
     this.pingTimeoutMs = opts.pingTimeoutMs ?? 2000;
     this.pidsLimit = opts.pidsLimit ?? DEFAULT_LIMITS.pidsLimit;
   }
@@ -178,65 +136,7 @@ export class DockerDriver implements ComputeDriver {
 
   async spawn(spec: InstanceSpec): Promise<InstanceInfo> {
     validateSpec(spec);
-    const limits = await this.limits();
-    const network = spec.network;
-    if (!network) return this.spawnOn(spec, null, limits);
-    // Held for the whole spawn: the project's network is not removed from under it.
-    return this.networks.use(network.projectId, () => this.spawnOn(spec, network, limits));
-  }
-
-  private async spawnOn(spec: InstanceSpec, network: ProjectNetworkSpec | null, limits: Limits): Promise<InstanceInfo> {
-    let net = network ? await this.ensureNetwork(network) : null;
-    const failedAddresses = new Set<string>();
-
-    for (let attempt = 1; ; attempt++) {
-      let container: Docker.Container | undefined;
-      let picked: Picked | undefined;
-      const retry = attempt < 4;
-      try {
-        if (net && network) picked = await this.pick(net, network, spec.serverId, failedAddresses);
-        try {
-          container = await this.docker.createContainer(createOptions(spec, this.host, net && picked ? { name: net.name, ip: picked.ip } : null, limits));
-        } finally {
-          picked?.release();
-        }
-        const files = await bootFilesTar(spec);
-        if (files) await container.putArchive(files, { path: '/' });
-        try {
-          await container.start();
-        } catch (e) {
-          const msg = engineMessage(e);
-          // Someone took the requested address between our look and the start: try the next one.
-          // (On an overlay the swarm says only that the attachment failed, after a timeout.)
-          if (picked && retry && (ADDRESS_TAKEN.test(msg) || (net?.spansHosts && ATTACH_FAILED.test(msg)))) {
-            failedAddresses.add(picked.ip);
-            await this.forceRemove(container);
-            continue;
-          }
-          if (networkGone(e)) throw e;
-          throw new SpawnFailed(`The instance could not be started: ${msg}`);
-        }
-        return await this.checkStarted(container);
-      } catch (e) {
-        if (container) await this.forceRemove(container);
-        // The project's network was removed behind our back (we cache it; another process's last
-        // instance on it went, or someone removed it): make it again.
-        if (network && retry && !(e instanceof SpawnFailed) && networkGone(e)) {
-          net = await this.ensureNetwork(network, true);
-          continue;
-        }
-        throw this.spawnError(spec, e);
-      }
-    }
-  }
-
-  /**
-   * The address to request: on a network spanning hosts, never one the compute service knows
-   * another server of the project holds (this engine sees only its own instances).
-   */
-  private pick(net: ProjectNetwork, network: ProjectNetworkSpec, serverId: string, failed: Set<string>): Promise<Picked> {
-    const exclude = new Set([...failed, ...(net.spansHosts ? network.addressesInUse : [])]);
-    return pickAddress(net, serverId, () => this.networks.addressesInUse(net, network.projectId), exclude, failed.size > 0);
+    return this.spawner.spawn(spec, await this.limits());
   }
 
   async destroy(serverId: string): Promise<void> {
@@ -353,69 +253,12 @@ export class DockerDriver implements ComputeDriver {
 
   // ---------------------------------------------------------------- internals
 
-  /**
-   * The project's network (looked up again when `again`), or SpawnFailed saying why it could not
-   * be made (SubnetUnavailable when the engine refused the subnet).
-   */
-  private async ensureNetwork(network: ProjectNetworkSpec, again = false): Promise<ProjectNetwork> {
-    if (again) this.networks.forget(network.projectId);
-    try {
-      return await this.networks.ensure(network);
-    } catch (e) {
-      if (e instanceof HypervisorUnavailable || e instanceof SpawnFailed) throw e;
-      throw new SpawnFailed(`The project network could not be created: ${(e as Error).message}`);
-    }
-  }
-
   private async limits(): Promise<Limits> {
     if (this.hostCpus === undefined) {
       const info = (await call(this.host, () => this.docker.info())) as { NCPU?: number };
       this.hostCpus = Number(info.NCPU) || 1;
     }
     return { ...DEFAULT_LIMITS, pidsLimit: this.pidsLimit, hostCpus: this.hostCpus };
-  }
-
-  /**
-   * A process that exits at once (a bad command, a missing binary) is a failed spawn, not a
-   * running server: look again shortly after start and report its exit code and last lines.
-   */
-  private async checkStarted(container: Docker.Container): Promise<InstanceInfo> {
-    if (this.startupCheckMs > 0) await sleep(this.startupCheckMs);
-    const info = await container.inspect();
-    if (info.State.Running) return infoFromInspect(info);
-    let tail = '';
-    try {
-      const raw = await container.logs({ stdout: true, stderr: true, follow: false, tail: 50 });
-      tail = demuxLogs(Buffer.isBuffer(raw) ? raw : Buffer.from(String(raw ?? '')))
-        .split('\n')
-        .map((l) => l.trimEnd())
-        .filter((l) => l.length > 0)
-        .slice(-CONSOLE_TAIL_LINES)
-        .join('\n');
-    } catch {
-      /* the exit code alone still says why */
-    }
-    const why = info.State.OOMKilled ? ' (out of memory)' : '';
-    const detail = info.State.Error ? ` (${engineMessage({ message: info.State.Error })})` : '';
-    throw new SpawnFailed(`The instance's process exited with code ${info.State.ExitCode}${why}${detail}${tail ? `: ${tail}` : ''}`);
-  }
-
-  private spawnError(spec: InstanceSpec, e: unknown): Error {
-    if (e instanceof SpawnFailed) return e;
-    if (isUnreachable(e)) return translate(this.host, e);
-    const status = statusOf(e);
-    const msg = engineMessage(e);
-    if (status === 409) return new SpawnFailed(`An instance for server ${spec.serverId} already exists on compute host ${this.host}.`);
-    if (status === 404 && /image/i.test(msg)) return new ImageNotOnHost(spec.imageRef, this.host);
-    return new SpawnFailed(`The instance could not be created: ${msg}`);
-  }
-
-  private async forceRemove(container: Docker.Container): Promise<void> {
-    try {
-      await container.remove({ force: true, v: true });
-    } catch (e) {
-      if (statusOf(e) !== 404) this.log.warn({ err: engineMessage(e) }, 'could not remove a failed instance');
-    }
   }
 
   private async waitGone(id: string): Promise<void> {

@@ -9,7 +9,8 @@
  *
  * Failures are injected through options (`failSpawn`, `failOn`, `unavailable`, `delays`,
  * `beforeCall`) and changes "made outside novadock" through the `external*` helpers.
- * Images live in images.ts (FakeImages), addresses in networks.ts (FakeNetworks).
+ * Images live in images.ts (FakeImages), addresses in networks.ts (FakeNetworks), the instance
+ * bookkeeping (power states, events, injected failures, commits) in engine-core.ts (FakeEngineCore).
  */
 import crypto from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -19,63 +20,30 @@ import {
   HypervisorInfo,
   HypervisorUnavailable,
   InstanceEvent,
-  InstanceEventType,
   InstanceDiagnostics,
   InstanceInfo,
-  InstanceNotFound,
   InstanceSpec,
   OwnedInstance,
-  PowerState,
   ImageNotOnHost,
   SpawnFailed,
   ImageNamed,
 } from '../driver';
-import { buildFakeArchive } from './archive';
-import { engineRestarts } from '../restart';
-import { FakeImages } from './images';
-import { FakeNetworks } from './networks';
 import { FakeEngine, FakeInstance, FakeMoves } from './moves';
 import { fakeDiagnostics } from './diagnostics';
-import { FakeConsoles } from './console';
+import { FakeEngineCore, PAUSED, RUNNING, Subscriber } from './engine-core';
 
 import type { FakeDriverOptions, FakeOp } from './options';
 export type { FakeOp, FakeProgram, FakeDriverOptions } from './options';
 
-interface Subscriber {
-  listener: (e: InstanceEvent) => void;
-  onError: (err: Error) => void;
-}
-
-const RUNNING: PowerState = 1;
-const PAUSED: PowerState = 3;
-const SHUTDOWN: PowerState = 4;
-const CRASHED: PowerState = 6;
-
-const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
-
-export class FakeDriver implements ComputeDriver {
-  readonly host: string;
+export class FakeDriver extends FakeEngineCore implements ComputeDriver {
   /** Cold moves (moves.ts), over this engine's insides. */
   readonly moves: FakeMoves;
-  /** Interactive console sessions (console.ts); `live(serverId)` for assertions. */
-  readonly consoles = new FakeConsoles();
-  private readonly opts: FakeDriverOptions;
-  private down: boolean;
-
-  private readonly instances = new Map<string, FakeInstance>();
-  private readonly images: FakeImages;
-  private readonly subscribers = new Set<Subscriber>();
-  private readonly networks = new FakeNetworks();
-  private snapshots = 0;
   private named: ImageNamed | undefined;
   /** Diagnostics samples taken per server (the fake's CPU time grows with them). */
   private readonly samples = new Map<string, number>();
 
   constructor(opts: FakeDriverOptions) {
-    this.host = opts.host;
-    this.opts = opts;
-    this.down = opts.unavailable ?? false;
-    this.images = new FakeImages(opts.images);
+    super(opts);
     this.moves = new FakeMoves(this.engine());
   }
 
@@ -383,96 +351,6 @@ export class FakeDriver implements ComputeDriver {
       info: (inst) => this.info(inst),
       emit: (serverId, type) => this.emit(serverId, type),
     };
-  }
-
-  /** Commits an instance's files to a new image (snapshots and moves). */
-  private async commit(inst: FakeInstance, labels: Record<string, string>): Promise<string> {
-    const { bytes, imageId } = await buildFakeArchive({
-      files: Object.fromEntries(inst.files), labels, cmd: inst.spec.command, salt: `${this.host}/${inst.spec.serverId}/${++this.snapshots}`,
-    });
-    this.images.add({ imageId, repoTags: [], archive: bytes, files: new Map(inst.files), labels });
-    return imageId;
-  }
-
-  private async enter(op: FakeOp, serverId?: string): Promise<void> {
-    await this.opts.beforeCall?.(op, serverId);
-    const delay = this.opts.delays?.[op];
-    if (delay) await sleep(delay);
-    if (this.down) throw new HypervisorUnavailable(this.host, new Error('connect ECONNREFUSED (fake)'));
-    const injected = this.opts.failOn?.(op, serverId);
-    if (injected) throw injected;
-  }
-
-  private mustHave(serverId: string): FakeInstance {
-    const inst = this.instances.get(serverId);
-    if (!inst) throw new InstanceNotFound(serverId);
-    return inst;
-  }
-
-  private info(inst: FakeInstance): InstanceInfo {
-    const addr = inst.spec.network ? this.networks.addressOf(inst.spec.serverId) : undefined;
-    const info: InstanceInfo = { powerState: inst.powerState, addresses: addr ? [{ ...addr }] : [] };
-    if (inst.powerState === SHUTDOWN || inst.powerState === CRASHED) {
-      if (inst.exitCode !== undefined) info.exitCode = inst.exitCode;
-      if (inst.oomKilled) info.oomKilled = true;
-    }
-    if (inst.restartCount) info.restartCount = inst.restartCount;
-    return info;
-  }
-
-  private boot(inst: FakeInstance): void {
-    inst.powerState = RUNNING;
-    inst.exitCode = undefined;
-    inst.oomKilled = undefined;
-    this.emit(inst.spec.serverId, 'start');
-    const program = this.opts.program?.(inst.spec) ?? { output: [`[fake] ${inst.spec.hostname} started`] };
-    inst.console.push(...(program.output ?? []));
-    if (program.exitCode !== undefined) this.stopNow(inst, program.exitCode, ['die']);
-  }
-
-  /**
-   * Docker's restart manager for a process that exited by itself (issue 15): started again at
-   * once when the spec's policy says so. A kill or a stop from outside is a manual stop (Docker
-   * marks it so): never restarted.
-   */
-  private restartByPolicy(inst: FakeInstance): void {
-    if (!engineRestarts(inst.spec.restartPolicy, inst.exitCode ?? 0, inst.restartCount ?? 0)) return;
-    inst.restartCount = (inst.restartCount ?? 0) + 1;
-    inst.powerState = RUNNING;
-    inst.exitCode = undefined;
-    inst.oomKilled = undefined;
-    this.emit(inst.spec.serverId, 'start');
-  }
-
-  private stopNow(inst: FakeInstance, exitCode: number, events: InstanceEventType[]): void {
-    inst.powerState = SHUTDOWN;
-    inst.exitCode = exitCode;
-    this.consoles.endAll(inst.spec.serverId);
-    for (const e of events) this.emit(inst.spec.serverId, e);
-  }
-
-  private freeze(serverId: string): void {
-    const inst = this.mustHave(serverId);
-    if (inst.powerState === PAUSED) return;
-    if (inst.powerState !== RUNNING) throw new Error(`Instance ${serverId} is not running.`);
-    inst.powerState = PAUSED;
-    this.emit(serverId, 'pause');
-  }
-
-  private thaw(serverId: string): void {
-    const inst = this.mustHave(serverId);
-    if (inst.powerState === RUNNING) return;
-    if (inst.powerState !== PAUSED) throw new Error(`Instance ${serverId} is not paused.`);
-    inst.powerState = RUNNING;
-    this.emit(serverId, 'unpause');
-  }
-
-  private emit(serverId: string, type: InstanceEventType): void {
-    const subs = [...this.subscribers];
-    // Delivered asynchronously, in order, like an engine's event stream.
-    setImmediate(() => {
-      for (const s of subs) if (this.subscribers.has(s)) s.listener({ serverId, type });
-    });
   }
 }
 
