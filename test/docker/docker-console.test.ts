@@ -15,7 +15,7 @@ jest.setTimeout(120_000);
 describeConsoleContract('DockerDriver', async () => {
   const host = dockerTestHost();
   const driver = new DockerDriver({ host, log: silentLog(), rebootTimeoutSeconds: 5 });
-  const image = busyboxImage('driver-contract');
+  const image = busyboxImage('docker-console');
   if (!(await driver.hasImage(image.imageId))) await driver.loadImage(fs.createReadStream(image.path));
   return {
     driver,

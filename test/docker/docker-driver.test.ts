@@ -52,7 +52,7 @@ async function exec(serverId: string, cmd: string[]): Promise<{ code: number; st
 }
 
 beforeAll(async () => {
-  const image = busyboxImage('driver-contract');
+  const image = busyboxImage('docker-driver');
   if (!(await driver.hasImage(image.imageId))) await driver.loadImage(fs.createReadStream(image.path));
   imageRef = image.imageId;
 });

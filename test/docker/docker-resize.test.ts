@@ -18,7 +18,7 @@ const driver = new DockerDriver({ host, log: silentLog(), rebootTimeoutSeconds: 
 let imageRef: string;
 
 beforeAll(async () => {
-  const image = busyboxImage('driver-contract');
+  const image = busyboxImage('docker-resize');
   if (!(await driver.hasImage(image.imageId))) await driver.loadImage(fs.createReadStream(image.path));
   imageRef = image.imageId;
 });

@@ -37,7 +37,7 @@ async function network(projectId: string): Promise<{ Id: string; IPAM: { Config:
 }
 
 beforeAll(async () => {
-  const image = busyboxImage('driver-contract');
+  const image = busyboxImage('project-networks');
   if (!(await driver.hasImage(image.imageId))) await driver.loadImage(fs.createReadStream(image.path));
   imageRef = image.imageId;
 });

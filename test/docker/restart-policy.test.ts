@@ -39,7 +39,7 @@ async function inspect(serverId: string): Promise<{ RestartCount: number; State:
 }
 
 beforeAll(async () => {
-  const image = busyboxImage('driver-contract');
+  const image = busyboxImage('docker-restart');
   if (!(await driver.hasImage(image.imageId))) await driver.loadImage(fs.createReadStream(image.path));
   imageRef = image.imageId;
 });
