@@ -2,32 +2,21 @@
  * The Docker engine connection and the translation of its errors into the driver's words.
  * This folder is the only place that imports dockerode (house style 13).
  */
-import http from 'node:http';
 import Docker from 'dockerode';
 import { HypervisorUnavailable, InstanceNotFound } from '../driver';
-
-/**
- * Every request on a connection of its own (Node 20's global agent keeps connections alive).
- * An engine shutting down closes its listener first, then stops its containers while the
- * connections it already has still answer: over a kept-alive one, the re-read after each `die`
- * would report the container exited, and its server would go SHUTOFF although it is its host
- * that went down. On a new connection that re-read finds the engine gone and changes nothing.
- */
-const FRESH_CONNECTIONS = new http.Agent({ keepAlive: false });
 
 /**
  * Connects to `dockerHost` (`unix:///var/run/docker.sock`, `tcp://host:port`, `http://…`);
  * unset → dockerode's own default: DOCKER_HOST, else the local socket.
  */
 export function connect(dockerHost: string | undefined, extra: Docker.DockerOptions = {}): Docker {
-  const plain = { agent: FRESH_CONNECTIONS, ...extra };
-  if (!dockerHost) return new Docker(process.env.DOCKER_HOST?.startsWith('https') || process.env.DOCKER_TLS_VERIFY ? extra : plain);
-  if (dockerHost.startsWith('unix://')) return new Docker({ socketPath: dockerHost.slice('unix://'.length) || '/var/run/docker.sock', ...plain });
-  if (dockerHost.startsWith('/')) return new Docker({ socketPath: dockerHost, ...plain });
+  if (!dockerHost) return new Docker(extra);
+  if (dockerHost.startsWith('unix://')) return new Docker({ socketPath: dockerHost.slice('unix://'.length) || '/var/run/docker.sock', ...extra });
+  if (dockerHost.startsWith('/')) return new Docker({ socketPath: dockerHost, ...extra });
   const m = /^(tcp|http|https):\/\/([^:/]+|\[[^\]]+\]):(\d+)\/?$/.exec(dockerHost);
   if (!m) throw new Error(`docker host '${dockerHost}' must look like unix:///var/run/docker.sock or tcp://host:2375`);
   const protocol = m[1] === 'https' ? 'https' : 'http';
-  return new Docker({ host: m[2].replace(/^\[|\]$/g, ''), port: Number(m[3]), protocol, ...(protocol === 'https' ? extra : plain) });
+  return new Docker({ host: m[2].replace(/^\[|\]$/g, ''), port: Number(m[3]), protocol, ...extra });
 }
 
 /** What dockerode rejects with: a Node socket error, an abort, or an HTTP status from the engine. */
