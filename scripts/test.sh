@@ -46,8 +46,13 @@ if [ "$whole" -eq 1 ]; then
     # processes behind a round-robin balancer, then the cluster suite (kill -9 of a process during
     # boots, conflicting actions across processes, revocations, uploads): serially, as they kill
     # processes and print the recovery times they measure.
+    # Issue 15's single-server verbs (resize, shelve, tags and diagnostics, quotas, usage, restart
+    # policy) run against one process above; what they share across processes (quota limits, the
+    # console's one-time tokens) is tested on PostgreSQL with two processes in the integration
+    # files and here (console). Left out to keep CI under its time limit.
     log "jest (e2e against two processes over PostgreSQL)"
     NOVADOCK_TEST_CLUSTER=2 NOVADOCK_TEST_SUMMARY="$summary.e2e-cluster" npx jest --selectProjects e2e --ci --runInBand --forceExit \
+      --testPathIgnorePatterns '/test/e2e/(resize|shelve|server-extras|quotas|usage|restart-policy)\.test\.ts$' \
       --reporters=default --reporters=./test/reporter/strict-reporter.js || status=1
     log "jest (cluster, serial)"
     NOVADOCK_TEST_SUMMARY="$summary.cluster" npx jest --selectProjects cluster --ci --runInBand --forceExit \
