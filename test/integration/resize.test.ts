@@ -46,6 +46,18 @@ describe('resize, confirm, revert', () => {
     expect(actions.body.instanceActions.map((a: { action: string }) => a.action)).toEqual(['resize', 'create']);
   });
 
+  test('OS-DCF:diskConfig given with resize is recorded and shown; a resize without it leaves MANUAL (compute/api.py: auto_disk_config or False)', async () => {
+    const id = await bootActive(t, image);
+    expect((await act(t, id, { resize: { flavorRef: '2', 'OS-DCF:diskConfig': 'AUTO' } })).status).toBe(202);
+    await idle();
+    expect((await show(t, id))['OS-DCF:diskConfig']).toBe('AUTO');
+    expect((await act(t, id, { confirmResize: null })).status).toBe(204);
+    await idle();
+    expect((await act(t, id, { resize: { flavorRef: '1' } })).status).toBe(202);
+    await idle();
+    expect((await show(t, id))['OS-DCF:diskConfig']).toBe('MANUAL');
+  });
+
   test('os-migrations lists the resize with its flavors\' ids (2.23: migration_type resize)', async () => {
     const id = await resizedServer();
     const v223 = await call(t, 'get', '/compute/v2.1/os-migrations', { as: 'admin', mv: '2.23' });

@@ -9,10 +9,14 @@ import { ctxOf } from '../../http/auth';
 import type { ComputeServices } from '../services';
 import { resizeSchema } from '../schemas/servers';
 import type { ActionEntry } from './action-table';
+import { diskConfigParam } from './server-requests';
 
 export function resizeActions(compute: Pick<ComputeServices, 'resize'>): Record<string, ActionEntry> {
   return {
-    // NOTE(openstack): OS-DCF:diskConfig is accepted and has no effect: a container has no partitions to grow.
-    resize: { schema: () => resizeSchema, run: async (req, res, id, b) => { await compute.resize.resize(ctxOf(req), id, String(b.flavorRef)); res.status(202).end(); } },
+    // NOTE(openstack): OS-DCF:diskConfig is recorded (and shown) as Nova records it; a container has no partitions to grow.
+    resize: {
+      schema: () => resizeSchema,
+      run: async (req, res, id, b) => { await compute.resize.resize(ctxOf(req), id, String(b.flavorRef), diskConfigParam(b['OS-DCF:diskConfig'])); res.status(202).end(); },
+    },
   };
 }

@@ -10,7 +10,7 @@ import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../../http/context';
 import { badRequest, forbidden, invalidState as invalidStateError, msg, notFound } from '../../errors';
-import type { ServerRepository } from '../../db/server-repo';
+import type { ServerPatch, ServerRepository } from '../../db/server-repo';
 import type { FlavorRepository } from '../../db/flavor-repo';
 import { MigrationFilter, MigrationMarkerNotFound, MigrationPage, MigrationRecord, MigrationRepository } from '../../db/migration-repo';
 import type { FlavorSnapshot, ServerRecord } from '../server-record';
@@ -90,14 +90,17 @@ export class MigrationService {
    * The cold-move path migrate takes (and resize will, with `flavor` the new one): claim
    * resize_prep, record the action and the migration (pre-migrating), queue the work.
    */
-  async startColdMove(ctx: RequestContext, server: ServerRecord, o: { type: MigrationType; rule: StateRule; action: string; flavor: FlavorSnapshot; host?: string }): Promise<MigrationRecord> {
+  async startColdMove(
+    ctx: RequestContext, server: ServerRecord,
+    o: { type: MigrationType; rule: StateRule; action: string; flavor: FlavorSnapshot; host?: string; claimPatch?: ServerPatch },
+  ): Promise<MigrationRecord> {
     const [spec, oldId, newId] = await Promise.all([
       this.requestSpec(server, o.flavor, o.host), this.d.flavors.internalId(server.flavor.id), o.flavor.id === server.flavor.id ? undefined : this.d.flavors.internalId(o.flavor.id),
     ]);
     const oldFlavor = oldId ?? null;
     const newFlavor = o.flavor.id === server.flavor.id ? oldFlavor : newId ?? null;
     return this.d.tasks.guarded([server.id], async () => {
-      await this.d.runner.claim(ctx, server, o.rule, TaskStates.RESIZE_PREP, { progress: 0 });
+      await this.d.runner.claim(ctx, server, o.rule, TaskStates.RESIZE_PREP, { ...o.claimPatch, progress: 0 });
       const actionId = await this.d.runner.startAction(ctx, server.id, o.action);
       const migration = await this.d.migrations.create({
         ...this.origin(ctx, server), dest_compute: null, dest_node: null, dest_host: null,

@@ -41,7 +41,7 @@ export class ResizeService {
   constructor(private readonly d: ResizeServiceDeps) {}
 
   /** resize: accepted (202) once resize_prep is claimed and the migration recorded. */
-  async resize(ctx: RequestContext, id: string, flavorRef: string): Promise<void> {
+  async resize(ctx: RequestContext, id: string, flavorRef: string, autoDiskConfig?: boolean): Promise<void> {
     const server = await this.d.queries.get(ctx, id);
     const why = refusal(server, RULES.resize, ctx.isAdmin);
     if (why) throw invalidStateError(why);
@@ -54,7 +54,10 @@ export class ResizeService {
     if (flavor.id === server.flavor.id) throw badRequest('When resizing, instances must change flavor!');
     if (flavor.disabled) throw badRequest(msg.flavorNotFound(flavorRef));
     await this.checkUpsize(server.project_id, { cores: flavor.vcpus - server.flavor.vcpus, ram: flavor.ram - server.flavor.ram });
-    await this.d.migrations.startColdMove(ctx, server, { type: MigrationTypes.RESIZE, rule: RULES.resize, action: 'resize', flavor: snapshotOf(flavor) });
+    // compute/api.py resize(): instance.auto_disk_config = auto_disk_config or False.
+    await this.d.migrations.startColdMove(ctx, server, {
+      type: MigrationTypes.RESIZE, rule: RULES.resize, action: 'resize', flavor: snapshotOf(flavor), claimPatch: { auto_disk_config: autoDiskConfig ?? false },
+    });
   }
 
   /** compute/api.py _check_quota_for_upsize: only growth counts, against the project's usage now. */
