@@ -232,12 +232,7 @@ export class MoveWork {
       await this.d.migrations.update(migration.id, { status: M.REVERTED }, [M.REVERTING]);
       await this.finishAction(actionId, 'Success');
     } catch (err) {
-      const message = describe(err);
-      await this.d.migrations.update(migration.id, { status: M.ERROR }, [M.REVERTING]);
-      await this.finishAction(actionId, 'Error', message);
-      if (err instanceof Superseded) return;
-      await this.d.servers.update(id, { task_state: null, vm_state: VmStates.ERROR, fault: faultOf(message) }, { taskStates: [TaskStates.RESIZE_REVERTING] });
-      this.d.log.warn({ server_id: id, err: message }, 'revert of a cold migration failed');
+      await this.failRevert(migration, id, err, 'revert of a cold migration failed', actionId);
     }
   }
 
@@ -290,13 +285,18 @@ export class MoveWork {
       await this.d.migrations.update(migration.id, { status: M.REVERTED }, [M.REVERTING]);
       await this.finishAction(actionId, 'Success');
     } catch (err) {
-      const message = describe(err);
-      await this.d.migrations.update(migration.id, { status: M.ERROR }, [M.REVERTING]);
-      await this.finishAction(actionId, 'Error', message);
-      if (err instanceof Superseded) return;
-      await this.d.servers.update(id, { task_state: null, vm_state: VmStates.ERROR, fault: faultOf(message) }, { taskStates: [TaskStates.RESIZE_REVERTING] });
-      this.d.log.warn({ server_id: id, err: message }, 'revert of a resize in place failed');
+      await this.failRevert(migration, id, err, 'revert of a resize in place failed', actionId);
     }
+  }
+
+  /** A revert that failed: the migration in error, the action failed, the server ERROR (unless another task took it over). */
+  private async failRevert(migration: MigrationRecord, id: string, err: unknown, what: string, actionId?: number): Promise<void> {
+    const message = describe(err);
+    await this.d.migrations.update(migration.id, { status: M.ERROR }, [M.REVERTING]);
+    await this.finishAction(actionId, 'Error', message);
+    if (err instanceof Superseded) return;
+    await this.d.servers.update(id, { task_state: null, vm_state: VmStates.ERROR, fault: faultOf(message) }, { taskStates: [TaskStates.RESIZE_REVERTING] });
+    this.d.log.warn({ server_id: id, err: message }, what);
   }
 
   // ------------------------------------------------------------------ evacuation
