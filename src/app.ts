@@ -8,6 +8,7 @@ import { requestId, requestLog } from './http/request-log';
 import { errorHandler, notFoundHandler } from './http/errors';
 import { ProjectDirectory } from './identity/projects';
 import { identityRouter } from './identity/router';
+import { IdentityDirectory } from './identity/directory';
 import { imageRouter } from './image/router';
 import { computeRouter } from './compute/api/router';
 import type { Services } from './compose';
@@ -27,7 +28,8 @@ export function createApp(services: Services, log: Logger): Express {
     services.health().then((h) => res.status(h.ok ? 200 : 503).json(h), next);
   });
 
-  app.use('/identity', identityRouter(services.tokens, publicUrl, log, new ProjectDirectory(services.identity)));
+  app.use('/identity', identityRouter(services.tokens, publicUrl, log, new ProjectDirectory(services.identity),
+    IdentityDirectory.over(services.tokens, services.identity, services.db)));
   app.use('/compute', computeRouter({
     publicUrl,
     tokens: services.tokens,

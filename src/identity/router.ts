@@ -7,8 +7,10 @@ import type { Logger } from 'pino';
 import { unauthorized } from '../errors';
 import { queryParam } from '../http/query';
 import { ProjectDirectory, projectView } from './projects';
+import type { IdentityDirectory } from './directory';
+import { identityDirectoryRouter } from './directory-router';
 
-export function identityRouter(tokens: TokenService, publicUrl: string, log: Logger, projects?: ProjectDirectory): Router {
+export function identityRouter(tokens: TokenService, publicUrl: string, log: Logger, projects?: ProjectDirectory, directory?: IdentityDirectory): Router {
   const r = Router();
   const base = `${publicUrl}/identity`;
   const v3 = {
@@ -67,6 +69,9 @@ export function identityRouter(tokens: TokenService, publicUrl: string, log: Log
       res.json({ project: projectView(base, await projects.get(await caller(req), String(req.params.id))) });
     }));
   }
+
+  // Users, domains, roles, role assignments and a token's scopes (the dashboard's calls); writes 403.
+  if (directory) r.use(identityDirectoryRouter(directory, base));
 
   r.use(notFoundHandler());
   r.use(errorHandler('identity', log, publicUrl));

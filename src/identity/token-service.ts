@@ -134,7 +134,9 @@ export class TokenService {
     if (scope === 'unscoped') return undefined;
     const s = scope as { project?: { id?: string; name?: string; domain?: DomainRef }; domain?: unknown; system?: unknown };
     if (typeof s !== 'object') throw badRequest('Invalid scope');
-    if (!s.project) throw unauthorized('Only project scope is supported.');
+    // A domain or system scope: no one holds a role on either here, and Keystone answers a scope
+    // without a role with its plain 401 (Horizon's login tries the user's domain, then goes on).
+    if (!s.project) throw unauthorized();
     let project: ProjectRow | undefined;
     if (typeof s.project.id === 'string') project = await this.repo.projectById(s.project.id);
     else if (typeof s.project.name === 'string') {
