@@ -8,9 +8,11 @@
  *   GET /v2/schemas/metadefs/{namespace,namespaces,object,objects,property,properties,
  *                             tag,tags,resource_type,resource_types}
  *   GET /v2/metadefs/namespaces      {"namespaces": [], "first": …, "schema": …}
+ *   GET /v2/metadefs/resource_types  {"resource_types": []} (the dashboard's image metadata dialog)
+ *   GET /v2/metadefs/namespaces/{ns}[/resource_types]   404, as for any namespace not loaded
  */
 import { Request, Response, Router } from 'express';
-import { badRequest } from '../errors';
+import { badRequest, notFound } from '../errors';
 import { methodNotAllowed } from '../http/errors';
 import schemas from './metadefs-schemas.json';
 
@@ -49,6 +51,15 @@ export function metadefsRouter(): Router {
     }
     const query = params.toString();
     res.status(200).json({ namespaces: [], first: `/v2/metadefs/namespaces${query ? `?${query}` : ''}`, schema: '/v2/schemas/metadefs/namespaces' });
+  });
+  r.get('/metadefs/resource_types', (_req, res) => {
+    res.status(200).json({ resource_types: [] });
+  });
+  r.get('/metadefs/namespaces/:ns', (req) => {
+    throw notFound(`Metadata definition namespace=${req.params.ns} was not found.`);
+  });
+  r.get('/metadefs/namespaces/:ns/resource_types', (req) => {
+    throw notFound(`Namespace ${req.params.ns} not found`);
   });
   return r;
 }

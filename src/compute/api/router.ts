@@ -21,6 +21,7 @@
  *   /v2.1/servers/{id}/tags…        server tags (2.26+)                                server-tags.ts
  *   /v2.1/servers/{id}/diagnostics, /os-server-password   (admin) live figures; no password   server-extras.ts
  *   /v2.1/servers/{id}/remote-consoles   serial console URLs (2.6)                     remote-consoles.ts
+ *   /v2.1/servers/{id}/os-volume_attachments   none: no block storage here             volume-attachments.ts
  *
  * Everything under /v2.1 needs a token, is rendered at the request's microversion (headers on
  * every response, errors too), takes JSON bodies, and answers errors in Nova's shape. Readers
@@ -62,6 +63,7 @@ import { serverExtrasRouter } from './server-extras';
 import { imageMetadataRouter } from './image-metadata';
 import { ImageMetadata } from '../services/image-metadata';
 import { remoteConsolesRouter } from './remote-consoles';
+import { volumeAttachmentsRouter } from './volume-attachments';
 
 /** What the compute API is given (createApp builds it from the Services bag); each router takes its part. */
 export interface ComputeApiDeps {
@@ -155,6 +157,7 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   v21.use('/images', untilVersion('2.38'), imageMetadataRouter({ metadata: new ImageMetadata(images, async (projectId) => (await quotas.limits(projectId)).metadata_items) })); // removed at 2.39
   v21.use('/images', untilVersion('2.35'), imageProxyRouter({ images, publicUrl }));  // removed at 2.36
   v21.use(remoteConsolesRouter({ compute }));                                         // /servers/{id}/remote-consoles
+  v21.use(volumeAttachmentsRouter({ compute }));                                      // /servers/{id}/os-volume_attachments
 
   r.use('/v2.1', v21);
   r.use(notFoundHandler());

@@ -157,7 +157,9 @@ export class ServerQueries {
     rows.sort(compare);
 
     if (q.marker !== undefined) {
-      const m = UUID_RE.test(q.marker) ? await this.servers.get(q.marker, { withDeleted: deleted !== 'no' }) : undefined;
+      // NOTE(openstack): Nova looks the marker up among deleted rows too (db api _get_marker reads
+      // deleted), so a page after a server deleted meanwhile still loads (Horizon's instance list).
+      const m = UUID_RE.test(q.marker) ? await this.servers.get(q.marker, { withDeleted: true }) : undefined;
       if (!m || (projectId !== undefined && m.project_id !== projectId)) throw badRequest(`marker [${q.marker}] not found`);
       rows = rows.filter((s) => compare(s, m) > 0);
     }
