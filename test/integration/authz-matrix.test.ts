@@ -109,6 +109,13 @@ const rows: Row[] = [
   { method: 'get', path: () => '/image/v2/metadefs/namespaces', write: false },
   { method: 'get', path: () => '/image/v2/schemas/metadefs/namespaces', write: false },
   { method: 'post', path: () => '/image/v2/images', body: { name: 'authz' }, write: true },
+  // issue 18 (the dashboard's calls): volume attachments, metadef resource types, Keystone's directory
+  { method: 'get', path: () => `${S()}/os-volume_attachments`, write: false, owned: true },
+  { method: 'get', path: () => '/image/v2/metadefs/resource_types', write: false },
+  { method: 'get', path: () => '/identity/v3/auth/projects', write: false },
+  { method: 'get', path: () => '/identity/v3/domains/default', write: false },
+  ...['users', 'roles', 'domains', 'groups', 'role_assignments'].map((c): Row => ({ method: 'get', path: () => `/identity/v3/${c}`, write: false, adminOnly: true })),
+  { method: 'post', path: () => '/identity/v3/projects', body: { project: { name: 'authz' } }, write: true, adminOnly: true },
 ];
 
 function call(row: Row, token: string | undefined) {

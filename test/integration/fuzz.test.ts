@@ -178,6 +178,11 @@ const shapes: Shape[] = [
   { method: fc.constant('POST'), path: fc.constant('/identity/v3/auth/tokens'), body: bodyText(wrapped('auth', { identity: { methods: ['password'], password: { user: { name: 'demo', domain: { name: 'Default' }, password: 'x' } } }, scope: { project: { name: 'demo', domain: { name: 'Default' } } } })) },
   { method: fc.constantFrom('GET', 'HEAD', 'DELETE'), path: fc.constant('/identity/v3/auth/tokens') },
   { method: fc.constantFrom('GET', 'POST', 'PUT'), path: fc.constantFrom('/identity', '/identity/v3', '/identity/v3/users', '/identity/v3/auth/tokens/x') },
+  // issue 18: Keystone's directory reads (filters as the dashboard sends them) and the refused writes
+  { method: GET, path: fc.tuple(fc.constantFrom('users', 'roles', 'domains', 'groups', 'projects', 'role_assignments', 'auth/projects', 'auth/domains', 'auth/system'),
+    query(['name', 'domain_id', 'enabled', 'default_project_id', 'user.id', 'scope.project.id', 'role.id', 'group.id', 'scope.domain.id', 'effective', 'include_names', 'include_subtree'])).map(([c, q]) => `/identity/v3/${c}${q}`) },
+  { method: GET, path: fc.tuple(fc.constantFrom('users', 'users/ID/projects', 'users/ID/groups', 'roles', 'domains'), idLike).map(([c, id]) => `/identity/v3/${c.includes('ID') ? c.replace('ID', enc(id)) : `${c}/${enc(id)}`}`) },
+  { method: fc.constantFrom('POST', 'PATCH', 'DELETE', 'PUT'), path: fc.tuple(fc.constantFrom('projects', 'users', 'domains', 'roles'), idLike).map(([c, id]) => `/identity/v3/${c}/${enc(id)}`), body: bodyText(wrapped('project', { name: 'p', enabled: true })) },
   // image
   { method: GET, path: query(['name', 'status', 'visibility', 'owner', 'tag', 'limit', 'marker', 'sort_key', 'sort_dir', 'sort', 'os_hidden', 'size_min', 'size_max', 'container_format', 'disk_format', 'member_status', 'id', 'created_at', 'protected']).map((q) => `/image/v2/images${q}`) },
   { method: fc.constant('POST'), path: fc.constant('/image/v2/images'), body: bodyText(mutated(imageBody)) },
@@ -187,6 +192,9 @@ const shapes: Shape[] = [
   { method: fc.constantFrom('PUT', 'DELETE'), path: fc.tuple(idLike, nastyString).map(([id, tag]) => `/image/v2/images/${id === 'REAL' ? ids.image : id}/tags/${enc(tag.slice(0, 400))}`) },
   { method: fc.constant('POST'), path: fc.tuple(idLike, fc.constantFrom('deactivate', 'reactivate', 'bogus')).map(([id, a]) => `/image/v2/images/${id === 'REAL' ? ids.image : id}/actions/${a}`) },
   { method: GET, path: fc.constantFrom('/image', '/image/versions', '/image/v2/schemas/image', '/image/v2/schemas/images', '/image/v2/schemas/bogus', '/image/v2/images/', '/image/v2/info/import') },
+  // issue 18: metadef resource types and single namespaces (none loaded), volume attachments (none)
+  { method: GET, path: fc.tuple(fc.constantFrom('/image/v2/metadefs/resource_types', '/image/v2/metadefs/namespaces/NS', '/image/v2/metadefs/namespaces/NS/resource_types'), nastyString).map(([p, ns]) => p.replace('NS', enc(ns.slice(0, 300)))) },
+  { method: fc.constantFrom('GET', 'DELETE', 'POST'), path: fc.tuple(idLike, fc.constantFrom('', '/VOL'), nastyString, query(['limit', 'offset'])).map(([id, sub, v, q]) => `/compute/v2.1/servers/${id === 'REAL' ? ids.server : id}/os-volume_attachments${sub.replace('VOL', `/${enc(v.slice(0, 200))}`)}${q}`) },
   { method: fc.constantFrom('GET', 'POST'), path: fc.tuple(fc.constantFrom('/image/v2/metadefs/namespaces', '/image/v2/schemas/metadefs/namespaces', '/image/v2/schemas/metadefs/tag'), query(['limit', 'marker', 'sort_dir', 'sort_key', 'visibility', 'resource_types'])).map(([p, q]) => `${p}${q}`) },
   // compute
   { method: GET, path: fc.tuple(fc.constantFrom('/servers', '/servers/detail'), query(['name', 'status', 'image', 'flavor', 'changes-since', 'ip', 'all_tenants', 'limit', 'marker', 'sort_key', 'sort_dir', 'tenant_id', 'deleted', 'vm_state'])).map(([p, q]) => `/compute/v2.1${p}${q}`) },
