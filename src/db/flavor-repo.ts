@@ -75,6 +75,8 @@ export interface FlavorQuery {
   limit?: number;
   /** Flavor id after which the page starts. Unknown → FlavorMarkerNotFound. */
   marker?: string;
+  /** With isPublic true: also the private flavors given to this project (Nova's flavor_projects). */
+  projectId?: string;
 }
 
 /** The list's marker names no flavor the caller can see (Nova's MarkerNotFound → 400). */
@@ -238,7 +240,7 @@ export class FlavorRepository {
 
     let sql = this.q().select('rowid', '*');
     const isPublic = query.isPublic === undefined ? true : query.isPublic;
-    if (isPublic !== null) sql = sql.where('is_public', isPublic);
+    if (isPublic !== null) sql = sql.where(this.visible(isPublic, query.projectId));
     if (query.includeDisabled === false) sql = sql.where('disabled', false);
     if (query.minRam !== undefined) sql = sql.where('ram', '>=', query.minRam);
     if (query.minDisk !== undefined) sql = sql.where('disk', '>=', query.minDisk);
@@ -250,7 +252,7 @@ export class FlavorRepository {
     if (query.marker !== undefined) {
       // The marker must be a flavor the caller could list (same visibility rules), as in Nova.
       let m = this.q().select('rowid', '*').where({ id: query.marker });
-      if (isPublic !== null) m = m.where('is_public', isPublic);
+      if (isPublic !== null) m = m.where(this.visible(isPublic, query.projectId));
       if (query.includeDisabled === false) m = m.where('disabled', false);
       const markerRow = await m.first();
       if (!markerRow) throw new FlavorMarkerNotFound(query.marker);
@@ -296,9 +298,44 @@ export class FlavorRepository {
     return (await this.get(id))!;
   }
 
-  /** Deletes the flavor; false when there was none. Servers keep their embedded copy. */
+  /** Deletes the flavor and its access grants; false when there was none. Servers keep their embedded copy. */
   async delete(id: string): Promise<boolean> {
-    return (await this.q().where({ id }).delete()) > 0;
+    return this.db.transaction(async (trx) => {
+      await trx('flavor_projects').where({ flavor_id: id }).delete();
+      return (await this.q(trx).where({ id }).delete()) > 0;
+    });
+  }
+
+  /**
+   * Nova's is_public filter: public (or private) flavors, and with a project and `true` also the
+   * private flavors given to it (db api _flavor_get_all_from_db).
+   */
+  private visible(isPublic: boolean, projectId: string | undefined) {
+    return (w: Knex.QueryBuilder) => {
+      w.where('is_public', isPublic);
+      if (isPublic && projectId !== undefined) w.orWhereIn('id', this.db('flavor_projects').where({ project_id: projectId }).select('flavor_id'));
+    };
+  }
+
+  /** Whether the project was given the flavor. */
+  async hasAccess(flavorId: string, projectId: string): Promise<boolean> {
+    return Boolean(await this.db('flavor_projects').where({ flavor_id: flavorId, project_id: projectId }).first());
+  }
+
+  /** The projects given a flavor, in project order. */
+  async accessList(flavorId: string): Promise<string[]> {
+    return (await this.db('flavor_projects').where({ flavor_id: flavorId }).orderBy('project_id').select('project_id')).map((r: { project_id: string }) => r.project_id);
+  }
+
+  /** Grants a project the flavor; false when it already had it (the primary key decides, not a read). */
+  async addAccess(flavorId: string, projectId: string): Promise<boolean> {
+    const inserted = await this.db('flavor_projects').insert({ flavor_id: flavorId, project_id: projectId }).onConflict(['flavor_id', 'project_id']).ignore().returning('flavor_id');
+    return inserted.length > 0;
+  }
+
+  /** Withdraws a grant; false when there was none. */
+  async removeAccess(flavorId: string, projectId: string): Promise<boolean> {
+    return (await this.db('flavor_projects').where({ flavor_id: flavorId, project_id: projectId }).delete()) > 0;
   }
 
   /** Sets the description (2.55); undefined when there is no such flavor. */

@@ -24,6 +24,7 @@ import * as quotas from '../../migrations/20261206500000_quotas';
 import * as autoDiskConfig from '../../migrations/20261206400000_auto_disk_config';
 import * as resizeFlavors from '../../migrations/20261206100000_resize_flavors';
 import * as consoleAuthTokens from '../../migrations/20261206300000_console_auth_tokens';
+import * as flavorAccess from '../../migrations/20261207070000_flavor_access'; // issue 18: flavor access
 
 import { dialect } from './dialect';
 
@@ -47,6 +48,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261206400000_auto_disk_config': autoDiskConfig,
   '20261206100000_resize_flavors': resizeFlavors,
   '20261206300000_console_auth_tokens': consoleAuthTokens, // issue 15: serial console
+  '20261207070000_flavor_access': flavorAccess, // issue 18: flavor access (the dashboard's Flavors panel)
 };
 
 class ListedMigrations implements Knex.MigrationSource<string> {

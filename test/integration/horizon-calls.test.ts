@@ -106,6 +106,11 @@ describe('admin: Flavors, Hypervisors, services', () => {
     expect(made.status).toBe(200);
     const id = made.body.flavor.id as string;
     expect((await call(t, 'get', `${C}/flavors/${id}/os-flavor-access`, { as: 'admin' })).body.flavor_access).toEqual([]);
+    // Horizon's Flavor Access step: addTenantAccess per chosen project.
+    const demo = await t.projectId('demo');
+    const added = await call(t, 'post', `${C}/flavors/${id}/action`, { as: 'admin', body: { addTenantAccess: { tenant: demo } } });
+    expect([added.status, added.body]).toEqual([200, { flavor_access: [{ flavor_id: id, tenant_id: demo }] }]);
+    expect((await call(t, 'get', `${C}/flavors/${id}/os-flavor-access`, { as: 'admin' })).body.flavor_access).toEqual([{ flavor_id: id, tenant_id: demo }]);
     expect((await call(t, 'post', `${C}/flavors/${id}/os-extra_specs`, { as: 'admin', body: { extra_specs: { 'hw:cpu_policy': 'shared' } } })).status).toBe(200);
     expect((await call(t, 'get', `${C}/flavors/${id}/os-extra_specs`, { as: 'admin' })).body.extra_specs).toEqual({ 'hw:cpu_policy': 'shared' });
     expect((await call(t, 'get', `${C}/flavors/detail`, { as: 'admin', query: { is_public: 'None' } })).body.flavors.map((f: { name: string }) => f.name)).toContain('hz.tiny');
@@ -123,6 +128,42 @@ describe('admin: Flavors, Hypervisors, services', () => {
     const hv = await call(t, 'get', `${C}/os-hypervisors/detail`, { as: 'admin' });
     expect(hv.body.hypervisors[0]).toMatchObject({ hypervisor_hostname: expect.any(String), vcpus_used: expect.any(Number), memory_mb_used: expect.any(Number), running_vms: expect.any(Number) });
     expect((await call(t, 'get', `${C}/os-hypervisors/statistics`, { as: 'admin' })).body.hypervisor_statistics).toMatchObject({ count: expect.any(Number) });
+  });
+});
+
+describe('flavor access (addTenantAccess/removeTenantAccess)', () => {
+  it('a private flavor given to a project is listed and shown to it, not to others; grants answer Nova\'s errors', async () => {
+    const made = await call(t, 'post', `${C}/flavors`, { as: 'admin', body: { flavor: { name: 'hz.private', ram: 128, vcpus: 1, disk: 0, 'os-flavor-access:is_public': false } } });
+    const id = made.body.flavor.id as string;
+    const demo = await t.projectId('demo');
+    const names = async (as: 'demo' | 'alt') => (await call(t, 'get', `${C}/flavors/detail`, { as })).body.flavors.map((f: { id: string }) => f.id);
+    expect(await names('demo')).not.toContain(id);
+    expect((await call(t, 'get', `${C}/flavors/${id}`)).status).toBe(404);
+
+    expect((await call(t, 'post', `${C}/flavors/${id}/action`, { as: 'demo', body: { addTenantAccess: { tenant: demo } } })).status).toBe(403);
+    expect((await call(t, 'post', `${C}/flavors/${id}/action`, { as: 'admin', body: { addTenantAccess: { tenant: demo } } })).status).toBe(200);
+    expect(await names('demo')).toContain(id);
+    expect(await names('alt')).not.toContain(id);
+    expect((await call(t, 'get', `${C}/flavors/${id}`)).body.flavor.name).toBe('hz.private');
+    expect((await call(t, 'get', `${C}/flavors/${id}`, { as: 'alt' })).status).toBe(404);
+
+    const again = await call(t, 'post', `${C}/flavors/${id}/action`, { as: 'admin', body: { addTenantAccess: { tenant: demo } } });
+    expect([again.status, again.body.conflictingRequest?.message]).toEqual([409, `Flavor access already exists for flavor ${id} and project ${demo} combination.`]);
+    const pub = await call(t, 'post', `${C}/flavors/1/action`, { as: 'admin', body: { addTenantAccess: { tenant: demo } } });
+    expect([pub.status, pub.body.conflictingRequest?.message]).toEqual([409, 'Can not add access to a public flavor.']);
+    expect((await call(t, 'post', `${C}/flavors/${id}/action`, { as: 'admin', body: { addTenantAccess: {} } })).status).toBe(400);
+    expect((await call(t, 'post', `${C}/flavors/${id}/action`, { as: 'admin', body: { bogus: {} } })).body.badRequest.message).toBe('There is no such action: bogus');
+
+    const removed = await call(t, 'post', `${C}/flavors/${id}/action`, { as: 'admin', body: { removeTenantAccess: { tenant: demo } } });
+    expect([removed.status, removed.body]).toEqual([200, { flavor_access: [] }]);
+    expect(await names('demo')).not.toContain(id);
+    const gone = await call(t, 'post', `${C}/flavors/${id}/action`, { as: 'admin', body: { removeTenantAccess: { tenant: demo } } });
+    expect([gone.status, gone.body.itemNotFound?.message]).toEqual([404, `Flavor access not found for ${id} / ${demo} combination.`]);
+
+    // A deleted flavor takes its grants along: a new flavor with the same id starts with none.
+    expect((await call(t, 'post', `${C}/flavors/${id}/action`, { as: 'admin', body: { addTenantAccess: { tenant: demo } } })).status).toBe(200);
+    expect((await call(t, 'delete', `${C}/flavors/${id}`, { as: 'admin' })).status).toBe(202);
+    expect((await t.db('flavor_projects').where({ flavor_id: id })).length).toBe(0);
   });
 });
 

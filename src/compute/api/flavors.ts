@@ -15,6 +15,7 @@
  *   PUT    /{id}/os-extra_specs/{k}   set one key                       admin
  *   DELETE /{id}/os-extra_specs/{k}   remove one key (200, empty)       admin
  *   GET    /{id}/os-flavor-access     projects given a private flavor   admin
+ *   POST   /{id}/action               addTenantAccess/removeTenantAccess admin
  *
  * Policy (admin only) is checked here, after the body's schema, as Nova's controllers do; the
  * rules (visibility, sizes, misses) are FlavorService's.
@@ -155,6 +156,23 @@ export function flavorsRouter({ flavors, publicUrl }: FlavorsRouterDeps): Router
     .get(handle(async (req, res) => {
       requireAdmin(ctxOf(req), 'os_compute_api:os-flavor-access');
       res.status(200).json({ flavor_access: await flavors.access(ctxOf(req), req.params.id) });
+    }))
+    .all(methodNotAllowed());
+
+  // The flavor actions: each gives the access list after it (flavor_access.py).
+  const ACCESS_ACTIONS: Record<string, { schema: object; policy: string; run: typeof flavors.addAccess }> = {
+    addTenantAccess: { schema: schemas.addTenantAccess, policy: 'os_compute_api:os-flavor-access:add_tenant_access', run: (c, id, p) => flavors.addAccess(c, id, p) },
+    removeTenantAccess: { schema: schemas.removeTenantAccess, policy: 'os_compute_api:os-flavor-access:remove_tenant_access', run: (c, id, p) => flavors.removeAccess(c, id, p) },
+  };
+  router.route('/:id/action')
+    .post(handle(async (req, res) => {
+      const keys = Object.keys(req.body as object);
+      if (keys.length !== 1) throw badRequest(keys.length ? 'Malformed request body: too many body keys' : 'Malformed request body: no action given');
+      const action = Object.hasOwn(ACCESS_ACTIONS, keys[0]) ? ACCESS_ACTIONS[keys[0]] : undefined;
+      if (!action) throw badRequest(`There is no such action: ${keys[0]}`);
+      const { tenant } = validate<Record<string, { tenant: string }>>(action.schema, req.body)[keys[0]];
+      requireAdmin(ctxOf(req), action.policy);
+      res.status(200).json({ flavor_access: await action.run(ctxOf(req), req.params.id, tenant) });
     }))
     .all(methodNotAllowed());
 

@@ -87,3 +87,20 @@ export const createExtraSpecs = {
 
 /** PUT /flavors/{id}/os-extra_specs/{key}: exactly one key, which must be the one in the URL. */
 export const updateExtraSpec = { ...specs, minProperties: 1, maxProperties: 1 };
+
+/** POST /flavors/{id}/action {addTenantAccess|removeTenantAccess: {tenant}} (Nova's schemas/flavor_access.py). */
+const tenantAccess = (action: string) => ({
+  type: 'object',
+  properties: {
+    [action]: {
+      type: 'object',
+      properties: { tenant: { type: 'string', minLength: 1, maxLength: 255 } },
+      required: ['tenant'],
+      additionalProperties: false,
+    },
+  },
+  required: [action],
+  additionalProperties: false,
+});
+export const addTenantAccess = tenantAccess('addTenantAccess');
+export const removeTenantAccess = tenantAccess('removeTenantAccess');

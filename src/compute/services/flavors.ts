@@ -3,11 +3,14 @@
  * sees which flavor, what a new flavor may hold, and the error of each miss. The API's policy
  * checks (admin only for writes) stay with the router, as Nova's controllers make them.
  */
-import { badRequest, msg, notFound } from '../../errors';
+import { badRequest, conflict, msg, notFound } from '../../errors';
 import { validateRestartPolicySpecs } from '../restart-policy';
 import type { RequestContext } from '../../http/context';
 import { FlavorMarkerNotFound, FlavorRecord, FlavorRepository } from '../../db/flavor-repo';
 import { MAX_INT } from '../schemas/flavors';
+
+/** One grant of flavor access, as Nova lists it. */
+export interface FlavorAccess { flavor_id: string; tenant_id: string }
 
 /** A list request. `isPublic` is an admin's choice (true: public, false: private, null: both). */
 export interface FlavorListQuery {
@@ -50,19 +53,23 @@ function stringify(specs: Record<string, string | number>): Record<string, strin
 }
 
 /**
- * Flavor rules over the repository. Flavor access grants (addTenantAccess/removeTenantAccess) are
- * not stored yet: a private flavor is an admin's only, and its access list is empty.
+ * Flavor rules over the repository. A private flavor is seen by admins and by the projects it was
+ * given to (addTenantAccess), as Nova's flavor_projects.
  */
 export class FlavorService {
   constructor(private readonly repo: FlavorRepository) {}
 
-  /** Non-admins see enabled public flavors only, whatever they ask; a marker they cannot see is a 400. */
+  /**
+   * Non-admins see enabled public flavors and those given to their project, whatever they ask; a
+   * marker they cannot see is a 400.
+   */
   async list(ctx: RequestContext, q: FlavorListQuery): Promise<FlavorRecord[]> {
     try {
       return await this.repo.list({
         ...q,
         isPublic: ctx.isAdmin ? q.isPublic : true,
         includeDisabled: ctx.isAdmin,
+        projectId: ctx.projectId,
       });
     } catch (e) {
       if (e instanceof FlavorMarkerNotFound) throw badRequest(e.message);
@@ -70,10 +77,10 @@ export class FlavorService {
     }
   }
 
-  /** The flavor as the caller may see it: non-admins never see private flavors (404, as Nova). */
+  /** The flavor as the caller may see it: a private one not given to the caller's project is a 404 (as Nova). */
   async get(ctx: RequestContext, id: string): Promise<FlavorRecord> {
     const f = await this.repo.get(id);
-    if (!f || (!f.is_public && !ctx.isAdmin)) throw notFound(msg.flavorNotFound(id));
+    if (!f || (!f.is_public && !ctx.isAdmin && !(await this.repo.hasAccess(id, ctx.projectId)))) throw notFound(msg.flavorNotFound(id));
     return f;
   }
 
@@ -133,10 +140,29 @@ export class FlavorService {
     await this.repo.deleteExtraSpec(id, key);
   }
 
-  /** Projects given a private flavor (none are stored yet); a public flavor has no access list. */
-  async access(ctx: RequestContext, id: string): Promise<{ tenant_id: string; flavor_id: string }[]> {
+  /** Projects given a private flavor; a public flavor has no access list. */
+  async access(ctx: RequestContext, id: string): Promise<FlavorAccess[]> {
     const f = await this.get(ctx, id);
     if (f.is_public) throw notFound('Access list not available for public flavors.');
-    return [];
+    return this.accessOf(id);
+  }
+
+  /** addTenantAccess: gives a project a private flavor; the access list after it. */
+  async addAccess(ctx: RequestContext, id: string, projectId: string): Promise<FlavorAccess[]> {
+    const f = await this.get(ctx, id);
+    if (f.is_public) throw conflict('Can not add access to a public flavor.');
+    if (!(await this.repo.addAccess(id, projectId))) throw conflict(`Flavor access already exists for flavor ${id} and project ${projectId} combination.`);
+    return this.accessOf(id);
+  }
+
+  /** removeTenantAccess: withdraws it; 404 when the project did not have it. */
+  async removeAccess(ctx: RequestContext, id: string, projectId: string): Promise<FlavorAccess[]> {
+    await this.get(ctx, id);
+    if (!(await this.repo.removeAccess(id, projectId))) throw notFound(`Flavor access not found for ${id} / ${projectId} combination.`);
+    return this.accessOf(id);
+  }
+
+  private async accessOf(id: string): Promise<FlavorAccess[]> {
+    return (await this.repo.accessList(id)).map((p) => ({ flavor_id: id, tenant_id: p }));
   }
 }
