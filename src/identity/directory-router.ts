@@ -9,13 +9,14 @@
  *   GET /v3/roles, /v3/roles/{id}
  *   GET /v3/groups                   always empty
  *   GET /v3/role_assignments         user.id, scope.project.id, role.id, effective, include_names, include_subtree
+ *   GET /v3/auth/catalog             the catalog of a project-scoped token
  *
  * and a 403 with a reason for the identity writes (projects, users, domains, roles, grants,
  * groups, password changes): the directory is the configuration's seed, and a write through the
  * API would be lost or contradicted at the next start.
  */
 import { Request, Router } from 'express';
-import { forbidden } from '../errors';
+import { buildCatalog } from './catalog';
 import { handle } from '../http/async';
 import { queryParam } from '../http/query';
 import type { IdentityDirectory } from './directory';
@@ -33,7 +34,8 @@ const flag = (req: Request, name: string) => boolParam(req, name) === true;
 
 export const READ_ONLY_IDENTITY = "This cloud's identity directory is read-only: projects, users, role assignments and domains come from novadock's configuration (NOVADOCK_CONFIG), and change there.";
 
-export function identityDirectoryRouter(directory: IdentityDirectory, base: string): Router {
+export function identityDirectoryRouter(directory: IdentityDirectory, publicUrl: string): Router {
+  const base = `${publicUrl}/identity`;
   const r = Router();
   const caller = (req: Request) => directory.caller(req.header('x-auth-token'), req.id);
   const self = (req: Request) => `${base}${req.path}`;
@@ -106,15 +108,26 @@ export function identityDirectoryRouter(directory: IdentityDirectory, base: stri
     res.json({ role_assignments: list.map((a) => assignmentView(base, a, names)), links: collectionLinks(self(req)) });
   }));
 
-  // The writes: a token is still required (401 before 403, as Keystone checks), then the reason.
-  const readOnly = handle(async (req) => {
+  r.get('/v3/auth/catalog', handle(async (req, res) => {
+    directory.catalogAllowed(await caller(req));
+    res.json({ catalog: buildCatalog(publicUrl), links: collectionLinks(self(req)) });
+  }));
+
+  // The writes: a token is still required (401 before 403, as Keystone checks), a missing target
+  // is Keystone's 404, and then the reason.
+  const refuse = (kind?: 'project' | 'user' | 'domain' | 'role') => handle(async (req) => {
     await caller(req);
-    throw forbidden(READ_ONLY_IDENTITY);
+    await directory.refuseWrite(READ_ONLY_IDENTITY, kind && { kind, id: String(req.params.id) });
   });
-  r.post(['/v3/projects', '/v3/users', '/v3/domains', '/v3/roles', '/v3/groups', '/v3/users/:id/password'], readOnly);
-  r.patch(['/v3/projects/:id', '/v3/users/:id', '/v3/domains/:id', '/v3/roles/:id', '/v3/groups/:id'], readOnly);
-  r.delete(['/v3/projects/:id', '/v3/users/:id', '/v3/domains/:id', '/v3/roles/:id', '/v3/groups/:id'], readOnly);
-  r.put(['/v3/projects/:p/users/:u/roles/:r', '/v3/domains/:d/users/:u/roles/:r', '/v3/projects/:p/groups/:g/roles/:r', '/v3/groups/:g/users/:u'], readOnly);
-  r.delete(['/v3/projects/:p/users/:u/roles/:r', '/v3/domains/:d/users/:u/roles/:r', '/v3/projects/:p/groups/:g/roles/:r', '/v3/groups/:g/users/:u'], readOnly);
+  r.post(['/v3/projects', '/v3/users', '/v3/domains', '/v3/roles', '/v3/groups', '/v3/users/:uid/password'], refuse());
+  for (const kind of ['project', 'user', 'domain', 'role'] as const) {
+    r.patch(`/v3/${kind}s/:id`, refuse(kind));
+    r.delete(`/v3/${kind}s/:id`, refuse(kind));
+  }
+  const grants = ['/v3/projects/:p/users/:u/roles/:r', '/v3/domains/:d/users/:u/roles/:r', '/v3/projects/:p/groups/:g/roles/:r', '/v3/groups/:g/users/:u'];
+  r.put(grants, refuse());
+  r.delete(grants, refuse());
+  r.patch('/v3/groups/:id', refuse());
+  r.delete('/v3/groups/:id', refuse());
   return r;
 }

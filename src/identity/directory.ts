@@ -171,6 +171,28 @@ export class IdentityDirectory {
     return q.roleId === undefined ? out : out.filter((a) => a.role_id === q.roleId);
   }
 
+  /** GET /v3/auth/catalog: a project-scoped token's (Keystone refuses an unscoped one). */
+  catalogAllowed(caller: IdentityCaller): void {
+    if (!caller.projectId) throw forbidden('A project-scoped token is required to produce a service catalog.');
+  }
+
+  /**
+   * An identity write: the directory is the configuration's, so a 403 with the reason, after
+   * Keystone's 404 for a target that does not exist (tempest's negative tests expect it).
+   */
+  async refuseWrite(reason: string, target?: { kind: 'project' | 'user' | 'domain' | 'role'; id: string }): Promise<never> {
+    if (target) {
+      const exists = {
+        project: () => this.repo.projectById(target.id),
+        user: () => this.repo.userById(target.id),
+        domain: async () => (await this.domains()).find((d) => d.id === target.id),
+        role: () => this.dir.roleById(target.id),
+      }[target.kind];
+      if (!(await exists())) throw notFound(`Could not find ${target.kind}: ${target.id}.`);
+    }
+    throw forbidden(reason);
+  }
+
   /** Domains are implied by the domain ids projects and users carry (no domains table). */
   private async domains(): Promise<DomainRow[]> {
     const ids = await this.dir.domainIds();

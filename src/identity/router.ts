@@ -71,7 +71,7 @@ export function identityRouter(tokens: TokenService, publicUrl: string, log: Log
   }
 
   // Users, domains, roles, role assignments and a token's scopes (the dashboard's calls); writes 403.
-  if (directory) r.use(identityDirectoryRouter(directory, base));
+  if (directory) r.use(identityDirectoryRouter(directory, publicUrl));
 
   r.use(notFoundHandler());
   r.use(errorHandler('identity', log, publicUrl));

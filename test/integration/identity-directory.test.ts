@@ -62,6 +62,11 @@ describe('identity directory (the dashboard\'s Keystone calls)', () => {
     expect((await get('/v3/auth/domains', token)).body).toEqual({ domains: [], links: { self: `${BASE}/v3/auth/domains`, previous: null, next: null } });
     expect((await get('/v3/auth/system', token)).body.system).toEqual([]);
 
+    // The catalog is a scoped token's.
+    expect((await get('/v3/auth/catalog', token)).status).toBe(403);
+    const catalog = await get('/v3/auth/catalog', scoped.headers['x-subject-token']);
+    expect(catalog.body.catalog.map((c: { type: string }) => c.type)).toEqual(expect.arrayContaining(['compute', 'identity', 'image']));
+
     // An unscoped token opens no service.
     expect((await request(t.app).get('/compute/v2.1/servers').set('X-Auth-Token', token)).status).toBe(401);
     // Another user's projects are not the member's to list; without a token nothing answers.
@@ -159,6 +164,9 @@ describe('identity directory (the dashboard\'s Keystone calls)', () => {
       expect(res.body.error.message).toMatch(/identity directory is read-only.*NOVADOCK_CONFIG/);
     }
     expect((await request(t.app).post('/identity/v3/projects').send({ project: { name: 'p2' } })).status).toBe(401);
+    const missing = await request(t.app).delete('/identity/v3/projects/nosuch').set('X-Auth-Token', admin);
+    expect([missing.status, missing.body.error.message]).toEqual([404, 'Could not find project: nosuch.']);
+    expect((await request(t.app).patch('/identity/v3/users/nosuch').set('X-Auth-Token', admin).send({ user: {} })).status).toBe(404);
     expect((await get('/v3/projects?name=p2', admin)).body.projects).toEqual([]);
     expect((await get(`/v3/users/${demoUser}`, admin)).body.user.name).toBe('demo');
   });
