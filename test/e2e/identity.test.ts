@@ -153,3 +153,24 @@ describe('S3: flavors', () => {
     expect(transcript(r)).toMatch(/m1\.nosuch/);
   });
 });
+
+describe("issue 18: the identity directory and flavor access as the dashboard's admin pages use them", () => {
+  it('users, role assignments and one\'s own projects list; a private flavor given to demo is demo\'s; identity writes are refused', async () => {
+    expect(lines(ok(await openstack(['user', 'list', '-f', 'value', '-c', 'Name'], srv.env.admin)))).toEqual(expect.arrayContaining(['admin', 'demo']));
+    const assignments = ok(await openstack(['role', 'assignment', 'list', '--names', '--project', 'demo', '--project-domain', 'Default', '-f', 'value', '-c', 'Role', '-c', 'User'], srv.env.admin));
+    expect(lines(assignments)).toContain('member demo@Default');
+    // --my-projects reads GET /v3/users/{id}/projects, as Horizon's login does.
+    expect(lines(ok(await openstack(['project', 'list', '--my-projects', '-f', 'value', '-c', 'Name'], srv.env.demo)))).toEqual(['demo']);
+
+    ok(await openstack(['flavor', 'create', '--private', '--project', 'demo', '--project-domain', 'Default', '--ram', '64', '--vcpus', '1', '--disk', '0', 'e2e.private'], srv.env.admin));
+    try {
+      expect(lines(ok(await openstack(['flavor', 'show', 'e2e.private', '-f', 'value', '-c', 'name'], srv.env.demo)))).toEqual(['e2e.private']);
+    } finally {
+      ok(await openstack(['flavor', 'delete', 'e2e.private'], srv.env.admin));
+    }
+
+    const refused = await openstack(['project', 'create', 'e2e-new'], srv.env.admin);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/identity directory is read-only.*\(HTTP 403\)/);
+  });
+});
