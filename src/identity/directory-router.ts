@@ -24,7 +24,7 @@ import { assignmentView, collectionLinks, domainView, roleView, userView } from 
 import { projectView } from './projects';
 
 /** Keystone's boolean query filters: '0' and 'false' (any case) are false, anything else true. */
-function boolParam(req: Request, name: string): boolean | undefined {
+export function boolParam(req: Request, name: string): boolean | undefined {
   const v = queryParam(req, name);
   return v === undefined ? undefined : !['0', 'false'].includes(v.toLowerCase());
 }

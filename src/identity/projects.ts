@@ -21,10 +21,13 @@ export class ProjectDirectory {
   }
 
   /** Projects, filtered by name (and domain): admins only (identity:list_projects). */
-  async list(ctx: RequestContext, filter: { name?: string; domainId?: string }): Promise<ProjectRow[]> {
+  async list(ctx: RequestContext, filter: { name?: string; domainId?: string; enabled?: boolean; isDomain?: boolean }): Promise<ProjectRow[]> {
     if (!ctx.isAdmin) throw forbidden('You are not authorized to perform the requested action: identity:list_projects.');
+    // No project acts as a domain here (is_domain=true lists none).
+    if (filter.isDomain === true) return [];
     return (await this.repo.listProjects())
-      .filter((p) => (filter.name === undefined || p.name === filter.name) && (filter.domainId === undefined || p.domain_id === filter.domainId))
+      .filter((p) => (filter.name === undefined || p.name === filter.name) && (filter.domainId === undefined || p.domain_id === filter.domainId)
+        && (filter.enabled === undefined || Boolean(p.enabled) === filter.enabled))
       .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
   }
 }

@@ -8,7 +8,7 @@ import { unauthorized } from '../errors';
 import { queryParam } from '../http/query';
 import { ProjectDirectory, projectView } from './projects';
 import type { IdentityDirectory } from './directory';
-import { identityDirectoryRouter } from './directory-router';
+import { boolParam, identityDirectoryRouter } from './directory-router';
 
 export function identityRouter(tokens: TokenService, publicUrl: string, log: Logger, projects?: ProjectDirectory, directory?: IdentityDirectory): Router {
   const r = Router();
@@ -62,7 +62,9 @@ export function identityRouter(tokens: TokenService, publicUrl: string, log: Log
       return tokens.context(token, req.id);
     };
     r.get('/v3/projects', handle(async (req, res) => {
-      const list = await projects.list(await caller(req), { name: queryParam(req, 'name'), domainId: queryParam(req, 'domain_id') });
+      const list = await projects.list(await caller(req), {
+        name: queryParam(req, 'name'), domainId: queryParam(req, 'domain_id'), enabled: boolParam(req, 'enabled'), isDomain: boolParam(req, 'is_domain'),
+      });
       res.json({ projects: list.map((p) => projectView(base, p)), links: { self: `${base}/v3/projects`, previous: null, next: null } });
     }));
     r.get('/v3/projects/:id', handle(async (req, res) => {

@@ -106,6 +106,14 @@ describe('identity directory (the dashboard\'s Keystone calls)', () => {
     expect((await get(`/v3/users/${demo.id}/groups`, admin)).body.groups).toEqual([]);
   });
 
+  test('projects filter as the Projects page asks: enabled, is_domain', async () => {
+    const names = async (q: string) => (await get(`/v3/projects${q}`, admin)).body.projects.map((p: { name: string }) => p.name);
+    expect(await names('?enabled=true')).toEqual(expect.arrayContaining(['admin', 'alt', 'demo']));
+    expect(await names('?enabled=false')).toEqual([]);
+    expect(await names('?is_domain=true')).toEqual([]);
+    expect(await names('?is_domain=false&domain_id=default')).toEqual(expect.arrayContaining(['admin', 'demo']));
+  });
+
   test('an admin lists roles and finds the default role by name (get_default_role)', async () => {
     const roles = await get('/v3/roles', admin);
     expect(roles.body.roles.map((r: { name: string }) => r.name)).toEqual(['admin', 'member', 'reader']);
