@@ -1,0 +1,117 @@
+/**
+ * Whether password guessing stalls everyone else: an authenticated GET /compute/v2.1/servers p50
+ * while the cloud is quiet, and while 8 clients send wrong passwords as fast as they are answered.
+ *
+ *   bash bench/run.sh login-spam [--requests 200] [--spammers 8]
+ *
+ * The measured side is a neutral client: one curl process sending the GETs one after another on
+ * a kept-alive connection (`-w %{time_total}`), so the figure is not bent by the event loop of the
+ * bench's own Node process, which drives the spammers. Each spammer has an address of its own
+ * (127.0.0.2, .3, …: all of 127/8 is loopback), as eight guessing clients would, and guesses the
+ * password of an existing user (`demo`): the dearest case (a user read, a hash, a counter write).
+ *
+ * Two servers, one after the other:
+ *  - as configured by default (per-address failure limit and lockout on): most guesses are
+ *    answered 429 or, once the user is locked, 401 — still after a hash, so that a locked user
+ *    looks like an unknown one;
+ *  - with the per-address limit and the lockout off: every guess is hashed, which shows that the
+ *    hashing itself (a worker pool of its own, off the event loop and off libuv's pool) leaves
+ *    the other requests alone.
+ * Target (issue 18): spam p50 / quiet p50 <= 2.
+ */
+import http from 'node:http';
+import { spawnSync } from 'node:child_process';
+import { main, median, numArg, percentile, report, startBenchServer, StartedServer } from './lib';
+
+interface Spam { stop(): Promise<void>; counts: Record<string, number> }
+
+/** `n` clients, each from its own loopback address, posting wrong passwords back to back. */
+function spam(srv: StartedServer, n: number): Spam {
+  const counts: Record<string, number> = {};
+  let stopping = false;
+  const body = JSON.stringify({
+    auth: {
+      identity: { methods: ['password'], password: { user: { name: 'demo', domain: { name: 'Default' }, password: 'wrong-guess' } } },
+      scope: { project: { name: 'demo', domain: { name: 'Default' } } },
+    },
+  });
+  const once = (agent: http.Agent, localAddress: string) => new Promise<void>((resolve) => {
+    const req = http.request(`${srv.url}/identity/v3/auth/tokens`, {
+      method: 'POST', agent, localAddress, headers: { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+    }, (res) => {
+      counts[res.statusCode ?? 0] = (counts[res.statusCode ?? 0] ?? 0) + 1;
+      res.resume();
+      res.on('end', resolve);
+    });
+    req.on('error', () => {
+      counts.error = (counts.error ?? 0) + 1;
+      resolve();
+    });
+    req.end(body);
+  });
+  const loops = Array.from({ length: n }, async (_, i) => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    while (!stopping) await once(agent, `127.0.0.${i + 2}`);
+    agent.destroy();
+  });
+  return { counts, stop: async () => { stopping = true; await Promise.all(loops); } };
+}
+
+/** `requests` GET /servers from one curl process, sequentially; the times in ms. */
+function curlTimes(srv: StartedServer, token: string, requests: number): number[] {
+  const url = `${srv.url}/compute/v2.1/servers`;
+  const config = [`header = "X-Auth-Token: ${token}"`, 'silent', 'write-out = "%{http_code} %{time_total}\\n"']
+    .concat(Array.from({ length: requests }, () => `url = "${url}"\noutput = "/dev/null"`)).join('\n');
+  const r = spawnSync('curl', ['-K', '-'], { input: config, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
+  if (r.status !== 0) throw new Error(`curl failed (${r.status}): ${r.stderr}`);
+  const lines = r.stdout.trim().split('\n');
+  const bad = lines.filter((l) => !l.startsWith('200 '));
+  if (bad.length > 0 || lines.length !== requests) throw new Error(`GET /servers: ${lines.length} answers, not all 200: ${bad.slice(0, 3).join('; ')}`);
+  return lines.map((l) => Number(l.split(' ')[1]) * 1000);
+}
+
+/** Quiet and under spam, on one server; the spam's answers by status. */
+async function measure(srv: StartedServer, requests: number, spammers: number) {
+  const { token } = await srv.login('admin');
+  curlTimes(srv, token, 20); // warm
+  const quiet = curlTimes(srv, token, requests);
+  const s = spam(srv, spammers);
+  // Steady state first: every spammer answered at least a few times.
+  while (Object.values(s.counts).reduce((a, b) => a + b, 0) < spammers * 3) await new Promise((r) => setTimeout(r, 20));
+  const started = Object.values(s.counts).reduce((a, b) => a + b, 0);
+  const t = Date.now();
+  const busy = curlTimes(srv, token, requests);
+  const seconds = (Date.now() - t) / 1000;
+  await s.stop();
+  const answered = Object.values(s.counts).reduce((a, b) => a + b, 0) - started;
+  return { quiet, busy, counts: s.counts, guessesPerSecond: answered / seconds };
+}
+
+main(async (cleanups) => {
+  const requests = numArg('requests', 200);
+  const spammers = numArg('spammers', 8);
+  const variants: { name: string; env: Record<string, string> }[] = [
+    { name: 'defaults', env: {} },
+    { name: 'no limit, no lockout', env: { NOVADOCK_AUTH_FAILURE_LIMIT: '0', NOVADOCK_LOCKOUT_FAILURE_ATTEMPTS: '0' } },
+  ];
+  const figures = [];
+  const notes: string[] = [];
+  for (const v of variants) {
+    const srv = await startBenchServer({ env: v.env });
+    const cleanup = () => srv.cleanup();
+    cleanups.push(cleanup);
+    const m = await measure(srv, requests, spammers);
+    cleanups.splice(cleanups.indexOf(cleanup), 1);
+    await cleanup();
+    const ratio = median(m.busy) / median(m.quiet);
+    figures.push(
+      { name: `${v.name}: quiet GET /servers p50`, value: median(m.quiet), unit: 'ms' },
+      { name: `${v.name}: spam GET /servers p50`, value: median(m.busy), unit: 'ms' },
+      { name: `${v.name}: spam GET /servers p95`, value: percentile(m.busy, 95), unit: 'ms' },
+      { name: `${v.name}: spam p50 / quiet p50`, value: ratio, unit: 'x', target: '<= 2', met: ratio <= 2 },
+      { name: `${v.name}: guesses answered`, value: m.guessesPerSecond, unit: '/s' },
+    );
+    notes.push(`${v.name}: guesses answered by status: ${JSON.stringify(m.counts)}`);
+  }
+  report('login-spam', figures, [`${requests} sequential GETs by curl per phase, ${spammers} spammers from 127.0.0.2-${spammers + 1}.`, ...notes]);
+});
