@@ -2,7 +2,7 @@
  * Whether password guessing stalls everyone else: an authenticated GET /compute/v2.1/servers p50
  * while the cloud is quiet, and while 8 clients send wrong passwords as fast as they are answered.
  *
- *   bash bench/run.sh login-spam [--requests 1000] [--spammers 8]
+ *   bash bench/run.sh login-spam [--seconds 10] [--spammers 8]
  *
  * The measured side is a neutral client: one curl process sending the GETs one after another on
  * a kept-alive connection (`-w %{time_total}`), so the figure is not bent by the event loop of the
@@ -71,25 +71,34 @@ function curlTimes(srv: StartedServer, token: string, requests: number): number[
   return lines.map((l) => Number(l.split(' ')[1]) * 1000);
 }
 
-/** Quiet and under spam, on one server; the spam's answers by status. */
-async function measure(srv: StartedServer, requests: number, spammers: number) {
+/** GETs in batches of 200 until `seconds` have passed. */
+function phase(srv: StartedServer, token: string, seconds: number): number[] {
+  const out: number[] = [];
+  const end = Date.now() + seconds * 1000;
+  while (Date.now() < end) out.push(...curlTimes(srv, token, 200));
+  return out;
+}
+
+/** Quiet (before and after, against drift) and under spam, on one server; the spam's answers by status. */
+async function measure(srv: StartedServer, seconds: number, spammers: number) {
   const { token } = await srv.login('admin');
   curlTimes(srv, token, 20); // warm
-  const quiet = curlTimes(srv, token, requests);
+  const quiet = phase(srv, token, seconds / 2);
   const s = spam(srv, spammers);
   // Steady state first: every spammer answered at least a few times.
   while (Object.values(s.counts).reduce((a, b) => a + b, 0) < spammers * 3) await new Promise((r) => setTimeout(r, 20));
   const started = Object.values(s.counts).reduce((a, b) => a + b, 0);
   const t = Date.now();
-  const busy = curlTimes(srv, token, requests);
-  const seconds = (Date.now() - t) / 1000;
+  const busy = phase(srv, token, seconds);
+  const elapsed = (Date.now() - t) / 1000;
   await s.stop();
   const answered = Object.values(s.counts).reduce((a, b) => a + b, 0) - started;
-  return { quiet, busy, counts: s.counts, guessesPerSecond: answered / seconds };
+  quiet.push(...phase(srv, token, seconds / 2));
+  return { quiet, busy, counts: s.counts, guessesPerSecond: answered / elapsed };
 }
 
 main(async (cleanups) => {
-  const requests = numArg('requests', 1000);
+  const seconds = numArg('seconds', 10);
   const spammers = numArg('spammers', 8);
   const variants: { name: string; env: Record<string, string> }[] = [
     { name: 'defaults', env: {} },
@@ -101,7 +110,7 @@ main(async (cleanups) => {
     const srv = await startBenchServer({ env: v.env });
     const cleanup = () => srv.cleanup();
     cleanups.push(cleanup);
-    const m = await measure(srv, requests, spammers);
+    const m = await measure(srv, seconds, spammers);
     cleanups.splice(cleanups.indexOf(cleanup), 1);
     await cleanup();
     const ratio = median(m.busy) / median(m.quiet);
@@ -115,5 +124,5 @@ main(async (cleanups) => {
     notes.push(`${v.name}: guesses answered by status: ${JSON.stringify(m.counts)}`);
   }
   notes.push(`load average at the end: ${os.loadavg().map((l) => l.toFixed(1)).join(' ')} on ${os.availableParallelism()} cores`);
-  report('login-spam', figures, [`${requests} sequential GETs by curl per phase, ${spammers} spammers from 127.0.0.2-${spammers + 1}.`, ...notes]);
+  report('login-spam', figures, [`sequential GETs by curl for ${seconds} s under spam, ${seconds / 2} s quiet before and after; ${spammers} spammers from 127.0.0.2-${spammers + 1}.`, ...notes]);
 });

@@ -14,7 +14,7 @@
 #     (live resize → VERIFY_RESIZE against the engine's update call plus one API round trip)
 #   bash bench/run.sh console [--rounds 5] [--keys 100]
 #     (keystroke round trip: the serial console's websocket vs docker exec -it; needs python3)
-#   bash bench/run.sh login-spam [--requests 1000] [--spammers 8]
+#   bash bench/run.sh login-spam [--seconds 10] [--spammers 8]
 #     (GET /servers p50 by curl while quiet and while 8 clients guess passwords; needs curl)
 # Figures print as a table and are kept in bench/out/<name>.json. Never part of `npm test`.
 set -euo pipefail

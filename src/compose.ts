@@ -152,7 +152,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   await membership.join();
   // issue 18 part 4: logins that cannot stall the cloud
   const loginSettings = config.login ?? DEFAULT_LOGIN;
-  const passwordPool = new PasswordPool({ threads: loginSettings.passwordThreads, maxQueue: loginSettings.passwordQueue });
+  const passwordPool = new PasswordPool({ threads: loginSettings.passwordThreads, maxQueue: loginSettings.passwordQueue, nice: loginSettings.passwordNice });
   const logins = new LoginGuard({
     users: identity,
     lockout: new LoginLockoutRepository(db),

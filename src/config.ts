@@ -95,6 +95,8 @@ export interface LoginSettings {
   passwordThreads?: number;
   /** NOVADOCK_PASSWORD_QUEUE: password checks that may wait for a thread before logins get 503. */
   passwordQueue: number;
+  /** NOVADOCK_PASSWORD_NICE: how much lower the password threads' CPU priority is (Linux nice, 0-19; unset: the pool's default). */
+  passwordNice?: number;
 }
 
 export const DEFAULT_LOGIN: LoginSettings = { lockoutFailureAttempts: 10, lockoutDuration: 300, authFailureLimit: 20, authFailureWindow: 60, passwordQueue: 64 };
@@ -109,6 +111,7 @@ function loginFrom(env: NodeJS.ProcessEnv): LoginSettings {
     authFailureWindow: Math.max(1, intFrom(env, 'NOVADOCK_AUTH_FAILURE_WINDOW', d.authFailureWindow)),
     passwordThreads: threads > 0 ? threads : undefined,
     passwordQueue: intFrom(env, 'NOVADOCK_PASSWORD_QUEUE', d.passwordQueue),
+    passwordNice: env.NOVADOCK_PASSWORD_NICE ? Math.min(19, intFrom(env, 'NOVADOCK_PASSWORD_NICE', 0)) : undefined,
   };
 }
 

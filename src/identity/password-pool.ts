@@ -2,15 +2,17 @@
  * Password checks on threads of their own, so that guessing cannot stall the cloud.
  *
  *   POST /v3/auth/tokens ─► verify() ─► bounded queue ─► worker thread(s): scryptSync ─► compare
- *                                     (full: 503)        (niced, one per two cores)       (here, constant time)
+ *                                     (full: 503)        (one per two cores)              (here, constant time)
  *
  * Why not libuv's pool (async crypto.scrypt): it has four threads shared with file I/O, DNS and
  * zlib. Four 16 MiB scrypt runs at once take every one of them (an image upload's file writes
  * wait behind the hashes) and, on a two-core host, both cores from the event loop. Here hashing
- * has `threads` workers of its own (default: one per two cores), each lowered in CPU priority
- * (nice +10 on Linux: the thread's own nice value, not the process's), so the event loop wins the
- * CPU while a burst of wrong passwords is hashed, and a bounded queue answers 503 rather than
- * queueing guesses without end. The stored format stays `scrypt$<salt hex>$<hash hex>` with
+ * has `threads` workers of its own (default: one per two cores), so that however many guesses
+ * arrive, hashing takes at most half the cores and the event loop keeps one; a bounded queue
+ * answers 503 rather than queueing guesses without end. The workers' CPU priority can be lowered
+ * (`nice`, Linux: the thread's own nice value, not the process's); it is not by default, because
+ * on a host already busy with other work a niced thread gets almost no CPU at all (nice 10 under
+ * a load of 20 on two cores: under one login a second), and every login would wait on it. The stored format stays `scrypt$<salt hex>$<hash hex>` with
  * Node's default scrypt cost: hashes made before this pool existed verify unchanged.
  */
 import crypto from 'node:crypto';
@@ -23,7 +25,7 @@ import { formatHash, KEYLEN, parseHash } from './passwords';
 const WORKER_SOURCE = `
 const { parentPort, workerData } = require('node:worker_threads');
 const crypto = require('node:crypto');
-try { require('node:os').setPriority(workerData.nice); } catch { /* not permitted or not Linux: run as is */ }
+if (workerData.nice > 0) try { require('node:os').setPriority(workerData.nice); } catch { /* not permitted or not Linux: run as is */ }
 parentPort.on('message', ({ id, password, salt, keylen }) => {
   try {
     const key = crypto.scryptSync(password, Buffer.from(salt), keylen);
@@ -39,7 +41,7 @@ export interface PasswordPoolOptions {
   threads?: number;
   /** Checks waiting beyond those running before new ones are refused with 503 (default 64). */
   maxQueue?: number;
-  /** CPU priority decrease of the workers (Linux nice; default 10). */
+  /** CPU priority decrease of the workers (Linux nice, 0-19; default 0). */
   nice?: number;
 }
 
@@ -59,7 +61,7 @@ export class PasswordPool {
   constructor(opts: PasswordPoolOptions = {}) {
     const threads = opts.threads ?? Math.max(1, Math.floor(os.availableParallelism() / 2));
     this.maxQueue = opts.maxQueue ?? 64;
-    for (let i = 0; i < threads; i++) this.spawn(opts.nice ?? 10);
+    for (let i = 0; i < threads; i++) this.spawn(opts.nice ?? 0);
     void this.decoyHash();
   }
 

@@ -109,6 +109,8 @@ const rows: Row[] = [
   { method: 'get', path: () => '/image/v2/metadefs/namespaces', write: false },
   { method: 'get', path: () => '/image/v2/schemas/metadefs/namespaces', write: false },
   { method: 'post', path: () => '/image/v2/images', body: { name: 'authz' }, write: true },
+  // identity: issue 18 part 4 (unlocking a user is identity:update_user, admins only)
+  { method: 'patch', path: () => `/identity/v3/users/${(jwt.decode(tok.demo) as { sub: string }).sub}`, body: { user: { enabled: true } }, write: true, adminOnly: true },
 ];
 
 function call(row: Row, token: string | undefined) {
