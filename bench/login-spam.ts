@@ -21,7 +21,7 @@
  */
 import http from 'node:http';
 import os from 'node:os';
-import { spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { main, median, numArg, percentile, report, startBenchServer, StartedServer } from './lib';
 
 interface Spam { stop(): Promise<void>; counts: Record<string, number> }
@@ -58,42 +58,52 @@ function spam(srv: StartedServer, n: number): Spam {
   return { counts, stop: async () => { stopping = true; await Promise.all(loops); } };
 }
 
-/** `requests` GET /servers from one curl process, sequentially; the times in ms. */
-function curlTimes(srv: StartedServer, token: string, requests: number): number[] {
+/**
+ * `requests` GET /servers from one curl process, sequentially; the times in ms. Asynchronous: the
+ * spammers live in this process's event loop and must keep guessing meanwhile.
+ */
+async function curlTimes(srv: StartedServer, token: string, requests: number): Promise<number[]> {
   const url = `${srv.url}/compute/v2.1/servers`;
   const config = [`header = "X-Auth-Token: ${token}"`, 'silent', 'write-out = "%{http_code} %{time_total}\\n"']
     .concat(Array.from({ length: requests }, () => `url = "${url}"\noutput = "/dev/null"`)).join('\n');
-  const r = spawnSync('curl', ['-K', '-'], { input: config, encoding: 'utf8', maxBuffer: 16 * 1024 * 1024 });
-  if (r.status !== 0) throw new Error(`curl failed (${r.status}): ${r.stderr}`);
-  const lines = r.stdout.trim().split('\n');
+  const curl = spawn('curl', ['-K', '-'], { stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  curl.stdout.setEncoding('utf8').on('data', (d: string) => { stdout += d; });
+  curl.stderr.setEncoding('utf8').on('data', (d: string) => { stderr += d; });
+  curl.stdin.end(config);
+  const code = await new Promise<number | null>((resolve, reject) => { curl.on('error', reject); curl.on('close', resolve); });
+  if (code !== 0) throw new Error(`curl failed (${code}): ${stderr}`);
+  const lines = stdout.trim().split('\n');
   const bad = lines.filter((l) => !l.startsWith('200 '));
   if (bad.length > 0 || lines.length !== requests) throw new Error(`GET /servers: ${lines.length} answers, not all 200: ${bad.slice(0, 3).join('; ')}`);
   return lines.map((l) => Number(l.split(' ')[1]) * 1000);
 }
 
 /** GETs in batches of 200 until `seconds` have passed. */
-function phase(srv: StartedServer, token: string, seconds: number): number[] {
+async function phase(srv: StartedServer, token: string, seconds: number): Promise<number[]> {
   const out: number[] = [];
   const end = Date.now() + seconds * 1000;
-  while (Date.now() < end) out.push(...curlTimes(srv, token, 200));
+  while (Date.now() < end) out.push(...(await curlTimes(srv, token, 200)));
   return out;
 }
 
 /** Quiet (before and after, against drift) and under spam, on one server; the spam's answers by status. */
 async function measure(srv: StartedServer, seconds: number, spammers: number) {
   const { token } = await srv.login('admin');
-  curlTimes(srv, token, 20); // warm
-  const quiet = phase(srv, token, seconds / 2);
+  await curlTimes(srv, token, 20); // warm
+  const quiet = await phase(srv, token, seconds / 2);
   const s = spam(srv, spammers);
   // Steady state first: every spammer answered at least a few times.
   while (Object.values(s.counts).reduce((a, b) => a + b, 0) < spammers * 3) await new Promise((r) => setTimeout(r, 20));
   const started = Object.values(s.counts).reduce((a, b) => a + b, 0);
   const t = Date.now();
-  const busy = phase(srv, token, seconds);
+  const busy = await phase(srv, token, seconds);
   const elapsed = (Date.now() - t) / 1000;
-  await s.stop();
+  // Counted before stopping: the guesses in flight then are answered after the phase.
   const answered = Object.values(s.counts).reduce((a, b) => a + b, 0) - started;
-  quiet.push(...phase(srv, token, seconds / 2));
+  await s.stop();
+  quiet.push(...(await phase(srv, token, seconds / 2)));
   return { quiet, busy, counts: s.counts, guessesPerSecond: answered / elapsed };
 }
 

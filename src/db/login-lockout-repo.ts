@@ -37,6 +37,11 @@ export class LoginLockoutRepository {
     return n > 0;
   }
 
+  /** Takes back an attempt that was counted but never checked. */
+  async release(userId: string): Promise<void> {
+    await this.db('users').where({ id: userId }).andWhere('failed_auth_count', '>', 0).decrement('failed_auth_count', 1);
+  }
+
   /** A success, or an admin enabling the user: the count starts again (Keystone's _reset_failed_auth). */
   async reset(userId: string): Promise<void> {
     await this.db('users').where({ id: userId }).update({ failed_auth_count: 0, failed_auth_at_ms: null });

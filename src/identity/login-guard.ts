@@ -51,7 +51,11 @@ export class LoginGuard {
     const counting = policy.maxAttempts > 0;
     const allowed = counting ? await lockout.claimAttempt(user.id, policy, this.now()) : true;
     // Hashed even when locked: a locked user must take as long as an unknown one.
-    const matches = await pool.verify(password, user.password_hash);
+    const matches = await pool.verify(password, user.password_hash).catch(async (e) => {
+      // Not checked at all (the pool's queue was full: 503): the attempt does not count.
+      if (counting && allowed) await lockout.release(user.id);
+      throw e;
+    });
     if (!allowed || !matches) throw unauthorized();
     if (counting) await lockout.reset(user.id);
     if (!user.enabled) throw unauthorized();

@@ -125,6 +125,19 @@ describe('lockout (Keystone security_compliance)', () => {
     }
   });
 
+  test('a login refused for want of a password thread (503) is not counted as a failed attempt', async () => {
+    const pool = new PasswordPool({ threads: 1, maxQueue: 0 }); // every check refused
+    const lockout = new LoginLockoutRepository(t.services.db);
+    const guard = new LoginGuard({ users: t.services.identity, lockout, pool, policy: { maxAttempts: 3, durationMs: 0 } });
+    try {
+      const user = await t.services.identity.userByName('default', 'alt');
+      expect(await status(guard.authenticate(user, PASSWORDS.alt))).toBe('unavailable');
+      expect((await lockout.state(user!.id))?.count).toBe(0);
+    } finally {
+      await pool.close();
+    }
+  });
+
   test('an unknown user costs one password check, as a known one does, and gets the same answer', async () => {
     const pool = new CountingPool({ threads: 1 });
     const guard = new LoginGuard({ users: t.services.identity, lockout: new LoginLockoutRepository(t.services.db), pool, policy: { maxAttempts: 0, durationMs: 0 } });
