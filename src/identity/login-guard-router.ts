@@ -3,7 +3,11 @@
  * router:
  * - POST /v3/auth/tokens: failed logins (401s) are counted per client address
  *   (express-rate-limit; successes are not counted); past the limit the request is answered 429
- *   with Retry-After before any password is hashed, in Keystone's error shape;
+ *   with Retry-After before any password is hashed, in Keystone's error shape, and slowed: the
+ *   answer comes a second late (TARPIT_MS), so a client that ignores Retry-After and asks again
+ *   at once sends one request a second instead of as many as the loop can answer. The body is
+ *   read first (the same parser the Keystone router uses, which then finds it parsed), so that
+ *   the connection stays open: closing it would make every refused guess a new connection;
  * - PATCH /v3/users/{user_id}: Keystone's update user, for what unlocks a user: `enabled`.
  */
 import express, { Router } from 'express';
@@ -24,6 +28,9 @@ export interface LoginGuardRouterDeps {
   /** Failed logins per client address per window (0: no limit). */
   failureLimit: { failures: number; windowSeconds: number };
 }
+
+/** How late a 429 is answered. */
+const TARPIT_MS = 1000;
 
 /** keystone/identity/schema.py user_update_request: a user object of at least one property. */
 const USER_UPDATE = {
@@ -48,8 +55,9 @@ export function loginGuardRouter(deps: LoginGuardRouterDeps, log: Logger): Route
   const r = Router();
   const base = `${deps.publicUrl}/identity`;
   const { failures, windowSeconds } = deps.failureLimit;
+  const json = express.json({ limit: '64kb', type: () => true });
   if (failures > 0) {
-    r.post('/v3/auth/tokens', rateLimit({
+    r.post('/v3/auth/tokens', json, rateLimit({
       windowMs: windowSeconds * 1000,
       limit: failures,
       // Only failed credentials count: a client that logs in fine is never slowed.
@@ -60,11 +68,12 @@ export function loginGuardRouter(deps: LoginGuardRouterDeps, log: Logger): Route
       handler: (req, _res, next) => {
         const reset = (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
         const seconds = reset ? Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000)) : windowSeconds;
-        next(new DomainError('tooManyRequests', `Too many failed authentication attempts from this address. Retry after ${seconds} seconds.`, { 'Retry-After': String(seconds) }));
+        const err = new DomainError('tooManyRequests', `Too many failed authentication attempts from this address. Retry after ${seconds} seconds.`, { 'Retry-After': String(seconds) });
+        setTimeout(() => next(err), TARPIT_MS).unref();
       },
     }));
   }
-  r.patch('/v3/users/:id', express.json({ limit: '64kb', type: () => true }), requireToken(deps.tokens), handle(async (req, res) => {
+  r.patch('/v3/users/:id', json, requireToken(deps.tokens), handle(async (req, res) => {
     const body = validate<{ user: Record<string, unknown> }>(USER_UPDATE, req.body);
     const user = await deps.logins.update(ctxOf(req), String(req.params.id), body.user);
     res.json({ user: userView(base, user) });

@@ -178,6 +178,8 @@ const shapes: Shape[] = [
   { method: fc.constant('POST'), path: fc.constant('/identity/v3/auth/tokens'), body: bodyText(wrapped('auth', { identity: { methods: ['password'], password: { user: { name: 'demo', domain: { name: 'Default' }, password: 'x' } } }, scope: { project: { name: 'demo', domain: { name: 'Default' } } } })) },
   { method: fc.constantFrom('GET', 'HEAD', 'DELETE'), path: fc.constant('/identity/v3/auth/tokens') },
   { method: fc.constantFrom('GET', 'POST', 'PUT'), path: fc.constantFrom('/identity', '/identity/v3', '/identity/v3/users', '/identity/v3/auth/tokens/x') },
+  // identity: issue 18 part 4 (update user: enabled; never a real user's id, so that the run's tokens keep working)
+  { method: fc.constantFrom('PATCH', 'PATCH', 'GET'), path: idLike.filter((id) => id !== 'REAL').map((id) => `/identity/v3/users/${id}`), body: bodyText(wrapped('user', { enabled: true })) },
   // image
   { method: GET, path: query(['name', 'status', 'visibility', 'owner', 'tag', 'limit', 'marker', 'sort_key', 'sort_dir', 'sort', 'os_hidden', 'size_min', 'size_max', 'container_format', 'disk_format', 'member_status', 'id', 'created_at', 'protected']).map((q) => `/image/v2/images${q}`) },
   { method: fc.constant('POST'), path: fc.constant('/image/v2/images'), body: bodyText(mutated(imageBody)) },
