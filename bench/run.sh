@@ -14,6 +14,8 @@
 #     (live resize → VERIFY_RESIZE against the engine's update call plus one API round trip)
 #   bash bench/run.sh console [--rounds 5] [--keys 100]
 #     (keystroke round trip: the serial console's websocket vs docker exec -it; needs python3)
+#   bash bench/run.sh login-spam [--seconds 10] [--spammers 8]
+#     (GET /servers p50 by curl while quiet and while 8 clients guess passwords; needs curl)
 # Figures print as a table and are kept in bench/out/<name>.json. Never part of `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,8 +23,8 @@ cd "$(dirname "$0")/.."
 
 which="${1:-}"
 case "$which" in
-  upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|all) shift ;;
-  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|all [options]" ;;
+  upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|login-spam|all) shift ;;
+  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|login-spam|all [options]" ;;
 esac
 ensure_docker
 ensure_node_modules
@@ -43,7 +45,7 @@ if [ "$which" = multihost ]; then
   trap 'bash scripts/engines.sh down' EXIT
 fi
 if [ "$which" = all ]; then
-  for b in upload boot kill-lag list scheduler; do node "dist/bench/bench/$b.js" "$@"; done
+  for b in upload boot kill-lag list scheduler login-spam; do node "dist/bench/bench/$b.js" "$@"; done
 else
   node "dist/bench/bench/$which.js" "$@"
 fi

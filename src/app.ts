@@ -12,6 +12,9 @@ import { IdentityDirectory } from './identity/directory';
 import { imageRouter } from './image/router';
 import { computeRouter } from './compute/api/router';
 import type { Services } from './compose';
+// issue 18 part 4: logins that cannot stall the cloud
+import { loginGuardRouter } from './identity/login-guard-router';
+import { DEFAULT_LOGIN } from './config';
 
 export function createApp(services: Services, log: Logger): Express {
   const app = express();
@@ -28,6 +31,11 @@ export function createApp(services: Services, log: Logger): Express {
     services.health().then((h) => res.status(h.ok ? 200 : 503).json(h), next);
   });
 
+  // issue 18 part 4: the failed-login limit and unlocking, ahead of the Keystone router.
+  const login = services.config.login ?? DEFAULT_LOGIN;
+  app.use('/identity', loginGuardRouter({
+    publicUrl, tokens: services.tokens, logins: services.logins, failureLimit: { failures: login.authFailureLimit, windowSeconds: login.authFailureWindow },
+  }, log));
   app.use('/identity', identityRouter(services.tokens, publicUrl, log, new ProjectDirectory(services.identity),
     IdentityDirectory.over(services.tokens, services.identity, services.db)));
   app.use('/compute', computeRouter({

@@ -42,12 +42,19 @@ import type { HostSettingsPort, PlacementPort, ServerGroupsPort } from './comput
 import { ProjectSubnets } from './compute/services/project-subnets';
 import { ProjectSubnetRepository } from './db/subnet-repo';
 import { ConsoleTokenRepository } from './db/console-token-repo';
+// issue 18 part 4: logins that cannot stall the cloud
+import { DEFAULT_LOGIN } from './config';
+import { LoginLockoutRepository } from './db/login-lockout-repo';
+import { PasswordPool } from './identity/password-pool';
+import { LoginGuard } from './identity/login-guard';
 
 export interface Services {
   config: Config;
   db: Db;
   tokens: TokenService;
   identity: IdentityRepository;
+  /** Password checks off the event loop, Keystone's lockout, and unlocking by an admin. */
+  logins: LoginGuard;
   /** Glance: records, sharing, data, snapshots (one concern each, sharing one task tracker). */
   images: ImageService;
   imageMembers: ImageMembers;
@@ -143,7 +150,17 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await flavors.seed(config.seed.flavors);
   });
   await membership.join();
-  const tokens = new TokenService(identity, tokenSecret(config.dataDir), config.tokenTtlSeconds, config.publicUrl);
+  // issue 18 part 4: logins that cannot stall the cloud
+  const loginSettings = config.login ?? DEFAULT_LOGIN;
+  const passwordPool = new PasswordPool({ threads: loginSettings.passwordThreads, maxQueue: loginSettings.passwordQueue, nice: loginSettings.passwordNice });
+  const logins = new LoginGuard({
+    users: identity,
+    lockout: new LoginLockoutRepository(db),
+    pool: passwordPool,
+    policy: { maxAttempts: loginSettings.lockoutFailureAttempts, durationMs: loginSettings.lockoutDuration * 1000 },
+  });
+  const tokens = new TokenService(identity, tokenSecret(config.dataDir), config.tokenTtlSeconds, config.publicUrl, logins);
+  logins.onUserChange((userId) => tokens.forgetUser(userId));
   await tokens.loadRevocations();
 
   const drivers = new DriverRegistry(opts.drivers);
@@ -252,8 +269,9 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await images.idle();
     await hostImages.idle();
     await membership.leave();
+    await passwordPool.close();
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, health, close };
+  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, health, close };
 }

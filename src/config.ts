@@ -80,6 +80,41 @@ export interface ProjectNetworkSettings {
 export const DEFAULT_PROJECT_NETWORKS: ProjectNetworkSettings = { range: '10.160.0.0/12', prefix: 24 };
 
 
+// issue 18 part 4: logins that cannot stall the cloud
+/** Keystone's lockout, a per-address limit on failed logins, and the password check threads. */
+export interface LoginSettings {
+  /** NOVADOCK_LOCKOUT_FAILURE_ATTEMPTS (Keystone's lockout_failure_attempts): failures before a user is locked; 0 = never. */
+  lockoutFailureAttempts: number;
+  /** NOVADOCK_LOCKOUT_DURATION (Keystone's lockout_duration): seconds a lock lasts after the last failure; 0 = until an admin enables the user. */
+  lockoutDuration: number;
+  /** NOVADOCK_AUTH_FAILURE_LIMIT: failed logins (401) per client address per window before 429; 0 = no limit. */
+  authFailureLimit: number;
+  /** NOVADOCK_AUTH_FAILURE_WINDOW: that window, in seconds. */
+  authFailureWindow: number;
+  /** NOVADOCK_PASSWORD_THREADS: threads checking passwords (unset: one per two cores). */
+  passwordThreads?: number;
+  /** NOVADOCK_PASSWORD_QUEUE: password checks that may wait for a thread before logins get 503. */
+  passwordQueue: number;
+  /** NOVADOCK_PASSWORD_NICE: how much lower the password threads' CPU priority is (Linux nice, 0-19; unset: the pool's default). */
+  passwordNice?: number;
+}
+
+export const DEFAULT_LOGIN: LoginSettings = { lockoutFailureAttempts: 10, lockoutDuration: 300, authFailureLimit: 20, authFailureWindow: 60, passwordQueue: 64 };
+
+function loginFrom(env: NodeJS.ProcessEnv): LoginSettings {
+  const d = DEFAULT_LOGIN;
+  const threads = intFrom(env, 'NOVADOCK_PASSWORD_THREADS', 0);
+  return {
+    lockoutFailureAttempts: intFrom(env, 'NOVADOCK_LOCKOUT_FAILURE_ATTEMPTS', d.lockoutFailureAttempts),
+    lockoutDuration: intFrom(env, 'NOVADOCK_LOCKOUT_DURATION', d.lockoutDuration),
+    authFailureLimit: intFrom(env, 'NOVADOCK_AUTH_FAILURE_LIMIT', d.authFailureLimit),
+    authFailureWindow: Math.max(1, intFrom(env, 'NOVADOCK_AUTH_FAILURE_WINDOW', d.authFailureWindow)),
+    passwordThreads: threads > 0 ? threads : undefined,
+    passwordQueue: intFrom(env, 'NOVADOCK_PASSWORD_QUEUE', d.passwordQueue),
+    passwordNice: env.NOVADOCK_PASSWORD_NICE ? Math.min(19, intFrom(env, 'NOVADOCK_PASSWORD_NICE', 0)) : undefined,
+  };
+}
+
 export interface SeedConfig {
   projects: SeedProject[];
   users: SeedUser[];
@@ -132,6 +167,9 @@ export interface Config {
   serialConsoleBaseUrl?: string;
   /** Path of the seed file, if any (for messages). */
   configFile?: string;
+  // issue 18 part 4: logins that cannot stall the cloud
+  /** Lockout, failure limit and password threads (unset: DEFAULT_LOGIN). */
+  login?: LoginSettings;
 }
 
 /** Nova's classic flavor sizes. */
@@ -326,5 +364,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     consoleTokenTtlSeconds: intFrom(env, 'NOVADOCK_CONSOLE_TOKEN_TTL', DEFAULT_CONSOLE_TOKEN_TTL),
     serialConsoleBaseUrl: consoleUrlFrom(env),
     configFile: env.NOVADOCK_CONFIG || undefined,
+    // issue 18 part 4
+    login: loginFrom(env),
   };
 }

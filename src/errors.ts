@@ -31,6 +31,8 @@ export type ErrorKind =
   | 'tooLarge'
   /** The body's media type is not served here (415). */
   | 'unsupportedMediaType'
+  /** Too many requests (here: failed logins) from one client; a Retry-After goes with it (429). */
+  | 'tooManyRequests'
   /** Recognised, deliberately not offered (501). */
   | 'notImplemented'
   /** A backend (a Docker engine, the database) did not answer (503). */

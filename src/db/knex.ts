@@ -25,6 +25,8 @@ import * as autoDiskConfig from '../../migrations/20261206400000_auto_disk_confi
 import * as resizeFlavors from '../../migrations/20261206100000_resize_flavors';
 import * as consoleAuthTokens from '../../migrations/20261206300000_console_auth_tokens';
 import * as flavorAccess from '../../migrations/20261207070000_flavor_access'; // issue 18: flavor access
+// issue 18 part 4: login lockout
+import * as loginLockout from '../../migrations/20261207050000_login_lockout';
 
 import { dialect } from './dialect';
 
@@ -49,6 +51,8 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261206100000_resize_flavors': resizeFlavors,
   '20261206300000_console_auth_tokens': consoleAuthTokens, // issue 15: serial console
   '20261207070000_flavor_access': flavorAccess, // issue 18: flavor access (the dashboard's Flavors panel)
+  // issue 18 part 4: login lockout
+  '20261207050000_login_lockout': loginLockout,
 };
 
 class ListedMigrations implements Knex.MigrationSource<string> {

@@ -26,6 +26,7 @@ export const STATUS_OF: Record<ErrorKind, number> = {
   overQuota: 403,
   tooLarge: 413,
   unsupportedMediaType: 415,
+  tooManyRequests: 429,
   notImplemented: 501,
   unavailable: 503,
   internal: 500,
@@ -35,7 +36,7 @@ export const statusOf = (err: DomainError): number => STATUS_OF[err.kind];
 
 const KIND_OF_STATUS: Record<number, ErrorKind> = {
   400: 'invalid', 401: 'unauthorized', 403: 'forbidden', 404: 'notFound', 405: 'methodNotAllowed',
-  406: 'notAcceptable', 409: 'conflict', 410: 'gone', 413: 'tooLarge', 415: 'unsupportedMediaType',
+  406: 'notAcceptable', 409: 'conflict', 410: 'gone', 413: 'tooLarge', 415: 'unsupportedMediaType', 429: 'tooManyRequests',
 };
 
 /** Turns whatever was thrown (ours, body-parser's, a bug) into a DomainError. */

@@ -1,26 +1,32 @@
 /**
  * Salted password hashes with Node's scrypt: `scrypt$<salt hex>$<hash hex>`. Never stored in clear.
- * Hashing runs on libuv's thread pool (async scrypt), never on the event loop: a burst of logins
- * must not stall other requests, nor a process's heartbeat (src/cluster/membership.ts).
+ * Logins check passwords in their own worker threads (password-pool.ts); these async helpers, on
+ * libuv's thread pool, serve the seeding at start-up.
  */
 import crypto from 'node:crypto';
 import { promisify } from 'node:util';
 
-const KEYLEN = 32;
+export const KEYLEN = 32;
 const scrypt = promisify(crypto.scrypt) as (password: string, salt: Buffer, keylen: number) => Promise<Buffer>;
+
+export const formatHash = (salt: Buffer, hash: Buffer): string => `scrypt$${salt.toString('hex')}$${hash.toString('hex')}`;
+
+/** The salt and hash of a stored value, or undefined when it is not ours. */
+export function parseHash(stored: string): { salt: Buffer; hash: Buffer } | undefined {
+  const [scheme, saltHex, hashHex] = stored.split('$');
+  if (scheme !== 'scrypt' || !saltHex || !hashHex) return undefined;
+  return { salt: Buffer.from(saltHex, 'hex'), hash: Buffer.from(hashHex, 'hex') };
+}
 
 export async function hashPassword(password: string): Promise<string> {
   const salt = crypto.randomBytes(16);
-  const hash = await scrypt(password, salt, KEYLEN);
-  return `scrypt$${salt.toString('hex')}$${hash.toString('hex')}`;
+  return formatHash(salt, await scrypt(password, salt, KEYLEN));
 }
 
 export async function verifyPassword(password: string, stored: string): Promise<boolean> {
-  const [scheme, saltHex, hashHex] = stored.split('$');
-  if (scheme !== 'scrypt' || !saltHex || !hashHex) return false;
-  const expected = Buffer.from(hashHex, 'hex');
-  const actual = await scrypt(password, Buffer.from(saltHex, 'hex'), expected.length);
-  return crypto.timingSafeEqual(expected, actual);
+  const parsed = parseHash(stored);
+  if (!parsed) return false;
+  return crypto.timingSafeEqual(parsed.hash, await scrypt(password, parsed.salt, parsed.hash.length));
 }
 
 export function generatePassword(): string {

@@ -7,7 +7,7 @@ import crypto from 'node:crypto';
 import jwt from 'jsonwebtoken';
 import { IdentityRepository, ProjectRow, UserRow } from '../db/identity-repo';
 import { unauthorized, badRequest, notFound } from '../errors';
-import { verifyPassword } from './passwords';
+import type { LoginGuard } from './login-guard';
 import type { RequestContext } from '../http/context';
 import { buildCatalog } from './catalog';
 
@@ -51,8 +51,8 @@ const domainIdOf = (d: DomainRef): string | undefined => {
 /**
  * How long a validated token's request context is reused, as keystonemiddleware's
  * token_cache_time does (300 s there). Revocation and expiry are still checked on every request;
- * what is reused is the signature check and the user/project/roles lookup, which only change
- * when the seed is applied at start-up.
+ * what is reused is the signature check and the user/project/roles lookup, which change when the
+ * seed is applied at start-up, or when an admin disables a user (forgetUser, in this process).
  */
 const CONTEXT_CACHE_MS = 60_000;
 const CONTEXT_CACHE_MAX = 1000;
@@ -72,6 +72,8 @@ export class TokenService {
     secret: string,
     private readonly ttlSeconds: number,
     private readonly publicUrl: string,
+    /** Checks passwords off the event loop, with Keystone's lockout (issue 18 part 4). */
+    private readonly logins: LoginGuard,
   ) {
     this.key = crypto.createSecretKey(Buffer.from(secret, 'utf8'));
   }
@@ -104,7 +106,7 @@ export class TokenService {
         if (!domainId) throw badRequest('Expecting to find domain in user. The server could not comply with the request since it is either malformed or otherwise incorrect.');
         user = await this.repo.userByName(domainId, u.name);
       } else throw badRequest("Invalid input for field 'identity/password/user': an id or a name is required");
-      if (!user || !user.enabled || !(await verifyPassword(u.password, user.password_hash))) throw unauthorized();
+      user = await this.logins.authenticate(user, u.password);
     } else if (methods.includes('token')) {
       const id = identity.token?.id;
       if (typeof id !== 'string') throw badRequest("Invalid input for field 'identity/token': 'id' is a required property");
@@ -158,6 +160,11 @@ export class TokenService {
     }
     if (typeof claims.sub !== 'string' || typeof claims.aid !== 'string' || this.revoked.has(claims.aid)) throw unauthorized();
     return claims;
+  }
+
+  /** Drops the cached contexts of a user's tokens (the user was disabled or enabled). */
+  forgetUser(userId: string): void {
+    for (const [token, hit] of this.contexts) if (hit.ctx.userId === userId) this.contexts.delete(token);
   }
 
   /** The request context of a token (auth middleware). */

@@ -116,6 +116,8 @@ const rows: Row[] = [
   { method: 'get', path: () => '/identity/v3/domains/default', write: false },
   ...['users', 'roles', 'domains', 'groups', 'role_assignments'].map((c): Row => ({ method: 'get', path: () => `/identity/v3/${c}`, write: false, adminOnly: true })),
   { method: 'post', path: () => '/identity/v3/projects', body: { project: { name: 'authz' } }, write: true, adminOnly: true },
+  // identity: issue 18 part 4 (unlocking a user is identity:update_user, admins only)
+  { method: 'patch', path: () => `/identity/v3/users/${(jwt.decode(tok.demo) as { sub: string }).sub}`, body: { user: { enabled: true } }, write: true, adminOnly: true },
 ];
 
 function call(row: Row, token: string | undefined) {

@@ -183,6 +183,8 @@ const shapes: Shape[] = [
     query(['name', 'domain_id', 'enabled', 'default_project_id', 'user.id', 'scope.project.id', 'role.id', 'group.id', 'scope.domain.id', 'effective', 'include_names', 'include_subtree'])).map(([c, q]) => `/identity/v3/${c}${q}`) },
   { method: GET, path: fc.tuple(fc.constantFrom('users', 'users/ID/projects', 'users/ID/groups', 'roles', 'domains'), idLike).map(([c, id]) => `/identity/v3/${c.includes('ID') ? c.replace('ID', enc(id)) : `${c}/${enc(id)}`}`) },
   { method: fc.constantFrom('POST', 'PATCH', 'DELETE', 'PUT'), path: fc.tuple(fc.constantFrom('projects', 'users', 'domains', 'roles'), idLike).map(([c, id]) => `/identity/v3/${c}/${enc(id)}`), body: bodyText(wrapped('project', { name: 'p', enabled: true })) },
+  // identity: issue 18 part 4 (update user: enabled; never a real user's id, so that the run's tokens keep working)
+  { method: fc.constantFrom('PATCH', 'PATCH', 'GET'), path: idLike.filter((id) => id !== 'REAL').map((id) => `/identity/v3/users/${id}`), body: bodyText(wrapped('user', { enabled: true })) },
   // image
   { method: GET, path: query(['name', 'status', 'visibility', 'owner', 'tag', 'limit', 'marker', 'sort_key', 'sort_dir', 'sort', 'os_hidden', 'size_min', 'size_max', 'container_format', 'disk_format', 'member_status', 'id', 'created_at', 'protected']).map((q) => `/image/v2/images${q}`) },
   { method: fc.constant('POST'), path: fc.constant('/image/v2/images'), body: bodyText(mutated(imageBody)) },

@@ -174,7 +174,7 @@ describe('identity directory (the dashboard\'s Keystone calls)', () => {
     expect((await request(t.app).post('/identity/v3/projects').send({ project: { name: 'p2' } })).status).toBe(401);
     const missing = await request(t.app).delete('/identity/v3/projects/nosuch').set('X-Auth-Token', admin);
     expect([missing.status, missing.body.error.message]).toEqual([404, 'Could not find project: nosuch.']);
-    expect((await request(t.app).patch('/identity/v3/users/nosuch').set('X-Auth-Token', admin).send({ user: {} })).status).toBe(404);
+    expect((await request(t.app).patch('/identity/v3/users/nosuch').set('X-Auth-Token', admin).send({ user: { enabled: true } })).status).toBe(404);
     expect((await get('/v3/projects?name=p2', admin)).body.projects).toEqual([]);
     expect((await get(`/v3/users/${demoUser}`, admin)).body.user.name).toBe('demo');
   });
