@@ -11,6 +11,8 @@ import { identityRouter } from './identity/router';
 import { imageRouter } from './image/router';
 import { computeRouter } from './compute/api/router';
 import type { Services } from './compose';
+import { metricsEndpoint, requestMetrics } from './http/metrics';
+import { DEFAULT_METRICS_ALLOW } from './config';
 
 export function createApp(services: Services, log: Logger): Express {
   const app = express();
@@ -19,6 +21,9 @@ export function createApp(services: Services, log: Logger): Express {
   app.set('query parser', 'extended');
   app.use(requestId());
   app.use(requestLog(log));
+  // Metrics (issue 18): every request timed by route template; GET /metrics for Prometheus (no token: see src/http/metrics.ts).
+  app.use(requestMetrics(services.metrics, ['/identity', '/compute', '/image']));
+  app.get('/metrics', metricsEndpoint(services.metrics, services.config.metrics ?? { allow: DEFAULT_METRICS_ALLOW }));
 
   const { publicUrl } = services.config;
 
