@@ -36,9 +36,19 @@ function routeOf(req: Request, matched: string | undefined, mounts: readonly str
   return '*';
 }
 
-function templateOf(path: unknown): string {
+/**
+ * A route's template. A route on several paths (`['/', '/detail', '/:id']`) gives the one that
+ * fits `url` (the request's path within the router) segment by segment; a RegExp its source.
+ */
+function templateOf(path: unknown, url: string): string {
   if (typeof path === 'string') return path;
-  if (Array.isArray(path)) return path.map(templateOf).join('|');
+  if (Array.isArray(path)) {
+    const segments = url.split('?')[0].split('/');
+    const fits = (t: unknown) => typeof t === 'string' && t.split('/').length === segments.length
+      && t.split('/').every((seg, i) => seg.startsWith(':') || seg === segments[i]);
+    const found = path.find(fits);
+    return found !== undefined ? String(found) : path.map((p) => templateOf(p, url)).join('|');
+  }
   return String(path);
 }
 
@@ -57,7 +67,7 @@ export function requestMetrics(metrics: Metrics, mounts: readonly string[]): Req
       get: () => route,
       set: (r: { path?: unknown } | undefined) => {
         route = r;
-        if (r) matched = `${req.baseUrl}${templateOf(r.path)}`;
+        if (r) matched = `${req.baseUrl}${templateOf(r.path, req.url)}`;
       },
     });
     metrics.requestStarted();

@@ -116,7 +116,9 @@ export class Metrics {
       labelNames: ['vm_state', 'task_state'] as const,
       registers: [this.registry],
       async collect() {
-        const rows = await states();
+        // A database that does not answer leaves this family empty rather than failing the whole
+        // scrape: the process figures are most wanted then (/healthcheck says what is down).
+        const rows = await states().catch(() => []);
         this.reset();
         for (const r of rows) this.set({ vm_state: r.vm_state, task_state: r.task_state ?? 'none' }, r.count);
       },

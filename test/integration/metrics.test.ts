@@ -65,6 +65,10 @@ test('when servers are fetched by id, then they are counted under the route temp
   expect(valueOf(after, 'novadock_http_request_duration_seconds_count', { route: '/compute/*', status: '401' })).toBeGreaterThanOrEqual(1);
   expect(valueOf(after, 'novadock_http_request_duration_seconds_count', { route: '*', status: '404' })).toBeGreaterThanOrEqual(1);
   expect(labelValues(after).filter((v) => ids.some((id) => v.includes(id)))).toEqual([]);
+
+  // A route on several paths is labelled with the one that matched.
+  expect((await call(t, 'get', '/compute/v2.1/os-hypervisors/detail', { as: 'admin' })).status).toBe(200);
+  expect(valueOf(await scrape(), 'novadock_http_request_duration_seconds_count', { route: '/compute/v2.1/os-hypervisors/detail', status: '200' })).toBe(1);
 });
 
 test('when an image is uploaded, then its bytes and one upload duration are counted', async () => {
