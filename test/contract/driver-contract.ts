@@ -488,7 +488,8 @@ export function describeDriverContract(name: string, make: () => Promise<DriverH
           for (const e of seen) {
             expect([...spawned]).toContain(e.serverId);
             expect(['start', 'die', 'oom', 'pause', 'unpause', 'destroy', 'stop', 'kill']).toContain(e.type);
-            expect(Object.keys(e).sort()).toEqual(['serverId', 'type']);
+            expect(Object.keys(e).sort()).toEqual(['serverId', 'time', 'type']);
+            expect(e.time).toEqual(expect.any(Number));
           }
         } finally {
           unsubscribe();

@@ -1,8 +1,9 @@
 /**
  * Failed engine calls as the metrics see them (src/virt/docker/call-errors.ts): named by method
- * and path template, never by an id, and heard at the modem whatever the call.
+ * and path template, never by an id, and heard at the modem whatever the call (a real engine's
+ * 404 through the driver: test/docker/engine-errors.test.ts).
  */
-import { connect } from '../../src/virt/docker/client';
+import type Docker from 'dockerode';
 import { codeOf, operationOf, watchCallErrors } from '../../src/virt/docker/call-errors';
 import type { EngineCallError } from '../../src/virt/driver';
 
@@ -34,24 +35,41 @@ describe('codeOf', () => {
 });
 
 describe('watchCallErrors', () => {
-  test('when calls to an engine whose socket is missing fail, then each is heard once with its template, and not after unsubscribing', async () => {
-    const docker = connect('unix:///nonexistent/novadock-metrics-test.sock');
-    const listen = watchCallErrors(docker);
+  /** A modem as docker-modem's contract has it: dial(options, callback(err, data)); this one fails every call but /_ping. */
+  const fakeDocker = () => ({
+    modem: {
+      calls: 0,
+      dial(options: { method: string; path: string }, callback: (err: unknown, data: unknown) => void) {
+        this.calls++;
+        if (options.path === '/_ping') callback(null, 'OK');
+        else if (options.path.startsWith('/containers/')) callback(Object.assign(new Error('no such container'), { statusCode: 404 }), null);
+        else callback(Object.assign(new Error('connect ENOENT'), { code: 'ENOENT' }), null);
+      },
+    },
+  });
+  const dial = (d: ReturnType<typeof fakeDocker>, method: string, path: string) =>
+    new Promise((resolve, reject) => d.modem.dial({ method, path }, (err, data) => (err ? reject(err) : resolve(data))));
+
+  test('when calls fail, then each is heard once with its template and code, answers pass through unchanged, and nothing is heard after unsubscribing', async () => {
+    const docker = fakeDocker();
+    const listen = watchCallErrors(docker as unknown as Docker);
     const heard: EngineCallError[] = [];
     const stop = listen((e) => heard.push(e));
     listen(() => {
       throw new Error('a listener that fails breaks no call');
     });
 
-    await expect(docker.ping()).rejects.toThrow();
-    await expect(docker.getContainer('novadock-some-server').inspect()).rejects.toMatchObject({ code: 'ENOENT' });
+    await expect(dial(docker, 'GET', '/_ping')).resolves.toBe('OK');
+    await expect(dial(docker, 'GET', '/containers/novadock-some-server/json')).rejects.toMatchObject({ statusCode: 404 });
+    await expect(dial(docker, 'POST', '/images/load?quiet=1')).rejects.toMatchObject({ code: 'ENOENT' });
     expect(heard).toEqual([
-      { operation: 'GET /_ping', code: 'ENOENT' },
-      { operation: 'GET /containers/{id}/json', code: 'ENOENT' },
+      { operation: 'GET /containers/{id}/json', code: '404' },
+      { operation: 'POST /images/load', code: 'ENOENT' },
     ]);
+    expect(docker.modem.calls).toBe(3);
 
     stop();
-    await expect(docker.ping()).rejects.toThrow();
+    await expect(dial(docker, 'GET', '/containers/x/json')).rejects.toThrow();
     expect(heard).toHaveLength(2);
   });
 });
