@@ -305,6 +305,7 @@ test(`${RUNS} generated and mutated requests across every endpoint: no 5xx, ever
   const known = Object.values(ids).filter((v) => v.length > 8);
   expect([...routes].filter((r) => known.some((id) => r.includes(id)) || !/^[A-Za-z0-9_./:*|-]*$/.test(r))).toEqual([]);
   expect(routes.size).toBeLessThan(300);
+  expect(routes).toContain('/compute/v2.1/servers/:id');
   // eslint-disable-next-line no-console
   console.log(`fuzz: ${stats.requests} requests, 5xx: 0, statuses: ${JSON.stringify(stats.byStatus)}`);
 }, 20 * 60_000);
