@@ -16,6 +16,8 @@
 #     (keystroke round trip: the serial console's websocket vs docker exec -it; needs python3)
 #   bash bench/run.sh login-spam [--seconds 10] [--spammers 8]
 #     (GET /servers p50 by curl while quiet and while 8 clients guess passwords; needs curl)
+#   bash bench/run.sh metrics [--requests 20000]
+#     (what the request metrics add per request: the same app with and without, alternating)
 # Figures print as a table and are kept in bench/out/<name>.json. Never part of `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -23,8 +25,8 @@ cd "$(dirname "$0")/.."
 
 which="${1:-}"
 case "$which" in
-  upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|login-spam|all) shift ;;
-  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|login-spam|all [options]" ;;
+  upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|login-spam|metrics|all) shift ;;
+  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|login-spam|metrics|all [options]" ;;
 esac
 ensure_docker
 ensure_node_modules

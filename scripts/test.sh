@@ -12,6 +12,7 @@ cd "$(dirname "$0")/.."
 
 ensure_docker
 ensure_clients busybox-static tempest
+ensure_clients python3-prometheus-client  # /metrics is read with the Prometheus project's own parser (issue 18)
 ensure_host_tools
 ensure_node_modules
 build

@@ -15,6 +15,8 @@ import type { Services } from './compose';
 // issue 18 part 4: logins that cannot stall the cloud
 import { loginGuardRouter } from './identity/login-guard-router';
 import { DEFAULT_LOGIN } from './config';
+import { metricsEndpoint, requestMetrics } from './http/metrics';
+import { DEFAULT_METRICS_ALLOW } from './config';
 
 export function createApp(services: Services, log: Logger): Express {
   const app = express();
@@ -23,6 +25,9 @@ export function createApp(services: Services, log: Logger): Express {
   app.set('query parser', 'extended');
   app.use(requestId());
   app.use(requestLog(log));
+  // Metrics (issue 18): every request timed by route template; GET /metrics for Prometheus (no token: see src/http/metrics.ts).
+  app.use(requestMetrics(services.metrics, ['/identity', '/compute', '/image']));
+  app.get('/metrics', metricsEndpoint(services.metrics, services.config.metrics ?? { allow: DEFAULT_METRICS_ALLOW }));
 
   const { publicUrl } = services.config;
 

@@ -47,6 +47,7 @@ import { DEFAULT_LOGIN } from './config';
 import { LoginLockoutRepository } from './db/login-lockout-repo';
 import { PasswordPool } from './identity/password-pool';
 import { LoginGuard } from './identity/login-guard';
+import { Metrics } from './metrics/metrics';
 
 export interface Services {
   config: Config;
@@ -69,6 +70,8 @@ export interface Services {
   drivers: DriverRegistry;
   /** This process among the others sharing the database (heartbeat, leases, recovery of the dead). */
   membership: Membership;
+  /** Prometheus metrics of this instance (GET /metrics; issue 18). */
+  metrics: Metrics;
   health(): Promise<{ ok: boolean; database: string; compute_hosts: Record<string, string> }>;
   close(): Promise<void>;
 }
@@ -164,10 +167,14 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   await tokens.loadRevocations();
 
   const drivers = new DriverRegistry(opts.drivers);
+  // Metrics (issue 18): the servers' states are counted at scrape time (`servers` is built below).
+  const metrics = new Metrics({ serverStates: () => servers.countByState() });
+  const stopEngineErrors = opts.drivers.map((d) => d.onEngineError?.((e) => metrics.engineCallFailed(d.host, e.operation, e.code)));
   const imageRepo = new ImageRepository(db, membership.id);
   const hostImages = new HostImages({ drivers, store: opts.store, log, named: (engineImageId) => imageRepo.dockerImageInUse(engineImageId) });
   const imageDeps = {
     repo: imageRepo, store: opts.store, engines: hostImages, access: new ImageAccess(imageRepo), tasks: new Background(), maxImageSize: config.maxImageSize, log,
+    uploads: metrics,
   };
   const images = new ImageService(imageDeps);
   const imageMembers = new ImageMembers(imageDeps);
@@ -185,7 +192,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     servers,
     flavors,
     keypairs: keypairRepo,
-    actions: new ActionRepository(db),
+    actions: new ActionRepository(db, (a) => metrics.actionFinished(a)),
     serverGroups: new ServerGroupRepository(db),
     migrations: new MigrationRepository(db),
     images: {
@@ -230,6 +237,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
       isAbandoned: (s) => (s.task_owner === membership.id ? !compute.tasks.isBusy(s.id) : !s.task_owner || !membership.isAlive(s.task_owner)),
       intervalMs: membership.heartbeatMs,
     },
+    lag: (host, seconds) => metrics.reconciled(host, seconds),
   });
   membership.whenWorkersDie(async () => {
     await imageUploads.recoverInterruptedUploads(isAlive);
@@ -270,8 +278,9 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await hostImages.idle();
     await membership.leave();
     await passwordPool.close();
+    for (const stop of stopEngineErrors) stop?.();
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, health, close };
+  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, health, close };
 }

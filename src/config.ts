@@ -170,6 +170,26 @@ export interface Config {
   // issue 18 part 4: logins that cannot stall the cloud
   /** Lockout, failure limit and password threads (unset: DEFAULT_LOGIN). */
   login?: LoginSettings;
+  /** Who may read GET /metrics (issue 18); absent: loopback only. */
+  metrics?: MetricsSettings;
+}
+
+// ---------------------------------------------------------------- metrics (issue 18)
+
+/** Who may scrape GET /metrics without a Keystone token (src/http/metrics.ts). */
+export interface MetricsSettings {
+  /** NOVADOCK_METRICS_ALLOW: comma-separated CIDRs that may scrape; default loopback; '' = none. */
+  allow: string[];
+  /** NOVADOCK_METRICS_TOKEN: a bearer token that lets any address scrape; unset = none. */
+  token?: string;
+}
+
+export const DEFAULT_METRICS_ALLOW = ['127.0.0.0/8', '::1/128'];
+
+function metricsFrom(env: NodeJS.ProcessEnv): MetricsSettings {
+  const raw = env.NOVADOCK_METRICS_ALLOW;
+  const allow = raw === undefined ? DEFAULT_METRICS_ALLOW : raw.split(',').map((c) => c.trim()).filter(Boolean);
+  return { allow, token: env.NOVADOCK_METRICS_TOKEN || undefined };
 }
 
 /** Nova's classic flavor sizes. */
@@ -366,5 +386,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     configFile: env.NOVADOCK_CONFIG || undefined,
     // issue 18 part 4
     login: loginFrom(env),
+    metrics: metricsFrom(env),
   };
 }

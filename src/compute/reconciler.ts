@@ -62,6 +62,11 @@ export interface ReconcilerDeps {
   ownership?: HostOwnership;
   /** Restart policy (issue 15): the sweep after an engine comes back starts ACTIVE servers it stopped (NOVADOCK_RESUME_GUESTS_STATE_ON_HOST_BOOT). */
   resumeGuests?: boolean;
+  /**
+   * Told, per handled event, the seconds from the event's time (the engine's clock) to the
+   * server's row brought into line (metrics: novadock_reconciler_lag_seconds).
+   */
+  lag?: (host: string, seconds: number) => void;
 }
 
 interface HostWatch {
@@ -82,6 +87,7 @@ export class Reconciler {
   private readonly log: Logger;
   private readonly sweepIntervalMs: number;
   private readonly resumeGuests: boolean;
+  private readonly lag?: (host: string, seconds: number) => void;
   private readonly backoff: { initial: number; max: number };
   private readonly ownership: HostOwnership;
   private leaseTimer?: NodeJS.Timeout;
@@ -92,7 +98,7 @@ export class Reconciler {
   private running = false;
   private sweeping?: Promise<void>;
   /** Per server: a re-read in flight, and whether another was asked for meanwhile. */
-  private readonly pending = new Map<string, { again: boolean }>();
+  private readonly pending = new Map<string, { again: boolean; since?: number }>();
   private readonly background = new Background();
 
   constructor(deps: ReconcilerDeps) {
@@ -104,6 +110,7 @@ export class Reconciler {
     this.log = deps.log.child({ component: 'reconciler' });
     this.sweepIntervalMs = deps.sweepIntervalMs;
     this.resumeGuests = deps.resumeGuests ?? false;
+    this.lag = deps.lag;
     // Capped low: once an engine is back, its states must match within seconds (issue 5).
     this.backoff = deps.backoffMs ?? { initial: 250, max: 4_000 };
     this.ownership = deps.ownership ?? {
@@ -277,11 +284,14 @@ export class Reconciler {
     await this.sync.hostSwept(driver.host, new Set(instances.map((i) => i.serverId))).catch((err) => this.log.error({ err, host: driver.host }, 'bookkeeping after a sweep failed'));
   }
 
-  private async isolated(serverId: string, fn: () => Promise<unknown>): Promise<void> {
+  /** Runs one server's reconciliation; a failure is logged (false), never passed on. */
+  private async isolated(serverId: string, fn: () => Promise<unknown>): Promise<boolean> {
     try {
       await fn();
+      return true;
     } catch (err) {
       this.log.error({ err, server_id: serverId }, 'reconciling a server failed');
+      return false;
     }
   }
 
@@ -337,15 +347,19 @@ export class Reconciler {
     const p = this.pending.get(e.serverId);
     if (p) {
       p.again = true;
+      p.since ??= e.time; // the oldest event the next re-read answers
       return;
     }
-    const state = { again: false };
+    const state: { again: boolean; since?: number } = { again: false, since: e.time };
     this.pending.set(e.serverId, state);
     void this.track((async () => {
       try {
         do {
           state.again = false;
-          await this.observe(driver, e.serverId);
+          const since = state.since;
+          state.since = undefined;
+          const synced = await this.observe(driver, e.serverId);
+          if (synced && since !== undefined) this.lag?.(driver.host, (Date.now() - since) / 1000);
         } while (state.again && this.running);
       } finally {
         this.pending.delete(e.serverId);
@@ -353,21 +367,21 @@ export class Reconciler {
     })());
   }
 
-  /** Re-reads one server's instance and lets the service bring the row into line. */
-  private async observe(driver: ComputeDriver, serverId: string): Promise<void> {
+  /** Re-reads one server's instance and lets the service bring the row into line (true once it has). */
+  private async observe(driver: ComputeDriver, serverId: string): Promise<boolean> {
     const observedAt = this.sync.observationTime();
     let observed: Observation;
     try {
       observed = await driver.getInfo(serverId);
     } catch (err) {
       if (err instanceof InstanceNotFound) observed = 'gone';
-      else if (err instanceof HypervisorUnavailable) return; // the stream's onError handles it
+      else if (err instanceof HypervisorUnavailable) return false; // the stream's onError handles it
       else {
         this.log.error({ err, server_id: serverId }, 'could not read an instance after its event');
-        return;
+        return false;
       }
     }
-    await this.isolated(serverId, () => this.sync.syncPowerState(serverId, observed, observedAt, { host: driver.host }));
+    return this.isolated(serverId, () => this.sync.syncPowerState(serverId, observed, observedAt, { host: driver.host }));
   }
 
   /** Counted here (settle) and by the compute services' runner (its idle() covers shutdown). */

@@ -32,8 +32,17 @@ export interface NewAction {
   projectId: string;
 }
 
+/** An action that has just finished, for whoever times them (metrics). */
+export interface FinishedAction {
+  action: string;
+  result: ActionResult;
+  /** From the action's start (the API call) to its finish, in seconds. */
+  seconds: number;
+}
+
 export class ActionRepository {
-  constructor(private readonly db: Db) {}
+  /** `onFinished`: told of each action this process finishes (not of repeated finish calls). */
+  constructor(private readonly db: Db, private readonly onFinished?: (a: FinishedAction) => void) {}
 
   /** Records the start of an action; returns its id for finish(). */
   async start(a: NewAction): Promise<number> {
@@ -54,13 +63,17 @@ export class ActionRepository {
   /** Records the outcome. Idempotent: an action finishes once, later calls change nothing. */
   async finish(id: number, result: ActionResult, error?: string): Promise<void> {
     const ts = stamp();
-    await this.db('instance_actions').where({ id }).whereNull('finish_time').update({
+    const rows: { action: string; start_time: string }[] = await this.db('instance_actions').where({ id }).whereNull('finish_time').update({
       finish_time: ts,
       updated_at: ts,
       result,
       message: result === 'Error' ? 'Error' : null,
       traceback: error ? error.slice(0, 65535) : null,
-    });
+    }, ['action', 'start_time']);
+    const row = rows[0];
+    if (row && this.onFinished) {
+      this.onFinished({ action: row.action, result, seconds: Math.max(0, Date.parse(ts) - Date.parse(row.start_time)) / 1000 });
+    }
   }
 
   /** Newest first (Nova orders by created_at desc, id desc). */

@@ -361,5 +361,13 @@ export class ServerRepository {
     }
     return ((await orderBytes(orderBytes(q, 'project_id'), 'id').limit(page.limit)) as ServerRow[]).map(toRecord);
   }
-}
 
+  // ------------------------------------------------------------------ metrics (issue 18)
+
+  /** How many servers (not deleted) are in each vm_state and task_state, for a scrape. */
+  async countByState(): Promise<{ vm_state: string; task_state: string | null; count: number }[]> {
+    const rows = await this.db('servers').where({ deleted: 0 }).groupBy('vm_state', 'task_state')
+      .select('vm_state', 'task_state', this.db.raw('count(*) as n'));
+    return rows.map((r: { vm_state: string; task_state: string | null; n: number | string }) => ({ vm_state: r.vm_state, task_state: r.task_state, count: Number(r.n) }));
+  }
+}

@@ -33,6 +33,13 @@ export interface ImageUploadsDeps {
   /** Largest upload accepted, in bytes (tooLarge above). */
   maxImageSize: number;
   log: Logger;
+  /** Told of each upload's outcome (metrics). */
+  uploads?: UploadObserver;
+}
+
+/** What an upload reports when it ends: stored bytes (success only) and its duration. */
+export interface UploadObserver {
+  uploadFinished(u: { result: 'success' | 'error'; bytes: number; seconds: number }): void;
 }
 
 export interface UploadOptions {
@@ -66,6 +73,7 @@ export class ImageUploads {
   private readonly tasks: Background;
   private readonly maxImageSize: number;
   private readonly log: Logger;
+  private readonly observer?: UploadObserver;
 
   constructor(deps: ImageUploadsDeps) {
     this.repo = deps.repo;
@@ -75,6 +83,7 @@ export class ImageUploads {
     this.tasks = deps.tasks;
     this.maxImageSize = deps.maxImageSize;
     this.log = deps.log;
+    this.observer = deps.uploads;
   }
 
   /**
@@ -117,6 +126,8 @@ export class ImageUploads {
     let wasPresent: boolean | undefined;
     let archive: ImageArchiveInfo | undefined;
     let released = false;
+    const started = process.hrtime.bigint();
+    const seconds = () => Number(process.hrtime.bigint() - started) / 1e9;
     try {
       pending = await this.store.begin(id);
       let result: IngestResult;
@@ -161,10 +172,12 @@ export class ImageUploads {
         throw invalidState(msg.imageStatusTransition(current.status, 'active'));
       }
       this.log.info({ image_id: id, size: result.size, engine_image_id: archive?.imageId }, 'image uploaded');
+      this.observer?.uploadFinished({ result: 'success', bytes: result.size, seconds: seconds() });
       return (await this.repo.get(id))!;
     } catch (e) {
       const err = uploadError(e);
       await this.undoUpload(id, { pending, committed, engine, archive: released ? archive : undefined, wasPresent });
+      this.observer?.uploadFinished({ result: 'error', bytes: 0, seconds: seconds() });
       if (err.kind === 'internal' || err.kind === 'unavailable') this.log.error({ err: e, image_id: id }, 'image upload failed');
       else this.log.info({ image_id: id, reason: err.message, kind: err.kind }, 'image upload refused');
       throw err;

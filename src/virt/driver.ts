@@ -100,6 +100,8 @@ export type InstanceEventType = 'start' | 'die' | 'oom' | 'pause' | 'unpause' | 
 export interface InstanceEvent {
   serverId: string;
   type: InstanceEventType;
+  /** When the engine says it happened (ms since the epoch, the engine's clock); absent if it did not say. */
+  time?: number;
 }
 
 export interface HypervisorInfo {
@@ -308,6 +310,22 @@ export interface ComputeDriver extends ImageBackend {
    * instance here, InstanceNotRunning when it is not running (stopped, paused, suspended).
    */
   openConsole(serverId: string): Promise<ConsoleSession>;
+  // ---- metrics (issue 18)
+  /**
+   * Hears of every engine API call that fails (whatever the caller then makes of it: a 404 may
+   * be an expected "not there"): which call, as method and path template without ids, and its
+   * HTTP status or socket error code. Optional: a driver without an engine API has none. Returns
+   * the unsubscribe.
+   */
+  onEngineError?(listener: (e: EngineCallError) => void): () => void;
+}
+
+/** One failed engine API call (ComputeDriver.onEngineError). */
+export interface EngineCallError {
+  /** e.g. `POST /containers/{id}/start`. */
+  operation: string;
+  /** The HTTP status (`404`), or the socket error (`ECONNREFUSED`), or `error`. */
+  code: string;
 }
 
 /**

@@ -8,6 +8,7 @@
 import { startServer, StartedServer } from '../helpers/server';
 import { docker, nova, openstack } from '../helpers/clients';
 import type { TestImage } from '../helpers/test-image';
+import { parseExposition, valueOf } from '../helpers/prometheus';
 import { containerOf, containerState, imageInEngine, json, lines, ok, poll, recordedDockerImageId, serverStatusBecomes, tableRow, testImage, transcript } from './support';
 
 jest.setTimeout(240_000);
@@ -40,6 +41,14 @@ describe('S7: boot and wait', () => {
     const r = ok(await os(['server', 'create', '--image', 'busybox', '--flavor', 'm1.tiny', '--wait', 'vm1', '-f', 'value', '-c', 'status']));
     expect(r.stdout).toMatch(/^\s*\n\s*ACTIVE\s*$/);
     ids.vm1 = await serverId('vm1');
+  });
+
+  it('GET /metrics (loopback, no token) shows that boot in the boot histogram and the server active (issue 18)', async () => {
+    const res = await fetch(`${srv.url}/metrics`);
+    expect(res.status).toBe(200);
+    const families = await parseExposition(await res.text());
+    expect(valueOf(families, 'novadock_server_boot_duration_seconds_count', { result: 'success' })).toBe(1);
+    expect(valueOf(families, 'novadock_servers', { vm_state: 'active', task_state: 'none' })).toBe(1);
   });
 
   it('docker ps shows its container running with the flavor\'s limits and none of the host\'s powers', async () => {

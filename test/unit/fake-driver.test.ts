@@ -91,7 +91,8 @@ describe('FakeDriver failure injection', () => {
 describe('FakeDriver changes from outside', () => {
   const events = (d: FakeDriver) => {
     const seen: InstanceEvent[] = [];
-    d.subscribe((e) => seen.push(e), () => undefined);
+    // Which and of what; every event also carries its time (checked once below).
+    d.subscribe((e) => seen.push({ serverId: e.serverId, type: e.type }), () => undefined);
     return seen;
   };
 
@@ -112,8 +113,12 @@ describe('FakeDriver changes from outside', () => {
     const s = spec();
     await d.spawn(s);
     const seen = events(d);
+    const timed: InstanceEvent[] = [];
+    d.subscribe((e) => timed.push(e), () => undefined);
+    const before = Date.now();
     d.externalExit(s.serverId, 2);
     await eventually(() => expect(seen).toEqual([{ serverId: s.serverId, type: 'die' }]));
+    expect(timed[0].time).toBeGreaterThanOrEqual(before);
     expect(await d.getInfo(s.serverId)).toMatchObject({ powerState: 4, exitCode: 2 });
   });
 

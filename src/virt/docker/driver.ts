@@ -38,6 +38,7 @@ import {
   LoadOptions,
   OwnedInstance,
   ImageNamed,
+  EngineCallError,
 } from '../driver';
 import { call, connect, statusOf, callOn } from './client';
 import { DEFAULT_LIMITS, demuxLogs, infoFromInspect, infoFromListing, Limits, SERVER_ID, validateSpec } from './containers';
@@ -52,6 +53,7 @@ import { ProjectNetworks } from './networks';
 import { openShell } from './console';
 import type { DockerDriverOptions } from './options';
 import { DockerSpawner } from './spawner';
+import { watchCallErrors } from './call-errors';
 export type { DockerDriverOptions } from './options';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -69,11 +71,13 @@ export class DockerDriver implements ComputeDriver {
   private readonly pingTimeoutMs: number;
   private readonly pidsLimit: number;
   private hostCpus: number | undefined;
+  private readonly callErrors: (listener: (e: EngineCallError) => void) => () => void;
 
   constructor(opts: DockerDriverOptions) {
     this.host = opts.host;
     this.log = opts.log.child({ computeHost: opts.host });
     this.docker = connect(opts.dockerHost);
+    this.callErrors = watchCallErrors(this.docker);
     this.images = new DockerImages(this.docker, this.host, opts.layerShortcutMinBytes);
     this.networks = new ProjectNetworks(this.docker, this.host, this.log, { swarm: opts.swarm, encrypted: opts.encryptedNetworks, infoTimeoutMs: opts.pingTimeoutMs });
     this.spawner = new DockerSpawner(this.docker, this.host, this.log, this.networks, opts.startupCheckMs ?? 10);
@@ -107,6 +111,10 @@ export class DockerDriver implements ComputeDriver {
   }
 
   // ---------------------------------------------------------------- host
+
+  onEngineError(listener: (e: EngineCallError) => void): () => void {
+    return this.callErrors(listener);
+  }
 
   async ping(): Promise<void> {
     // An engine that is down must fail fast: a short deadline on this one call only (a global

@@ -18,6 +18,9 @@ interface EngineEvent {
   Type?: string;
   Action?: string;
   status?: string;
+  /** Seconds and nanoseconds since the epoch, by the engine's clock. */
+  time?: number;
+  timeNano?: number;
   Actor?: { Attributes?: Record<string, string> };
 }
 
@@ -32,7 +35,8 @@ export function toInstanceEvent(m: unknown, host: string): InstanceEvent | undef
   if (attrs[LABEL_MANAGED] !== 'true' || attrs[LABEL_HOST] !== host) return undefined;
   const serverId = attrs[LABEL_SERVER];
   if (!serverId) return undefined;
-  return { serverId, type: action as InstanceEventType };
+  const time = typeof e.timeNano === 'number' ? e.timeNano / 1e6 : typeof e.time === 'number' ? e.time * 1000 : undefined;
+  return { serverId, type: action as InstanceEventType, time };
 }
 
 export function subscribeEvents(

@@ -135,9 +135,10 @@ export class FakeEngineCore {
 
   protected emit(serverId: string, type: InstanceEventType): void {
     const subs = [...this.subscribers];
+    const time = Date.now();
     // Delivered asynchronously, in order, like an engine's event stream.
     setImmediate(() => {
-      for (const s of subs) if (this.subscribers.has(s)) s.listener({ serverId, type });
+      for (const s of subs) if (this.subscribers.has(s)) s.listener({ serverId, type, time });
     });
   }
 }
