@@ -13,7 +13,7 @@ import { computeRouter } from './compute/api/router';
 import type { Services } from './compose';
 // issue 18 part 4: logins that cannot stall the cloud
 import { loginGuardRouter } from './identity/login-guard-router';
-import { DEFAULT_LOGIN } from './config';
+import { DEFAULT_AUTH_FAILURE_DELAY_MS, DEFAULT_LOGIN } from './config';
 
 export function createApp(services: Services, log: Logger): Express {
   const app = express();
@@ -33,7 +33,7 @@ export function createApp(services: Services, log: Logger): Express {
   // issue 18 part 4: the failed-login limit and unlocking, ahead of the Keystone router.
   const login = services.config.login ?? DEFAULT_LOGIN;
   app.use('/identity', loginGuardRouter({
-    publicUrl, tokens: services.tokens, logins: services.logins, failureLimit: { failures: login.authFailureLimit, windowSeconds: login.authFailureWindow },
+    publicUrl, tokens: services.tokens, logins: services.logins, failureLimit: { failures: login.authFailureLimit, windowSeconds: login.authFailureWindow, delayMs: login.authFailureDelayMs ?? DEFAULT_AUTH_FAILURE_DELAY_MS },
   }, log));
   app.use('/identity', identityRouter(services.tokens, publicUrl, log, new ProjectDirectory(services.identity)));
   app.use('/compute', computeRouter({
