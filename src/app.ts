@@ -14,9 +14,8 @@ import { computeRouter } from './compute/api/router';
 import type { Services } from './compose';
 // issue 18 part 4: logins that cannot stall the cloud
 import { loginGuardRouter } from './identity/login-guard-router';
-import { DEFAULT_LOGIN } from './config';
+import { DEFAULT_AUTH_FAILURE_DELAY_MS, DEFAULT_LOGIN, DEFAULT_METRICS_ALLOW } from './config';
 import { metricsEndpoint, requestMetrics } from './http/metrics';
-import { DEFAULT_METRICS_ALLOW } from './config';
 
 export function createApp(services: Services, log: Logger): Express {
   const app = express();
@@ -39,7 +38,7 @@ export function createApp(services: Services, log: Logger): Express {
   // issue 18 part 4: the failed-login limit and unlocking, ahead of the Keystone router.
   const login = services.config.login ?? DEFAULT_LOGIN;
   app.use('/identity', loginGuardRouter({
-    publicUrl, tokens: services.tokens, logins: services.logins, failureLimit: { failures: login.authFailureLimit, windowSeconds: login.authFailureWindow },
+    publicUrl, tokens: services.tokens, logins: services.logins, failureLimit: { failures: login.authFailureLimit, windowSeconds: login.authFailureWindow, delayMs: login.authFailureDelayMs ?? DEFAULT_AUTH_FAILURE_DELAY_MS },
   }, log));
   app.use('/identity', identityRouter(services.tokens, publicUrl, log, new ProjectDirectory(services.identity),
     IdentityDirectory.over(services.tokens, services.identity, services.db)));

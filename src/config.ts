@@ -91,6 +91,8 @@ export interface LoginSettings {
   authFailureLimit: number;
   /** NOVADOCK_AUTH_FAILURE_WINDOW: that window, in seconds. */
   authFailureWindow: number;
+  /** NOVADOCK_AUTH_FAILURE_DELAY: ms a 429 for failed logins is held back, so that a client asking again at once is slowed (0: none). */
+  authFailureDelayMs?: number;
   /** NOVADOCK_PASSWORD_THREADS: threads checking passwords (unset: one per two cores). */
   passwordThreads?: number;
   /** NOVADOCK_PASSWORD_QUEUE: password checks that may wait for a thread before logins get 503. */
@@ -99,6 +101,7 @@ export interface LoginSettings {
   passwordNice?: number;
 }
 
+export const DEFAULT_AUTH_FAILURE_DELAY_MS = 1000;
 export const DEFAULT_LOGIN: LoginSettings = { lockoutFailureAttempts: 10, lockoutDuration: 300, authFailureLimit: 20, authFailureWindow: 60, passwordQueue: 64 };
 
 function loginFrom(env: NodeJS.ProcessEnv): LoginSettings {
@@ -109,6 +112,7 @@ function loginFrom(env: NodeJS.ProcessEnv): LoginSettings {
     lockoutDuration: intFrom(env, 'NOVADOCK_LOCKOUT_DURATION', d.lockoutDuration),
     authFailureLimit: intFrom(env, 'NOVADOCK_AUTH_FAILURE_LIMIT', d.authFailureLimit),
     authFailureWindow: Math.max(1, intFrom(env, 'NOVADOCK_AUTH_FAILURE_WINDOW', d.authFailureWindow)),
+    authFailureDelayMs: intFrom(env, 'NOVADOCK_AUTH_FAILURE_DELAY', DEFAULT_AUTH_FAILURE_DELAY_MS),
     passwordThreads: threads > 0 ? threads : undefined,
     passwordQueue: intFrom(env, 'NOVADOCK_PASSWORD_QUEUE', d.passwordQueue),
     passwordNice: env.NOVADOCK_PASSWORD_NICE ? Math.min(19, intFrom(env, 'NOVADOCK_PASSWORD_NICE', 0)) : undefined,

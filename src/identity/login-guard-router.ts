@@ -4,7 +4,7 @@
  * - POST /v3/auth/tokens: failed logins (401s) are counted per client address
  *   (express-rate-limit; successes are not counted); past the limit the request is answered 429
  *   with Retry-After before any password is hashed, in Keystone's error shape, and slowed: the
- *   answer comes a second late (TARPIT_MS), so a client that ignores Retry-After and asks again
+ *   answer comes a second late (failureLimit.delayMs), so a client that ignores Retry-After and asks again
  *   at once sends one request a second instead of as many as the loop can answer. The body is
  *   read first (the same parser the Keystone router uses, which then finds it parsed), so that
  *   the connection stays open: closing it would make every refused guess a new connection;
@@ -26,11 +26,8 @@ export interface LoginGuardRouterDeps {
   tokens: TokenService;
   logins: LoginGuard;
   /** Failed logins per client address per window (0: no limit). */
-  failureLimit: { failures: number; windowSeconds: number };
+  failureLimit: { failures: number; windowSeconds: number; delayMs: number };
 }
-
-/** How late a 429 is answered. */
-const TARPIT_MS = 1000;
 
 /** keystone/identity/schema.py user_update_request: a user object of at least one property. */
 const USER_UPDATE = {
@@ -54,7 +51,7 @@ export function userView(base: string, u: LoginUser) {
 export function loginGuardRouter(deps: LoginGuardRouterDeps, log: Logger): Router {
   const r = Router();
   const base = `${deps.publicUrl}/identity`;
-  const { failures, windowSeconds } = deps.failureLimit;
+  const { failures, windowSeconds, delayMs } = deps.failureLimit;
   const json = express.json({ limit: '64kb', type: () => true });
   if (failures > 0) {
     r.post('/v3/auth/tokens', json, rateLimit({
@@ -69,7 +66,8 @@ export function loginGuardRouter(deps: LoginGuardRouterDeps, log: Logger): Route
         const reset = (req as { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
         const seconds = reset ? Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000)) : windowSeconds;
         const err = new DomainError('tooManyRequests', `Too many failed authentication attempts from this address. Retry after ${seconds} seconds.`, { 'Retry-After': String(seconds) });
-        setTimeout(() => next(err), TARPIT_MS).unref();
+        if (delayMs > 0) setTimeout(() => next(err), delayMs).unref();
+        else next(err);
       },
     }));
   }

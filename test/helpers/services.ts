@@ -12,7 +12,7 @@ import path from 'node:path';
 import { Readable } from 'node:stream';
 import pino from 'pino';
 import { buildServices, Services } from '../../src/compose';
-import { Config, loadSeed } from '../../src/config';
+import { Config, DEFAULT_LOGIN, loadSeed } from '../../src/config';
 import type { RequestContext } from '../../src/http/context';
 import type { ComputeDriver } from '../../src/virt/driver';
 import type { ImageStore } from '../../src/store/image-store';
@@ -94,6 +94,8 @@ export async function makeTestServices(opts: TestServicesOptions = {}): Promise<
     maxImageSize: 1024 ** 3,
     logLevel: 'silent',
     seed,
+    // issue 18 part 4: refused logins answered at once (the fuzz run would wait a second per 429)
+    login: { ...DEFAULT_LOGIN, authFailureDelayMs: 0 },
     ...opts.config,
   };
   process.env.NOVADOCK_DEMO_PASSWORD = PASSWORDS.demo;
