@@ -11,6 +11,7 @@ import { identityRouter } from './identity/router';
 import { imageRouter } from './image/router';
 import { computeRouter } from './compute/api/router';
 import type { Services } from './compose';
+import { registryRouter } from './registry/router';
 
 export function createApp(services: Services, log: Logger): Express {
   const app = express();
@@ -44,6 +45,9 @@ export function createApp(services: Services, log: Logger): Express {
   app.use('/image', imageRouter({
     publicUrl, tokens: services.tokens, images: services.images, imageMembers: services.imageMembers, imageUploads: services.imageUploads,
   }, log));
+
+  // issue 14: the Docker Registry HTTP API v2 at the root's /v2/ (Glance is /image/v2).
+  app.use('/v2', registryRouter({ registry: services.registry.service, auth: services.registry.auth }, log));
 
   app.use(notFoundHandler());
   app.use(errorHandler('identity', log, publicUrl));

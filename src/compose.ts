@@ -42,6 +42,8 @@ import type { HostSettingsPort, PlacementPort, ServerGroupsPort } from './comput
 import { ProjectSubnets } from './compute/services/project-subnets';
 import { ProjectSubnetRepository } from './db/subnet-repo';
 import { ConsoleTokenRepository } from './db/console-token-repo';
+// issue 14: the embedded registry
+import { buildRegistry, RegistryParts } from './registry/build';
 
 export interface Services {
   config: Config;
@@ -62,6 +64,8 @@ export interface Services {
   drivers: DriverRegistry;
   /** This process among the others sharing the database (heartbeat, leases, recovery of the dead). */
   membership: Membership;
+  /** The embedded registry at /v2/ (issue 14). */
+  registry: RegistryParts;
   health(): Promise<{ ok: boolean; database: string; compute_hosts: Record<string, string> }>;
   close(): Promise<void>;
 }
@@ -221,6 +225,8 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   membership.onTick(() => tokens.loadRevocations());
   compute.shelve.start();
   membership.start();
+  // issue 14: the embedded registry
+  const registry = buildRegistry({ config, db, identity, tokens, images, imageRepo, secret: tokenSecret(config.dataDir), log });
 
   const health = async () => {
     let database = 'ok';
@@ -243,6 +249,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   };
 
   const close = async () => {
+    registry.stop();
     reconciler.stop();
     compute.shelve.stop();
     compute.hosts.stop();
@@ -255,5 +262,5 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, health, close };
+  return { config, db, tokens, identity, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, registry, health, close };
 }

@@ -132,6 +132,13 @@ export interface Config {
   serialConsoleBaseUrl?: string;
   /** Path of the seed file, if any (for messages). */
   configFile?: string;
+  // ---- issue 14: the embedded registry (/v2/)
+  /** NOVADOCK_REGISTRY_MAX_BLOB_SIZE: largest blob (layer) a push may send, in bytes (default: maxImageSize). */
+  registryMaxBlobSize?: number;
+  /** NOVADOCK_REGISTRY_UPLOAD_TIMEOUT: seconds an upload may sit untouched before the sweep removes it (default 3600). */
+  registryUploadTimeoutSeconds?: number;
+  /** NOVADOCK_REGISTRY_ANONYMOUS_PULL: pulls of repositories holding public images need no login (default false). */
+  registryAnonymousPull?: boolean;
 }
 
 /** Nova's classic flavor sizes. */
@@ -326,5 +333,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     consoleTokenTtlSeconds: intFrom(env, 'NOVADOCK_CONSOLE_TOKEN_TTL', DEFAULT_CONSOLE_TOKEN_TTL),
     serialConsoleBaseUrl: consoleUrlFrom(env),
     configFile: env.NOVADOCK_CONFIG || undefined,
+    // issue 14: the embedded registry
+    registryMaxBlobSize: intFrom(env, 'NOVADOCK_REGISTRY_MAX_BLOB_SIZE', intFrom(env, 'NOVADOCK_MAX_IMAGE_SIZE', 16 * 1024 ** 3)),
+    registryUploadTimeoutSeconds: intFrom(env, 'NOVADOCK_REGISTRY_UPLOAD_TIMEOUT', 3600),
+    registryAnonymousPull: boolFrom(env, 'NOVADOCK_REGISTRY_ANONYMOUS_PULL'),
   };
 }
