@@ -12,7 +12,8 @@ import type { ImageRepository } from '../db/image-repo';
 import { RegistryRepository } from '../db/registry-repo';
 import type { TokenService } from '../identity/token-service';
 import type { ImageService } from '../image/image-service';
-import { RegistryImages } from '../image/registry-images';
+import { REGISTRY_PROPERTIES, RegistryImages } from '../image/registry-images';
+import type { HostImages } from '../virt/host-images';
 import { BlobStore } from './blob-store';
 import { PushedContent } from './pushed-content';
 import { RegistryAuth } from './registry-auth';
@@ -30,7 +31,7 @@ const TOKEN_TTL_SECONDS = 300;
 const SWEEP_INTERVAL_MS = 60_000;
 
 export function buildRegistry(deps: {
-  config: Config; db: Db; identity: IdentityRepository; tokens: TokenService; images: ImageService; imageRepo: ImageRepository; secret: string; log: Logger;
+  config: Config; db: Db; identity: IdentityRepository; tokens: TokenService; images: ImageService; imageRepo: ImageRepository; hostImages: HostImages; secret: string; log: Logger;
 }): RegistryParts {
   const { config, log } = deps;
   const repo = new RegistryRepository(deps.db);
@@ -49,6 +50,14 @@ export function buildRegistry(deps: {
     isPublic: async (repository) => catalogue.anyPublic(await repo.imageIds(repository)),
   });
   deps.images.whenDeleted((imageId) => service.imageDeleted(imageId));
+  // A pushed image has no archive in the store: a compute host lacking it pulls it from here, by digest.
+  const registryHost = new URL(config.publicUrl).host;
+  deps.hostImages.usePulls(async (image) => {
+    const repository = image.properties?.[REGISTRY_PROPERTIES.repository];
+    const digest = image.properties?.[REGISTRY_PROPERTIES.manifestDigest];
+    if (!repository || !digest || !image.engine_image_id) return undefined;
+    return { reference: `${registryHost}/${repository}@${digest}`, token: auth.pullToken(repository), imageId: image.engine_image_id };
+  });
   const timer = setInterval(() => {
     service.sweep().catch((err) => log.warn({ err }, 'registry upload sweep failed'));
   }, SWEEP_INTERVAL_MS);

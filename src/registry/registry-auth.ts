@@ -153,6 +153,13 @@ export class RegistryAuth {
     return { token: jwt.sign(claims, this.key, { algorithm: 'HS256' }), expiresIn: this.deps.ttlSeconds, issuedAt: new Date(iat * 1000).toISOString() };
   }
 
+  /** A token for a compute host's engine to pull `repository` (X-Registry-Auth), short-lived like the others. */
+  pullToken(repository: string): string {
+    const iat = Math.floor(Date.now() / 1000);
+    const claims: RegistryClaims = { sub: '', aud: REGISTRY_SERVICE, access: [{ type: 'repository', name: repository, actions: ['pull'] }], iat, exp: iat + this.deps.ttlSeconds };
+    return jwt.sign(claims, this.key, { algorithm: 'HS256' });
+  }
+
   /**
    * The grant of a request: a registry token (Bearer), a Keystone token (X-Auth-Token or
    * Bearer), or none (undefined: anonymous). A token that is neither is UNAUTHORIZED.

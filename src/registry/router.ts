@@ -42,7 +42,10 @@ export function registryRouter(deps: RegistryRouterDeps, log: Logger): Router {
     // Another project's private repository: not found to a puller, denied to a pusher; never its contents.
     if (decision === 'no') {
       if (action === 'pull') throw new RegistryError('NAME_UNKNOWN', 'repository name not known to registry', { name: repository });
-      throw new RegistryError('DENIED', 'requested access to the resource is denied');
+      // NOTE(docker): with no detail, the engine's client (distribution's errcode.Errors
+      // UnmarshalJSON) reads the error back as a bare code that its push does not recognise as
+      // final, and retries the layer for a minute: the detail makes it an Error it gives up on.
+      throw new RegistryError('DENIED', 'requested access to the resource is denied', { name: repository, action });
     }
     const project = await auth.projectOf(repository);
     return { projectId: project?.id ?? '', userId: grant?.userId ?? '' };

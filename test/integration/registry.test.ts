@@ -8,6 +8,8 @@ import fs from 'node:fs';
 import path from 'node:path';
 import request from 'supertest';
 import { makeTestApp, PASSWORDS, TestApp } from '../helpers/app';
+import type { FakeDriver } from '../../src/virt/fake/driver';
+import { bootActive, show } from './servers-support';
 
 const sha = (b: Buffer | string) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
 const MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
@@ -132,6 +134,20 @@ describe('when demo pushes demo/app:v1 and pulls it back', () => {
       status: 'active', container_format: 'docker', disk_format: 'raw', owner: await t.projectId('demo'), visibility: 'private',
       size: pushed.config.length + pushed.layer.length, docker_image_id: sha(pushed.config), registry_manifest_digest: pushed.digest, registry_repository: 'demo/app',
     });
+  });
+
+  it('then a server boots from it at once: the engine, lacking it, pulls it by digest with a registry token', async () => {
+    const list = await request(t.app).get('/image/v2/images').query({ name: 'app:v1' }).set('X-Auth-Token', await t.token('demo'));
+    const driver = t.driver as FakeDriver;
+    const id = await bootActive(t, list.body.images[0].id);
+    expect((await show(t, id)).status).toBe('ACTIVE');
+    expect(driver.pulls).toHaveLength(1);
+    expect(driver.pulls[0]).toMatchObject({ reference: `127.0.0.1:8080/demo/app@${pushed.digest}`, imageId: sha(pushed.config) });
+    // The token the engine is given pulls that repository, and nothing else.
+    const engine = `Bearer ${driver.pulls[0].token}`;
+    expect((await request(t.app).get(`/v2/demo/app/manifests/${pushed.digest}`).set('Authorization', engine)).status).toBe(200);
+    expect((await request(t.app).post('/v2/demo/app/blobs/uploads/').set('Authorization', engine)).status).toBe(403);
+    expect((await request(t.app).get('/v2/demo/other/manifests/v1').set('Authorization', engine)).status).toBe(401);
   });
 
   it('then tags/list pages with n and last and a Link to the next page', async () => {

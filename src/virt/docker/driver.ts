@@ -38,6 +38,7 @@ import {
   LoadOptions,
   OwnedInstance,
   ImageNamed,
+  RegistryPull,
 } from '../driver';
 import { call, connect, statusOf, callOn } from './client';
 import { DEFAULT_LIMITS, demuxLogs, infoFromInspect, infoFromListing, Limits, SERVER_ID, validateSpec } from './containers';
@@ -100,6 +101,10 @@ export class DockerDriver implements ComputeDriver {
 
   exportImage(imageRef: string): Promise<Readable> {
     return this.images.exportImage(imageRef);
+  }
+
+  pullImage(pull: RegistryPull): Promise<void> {
+    return this.images.pullImage(pull);
   }
 
   releaseUnnamedImages(named: ImageNamed): void {
