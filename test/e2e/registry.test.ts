@@ -65,14 +65,17 @@ describe('docker push', () => {
     expect(shown.properties.docker_image_id).toBe(image.imageId);
   });
 
-  it('boots it: the server goes ACTIVE', async () => {
+  it('boots it on an engine that lacks it (the engine pulls it from novadock by digest): ACTIVE', async () => {
+    ok(await docker(['rmi', ref]));
+    await docker(['rmi', image.imageId]); // gone already when the tag was its only name
+    expect(await imageInEngine(image.imageId)).toBe(false);
     const r = ok(await demo(['server', 'create', '--image', 'bbox:v1', '--flavor', 'm1.tiny', '--wait', 'reg1', '-f', 'value', '-c', 'status']));
     expect(r.stdout.trim()).toBe('ACTIVE');
+    expect(await imageInEngine(image.imageId)).toBe(true);
     ok(await demo(['server', 'delete', '--wait', 'reg1']));
   });
 
-  it('pulls it back by tag and by digest once it is gone from the engine', async () => {
-    ok(await docker(['rmi', ref]));
+  it('pulls it back with docker pull, by tag and by digest, once it is gone from the engine', async () => {
     await docker(['rmi', image.imageId]);
     expect(await imageInEngine(image.imageId)).toBe(false);
     ok(await dockerAs(['pull', ref]));
