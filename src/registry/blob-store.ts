@@ -131,9 +131,4 @@ export class BlobStore {
   async remove(digest: string): Promise<void> {
     await fs.promises.rm(this.blobPath(digest), { force: true });
   }
-
-  /** Ids of the upload files present (the sweep removes those with no record). */
-  async uploadIds(): Promise<string[]> {
-    return fs.promises.readdir(this.uploads);
-  }
 }
