@@ -157,6 +157,11 @@ export class RegistryRepository {
     });
   }
 
+  /** Whether any tag of `repository` names manifest `digest`. */
+  async digestTagged(repository: string, digest: string): Promise<boolean> {
+    return (await this.db('registry_tags').where({ repository, digest }).first()) !== undefined;
+  }
+
   /** Removes the tag whose Glance image is `imageId`; resolves to it. */
   async deleteTagOfImage(imageId: string): Promise<TagRow | undefined> {
     const t = await this.tagByImage(imageId);

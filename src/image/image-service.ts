@@ -41,7 +41,7 @@ export class ImageService {
   private readonly tasks: Background;
   private readonly log: Logger;
   /** Told of every deleted image (the registry drops the tag it was: issue 14). */
-  private readonly deletedListeners: ((imageId: string) => Promise<void>)[] = [];
+  private readonly deletedListeners: ((image: ImageRecord) => Promise<void>)[] = [];
 
   constructor(deps: ImageServiceDeps) {
     this.repo = deps.repo;
@@ -144,7 +144,7 @@ export class ImageService {
       throw notFound(`Failed to find image ${id} to delete`);
     }
     await this.store.delete(id).catch((e) => this.log.error({ err: e, image_id: id }, 'could not remove the image data'));
-    for (const fn of this.deletedListeners) await fn(id).catch((e) => this.log.error({ err: e, image_id: id }, 'a listener of image deletion failed'));
+    for (const fn of this.deletedListeners) await fn(removed).catch((e) => this.log.error({ err: e, image_id: id }, 'a listener of image deletion failed'));
     if (removed.engine_image_id) await this.tasks.track(this.removeEngineImage(removed.engine_image_id, id));
   }
 
@@ -192,7 +192,7 @@ export class ImageService {
   }
 
   /** Calls `fn` after each image deletion through the API (the registry's tags follow their images). */
-  whenDeleted(fn: (imageId: string) => Promise<void>): void {
+  whenDeleted(fn: (image: ImageRecord) => Promise<void>): void {
     this.deletedListeners.push(fn);
   }
 

@@ -49,7 +49,7 @@ export function buildRegistry(deps: {
     anonymousPull: config.registryAnonymousPull ?? false,
     isPublic: async (repository) => catalogue.anyPublic(await repo.imageIds(repository)),
   });
-  deps.images.whenDeleted((imageId) => service.imageDeleted(imageId));
+  deps.images.whenDeleted((image) => service.imageDeleted(image, REGISTRY_PROPERTIES));
   // A pushed image has no archive in the store: a compute host lacking it pulls it from here, by digest.
   const registryHost = new URL(config.publicUrl).host;
   deps.hostImages.usePulls(async (image) => {

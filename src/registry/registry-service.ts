@@ -251,16 +251,17 @@ export class RegistryService {
   }
 
   /**
-   * A Glance image made from a tag was deleted: the tag goes, and the manifest with it when no
-   * other tag names it (its blobs are released).
+   * A Glance image made from a push was deleted: its tag goes (if the tag still names it), and
+   * its manifest with it when no other tag or index names that manifest (its blobs are released).
+   * `properties` are the deleted image's (RegistryImages records the repository and digest there).
    */
-  async imageDeleted(imageId: string): Promise<void> {
-    const t = await this.repo.deleteTagOfImage(imageId);
-    if (!t) return;
-    const others = (await this.repo.tags(t.repository, undefined, Number.MAX_SAFE_INTEGER));
-    for (const other of others) if ((await this.repo.tag(t.repository, other))?.digest === t.digest) return;
-    if (await this.repo.referenced(t.repository, t.digest)) return;
-    const removed = await this.repo.deleteManifest(t.repository, t.digest);
+  async imageDeleted(image: { id: string; properties: Record<string, string> }, names: { repository: string; manifestDigest: string }): Promise<void> {
+    const repository = image.properties[names.repository];
+    const digest = image.properties[names.manifestDigest];
+    if (!repository || !digest) return;
+    await this.repo.deleteTagOfImage(image.id);
+    if ((await this.repo.digestTagged(repository, digest)) || (await this.repo.referenced(repository, digest))) return;
+    const removed = await this.repo.deleteManifest(repository, digest);
     if (removed) await this.release(removed.refs);
   }
 

@@ -176,13 +176,17 @@ describe('when demo pushes demo/app:v1 and pulls it back', () => {
 describe('when a tag is pushed again', () => {
   it('then the name moves to the new image and the old one is hidden', async () => {
     const token = await registryToken('demo', 'repository:demo/moving:pull,push');
-    await pushImage(token, 'demo/moving', 'latest', 'a');
+    const first = await pushImage(token, 'demo/moving', 'latest', 'a');
     await pushImage(token, 'demo/moving', 'latest', 'b');
     const res = await request(t.app).get('/image/v2/images').query({ name: 'moving:latest' }).set('X-Auth-Token', await t.token('demo'));
     expect(res.body.images).toHaveLength(1); // hidden images are not listed
     const hidden = await request(t.app).get('/image/v2/images').query({ name: 'moving:latest', os_hidden: 'true' }).set('X-Auth-Token', await t.token('demo'));
     expect(hidden.body.images).toHaveLength(1);
     expect(hidden.body.images[0].id).not.toBe(res.body.images[0].id);
+    // Deleting the old image removes its manifest; the tag stays on the new one.
+    await request(t.app).delete(`/image/v2/images/${hidden.body.images[0].id}`).set('X-Auth-Token', await t.token('demo')).expect(204);
+    expect(errorCode(await request(t.app).get(`/v2/demo/moving/manifests/${first.digest}`).set('Authorization', `Bearer ${token}`))).toBe('MANIFEST_UNKNOWN');
+    expect((await request(t.app).get('/v2/demo/moving/manifests/latest').set('Authorization', `Bearer ${token}`)).status).toBe(200);
   });
 });
 
