@@ -347,3 +347,31 @@ describe('when another project asks', () => {
     expect(pull.status).toBe(200);
   });
 });
+
+describe('whatever comes in', () => {
+  it('then the answer is never a 5xx, and every error is the spec\'s JSON', async () => {
+    const fc = (await import('fast-check')).default;
+    const token = await registryToken('demo', 'repository:demo/fuzz:pull,push');
+    const start = await request(t.app).post('/v2/demo/fuzz/blobs/uploads/').set('Authorization', `Bearer ${token}`);
+    const upload = start.headers.location as string;
+    const ref = fc.oneof(fc.constantFrom('v1', 'latest', sha('x'), 'sha256:', 'sha512:00', '..', '%00'), fc.string({ maxLength: 80 }).map(encodeURIComponent));
+    const name = fc.oneof(fc.constantFrom('demo/fuzz', 'demo', 'alt/x', 'Demo/X', 'demo//x', 'a'.repeat(300)), fc.string({ maxLength: 40 }).map(encodeURIComponent));
+    const req = fc.oneof(
+      fc.record({ m: fc.constant('put'), p: fc.tuple(name, ref).map(([n, r]) => `/v2/${n}/manifests/${r}`), body: fc.oneof(fc.json(), fc.string(), fc.constant(JSON.stringify({ schemaVersion: 2, config: {}, layers: [{}] }))), ct: fc.constantFrom(MANIFEST, 'application/json', 'text/plain', 'application/vnd.oci.image.index.v1+json') }),
+      fc.record({ m: fc.constant('patch'), p: fc.constant(upload), body: fc.string(), ct: fc.constant('application/octet-stream'), range: fc.oneof(fc.constant(undefined), fc.string({ maxLength: 20 }), fc.tuple(fc.nat(100), fc.nat(100)).map(([a, b]) => `${a}-${b}`)) }),
+      fc.record({ m: fc.constantFrom('get', 'head', 'delete'), p: fc.tuple(name, ref, fc.constantFrom('manifests', 'blobs', 'blobs/uploads')).map(([n, r, k]) => `/v2/${n}/${k}/${r}`) }),
+      fc.record({ m: fc.constant('get'), p: fc.tuple(name, fc.string({ maxLength: 10 }), fc.string({ maxLength: 10 })).map(([n, a, b]) => `/v2/${n}/tags/list?n=${encodeURIComponent(a)}&last=${encodeURIComponent(b)}`) }),
+      fc.record({ m: fc.constant('get'), p: fc.string({ maxLength: 60 }).map((s) => `/v2/token?scope=${encodeURIComponent(s)}`), auth: fc.string({ maxLength: 40 }).map((s) => `Basic ${s}`) }),
+    );
+    await fc.assert(fc.asyncProperty(req, async (r: { m: string; p: string; body?: string; ct?: string; range?: string; auth?: string }) => {
+      let q = (request(t.app) as unknown as Record<string, (p: string) => request.Test>)[r.m](r.p).set('Authorization', r.auth ?? `Bearer ${token}`);
+      if (r.range !== undefined) q = q.set('Content-Range', r.range);
+      if (r.ct) q = q.set('Content-Type', r.ct);
+      const res = await (r.body !== undefined ? q.send(r.body) : q);
+      if (res.status >= 500) return false;
+      if (res.status >= 400 && r.m !== 'head' && r.p.startsWith('/v2/')) return Array.isArray(res.body?.errors);
+      return true;
+    }), { numRuns: 300 });
+    await request(t.app).delete(upload).set('Authorization', `Bearer ${token}`);
+  });
+});
