@@ -5,6 +5,8 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import request from 'supertest';
 import { makeTestApp, PASSWORDS, TestApp } from '../helpers/app';
@@ -262,6 +264,31 @@ describe('when the input is bad, the spec error comes back and nothing is left b
     const del = await request(t.app).delete(start.headers.location).set('Authorization', `Bearer ${token}`);
     expect(del.status).toBe(204);
     expect(uploadFiles()).not.toContain(start.headers['docker-upload-uuid']);
+  });
+
+  it('then a client that disconnects mid-layer leaves the upload as it was, and the next push works', async () => {
+    const start = await request(t.app).post('/v2/demo/bad/blobs/uploads/').set('Authorization', `Bearer ${token}`);
+    const id = start.headers['docker-upload-uuid'];
+    const server = http.createServer(t.app).listen(0, '127.0.0.1');
+    await new Promise((r) => server.once('listening', r));
+    try {
+      const { port } = server.address() as AddressInfo;
+      await new Promise<void>((resolve) => {
+        const req = http.request({ port, host: '127.0.0.1', method: 'PATCH', path: start.headers.location, headers: { Authorization: `Bearer ${token}`, 'Content-Length': '50000' } });
+        req.on('error', () => resolve());
+        req.write(Buffer.alloc(20000, 1), () => setTimeout(() => req.destroy(), 50));
+      });
+      // The server notices the aborted request and cuts the chunk off: the status says 0 bytes.
+      let status: request.Response;
+      do status = await request(t.app).get(start.headers.location).set('Authorization', `Bearer ${token}`);
+      while (status.status === 204 && fs.statSync(path.join(t.dataDir, 'registry', 'uploads', id)).size !== 0);
+      expect(status.headers.range).toBe('0-0');
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
+    const bytes = Buffer.from('after the disconnect');
+    const ok = await request(t.app).put(start.headers.location).query({ digest: sha(bytes) }).set('Authorization', `Bearer ${token}`).set('Content-Type', 'application/octet-stream').send(bytes);
+    expect(ok.status).toBe(201);
   });
 
   it('then someone else\'s upload id is BLOB_UPLOAD_UNKNOWN', async () => {
