@@ -14,6 +14,8 @@
 #     (live resize → VERIFY_RESIZE against the engine's update call plus one API round trip)
 #   bash bench/run.sh console [--rounds 5] [--keys 100]
 #     (keystroke round trip: the serial console's websocket vs docker exec -it; needs python3)
+#   bash bench/run.sh registry [--size-mib 1024]
+#     (issue 14 skeleton: docker push / pull / re-push against novadock's /v2/)
 # Figures print as a table and are kept in bench/out/<name>.json. Never part of `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -21,8 +23,8 @@ cd "$(dirname "$0")/.."
 
 which="${1:-}"
 case "$which" in
-  upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|all) shift ;;
-  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|all [options]" ;;
+  upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|registry|all) shift ;;
+  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|registry|all [options]" ;;
 esac
 ensure_docker
 ensure_node_modules
