@@ -18,6 +18,8 @@
 #     (GET /servers p50 by curl while quiet and while 8 clients guess passwords; needs curl)
 #   bash bench/run.sh metrics [--requests 20000]
 #     (what the request metrics add per request: the same app with and without, alternating)
+#   bash bench/run.sh registry [--size-mib 1024]
+#     (issue 14 skeleton: docker push / pull / re-push against novadock's /v2/)
 # Figures print as a table and are kept in bench/out/<name>.json. Never part of `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -25,8 +27,8 @@ cd "$(dirname "$0")/.."
 
 which="${1:-}"
 case "$which" in
-  upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|login-spam|metrics|all) shift ;;
-  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|login-spam|metrics|all [options]" ;;
+  upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|login-spam|metrics|registry|all) shift ;;
+  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|login-spam|metrics|registry|all [options]" ;;
 esac
 ensure_docker
 ensure_node_modules

@@ -16,6 +16,7 @@ import type { Services } from './compose';
 import { loginGuardRouter } from './identity/login-guard-router';
 import { DEFAULT_AUTH_FAILURE_DELAY_MS, DEFAULT_LOGIN, DEFAULT_METRICS_ALLOW } from './config';
 import { metricsEndpoint, requestMetrics } from './http/metrics';
+import { registryRouter } from './registry/router';
 
 export function createApp(services: Services, log: Logger): Express {
   const app = express();
@@ -58,6 +59,9 @@ export function createApp(services: Services, log: Logger): Express {
   app.use('/image', imageRouter({
     publicUrl, tokens: services.tokens, images: services.images, imageMembers: services.imageMembers, imageUploads: services.imageUploads,
   }, log));
+
+  // issue 14: the Docker Registry HTTP API v2 at the root's /v2/ (Glance is /image/v2).
+  app.use('/v2', registryRouter({ registry: services.registry.service, auth: services.registry.auth }, log));
 
   app.use(notFoundHandler());
   app.use(errorHandler('identity', log, publicUrl));

@@ -48,6 +48,8 @@ import { LoginLockoutRepository } from './db/login-lockout-repo';
 import { PasswordPool } from './identity/password-pool';
 import { LoginGuard } from './identity/login-guard';
 import { Metrics } from './metrics/metrics';
+// issue 14: the embedded registry
+import { buildRegistry, RegistryParts } from './registry/build';
 
 export interface Services {
   config: Config;
@@ -72,6 +74,8 @@ export interface Services {
   membership: Membership;
   /** Prometheus metrics of this instance (GET /metrics; issue 18). */
   metrics: Metrics;
+  /** The embedded registry at /v2/ (issue 14). */
+  registry: RegistryParts;
   health(): Promise<{ ok: boolean; database: string; compute_hosts: Record<string, string> }>;
   close(): Promise<void>;
 }
@@ -246,6 +250,8 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   membership.onTick(() => tokens.loadRevocations());
   compute.shelve.start();
   membership.start();
+  // issue 14: the embedded registry
+  const registry = buildRegistry({ config, db, identity, tokens, images, imageRepo, hostImages, secret: tokenSecret(config.dataDir), log });
 
   const health = async () => {
     let database = 'ok';
@@ -268,6 +274,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   };
 
   const close = async () => {
+    registry.stop();
     reconciler.stop();
     compute.shelve.stop();
     compute.hosts.stop();
@@ -282,5 +289,5 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, health, close };
+  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, health, close };
 }

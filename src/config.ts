@@ -176,6 +176,13 @@ export interface Config {
   login?: LoginSettings;
   /** Who may read GET /metrics (issue 18); absent: loopback only. */
   metrics?: MetricsSettings;
+  // ---- issue 14: the embedded registry (/v2/)
+  /** NOVADOCK_REGISTRY_MAX_BLOB_SIZE: largest blob (layer) a push may send, in bytes (default: maxImageSize). */
+  registryMaxBlobSize?: number;
+  /** NOVADOCK_REGISTRY_UPLOAD_TIMEOUT: seconds an upload may sit untouched before the sweep removes it (default 3600). */
+  registryUploadTimeoutSeconds?: number;
+  /** NOVADOCK_REGISTRY_ANONYMOUS_PULL: pulls of repositories holding public images need no login (default false). */
+  registryAnonymousPull?: boolean;
 }
 
 // ---------------------------------------------------------------- metrics (issue 18)
@@ -391,5 +398,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     // issue 18 part 4
     login: loginFrom(env),
     metrics: metricsFrom(env),
+    // issue 14: the embedded registry
+    registryMaxBlobSize: intFrom(env, 'NOVADOCK_REGISTRY_MAX_BLOB_SIZE', intFrom(env, 'NOVADOCK_MAX_IMAGE_SIZE', 16 * 1024 ** 3)),
+    registryUploadTimeoutSeconds: intFrom(env, 'NOVADOCK_REGISTRY_UPLOAD_TIMEOUT', 3600),
+    registryAnonymousPull: boolFrom(env, 'NOVADOCK_REGISTRY_ANONYMOUS_PULL'),
   };
 }

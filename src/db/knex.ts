@@ -27,6 +27,8 @@ import * as consoleAuthTokens from '../../migrations/20261206300000_console_auth
 import * as flavorAccess from '../../migrations/20261207070000_flavor_access'; // issue 18: flavor access
 // issue 18 part 4: login lockout
 import * as loginLockout from '../../migrations/20261207050000_login_lockout';
+// issue 14: the embedded registry
+import * as registry from '../../migrations/20261207030000_registry';
 
 import { dialect } from './dialect';
 
@@ -53,6 +55,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261207070000_flavor_access': flavorAccess, // issue 18: flavor access (the dashboard's Flavors panel)
   // issue 18 part 4: login lockout
   '20261207050000_login_lockout': loginLockout,
+  '20261207030000_registry': registry, // issue 14: the embedded registry
 };
 
 class ListedMigrations implements Knex.MigrationSource<string> {

@@ -40,6 +40,8 @@ export class ImageService {
   private readonly access: ImageAccess;
   private readonly tasks: Background;
   private readonly log: Logger;
+  /** Told of every deleted image (the registry drops the tag it was: issue 14). */
+  private readonly deletedListeners: ((image: ImageRecord) => Promise<void>)[] = [];
 
   constructor(deps: ImageServiceDeps) {
     this.repo = deps.repo;
@@ -142,6 +144,7 @@ export class ImageService {
       throw notFound(`Failed to find image ${id} to delete`);
     }
     await this.store.delete(id).catch((e) => this.log.error({ err: e, image_id: id }, 'could not remove the image data'));
+    for (const fn of this.deletedListeners) await fn(removed).catch((e) => this.log.error({ err: e, image_id: id }, 'a listener of image deletion failed'));
     if (removed.engine_image_id) await this.tasks.track(this.removeEngineImage(removed.engine_image_id, id));
   }
 
@@ -186,6 +189,11 @@ export class ImageService {
   /** Resolves when no upload, snapshot copy or engine clean-up is in flight (the shared Background tracker). */
   idle(): Promise<void> {
     return this.tasks.idle();
+  }
+
+  /** Calls `fn` after each image deletion through the API (the registry's tags follow their images). */
+  whenDeleted(fn: (image: ImageRecord) => Promise<void>): void {
+    this.deletedListeners.push(fn);
   }
 
   // ================================================================ helpers

@@ -191,6 +191,23 @@ export interface ImageBackend {
   removeImage(imageRef: string): Promise<void>;
   /** The image as an archive stream (`docker save`), to copy it into the image store. */
   exportImage(imageRef: string): Promise<Readable>;
+  /**
+   * Pulls an image from novadock's registry (issue 14) by digest, presenting `pull.token`
+   * (X-Registry-Auth); only the layers the engine lacks travel, and the engine checks each
+   * digest. Resolves when the engine has it; the caller checks `pull.imageId` with hasImage.
+   * Optional: a driver without it boots pushed images only where the engine already has them.
+   */
+  pullImage?(pull: RegistryPull): Promise<void>;
+}
+
+/** An image in novadock's registry, as an engine pulls it. */
+export interface RegistryPull {
+  /** `<registry host:port>/<repository>@sha256:…` */
+  reference: string;
+  /** A short-lived registry token allowing pull of the repository. */
+  token: string;
+  /** The engine id the pull must produce (the manifest's config digest). */
+  imageId: string;
 }
 
 /**

@@ -16,7 +16,7 @@ import { Background } from '../background';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ImageStore } from '../store/image-store';
-import type { ComputeDriver, ImageNamed } from './driver';
+import type { ComputeDriver, ImageNamed, RegistryPull } from './driver';
 import type { DriverRegistry } from './registry';
 
 /** What HostImages needs to know of an image (an ImageRecord has both). */
@@ -24,7 +24,12 @@ export interface HostImage {
   id: string;
   /** The engine id recorded at upload; null for images that are not docker archives. */
   engine_image_id: string | null;
+  /** The image's properties (a pushed image's name its registry repository and manifest). */
+  properties?: Record<string, string>;
 }
+
+/** Where an image with no stored archive can be pulled from (novadock's registry), if anywhere. */
+export type PullSource = (image: HostImage) => Promise<RegistryPull | undefined>;
 
 /** The engine an upload loads into, for the length of one upload. */
 export interface UploadEngine {
@@ -67,6 +72,8 @@ export class HostImages {
    * ImageNotOnHost and the caller asks again with `recheck`.
    */
   private readonly present = new Set<string>();
+  /** Set once the registry is built (issue 14): pushed images have no archive in the store. */
+  private pullSource: PullSource | undefined;
 
   constructor(deps: HostImagesDeps) {
     this.drivers = deps.drivers;
@@ -93,9 +100,14 @@ export class HostImages {
     if (running) return running;
     const p = (async () => {
       if (await driver.hasImage(ref)) return;
-      if (!(await this.store.has(image.id))) throw new Error(`Image ${image.id} has no data in the image store: upload it again.`);
-      const data = await this.store.read(image.id);
-      await driver.loadImage(data, { replay: () => this.store.read(image.id) });
+      if (await this.store.has(image.id)) {
+        const data = await this.store.read(image.id);
+        await driver.loadImage(data, { replay: () => this.store.read(image.id) });
+      } else {
+        const pull = driver.pullImage ? await this.pullSource?.(image) : undefined;
+        if (!pull || !driver.pullImage) throw new Error(`Image ${image.id} has no data in the image store: upload it again.`);
+        await driver.pullImage(pull);
+      }
       if (!(await driver.hasImage(ref))) throw new Error(`Image ${image.id} did not load as ${ref} on compute host ${driver.host}.`);
     })().then(() => {
       this.present.add(key);
@@ -106,6 +118,11 @@ export class HostImages {
     } finally {
       this.loading.delete(key);
     }
+  }
+
+  /** Images with no stored archive are pulled from where `source` says (the registry, issue 14). */
+  usePulls(source: PullSource): void {
+    this.pullSource = source;
   }
 
   /**

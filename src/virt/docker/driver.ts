@@ -39,6 +39,7 @@ import {
   OwnedInstance,
   ImageNamed,
   EngineCallError,
+  RegistryPull,
 } from '../driver';
 import { call, connect, statusOf, callOn } from './client';
 import { DEFAULT_LIMITS, demuxLogs, infoFromInspect, infoFromListing, Limits, SERVER_ID, validateSpec } from './containers';
@@ -104,6 +105,10 @@ export class DockerDriver implements ComputeDriver {
 
   exportImage(imageRef: string): Promise<Readable> {
     return this.images.exportImage(imageRef);
+  }
+
+  pullImage(pull: RegistryPull): Promise<void> {
+    return this.images.pullImage(pull);
   }
 
   releaseUnnamedImages(named: ImageNamed): void {

@@ -15,7 +15,7 @@ import { Readable, Transform, TransformCallback, Writable, pipeline } from 'node
 import zlib from 'node:zlib';
 import type Docker from 'dockerode';
 import tar from 'tar-stream';
-import { HypervisorUnavailable, InvalidImageArchive, LoadOptions } from '../driver';
+import { HypervisorUnavailable, InvalidImageArchive, LoadOptions, RegistryPull } from '../driver';
 import { BaseLayerShortcut, CARRIER_LABEL } from './base-layer';
 import { call, engineMessage, isUnreachable, statusOf, translate } from './client';
 import { JsonObjectSplitter } from './json-stream';
@@ -183,6 +183,21 @@ export class DockerImages {
       if (statusOf(e) === 404) return undefined;
       throw translate(this.host, e);
     }
+  }
+
+  /**
+   * Pulls by digest from novadock's registry with a registry token (X-Registry-Auth
+   * `registrytoken`, which the engine sends as a Bearer token). The engine reports failures as
+   * `error` messages in its progress stream, not as a status.
+   */
+  async pullImage(pull: RegistryPull): Promise<void> {
+    const stream = await call(this.host, async () => (await this.docker.pull(pull.reference, { authconfig: { registrytoken: pull.token } })) as unknown as Readable);
+    const splitter = new JsonObjectSplitter();
+    let failure: string | undefined;
+    for await (const chunk of stream) {
+      for (const m of splitter.push(chunk as Buffer) as { error?: string }[]) if (m.error && !failure) failure = m.error;
+    }
+    if (failure) throw new Error(`Compute host ${this.host} could not pull ${pull.reference}: ${failure}`);
   }
 
   async exportImage(imageRef: string): Promise<Readable> {

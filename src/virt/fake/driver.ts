@@ -27,6 +27,7 @@ import {
   ImageNotOnHost,
   SpawnFailed,
   ImageNamed,
+  RegistryPull,
 } from '../driver';
 import { FakeEngine, FakeInstance, FakeMoves } from './moves';
 import { fakeDiagnostics } from './diagnostics';
@@ -154,6 +155,16 @@ export class FakeDriver extends FakeEngineCore implements ComputeDriver {
     await this.enter('exportImage');
     return this.images.export(imageRef, this.host);
   }
+
+  /** Pulls from novadock's registry: the image the pull names appears (no archive: it cannot be exported). */
+  async pullImage(pull: RegistryPull): Promise<void> {
+    await this.enter('pullImage');
+    this.pulls.push(pull);
+    if (!this.images.has(pull.imageId)) this.images.add({ imageId: pull.imageId, repoTags: [], files: new Map() });
+  }
+
+  /** Every registry pull asked of this engine, in order (for assertions). */
+  readonly pulls: RegistryPull[] = [];
 
   // ---------------------------------------------------------------- ComputeDriver
 

@@ -1,0 +1,64 @@
+/**
+ * RegistryImages: the Glance side of the embedded registry (src/registry). A pushed
+ * `<project>/<name>:<tag>` is a Glance image — docker/raw, owned by the project, named
+ * `<name>:<tag>`, active at once, its size the sum of its blobs, its engine id the config digest,
+ * properties naming the repository and manifest digest. Pushing the tag again makes a new image
+ * and hides the old one (os_hidden), as a registry moves a tag.
+ */
+import crypto from 'node:crypto';
+import type { Logger } from 'pino';
+import type { ImageRepository, NewImage } from '../db/image-repo';
+import { now } from '../clock';
+import type { RegistryCatalogue, TaggedImage } from '../registry/registry-service';
+
+/** Image properties a pushed image carries. */
+export const REGISTRY_PROPERTIES = { repository: 'registry_repository', manifestDigest: 'registry_manifest_digest' } as const;
+
+export class RegistryImages implements RegistryCatalogue {
+  constructor(private readonly repo: ImageRepository, private readonly log: Logger) {}
+
+  async tagged(t: TaggedImage, previousImageId: string | null): Promise<string> {
+    const at = now();
+    const rec: NewImage = {
+      id: crypto.randomUUID(),
+      name: `${t.repository.split('/').slice(1).join('/')}:${t.tag}`,
+      visibility: 'private',
+      protected: false,
+      os_hidden: false,
+      checksum: null,
+      os_hash_algo: null,
+      os_hash_value: null,
+      owner: t.projectId,
+      size: null,
+      virtual_size: null,
+      container_format: 'docker',
+      disk_format: 'raw',
+      min_ram: 0,
+      min_disk: 0,
+      engine_image_id: null,
+      properties: { [REGISTRY_PROPERTIES.repository]: t.repository, [REGISTRY_PROPERTIES.manifestDigest]: t.manifestDigest },
+      tags: [],
+      created_at: at,
+      updated_at: at,
+    };
+    await this.repo.create(rec);
+    await this.repo.transition(rec.id, 'queued', 'active', { size: t.size, engine_image_id: t.configDigest });
+    if (previousImageId) await this.repo.edit(previousImageId, () => ({ os_hidden: true }));
+    return rec.id;
+  }
+
+  async untagged(imageIds: string[]): Promise<void> {
+    for (const id of imageIds) {
+      await this.repo.delete(id).catch((err) => this.log.warn({ err, image_id: id }, 'could not remove the image of a deleted registry manifest'));
+    }
+  }
+
+  /** Whether any image of `imageIds` is public or community (anonymous and cross-project pulls). */
+  async anyPublic(imageIds: string[]): Promise<boolean> {
+    for (const id of imageIds) {
+      const img = await this.repo.get(id);
+      if (img && (img.visibility === 'public' || img.visibility === 'community')) return true;
+    }
+    return false;
+  }
+}

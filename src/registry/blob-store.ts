@@ -1,0 +1,134 @@
+/**
+ * Blob bytes on disk, once per digest: <root>/blobs/sha256/<hex>. An upload streams into
+ * <root>/uploads/<id> while it is hashed (never held in memory); it becomes a blob only when its
+ * digest matches, by rename. A chunk that fails part-way (the client went away, the size cap was
+ * passed) is cut off again, so the upload is as it was before that chunk.
+ *
+ * The hash of an upload is kept in memory between its chunks; an upload continued in another
+ * process (or after a restart) is hashed again from its file when it is finished.
+ */
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import path from 'node:path';
+import { Transform, type Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { RegistryError } from './errors';
+
+export const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
+
+interface HashState {
+  hash: crypto.Hash;
+  offset: number;
+}
+
+export class BlobStore {
+  private readonly blobs: string;
+  private readonly uploads: string;
+  private readonly hashes = new Map<string, HashState>();
+
+  constructor(root: string, private readonly maxBlobSize: number) {
+    this.blobs = path.join(root, 'blobs', 'sha256');
+    this.uploads = path.join(root, 'uploads');
+    fs.mkdirSync(this.blobs, { recursive: true });
+    fs.mkdirSync(this.uploads, { recursive: true });
+  }
+
+  private blobPath(digest: string): string {
+    if (!DIGEST_PATTERN.test(digest)) throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { digest });
+    return path.join(this.blobs, digest.slice('sha256:'.length));
+  }
+
+  private uploadPath(id: string): string {
+    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { id });
+    return path.join(this.uploads, id);
+  }
+
+  async has(digest: string): Promise<boolean> {
+    try {
+      await fs.promises.access(this.blobPath(digest));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** The blob's bytes, whole or from `start` to `end` inclusive. */
+  open(digest: string, range?: { start: number; end: number }): Readable {
+    return fs.createReadStream(this.blobPath(digest), range ? { start: range.start, end: range.end } : {});
+  }
+
+  /** Starts an upload: an empty file. */
+  async startUpload(id: string): Promise<void> {
+    await fs.promises.writeFile(this.uploadPath(id), Buffer.alloc(0), { flag: 'wx' });
+    this.hashes.set(id, { hash: crypto.createHash('sha256'), offset: 0 });
+  }
+
+  /**
+   * Appends `data` at `offset` (the upload's recorded length) and resolves to the new length.
+   * On any failure the file is cut back to `offset` and the error rethrown; passing the size cap
+   * is SIZE_INVALID.
+   */
+  async append(id: string, offset: number, data: Readable): Promise<number> {
+    const file = this.uploadPath(id);
+    const state = this.hashes.get(id);
+    const hash = state && state.offset === offset ? state.hash.copy() : undefined;
+    this.hashes.delete(id);
+    let written = 0;
+    const max = this.maxBlobSize;
+    const counter = new Transform({
+      transform(chunk: Buffer, _enc, cb) {
+        written += chunk.length;
+        if (offset + written > max) return cb(new RegistryError('SIZE_INVALID', `blob is larger than the registry's limit of ${max} bytes`, { limit: max }));
+        hash?.update(chunk);
+        cb(null, chunk);
+      },
+    });
+    try {
+      await pipeline(data, counter, fs.createWriteStream(file, { flags: 'r+', start: offset }));
+    } catch (e) {
+      await fs.promises.truncate(file, offset).catch(() => undefined);
+      throw e;
+    }
+    if (hash) this.hashes.set(id, { hash, offset: offset + written });
+    return offset + written;
+  }
+
+  /**
+   * Makes the upload (of `length` bytes) the blob `digest` when its bytes hash to it
+   * (DIGEST_INVALID otherwise, the upload kept). Resolves to the blob's size.
+   */
+  async commit(id: string, length: number, digest: string): Promise<number> {
+    const target = this.blobPath(digest);
+    const file = this.uploadPath(id);
+    const state = this.hashes.get(id);
+    let actual: string;
+    if (state && state.offset === length) actual = `sha256:${state.hash.copy().digest('hex')}`;
+    else {
+      const h = crypto.createHash('sha256');
+      await pipeline(fs.createReadStream(file, { start: 0, end: Math.max(0, length - 1) }), h);
+      actual = length === 0 ? `sha256:${crypto.createHash('sha256').digest('hex')}` : `sha256:${h.digest('hex')}`;
+    }
+    if (actual !== digest) throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { digest });
+    await fs.promises.truncate(file, length);
+    await fs.promises.rename(file, target);
+    this.hashes.delete(id);
+    return length;
+  }
+
+  /** Cuts an upload back to `length` bytes (a chunk that did not match its Content-Range). */
+  async cut(id: string, length: number): Promise<void> {
+    this.hashes.delete(id);
+    await fs.promises.truncate(this.uploadPath(id), length);
+  }
+
+  /** Throws an upload's bytes away (absent is fine). */
+  async dropUpload(id: string): Promise<void> {
+    this.hashes.delete(id);
+    await fs.promises.rm(this.uploadPath(id), { force: true });
+  }
+
+  /** Removes a blob's file (absent is fine). */
+  async remove(digest: string): Promise<void> {
+    await fs.promises.rm(this.blobPath(digest), { force: true });
+  }
+}

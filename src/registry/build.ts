@@ -1,0 +1,66 @@
+/**
+ * The embedded registry's pieces, built for the composition root: repository, blob store under
+ * <dataDir>/registry, pushed content, Glance catalogue, auth, service, and the sweep of abandoned
+ * uploads (a timer `stop()` ends).
+ */
+import path from 'node:path';
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import type { Db } from '../db/knex';
+import type { IdentityRepository } from '../db/identity-repo';
+import type { ImageRepository } from '../db/image-repo';
+import { RegistryRepository } from '../db/registry-repo';
+import type { TokenService } from '../identity/token-service';
+import type { ImageService } from '../image/image-service';
+import { REGISTRY_PROPERTIES, RegistryImages } from '../image/registry-images';
+import type { HostImages } from '../virt/host-images';
+import { BlobStore } from './blob-store';
+import { PushedContent } from './pushed-content';
+import { RegistryAuth } from './registry-auth';
+import { RegistryService } from './registry-service';
+
+export interface RegistryParts {
+  service: RegistryService;
+  auth: RegistryAuth;
+  stop(): void;
+}
+
+/** Registry tokens live this long (distribution's token servers hand out 5 minutes). */
+const TOKEN_TTL_SECONDS = 300;
+/** How often abandoned uploads are looked for. */
+const SWEEP_INTERVAL_MS = 60_000;
+
+export function buildRegistry(deps: {
+  config: Config; db: Db; identity: IdentityRepository; tokens: TokenService; images: ImageService; imageRepo: ImageRepository; hostImages: HostImages; secret: string; log: Logger;
+}): RegistryParts {
+  const { config, log } = deps;
+  const repo = new RegistryRepository(deps.db);
+  const blobs = new BlobStore(path.join(config.dataDir, 'registry'), config.registryMaxBlobSize ?? config.maxImageSize);
+  const catalogue = new RegistryImages(deps.imageRepo, log);
+  const service = new RegistryService({
+    repo, blobs, pushed: new PushedContent(repo, blobs), catalogue, uploadTimeoutMs: (config.registryUploadTimeoutSeconds ?? 3600) * 1000, log,
+  });
+  const auth = new RegistryAuth({
+    identity: deps.identity,
+    tokens: deps.tokens,
+    secret: deps.secret,
+    publicUrl: config.publicUrl,
+    ttlSeconds: TOKEN_TTL_SECONDS,
+    anonymousPull: config.registryAnonymousPull ?? false,
+    isPublic: async (repository) => catalogue.anyPublic(await repo.imageIds(repository)),
+  });
+  deps.images.whenDeleted((image) => service.imageDeleted(image, REGISTRY_PROPERTIES));
+  // A pushed image has no archive in the store: a compute host lacking it pulls it from here, by digest.
+  const registryHost = new URL(config.publicUrl).host;
+  deps.hostImages.usePulls(async (image) => {
+    const repository = image.properties?.[REGISTRY_PROPERTIES.repository];
+    const digest = image.properties?.[REGISTRY_PROPERTIES.manifestDigest];
+    if (!repository || !digest || !image.engine_image_id) return undefined;
+    return { reference: `${registryHost}/${repository}@${digest}`, token: auth.pullToken(repository), imageId: image.engine_image_id };
+  });
+  const timer = setInterval(() => {
+    service.sweep().catch((err) => log.warn({ err }, 'registry upload sweep failed'));
+  }, SWEEP_INTERVAL_MS);
+  timer.unref();
+  return { service, auth, stop: () => clearInterval(timer) };
+}
