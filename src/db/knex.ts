@@ -24,6 +24,8 @@ import * as quotas from '../../migrations/20261206500000_quotas';
 import * as autoDiskConfig from '../../migrations/20261206400000_auto_disk_config';
 import * as resizeFlavors from '../../migrations/20261206100000_resize_flavors';
 import * as consoleAuthTokens from '../../migrations/20261206300000_console_auth_tokens';
+// issue 14: registry archive indexes
+import * as imageArchiveIndexes from '../../migrations/20261207040000_image_archive_indexes';
 
 import { dialect } from './dialect';
 
@@ -47,6 +49,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261206400000_auto_disk_config': autoDiskConfig,
   '20261206100000_resize_flavors': resizeFlavors,
   '20261206300000_console_auth_tokens': consoleAuthTokens, // issue 15: serial console
+  '20261207040000_image_archive_indexes': imageArchiveIndexes, // issue 14: registry archive indexes
 };
 
 class ListedMigrations implements Knex.MigrationSource<string> {
