@@ -22,6 +22,7 @@ import type { ImageRecord } from './image-record';
 import { canTransition } from './image-status';
 import { dataColumns, ingest, IngestFailed, IngestResult } from './ingest';
 import type { Background } from '../background';
+import { keepPassIndex, type ArchiveIndexSink } from '../registry/archive-indexes';
 
 export interface ImageUploadsDeps {
   repo: ImageRepository;
@@ -33,6 +34,8 @@ export interface ImageUploadsDeps {
   /** Largest upload accepted, in bytes (tooLarge above). */
   maxImageSize: number;
   log: Logger;
+  /** Where the registry's index of a docker archive, made by the pass, is kept (issue 14). */
+  archiveIndexes?: ArchiveIndexSink;
 }
 
 export interface UploadOptions {
@@ -66,8 +69,10 @@ export class ImageUploads {
   private readonly tasks: Background;
   private readonly maxImageSize: number;
   private readonly log: Logger;
+  private readonly archiveIndexes?: ArchiveIndexSink;
 
   constructor(deps: ImageUploadsDeps) {
+    this.archiveIndexes = deps.archiveIndexes;
     this.repo = deps.repo;
     this.store = deps.store;
     this.engines = deps.engines;
@@ -160,6 +165,7 @@ export class ImageUploads {
         if (!current) throw gone(`Image ${id} could not be found after upload. The image may have been deleted during the upload.`);
         throw invalidState(msg.imageStatusTransition(current.status, 'active'));
       }
+      await keepPassIndex(this.archiveIndexes, id, archive, this.log);
       this.log.info({ image_id: id, size: result.size, engine_image_id: archive?.imageId }, 'image uploaded');
       return (await this.repo.get(id))!;
     } catch (e) {

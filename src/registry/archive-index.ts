@@ -23,6 +23,7 @@
 import crypto from 'node:crypto';
 import { finished, Readable } from 'node:stream';
 import tar from 'tar-stream';
+import type { ArchiveLayout } from '../virt/image-archive';
 
 export const MEDIA = {
   dockerManifest: 'application/vnd.docker.distribution.manifest.v2+json',
@@ -243,28 +244,34 @@ function conclude(manifestText: string, entries: Map<string, Entry>, small: Map<
   const cfg = resolveFile(entries, normalise(m.Config));
   const cfgBytes = cfg && small.get(cfg.path);
   if (!cfg || !cfgBytes) throw new ArchiveNotServable(`the config '${m.Config}' is not in the archive`);
-  let diffIds: string[];
-  try {
-    const c = JSON.parse(cfgBytes.toString('utf8')) as { rootfs?: { diff_ids?: unknown } };
-    diffIds = c.rootfs?.diff_ids as string[];
-    if (!Array.isArray(diffIds) || diffIds.some((d) => typeof d !== 'string')) throw new Error('no diff_ids');
-  } catch {
-    throw new ArchiveNotServable(`the config '${m.Config}' does not list rootfs.diff_ids`);
-  }
-  if (diffIds.length !== m.Layers.length) {
-    throw new ArchiveNotServable(`the config lists ${diffIds.length} diff_ids but manifest.json ${m.Layers.length} layers`);
-  }
+  const diffIds = diffIdsOf(cfgBytes, m.Layers.length);
+  if (!diffIds) throw new ArchiveNotServable(`the config '${m.Config}' does not list one rootfs.diff_id per layer of manifest.json`);
   const files = (m.Layers as string[]).map((l) => {
     const f = resolveFile(entries, normalise(l));
     if (!f) throw new ArchiveNotServable(`the layer '${l}' is not in the archive`);
     return f.file;
   });
   const compressions = files.map((f) => compressionOf(f.head));
-  const oci = entries.has('oci-layout') || entries.has('index.json') || compressions.includes('zstd');
-  const config = { digest: `sha256:${cfg.file.sha256}`, size: cfg.file.size, offset: cfg.file.offset, mediaType: oci ? MEDIA.ociConfig : MEDIA.dockerConfig, bytes: cfgBytes };
-  const layers: ArchiveLayer[] = files.map((f, i) => ({
-    digest: `sha256:${f.sha256}`, size: f.size, offset: f.offset, compression: compressions[i], mediaType: layerMediaType(oci, compressions[i]),
-  }));
+  return buildIndex({
+    oci: entries.has('oci-layout') || entries.has('index.json'),
+    config: { digest: `sha256:${cfg.file.sha256}`, size: cfg.file.size, offset: cfg.file.offset, bytes: cfgBytes },
+    layers: files.map((f, i) => ({ digest: `sha256:${f.sha256}`, size: f.size, offset: f.offset, compression: compressions[i] })),
+    diffIds,
+    repoTags: Array.isArray(m.RepoTags) ? (m.RepoTags as unknown[]).filter((t): t is string => typeof t === 'string') : [],
+  });
+}
+
+/** The index, from where the blobs are and what they hash to: the manifest is made here. */
+function buildIndex(a: {
+  oci: boolean;
+  config: { digest: string; size: number; offset: number; bytes: Buffer };
+  layers: { digest: string; size: number; offset: number; compression: LayerCompression }[];
+  diffIds: string[];
+  repoTags: string[];
+}): ArchiveIndex {
+  const oci = a.oci || a.layers.some((l) => l.compression === 'zstd');
+  const config = { ...a.config, mediaType: oci ? MEDIA.ociConfig : MEDIA.dockerConfig };
+  const layers: ArchiveLayer[] = a.layers.map((l) => ({ ...l, mediaType: layerMediaType(oci, l.compression) }));
   const manifestMedia = oci ? MEDIA.ociManifest : MEDIA.dockerManifest;
   const bytes = Buffer.from(JSON.stringify({
     schemaVersion: 2,
@@ -272,16 +279,47 @@ function conclude(manifestText: string, entries: Map<string, Entry>, small: Map<
     config: { mediaType: config.mediaType, digest: config.digest, size: config.size },
     layers: layers.map((l) => ({ mediaType: l.mediaType, digest: l.digest, size: l.size })),
   }));
-  const repoTags = Array.isArray(m.RepoTags) ? (m.RepoTags as unknown[]).filter((t): t is string => typeof t === 'string') : [];
   return {
     layout: oci ? 'oci' : 'docker',
     imageId: config.digest,
     config,
     layers,
-    diffIds,
+    diffIds: a.diffIds,
     manifest: { mediaType: manifestMedia, digest: `sha256:${sha256hex(bytes)}`, bytes },
-    repoTags,
+    repoTags: a.repoTags,
   };
+}
+
+/** The diff_ids a config lists, or undefined when it lists none that fit `layers` layers. */
+function diffIdsOf(config: Buffer, layers: number): string[] | undefined {
+  try {
+    const ids = (JSON.parse(config.toString('utf8')) as { rootfs?: { diff_ids?: unknown } }).rootfs?.diff_ids;
+    return Array.isArray(ids) && ids.length === layers && ids.every((d) => typeof d === 'string' && /^sha256:[a-f0-9]{64}$/.test(d)) ? ids as string[] : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The index from what the upload's one pass saw (src/virt/image-archive.ts `layout`), with no
+ * second read: offsets and the config come from the pass, and an uncompressed layer's digest is
+ * its diff_id, which the engine checked against the layer's bytes when it loaded them (moby
+ * refuses a load whose layer hashes otherwise; a snapshot's archive is the engine's own save).
+ * So this is for archives an engine loaded or wrote. A compressed layer too big to have been
+ * hashed on the way leaves it undefined: the index is then made on first use.
+ */
+export function indexFromLayout(layout: ArchiveLayout, repoTags: string[]): ArchiveIndex | undefined {
+  const diffIds = diffIdsOf(layout.config.bytes, layout.layers.length);
+  if (!diffIds) return undefined;
+  const layers: { digest: string; size: number; offset: number; compression: LayerCompression }[] = [];
+  for (const [i, l] of layout.layers.entries()) {
+    const compression = compressionOf(l.head);
+    const digest = l.sha256 ? `sha256:${l.sha256}` : compression === 'none' ? diffIds[i] : undefined;
+    if (!digest) return undefined;
+    layers.push({ digest, size: l.size, offset: l.offset, compression });
+  }
+  const c = layout.config;
+  return buildIndex({ oci: layout.oci, config: { digest: `sha256:${c.sha256}`, size: c.size, offset: c.offset, bytes: c.bytes }, layers, diffIds, repoTags });
 }
 
 /** The config or a layer of the index, by digest (undefined when it names neither). */

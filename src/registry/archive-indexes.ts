@@ -4,16 +4,35 @@
  * file. Uploaded tarballs and server snapshots alike: both are `docker save` archives in the
  * image store under their Glance id.
  *
- * Not computed during the upload's one pass: a layer's digest is a sha256 over all its bytes,
- * ~0.5 s of CPU per GiB, which on the pass (or on the hashing thread that already trails it)
- * would slow the upload the issue asks to speed up. `warm()` indexes an image in the background
- * right after it becomes active, so the first pull rarely waits.
+ * Usually it is made by the upload's (or snapshot's) one pass at no extra cost (`keepPassIndex`,
+ * from what the inspector saw: offsets, the config, and the diff_ids the engine checked), so no
+ * second read is needed; only an archive whose big layers are compressed (their digests would
+ * need a sha256 of all their bytes, which the pass does not spend) or one stored before this
+ * existed is indexed here on first use, by one read of the stored file. `warm()` does that in the
+ * background.
  */
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { ArchiveIndexRepository, IndexedImage } from '../db/archive-index-repo';
 import type { ImageStore } from '../store/image-store';
-import { ArchiveBlob, ArchiveIndex, indexImageArchive, openArchiveBlob } from './archive-index';
+import type { ImageArchiveInfo } from '../virt/image-archive';
+import { ArchiveBlob, ArchiveIndex, indexFromLayout, indexImageArchive, openArchiveBlob } from './archive-index';
+
+/** Where a pass keeps the index it made (ArchiveIndexRepository). */
+export interface ArchiveIndexSink {
+  put(imageId: string, index: ArchiveIndex): Promise<boolean>;
+}
+
+/**
+ * Keeps the index an upload or snapshot pass made of image `imageId`'s archive, when the pass
+ * could make one (see indexFromLayout). Never fails the caller: without it, the index is made
+ * on first use.
+ */
+export async function keepPassIndex(sink: ArchiveIndexSink | undefined, imageId: string, info: ImageArchiveInfo | undefined, log: Logger): Promise<void> {
+  const index = sink && info?.layout ? indexFromLayout(info.layout, info.repoTags) : undefined;
+  if (!sink || !index) return;
+  await sink.put(imageId, index).catch((err) => log.warn({ err, image_id: imageId }, 'the registry index of the image archive was not kept'));
+}
 
 export interface ArchiveIndexesDeps {
   repo: ArchiveIndexRepository;

@@ -15,7 +15,8 @@ import zlib from 'node:zlib';
 import { spawn } from 'node:child_process';
 import { pipeline } from 'node:stream/promises';
 import { Readable } from 'node:stream';
-import { ArchiveIndex, findBlob, indexImageArchive, openArchiveBlob } from '../../src/registry/archive-index';
+import { ArchiveIndex, findBlob, indexFromLayout, indexImageArchive, openArchiveBlob } from '../../src/registry/archive-index';
+import { inspectImageArchive } from '../../src/virt/image-archive';
 import { writeImageArchive, WriterBlob } from '../../src/registry/archive-writer';
 import { FileImageStore } from '../../src/store/file-store';
 import { busyboxImage } from '../helpers/test-image';
@@ -94,6 +95,9 @@ describe('docker pull of an archive served as byte ranges of the stored file', (
   it('when the engine pulls a docker-save archive of busybox, then the image has the config digest for id, its layers, and runs', async () => {
     const { index } = served.get(`nd-test-${salt}/busybox`)!;
     expect(index.imageId).toBe(busybox.imageId);
+    // What an upload's pass keeps (no layer hashed: the diff_ids the engine checks) is this same index.
+    const seen = await inspectImageArchive(fs.createReadStream(busybox.path), { maxBytes: 1 << 30 });
+    expect(indexFromLayout(seen.layout!, seen.repoTags)).toEqual(index);
     const ref = `127.0.0.1:${port}/nd-test-${salt}/busybox:latest`;
     await engine(['pull', ref]);
     engineImages.push(index.imageId);
