@@ -131,6 +131,7 @@ export class ImageUploads {
           tooLarge: () => this.overCap(),
           sink: pending.sink,
           sinkFile: pending.file,
+          expectedBytes: opts.contentLength ?? opts.declaredSize,
           engine: docker ? {
             load: (archiveStream, replay) => engine.load(archiveStream, replay).catch((e) => {
               throw engineError(engine, e);
