@@ -1,7 +1,9 @@
 /**
  * Upload throughput: a ~1 GiB docker-save archive through PUT /image/v2/images/{id}/file against
  * `docker load` of the same file (the engine's load API, as `docker load -i` calls it), in one run,
- * and the server's memory while it streams.
+ * and the server's memory while it streams. Both sides are fed by the same neutral client,
+ * `curl -T FILE` (issue 14): a client in this process would share its CPU with neither side
+ * equally.
  *
  *   bash bench/run.sh upload [--size-mib 1024] [--rounds 5] [--settle-ms 2000]
  *
@@ -15,9 +17,8 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
-import http from 'node:http';
 import path from 'node:path';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { ROOT } from '../test/helpers/server';
 import { api, Api, busyboxBinary, docker, main, median, memoryOf, ms, now, numArg, report, sampleRss, sleep, startBenchServer } from './lib';
 
@@ -61,34 +62,42 @@ async function removeFromEngine(imageId: string): Promise<void> {
   await docker.getImage(imageId).remove({ force: true }).catch(() => undefined);
 }
 
-/** `docker load -i FILE`: the engine's load API fed from the file; ms until the engine has it. */
-async function dockerLoad(file: string, imageId: string): Promise<number> {
-  const t = now();
-  const stream = await docker.loadImage(fs.createReadStream(file), { quiet: true });
-  await new Promise<void>((resolve, reject) => {
-    stream.on('data', () => undefined);
-    stream.on('end', resolve);
-    stream.on('error', reject);
-  });
-  const took = ms(t);
-  await docker.getImage(imageId).inspect(); // it is there
-  return took;
-}
-
-/** PUT the file with Content-Length, streamed from disk; ms until the 204. */
-function put(a: Api, id: string, file: string): Promise<number> {
-  const size = fs.statSync(file).size;
-  const url = new URL(`${a.srv.url}/image/v2/images/${id}/file`);
+/**
+ * Runs curl (the neutral client: the same program, the same reads of the file, on both sides)
+ * and resolves to the ms until it exits, with its HTTP status and body.
+ */
+function curl(args: string[]): Promise<{ took: number; status: number; body: string }> {
   const t = now();
   return new Promise((resolve, reject) => {
-    const req = http.request(url, { method: 'PUT', headers: { 'X-Auth-Token': a.token, 'Content-Type': 'application/octet-stream', 'Content-Length': size } }, (res) => {
-      let body = '';
-      res.on('data', (c) => (body += c));
-      res.on('end', () => (res.statusCode === 204 ? resolve(ms(t)) : reject(new Error(`upload: ${res.statusCode} ${body}`))));
+    const p = spawn('curl', ['--silent', '--show-error', '--output', '-', '--write-out', '\n%{http_code}', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    p.stdout.on('data', (c) => (out += c));
+    p.stderr.on('data', (c) => (err += c));
+    p.on('error', reject);
+    p.on('close', (code) => {
+      const took = ms(t);
+      if (code !== 0) return reject(new Error(`curl exited ${code}: ${err}`));
+      const nl = out.lastIndexOf('\n');
+      resolve({ took, status: Number(out.slice(nl + 1)), body: out.slice(0, nl) });
     });
-    req.on('error', reject);
-    fs.createReadStream(file, { highWaterMark: 1024 * 1024 }).pipe(req);
   });
+}
+
+/** `curl -T FILE` to the engine's load API (what `docker load -i` calls); ms until the engine has it. */
+async function dockerLoad(file: string, imageId: string): Promise<number> {
+  const socket = process.env.DOCKER_HOST?.replace(/^unix:\/\//, '') ?? '/var/run/docker.sock';
+  const r = await curl(['--unix-socket', socket, '-X', 'POST', '-H', 'Content-Type: application/x-tar', '-T', file, 'http://localhost/images/load?quiet=1']);
+  if (r.status !== 200 || /"error"/.test(r.body)) throw new Error(`docker load: ${r.status} ${r.body}`);
+  await docker.getImage(imageId).inspect(); // it is there
+  return r.took;
+}
+
+/** `curl -T FILE` to PUT …/file; ms until the 204. */
+async function put(a: Api, id: string, file: string): Promise<number> {
+  const r = await curl(['-X', 'PUT', '-H', `X-Auth-Token: ${a.token}`, '-H', 'Content-Type: application/octet-stream', '-T', file, `${a.srv.url}/image/v2/images/${id}/file`]);
+  if (r.status !== 204) throw new Error(`upload: ${r.status} ${r.body}`);
+  return r.took;
 }
 
 main(async (cleanups) => {

@@ -18,6 +18,7 @@ import { DriverRegistry } from './virt/registry';
 import { HostImages } from './virt/host-images';
 import type { ImageStore } from './store/image-store';
 import { ImageRepository } from './db/image-repo';
+import { ArchiveIndexRepository } from './db/archive-index-repo';
 import { ImageService } from './image/image-service';
 import { ImageAccess } from './image/image-access';
 import { ImageMembers } from './image/image-members';
@@ -182,8 +183,10 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   };
   const images = new ImageService(imageDeps);
   const imageMembers = new ImageMembers(imageDeps);
-  const imageUploads = new ImageUploads(imageDeps);
-  const imageSnapshots = new ImageSnapshots(imageDeps);
+  // issue 14 (registry-archive): uploads and snapshots keep the registry's index of their archive.
+  const archiveIndexRepo = new ArchiveIndexRepository(db);
+  const imageUploads = new ImageUploads({ ...imageDeps, archiveIndexes: archiveIndexRepo });
+  const imageSnapshots = new ImageSnapshots({ ...imageDeps, archiveIndexes: archiveIndexRepo });
   // Uploads a crash cut short: back to queued, and no partial bytes left in the store (only those
   // of processes that are gone: others sharing the database may be uploading right now).
   const isAlive = (worker: string) => membership.isAlive(worker);

@@ -29,6 +29,8 @@ import * as flavorAccess from '../../migrations/20261207070000_flavor_access'; /
 import * as loginLockout from '../../migrations/20261207050000_login_lockout';
 // issue 14: the embedded registry
 import * as registry from '../../migrations/20261207030000_registry';
+// issue 14: registry archive indexes
+import * as imageArchiveIndexes from '../../migrations/20261207040000_image_archive_indexes';
 
 import { dialect } from './dialect';
 
@@ -56,6 +58,7 @@ const MIGRATIONS: Record<string, Migration> = {
   // issue 18 part 4: login lockout
   '20261207050000_login_lockout': loginLockout,
   '20261207030000_registry': registry, // issue 14: the embedded registry
+  '20261207040000_image_archive_indexes': imageArchiveIndexes, // issue 14: registry archive indexes
 };
 
 class ListedMigrations implements Knex.MigrationSource<string> {

@@ -18,6 +18,7 @@ import { dataColumns, ingest, IngestFailed, IngestResult } from './ingest';
 import { sizeLimitExceeded } from './image-upload';
 import { CORE_ATTRIBUTES, isReserved } from './schemas';
 import type { Background } from '../background';
+import { keepPassIndex, type ArchiveIndexSink } from '../registry/archive-indexes';
 
 export interface ImageSnapshotsDeps {
   repo: ImageRepository;
@@ -26,6 +27,8 @@ export interface ImageSnapshotsDeps {
   /** Largest snapshot archive accepted, in bytes. */
   maxImageSize: number;
   log: Logger;
+  /** Where the registry's index of the snapshot's archive, made by the pass, is kept (issue 14). */
+  archiveIndexes?: ArchiveIndexSink;
 }
 
 /** What a snapshot is made from: its name, the request's metadata, its server and that server's image. */
@@ -53,8 +56,10 @@ export class ImageSnapshots {
   private readonly tasks: Background;
   private readonly maxImageSize: number;
   private readonly log: Logger;
+  private readonly archiveIndexes?: ArchiveIndexSink;
 
   constructor(deps: ImageSnapshotsDeps) {
+    this.archiveIndexes = deps.archiveIndexes;
     this.repo = deps.repo;
     this.store = deps.store;
     this.tasks = deps.tasks;
@@ -143,6 +148,7 @@ export class ImageSnapshots {
         committed = true;
         const done = await this.repo.transition(imageId, 'saving', 'active', dataColumns(result, engineImageId));
         if (!done) throw gone(`Snapshot image ${imageId} was deleted while its data was being uploaded.`);
+        await keepPassIndex(this.archiveIndexes, imageId, result.archive, this.log);
         return (await this.repo.get(imageId))!;
       } catch (e) {
         archive.destroy();

@@ -22,6 +22,7 @@ import type { ImageRecord } from './image-record';
 import { canTransition } from './image-status';
 import { dataColumns, ingest, IngestFailed, IngestResult } from './ingest';
 import type { Background } from '../background';
+import { keepPassIndex, type ArchiveIndexSink } from '../registry/archive-indexes';
 
 export interface ImageUploadsDeps {
   repo: ImageRepository;
@@ -35,6 +36,8 @@ export interface ImageUploadsDeps {
   log: Logger;
   /** Told of each upload's outcome (metrics). */
   uploads?: UploadObserver;
+  /** Where the registry's index of a docker archive, made by the pass, is kept (issue 14). */
+  archiveIndexes?: ArchiveIndexSink;
 }
 
 /** What an upload reports when it ends: stored bytes (success only) and its duration. */
@@ -74,8 +77,10 @@ export class ImageUploads {
   private readonly maxImageSize: number;
   private readonly log: Logger;
   private readonly observer?: UploadObserver;
+  private readonly archiveIndexes?: ArchiveIndexSink;
 
   constructor(deps: ImageUploadsDeps) {
+    this.archiveIndexes = deps.archiveIndexes;
     this.repo = deps.repo;
     this.store = deps.store;
     this.engines = deps.engines;
@@ -137,6 +142,7 @@ export class ImageUploads {
           tooLarge: () => this.overCap(),
           sink: pending.sink,
           sinkFile: pending.file,
+          expectedBytes: opts.contentLength ?? opts.declaredSize,
           engine: docker ? {
             load: (archiveStream, replay) => engine.load(archiveStream, replay).catch((e) => {
               throw engineError(engine, e);
@@ -171,6 +177,7 @@ export class ImageUploads {
         if (!current) throw gone(`Image ${id} could not be found after upload. The image may have been deleted during the upload.`);
         throw invalidState(msg.imageStatusTransition(current.status, 'active'));
       }
+      await keepPassIndex(this.archiveIndexes, id, archive, this.log);
       this.log.info({ image_id: id, size: result.size, engine_image_id: archive?.imageId }, 'image uploaded');
       this.observer?.uploadFinished({ result: 'success', bytes: result.size, seconds: seconds() });
       return (await this.repo.get(id))!;

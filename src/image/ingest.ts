@@ -6,15 +6,14 @@
  * room (the slowest sets the pace), so memory stays flat for any size. Chunks are joined to
  * ~1 MiB first, which cuts the per-chunk cost of every branch (and of the engine's reads).
  *
- *   source ─► Meter ─► Coalesce ─► Tee ─┬─► store sink ┄┄► FileHashFollower (md5, sha512)
+ *   source ─► Meter ─► Coalesce ─► Tee ─┬─► store sink
+ *                                       ├─► RingHasher (md5, sha512 in a worker thread)
  *                                       ├─► PassThrough ─► inspectImageArchive
  *                                       └─► HoldBack ─► engine loadImage
  *
- * The Meter hashes inline while the upload is small. Past `inlineHashBytes`, when the store
- * writes a file, the hashes move off the pass: a worker thread reads the file back from its
- * start as it is written (see hash-follower.ts) and never holds the tee. A worker costs ~36 ms
- * to start, more than hashing a small image inline; the in-memory store of the tests has no
- * file, so there the Meter hashes everything.
+ * The hashes are computed in a worker thread fed through shared memory (hash-ring.ts), off the
+ * event loop. A worker costs ~36 ms to start, more than hashing a small image: an upload
+ * announced at most `inlineHashBytes` long is hashed inline by the Meter instead.
  *
  * HoldBack keeps the last 64 KiB from the engine until the inspector has named the image and
  * the caller has checked whether the engine already had it (`beforeRelease`). The end of a tar
@@ -33,7 +32,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { finished, PassThrough, Readable, Transform, TransformCallback, Writable } from 'node:stream';
 import { inspectImageArchive, ImageArchiveInfo } from '../virt/image-archive';
-import { FileHashFollower } from './hash-follower';
+import { RingHasher } from './hash-ring';
 import type { StoreFile } from '../store/image-store';
 
 export interface IngestResult {
@@ -57,12 +56,11 @@ export interface IngestOptions {
   tooLarge: () => Error;
   /** The store's write stream. */
   sink: Writable;
-  /**
-   * The file the sink writes, when it writes one: past `inlineHashBytes` the digests are then
-   * computed off the main thread by reading the file back as it is written (FileHashFollower).
-   */
+  /** The file the sink writes, when it writes one: the engine's replay reads it back. */
   sinkFile?: StoreFile;
-  /** With a sinkFile, hash inline up to this many bytes before moving to a worker. Default 32 MiB. */
+  /** The size the upload announced (Content-Length), if it did. */
+  expectedBytes?: number;
+  /** An upload announced at most this long is hashed inline, not in a worker. Default 32 MiB. */
   inlineHashBytes?: number;
   /** Parse the bytes as a docker-save archive on the way (result.archive); a bad archive fails the pass. */
   inspect?: boolean;
@@ -127,32 +125,29 @@ export class Coalesce extends Transform {
   }
 }
 
-/**
- * Counts and hashes; refuses more than `max` bytes. Past `inlineUpTo` bytes it stops hashing and
- * calls `handOff` (before passing that chunk on), whose hashing then covers every byte.
- */
+/** Counts, and hashes when `inline`; refuses more than `max` bytes. */
 class Meter extends Transform {
   bytes = 0;
-  private md5: crypto.Hash | undefined = crypto.createHash('md5');
-  private sha512: crypto.Hash | undefined = crypto.createHash('sha512');
+  private readonly md5: crypto.Hash | undefined;
+  private readonly sha512: crypto.Hash | undefined;
 
-  constructor(private readonly max: number, private readonly tooLarge: () => Error, private readonly inlineUpTo = Infinity, private readonly handOff = () => {}) {
+  constructor(private readonly max: number, private readonly tooLarge: () => Error, inline: boolean) {
     super();
+    if (inline) {
+      this.md5 = crypto.createHash('md5');
+      this.sha512 = crypto.createHash('sha512');
+    }
   }
 
   override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
     this.bytes += chunk.length;
     if (this.bytes > this.max) return cb(this.tooLarge());
-    if (this.md5 && this.bytes > this.inlineUpTo) {
-      this.md5 = this.sha512 = undefined;
-      this.handOff();
-    }
     this.md5?.update(chunk);
     this.sha512?.update(chunk);
     cb(null, chunk);
   }
 
-  /** The digests, or undefined once hashing was handed off. */
+  /** The digests, when hashing inline. */
   digests(): { md5: string; sha512: string } | undefined {
     return this.md5 && this.sha512 ? { md5: this.md5.digest('hex'), sha512: this.sha512.digest('hex') } : undefined;
   }
@@ -232,7 +227,7 @@ export class HoldBack extends Transform {
 }
 
 const HOLD_WINDOW = 64 * 1024;
-/** Below this, hashing inline is cheaper than starting a worker thread (~36 ms here). */
+/** Up to this, hashing inline is cheaper than starting a worker thread (~36 ms here). */
 const INLINE_HASH_BYTES = 32 * 1024 * 1024;
 
 /**
@@ -273,21 +268,11 @@ function pump(source: Readable, meter: Meter, tee: Tee, sourceBroken?: (err: Err
  * failure, after every consumer has settled (nothing is left running).
  */
 export async function ingest(source: Readable, opts: IngestOptions): Promise<IngestResult> {
-  // The hashing thread, once the upload is large; it starts from the file's first byte.
-  let follower: FileHashFollower | undefined;
-  let inFile = 0;
+  const inline = opts.expectedBytes !== undefined && opts.expectedBytes <= (opts.inlineHashBytes ?? INLINE_HASH_BYTES);
+  const hasher = inline ? undefined : new RingHasher(['md5', 'sha512']);
+  const meter = new Meter(opts.maxBytes, opts.tooLarge, inline);
   const sinkFile = opts.sinkFile;
-  sinkFile?.onWritten((bytes) => {
-    inFile = bytes;
-    follower?.advance(bytes);
-  });
-  const meter = sinkFile
-    ? new Meter(opts.maxBytes, opts.tooLarge, opts.inlineHashBytes ?? INLINE_HASH_BYTES, () => {
-      follower = new FileHashFollower(sinkFile.path, ['md5', 'sha512'], { direct: sinkFile.direct });
-      follower.advance(inFile);
-    })
-    : new Meter(opts.maxBytes, opts.tooLarge);
-  let digests: Promise<Record<string, string>> | undefined;
+  let digests: Record<string, string> | undefined;
   let first: Error | undefined;
   let released = false;
   let archive: ImageArchiveInfo | undefined;
@@ -302,7 +287,7 @@ export async function ingest(source: Readable, opts: IngestOptions): Promise<Ing
       failed();
     }
     for (const b of branches) if (!b.destroyed) b.destroy(first);
-    void follower?.cancel();
+    void hasher?.cancel();
   };
 
   const stored = new Promise<void>((resolve, reject) => {
@@ -311,12 +296,12 @@ export async function ingest(source: Readable, opts: IngestOptions): Promise<Ing
     opts.sink.on('close', () => (opts.sink.writableFinished ? resolve() : reject(first ?? new Error('the store write was closed early'))));
   });
   stored.catch(() => undefined);
-  work.push(stored.then(async () => {
-    // Every byte is in the file: the hashing thread finishes while the engine may still be loading.
-    if (!follower || first) return;
-    digests = follower.finish(meter.bytes);
-    await digests;
-  }).catch(fail));
+  work.push(stored.catch(fail));
+  if (hasher) {
+    hasher.sink.on('error', () => undefined);
+    branches.push(hasher.sink);
+    work.push(hasher.finish().then((d) => { digests = d; }).catch(fail));
+  }
 
   if (opts.inspect || opts.engine) {
     const engine = opts.engine;
@@ -382,7 +367,7 @@ export async function ingest(source: Readable, opts: IngestOptions): Promise<Ing
   settled = true;
   clearTimeout(timer);
   if (first) throw new IngestFailed(first, released, archive, stuck);
-  const hashes = digests ? await digests : meter.digests();
+  const hashes = digests ?? meter.digests();
   if (!hashes) throw new IngestFailed(new Error('the image data was not hashed (the hashing thread never finished)'), released, archive);
   const { md5, sha512 } = hashes;
   return { size: meter.bytes, md5, sha512, archive };

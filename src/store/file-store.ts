@@ -12,9 +12,9 @@ import fs from 'node:fs';
 import fsp from 'node:fs/promises';
 import path from 'node:path';
 import crypto from 'node:crypto';
-import type { Readable } from 'node:stream';
+import { Readable } from 'node:stream';
 import { ImageFileWriter, openImageFile } from './file-writer';
-import type { ImageStore, PendingWrite } from './image-store';
+import { checkRange, type ImageStore, type PendingWrite } from './image-store';
 
 const PARTIAL = '.partial';
 /** Image ids are UUIDs; anything else must never become a path. */
@@ -111,6 +111,22 @@ export class FileImageStore implements ImageStore {
     // Opening first makes a missing file an error here, not later on the stream.
     const handle = await fsp.open(this.file(imageId), 'r');
     return handle.createReadStream({ autoClose: true, highWaterMark: 256 * 1024 });
+  }
+
+  async readRange(imageId: string, start: number, length: number): Promise<Readable> {
+    const handle = await fsp.open(this.file(imageId), 'r');
+    try {
+      const { size } = await handle.stat();
+      checkRange(imageId, start, length, size);
+    } catch (e) {
+      await handle.close();
+      throw e;
+    }
+    if (length === 0) {
+      await handle.close();
+      return Readable.from([]);
+    }
+    return handle.createReadStream({ autoClose: true, start, end: start + length - 1, highWaterMark: 256 * 1024 });
   }
 
   async has(imageId: string): Promise<boolean> {

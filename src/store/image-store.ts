@@ -30,6 +30,11 @@ export interface ImageStore {
   begin(imageId: string): Promise<PendingWrite>;
   /** Streams the stored data; throws if there is none. */
   read(imageId: string): Promise<Readable>;
+  /**
+   * Streams `length` bytes of the stored data from byte `start` (a blob inside a stored archive,
+   * an HTTP Range); throws if there is no data or the range goes past its end.
+   */
+  readRange(imageId: string, start: number, length: number): Promise<Readable>;
   has(imageId: string): Promise<boolean>;
   size(imageId: string): Promise<number | undefined>;
   /** Removes the data; absent is success. */
@@ -41,4 +46,11 @@ export interface ImageStore {
    * (the uploads live processes are still writing, when several share the store).
    */
   sweepPartials(inUse?: () => Promise<Set<string>>): Promise<void>;
+}
+
+/** Throws a RangeError unless [start, start + length) lies within data of `size` bytes. */
+export function checkRange(imageId: string, start: number, length: number, size: number): void {
+  if (!Number.isSafeInteger(start) || !Number.isSafeInteger(length) || start < 0 || length < 0 || start + length > size) {
+    throw new RangeError(`bytes ${start}+${length} are outside the ${size} bytes of image ${imageId}`);
+  }
 }

@@ -4,7 +4,7 @@
  * nothing. `openWrites()` lets tests check that no write was left dangling.
  */
 import { Readable, Writable } from 'node:stream';
-import type { ImageStore, PendingWrite } from './image-store';
+import { checkRange, type ImageStore, type PendingWrite } from './image-store';
 
 const READ_CHUNK = 64 * 1024;
 
@@ -44,8 +44,14 @@ export class MemoryImageStore implements ImageStore {
   }
 
   async read(imageId: string): Promise<Readable> {
-    const buf = this.data.get(imageId);
-    if (!buf) throw Object.assign(new Error(`no data for image ${imageId}`), { code: 'ENOENT' });
+    return this.readRange(imageId, 0, this.data.get(imageId)?.length ?? 0);
+  }
+
+  async readRange(imageId: string, start: number, length: number): Promise<Readable> {
+    const whole = this.data.get(imageId);
+    if (!whole) throw Object.assign(new Error(`no data for image ${imageId}`), { code: 'ENOENT' });
+    checkRange(imageId, start, length, whole.length);
+    const buf = whole.subarray(start, start + length);
     // Chunked like a file read, so consumers see backpressure as they would in production.
     function* chunksOf(b: Buffer) {
       for (let i = 0; i < b.length; i += READ_CHUNK) yield b.subarray(i, i + READ_CHUNK);

@@ -27,10 +27,35 @@ export interface ImageArchiveInfo {
   repoTags: string[];
   /** Number of layers manifest.json lists. */
   layers: number;
+  /**
+   * Where config and layers lie in the bytes as they came, when those are a plain tar (not
+   * compressed as a whole): what a registry needs to serve them as ranges (src/registry).
+   */
+  layout?: ArchiveLayout;
+}
+
+/** A file of the archive: where its data starts in the archive, its size, and its first bytes. */
+export interface ArchiveFile {
+  offset: number;
+  size: number;
+  /** Hex sha256, for the files small enough to be hashed on the way (≤ 8 MiB). */
+  sha256?: string;
+  /** Up to its first 4 bytes (to tell a compressed layer). */
+  head: Buffer;
+}
+
+export interface ArchiveLayout {
+  /** The archive holds the OCI image layout (index.json or oci-layout). */
+  oci: boolean;
+  config: ArchiveFile & { sha256: string; bytes: Buffer };
+  /** In manifest.json's order. */
+  layers: ArchiveFile[];
 }
 
 /** Files up to this size are hashed as they pass (configs are a few KiB). */
 const HASH_LIMIT = 8 * 1024 * 1024;
+/** JSON files up to this size are kept until manifest.json says which one is the config. */
+const CONFIG_LIMIT = 4 * 1024 * 1024;
 const MANIFEST_LIMIT = 1024 * 1024;
 const MAX_ENTRIES = 100_000;
 const MAX_LINK_HOPS = 16;
@@ -38,7 +63,7 @@ const MAX_LINK_HOPS = 16;
 const END_OF_ARCHIVE = 1024;
 
 type Entry =
-  | { kind: 'file'; size: number; sha256?: string }
+  | { kind: 'file'; size: number; sha256?: string; offset: number; head: Buffer; body?: Buffer }
   | { kind: 'dir' }
   | { kind: 'link'; target: string };
 
@@ -202,25 +227,38 @@ export async function inspectImageArchive(source: Readable, opts: { maxBytes: nu
           throw new InvalidImageArchive(`entry '${name}' is a ${header.type}; image archives hold only files, directories and links.`);
       }
 
+      // The first bytes (to tell a compressed layer) and, for what may be the config (JSON of a
+      // few MiB at most), the whole body, which the registry serves from the database.
+      let head = Buffer.alloc(0);
+      let kept: Buffer[] | undefined;
+      stream.on('data', (d: unknown) => {
+        const b = d as Buffer;
+        if (head.length < 4) {
+          if (head.length === 0 && b.length > 0 && b[0] === 0x7b && size <= CONFIG_LIMIT && name !== 'manifest.json') kept = [];
+          head = Buffer.concat([head, b.subarray(0, 4 - head.length)]);
+        }
+        kept?.push(b);
+      });
+      const file = (sha256?: string) => ({ kind: 'file' as const, size, sha256, offset: dataStart, head, body: kept && Buffer.concat(kept) });
       if (name === 'manifest.json') {
         if (size > MANIFEST_LIMIT) throw new InvalidImageArchive(`manifest.json is ${fmtBytes(size)}; a docker manifest is a few KiB.`);
         const parts: Buffer[] = [];
         stream.on('data', (d: unknown) => { parts.push(d as Buffer); });
         stream.on('end', () => {
           manifestText = Buffer.concat(parts).toString('utf8');
-          entries.set(name, { kind: 'file', size });
+          entries.set(name, file());
           proceed();
         });
       } else if (size <= HASH_LIMIT) {
         const hash = crypto.createHash('sha256');
         stream.on('data', (d: unknown) => { hash.update(d as Buffer); });
         stream.on('end', () => {
-          entries.set(name, { kind: 'file', size, sha256: hash.digest('hex') });
+          entries.set(name, file(hash.digest('hex')));
           proceed();
         });
       } else {
         stream.on('end', () => {
-          entries.set(name, { kind: 'file', size });
+          entries.set(name, file());
           proceed();
         });
         stream.resume();
@@ -356,11 +394,17 @@ export async function inspectImageArchive(source: Readable, opts: { maxBytes: nu
     if (named && named[1] !== config.sha256) {
       throw new InvalidImageArchive(`The config '${m.Config}' does not match its digest (its content hashes to sha256:${config.sha256}).`);
     }
-    for (const l of m.Layers as string[]) {
+    const layers = (m.Layers as string[]).map((l) => {
       const p = archivePath(l, 'manifest.json layer');
-      if (!resolveFile(p)) throw new InvalidImageArchive(`manifest.json names the layer '${l}', which is not in the archive.`);
-    }
-    return { imageId: `sha256:${config.sha256}`, repoTags: (m.RepoTags as string[] | null | undefined) ?? [], layers: (m.Layers as string[]).length };
+      const layer = resolveFile(p);
+      if (!layer) throw new InvalidImageArchive(`manifest.json names the layer '${l}', which is not in the archive.`);
+      return layer;
+    });
+    const fileOf = (e: Extract<Entry, { kind: 'file' }>): ArchiveFile => ({ offset: e.offset, size: e.size, sha256: e.sha256, head: e.head });
+    const layout: ArchiveLayout | undefined = compression === 'plain' && config.body
+      ? { oci: entries.has('index.json') || entries.has('oci-layout'), config: { ...fileOf(config), sha256: config.sha256, bytes: config.body }, layers: layers.map(fileOf) }
+      : undefined;
+    return { imageId: `sha256:${config.sha256}`, repoTags: (m.RepoTags as string[] | null | undefined) ?? [], layers: layers.length, layout };
   }
 
   /** Follows links to a regular file; undefined if it is missing (or a link loop). */

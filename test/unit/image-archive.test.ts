@@ -2,7 +2,10 @@
  * The docker-save inspector: which image an archive holds, or why it is not one.
  */
 import { PassThrough, Readable } from 'node:stream';
-import { inspectImageArchive } from '../../src/virt/image-archive';
+import crypto from 'node:crypto';
+import { ArchiveLayout, inspectImageArchive } from '../../src/virt/image-archive';
+
+const sha256 = (b: Buffer) => crypto.createHash('sha256').update(b).digest('hex');
 import { InvalidImageArchive } from '../../src/virt/driver';
 import { entryOf, gzip, gzipBomb, legacyArchive, ociArchive, tarOf } from '../helpers/synthetic-archive';
 
@@ -33,22 +36,39 @@ async function rejection(bytes: Buffer, maxBytes = 64 * MiB): Promise<InvalidIma
   throw new Error('the archive was accepted');
 }
 
+/** The layout names the config and layers as byte ranges of the archive, with their first bytes. */
+function expectLayout(img: { bytes: Buffer; imageId: string }, layout: ArchiveLayout | undefined, oci: boolean): void {
+  const at = (f: { offset: number; size: number }) => img.bytes.subarray(f.offset, f.offset + f.size);
+  expect(layout?.oci).toBe(oci);
+  expect(`sha256:${sha256(at(layout!.config))}`).toBe(img.imageId);
+  expect(layout!.config.bytes).toEqual(at(layout!.config));
+  for (const l of layout!.layers) {
+    expect(l.sha256).toBe(sha256(at(l)));
+    expect(l.head).toEqual(at(l).subarray(0, 4));
+  }
+}
+
 describe('a valid docker save archive', () => {
   it('in the legacy layout resolves to sha256 of its config, with its tags and layer count', async () => {
     const img = await legacyArchive({ salt: 'legacy-ok', layers: 3, tag: 'busybox:latest' });
     const info = await inspect(img.bytes);
-    expect(info).toEqual({ imageId: img.imageId, repoTags: ['busybox:latest'], layers: 3 });
+    expect(info).toMatchObject({ imageId: img.imageId, repoTags: ['busybox:latest'], layers: 3 });
+    expectLayout(img, info.layout, false);
   });
 
   it('in the OCI layout of Docker 25 resolves to the same kind of id', async () => {
     const img = await ociArchive({ salt: 'oci-ok', layers: 2 });
     const info = await inspect(img.bytes);
-    expect(info).toEqual({ imageId: img.imageId, repoTags: [], layers: 2 });
+    expect(info).toMatchObject({ imageId: img.imageId, repoTags: [], layers: 2 });
+    expectLayout(img, info.layout, true);
   });
 
   it('gzipped is read through zlib and gives the same id', async () => {
     const img = await legacyArchive({ salt: 'gz-ok' });
-    expect((await inspect(gzip(img.bytes))).imageId).toBe(img.imageId);
+    const info = await inspect(gzip(img.bytes));
+    expect(info.imageId).toBe(img.imageId);
+    // Offsets into the decompressed tar are no ranges of the bytes stored.
+    expect(info.layout).toBeUndefined();
   });
 
   it('whose layers are symlinks to other layer directories (docker dedup) is accepted', async () => {

@@ -9,7 +9,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { FileHashFollower } from '../../src/image/hash-follower';
+import { RingHasher } from '../../src/image/hash-ring';
 import { ImageFileWriter, openImageFile } from '../../src/store/file-writer';
 import { HoldBack, ingest, IngestFailed, Tee } from '../../src/image/ingest';
 import { legacyArchive } from '../helpers/synthetic-archive';
@@ -160,11 +160,10 @@ describe('ingest', () => {
       return { sink, sinkFile: { path: file, direct, onWritten: (fn: (bytes: number) => void) => sink.onWritten(fn) } };
     };
 
-    it('a large upload moves its hashing to a thread that follows the file, with the same digests', async () => {
+    it('an upload of unannounced size is hashed in a thread, with the same digests', async () => {
       const bytes = crypto.randomBytes(3 * 1024 * KiB + 123);
       // Many small chunks, as a socket delivers them: the file grows while it is hashed.
       const chunks = Array.from({ length: Math.ceil(bytes.length / (16 * KiB)) }, (_, i) => bytes.subarray(i * 16 * KiB, (i + 1) * 16 * KiB));
-      // Hashed inline for the first 1 MiB, then by the thread, which re-reads the file from byte 0.
       const r = await ingest(Readable.from(chunks), { maxBytes: 1e9, tooLarge, ...(await storeSink()), inlineHashBytes: 1024 * KiB });
       expect(r).toEqual({ size: bytes.length, ...digestsOf(bytes), archive: undefined });
       expect(fs.readFileSync(file).equals(bytes)).toBe(true);
@@ -172,7 +171,7 @@ describe('ingest', () => {
 
     it('a small upload is hashed inline, with the same digests', async () => {
       const bytes = crypto.randomBytes(200 * KiB);
-      const r = await ingest(Readable.from([bytes]), { maxBytes: 1e9, tooLarge, ...(await storeSink()) });
+      const r = await ingest(Readable.from([bytes]), { maxBytes: 1e9, tooLarge, ...(await storeSink()), expectedBytes: bytes.length });
       expect(r).toEqual({ size: bytes.length, ...digestsOf(bytes), archive: undefined });
     });
 
@@ -215,60 +214,30 @@ describe('ingest', () => {
   });
 });
 
-describe('the file hash follower', () => {
-  let dir: string;
-  beforeEach(() => {
-    dir = fs.mkdtempSync(path.join(os.tmpdir(), 'follower-'));
-  });
-  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
-
-  it('hashes a file as it grows, and gives each digest once told where it ends', async () => {
-    const file = path.join(dir, 'f');
-    const fd = fs.openSync(file, 'w');
-    const f = new FileHashFollower(file, ['md5', 'sha512']);
-    const all: Buffer[] = [];
-    for (let i = 0; i < 20; i++) {
-      const part = crypto.randomBytes(100 * KiB + i);
-      fs.writeSync(fd, part);
-      all.push(part);
-      f.advance(Buffer.concat(all).length);
+describe('the ring hasher', () => {
+  it('hashes what is written to it, in chunks of any size and across the ring\'s end, and gives each digest once it ends', async () => {
+    const h = new RingHasher(['md5', 'sha512']);
+    const bytes = crypto.randomBytes(19 * 1024 * KiB + 777);
+    const sizes = [1, 100 * KiB + 3, 3 * 1024 * KiB, 9 * 1024 * KiB];
+    const chunks: Buffer[] = [];
+    for (let at = 0, i = 0; at < bytes.length; i++) {
+      chunks.push(bytes.subarray(at, at + sizes[i % sizes.length]));
+      at += sizes[i % sizes.length];
     }
-    fs.closeSync(fd);
-    const bytes = Buffer.concat(all);
-    expect(await f.finish(bytes.length)).toEqual(digestsOf(bytes));
+    await pipeline(Readable.from(chunks), h.sink);
+    expect(await h.finish()).toEqual(digestsOf(bytes));
   });
 
-  it('follows a file written past the page cache by reading it the same way', async () => {
-    const file = path.join(dir, 'direct');
-    const { handle, direct } = await openImageFile(file, true);
-    expect(direct).toBe(true);
-    const writer = new ImageFileWriter(handle, direct);
-    const f = new FileHashFollower(file, ['md5', 'sha512'], { direct });
-    writer.onWritten((bytes) => f.advance(bytes));
-    // Blocks, then a last one off the alignment.
-    const bytes = crypto.randomBytes(3 * 1024 * KiB + 777);
-    await pipeline(Readable.from([bytes.subarray(0, 100 * KiB), bytes.subarray(100 * KiB)]), writer);
-    await handle.close();
-    expect(await f.finish(bytes.length)).toEqual(digestsOf(bytes));
+  it('nothing written has the digests of nothing', async () => {
+    const h = new RingHasher(['md5']);
+    h.sink.end();
+    expect(await h.finish()).toEqual({ md5: crypto.createHash('md5').digest('hex') });
   });
 
-  it('an empty file has the digests of nothing', async () => {
-    const file = path.join(dir, 'empty');
-    fs.writeFileSync(file, '');
-    expect(await new FileHashFollower(file, ['md5']).finish(0)).toEqual({ md5: crypto.createHash('md5').digest('hex') });
-  });
-
-  it('a file shorter than the bytes said written is an error, not a wrong digest', async () => {
-    const file = path.join(dir, 'short');
-    fs.writeFileSync(file, Buffer.alloc(1000));
-    await expect(new FileHashFollower(file, ['md5']).finish(2000)).rejects.toThrow(/ended at byte 1000/);
-  });
-
-  it('cancel stops the thread: finish then rejects', async () => {
-    const file = path.join(dir, 'c');
-    fs.writeFileSync(file, Buffer.alloc(1000));
-    const f = new FileHashFollower(file, ['md5']);
-    await f.cancel();
-    await expect(f.finish(1000)).rejects.toThrow(/stopped/);
+  it('cancel stops the thread: finish then rejects, and a write waiting for room fails', async () => {
+    const h = new RingHasher(['md5']);
+    await h.cancel();
+    await expect(h.finish()).rejects.toThrow(/stopped/);
+    await expect(pipeline(Readable.from([Buffer.alloc(20 * 1024 * KiB)]), h.sink)).rejects.toThrow(/cancelled|stopped/);
   });
 });
