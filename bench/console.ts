@@ -1,11 +1,14 @@
 /**
  * Keystroke round trip through the serial console (issue 15): one byte typed → its echo back, at
- * the client, through novadock's websocket (`ws`, subprotocol binary) versus `docker exec -it` on
- * the same container (the docker CLI driven through a pseudo-terminal by python3's pty module,
- * as a user's terminal would drive it). Both sides type into the same busybox shell (ash) with
- * the same measurement: write one byte, wait for it to come back, next byte; a Ctrl-U every 40
- * bytes keeps the line short. Rounds alternate the order of the two sides; each side's figure is
- * the median of the rounds' medians.
+ * the client, through novadock's websocket (subprotocol binary) versus `docker exec -it` on the
+ * same container. One neutral client drives both, bench/console_keys.py (python3): the docker CLI
+ * through a pseudo-terminal, as a user's terminal drives it, and the console URL through Debian's
+ * python3-websocket; the same loop on both sides (write one byte, wait for it to come back, next
+ * byte; a Ctrl-U every 40 bytes keeps the line short) into the same busybox shell (ash). A first
+ * round per side is not counted (novadock's code is compiled on first use: a long-running
+ * server's is); then rounds alternate the order of the two sides, and each side's figure is the
+ * median of the rounds' medians. The machine's load average is printed with the figures (on a
+ * busy machine the websocket side's figure varies far more than docker exec's).
  *
  *   bash bench/run.sh console [--rounds 5] [--keys 100]
  *
@@ -13,6 +16,7 @@
  */
 import { execFile } from 'node:child_process';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { api, benchImage, boot, docker, main, median, now, numArg, percentile, report, ROOT, startBenchServer, uploadImage, waitStatus } from './lib';
 
@@ -51,6 +55,10 @@ main(async (cleanups) => {
     return r.body.remote_console.url;
   };
 
+  // Warm-up, not counted.
+  await keysRound('ws', await consoleUrl(), keys);
+  await keysRound('exec', container, keys);
+
   const viaWs: number[] = [];
   const viaExec: number[] = [];
   const all = { ws: [] as number[], exec: [] as number[] };
@@ -74,6 +82,7 @@ main(async (cleanups) => {
     { name: 'keystroke round trip, docker exec -it p95', value: percentile(all.exec, 95), unit: 'ms' },
   ], [
     `${rounds} rounds of ${keys} keystrokes per side (first 5 of each round not counted), alternating which side goes first; p50 = median of the rounds' medians.`,
-    'One byte typed, wait for its echo, next byte; the same busybox sh on the same container; docker exec -it driven through a pty (python3 pty).',
+    'One byte typed, wait for its echo, next byte; the same busybox sh on the same container; one python3 client for both (docker exec -it through a pty, the console through python3-websocket); one warm-up round per side not counted.',
+    `Load average at the end (1, 5, 15 min): ${os.loadavg().map((l) => l.toFixed(2)).join(', ')} on ${os.cpus().length} CPUs.`,
   ]);
 });
