@@ -1,123 +1,37 @@
 /**
  * Keystroke round trip through the serial console (issue 15): one byte typed → its echo back, at
- * the client, through novadock's websocket (`ws`, subprotocol binary) versus `docker exec -it` on
- * the same container (the docker CLI driven through a pseudo-terminal by python3's pty module,
- * as a user's terminal would drive it). Both sides type into the same busybox shell (ash) with
- * the same measurement: write one byte, wait for it to come back, next byte; a Ctrl-U every 40
- * bytes keeps the line short. Rounds alternate the order of the two sides; each side's figure is
- * the median of the rounds' medians.
+ * the client, through novadock's websocket (subprotocol binary) versus `docker exec -it` on the
+ * same container. One neutral client drives both, bench/console_keys.py (python3): the docker CLI
+ * through a pseudo-terminal, as a user's terminal drives it, and the console URL through Debian's
+ * python3-websocket; the same loop on both sides (write one byte, wait for it to come back, next
+ * byte; a Ctrl-U every 40 bytes keeps the line short) into the same busybox shell (ash). A first
+ * round per side is not counted (novadock's code is compiled on first use: a long-running
+ * server's is); then rounds alternate the order of the two sides, and each side's figure is the
+ * median of the rounds' medians. The machine's load average is printed with the figures (on a
+ * busy machine the websocket side's figure varies far more than docker exec's).
  *
  *   bash bench/run.sh console [--rounds 5] [--keys 100]
  *
  * Target (issue 15): websocket p50 ≤ 1.5 × docker exec -it p50.
  */
 import { execFile } from 'node:child_process';
-import WebSocket from 'ws';
-import { api, benchImage, boot, docker, main, median, now, ms, numArg, percentile, report, startBenchServer, uploadImage, waitStatus } from './lib';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { api, benchImage, boot, docker, main, median, now, numArg, percentile, report, ROOT, startBenchServer, uploadImage, waitStatus } from './lib';
 
-/** docker exec -it under a pty: prints the per-keystroke round trips (ms) as JSON. */
-const PTY_DRIVER = String.raw`
-import os, pty, sys, time, select, json
-container, n = sys.argv[1], int(sys.argv[2])
-pid, fd = pty.fork()
-if pid == 0:
-    os.execvp('docker', ['docker', 'exec', '-it', container, '/bin/sh'])
-def read_until(pred, timeout=20.0):
-    buf = b''
-    end = time.monotonic() + timeout
-    while not pred(buf):
-        r, _, _ = select.select([fd], [], [], max(0.0, end - time.monotonic()))
-        if not r:
-            sys.exit('no answer from docker exec: ' + repr(buf[-200:]))
-        buf += os.read(fd, 4096)
-    return buf
-def drain(quiet=0.05):
-    while select.select([fd], [], [], quiet)[0]:
-        os.read(fd, 4096)
-read_until(lambda b: b'# ' in b)
-drain(0.2)
-keys = b'abcdefghij'
-lat = []
-for i in range(n):
-    ch = keys[i % len(keys):i % len(keys) + 1]
-    t0 = time.perf_counter()
-    os.write(fd, ch)
-    read_until(lambda b: ch in b)
-    lat.append((time.perf_counter() - t0) * 1000.0)
-    if i % 40 == 39:
-        os.write(fd, b'\x15')
-        drain()
-os.write(fd, b'\x15exit\n')
-try:
-    read_until(lambda b: False, 5)
-except (SystemExit, OSError):
-    pass
-os.waitpid(pid, 0)
-print(json.dumps(lat))
-`;
+/** bench/console_keys.py: the same keystroke loop over either transport; resolves to the round trips (ms). */
+const DRIVER = path.join(ROOT, 'bench', 'console_keys.py');
+/** Debian's python3, which has python3-websocket (a python3 earlier on PATH, e.g. pyenv's, may not). */
+const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
-function dockerExecRound(container: string, keys: number): Promise<number[]> {
+function keysRound(mode: 'exec' | 'ws', target: string, keys: number): Promise<number[]> {
   return new Promise((resolve, reject) => {
-    execFile('python3', ['-c', PTY_DRIVER, container, String(keys)], { timeout: 120_000 }, (err, stdout, stderr) => {
-      if (err) return reject(new Error(`docker exec -it driver: ${err.message} ${stderr}`));
+    execFile(PYTHON, [DRIVER, mode, target, String(keys)], { timeout: 120_000 }, (err, stdout, stderr) => {
+      if (err) return reject(new Error(`console_keys.py ${mode}: ${err.message} ${stderr}`));
       resolve(JSON.parse(stdout.trim().split('\n').pop()!) as number[]);
     });
   });
-}
-
-/** One websocket session: the same keystrokes, the same wait for each echo. */
-async function websocketRound(url: string, keys: number): Promise<number[]> {
-  const ws = new WebSocket(url, ['binary']);
-  let buf = '';
-  let waiter: (() => void) | undefined;
-  let want: (s: string) => boolean = () => false;
-  ws.on('message', (d: Buffer) => {
-    buf += d.toString('latin1');
-    if (waiter && want(buf)) {
-      const w = waiter;
-      waiter = undefined;
-      w();
-    }
-  });
-  await new Promise<void>((resolve, reject) => {
-    ws.once('open', () => resolve());
-    ws.once('error', reject);
-    ws.once('unexpected-response', (_q, res) => reject(new Error(`console refused: ${res.statusCode}`)));
-  });
-  const until = (pred: (s: string) => boolean) => new Promise<void>((resolve, reject) => {
-    if (pred(buf)) return resolve();
-    want = pred;
-    const timer = setTimeout(() => reject(new Error(`no echo: ${JSON.stringify(buf.slice(-200))}`)), 20_000);
-    waiter = () => { clearTimeout(timer); resolve(); };
-  });
-  const drain = (quietMs: number) => new Promise<void>((resolve) => {
-    let last = buf.length;
-    const tick = () => {
-      if (buf.length === last) return resolve();
-      last = buf.length;
-      setTimeout(tick, quietMs);
-    };
-    setTimeout(tick, quietMs);
-  });
-  await until((s) => s.includes('# '));
-  await drain(200);
-  const chars = 'abcdefghij';
-  const lat: number[] = [];
-  for (let i = 0; i < keys; i++) {
-    const ch = chars[i % chars.length];
-    buf = '';
-    const t = now();
-    ws.send(Buffer.from(ch));
-    await until((s) => s.includes(ch));
-    lat.push(ms(t));
-    if (i % 40 === 39) {
-      ws.send(Buffer.from('\x15'));
-      await drain(50);
-    }
-  }
-  ws.close();
-  await new Promise((r) => ws.once('close', r));
-  return lat;
 }
 
 main(async (cleanups) => {
@@ -141,13 +55,17 @@ main(async (cleanups) => {
     return r.body.remote_console.url;
   };
 
+  // Warm-up, not counted.
+  await keysRound('ws', await consoleUrl(), keys);
+  await keysRound('exec', container, keys);
+
   const viaWs: number[] = [];
   const viaExec: number[] = [];
   const all = { ws: [] as number[], exec: [] as number[] };
   for (let r = 0; r < rounds; r++) {
     const sides = [
-      async () => { const l = (await websocketRound(await consoleUrl(), keys)).slice(5); all.ws.push(...l); viaWs.push(median(l)); },
-      async () => { const l = (await dockerExecRound(container, keys)).slice(5); all.exec.push(...l); viaExec.push(median(l)); },
+      async () => { const l = (await keysRound('ws', await consoleUrl(), keys)).slice(5); all.ws.push(...l); viaWs.push(median(l)); },
+      async () => { const l = (await keysRound('exec', container, keys)).slice(5); all.exec.push(...l); viaExec.push(median(l)); },
     ];
     if (r % 2 === 1) sides.reverse();
     for (const side of sides) await side();
@@ -164,6 +82,7 @@ main(async (cleanups) => {
     { name: 'keystroke round trip, docker exec -it p95', value: percentile(all.exec, 95), unit: 'ms' },
   ], [
     `${rounds} rounds of ${keys} keystrokes per side (first 5 of each round not counted), alternating which side goes first; p50 = median of the rounds' medians.`,
-    'One byte typed, wait for its echo, next byte; the same busybox sh on the same container; docker exec -it driven through a pty (python3 pty).',
+    'One byte typed, wait for its echo, next byte; the same busybox sh on the same container; one python3 client for both (docker exec -it through a pty, the console through python3-websocket); one warm-up round per side not counted.',
+    `Load average at the end (1, 5, 15 min): ${os.loadavg().map((l) => l.toFixed(2)).join(', ')} on ${os.cpus().length} CPUs.`,
   ]);
 });

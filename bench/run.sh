@@ -13,7 +13,8 @@
 #   bash bench/run.sh resize [--repeats 20]
 #     (live resize → VERIFY_RESIZE against the engine's update call plus one API round trip)
 #   bash bench/run.sh console [--rounds 5] [--keys 100]
-#     (keystroke round trip: the serial console's websocket vs docker exec -it; needs python3)
+#     (keystroke round trip: the serial console's websocket vs docker exec -it, one python3 client
+#      for both; installs python3-websocket)
 #   bash bench/run.sh login-spam [--seconds 10] [--spammers 8]
 #     (GET /servers p50 by curl while quiet and while 8 clients guess passwords; needs curl)
 #   bash bench/run.sh metrics [--requests 20000]
@@ -41,6 +42,9 @@ if [ "$which" = scale ]; then
   apt_install "${missing[@]}"
   start_test_postgres
   trap stop_test_postgres EXIT
+fi
+if [ "$which" = console ] && ! pkg_installed python3-websocket; then
+  apt_install python3-websocket
 fi
 if [ "$which" = multihost ]; then
   ensure_host_tools

@@ -136,11 +136,14 @@ export class SerialConsoleProxy {
     this.log.info({ server_id: serverId }, 'serial console: attached');
     const { stream } = session;
 
+    // Per chunk of output: one frame written, nothing allocated here (a Buffer is sent as a binary
+    // frame; one callback for all sends).
+    const sent = () => {
+      if (stream.isPaused() && ws.bufferedAmount < LOW_WATER) stream.resume();
+    };
     stream.on('data', (chunk: Buffer) => {
       if (ws.readyState !== WebSocket.OPEN) return;
-      ws.send(chunk, { binary: true }, () => {
-        if (stream.isPaused() && ws.bufferedAmount < LOW_WATER) stream.resume();
-      });
+      ws.send(chunk, sent);
       if (ws.bufferedAmount > HIGH_WATER) stream.pause();
     });
     // All output delivered (the shell ended): the websocket closes normally.

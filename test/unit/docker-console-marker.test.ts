@@ -38,15 +38,3 @@ test('a marker never completed is held, then passed on as it came: past the limi
   const long = Buffer.concat([Buffer.from('\x1b]novadock-console;'), Buffer.alloc(100, 0x31)]);
   expect(through([long, Buffer.from('\x07rest')])).toEqual({ out: `${long.toString('latin1')}\x07rest`, pid: undefined, decided: true });
 });
-
-test('decided resolves once the marker is read', async () => {
-  const m = new MarkerReader();
-  m.feed(MARKED.subarray(0, 10));
-  let done = false;
-  void m.decided.then(() => { done = true; });
-  await Promise.resolve();
-  expect(done).toBe(false);
-  m.feed(MARKED.subarray(10));
-  await m.decided;
-  expect(m.pid).toBe(4242);
-});

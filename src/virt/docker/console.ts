@@ -13,7 +13,7 @@
  * unattached exec that sends SIGHUP, as a terminal hang-up would, to every process of that
  * session, and SIGKILL to what is left.
  */
-import { Duplex } from 'node:stream';
+import type { Duplex } from 'node:stream';
 import type Docker from 'dockerode';
 import { ConsoleSession, InstanceNotRunning } from '../driver';
 import { call, statusOf, translate } from './client';
@@ -43,18 +43,12 @@ const hangUp = (sid: number) => [
 
 /**
  * Reads the PID marker off the first bytes of the output: `feed` returns what is the shell's
- * (the marker taken out, held bytes released once it is known there is no marker), and
- * `decided` resolves once it is known whether the marker came (then `pid` is set) or not.
+ * (the marker taken out, held bytes released once it is known there is no marker);
+ * `isDecided` once it is known whether the marker came (then `pid` is set) or not.
  */
 export class MarkerReader {
   pid: number | undefined;
-  readonly decided: Promise<void>;
   private head: Buffer | null = Buffer.alloc(0);
-  private decide!: () => void;
-
-  constructor() {
-    this.decided = new Promise((r) => { this.decide = r; });
-  }
 
   get isDecided(): boolean {
     return this.head === null;
@@ -67,7 +61,7 @@ export class MarkerReader {
     const end = buf.indexOf(BEL, MARKER_PREFIX.length);
     const complete = buf.length >= MARKER_PREFIX.length && end >= 0 && end <= MARKER_MAX;
     if (!buf.subarray(0, n).equals(MARKER_PREFIX.subarray(0, n)) || (!complete && buf.length > MARKER_MAX)) {
-      this.settle(); // no marker: the bytes are the shell's
+      this.head = null; // no marker: the bytes are the shell's
       return buf;
     }
     if (!complete) {
@@ -76,69 +70,51 @@ export class MarkerReader {
     }
     const pid = Number(buf.subarray(MARKER_PREFIX.length, end).toString('latin1'));
     if (Number.isInteger(pid) && pid > 0) this.pid = pid;
-    this.settle();
+    this.head = null;
     return buf.subarray(end + 1);
   }
 
-  /** The marker is not coming (nothing in time, or the output ended): resolves to the bytes held. */
+  /** The marker is not coming (nothing in time, or the output ended): the bytes held. */
   giveUp(): Buffer {
     const held = this.head ?? EMPTY;
-    this.settle();
-    return held;
-  }
-
-  private settle(): void {
     this.head = null;
-    this.decide();
+    return held;
   }
 }
 
 const EMPTY = Buffer.alloc(0);
 
 /**
- * The terminal as the session's stream: output read off the hijacked connection (marker taken
- * out), keystrokes written to it once the marker is known (the terminal echoes input at once,
- * and an echo ahead of the marker would hide it from a client that types as soon as it is in).
- * No stream stages in between: a keystroke is one write each way.
+ * Reads the PID marker off the terminal's first output, in paused mode (read(), not a 'data'
+ * listener, so that the socket is left neither flowing nor paused: whoever attaches a 'data'
+ * listener next gets every byte). What came after the marker is put back. Resolves once it is
+ * known whether the marker came: at once in practice (the shell prints it first), else after
+ * MARKER_WAIT_MS of no marker or when the output ends (the held bytes are then passed on).
  */
-class TerminalStream extends Duplex {
-  private eof = false;
-
-  constructor(private readonly socket: Duplex, private readonly marker: MarkerReader) {
-    super();
-    const giveUp = setTimeout(() => this.out(marker.giveUp()), MARKER_WAIT_MS);
-    void marker.decided.then(() => clearTimeout(giveUp));
-    socket.on('data', (chunk: Buffer) => this.out(marker.feed(chunk)));
-    const ended = () => {
-      if (this.eof) return;
-      clearTimeout(giveUp);
-      this.out(marker.giveUp());
-      this.eof = true;
-      this.push(null);
+function readMarker(socket: Duplex): Promise<number | undefined> {
+  const marker = new MarkerReader();
+  return new Promise((resolve) => {
+    const done = (rest: Buffer) => {
+      clearTimeout(timer);
+      socket.off('readable', onReadable);
+      socket.off('end', gaveUp);
+      socket.off('close', gaveUp);
+      if (rest.length && !socket.readableEnded && !socket.destroyed) socket.unshift(rest);
+      resolve(marker.pid);
     };
-    socket.once('end', ended);
-    socket.once('close', ended);
-  }
-
-  override _read(): void {
-    this.socket.resume();
-  }
-
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: (e?: Error | null) => void): void {
-    if (this.marker.isDecided) this.socket.write(chunk, cb);
-    else void this.marker.decided.then(() => this.socket.write(chunk, cb));
-  }
-
-  override _final(cb: (e?: Error | null) => void): void {
-    void this.marker.decided.then(() => {
-      this.socket.end();
-      cb();
-    });
-  }
-
-  private out(bytes: Buffer): void {
-    if (bytes.length && !this.eof && !this.push(bytes)) this.socket.pause();
-  }
+    const onReadable = () => {
+      let chunk: Buffer | null;
+      while ((chunk = socket.read() as Buffer | null) !== null) {
+        const rest = marker.feed(chunk);
+        if (marker.isDecided) return done(rest);
+      }
+    };
+    const gaveUp = () => done(marker.giveUp());
+    const timer = setTimeout(gaveUp, MARKER_WAIT_MS);
+    socket.on('readable', onReadable);
+    socket.once('end', gaveUp);
+    socket.once('close', gaveUp);
+  });
 }
 
 /**
@@ -151,8 +127,6 @@ export async function openShell(docker: Docker, host: string, serverId: string, 
     Cmd: SHELL, AttachStdin: true, AttachStdout: true, AttachStderr: true, Tty: true, Env: ['TERM=xterm'],
   }), serverId);
   const socket = (await call(host, () => exec.start({ hijack: true, stdin: true, Tty: true }), serverId)) as unknown as Duplex;
-  const marker = new MarkerReader();
-  const stream = new TerminalStream(socket, marker);
 
   let finished = false;
   const ended = new Promise<void>((resolve) => {
@@ -166,12 +140,15 @@ export async function openShell(docker: Docker, host: string, serverId: string, 
     socket.once('error', done);
   });
   // An error on the socket ends the session; it is not an unhandled error of the process.
-  stream.on('error', () => undefined);
   socket.on('error', () => undefined);
+  // Known before the session is handed out, so that input cannot echo ahead of the marker and
+  // the session's stream is the hijacked connection itself: a keystroke is one write each way,
+  // with no stream stage of ours in between (issue 15's console round-trip target).
+  const pid = await readMarker(socket);
 
   let closing: Promise<void> | undefined;
   return {
-    stream,
+    stream: socket,
     ended,
     resize: async (cols, rows) => {
       await call(host, () => exec.resize({ w: cols, h: rows }), serverId);
@@ -179,10 +156,10 @@ export async function openShell(docker: Docker, host: string, serverId: string, 
     close: () => {
       closing ??= (async () => {
         let failure: unknown;
-        if (!finished && marker.pid === undefined) failure = new Error(`Compute host ${host}: the console shell of ${serverId} never said its PID; it may still be running`);
-        if (!finished && marker.pid !== undefined) {
+        if (!finished && pid === undefined) failure = new Error(`Compute host ${host}: the console shell of ${serverId} never said its PID; it may still be running`);
+        if (!finished && pid !== undefined) {
           try {
-            const kill = await docker.getContainer(container.Id).exec({ Cmd: hangUp(marker.pid), AttachStdout: false, AttachStderr: false });
+            const kill = await docker.getContainer(container.Id).exec({ Cmd: hangUp(pid), AttachStdout: false, AttachStderr: false });
             const s = (await kill.start({ hijack: true, stdin: false })) as unknown as Duplex;
             await new Promise<void>((r) => { s.once('close', r); s.once('end', r); s.once('error', r); s.resume(); });
           } catch (e) {
