@@ -79,7 +79,7 @@ test('when a running container is resized in place, then its process keeps its P
 });
 
 /** A running m1-like instance of a new server on this host. */
-async function spawnServer(serverId = crypto.randomUUID()): Promise<string> {
+async function spawnServer(serverId: string = crypto.randomUUID()): Promise<string> {
   const projectId = `${TEST_PROJECT_PREFIX}${crypto.randomBytes(5).toString('hex')}`;
   await spawnOnFreeSubnet(driver, { serverId, projectId, hostname: 'resize', imageRef, command: idleCommand('up'), memoryMb: 128, vcpus: 1, env: {}, network: testNetwork(projectId) });
   return serverId;

@@ -94,10 +94,14 @@ export class MigrationService {
    */
   async startColdMove(
     ctx: RequestContext, server: ServerRecord,
-    o: { type: MigrationType; rule: StateRule; action: string; flavor: FlavorSnapshot; host?: string; claimPatch?: ServerPatch },
+    o: {
+      type: MigrationType; rule: StateRule; action: string; flavor: FlavorSnapshot; host?: string; claimPatch?: ServerPatch;
+      /** A check of the caller's that must pass before the claim (it runs alongside the reads here). */
+      check?: Promise<void>;
+    },
   ): Promise<MigrationRecord> {
     const [spec, oldId, newId] = await Promise.all([
-      this.requestSpec(server, o.flavor, o.host), this.d.flavors.internalId(server.flavor.id), o.flavor.id === server.flavor.id ? undefined : this.d.flavors.internalId(o.flavor.id),
+      this.requestSpec(server, o.flavor, o.host), this.d.flavors.internalId(server.flavor.id), o.flavor.id === server.flavor.id ? undefined : this.d.flavors.internalId(o.flavor.id), o.check,
     ]);
     const oldFlavor = oldId ?? null;
     const newFlavor = o.flavor.id === server.flavor.id ? oldFlavor : newId ?? null;
