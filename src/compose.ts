@@ -35,6 +35,7 @@ import { AggregateRepository } from './db/aggregate-repo';
 import { ServerGroupRepository } from './db/server-group-repo';
 import { AllocationRepository } from './db/allocation-repo';
 import { MigrationRepository } from './db/migration-repo';
+import { computeTransaction } from './db/compute-records';
 import { buildCompute, ComputeServices } from './compute/services';
 import { Reconciler } from './compute/reconciler';
 import { KeypairService } from './compute/services/keypairs';
@@ -202,6 +203,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     actions: new ActionRepository(db, (a) => metrics.actionFinished(a)),
     serverGroups: new ServerGroupRepository(db),
     migrations: new MigrationRepository(db),
+    inTransaction: computeTransaction(db, membership.id),
     images: {
       find: (ctx, id) => images.find(ctx, id),
       list: (ctx, query) => images.list(ctx, query),

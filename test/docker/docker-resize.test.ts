@@ -7,6 +7,7 @@ import crypto from 'node:crypto';
 import fs from 'node:fs';
 import { busyboxImage } from '../helpers/test-image';
 import { DockerDriver } from '../../src/virt/docker/driver';
+import { InstanceNotFound } from '../../src/virt/driver';
 import { idleCommand, TEST_PROJECT_PREFIX } from '../contract/driver-contract';
 import { dockerCli, dockerTestHost, removeTestArtifacts, silentLog } from './docker-driver-helpers';
 import { spawnOnFreeSubnet, testNetwork } from '../helpers/test-subnets';
@@ -75,4 +76,45 @@ test('when a running container is resized in place, then its process keeps its P
   const back = await inspect(serverId);
   expect([back.State.Pid, back.HostConfig.Memory, back.HostConfig.NanoCpus]).toEqual([before.State.Pid, 128 * 1024 * 1024, 1e9]);
   expect(await memoryLimitInside(serverId)).toBe(128 * 1024 * 1024);
+});
+
+/** A running m1-like instance of a new server on this host. */
+async function spawnServer(serverId: string = crypto.randomUUID()): Promise<string> {
+  const projectId = `${TEST_PROJECT_PREFIX}${crypto.randomBytes(5).toString('hex')}`;
+  await spawnOnFreeSubnet(driver, { serverId, projectId, hostname: 'resize', imageRef, command: idleCommand('up'), memoryMb: 128, vcpus: 1, env: {}, network: testNetwork(projectId) });
+  return serverId;
+}
+
+test('when the container a resize checked is removed behind the driver, then the next resize checks again: a stranger under the name is refused, untouched', async () => {
+  const serverId = await spawnServer();
+  await driver.resizeInstance(serverId, 192, 1);
+  expect((await dockerCli(['rm', '-f', `novadock-${serverId}`])).code).toBe(0);
+  await expect(driver.resizeInstance(serverId, 256, 1)).rejects.toBeInstanceOf(InstanceNotFound);
+
+  // A container that is not ours takes the name: never resized.
+  const stranger = `novadock-${serverId}`;
+  expect((await dockerCli(['create', '--name', stranger, '--memory', '64m', imageRef])).code).toBe(0);
+  try {
+    await expect(driver.resizeInstance(serverId, 256, 1)).rejects.toBeInstanceOf(InstanceNotFound);
+    expect((await inspect(serverId)).HostConfig.Memory).toBe(64 * 1024 * 1024);
+  } finally {
+    await dockerCli(['rm', '-f', stranger]);
+  }
+});
+
+test('when a server\'s container is set aside for a move and a new one made for it on the same engine, then a resize changes the new one, not the set-aside one', async () => {
+  const serverId = await spawnServer();
+  await driver.resizeInstance(serverId, 192, 1);
+  const asideId = (await inspect(serverId)).Id;
+  const moveImage = await driver.moves.migrateDiskAndPowerOff(serverId, crypto.randomUUID(), 1);
+  await spawnServer(serverId);
+  try {
+    await driver.resizeInstance(serverId, 256, 1);
+    expect((await inspect(serverId)).HostConfig.Memory).toBe(256 * 1024 * 1024);
+    const aside = JSON.parse((await dockerCli(['inspect', asideId])).stdout)[0];
+    expect([aside.Name, aside.HostConfig.Memory]).toEqual([`/novadock-${serverId}_resize`, 192 * 1024 * 1024]);
+  } finally {
+    await driver.destroy(serverId);
+    await driver.removeImage(moveImage).catch(() => undefined);
+  }
 });

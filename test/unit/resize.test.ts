@@ -19,6 +19,8 @@ let compute: ComputeServices;
 let migrations: MigrationRepository;
 let image: string;
 let starts: Record<string, number>;
+/** Set by a test: the engine refuses the next resizeInstance of this server (once). */
+let refuseNextResize: string | undefined;
 
 /** h1 takes m1.tiny + m1.small at once but not m1.tiny + m1.medium ((3000 − 512) × 1.5 MB); h2 is large. */
 beforeEach(async () => {
@@ -27,6 +29,11 @@ beforeEach(async () => {
     host,
     hypervisor: { memoryMb },
     program: (spec) => { starts[spec.serverId] = (starts[spec.serverId] ?? 0) + 1; return { output: ['up'] }; },
+    failOn: (op, serverId) => {
+      if (op !== 'resizeInstance' || serverId !== refuseNextResize) return undefined;
+      refuseNextResize = undefined;
+      return new Error('Minimum memory limit can not be less than memory reservation limit');
+    },
   });
   [h1, h2] = [fake('h1', 3000), fake('h2', 16384)];
   t = await makeTestServices({ drivers: [h1, h2], quotas: { cores: 4 } });
@@ -144,6 +151,23 @@ describe('resize on the same host', () => {
     await compute.tasks.idle();
     const back = await compute.queries.usage((await row(id)).project_id);
     expect([back.cores, back.ram]).toEqual([1, 512]);
+  });
+});
+
+describe('a resize the engine refuses', () => {
+  test('the old limits stay, the server is ACTIVE with its old flavor and a fault, the migration is error and the action failed', async () => {
+    const id = await onH1();
+    refuseNextResize = id;
+    await resized(id, '2');
+    const s = await row(id);
+    expect([s.vm_state, s.task_state, s.host, s.flavor.id, s.fault?.message]).toEqual(['active', null, 'h1', '1', 'Minimum memory limit can not be less than memory reservation limit']);
+    expect(h1.specOf(id)).toMatchObject({ memoryMb: 512, vcpus: 1 });
+    expect(starts[id]).toBe(1);
+    expect((await migrationOf(id)).status).toBe('error');
+    const action = (await compute.queries.listActions(await admin(), id)).find((a) => a.action === 'resize');
+    expect([action?.result, action?.message]).toEqual(['Error', 'Error']);
+    // Placement holds the old flavor only again.
+    expect((await compute.placement.figures()).get('h1')?.memoryMbUsed).toBe(512 + 512);
   });
 });
 

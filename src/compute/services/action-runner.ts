@@ -97,9 +97,9 @@ export class ActionRunner {
     this.log = deps.log;
   }
 
-  /** Starts an instance action record for ctx's request; resolves to its id. */
-  startAction(ctx: RequestContext, id: string, action: string): Promise<number> {
-    return this.actions.start({ instanceUuid: id, action, requestId: ctx.requestId, userId: ctx.userId, projectId: ctx.projectId });
+  /** Starts an instance action record for ctx's request (through `actions`, e.g. a transaction's); resolves to its id. */
+  startAction(ctx: RequestContext, id: string, action: string, actions: Pick<ActionRepository, 'start'> = this.actions): Promise<number> {
+    return actions.start({ instanceUuid: id, action, requestId: ctx.requestId, userId: ctx.userId, projectId: ctx.projectId });
   }
 
   async recordInstant(ctx: RequestContext, id: string, action: string): Promise<void> {
@@ -125,13 +125,21 @@ export class ActionRunner {
 
   /** Compare-and-set of the task; when it touches nothing, re-read and say why (409) or 404. */
   async claim(ctx: RequestContext, server: ServerRecord, rule: StateRule, task: TaskState, patch: ServerPatch = {}): Promise<void> {
+    if (!(await this.tryClaim(server, rule, task, patch))) await this.refuseClaim(ctx, server, rule);
+  }
+
+  /** The claim's compare-and-set alone (through `servers`, e.g. a transaction's): true when it took. */
+  tryClaim(server: ServerRecord, rule: StateRule, task: TaskState, patch: ServerPatch = {}, servers: Pick<ServerRepository, 'update'> = this.servers): Promise<boolean> {
     const cond = claimCondition(rule);
-    const ok = await this.servers.update(server.id, { ...patch, task_state: task }, {
+    return servers.update(server.id, { ...patch, task_state: task }, {
       vmStates: cond.vmStates ?? undefined,
       taskStates: cond.taskStates ?? undefined,
       launched: cond.mustHaveLaunched,
     });
-    if (ok) return;
+  }
+
+  /** A claim that did not take: re-read and say why (409), or 404 when the server is gone. */
+  async refuseClaim(ctx: RequestContext, server: ServerRecord, rule: StateRule): Promise<never> {
     const now = await this.servers.get(server.id);
     if (!now) throw notFound(msg.instanceNotFound(server.id));
     throw invalidStateError(refusal(now, rule, ctx.isAdmin) ?? invalidState(rule.action, server.id, 'task_state', now.task_state));

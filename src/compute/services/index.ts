@@ -63,6 +63,7 @@ import { ServerDiagnostics } from './server-diagnostics';
 import { ResizeService } from './resize';
 import { ConsoleSettings, RemoteConsoles } from './remote-consoles';
 import type { ConsoleTokenRepository } from '../../db/console-token-repo';
+import type { InTransaction } from '../../db/compute-records';
 
 export interface ComputeDeps {
   servers: ServerRepository;
@@ -71,6 +72,8 @@ export interface ComputeDeps {
   actions: ActionRepository;
   serverGroups: ServerGroupRepository;
   migrations: MigrationRepository;
+  /** Server, migration and action writes in one transaction (moves: claim, VERIFY_RESIZE). */
+  inTransaction: InTransaction;
   images: ComputeImages;
   hostImages: HostImagesPort;
   /** Project subnets (allocated here, the same on every host). */
@@ -170,12 +173,12 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
   const runner = new ActionRunner({ servers, actions: actionRepo, queries, hosts, runner: tasks, sync, log });
   const moves: PlacementPort = deps.movePlacement ?? placement;
   const work = new MoveWork({
-    servers, migrations: deps.migrations, actions: actionRepo, hosts, builder, images: deps.images, placement: moves, log, shutdownTimeoutSeconds: deps.shutdownTimeoutSeconds ?? 2,
+    servers, migrations: deps.migrations, actions: actionRepo, inTransaction: deps.inTransaction, hosts, builder, images: deps.images, placement: moves, log, shutdownTimeoutSeconds: deps.shutdownTimeoutSeconds ?? 2,
   });
   late.cleanup = new MoveCleanup({ migrations: deps.migrations, hosts, placement: moves, work, tasks, log });
   const instancesOn = async (host: string) => (await queries.serversOnHost(host)).length;
   const migrations = new MigrationService({
-    servers, migrations: deps.migrations, flavors: deps.flavors, queries, runner, tasks, hosts, work, placement: moves, hostSettings, groups: groupsPort, log,
+    servers, migrations: deps.migrations, inTransaction: deps.inTransaction, flavors: deps.flavors, queries, runner, tasks, hosts, work, placement: moves, hostSettings, groups: groupsPort, log,
   });
   const osServices = new OsServices({ hosts, settings: settingsService, repo: deps.computeServices, control: deps.control, instancesOn });
   return {

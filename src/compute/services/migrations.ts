@@ -13,6 +13,7 @@ import { badRequest, forbidden, invalidState as invalidStateError, msg, notFound
 import type { ServerPatch, ServerRepository } from '../../db/server-repo';
 import type { FlavorRepository } from '../../db/flavor-repo';
 import { MigrationFilter, MigrationMarkerNotFound, MigrationPage, MigrationRecord, MigrationRepository } from '../../db/migration-repo';
+import type { InTransaction } from '../../db/compute-records';
 import type { FlavorSnapshot, ServerRecord } from '../server-record';
 import { TaskStates } from '../task-states';
 import { RULES, StateRule, invalidState, refusal } from '../state-rules';
@@ -30,6 +31,7 @@ export type { MigrationFilter } from '../../db/migration-repo';
 export interface MigrationServiceDeps {
   servers: ServerRepository;
   migrations: MigrationRepository;
+  inTransaction: InTransaction;
   flavors: FlavorRepository;
   queries: ServerQueries;
   runner: ActionRunner;
@@ -87,27 +89,35 @@ export class MigrationService {
   }
 
   /**
-   * The cold-move path migrate takes (and resize will, with `flavor` the new one): claim
-   * resize_prep, record the action and the migration (pre-migrating), queue the work.
+   * The cold-move path migrate and resize take (`flavor` the new one): claim resize_prep, record
+   * the action and the migration (pre-migrating), all in one transaction, and queue the work.
    */
   async startColdMove(
     ctx: RequestContext, server: ServerRecord,
-    o: { type: MigrationType; rule: StateRule; action: string; flavor: FlavorSnapshot; host?: string; claimPatch?: ServerPatch },
+    o: {
+      type: MigrationType; rule: StateRule; action: string; flavor: FlavorSnapshot; host?: string; claimPatch?: ServerPatch;
+      /** A check of the caller's that must pass before the claim (it runs alongside the reads here). */
+      check?: Promise<void>;
+    },
   ): Promise<MigrationRecord> {
     const [spec, oldId, newId] = await Promise.all([
-      this.requestSpec(server, o.flavor, o.host), this.d.flavors.internalId(server.flavor.id), o.flavor.id === server.flavor.id ? undefined : this.d.flavors.internalId(o.flavor.id),
+      this.requestSpec(server, o.flavor, o.host), this.d.flavors.internalId(server.flavor.id), o.flavor.id === server.flavor.id ? undefined : this.d.flavors.internalId(o.flavor.id), o.check,
     ]);
     const oldFlavor = oldId ?? null;
     const newFlavor = o.flavor.id === server.flavor.id ? oldFlavor : newId ?? null;
     return this.d.tasks.guarded([server.id], async () => {
-      await this.d.runner.claim(ctx, server, o.rule, TaskStates.RESIZE_PREP, { ...o.claimPatch, progress: 0 });
-      const actionId = await this.d.runner.startAction(ctx, server.id, o.action);
-      const migration = await this.d.migrations.create({
-        ...this.origin(ctx, server), dest_compute: null, dest_node: null, dest_host: null,
-        old_instance_type_id: oldFlavor, new_instance_type_id: newFlavor, status: M.PRE_MIGRATING, migration_type: o.type,
-        old_flavor: server.flavor, new_flavor: o.flavor,
+      const accepted = await this.d.inTransaction(async (r) => {
+        if (!(await this.d.runner.tryClaim(server, o.rule, TaskStates.RESIZE_PREP, { ...o.claimPatch, progress: 0 }, r.servers))) return undefined;
+        const actionId = await this.d.runner.startAction(ctx, server.id, o.action, r.actions);
+        const migration = await r.migrations.create({
+          ...this.origin(ctx, server), dest_compute: null, dest_node: null, dest_host: null,
+          old_instance_type_id: oldFlavor, new_instance_type_id: newFlavor, status: M.PRE_MIGRATING, migration_type: o.type,
+          old_flavor: server.flavor, new_flavor: o.flavor,
+        });
+        return { actionId, migration, claimed: (await r.servers.get(server.id)) ?? server };
       });
-      const claimed = (await this.d.servers.get(server.id)) ?? server;
+      if (!accepted) return this.d.runner.refuseClaim(ctx, server, o.rule);
+      const { actionId, migration, claimed } = accepted;
       const sameHost = o.type === MigrationTypes.RESIZE;
       this.d.tasks.schedule(server.id, o.action, () => this.d.work.coldMove({ server: claimed, migration, actionId, spec, flavor: o.flavor, sameHost }));
       return migration;

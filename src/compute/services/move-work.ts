@@ -33,6 +33,7 @@ import { now as nowIso } from '../../clock';
 import type { ServerPatch, ServerRepository } from '../../db/server-repo';
 import type { ActionRepository } from '../../db/action-repo';
 import type { MigrationRecord, MigrationRepository } from '../../db/migration-repo';
+import type { InTransaction } from '../../db/compute-records';
 import { ComputeDriver, HypervisorUnavailable, InstanceInfo } from '../../virt/driver';
 import type { FlavorSnapshot, ServerRecord } from '../server-record';
 import { VmStates } from '../vm-states';
@@ -49,6 +50,8 @@ export interface MoveWorkDeps {
   servers: ServerRepository;
   migrations: MigrationRepository;
   actions: ActionRepository;
+  /** Server, migration and action writes in one transaction (VERIFY_RESIZE of a resize in place). */
+  inTransaction: InTransaction;
   hosts: HostService;
   builder: InstanceBuilder;
   images: ComputeImages;
@@ -239,25 +242,36 @@ export class MoveWork {
   // ------------------------------------------------------------------ resize in place (issue 15)
 
   /**
-   * The server's own host took the new flavor: its limits change live (the engine's update
-   * call), the process runs on. resize_migrating → RESIZED (VERIFY_RESIZE) with
-   * the new flavor shown; a failure puts the old limits back and rolls back as a cold move.
+   * The server's own host took the new flavor (the placement's claim is made): its limits change
+   * live (the engine's update call), the process runs on. The engine call is the whole of the
+   * work, so nothing else waits before it: the records say resize_migrating (migration migrating,
+   * compare-and-set of the task) while the engine works, and the moment it returns one
+   * transaction writes VERIFY_RESIZE with the new flavor (compare-and-set from resize_migrating),
+   * the migration finished and the action's success. A failure of either side — or a delete or
+   * reset that took the task meanwhile — puts the old limits back and rolls back as a cold move.
    */
   private async resizeInPlace(job: ColdMove, p: Progress, driver: ComputeDriver): Promise<void> {
     const { server, migration, flavor } = job;
     const id = server.id;
-    // Few writes: the engine's update call is the whole of the work, and the API's answer should not wait on more.
-    await this.d.migrations.update(migration.id, { status: M.MIGRATING, dest_compute: driver.host, dest_node: driver.host, dest_host: await this.hostIp(driver.host) });
-    await this.step(id, p, TaskStates.RESIZE_MIGRATING);
+    const marking = (async () => {
+      await this.d.migrations.update(migration.id, { status: M.MIGRATING, dest_compute: driver.host, dest_node: driver.host, dest_host: await this.hostIp(driver.host) });
+      await this.step(id, p, TaskStates.RESIZE_MIGRATING);
+    })();
+    const [marked, resized] = await Promise.allSettled([marking, driver.resizeInstance(id, flavor.ram, flavor.vcpus)]);
     try {
-      await driver.resizeInstance(id, flavor.ram, flavor.vcpus);
-      await this.step(id, p, null, { vm_state: VmStates.RESIZED, flavor, flavor_id: flavor.id, progress: 100 });
+      if (marked.status === 'rejected') throw marked.reason;
+      if (resized.status === 'rejected') throw resized.reason;
+      await this.d.inTransaction(async (r) => {
+        if (!(await r.servers.update(id, { vm_state: VmStates.RESIZED, flavor, flavor_id: flavor.id, progress: 100, task_state: null }, { taskStates: [p.task] }))) {
+          throw new Superseded(id, p.task);
+        }
+        await r.migrations.update(migration.id, { status: M.FINISHED });
+        if (job.actionId !== undefined) await r.actions.finish(job.actionId, 'Success');
+      });
     } catch (err) {
       await this.quietly(id, 'put the old limits back', () => driver.resizeInstance(id, server.flavor.ram, server.flavor.vcpus));
       throw err;
     }
-    await this.advance(migration, M.FINISHED);
-    await this.finishAction(job.actionId, 'Success');
     this.d.log.info({ server_id: id, host: driver.host, flavor: flavor.id }, 'resized in place: VERIFY_RESIZE');
   }
 

@@ -42,21 +42,22 @@ export class ResizeService {
 
   /** resize: accepted (202) once resize_prep is claimed and the migration recorded. */
   async resize(ctx: RequestContext, id: string, flavorRef: string, autoDiskConfig?: boolean): Promise<void> {
-    const server = await this.d.queries.get(ctx, id);
+    // Looked up together, judged in Nova's order (the server first).
+    const [server, flavor] = await Promise.all([this.d.queries.get(ctx, id), this.d.flavors.get(flavorRef)]);
     const why = refusal(server, RULES.resize, ctx.isAdmin);
     if (why) throw invalidStateError(why);
-    // Looked up together, judged in Nova's order.
-    const [up, flavor] = await Promise.all([server.host ? this.d.serviceUp(server.host) : false, this.d.flavors.get(flavorRef)]);
+    const up = server.host ? await this.d.serviceUp(server.host) : false;
     if (!up) throw invalidStateError('Service is unavailable at this time.');
     // NOTE(openstack): a private flavor the project may not use is not found (Flavor.get_by_flavor_id).
     if (!flavor || (!flavor.is_public && !ctx.isAdmin)) throw badRequest(msg.flavorNotFound(flavorRef));
     if (flavor.disk === 0 && server.flavor.disk !== 0) throw badRequest('Server disk was unable to be resized because: Resize to zero disk flavor is not allowed.');
     if (flavor.id === server.flavor.id) throw badRequest('When resizing, instances must change flavor!');
     if (flavor.disabled) throw badRequest(msg.flavorNotFound(flavorRef));
-    await this.checkUpsize(server.project_id, { cores: flavor.vcpus - server.flavor.vcpus, ram: flavor.ram - server.flavor.ram });
-    // compute/api.py resize(): instance.auto_disk_config = auto_disk_config or False.
+    // compute/api.py resize(): instance.auto_disk_config = auto_disk_config or False. The quota
+    // check runs alongside the move's own reads, and must pass before anything is claimed.
     await this.d.migrations.startColdMove(ctx, server, {
       type: MigrationTypes.RESIZE, rule: RULES.resize, action: 'resize', flavor: snapshotOf(flavor), claimPatch: { auto_disk_config: autoDiskConfig ?? false },
+      check: this.checkUpsize(server.project_id, { cores: flavor.vcpus - server.flavor.vcpus, ram: flavor.ram - server.flavor.ram }),
     });
   }
 

@@ -49,7 +49,7 @@ import { DockerImages } from './images';
 import { ImageRelease } from './image-release';
 import { BLANK_LABELS, LABEL_HOST, LABEL_MANAGED, LABEL_PROJECT, LABEL_SERVER, containerName, setAsideName } from './labels';
 import { DockerMoves } from './moves';
-import { resizeContainer } from './resize';
+import { DockerResizer } from './resize';
 import { ProjectNetworks } from './networks';
 import { openShell } from './console';
 import type { DockerDriverOptions } from './options';
@@ -68,6 +68,7 @@ export class DockerDriver implements ComputeDriver {
   private readonly release: ImageRelease;
   private readonly networks: ProjectNetworks;
   private readonly spawner: DockerSpawner;
+  private readonly resizer: DockerResizer;
   private readonly rebootTimeoutSeconds: number;
   private readonly pingTimeoutMs: number;
   private readonly pidsLimit: number;
@@ -82,7 +83,8 @@ export class DockerDriver implements ComputeDriver {
     this.images = new DockerImages(this.docker, this.host, opts.layerShortcutMinBytes);
     this.networks = new ProjectNetworks(this.docker, this.host, this.log, { swarm: opts.swarm, encrypted: opts.encryptedNetworks, infoTimeoutMs: opts.pingTimeoutMs });
     this.spawner = new DockerSpawner(this.docker, this.host, this.log, this.networks, opts.startupCheckMs ?? 10);
-    this.moves = new DockerMoves(this.docker, this.host, this.images);
+    this.resizer = new DockerResizer(this.docker, this.host);
+    this.moves = new DockerMoves(this.docker, this.host, this.images, (serverId) => this.resizer.forget(serverId));
     this.release = new ImageRelease(this.images, this.log);
     this.rebootTimeoutSeconds = opts.rebootTimeoutSeconds ?? 30;
     this.pingTimeoutMs = opts.pingTimeoutMs ?? 2000;
@@ -153,6 +155,7 @@ export class DockerDriver implements ComputeDriver {
   }
 
   async destroy(serverId: string): Promise<void> {
+    this.resizer.forget(serverId);
     const c = await this.owned(serverId).catch((e) => {
       if (e instanceof InstanceNotFound) return undefined;
       throw e;
@@ -262,7 +265,7 @@ export class DockerDriver implements ComputeDriver {
   /** One stats sample (diagnostics.ts). */
   diagnostics = async (serverId: string): Promise<InstanceDiagnostics> => containerDiagnostics(this.docker, this.host, serverId, await this.owned(serverId));
   /** Resize in place (issue 15): the engine's update call, resize.ts. */
-  async resizeInstance(serverId: string, memoryMb: number, vcpus: number): Promise<void> { await resizeContainer(this.docker, this.host, serverId, memoryMb, vcpus, (await this.limits()).hostCpus); }
+  async resizeInstance(serverId: string, memoryMb: number, vcpus: number): Promise<void> { await this.resizer.resize(serverId, memoryMb, vcpus, (await this.limits()).hostCpus); }
 
   // ---------------------------------------------------------------- internals
 

@@ -18,9 +18,14 @@ import type { DockerImages } from './images';
 import { BLANK_LABELS, LABEL_HOST, LABEL_MANAGED, LABEL_MIGRATION, LABEL_MOVE_OF, LABEL_SERVER, containerName, setAsideName } from './labels';
 
 export class DockerMoves implements InstanceMoves {
-  constructor(private readonly docker: Docker, private readonly host: string, private readonly images: DockerImages) {}
+  /** `moved`: told of every server whose container is renamed or removed here (resize.ts forgets its id). */
+  constructor(
+    private readonly docker: Docker, private readonly host: string, private readonly images: DockerImages,
+    private readonly moved: (serverId: string) => void = () => undefined,
+  ) {}
 
   async migrateDiskAndPowerOff(serverId: string, migrationId: string, timeoutSeconds: number): Promise<string> {
+    this.moved(serverId);
     const c = (await this.find(containerName(serverId), serverId)) ?? (await this.find(setAsideName(serverId), serverId));
     if (!c) throw new InstanceNotFound(serverId);
     const container = this.docker.getContainer(c.Id);
@@ -35,12 +40,14 @@ export class DockerMoves implements InstanceMoves {
   }
 
   async confirmMigration(serverId: string): Promise<void> {
+    this.moved(serverId);
     const aside = await this.find(setAsideName(serverId), serverId);
     if (aside) await this.remove(aside.Id);
     await this.removeMoveImages(serverId);
   }
 
   async finishRevertMigration(serverId: string, powerOn: boolean): Promise<InstanceInfo> {
+    this.moved(serverId);
     const aside = await this.find(setAsideName(serverId), serverId);
     const c = aside ?? (await this.find(containerName(serverId), serverId));
     if (!c) throw new InstanceNotFound(serverId);
