@@ -256,7 +256,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   compute.shelve.start();
   membership.start();
   // issue 14: the embedded registry
-  const registry = buildRegistry({ config, db, identity, tokens, images, imageRepo, hostImages, secret: tokenSecret(config.dataDir), log });
+  const registry = buildRegistry({ config, db, identity, tokens, images, imageRepo, hostImages, secret: tokenSecret(config.dataDir), log, store: opts.store, imageUploads });
 
   const health = async () => {
     let database = 'ok';

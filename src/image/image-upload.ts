@@ -54,7 +54,8 @@ export interface UploadOptions {
 
 export interface ImageData {
   stream: Readable;
-  size: number;
+  /** Undefined when the data is made as it streams (a pushed image's archive): sent chunked. */
+  size?: number;
   /** Hex md5, for Content-MD5. */
   checksum: string | null;
 }
@@ -78,6 +79,7 @@ export class ImageUploads {
   private readonly log: Logger;
   private readonly observer?: UploadObserver;
   private readonly archiveIndexes?: ArchiveIndexSink;
+  private archiveOf?: (img: ImageRecord) => Promise<Readable | undefined>;
 
   constructor(deps: ImageUploadsDeps) {
     this.archiveIndexes = deps.archiveIndexes;
@@ -223,9 +225,18 @@ export class ImageUploads {
     }
     if (img.status !== 'active' && img.status !== 'deactivated') return undefined;
     const size = await this.store.size(id);
-    if (size === undefined) return undefined;
+    if (size === undefined) {
+      // A docker image pushed through /v2/ has no archive in the store: the registry writes one.
+      const stream = await this.archiveOf?.(img);
+      return stream ? { stream, checksum: null } : undefined;
+    }
     const stream = await this.store.read(id);
     return { stream, size, checksum: img.checksum };
+  }
+
+  /** How an image with no stored data may still be downloaded (the registry's pushed images). */
+  useArchiveSource(archiveOf: (img: ImageRecord) => Promise<Readable | undefined>): void {
+    this.archiveOf = archiveOf;
   }
 
   /**

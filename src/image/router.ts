@@ -126,7 +126,7 @@ export function imageRouter(deps: ImageRouterDeps, log: Logger): Router {
     }
     res.status(200);
     res.setHeader('Content-Type', 'application/octet-stream');
-    res.setHeader('Content-Length', String(data.size));
+    if (data.size !== undefined) res.setHeader('Content-Length', String(data.size));
     // NOTE(openstack): Glance sends the HEX md5 here, not RFC 1864 base64 (openstack/image/_download.py).
     if (data.checksum) res.setHeader('Content-MD5', data.checksum);
     if (req.method === 'HEAD') {

@@ -14,6 +14,12 @@ import type { TokenService } from '../identity/token-service';
 import type { ImageService } from '../image/image-service';
 import { REGISTRY_PROPERTIES, RegistryImages } from '../image/registry-images';
 import type { HostImages } from '../virt/host-images';
+import { ArchiveIndexRepository } from '../db/archive-index-repo';
+import type { ImageUploads } from '../image/image-upload';
+import type { ImageStore } from '../store/image-store';
+import { ArchiveIndexes } from './archive-indexes';
+import { GlanceArchiveContent } from './glance-content';
+import { pushedArchive } from './pushed-archive';
 import { BlobStore } from './blob-store';
 import { PushedContent } from './pushed-content';
 import { RegistryAuth } from './registry-auth';
@@ -32,6 +38,7 @@ const SWEEP_INTERVAL_MS = 60_000;
 
 export function buildRegistry(deps: {
   config: Config; db: Db; identity: IdentityRepository; tokens: TokenService; images: ImageService; imageRepo: ImageRepository; hostImages: HostImages; secret: string; log: Logger;
+  store: ImageStore; imageUploads: ImageUploads;
 }): RegistryParts {
   const { config, log } = deps;
   const repo = new RegistryRepository(deps.db);
@@ -40,6 +47,11 @@ export function buildRegistry(deps: {
   const service = new RegistryService({
     repo, blobs, pushed: new PushedContent(repo, blobs), catalogue, uploadTimeoutMs: (config.registryUploadTimeoutSeconds ?? 3600) * 1000, log,
   });
+  // Glance's own docker images (uploaded tarballs, snapshots) are pullable too, from their stored archives.
+  const glance = new GlanceArchiveContent({
+    images: deps.imageRepo, identity: deps.identity, indexes: new ArchiveIndexes({ repo: new ArchiveIndexRepository(deps.db), store: deps.store, log }), log,
+  });
+  service.addSource(glance);
   const auth = new RegistryAuth({
     identity: deps.identity,
     tokens: deps.tokens,
@@ -47,7 +59,7 @@ export function buildRegistry(deps: {
     publicUrl: config.publicUrl,
     ttlSeconds: TOKEN_TTL_SECONDS,
     anonymousPull: config.registryAnonymousPull ?? false,
-    isPublic: async (repository) => catalogue.anyPublic(await repo.imageIds(repository)),
+    isPublic: async (repository) => catalogue.anyPublic([...(await repo.imageIds(repository)), ...(await glance.imageIds(repository))]),
   });
   deps.images.whenDeleted((image) => service.imageDeleted(image, REGISTRY_PROPERTIES));
   // A pushed image has no archive in the store: a compute host lacking it pulls it from here, by digest.
@@ -58,6 +70,8 @@ export function buildRegistry(deps: {
     if (!repository || !digest || !image.engine_image_id) return undefined;
     return { reference: `${registryHost}/${repository}@${digest}`, token: auth.pullToken(repository), imageId: image.engine_image_id };
   });
+  // ...and `openstack image save` of a pushed image writes its archive from the blobs.
+  deps.imageUploads.useArchiveSource((image) => pushedArchive(service, image, registryHost, log));
   const timer = setInterval(() => {
     service.sweep().catch((err) => log.warn({ err }, 'registry upload sweep failed'));
   }, SWEEP_INTERVAL_MS);

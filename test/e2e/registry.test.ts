@@ -2,7 +2,9 @@
  * Issue 14 with the stock docker CLI against a started novadock's registry at /v2/ (the engine
  * takes 127.0.0.0/8 registries as plain HTTP): login with a Keystone password, push, the pushed
  * tag in `openstack image list`, boot it, remove it locally and pull it back (by tag and digest),
- * re-push a tag, a wrong password refused, another project refused. A temporary DOCKER_CONFIG
+ * re-push a tag, `openstack image save` of a pushed image loads with `docker load`, a tarball
+ * uploaded through Glance and a server snapshot pulled by the names Glance gives them, a wrong
+ * password refused, another project refused. A temporary DOCKER_CONFIG
  * holds the logins; every tag and image made here is removed after.
  */
 import fs from 'node:fs';
@@ -18,6 +20,7 @@ jest.setTimeout(240_000);
 let srv: StartedServer;
 let image: TestImage;
 let image2: TestImage;
+let image3: TestImage;
 let configDir: string;
 let registry: string;
 let ref: string;
@@ -29,6 +32,7 @@ const demo = (args: string[]) => openstack(args, srv.env.demo);
 beforeAll(async () => {
   image = await testImage('e2e-registry', true);
   image2 = await testImage('e2e-registry-2', true);
+  image3 = await testImage('e2e-registry-3', false);
   srv = await startServer();
   configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'novadock-docker-config-'));
   registry = `127.0.0.1:${srv.port}`;
@@ -36,7 +40,8 @@ beforeAll(async () => {
 }, 300_000);
 afterAll(async () => {
   for (const r of [ref, `${registry}/admin/bbox:v1`]) await docker(['rmi', r]);
-  for (const img of [image, image2]) await docker(['rmi', img.imageId]);
+  for (const r of [`${registry}/demo/tarball:latest`, `${registry}/demo/regsnap:latest`]) await docker(['rmi', r]);
+  for (const img of [image, image2, image3]) await docker(['rmi', img.imageId]);
   await srv?.cleanup();
   fs.rmSync(configDir, { recursive: true, force: true });
 });
@@ -92,6 +97,37 @@ describe('docker push', () => {
     expect(shown.properties.docker_image_id).toBe(image2.imageId);
     const names = json<{ Name: string }[]>(await demo(['image', 'list', '-f', 'json'])).filter((i) => i.Name === 'bbox:v1');
     expect(names).toHaveLength(1);
+  });
+});
+
+describe('Glance and the registry: one catalogue', () => {
+  it('openstack image save of a pushed image gives an archive docker load accepts', async () => {
+    const file = path.join(configDir, 'saved.tar');
+    ok(await demo(['image', 'save', '--file', file, 'bbox:v1']));
+    await docker(['rmi', ref]);
+    await docker(['rmi', image2.imageId]);
+    expect(await imageInEngine(image2.imageId)).toBe(false);
+    ok(await docker(['load', '-i', file]));
+    expect(await imageInEngine(image2.imageId)).toBe(true);
+    fs.rmSync(file);
+  });
+
+  it('a tarball uploaded through Glance is pulled by the name its project and Glance name give it', async () => {
+    ok(await demo(['image', 'create', '--container-format', 'docker', '--disk-format', 'raw', '--file', image3.path, 'tarball']));
+    await docker(['rmi', image3.imageId]); // the upload loaded it: gone, so the pull fetches it
+    expect(await imageInEngine(image3.imageId)).toBe(false);
+    ok(await dockerAs(['pull', `${registry}/demo/tarball:latest`]));
+    expect(ok(await docker(['image', 'inspect', `${registry}/demo/tarball:latest`, '--format', '{{.Id}}'])).stdout.trim()).toBe(image3.imageId);
+  });
+
+  it('a server snapshot is pulled by its name too', async () => {
+    ok(await demo(['server', 'create', '--image', 'tarball', '--flavor', 'm1.tiny', '--wait', 'regsnap-src']));
+    ok(await demo(['server', 'image', 'create', '--name', 'regsnap', '--wait', 'regsnap-src']));
+    ok(await demo(['server', 'delete', '--wait', 'regsnap-src']));
+    const snapId = json<{ properties: Record<string, string> }>(await demo(['image', 'show', 'regsnap', '-f', 'json'])).properties.docker_image_id;
+    expect(snapId).toMatch(/^sha256:/);
+    ok(await dockerAs(['pull', `${registry}/demo/regsnap:latest`]));
+    expect(ok(await docker(['image', 'inspect', `${registry}/demo/regsnap:latest`, '--format', '{{.Id}}'])).stdout.trim()).toBe(snapId);
   });
 });
 
