@@ -19,8 +19,9 @@
 #     (GET /servers p50 by curl while quiet and while 8 clients guess passwords; needs curl)
 #   bash bench/run.sh metrics [--requests 20000]
 #     (what the request metrics add per request: the same app with and without, alternating)
-#   bash bench/run.sh registry [--size-mib 1024]
-#     (issue 14 skeleton: docker push / pull / re-push against novadock's /v2/)
+#   bash bench/run.sh registry [--layer-mib 256] [--layers 4] [--rounds 3]
+#     (docker push / pull of a 1 GiB image to novadock's /v2/ and to Debian's docker-registry,
+#      and a re-push with one changed layer; installs docker-registry)
 # Figures print as a table and are kept in bench/out/<name>.json. Never part of `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -45,6 +46,9 @@ if [ "$which" = scale ]; then
 fi
 if [ "$which" = console ] && ! pkg_installed python3-websocket; then
   apt_install python3-websocket
+fi
+if [ "$which" = registry ]; then
+  pkg_installed docker-registry || apt_install docker-registry
 fi
 if [ "$which" = multihost ]; then
   ensure_host_tools
