@@ -6,8 +6,8 @@
  *
  * The image: FROM scratch plus `--layers` COPY layers of `--layer-mib` MiB of random bytes each
  * (incompressible, like real layers), built once with the engine's classic builder and kept by tag.
- * Each round starts both registries empty (a fresh storage directory for docker-registry; the
- * pushed Glance image deleted from novadock, which releases its blobs), pushes to each, then pulls
+ * Each round starts both registries empty (a fresh storage directory for docker-registry, a fresh
+ * novadock with its own data directory), pushes to each, then pulls
  * from each into an engine that holds none of the image's layers. The order alternates between
  * rounds. Figures are medians over rounds of docker-registry's time over novadock's (≥ 1 means
  * novadock is as fast). Then a second image that differs in its last layer only is pushed to
@@ -20,7 +20,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { api, Api, freePort, main, median, ms, now, numArg, report, ROOT, sleep, startBenchServer } from './lib';
+import { freePort, main, median, ms, now, numArg, report, ROOT, sleep, startBenchServer } from './lib';
 
 const execFileP = promisify(execFile);
 const OUT = path.join(ROOT, 'bench', 'out');
@@ -107,14 +107,6 @@ async function dropImage(imageId: string): Promise<void> {
   await execFileP('docker', ['rmi', '-f', imageId]).catch(() => undefined);
 }
 
-/** Deletes novadock's Glance images named like the pushed tag (which releases their blobs). */
-async function clearNovadock(a: Api, name: string): Promise<void> {
-  const list = await a.req<{ images: { id: string; name: string }[] }>('GET', `/image/v2/images?limit=1000&os_hidden=true`);
-  const hidden = list.body.images ?? [];
-  const shown = (await a.req<{ images: { id: string; name: string }[] }>('GET', `/image/v2/images?limit=1000`)).body.images ?? [];
-  for (const img of [...hidden, ...shown]) if (img.name.startsWith(name)) await a.req('DELETE', `/image/v2/images/${img.id}`);
-}
-
 main(async (cleanups) => {
   const layerMiB = numArg('layer-mib', 256);
   const layers = numArg('layers', 4);
@@ -123,22 +115,26 @@ main(async (cleanups) => {
   const { full, base, changed } = buildImages(layers, layerMiB);
   const imageId = execFileSync('docker', ['inspect', '-f', '{{.Id}}', full], { encoding: 'utf8' }).trim();
 
-  const srv = await startBenchServer();
-  cleanups.push(() => srv.cleanup());
-  const a = await api(srv);
-  const nova = `127.0.0.1:${srv.port}`;
   const config = fs.mkdtempSync(path.join(os.tmpdir(), 'bench-docker-config-'));
   cleanups.push(async () => fs.rmSync(config, { recursive: true, force: true }));
-  execFileSync('docker', ['--config', config, 'login', '-u', 'admin', '--password-stdin', nova], { input: srv.passwords.admin, stdio: ['pipe', 'ignore', 'inherit'] });
+  // A fresh novadock each round (its own data dir and port): a registry keeps a project's blobs
+  // for cross-repository mounts, so a second push to the same one would send nothing.
+  const novadock = async () => {
+    const srv = await startBenchServer();
+    const host = `127.0.0.1:${srv.port}`;
+    execFileSync('docker', ['--config', config, 'login', '-u', 'admin', '--password-stdin', host], { input: srv.passwords.admin, stdio: ['pipe', 'ignore', 'inherit'] });
+    return { srv, host };
+  };
 
   const pushRatio: number[] = [];
   const pullRatio: number[] = [];
   const times = { pushDist: [] as number[], pushNova: [] as number[], pullDist: [] as number[], pullNova: [] as number[] };
   for (let r = 0; r < rounds; r++) {
     const dist = await startDistribution();
+    const { srv, host } = await novadock();
+    const distRef = `${dist.host}/admin/bench:${r}`;
     try {
-      const distRef = `${dist.host}/admin/bench:${r}`;
-      const novaRef = `${nova}/admin/bench:${r}`;
+      const novaRef = `${host}/admin/bench:${r}`;
       await execFileP('docker', ['tag', full, distRef]);
       await execFileP('docker', ['tag', full, novaRef]);
       const order = r % 2 === 0 ? ['dist', 'nova'] : ['nova', 'dist'];
@@ -151,10 +147,6 @@ main(async (cleanups) => {
         pull[which] = (await dockerCli(config, ['pull', which === 'dist' ? distRef : novaRef])).ms;
         await dropImage(imageId);
       }
-      // Back to the starting point: the base tag for the next round's push.
-      await dockerCli(config, ['pull', novaRef]);
-      await execFileP('docker', ['tag', novaRef, full]);
-      await execFileP('docker', ['rmi', novaRef]).catch(() => undefined);
       times.pushDist.push(push.dist);
       times.pushNova.push(push.nova);
       times.pullDist.push(pull.dist);
@@ -163,22 +155,28 @@ main(async (cleanups) => {
       pullRatio.push(pull.dist / pull.nova);
       process.stderr.write(`round ${r + 1}: push ${push.dist.toFixed(0)} / ${push.nova.toFixed(0)} ms, pull ${pull.dist.toFixed(0)} / ${pull.nova.toFixed(0)} ms (docker-registry / novadock)\n`);
     } finally {
+      // The server's cleanup releases its images from the engine: take the image back from
+      // docker-registry for the next round.
+      await srv.cleanup();
+      await dropImage(imageId);
+      await dockerCli(config, ['pull', distRef]);
+      await execFileP('docker', ['tag', distRef, full]);
+      await execFileP('docker', ['rmi', distRef]).catch(() => undefined);
       await dist.stop();
-      await clearNovadock(a, 'bench:');
     }
   }
 
-  // Re-push: the base first, then the variant whose last layer differs.
-  const firstRef = `${nova}/admin/bench-repush:v1`;
-  const secondRef = `${nova}/admin/bench-repush:v1`;
-  await execFileP('docker', ['tag', base, firstRef]);
-  await dockerCli(config, ['push', firstRef]);
-  await execFileP('docker', ['tag', changed, secondRef]);
-  const again = await dockerCli(config, ['push', secondRef]);
+  // Re-push: the base first, then the variant whose last layer differs, to the same tag.
+  const { srv, host } = await novadock();
+  cleanups.push(() => srv.cleanup());
+  const ref = `${host}/admin/bench-repush:v1`;
+  await execFileP('docker', ['tag', base, ref]);
+  await dockerCli(config, ['push', ref]);
+  await execFileP('docker', ['tag', changed, ref]);
+  const again = await dockerCli(config, ['push', ref]);
   const pushedLayers = (again.out.match(/: Pushed/g) ?? []).length;
   const existing = (again.out.match(/: Layer already exists/g) ?? []).length;
-  await execFileP('docker', ['rmi', secondRef]).catch(() => undefined);
-  await clearNovadock(a, 'bench-repush:');
+  await execFileP('docker', ['rmi', ref]).catch(() => undefined);
 
   const mib = layers * layerMiB;
   report('registry', [

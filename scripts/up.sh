@@ -75,3 +75,7 @@ export OS_REGION_NAME=RegionOne
 RC
 log "novadock is up at $PUBLIC_URL (pid $pid). Use these settings (also in $DATA_DIR/openrc):"
 cat "$DATA_DIR/openrc"
+registry_host="${PUBLIC_URL#*://}"
+log "Docker's own CLI uses it as a registry with the same account (issue 14):"
+echo "  . $DATA_DIR/openrc && echo \"\$OS_PASSWORD\" | docker login $registry_host -u admin --password-stdin"
+echo "  docker push $registry_host/admin/<name>:<tag>   # then: openstack image list"
