@@ -76,6 +76,8 @@ interface HostWatch {
   delay: number;
   /** A sweep is owed once the stream is back (events were missed). */
   sweepOnConnect: boolean;
+  /** How many times the stream broke: a break during the owed sweep owes another. */
+  breaks: number;
 }
 
 export class Reconciler {
@@ -163,7 +165,7 @@ export class Reconciler {
           }
           const watched = this.watches.get(driver.host);
           if (held && !watched) {
-            const w: HostWatch = { driver, delay: this.backoff.initial, sweepOnConnect: false };
+            const w: HostWatch = { driver, delay: this.backoff.initial, sweepOnConnect: false, breaks: 0 };
             this.watches.set(driver.host, w);
             this.subscribe(w);
             if (sweepNew) {
@@ -239,8 +241,11 @@ export class Reconciler {
     if (!this.sweeping) {
       this.sweeping = this.track((async () => {
         try {
-          // Started: the hosts this process watches. Not started (a one-off sweep): every host.
-          const drivers = this.running ? [...this.watches.values()].map((w) => w.driver) : this.drivers.all();
+          // Started: the hosts this process watches, but not one whose event stream broke: the
+          // sweep it is owed once the engine is back (reconnect) may resume guests, and an
+          // ordinary pass first would already have written them SHUTOFF. Not started (a one-off
+          // sweep): every host.
+          const drivers = this.running ? [...this.watches.values()].filter((w) => !w.sweepOnConnect).map((w) => w.driver) : this.drivers.all();
           for (const driver of drivers) await this.sweepHost(driver);
         } finally {
           this.sweeping = undefined;
@@ -311,6 +316,7 @@ export class Reconciler {
         if (!this.running || this.watches.get(w.driver.host) !== w) return;
         this.hosts.setStatus(w.driver.host, 'DOWN');
         w.sweepOnConnect = true;
+        w.breaks++;
         this.log.warn({ host: w.driver.host, err: err.message, retry_ms: w.delay }, 'event stream broken; retrying');
         w.retry = setTimeout(() => this.reconnect(w), w.delay);
         w.retry.unref();
@@ -337,9 +343,14 @@ export class Reconciler {
     this.hosts.setStatus(w.driver.host, 'UP');
     this.subscribe(w);
     if (w.sweepOnConnect) {
-      w.sweepOnConnect = false;
       w.delay = this.backoff.initial;
-      await this.track(this.sweepHost(w.driver, { resume: this.resumeGuests }).catch((err) => this.log.error({ err, host: w.driver.host }, 'sweep after reconnect failed')));
+      // The flag stays up until this sweep is done, so the periodic one keeps off the host meanwhile.
+      const breaks = w.breaks;
+      await this.track(this.sweepHost(w.driver, { resume: this.resumeGuests })
+        .catch((err) => this.log.error({ err, host: w.driver.host }, 'sweep after reconnect failed'))
+        .finally(() => {
+          if (w.breaks === breaks) w.sweepOnConnect = false;
+        }));
     }
   }
 
