@@ -1,3 +1,4 @@
+import crypto from 'node:crypto';
 /** An image as the services see it (the repository parses rows into this). */
 
 /** Glance's image statuses (glance/domain/__init__.py). */
@@ -46,4 +47,33 @@ export interface ImageMember {
   status: MemberStatus;
   created_at: string;
   updated_at: string;
+}
+
+/**
+ * A new private docker/raw image with no data yet, as the compute side makes them: a server
+ * snapshot, or a tag pushed to the registry (Glance's own create takes every field from the body).
+ */
+export function newDockerImage(f: { name: string; owner: string; properties: Record<string, string>; min_ram?: number; min_disk?: number }, at: string): Omit<ImageRecord, 'status'> {
+  return {
+    id: crypto.randomUUID(),
+    name: f.name,
+    visibility: 'private',
+    protected: false,
+    os_hidden: false,
+    checksum: null,
+    os_hash_algo: null,
+    os_hash_value: null,
+    owner: f.owner,
+    size: null,
+    virtual_size: null,
+    container_format: 'docker',
+    disk_format: 'raw',
+    min_ram: f.min_ram ?? 0,
+    min_disk: f.min_disk ?? 0,
+    engine_image_id: null,
+    properties: f.properties,
+    tags: [],
+    created_at: at,
+    updated_at: at,
+  };
 }

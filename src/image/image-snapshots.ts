@@ -4,7 +4,6 @@
  * image's archive and hands it over (finishSnapshot), or gives up (abortSnapshot). The image
  * domain never calls a driver: it receives the archive as a stream.
  */
-import crypto from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import { conflict, gone, invalidState } from '../errors';
@@ -13,7 +12,7 @@ import type { ImageRepository, NewImage } from '../db/image-repo';
 import { now } from '../clock';
 import type { ImageStore, PendingWrite } from '../store/image-store';
 import type { ImageRecord } from './image-record';
-import { DOCKER_IMAGE_ID_PROPERTY } from './image-record';
+import { DOCKER_IMAGE_ID_PROPERTY, newDockerImage } from './image-record';
 import { dataColumns, ingest, IngestFailed, IngestResult } from './ingest';
 import { sizeLimitExceeded } from './image-upload';
 import { CORE_ATTRIBUTES, isReserved } from './schemas';
@@ -88,29 +87,7 @@ export class ImageSnapshots {
       if (CORE_ATTRIBUTES.has(k) || isReserved(k) || typeof v !== 'string') continue;
       properties[k] = v;
     }
-    const at = now();
-    const rec: NewImage = {
-      id: crypto.randomUUID(),
-      name: req.name,
-      visibility: 'private',
-      protected: false,
-      os_hidden: false,
-      checksum: null,
-      os_hash_algo: null,
-      os_hash_value: null,
-      owner: ctx.projectId,
-      size: null,
-      virtual_size: null,
-      container_format: 'docker',
-      disk_format: 'raw',
-      min_ram: req.baseImage?.min_ram ?? 0,
-      min_disk: req.baseImage?.min_disk ?? 0,
-      engine_image_id: null,
-      properties,
-      tags: [],
-      created_at: at,
-      updated_at: at,
-    };
+    const rec: NewImage = newDockerImage({ name: req.name, owner: ctx.projectId, properties, min_ram: req.baseImage?.min_ram, min_disk: req.baseImage?.min_disk }, now());
     if (!(await this.repo.create(rec))) throw conflict(`Image with identifier ${rec.id} already exists!`);
     return (await this.repo.get(rec.id)) ?? { ...rec, status: 'queued' };
   }

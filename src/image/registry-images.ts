@@ -5,10 +5,10 @@
  * properties naming the repository and manifest digest. Pushing the tag again makes a new image
  * and hides the old one (os_hidden), as a registry moves a tag.
  */
-import crypto from 'node:crypto';
 import type { Logger } from 'pino';
 import type { ImageRepository, NewImage } from '../db/image-repo';
 import { now } from '../clock';
+import { newDockerImage } from './image-record';
 import type { RegistryCatalogue, TaggedImage } from '../registry/registry-service';
 
 /** Image properties a pushed image carries. */
@@ -18,29 +18,11 @@ export class RegistryImages implements RegistryCatalogue {
   constructor(private readonly repo: ImageRepository, private readonly log: Logger) {}
 
   async tagged(t: TaggedImage, previousImageId: string | null): Promise<string> {
-    const at = now();
-    const rec: NewImage = {
-      id: crypto.randomUUID(),
+    const rec: NewImage = newDockerImage({
       name: `${t.repository.split('/').slice(1).join('/')}:${t.tag}`,
-      visibility: 'private',
-      protected: false,
-      os_hidden: false,
-      checksum: null,
-      os_hash_algo: null,
-      os_hash_value: null,
       owner: t.projectId,
-      size: null,
-      virtual_size: null,
-      container_format: 'docker',
-      disk_format: 'raw',
-      min_ram: 0,
-      min_disk: 0,
-      engine_image_id: null,
       properties: { [REGISTRY_PROPERTIES.repository]: t.repository, [REGISTRY_PROPERTIES.manifestDigest]: t.manifestDigest },
-      tags: [],
-      created_at: at,
-      updated_at: at,
-    };
+    }, now());
     await this.repo.create(rec);
     await this.repo.transition(rec.id, 'queued', 'active', { size: t.size, engine_image_id: t.configDigest });
     if (previousImageId) await this.repo.edit(previousImageId, () => ({ os_hidden: true }));
