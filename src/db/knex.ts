@@ -31,6 +31,8 @@ import * as loginLockout from '../../migrations/20261207050000_login_lockout';
 import * as registry from '../../migrations/20261207030000_registry';
 // issue 14: registry archive indexes
 import * as imageArchiveIndexes from '../../migrations/20261207040000_image_archive_indexes';
+// issue 17: the Networking API's shared records
+import * as networking from '../../migrations/20261208010000_networking';
 
 import { dialect } from './dialect';
 
@@ -59,6 +61,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261207050000_login_lockout': loginLockout,
   '20261207030000_registry': registry, // issue 14: the embedded registry
   '20261207040000_image_archive_indexes': imageArchiveIndexes, // issue 14: registry archive indexes
+  '20261208010000_networking': networking, // issue 17: networks, subnets, ports, security groups, floating IPs, routers
 };
 
 class ListedMigrations implements Knex.MigrationSource<string> {
