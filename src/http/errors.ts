@@ -8,8 +8,9 @@ import type { ErrorRequestHandler, RequestHandler } from 'express';
 import http from 'node:http';
 import { DomainError, ErrorKind, methodNotAllowed as methodNotAllowedError, msg, notFound } from '../errors';
 import type { Logger } from 'pino';
+import { NeutronError, neutronTypeOf } from '../network/errors';
 
-export type ApiName = 'identity' | 'compute' | 'image';
+export type ApiName = 'identity' | 'compute' | 'image' | 'network';
 
 /** The one map from a domain error's kind to an HTTP status. */
 export const STATUS_OF: Record<ErrorKind, number> = {
@@ -87,6 +88,9 @@ export function errorBody(api: ApiName, err: DomainError, accept = ''): unknown 
       return { error: { code: status, title, message: err.message } };
     case 'compute':
       return { [novaFaultName(status)]: { code: status, message: err.message } };
+    case 'network':
+      // Neutron's fault wrapper: the exception's class name as `type`, no detail.
+      return { NeutronError: { type: err instanceof NeutronError ? err.type : neutronTypeOf(status), message: err.message, detail: '' } };
     case 'image': {
       // webob's titles (Node calls 413 "Payload Too Large").
       const t = status === 413 ? 'Request Entity Too Large' : title;
