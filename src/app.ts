@@ -17,6 +17,8 @@ import { loginGuardRouter } from './identity/login-guard-router';
 import { DEFAULT_AUTH_FAILURE_DELAY_MS, DEFAULT_LOGIN, DEFAULT_METRICS_ALLOW } from './config';
 import { metricsEndpoint, requestMetrics } from './http/metrics';
 import { registryRouter } from './registry/router';
+// issue 17: the Networking API
+import { networkRouter } from './network/api/router';
 
 export function createApp(services: Services, log: Logger): Express {
   const app = express();
@@ -26,7 +28,7 @@ export function createApp(services: Services, log: Logger): Express {
   app.use(requestId());
   app.use(requestLog(log));
   // Metrics (issue 18): every request timed by route template; GET /metrics for Prometheus (no token: see src/http/metrics.ts).
-  app.use(requestMetrics(services.metrics, ['/identity', '/compute', '/image']));
+  app.use(requestMetrics(services.metrics, ['/identity', '/compute', '/image', '/networking']));
   app.get('/metrics', metricsEndpoint(services.metrics, services.config.metrics ?? { allow: DEFAULT_METRICS_ALLOW }));
 
   const { publicUrl } = services.config;
@@ -61,6 +63,8 @@ export function createApp(services: Services, log: Logger): Express {
   }, log));
 
   // issue 14: the Docker Registry HTTP API v2 at the root's /v2/ (Glance is /image/v2).
+  // issue 17: the Networking API (Neutron v2.0 subset)
+  app.use('/networking', networkRouter({ publicUrl, tokens: services.tokens }, log));
   app.use('/v2', registryRouter({ registry: services.registry.service, auth: services.registry.auth }, log));
 
   app.use(notFoundHandler());
