@@ -43,7 +43,7 @@ export function buildRegistry(deps: {
   const { config, log } = deps;
   const repo = new RegistryRepository(deps.db);
   const blobs = new BlobStore(path.join(config.dataDir, 'registry'), config.registryMaxBlobSize ?? config.maxImageSize);
-  const catalogue = new RegistryImages(deps.imageRepo, log);
+  const catalogue = new RegistryImages(deps.imageRepo, (id) => deps.images.discard(id), log);
   const service = new RegistryService({
     repo, blobs, pushed: new PushedContent(repo, blobs), catalogue, uploadTimeoutMs: (config.registryUploadTimeoutSeconds ?? 3600) * 1000, log,
   });

@@ -9,8 +9,9 @@
  *   pull:  GET manifest (tag or digest, first source that knows it) ─▶ GET blobs (Range)
  *
  * Uploads belong to the project and user that began them (anyone else: BLOB_UPLOAD_UNKNOWN).
- * A blob is removed when nothing references or links it; abandoned uploads and links of blobs
- * no manifest came to use go after `uploadTimeoutMs` (sweep()).
+ * A blob is removed as soon as nothing references or links it (a manifest's put drops the links of
+ * the blobs it references, so deleting the manifest or its Glance image releases them at once);
+ * abandoned uploads and links of blobs no manifest came to use go after `uploadTimeoutMs` (sweep()).
  */
 import crypto from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -86,8 +87,14 @@ export class RegistryService {
 
   // ================================================================ reads
 
-  async blob(repository: string, digest: string): Promise<BlobContent> {
+  /**
+   * A blob of `repository`. `reuse` (a HEAD, as a push asks before it skips a layer the
+   * repository has) links the pushed blob there, so a concurrent delete cannot release it
+   * before the push's manifest references it.
+   */
+  async blob(repository: string, digest: string, reuse = false): Promise<BlobContent> {
     if (!DIGEST_PATTERN.test(digest)) throw digestInvalid(digest);
+    if (reuse) await this.repo.claimLink(repository, digest, repository);
     for (const s of this.sources) {
       const b = await s.blob(repository, digest);
       if (b) return b;
@@ -137,9 +144,7 @@ export class RegistryService {
    */
   async mount(repository: string, digest: string, from: string): Promise<boolean> {
     if (!DIGEST_PATTERN.test(digest)) throw digestInvalid(digest);
-    if (!(await this.repo.linked(from, digest)) || (await this.repo.blobSize(digest)) === undefined) return false;
-    await this.repo.link(repository, digest);
-    return true;
+    return this.repo.claimLink(repository, digest, from);
   }
 
   /** The upload `id` if `who` began it in `repository`, else BLOB_UPLOAD_UNKNOWN. */
@@ -175,9 +180,11 @@ export class RegistryService {
     let row = await this.upload(who, repository, id);
     if (data) row = await this.append(who, repository, id, data);
     await this.exclusive(id, async () => {
-      const size = await this.blobs.commit(id, row.offset, digest);
-      await this.repo.addBlob(digest, size);
-      await this.repo.link(repository, digest);
+      await this.blobs.verify(id, row.offset, digest);
+      // Recorded and linked before the file is in place: a release of the same digest either
+      // went first (its file is gone before ours lands) or sees the link and keeps the blob.
+      await this.repo.storeBlob(repository, digest, row.offset);
+      await this.blobs.place(id, row.offset, digest);
       await this.repo.deleteUpload(id);
     });
   }
@@ -217,15 +224,8 @@ export class RegistryService {
     const digest = `sha256:${crypto.createHash('sha256').update(body).digest('hex')}`;
     if (byDigest && reference !== digest) throw digestInvalid(reference);
     const m = parseManifest(body, contentType);
-    for (const b of m.blobs) {
-      if (!(await this.repo.linked(repository, b.digest)) || (await this.repo.blobSize(b.digest)) === undefined) {
-        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'blob unknown to registry', { digest: b.digest });
-      }
-    }
-    for (const c of m.manifests) {
-      if (!(await this.repo.manifest(repository, c.digest))) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'blob unknown to registry', { digest: c.digest });
-    }
-    await this.repo.putManifest({ repository, digest, media_type: m.mediaType, body }, [...m.blobs, ...m.manifests].map((d) => d.digest));
+    const refused = await this.repo.putManifest({ repository, digest, media_type: m.mediaType, body }, m.blobs.map((b) => b.digest), m.manifests.map((c) => c.digest), Date.now());
+    if (refused) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'blob unknown to registry', { digest: refused.missing });
     if (!byDigest) await this.tag(who, repository, reference, digest, m.config ? { config: m.config.digest, size: m.blobs.reduce((s, b) => s + b.size, 0) } : undefined);
     return digest;
   }
@@ -277,9 +277,10 @@ export class RegistryService {
     await this.release(await this.repo.dropStaleLinks(before));
   }
 
+  /** Removes the blobs among `digests` that nothing uses any more (each one a compare-and-set that may lose to a push). */
   private async release(digests: string[]): Promise<void> {
-    for (const d of await this.repo.releaseUnused(digests)) {
-      await this.blobs.remove(d).catch((err) => this.log.warn({ err, digest: d }, 'could not remove a registry blob'));
+    for (const d of new Set(digests)) {
+      await this.repo.release(d, (digest) => this.blobs.remove(digest)).catch((err) => this.log.warn({ err, digest: d }, 'could not remove a registry blob'));
     }
   }
 

@@ -12,6 +12,7 @@ import request from 'supertest';
 import { makeTestApp, PASSWORDS, TestApp } from '../helpers/app';
 import type { FakeDriver } from '../../src/virt/fake/driver';
 import { bootActive, show } from './servers-support';
+import { RegistryRepository } from '../../src/db/registry-repo';
 
 const sha = (b: Buffer | string) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
 const MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
@@ -193,17 +194,86 @@ describe('when a tag is pushed again', () => {
 });
 
 describe('when the Glance image of a tag is deleted', () => {
-  it('then the tag goes and blobs no image uses are removed from disk', async () => {
+  it('then the tag goes and its blobs no image uses are removed from disk at once', async () => {
     const token = await registryToken('demo', 'repository:demo/gone:pull,push');
     const pushed = await pushImage(token, 'demo/gone', 'v1', 'gone');
-    expect(blobFiles()).toContain(sha(pushed.layer).slice(7));
+    expect(blobFiles()).toEqual(expect.arrayContaining([sha(pushed.layer).slice(7), sha(pushed.config).slice(7)]));
     const list = await request(t.app).get('/image/v2/images').query({ name: 'gone:v1' }).set('X-Auth-Token', await t.token('demo'));
     const del = await request(t.app).delete(`/image/v2/images/${list.body.images[0].id}`).set('X-Auth-Token', await t.token('demo'));
     expect(del.status).toBe(204);
+    // Nothing is left in the repository, not even a link: it is unknown now.
     const res = await request(t.app).get('/v2/demo/gone/manifests/v1').set('Authorization', `Bearer ${token}`);
-    expect(errorCode(res)).toBe('MANIFEST_UNKNOWN');
-    // The links of the pushed blobs go with the sweep; then nothing holds the layer.
-    await t.services.registry.service.sweep(Date.now() + 2 * t.services.registry.service.uploadTimeoutMs);
+    expect(errorCode(res)).toBe('NAME_UNKNOWN');
+    expect(blobFiles()).not.toContain(sha(pushed.layer).slice(7));
+    expect(blobFiles()).not.toContain(sha(pushed.config).slice(7));
+  });
+
+  it('then a layer another repository\'s manifest uses stays', async () => {
+    const token = await registryToken('demo', 'repository:demo/keep-a:pull,push,delete repository:demo/keep-b:pull,push');
+    const a = await pushImage(token, 'demo/keep-a', 'v1', 'keep-a');
+    const mount = await request(t.app).post('/v2/demo/keep-b/blobs/uploads/').query({ mount: sha(a.layer), from: 'demo/keep-a' }).set('Authorization', `Bearer ${token}`);
+    expect(mount.status).toBe(201);
+    const config = Buffer.from('{"os":"linux","architecture":"amd64","b":1}');
+    await pushBlob(token, 'demo/keep-b', config);
+    await request(t.app).put('/v2/demo/keep-b/manifests/v1').set('Authorization', `Bearer ${token}`).set('Content-Type', MANIFEST).send(manifestOf(config, [a.layer]).toString('utf8')).expect(201);
+    await request(t.app).delete(`/v2/demo/keep-a/manifests/${a.digest}`).set('Authorization', `Bearer ${token}`).expect(202);
+    expect(blobFiles()).toContain(sha(a.layer).slice(7));
+    expect(blobFiles()).not.toContain(sha(a.config).slice(7));
+    expect((await request(t.app).get(`/v2/demo/keep-b/blobs/${sha(a.layer)}`).set('Authorization', `Bearer ${token}`)).status).toBe(200);
+  });
+
+  it('then a push that found the layer (HEAD) before the delete still completes with it', async () => {
+    const token = await registryToken('demo', 'repository:demo/race:pull,push,delete');
+    const first = await pushImage(token, 'demo/race', 'v1', 'race');
+    // The second push asks whether the repository has the layer, and will skip uploading it.
+    expect((await request(t.app).head(`/v2/demo/race/blobs/${sha(first.layer)}`).set('Authorization', `Bearer ${token}`)).status).toBe(200);
+    await request(t.app).delete(`/v2/demo/race/manifests/${first.digest}`).set('Authorization', `Bearer ${token}`).expect(202);
+    const config = Buffer.from('{"os":"linux","architecture":"amd64","race":2}');
+    await pushBlob(token, 'demo/race', config);
+    const put = await request(t.app).put('/v2/demo/race/manifests/v2').set('Authorization', `Bearer ${token}`).set('Content-Type', MANIFEST).send(manifestOf(config, [first.layer]).toString('utf8'));
+    expect(put.status).toBe(201);
+    expect(blobFiles()).toContain(sha(first.layer).slice(7));
+    expect(blobFiles()).not.toContain(sha(first.config).slice(7));
+  });
+});
+
+describe('when a blob is released while a push stores it again', () => {
+  it('then the release\'s file removal ends before the push records the blob, so the pushed file stays', async () => {
+    const repo = new RegistryRepository(t.db);
+    const digest = sha('released and pushed again');
+    await repo.storeBlob('demo/racing', digest, 25);
+    await repo.release(digest, async () => undefined); // still linked: kept
+    expect(await repo.unlink('demo/racing', digest)).toBe(true);
+    const order: string[] = [];
+    let stored: Promise<void> | undefined;
+    const released = repo.release(digest, async () => {
+      stored = repo.storeBlob('demo/racing', digest, 25).then(() => void order.push('stored'));
+      await new Promise((r) => setImmediate(r));
+      order.push('file removed');
+    });
+    expect(await released).toBe(true);
+    await stored;
+    expect(order).toEqual(['file removed', 'stored']);
+    expect(await repo.blobSize(digest)).toBe(25);
+    expect(await repo.release(digest, async () => undefined)).toBe(false);
+  });
+});
+
+describe('when a manifest is deleted through the registry', () => {
+  it('then its Glance image, its blobs and the engine\'s copy go', async () => {
+    const token = await registryToken('demo', 'repository:demo/dropped:pull,push,delete');
+    const pushed = await pushImage(token, 'demo/dropped', 'v1', 'dropped');
+    const list = await request(t.app).get('/image/v2/images').query({ name: 'dropped:v1' }).set('X-Auth-Token', await t.token('demo'));
+    const driver = t.driver as FakeDriver;
+    const server = await bootActive(t, list.body.images[0].id);
+    expect(await driver.hasImage(sha(pushed.config))).toBe(true);
+    await request(t.app).delete(`/compute/v2.1/servers/${server}`).set('X-Auth-Token', await t.token('demo')).expect(204);
+    await t.services.compute.tasks.idle();
+    const del = await request(t.app).delete(`/v2/demo/dropped/manifests/${pushed.digest}`).set('Authorization', `Bearer ${token}`);
+    expect(del.status).toBe(202);
+    await t.services.images.idle();
+    expect((await request(t.app).get(`/image/v2/images/${list.body.images[0].id}`).set('X-Auth-Token', await t.token('demo'))).status).toBe(404);
+    expect(await driver.hasImage(sha(pushed.config))).toBe(false);
     expect(blobFiles()).not.toContain(sha(pushed.layer).slice(7));
   });
 });
