@@ -413,6 +413,17 @@ describe('when another project asks', () => {
     expect(errorCode(push)).toBe('DENIED');
   });
 
+  it('then an admin may pull demo\'s private image and push into demo, the image demo\'s, and sees it in the catalogue', async () => {
+    const adminToken = await registryToken('admin', 'repository:demo/private:pull,push,delete repository:demo/by-admin:pull,push registry:catalog:*');
+    expect((await request(t.app).get('/v2/demo/private/manifests/v1').set('Authorization', `Bearer ${adminToken}`)).status).toBe(200);
+    expect((await request(t.app).get(`/v2/demo/private/blobs/${sha(demoImage.layer)}`).set('Authorization', `Bearer ${adminToken}`)).status).toBe(200);
+    await pushImage(adminToken, 'demo/by-admin', 'v1', 'by-admin');
+    const list = await request(t.app).get('/image/v2/images').query({ name: 'by-admin:v1' }).set('X-Auth-Token', await t.token('demo'));
+    expect(list.body.images.map((i: { owner: string }) => i.owner)).toEqual([await t.projectId('demo')]);
+    const catalog = await request(t.app).get('/v2/_catalog').set('Authorization', `Bearer ${adminToken}`);
+    expect(catalog.body.repositories).toEqual(expect.arrayContaining(['demo/private', 'demo/by-admin']));
+  });
+
   it('then a reader of demo may pull but not push', async () => {
     const viewer = await registryToken('viewer', 'repository:demo/private:pull,push');
     expect((await request(t.app).get('/v2/demo/private/manifests/v1').set('Authorization', `Bearer ${viewer}`)).status).toBe(200);
