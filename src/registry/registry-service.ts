@@ -20,7 +20,7 @@ import type { RegistryRepository, UploadRow } from '../db/registry-repo';
 import { BlobStore, DIGEST_PATTERN } from './blob-store';
 import { BlobContent, ManifestContent, pageTags, RegistryContent } from './content';
 import { blobUnknown, digestInvalid, manifestUnknown, nameUnknown, RegistryError, uploadUnknown } from './errors';
-import { parseManifest } from './manifests';
+import { HOST_PLATFORM, parseManifest, platformChild, type ParsedManifest } from './manifests';
 
 /** Who is pushing: the project owning the repository and the user. */
 export interface Pusher {
@@ -224,10 +224,37 @@ export class RegistryService {
     const digest = `sha256:${crypto.createHash('sha256').update(body).digest('hex')}`;
     if (byDigest && reference !== digest) throw digestInvalid(reference);
     const m = parseManifest(body, contentType);
+    // An index is a Glance image of the compute hosts' platform: without one, the push is refused before anything is stored.
+    const image = byDigest ? undefined : await this.imageOf(repository, m);
     const refused = await this.repo.putManifest({ repository, digest, media_type: m.mediaType, body }, m.blobs.map((b) => b.digest), m.manifests.map((c) => c.digest), Date.now());
     if (refused) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'blob unknown to registry', { digest: refused.missing });
-    if (!byDigest) await this.tag(who, repository, reference, digest, m.config ? { config: m.config.digest, size: m.blobs.reduce((s, b) => s + b.size, 0) } : undefined);
+    if (!byDigest) await this.tag(who, repository, reference, digest, image);
     return digest;
+  }
+
+  /**
+   * The image a manifest is for the compute hosts: an image manifest's own config, or an index's
+   * child for the hosts' platform (MANIFEST_INVALID if it has none; MANIFEST_BLOB_UNKNOWN if
+   * that child was not pushed first).
+   */
+  private async imageOf(repository: string, m: ParsedManifest): Promise<{ config: string; size: number }> {
+    if (m.config) return { config: m.config.digest, size: m.blobs.reduce((s, b) => s + b.size, 0) };
+    const child = platformChild(m);
+    if (!child) {
+      throw new RegistryError('MANIFEST_INVALID', 'manifest invalid', {
+        reason: `the index has no ${HOST_PLATFORM.os}/${HOST_PLATFORM.architecture} image, the platform the compute hosts run`,
+      });
+    }
+    const row = await this.repo.manifest(repository, child.digest);
+    if (!row) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'blob unknown to registry', { digest: child.digest });
+    return this.imageOf(repository, parseManifest(row.body, row.media_type));
+  }
+
+  /** The image manifest `reference` names for the compute hosts (an index: its child for their platform). */
+  async platformManifest(repository: string, reference: string): Promise<ManifestContent> {
+    const found = await this.manifest(repository, reference);
+    const child = platformChild(parseManifest(found.body, found.mediaType));
+    return child ? this.manifest(repository, child.digest) : found;
   }
 
   private async tag(who: Pusher, repository: string, tag: string, digest: string, image: { config: string; size: number } | undefined): Promise<void> {
@@ -244,10 +271,23 @@ export class RegistryService {
   async deleteManifest(repository: string, reference: string): Promise<void> {
     if (!DIGEST_PATTERN.test(reference)) throw new RegistryError('UNSUPPORTED', 'The operation is unsupported.', { reason: 'delete a manifest by digest' });
     if (await this.repo.referenced(repository, reference)) throw new RegistryError('DENIED', 'requested access to the resource is denied', { reason: 'an index still references this manifest' });
-    const removed = await this.repo.deleteManifest(repository, reference);
-    if (!removed) throw manifestUnknown(reference);
+    if (!(await this.dropManifest(repository, reference))) throw manifestUnknown(reference);
+  }
+
+  /**
+   * Deletes a manifest, the Glance images of its tags and the blobs only it used; an index's
+   * children go too when no tag or other index names them. False when there was no such manifest.
+   */
+  private async dropManifest(repository: string, digest: string): Promise<boolean> {
+    const removed = await this.repo.deleteManifest(repository, digest);
+    if (!removed) return false;
     if (removed.imageIds.length > 0) await this.catalogue?.untagged(removed.imageIds);
     await this.release(removed.refs);
+    for (const ref of removed.refs) {
+      if (!(await this.repo.manifest(repository, ref)) || (await this.repo.digestTagged(repository, ref)) || (await this.repo.referenced(repository, ref))) continue;
+      await this.dropManifest(repository, ref);
+    }
+    return true;
   }
 
   /**
@@ -261,8 +301,7 @@ export class RegistryService {
     if (!repository || !digest) return;
     await this.repo.deleteTagOfImage(image.id);
     if ((await this.repo.digestTagged(repository, digest)) || (await this.repo.referenced(repository, digest))) return;
-    const removed = await this.repo.deleteManifest(repository, digest);
-    if (removed) await this.release(removed.refs);
+    await this.dropManifest(repository, digest);
   }
 
   // ================================================================ clean-up

@@ -13,6 +13,7 @@ import { makeTestApp, PASSWORDS, TestApp } from '../helpers/app';
 import type { FakeDriver } from '../../src/virt/fake/driver';
 import { bootActive, show } from './servers-support';
 import { RegistryRepository } from '../../src/db/registry-repo';
+import { HOST_PLATFORM } from '../../src/registry/manifests';
 
 const sha = (b: Buffer | string) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
 const MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
@@ -256,6 +257,56 @@ describe('when a blob is released while a push stores it again', () => {
     expect(order).toEqual(['file removed', 'stored']);
     expect(await repo.blobSize(digest)).toBe(25);
     expect(await repo.release(digest, async () => undefined)).toBe(false);
+  });
+});
+
+describe('when an image index is pushed', () => {
+  const INDEX = 'application/vnd.oci.image.index.v1+json';
+  const indexOf = (children: { manifest: Buffer; os: string; architecture: string }[]) => Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: INDEX,
+    manifests: children.map((c) => ({ mediaType: MANIFEST, digest: sha(c.manifest), size: c.manifest.length, platform: { os: c.os, architecture: c.architecture } })),
+  }));
+  const putByDigest = (token: string, repo: string, manifest: Buffer) => request(t.app).put(`/v2/${repo}/manifests/${sha(manifest)}`).set('Authorization', `Bearer ${token}`).set('Content-Type', MANIFEST).send(manifest.toString('utf8')).expect(201);
+
+  it('then its image for the hosts\' platform (linux/amd64) becomes the Glance image, which an engine pulls by the index\'s digest, and deleting it removes the children too', async () => {
+    const token = await registryToken('demo', 'repository:demo/multi:pull,push');
+    const amd = { config: Buffer.from('{"os":"linux","architecture":"amd64","m":1}'), layer: crypto.randomBytes(2000) };
+    const arm = { config: Buffer.from('{"os":"linux","architecture":"arm64","m":1}'), layer: crypto.randomBytes(1000) };
+    for (const b of [amd.config, amd.layer, arm.config, arm.layer]) await pushBlob(token, 'demo/multi', b);
+    const amdManifest = manifestOf(amd.config, [amd.layer]);
+    const armManifest = manifestOf(arm.config, [arm.layer]);
+    await putByDigest(token, 'demo/multi', armManifest);
+    await putByDigest(token, 'demo/multi', amdManifest);
+    const index = indexOf([{ manifest: armManifest, os: 'linux', architecture: 's390x' }, { manifest: amdManifest, os: 'linux', architecture: HOST_PLATFORM.architecture }]);
+    const put = await request(t.app).put('/v2/demo/multi/manifests/v1').set('Authorization', `Bearer ${token}`).set('Content-Type', INDEX).send(index.toString('utf8'));
+    expect(put.status).toBe(201);
+    const list = await request(t.app).get('/image/v2/images').query({ name: 'multi:v1' }).set('X-Auth-Token', await t.token('demo'));
+    expect(list.body.images).toHaveLength(1);
+    expect(list.body.images[0]).toMatchObject({ status: 'active', docker_image_id: sha(amd.config), registry_manifest_digest: sha(index), size: amd.config.length + amd.layer.length });
+    const driver = t.driver as FakeDriver;
+    await bootActive(t, list.body.images[0].id);
+    expect(driver.pulls.at(-1)).toMatchObject({ reference: `127.0.0.1:8080/demo/multi@${sha(index)}`, imageId: sha(amd.config) });
+    await request(t.app).delete(`/image/v2/images/${list.body.images[0].id}`).set('X-Auth-Token', await t.token('demo')).expect(204);
+    for (const m of [index, amdManifest, armManifest]) {
+      expect((await request(t.app).get(`/v2/demo/multi/manifests/${sha(m)}`).set('Authorization', `Bearer ${token}`)).status).toBe(404);
+    }
+    expect(blobFiles()).not.toContain(sha(amd.layer).slice(7));
+    expect(blobFiles()).not.toContain(sha(arm.layer).slice(7));
+  });
+
+  it('then an index without an image for the hosts\' platform is MANIFEST_INVALID, saying so, and no tag is made', async () => {
+    const token = await registryToken('demo', 'repository:demo/armonly:pull,push');
+    const config = Buffer.from('{"os":"linux","architecture":"arm64"}');
+    const layer = crypto.randomBytes(500);
+    await pushBlob(token, 'demo/armonly', config);
+    await pushBlob(token, 'demo/armonly', layer);
+    const child = manifestOf(config, [layer]);
+    await putByDigest(token, 'demo/armonly', child);
+    const res = await request(t.app).put('/v2/demo/armonly/manifests/v1').set('Authorization', `Bearer ${token}`).set('Content-Type', INDEX)
+      .send(indexOf([{ manifest: child, os: 'linux', architecture: 's390x' }]).toString('utf8'));
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0]).toMatchObject({ code: 'MANIFEST_INVALID', detail: { reason: `the index has no linux/${HOST_PLATFORM.architecture} image, the platform the compute hosts run` } });
+    expect((await request(t.app).get('/v2/demo/armonly/tags/list').set('Authorization', `Bearer ${token}`)).body.tags).toEqual([]);
   });
 });
 
