@@ -154,6 +154,20 @@ describe('when demo pushes demo/app:v1 and pulls it back', () => {
     expect((await request(t.app).get('/v2/demo/other/manifests/v1').set('Authorization', engine)).status).toBe(401);
   });
 
+  it('then a host configured with the address its engine reaches novadock at pulls from there', async () => {
+    const other = await pushImage(await registryToken('demo', 'repository:demo/app-elsewhere:pull,push'), 'demo/app-elsewhere', 'v1', 'elsewhere');
+    const list = await request(t.app).get('/image/v2/images').query({ name: 'app-elsewhere:v1' }).set('X-Auth-Token', await t.token('demo'));
+    const driver = t.driver as FakeDriver;
+    const hosts = t.services.config.seed.compute_hosts;
+    hosts.push({ name: driver.host, registry_address: '10.251.0.1:8080' });
+    try {
+      await bootActive(t, list.body.images[0].id);
+    } finally {
+      hosts.pop();
+    }
+    expect(driver.pulls.at(-1)).toMatchObject({ reference: `10.251.0.1:8080/demo/app-elsewhere@${other.digest}` });
+  });
+
   it('then tags/list pages with n and last and a Link to the next page', async () => {
     await pushImage(token, 'demo/app', 'v2', 'two');
     const first = await request(t.app).get('/v2/demo/app/tags/list').query({ n: 1 }).set('Authorization', `Bearer ${token}`);
