@@ -224,6 +224,11 @@ export class RegistryRepository {
     return (await q.orderBy('tag').limit(limit).select('tag')).map((r: { tag: string }) => r.tag);
   }
 
+  /** The Glance images of the tags that name manifest `digest`. */
+  async imageIdsOf(repository: string, digest: string): Promise<string[]> {
+    return (await this.db('registry_tags').where({ repository, digest }).whereNotNull('image_id').select('image_id')).map((r: { image_id: string }) => r.image_id);
+  }
+
   /** The Glance images of a repository's tags. */
   async imageIds(repository: string): Promise<string[]> {
     return (await this.db('registry_tags').where({ repository }).whereNotNull('image_id').select('image_id')).map((r: { image_id: string }) => r.image_id);

@@ -150,11 +150,11 @@ export class ImageService {
 
   /**
    * Deletes an image its source took away (the registry's manifest of a pushed tag was deleted,
-   * which the registry authorised): the record, the bytes and the engine copies go as on DELETE,
-   * protected or not; the deletion listeners are not told (the source already knows).
+   * which the registry authorised, having checked it is not protected): the record, the bytes and
+   * the engine copies go as on DELETE; the deletion listeners are not told (the source already knows).
    */
   async discard(id: string): Promise<void> {
-    const removed = await this.repo.delete(id);
+    const removed = await this.repo.delete(id, { protected: false });
     if (!removed) return;
     await this.store.delete(id).catch((e) => this.log.error({ err: e, image_id: id }, 'could not remove the image data'));
     if (removed.engine_image_id) await this.tasks.track(this.removeEngineImage(removed.engine_image_id, id));

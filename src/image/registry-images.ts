@@ -36,6 +36,11 @@ export class RegistryImages implements RegistryCatalogue {
     }
   }
 
+  async anyProtected(imageIds: string[]): Promise<boolean> {
+    for (const id of imageIds) if ((await this.repo.get(id))?.protected) return true;
+    return false;
+  }
+
   /** Whether any image of `imageIds` is public or community (anonymous and cross-project pulls). */
   async anyPublic(imageIds: string[]): Promise<boolean> {
     for (const id of imageIds) {

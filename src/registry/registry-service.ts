@@ -46,6 +46,8 @@ export interface RegistryCatalogue {
   tagged(t: TaggedImage, previousImageId: string | null): Promise<string>;
   /** Tags went away with their manifest: their Glance images go too. */
   untagged(imageIds: string[]): Promise<void>;
+  /** Whether any of these Glance images is protected (Glance refuses to delete those). */
+  anyProtected(imageIds: string[]): Promise<boolean>;
 }
 
 export interface RegistryServiceDeps {
@@ -271,6 +273,9 @@ export class RegistryService {
   async deleteManifest(repository: string, reference: string): Promise<void> {
     if (!DIGEST_PATTERN.test(reference)) throw new RegistryError('UNSUPPORTED', 'The operation is unsupported.', { reason: 'delete a manifest by digest' });
     if (await this.repo.referenced(repository, reference)) throw new RegistryError('DENIED', 'requested access to the resource is denied', { reason: 'an index still references this manifest' });
+    if (await this.catalogue?.anyProtected(await this.repo.imageIdsOf(repository, reference))) {
+      throw new RegistryError('DENIED', 'requested access to the resource is denied', { reason: 'the Glance image of this manifest is protected' });
+    }
     if (!(await this.dropManifest(repository, reference))) throw manifestUnknown(reference);
   }
 

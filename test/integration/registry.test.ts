@@ -341,6 +341,23 @@ describe('when a manifest is deleted through the registry', () => {
     expect(await driver.hasImage(sha(pushed.config))).toBe(false);
     expect(blobFiles()).not.toContain(sha(pushed.layer).slice(7));
   });
+
+  it('then a protected Glance image keeps its manifest: DENIED', async () => {
+    const token = await registryToken('demo', 'repository:demo/guarded:pull,push,delete');
+    const pushed = await pushImage(token, 'demo/guarded', 'v1', 'guarded');
+    const list = await request(t.app).get('/image/v2/images').query({ name: 'guarded:v1' }).set('X-Auth-Token', await t.token('demo'));
+    const id = list.body.images[0].id;
+    const demo = await t.token('demo');
+    const protect = (value: boolean) => request(t.app).patch(`/image/v2/images/${id}`).set('X-Auth-Token', demo).set('Content-Type', 'application/openstack-images-v2.1-json-patch')
+      .send(JSON.stringify([{ op: 'replace', path: '/protected', value }])).expect(200);
+    await protect(true);
+    const del = await request(t.app).delete(`/v2/demo/guarded/manifests/${pushed.digest}`).set('Authorization', `Bearer ${token}`);
+    expect(del.status).toBe(403);
+    expect(del.body.errors[0]).toMatchObject({ code: 'DENIED', detail: { reason: 'the Glance image of this manifest is protected' } });
+    expect((await request(t.app).get(`/v2/demo/guarded/manifests/${pushed.digest}`).set('Authorization', `Bearer ${token}`)).status).toBe(200);
+    await protect(false);
+    await request(t.app).delete(`/v2/demo/guarded/manifests/${pushed.digest}`).set('Authorization', `Bearer ${token}`).expect(202);
+  });
 });
 
 describe('when the input is bad, the spec error comes back and nothing is left behind', () => {
