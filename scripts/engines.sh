@@ -22,7 +22,8 @@
 # socket unix:///run/novadock-engines/h<i>.sock, data /var/lib/novadock-engines/h<i>, log
 # /var/log/novadock-engine-h<i>.log. The engines are started with nsenter --net (ip netns exec
 # remounts /sys and the engine then finds no devices cgroup) and --ip-masq=false: containers get no
-# route out of the namespace. Idempotent: `up` first removes what an earlier run left.
+# route out of the namespace. They take plain-HTTP registries on the hosts' /24 (--insecure-registry):
+# novadock's registry at the bridge's address (10.251.0.1), where they pull pushed images from. Idempotent: `up` first removes what an earlier run left.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 . scripts/lib.sh
@@ -163,7 +164,7 @@ start_engine() {
   mkdir -p "$RUN_DIR/h$i" "$DATA_DIR/h$i"
   nsenter --net="/var/run/netns/$ns" setsid dockerd \
     --data-root "$DATA_DIR/h$i" --exec-root "$RUN_DIR/h$i" --pidfile "$RUN_DIR/h$i/dockerd.pid" \
-    -H "unix://$(engine_sock "$i")" --ip-masq=false \
+    -H "unix://$(engine_sock "$i")" --ip-masq=false --insecure-registry "$NET_PREFIX.0/24" \
     >"/var/log/novadock-engine-h$i.log" 2>&1 </dev/null &
 }
 

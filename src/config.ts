@@ -36,6 +36,13 @@ export interface ComputeHostConfig {
   ram_allocation_ratio?: number;
   reserved_host_memory_mb?: number;
   reserved_host_cpus?: number;
+  /**
+   * host[:port] this host's engine reaches novadock's registry at, to pull pushed images (issue 14;
+   * no port: novadock's own); unset = NOVADOCK_REGISTRY_ADDRESS, else the public URL's. An engine in another network
+   * namespace or machine cannot reach 127.0.0.1, and must allow the address as an insecure registry
+   * unless it is served over TLS.
+   */
+  registry_address?: string;
 }
 
 /**
@@ -183,6 +190,8 @@ export interface Config {
   registryUploadTimeoutSeconds?: number;
   /** NOVADOCK_REGISTRY_ANONYMOUS_PULL: pulls of repositories holding public images need no login (default false). */
   registryAnonymousPull?: boolean;
+  /** NOVADOCK_REGISTRY_ADDRESS: host[:port] (no port: novadock's own) the compute hosts' engines pull from (default: the public URL's); compute_hosts[].registry_address overrides it per host. */
+  registryAddress?: string;
 }
 
 // ---------------------------------------------------------------- metrics (issue 18)
@@ -335,6 +344,7 @@ export function loadSeed(file: string | undefined): SeedConfig {
   for (const h of raw.compute_hosts ?? []) {
     if (!h || typeof h.name !== 'string') throw new Error('NOVADOCK_CONFIG: every compute host needs a string name');
     checkHostCapacity(h);
+    registryAddressFrom(h.registry_address, `compute host ${h.name}'s registry_address`);
   }
   return {
     projects: raw.projects ?? [],
@@ -343,6 +353,13 @@ export function loadSeed(file: string | undefined): SeedConfig {
     compute_hosts: raw.compute_hosts && raw.compute_hosts.length > 0 ? raw.compute_hosts : [{ name: 'local' }],
     quotas: { ...DEFAULT_QUOTAS, ...(raw.quotas ?? {}) },
   };
+}
+
+/** A registry address (host or host:port, as an image reference starts), or undefined when unset; anything else is refused. */
+function registryAddressFrom(raw: unknown, what: string): string | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  if (typeof raw !== 'string' || !/^(\[[0-9a-fA-F:.]+\]|[A-Za-z0-9.-]+)(:\d{1,5})?$/.test(raw)) throw new Error(`${what} must be host or host:port (as an image reference starts), got ${JSON.stringify(raw)}`);
+  return raw;
 }
 
 /** Nova's [consoleauth] token_ttl default (seconds). */
@@ -402,5 +419,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     registryMaxBlobSize: intFrom(env, 'NOVADOCK_REGISTRY_MAX_BLOB_SIZE', intFrom(env, 'NOVADOCK_MAX_IMAGE_SIZE', 16 * 1024 ** 3)),
     registryUploadTimeoutSeconds: intFrom(env, 'NOVADOCK_REGISTRY_UPLOAD_TIMEOUT', 3600),
     registryAnonymousPull: boolFrom(env, 'NOVADOCK_REGISTRY_ANONYMOUS_PULL'),
+    registryAddress: registryAddressFrom(env.NOVADOCK_REGISTRY_ADDRESS, 'NOVADOCK_REGISTRY_ADDRESS'),
   };
 }

@@ -30,6 +30,11 @@ export class IdentityRepository {
       .where({ 'a.user_id': userId, 'a.project_id': projectId })
       .select('r.id', 'r.name');
   }
+  /** Whether the user holds role `roleName` on any project (the registry's admins: issue 14). */
+  async hasRoleAnywhere(userId: string, roleName: string): Promise<boolean> {
+    const row = await this.db('role_assignments as a').join('roles as r', 'r.id', 'a.role_id').where({ 'a.user_id': userId, 'r.name': roleName }).first('a.user_id');
+    return row !== undefined;
+  }
   roleByName(name: string): Promise<RoleRow | undefined> {
     return this.db<RoleRow>('roles').where({ name }).first();
   }

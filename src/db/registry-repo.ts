@@ -3,9 +3,16 @@
  * may see which blob, manifests and what they reference, tags, uploads in progress.
  * A blob is in use while a manifest references it or a repository links it; `unused` names those
  * that are neither, for the blob store to remove.
+ *
+ * A link holds a blob that was uploaded, mounted or found (HEAD) for a push until a manifest
+ * references it: the manifest's put drops the links it uses, so deleting the manifest releases
+ * its blobs at once. Every transaction that makes a blob live or removes it takes the blob's lock
+ * (`serialize`: one connection on SQLite, an advisory lock on PostgreSQL), so a blob's file is
+ * removed only by a release that won against every concurrent push, mount and reuse of it.
  */
+import type { Knex } from 'knex';
 import type { Db } from './knex';
-import { isConstraintViolation } from './dialect';
+import { isConstraintViolation, serialize } from './dialect';
 
 export interface UploadRow {
   id: string;
@@ -30,6 +37,11 @@ export interface TagRow {
   image_id: string | null;
 }
 
+/** Why a manifest could not be stored: a blob or child manifest the repository does not hold. */
+export type ManifestRefused = { missing: string };
+
+const blobLock = (trx: Knex.Transaction, digest: string) => serialize(trx, `novadock.registry_blob:${digest}`);
+
 const toUpload = (r: Record<string, unknown>): UploadRow => ({
   id: String(r.id), repository: String(r.repository), project_id: String(r.project_id), user_id: String(r.user_id), offset: Number(r.offset), updated_ms: Number(r.updated_ms),
 });
@@ -44,21 +56,36 @@ export class RegistryRepository {
     return row ? Number(row.size) : undefined;
   }
 
-  /** Records a stored blob (already recorded is fine: blobs are content-addressed). */
-  async addBlob(digest: string, size: number): Promise<void> {
-    await this.db('registry_blobs').insert({ digest, size, created_ms: Date.now() }).onConflict('digest').ignore();
+  /**
+   * Records blob `digest` as stored and linked to `repository`, before its file is put in place:
+   * a release waiting on the blob's lock then finds the link and keeps the blob, and a release
+   * that went first has removed the old file before this one is written.
+   */
+  async storeBlob(repository: string, digest: string, size: number): Promise<void> {
+    await this.db.transaction(async (trx) => {
+      await blobLock(trx, digest);
+      await trx('registry_blobs').insert({ digest, size, created_ms: Date.now() }).onConflict('digest').ignore();
+      await trx('registry_blob_links').insert({ repository, digest, created_ms: Date.now() }).onConflict(['repository', 'digest']).merge({ created_ms: Date.now() });
+    });
+  }
+
+  /**
+   * Links blob `digest` into `repository` if it is stored and `from` may see it (a mount), or if
+   * `repository` itself may see it (`from` = `repository`: a push found it there and will reuse
+   * it). The link keeps the blob from a concurrent release until the push's manifest uses it.
+   */
+  async claimLink(repository: string, digest: string, from: string): Promise<boolean> {
+    return this.db.transaction(async (trx) => {
+      await blobLock(trx, digest);
+      if (!(await trx('registry_blobs').where({ digest }).first()) || !(await visible(trx, from, digest))) return false;
+      await trx('registry_blob_links').insert({ repository, digest, created_ms: Date.now() }).onConflict(['repository', 'digest']).merge({ created_ms: Date.now() });
+      return true;
+    });
   }
 
   /** Whether `repository` may see blob `digest` (uploaded or mounted there, or referenced by one of its manifests). */
   async linked(repository: string, digest: string): Promise<boolean> {
-    const link = await this.db('registry_blob_links').where({ repository, digest }).first();
-    if (link) return true;
-    const ref = await this.db('registry_manifest_refs').where({ repository, ref_digest: digest }).first();
-    return ref !== undefined;
-  }
-
-  async link(repository: string, digest: string): Promise<void> {
-    await this.db('registry_blob_links').insert({ repository, digest, created_ms: Date.now() }).onConflict(['repository', 'digest']).merge({ created_ms: Date.now() });
+    return visible(this.db, repository, digest);
   }
 
   /** Removes a repository's link to a blob; true when there was one. */
@@ -77,19 +104,21 @@ export class RegistryRepository {
   }
 
   /**
-   * Forgets the blobs among `digests` that nothing uses (no link, no reference) and returns them,
-   * for their files to be removed. One delete each, guarded in SQL, so a blob linked meanwhile stays.
+   * Forgets blob `digest` if nothing uses it (no link, no reference), and calls `remove` for its
+   * file while still holding the blob's lock, so no push can store it again in between; resolves
+   * to whether it was released. If `remove` throws, the record stays (and the error is thrown).
    */
-  async releaseUnused(digests: string[]): Promise<string[]> {
-    const gone: string[] = [];
-    for (const digest of new Set(digests)) {
-      const n = await this.db('registry_blobs').where({ digest })
-        .whereNotExists(this.db('registry_blob_links').where({ digest }))
-        .whereNotExists(this.db('registry_manifest_refs').where({ ref_digest: digest }))
+  async release(digest: string, remove: (digest: string) => Promise<void>): Promise<boolean> {
+    return this.db.transaction(async (trx) => {
+      await blobLock(trx, digest);
+      const n = await trx('registry_blobs').where({ digest })
+        .whereNotExists(trx('registry_blob_links').where({ digest }))
+        .whereNotExists(trx('registry_manifest_refs').where({ ref_digest: digest }))
         .del();
-      if (n > 0) gone.push(digest);
-    }
-    return gone;
+      if (n === 0) return false;
+      await remove(digest);
+      return true;
+    });
   }
 
   // ------------------------------------------------------------ manifests and tags
@@ -99,17 +128,35 @@ export class RegistryRepository {
     return row ? { repository, digest, media_type: row.media_type, body: Buffer.from(row.body_b64, 'base64') } : undefined;
   }
 
-  /** Stores a manifest and what it references; a second put of the same digest changes nothing. */
-  async putManifest(m: ManifestRow, refs: string[]): Promise<void> {
-    await this.db.transaction(async (trx) => {
+  /**
+   * Stores a manifest and what it references, if `repository` holds every blob (stored, and
+   * linked or referenced there) and child manifest; a second put of the same digest changes
+   * nothing. The links of the blobs it references are dropped (its references hold them now),
+   * unless a push renewed them after `checkedMs`. The blobs' locks are held throughout, so none
+   * is released between the check and the references.
+   */
+  async putManifest(m: ManifestRow, blobs: string[], children: string[], checkedMs: number): Promise<ManifestRefused | undefined> {
+    return this.db.transaction(async (trx) => {
+      const unique = [...new Set(blobs)].sort();
+      for (const digest of unique) await blobLock(trx, digest);
+      for (const digest of unique) {
+        if (!(await trx('registry_blobs').where({ digest }).first()) || !(await visible(trx, m.repository, digest))) return { missing: digest };
+      }
+      for (const digest of children) {
+        if (!(await trx('registry_manifests').where({ repository: m.repository, digest }).first())) return { missing: digest };
+      }
       try {
-        await trx('registry_manifests').insert({ repository: m.repository, digest: m.digest, media_type: m.media_type, body_b64: m.body.toString('base64'), created_ms: Date.now() });
+        await trx.transaction(async (inner) => {
+          await inner('registry_manifests').insert({ repository: m.repository, digest: m.digest, media_type: m.media_type, body_b64: m.body.toString('base64'), created_ms: Date.now() });
+        });
       } catch (e) {
-        if (isConstraintViolation(e)) return;
+        if (isConstraintViolation(e)) return undefined;
         throw e;
       }
-      const rows = [...new Set(refs)].map((ref) => ({ repository: m.repository, manifest_digest: m.digest, ref_digest: ref }));
+      const rows = [...new Set([...unique, ...children])].map((ref) => ({ repository: m.repository, manifest_digest: m.digest, ref_digest: ref }));
       if (rows.length > 0) await trx('registry_manifest_refs').insert(rows);
+      if (unique.length > 0) await trx('registry_blob_links').where({ repository: m.repository }).whereIn('digest', unique).andWhere('created_ms', '<=', checkedMs).del();
+      return undefined;
     });
   }
 
@@ -177,6 +224,11 @@ export class RegistryRepository {
     return (await q.orderBy('tag').limit(limit).select('tag')).map((r: { tag: string }) => r.tag);
   }
 
+  /** The Glance images of the tags that name manifest `digest`. */
+  async imageIdsOf(repository: string, digest: string): Promise<string[]> {
+    return (await this.db('registry_tags').where({ repository, digest }).whereNotNull('image_id').select('image_id')).map((r: { image_id: string }) => r.image_id);
+  }
+
   /** The Glance images of a repository's tags. */
   async imageIds(repository: string): Promise<string[]> {
     return (await this.db('registry_tags').where({ repository }).whereNotNull('image_id').select('image_id')).map((r: { image_id: string }) => r.image_id);
@@ -218,4 +270,10 @@ export class RegistryRepository {
   async staleUploads(beforeMs: number): Promise<UploadRow[]> {
     return (await this.db('registry_uploads').where('updated_ms', '<', beforeMs).select()).map(toUpload);
   }
+}
+
+/** Whether `repository` may see blob `digest`: uploaded or mounted there, or referenced by one of its manifests. */
+async function visible(db: Db | Knex.Transaction, repository: string, digest: string): Promise<boolean> {
+  if (await db('registry_blob_links').where({ repository, digest }).first()) return true;
+  return (await db('registry_manifest_refs').where({ repository, ref_digest: digest }).first()) !== undefined;
 }

@@ -148,6 +148,18 @@ export class ImageService {
     if (removed.engine_image_id) await this.tasks.track(this.removeEngineImage(removed.engine_image_id, id));
   }
 
+  /**
+   * Deletes an image its source took away (the registry's manifest of a pushed tag was deleted,
+   * which the registry authorised, having checked it is not protected): the record, the bytes and
+   * the engine copies go as on DELETE; the deletion listeners are not told (the source already knows).
+   */
+  async discard(id: string): Promise<void> {
+    const removed = await this.repo.delete(id, { protected: false });
+    if (!removed) return;
+    await this.store.delete(id).catch((e) => this.log.error({ err: e, image_id: id }, 'could not remove the image data'));
+    if (removed.engine_image_id) await this.tasks.track(this.removeEngineImage(removed.engine_image_id, id));
+  }
+
   async addTag(ctx: RequestContext, id: string, tag: string): Promise<void> {
     const img = await this.access.getForWrite(ctx, id, 'modify_image');
     if (tag.length > 255) throw badRequest(`Tag '${tag.slice(0, 40)}…' is longer than 255 characters.`);

@@ -15,7 +15,8 @@ import type { RegistryCatalogue, TaggedImage } from '../registry/registry-servic
 export const REGISTRY_PROPERTIES = { repository: 'registry_repository', manifestDigest: 'registry_manifest_digest' } as const;
 
 export class RegistryImages implements RegistryCatalogue {
-  constructor(private readonly repo: ImageRepository, private readonly log: Logger) {}
+  /** `discard` deletes an image with its engine copies (ImageService.discard). */
+  constructor(private readonly repo: ImageRepository, private readonly discard: (imageId: string) => Promise<void>, private readonly log: Logger) {}
 
   async tagged(t: TaggedImage, previousImageId: string | null): Promise<string> {
     const rec: NewImage = newDockerImage({
@@ -31,8 +32,13 @@ export class RegistryImages implements RegistryCatalogue {
 
   async untagged(imageIds: string[]): Promise<void> {
     for (const id of imageIds) {
-      await this.repo.delete(id).catch((err) => this.log.warn({ err, image_id: id }, 'could not remove the image of a deleted registry manifest'));
+      await this.discard(id).catch((err) => this.log.warn({ err, image_id: id }, 'could not remove the image of a deleted registry manifest'));
     }
+  }
+
+  async anyProtected(imageIds: string[]): Promise<boolean> {
+    for (const id of imageIds) if ((await this.repo.get(id))?.protected) return true;
+    return false;
   }
 
   /** Whether any image of `imageIds` is public or community (anonymous and cross-project pulls). */

@@ -94,24 +94,34 @@ export class BlobStore {
   }
 
   /**
-   * Makes the upload (of `length` bytes) the blob `digest` when its bytes hash to it
-   * (DIGEST_INVALID otherwise, the upload kept). Resolves to the blob's size.
+   * Checks that the upload's first `length` bytes hash to `digest` (DIGEST_INVALID otherwise, the
+   * upload kept).
    */
-  async commit(id: string, length: number, digest: string): Promise<number> {
-    const target = this.blobPath(digest);
+  async verify(id: string, length: number, digest: string): Promise<void> {
     const file = this.uploadPath(id);
     const state = this.hashes.get(id);
     let actual: string;
     if (state && state.offset === length) actual = `sha256:${state.hash.copy().digest('hex')}`;
     else {
       const h = crypto.createHash('sha256');
-      await pipeline(fs.createReadStream(file, { start: 0, end: Math.max(0, length - 1) }), h);
-      actual = length === 0 ? `sha256:${crypto.createHash('sha256').digest('hex')}` : `sha256:${h.digest('hex')}`;
+      if (length > 0) await pipeline(fs.createReadStream(file, { start: 0, end: length - 1 }), h);
+      actual = `sha256:${h.digest('hex')}`;
     }
     if (actual !== digest) throw new RegistryError('DIGEST_INVALID', 'provided digest did not match uploaded content', { digest });
+  }
+
+  /** Makes a verified upload of `length` bytes the blob `digest`'s file, by rename. */
+  async place(id: string, length: number, digest: string): Promise<void> {
+    const file = this.uploadPath(id);
     await fs.promises.truncate(file, length);
-    await fs.promises.rename(file, target);
+    await fs.promises.rename(file, this.blobPath(digest));
     this.hashes.delete(id);
+  }
+
+  /** verify, then place: the upload becomes blob `digest`. Resolves to its size. */
+  async commit(id: string, length: number, digest: string): Promise<number> {
+    await this.verify(id, length, digest);
+    await this.place(id, length, digest);
     return length;
   }
 

@@ -43,7 +43,7 @@ export function buildRegistry(deps: {
   const { config, log } = deps;
   const repo = new RegistryRepository(deps.db);
   const blobs = new BlobStore(path.join(config.dataDir, 'registry'), config.registryMaxBlobSize ?? config.maxImageSize);
-  const catalogue = new RegistryImages(deps.imageRepo, log);
+  const catalogue = new RegistryImages(deps.imageRepo, (id) => deps.images.discard(id), log);
   const service = new RegistryService({
     repo, blobs, pushed: new PushedContent(repo, blobs), catalogue, uploadTimeoutMs: (config.registryUploadTimeoutSeconds ?? 3600) * 1000, log,
   });
@@ -62,13 +62,19 @@ export function buildRegistry(deps: {
     isPublic: async (repository) => catalogue.anyPublic([...(await repo.imageIds(repository)), ...(await glance.imageIds(repository))]),
   });
   deps.images.whenDeleted((image) => service.imageDeleted(image, REGISTRY_PROPERTIES));
-  // A pushed image has no archive in the store: a compute host lacking it pulls it from here, by digest.
+  // A pushed image has no archive in the store: a compute host lacking it pulls it from here, by
+  // digest, at the address that host's engine reaches novadock at.
   const registryHost = new URL(config.publicUrl).host;
-  deps.hostImages.usePulls(async (image) => {
+  const withPort = (a: string) => (/:\d+$/.test(a) ? a : `${a}:${config.port}`);
+  const addressOf = (host: string) => {
+    const a = config.seed.compute_hosts.find((h) => h.name === host)?.registry_address ?? config.registryAddress;
+    return a ? withPort(a) : registryHost;
+  };
+  deps.hostImages.usePulls(async (image, host) => {
     const repository = image.properties?.[REGISTRY_PROPERTIES.repository];
     const digest = image.properties?.[REGISTRY_PROPERTIES.manifestDigest];
     if (!repository || !digest || !image.engine_image_id) return undefined;
-    return { reference: `${registryHost}/${repository}@${digest}`, token: auth.pullToken(repository), imageId: image.engine_image_id };
+    return { reference: `${addressOf(host)}/${repository}@${digest}`, token: auth.pullToken(repository), imageId: image.engine_image_id };
   });
   // ...and `openstack image save` of a pushed image writes its archive from the blobs.
   deps.imageUploads.useArchiveSource((image) => pushedArchive(service, image, registryHost, log));

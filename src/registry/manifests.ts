@@ -63,7 +63,16 @@ const ajv = new Ajv({ allErrors: false, strict: false });
 const validateManifest = ajv.compile(imageManifest);
 const validateIndex = ajv.compile(imageIndex);
 
-interface Descriptor { mediaType: string; digest: string; size: number }
+interface Descriptor { mediaType: string; digest: string; size: number; platform?: { os?: unknown; architecture?: unknown; variant?: unknown } }
+
+/** The platform the compute hosts run, as image indexes name platforms (GOARCH words). */
+export const HOST_PLATFORM = { os: 'linux', architecture: process.arch === 'x64' ? 'amd64' : process.arch } as const;
+
+/** The child of an index for `platform` (the first, as an engine picks), if there is one. */
+export function platformChild(m: ParsedManifest, platform: { os: string; architecture: string } = HOST_PLATFORM): Descriptor | undefined {
+  return m.manifests.find((c) => c.platform?.os === platform.os && c.platform?.architecture === platform.architecture
+    && (c.mediaType === MEDIA.dockerManifest || c.mediaType === MEDIA.ociManifest));
+}
 
 export interface ParsedManifest {
   mediaType: string;

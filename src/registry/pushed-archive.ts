@@ -17,9 +17,9 @@ export async function pushedArchive(service: RegistryService, image: ImageRecord
   const digest = image.properties?.[REGISTRY_PROPERTIES.manifestDigest];
   if (typeof repository !== 'string' || typeof digest !== 'string') return undefined;
   try {
-    const manifest = await service.manifest(repository, digest);
+    // An index's image is its child for the compute hosts' platform.
+    const manifest = await service.platformManifest(repository, digest);
     const parsed = JSON.parse(manifest.body.toString('utf8')) as { config?: Described; layers?: Described[] };
-    // A manifest list or index names several images: there is no one archive to give.
     if (!parsed.config || !Array.isArray(parsed.layers)) return undefined;
     const blob = async (d: Described): Promise<WriterBlob> => {
       const b = await service.blob(repository, d.digest);

@@ -7,7 +7,9 @@
  *   `access` claim lists, per repository asked for, what the user may do there:
  *     pull  for readers (any role) of the project the repository's first path component names,
  *           and for anyone when the repository holds a public or community Glance image;
- *     push  (and delete) for members and admins of that project.
+ *     push  (and delete) for members and admins of that project;
+ *     all three in every project's repository for an admin (the admin role on any project, as
+ *     Keystone's default policy reads `role:admin`): Glance's admin sees and changes every image.
  *   Requests carry it as `Authorization: Bearer`. A Keystone token (X-Auth-Token, or Bearer)
  *   is accepted too; its grants are worked out per request.
  *
@@ -112,6 +114,7 @@ export class RegistryAuth {
   async allowed(userId: string | undefined, repository: string): Promise<Set<string>> {
     const out = new Set<string>();
     const project = await this.projectOf(repository);
+    if (userId && project && (await this.deps.identity.hasRoleAnywhere(userId, 'admin'))) return new Set(['pull', 'push', 'delete']);
     if (userId && project) {
       const roles = (await this.deps.identity.rolesOf(userId, project.id)).map((r) => r.name);
       if (roles.length > 0) out.add('pull');

@@ -9,8 +9,9 @@
  *   pull:  GET manifest (tag or digest, first source that knows it) ─▶ GET blobs (Range)
  *
  * Uploads belong to the project and user that began them (anyone else: BLOB_UPLOAD_UNKNOWN).
- * A blob is removed when nothing references or links it; abandoned uploads and links of blobs
- * no manifest came to use go after `uploadTimeoutMs` (sweep()).
+ * A blob is removed as soon as nothing references or links it (a manifest's put drops the links of
+ * the blobs it references, so deleting the manifest or its Glance image releases them at once);
+ * abandoned uploads and links of blobs no manifest came to use go after `uploadTimeoutMs` (sweep()).
  */
 import crypto from 'node:crypto';
 import type { Readable } from 'node:stream';
@@ -19,7 +20,7 @@ import type { RegistryRepository, UploadRow } from '../db/registry-repo';
 import { BlobStore, DIGEST_PATTERN } from './blob-store';
 import { BlobContent, ManifestContent, pageTags, RegistryContent } from './content';
 import { blobUnknown, digestInvalid, manifestUnknown, nameUnknown, RegistryError, uploadUnknown } from './errors';
-import { parseManifest } from './manifests';
+import { HOST_PLATFORM, parseManifest, platformChild, type ParsedManifest } from './manifests';
 
 /** Who is pushing: the project owning the repository and the user. */
 export interface Pusher {
@@ -45,6 +46,8 @@ export interface RegistryCatalogue {
   tagged(t: TaggedImage, previousImageId: string | null): Promise<string>;
   /** Tags went away with their manifest: their Glance images go too. */
   untagged(imageIds: string[]): Promise<void>;
+  /** Whether any of these Glance images is protected (Glance refuses to delete those). */
+  anyProtected(imageIds: string[]): Promise<boolean>;
 }
 
 export interface RegistryServiceDeps {
@@ -86,8 +89,14 @@ export class RegistryService {
 
   // ================================================================ reads
 
-  async blob(repository: string, digest: string): Promise<BlobContent> {
+  /**
+   * A blob of `repository`. `reuse` (a HEAD, as a push asks before it skips a layer the
+   * repository has) links the pushed blob there, so a concurrent delete cannot release it
+   * before the push's manifest references it.
+   */
+  async blob(repository: string, digest: string, reuse = false): Promise<BlobContent> {
     if (!DIGEST_PATTERN.test(digest)) throw digestInvalid(digest);
+    if (reuse) await this.repo.claimLink(repository, digest, repository);
     for (const s of this.sources) {
       const b = await s.blob(repository, digest);
       if (b) return b;
@@ -137,9 +146,7 @@ export class RegistryService {
    */
   async mount(repository: string, digest: string, from: string): Promise<boolean> {
     if (!DIGEST_PATTERN.test(digest)) throw digestInvalid(digest);
-    if (!(await this.repo.linked(from, digest)) || (await this.repo.blobSize(digest)) === undefined) return false;
-    await this.repo.link(repository, digest);
-    return true;
+    return this.repo.claimLink(repository, digest, from);
   }
 
   /** The upload `id` if `who` began it in `repository`, else BLOB_UPLOAD_UNKNOWN. */
@@ -175,9 +182,11 @@ export class RegistryService {
     let row = await this.upload(who, repository, id);
     if (data) row = await this.append(who, repository, id, data);
     await this.exclusive(id, async () => {
-      const size = await this.blobs.commit(id, row.offset, digest);
-      await this.repo.addBlob(digest, size);
-      await this.repo.link(repository, digest);
+      await this.blobs.verify(id, row.offset, digest);
+      // Recorded and linked before the file is in place: a release of the same digest either
+      // went first (its file is gone before ours lands) or sees the link and keeps the blob.
+      await this.repo.storeBlob(repository, digest, row.offset);
+      await this.blobs.place(id, row.offset, digest);
       await this.repo.deleteUpload(id);
     });
   }
@@ -217,17 +226,37 @@ export class RegistryService {
     const digest = `sha256:${crypto.createHash('sha256').update(body).digest('hex')}`;
     if (byDigest && reference !== digest) throw digestInvalid(reference);
     const m = parseManifest(body, contentType);
-    for (const b of m.blobs) {
-      if (!(await this.repo.linked(repository, b.digest)) || (await this.repo.blobSize(b.digest)) === undefined) {
-        throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'blob unknown to registry', { digest: b.digest });
-      }
-    }
-    for (const c of m.manifests) {
-      if (!(await this.repo.manifest(repository, c.digest))) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'blob unknown to registry', { digest: c.digest });
-    }
-    await this.repo.putManifest({ repository, digest, media_type: m.mediaType, body }, [...m.blobs, ...m.manifests].map((d) => d.digest));
-    if (!byDigest) await this.tag(who, repository, reference, digest, m.config ? { config: m.config.digest, size: m.blobs.reduce((s, b) => s + b.size, 0) } : undefined);
+    // An index is a Glance image of the compute hosts' platform: without one, the push is refused before anything is stored.
+    const image = byDigest ? undefined : await this.imageOf(repository, m);
+    const refused = await this.repo.putManifest({ repository, digest, media_type: m.mediaType, body }, m.blobs.map((b) => b.digest), m.manifests.map((c) => c.digest), Date.now());
+    if (refused) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'blob unknown to registry', { digest: refused.missing });
+    if (!byDigest) await this.tag(who, repository, reference, digest, image);
     return digest;
+  }
+
+  /**
+   * The image a manifest is for the compute hosts: an image manifest's own config, or an index's
+   * child for the hosts' platform (MANIFEST_INVALID if it has none; MANIFEST_BLOB_UNKNOWN if
+   * that child was not pushed first).
+   */
+  private async imageOf(repository: string, m: ParsedManifest): Promise<{ config: string; size: number }> {
+    if (m.config) return { config: m.config.digest, size: m.blobs.reduce((s, b) => s + b.size, 0) };
+    const child = platformChild(m);
+    if (!child) {
+      throw new RegistryError('MANIFEST_INVALID', 'manifest invalid', {
+        reason: `the index has no ${HOST_PLATFORM.os}/${HOST_PLATFORM.architecture} image, the platform the compute hosts run`,
+      });
+    }
+    const row = await this.repo.manifest(repository, child.digest);
+    if (!row) throw new RegistryError('MANIFEST_BLOB_UNKNOWN', 'blob unknown to registry', { digest: child.digest });
+    return this.imageOf(repository, parseManifest(row.body, row.media_type));
+  }
+
+  /** The image manifest `reference` names for the compute hosts (an index: its child for their platform). */
+  async platformManifest(repository: string, reference: string): Promise<ManifestContent> {
+    const found = await this.manifest(repository, reference);
+    const child = platformChild(parseManifest(found.body, found.mediaType));
+    return child ? this.manifest(repository, child.digest) : found;
   }
 
   private async tag(who: Pusher, repository: string, tag: string, digest: string, image: { config: string; size: number } | undefined): Promise<void> {
@@ -244,10 +273,26 @@ export class RegistryService {
   async deleteManifest(repository: string, reference: string): Promise<void> {
     if (!DIGEST_PATTERN.test(reference)) throw new RegistryError('UNSUPPORTED', 'The operation is unsupported.', { reason: 'delete a manifest by digest' });
     if (await this.repo.referenced(repository, reference)) throw new RegistryError('DENIED', 'requested access to the resource is denied', { reason: 'an index still references this manifest' });
-    const removed = await this.repo.deleteManifest(repository, reference);
-    if (!removed) throw manifestUnknown(reference);
+    if (await this.catalogue?.anyProtected(await this.repo.imageIdsOf(repository, reference))) {
+      throw new RegistryError('DENIED', 'requested access to the resource is denied', { reason: 'the Glance image of this manifest is protected' });
+    }
+    if (!(await this.dropManifest(repository, reference))) throw manifestUnknown(reference);
+  }
+
+  /**
+   * Deletes a manifest, the Glance images of its tags and the blobs only it used; an index's
+   * children go too when no tag or other index names them. False when there was no such manifest.
+   */
+  private async dropManifest(repository: string, digest: string): Promise<boolean> {
+    const removed = await this.repo.deleteManifest(repository, digest);
+    if (!removed) return false;
     if (removed.imageIds.length > 0) await this.catalogue?.untagged(removed.imageIds);
     await this.release(removed.refs);
+    for (const ref of removed.refs) {
+      if (!(await this.repo.manifest(repository, ref)) || (await this.repo.digestTagged(repository, ref)) || (await this.repo.referenced(repository, ref))) continue;
+      await this.dropManifest(repository, ref);
+    }
+    return true;
   }
 
   /**
@@ -261,8 +306,7 @@ export class RegistryService {
     if (!repository || !digest) return;
     await this.repo.deleteTagOfImage(image.id);
     if ((await this.repo.digestTagged(repository, digest)) || (await this.repo.referenced(repository, digest))) return;
-    const removed = await this.repo.deleteManifest(repository, digest);
-    if (removed) await this.release(removed.refs);
+    await this.dropManifest(repository, digest);
   }
 
   // ================================================================ clean-up
@@ -277,9 +321,10 @@ export class RegistryService {
     await this.release(await this.repo.dropStaleLinks(before));
   }
 
+  /** Removes the blobs among `digests` that nothing uses any more (each one a compare-and-set that may lose to a push). */
   private async release(digests: string[]): Promise<void> {
-    for (const d of await this.repo.releaseUnused(digests)) {
-      await this.blobs.remove(d).catch((err) => this.log.warn({ err, digest: d }, 'could not remove a registry blob'));
+    for (const d of new Set(digests)) {
+      await this.repo.release(d, (digest) => this.blobs.remove(digest)).catch((err) => this.log.warn({ err, digest: d }, 'could not remove a registry blob'));
     }
   }
 

@@ -184,7 +184,8 @@ export function registryRouter(deps: RegistryRouterDeps, log: Logger): Router {
   const blobRoute = (head: boolean) => handle(async (req: Request, res: Response) => {
     const name = req.params[0];
     await authorize(req, res, name, 'pull');
-    const b = await registry.blob(name, req.params[1]);
+    // A HEAD is how a push learns it may skip a layer: the blob is kept for it (RegistryService.blob).
+    const b = await registry.blob(name, req.params[1], head);
     const headers: Record<string, string> = { 'Docker-Content-Digest': b.digest, ETag: `"${b.digest}"`, 'Accept-Ranges': 'bytes', 'Content-Type': 'application/octet-stream' };
     const ranges = req.header('range') ? req.range(b.size) : undefined;
     if (ranges === -1 || (Array.isArray(ranges) && ranges.length !== 1)) {
@@ -204,8 +205,9 @@ export function registryRouter(deps: RegistryRouterDeps, log: Logger): Router {
     res.on('close', () => stream.destroy());
     stream.pipe(res);
   });
-  r.get(rx('blobs/([^/]+)'), blobRoute(false));
+  // HEAD first: express would give a HEAD to the GET route registered before it.
   r.head(rx('blobs/([^/]+)'), blobRoute(true));
+  r.get(rx('blobs/([^/]+)'), blobRoute(false));
   r.delete(rx('blobs/([^/]+)'), handle(async (req, res) => {
     const name = req.params[0];
     await authorize(req, res, name, 'delete');

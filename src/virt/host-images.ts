@@ -29,7 +29,8 @@ export interface HostImage {
 }
 
 /** Where an image with no stored archive can be pulled from (novadock's registry), if anywhere. */
-export type PullSource = (image: HostImage) => Promise<RegistryPull | undefined>;
+/** Where compute host `host` pulls `image` from (undefined: nowhere). */
+export type PullSource = (image: HostImage, host: string) => Promise<RegistryPull | undefined>;
 
 /** The engine an upload loads into, for the length of one upload. */
 export interface UploadEngine {
@@ -104,7 +105,7 @@ export class HostImages {
         const data = await this.store.read(image.id);
         await driver.loadImage(data, { replay: () => this.store.read(image.id) });
       } else {
-        const pull = driver.pullImage ? await this.pullSource?.(image) : undefined;
+        const pull = driver.pullImage ? await this.pullSource?.(image, driver.host) : undefined;
         if (!pull || !driver.pullImage) throw new Error(`Image ${image.id} has no data in the image store: upload it again.`);
         await driver.pullImage(pull);
       }

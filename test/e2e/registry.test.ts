@@ -4,7 +4,7 @@
  * tag in `openstack image list`, boot it, remove it locally and pull it back (by tag and digest),
  * re-push a tag, `openstack image save` of a pushed image loads with `docker load`, a tarball
  * uploaded through Glance and a server snapshot pulled by the names Glance gives them, a wrong
- * password refused, another project refused. A temporary DOCKER_CONFIG
+ * password refused, another project refused, an admin let in. A temporary DOCKER_CONFIG
  * holds the logins; every tag and image made here is removed after.
  */
 import fs from 'node:fs';
@@ -24,6 +24,8 @@ let image3: TestImage;
 let configDir: string;
 let registry: string;
 let ref: string;
+/** A member of another project (an admin may pull and push anywhere). */
+const ALT_PASSWORD = 'alt-registry-secret';
 
 const dockerAs = (args: string[], stdin?: string) => run('docker', ['--config', configDir, ...args], {}, { stdin });
 const login = (user: string, password: string) => dockerAs(['login', registry, '-u', user, '--password-stdin'], password);
@@ -33,7 +35,7 @@ beforeAll(async () => {
   image = await testImage('e2e-registry', true);
   image2 = await testImage('e2e-registry-2', true);
   image3 = await testImage('e2e-registry-3', false);
-  srv = await startServer();
+  srv = await startServer({ config: { projects: [{ name: 'alt' }], users: [{ name: 'alt', password: ALT_PASSWORD, project: 'alt', roles: ['member'] }] } });
   configDir = fs.mkdtempSync(path.join(os.tmpdir(), 'novadock-docker-config-'));
   registry = `127.0.0.1:${srv.port}`;
   ref = `${registry}/demo/bbox:v1`;
@@ -132,8 +134,8 @@ describe('Glance and the registry: one catalogue', () => {
 });
 
 describe('another project', () => {
-  it('cannot pull demo\'s private image nor push into demo', async () => {
-    ok(await login('admin', srv.passwords.admin));
+  it('cannot pull demo\'s private image nor push into demo; an admin can pull it', async () => {
+    ok(await login('alt', ALT_PASSWORD));
     const pull = await dockerAs(['pull', ref.replace(':v1', ':nope')]);
     expect(pull.code).not.toBe(0);
     const pulled = await dockerAs(['pull', ref]);
@@ -142,5 +144,7 @@ describe('another project', () => {
     const push = await dockerAs(['push', ref]);
     expect(push.code).not.toBe(0);
     expect(push.stderr).toMatch(/denied/i);
+    ok(await login('admin', srv.passwords.admin));
+    ok(await dockerAs(['pull', ref]));
   });
 });

@@ -12,6 +12,8 @@ import request from 'supertest';
 import { makeTestApp, PASSWORDS, TestApp } from '../helpers/app';
 import type { FakeDriver } from '../../src/virt/fake/driver';
 import { bootActive, show } from './servers-support';
+import { RegistryRepository } from '../../src/db/registry-repo';
+import { HOST_PLATFORM } from '../../src/registry/manifests';
 
 const sha = (b: Buffer | string) => `sha256:${crypto.createHash('sha256').update(b).digest('hex')}`;
 const MANIFEST = 'application/vnd.docker.distribution.manifest.v2+json';
@@ -152,6 +154,20 @@ describe('when demo pushes demo/app:v1 and pulls it back', () => {
     expect((await request(t.app).get('/v2/demo/other/manifests/v1').set('Authorization', engine)).status).toBe(401);
   });
 
+  it('then a host configured with the address its engine reaches novadock at pulls from there', async () => {
+    const other = await pushImage(await registryToken('demo', 'repository:demo/app-elsewhere:pull,push'), 'demo/app-elsewhere', 'v1', 'elsewhere');
+    const list = await request(t.app).get('/image/v2/images').query({ name: 'app-elsewhere:v1' }).set('X-Auth-Token', await t.token('demo'));
+    const driver = t.driver as FakeDriver;
+    const hosts = t.services.config.seed.compute_hosts;
+    hosts.push({ name: driver.host, registry_address: '10.251.0.1:8080' });
+    try {
+      await bootActive(t, list.body.images[0].id);
+    } finally {
+      hosts.pop();
+    }
+    expect(driver.pulls.at(-1)).toMatchObject({ reference: `10.251.0.1:8080/demo/app-elsewhere@${other.digest}` });
+  });
+
   it('then tags/list pages with n and last and a Link to the next page', async () => {
     await pushImage(token, 'demo/app', 'v2', 'two');
     const first = await request(t.app).get('/v2/demo/app/tags/list').query({ n: 1 }).set('Authorization', `Bearer ${token}`);
@@ -193,18 +209,154 @@ describe('when a tag is pushed again', () => {
 });
 
 describe('when the Glance image of a tag is deleted', () => {
-  it('then the tag goes and blobs no image uses are removed from disk', async () => {
+  it('then the tag goes and its blobs no image uses are removed from disk at once', async () => {
     const token = await registryToken('demo', 'repository:demo/gone:pull,push');
     const pushed = await pushImage(token, 'demo/gone', 'v1', 'gone');
-    expect(blobFiles()).toContain(sha(pushed.layer).slice(7));
+    expect(blobFiles()).toEqual(expect.arrayContaining([sha(pushed.layer).slice(7), sha(pushed.config).slice(7)]));
     const list = await request(t.app).get('/image/v2/images').query({ name: 'gone:v1' }).set('X-Auth-Token', await t.token('demo'));
     const del = await request(t.app).delete(`/image/v2/images/${list.body.images[0].id}`).set('X-Auth-Token', await t.token('demo'));
     expect(del.status).toBe(204);
+    // Nothing is left in the repository, not even a link: it is unknown now.
     const res = await request(t.app).get('/v2/demo/gone/manifests/v1').set('Authorization', `Bearer ${token}`);
-    expect(errorCode(res)).toBe('MANIFEST_UNKNOWN');
-    // The links of the pushed blobs go with the sweep; then nothing holds the layer.
-    await t.services.registry.service.sweep(Date.now() + 2 * t.services.registry.service.uploadTimeoutMs);
+    expect(errorCode(res)).toBe('NAME_UNKNOWN');
     expect(blobFiles()).not.toContain(sha(pushed.layer).slice(7));
+    expect(blobFiles()).not.toContain(sha(pushed.config).slice(7));
+  });
+
+  it('then a layer another repository\'s manifest uses stays', async () => {
+    const token = await registryToken('demo', 'repository:demo/keep-a:pull,push,delete repository:demo/keep-b:pull,push');
+    const a = await pushImage(token, 'demo/keep-a', 'v1', 'keep-a');
+    const mount = await request(t.app).post('/v2/demo/keep-b/blobs/uploads/').query({ mount: sha(a.layer), from: 'demo/keep-a' }).set('Authorization', `Bearer ${token}`);
+    expect(mount.status).toBe(201);
+    const config = Buffer.from('{"os":"linux","architecture":"amd64","b":1}');
+    await pushBlob(token, 'demo/keep-b', config);
+    await request(t.app).put('/v2/demo/keep-b/manifests/v1').set('Authorization', `Bearer ${token}`).set('Content-Type', MANIFEST).send(manifestOf(config, [a.layer]).toString('utf8')).expect(201);
+    await request(t.app).delete(`/v2/demo/keep-a/manifests/${a.digest}`).set('Authorization', `Bearer ${token}`).expect(202);
+    expect(blobFiles()).toContain(sha(a.layer).slice(7));
+    expect(blobFiles()).not.toContain(sha(a.config).slice(7));
+    expect((await request(t.app).get(`/v2/demo/keep-b/blobs/${sha(a.layer)}`).set('Authorization', `Bearer ${token}`)).status).toBe(200);
+  });
+
+  it('then a push that found the layer (HEAD) before the delete still completes with it', async () => {
+    const token = await registryToken('demo', 'repository:demo/race:pull,push,delete');
+    const first = await pushImage(token, 'demo/race', 'v1', 'race');
+    // The second push asks whether the repository has the layer, and will skip uploading it.
+    expect((await request(t.app).head(`/v2/demo/race/blobs/${sha(first.layer)}`).set('Authorization', `Bearer ${token}`)).status).toBe(200);
+    await request(t.app).delete(`/v2/demo/race/manifests/${first.digest}`).set('Authorization', `Bearer ${token}`).expect(202);
+    const config = Buffer.from('{"os":"linux","architecture":"amd64","race":2}');
+    await pushBlob(token, 'demo/race', config);
+    const put = await request(t.app).put('/v2/demo/race/manifests/v2').set('Authorization', `Bearer ${token}`).set('Content-Type', MANIFEST).send(manifestOf(config, [first.layer]).toString('utf8'));
+    expect(put.status).toBe(201);
+    expect(blobFiles()).toContain(sha(first.layer).slice(7));
+    expect(blobFiles()).not.toContain(sha(first.config).slice(7));
+  });
+});
+
+describe('when a blob is released while a push stores it again', () => {
+  it('then the release\'s file removal ends before the push records the blob, so the pushed file stays', async () => {
+    const repo = new RegistryRepository(t.db);
+    const digest = sha('released and pushed again');
+    await repo.storeBlob('demo/racing', digest, 25);
+    await repo.release(digest, async () => undefined); // still linked: kept
+    expect(await repo.unlink('demo/racing', digest)).toBe(true);
+    const order: string[] = [];
+    let stored: Promise<void> | undefined;
+    const released = repo.release(digest, async () => {
+      stored = repo.storeBlob('demo/racing', digest, 25).then(() => void order.push('stored'));
+      await new Promise((r) => setImmediate(r));
+      order.push('file removed');
+    });
+    expect(await released).toBe(true);
+    await stored;
+    expect(order).toEqual(['file removed', 'stored']);
+    expect(await repo.blobSize(digest)).toBe(25);
+    expect(await repo.release(digest, async () => undefined)).toBe(false);
+  });
+});
+
+describe('when an image index is pushed', () => {
+  const INDEX = 'application/vnd.oci.image.index.v1+json';
+  const indexOf = (children: { manifest: Buffer; os: string; architecture: string }[]) => Buffer.from(JSON.stringify({
+    schemaVersion: 2, mediaType: INDEX,
+    manifests: children.map((c) => ({ mediaType: MANIFEST, digest: sha(c.manifest), size: c.manifest.length, platform: { os: c.os, architecture: c.architecture } })),
+  }));
+  const putByDigest = (token: string, repo: string, manifest: Buffer) => request(t.app).put(`/v2/${repo}/manifests/${sha(manifest)}`).set('Authorization', `Bearer ${token}`).set('Content-Type', MANIFEST).send(manifest.toString('utf8')).expect(201);
+
+  it('then its image for the hosts\' platform (linux/amd64) becomes the Glance image, which an engine pulls by the index\'s digest, and deleting it removes the children too', async () => {
+    const token = await registryToken('demo', 'repository:demo/multi:pull,push');
+    const amd = { config: Buffer.from('{"os":"linux","architecture":"amd64","m":1}'), layer: crypto.randomBytes(2000) };
+    const arm = { config: Buffer.from('{"os":"linux","architecture":"arm64","m":1}'), layer: crypto.randomBytes(1000) };
+    for (const b of [amd.config, amd.layer, arm.config, arm.layer]) await pushBlob(token, 'demo/multi', b);
+    const amdManifest = manifestOf(amd.config, [amd.layer]);
+    const armManifest = manifestOf(arm.config, [arm.layer]);
+    await putByDigest(token, 'demo/multi', armManifest);
+    await putByDigest(token, 'demo/multi', amdManifest);
+    const index = indexOf([{ manifest: armManifest, os: 'linux', architecture: 's390x' }, { manifest: amdManifest, os: 'linux', architecture: HOST_PLATFORM.architecture }]);
+    const put = await request(t.app).put('/v2/demo/multi/manifests/v1').set('Authorization', `Bearer ${token}`).set('Content-Type', INDEX).send(index.toString('utf8'));
+    expect(put.status).toBe(201);
+    const list = await request(t.app).get('/image/v2/images').query({ name: 'multi:v1' }).set('X-Auth-Token', await t.token('demo'));
+    expect(list.body.images).toHaveLength(1);
+    expect(list.body.images[0]).toMatchObject({ status: 'active', docker_image_id: sha(amd.config), registry_manifest_digest: sha(index), size: amd.config.length + amd.layer.length });
+    const driver = t.driver as FakeDriver;
+    await bootActive(t, list.body.images[0].id);
+    expect(driver.pulls.at(-1)).toMatchObject({ reference: `127.0.0.1:8080/demo/multi@${sha(index)}`, imageId: sha(amd.config) });
+    await request(t.app).delete(`/image/v2/images/${list.body.images[0].id}`).set('X-Auth-Token', await t.token('demo')).expect(204);
+    for (const m of [index, amdManifest, armManifest]) {
+      expect((await request(t.app).get(`/v2/demo/multi/manifests/${sha(m)}`).set('Authorization', `Bearer ${token}`)).status).toBe(404);
+    }
+    expect(blobFiles()).not.toContain(sha(amd.layer).slice(7));
+    expect(blobFiles()).not.toContain(sha(arm.layer).slice(7));
+  });
+
+  it('then an index without an image for the hosts\' platform is MANIFEST_INVALID, saying so, and no tag is made', async () => {
+    const token = await registryToken('demo', 'repository:demo/armonly:pull,push');
+    const config = Buffer.from('{"os":"linux","architecture":"arm64"}');
+    const layer = crypto.randomBytes(500);
+    await pushBlob(token, 'demo/armonly', config);
+    await pushBlob(token, 'demo/armonly', layer);
+    const child = manifestOf(config, [layer]);
+    await putByDigest(token, 'demo/armonly', child);
+    const res = await request(t.app).put('/v2/demo/armonly/manifests/v1').set('Authorization', `Bearer ${token}`).set('Content-Type', INDEX)
+      .send(indexOf([{ manifest: child, os: 'linux', architecture: 's390x' }]).toString('utf8'));
+    expect(res.status).toBe(400);
+    expect(res.body.errors[0]).toMatchObject({ code: 'MANIFEST_INVALID', detail: { reason: `the index has no linux/${HOST_PLATFORM.architecture} image, the platform the compute hosts run` } });
+    expect((await request(t.app).get('/v2/demo/armonly/tags/list').set('Authorization', `Bearer ${token}`)).body.tags).toEqual([]);
+  });
+});
+
+describe('when a manifest is deleted through the registry', () => {
+  it('then its Glance image, its blobs and the engine\'s copy go', async () => {
+    const token = await registryToken('demo', 'repository:demo/dropped:pull,push,delete');
+    const pushed = await pushImage(token, 'demo/dropped', 'v1', 'dropped');
+    const list = await request(t.app).get('/image/v2/images').query({ name: 'dropped:v1' }).set('X-Auth-Token', await t.token('demo'));
+    const driver = t.driver as FakeDriver;
+    const server = await bootActive(t, list.body.images[0].id);
+    expect(await driver.hasImage(sha(pushed.config))).toBe(true);
+    await request(t.app).delete(`/compute/v2.1/servers/${server}`).set('X-Auth-Token', await t.token('demo')).expect(204);
+    await t.services.compute.tasks.idle();
+    const del = await request(t.app).delete(`/v2/demo/dropped/manifests/${pushed.digest}`).set('Authorization', `Bearer ${token}`);
+    expect(del.status).toBe(202);
+    await t.services.images.idle();
+    expect((await request(t.app).get(`/image/v2/images/${list.body.images[0].id}`).set('X-Auth-Token', await t.token('demo'))).status).toBe(404);
+    expect(await driver.hasImage(sha(pushed.config))).toBe(false);
+    expect(blobFiles()).not.toContain(sha(pushed.layer).slice(7));
+  });
+
+  it('then a protected Glance image keeps its manifest: DENIED', async () => {
+    const token = await registryToken('demo', 'repository:demo/guarded:pull,push,delete');
+    const pushed = await pushImage(token, 'demo/guarded', 'v1', 'guarded');
+    const list = await request(t.app).get('/image/v2/images').query({ name: 'guarded:v1' }).set('X-Auth-Token', await t.token('demo'));
+    const id = list.body.images[0].id;
+    const demo = await t.token('demo');
+    const protect = (value: boolean) => request(t.app).patch(`/image/v2/images/${id}`).set('X-Auth-Token', demo).set('Content-Type', 'application/openstack-images-v2.1-json-patch')
+      .send(JSON.stringify([{ op: 'replace', path: '/protected', value }])).expect(200);
+    await protect(true);
+    const del = await request(t.app).delete(`/v2/demo/guarded/manifests/${pushed.digest}`).set('Authorization', `Bearer ${token}`);
+    expect(del.status).toBe(403);
+    expect(del.body.errors[0]).toMatchObject({ code: 'DENIED', detail: { reason: 'the Glance image of this manifest is protected' } });
+    expect((await request(t.app).get(`/v2/demo/guarded/manifests/${pushed.digest}`).set('Authorization', `Bearer ${token}`)).status).toBe(200);
+    await protect(false);
+    await request(t.app).delete(`/v2/demo/guarded/manifests/${pushed.digest}`).set('Authorization', `Bearer ${token}`).expect(202);
   });
 });
 
@@ -341,6 +493,17 @@ describe('when another project asks', () => {
     const push = await request(t.app).post('/v2/demo/private/blobs/uploads/').set('Authorization', `Bearer ${altToken}`);
     expect(push.status).toBe(403);
     expect(errorCode(push)).toBe('DENIED');
+  });
+
+  it('then an admin may pull demo\'s private image and push into demo, the image demo\'s, and sees it in the catalogue', async () => {
+    const adminToken = await registryToken('admin', 'repository:demo/private:pull,push,delete repository:demo/by-admin:pull,push registry:catalog:*');
+    expect((await request(t.app).get('/v2/demo/private/manifests/v1').set('Authorization', `Bearer ${adminToken}`)).status).toBe(200);
+    expect((await request(t.app).get(`/v2/demo/private/blobs/${sha(demoImage.layer)}`).set('Authorization', `Bearer ${adminToken}`)).status).toBe(200);
+    await pushImage(adminToken, 'demo/by-admin', 'v1', 'by-admin');
+    const list = await request(t.app).get('/image/v2/images').query({ name: 'by-admin:v1' }).set('X-Auth-Token', await t.token('demo'));
+    expect(list.body.images.map((i: { owner: string }) => i.owner)).toEqual([await t.projectId('demo')]);
+    const catalog = await request(t.app).get('/v2/_catalog').set('Authorization', `Bearer ${adminToken}`);
+    expect(catalog.body.repositories).toEqual(expect.arrayContaining(['demo/private', 'demo/by-admin']));
   });
 
   it('then a reader of demo may pull but not push', async () => {
