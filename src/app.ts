@@ -17,6 +17,8 @@ import { loginGuardRouter } from './identity/login-guard-router';
 import { DEFAULT_AUTH_FAILURE_DELAY_MS, DEFAULT_LOGIN, DEFAULT_METRICS_ALLOW } from './config';
 import { metricsEndpoint, requestMetrics } from './http/metrics';
 import { registryRouter } from './registry/router';
+// issue 18 part 2: the built-in page at / and /ui
+import { uiRouter } from './ui/router';
 
 export function createApp(services: Services, log: Logger): Express {
   const app = express();
@@ -62,6 +64,9 @@ export function createApp(services: Services, log: Logger): Express {
 
   // issue 14: the Docker Registry HTTP API v2 at the root's /v2/ (Glance is /image/v2).
   app.use('/v2', registryRouter({ registry: services.registry.service, auth: services.registry.auth }, log));
+
+  // issue 18 part 2: the built-in page (a browser at /, and /ui/…), a client of the APIs above.
+  app.use(uiRouter({ publicUrl, tokens: services.tokens, imageUploads: services.imageUploads }, log));
 
   app.use(notFoundHandler());
   app.use(errorHandler('identity', log, publicUrl));
