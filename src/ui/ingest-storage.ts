@@ -8,6 +8,7 @@
  *
  * The form's `size` field, sent before the file, is the upload's declared size: over the cap it is
  * refused before a byte is read (413), and the data must be exactly that long (400 otherwise).
+ * A size sent after the file is not read (the file has been taken by then).
  */
 import type { Request } from 'express';
 import type { StorageEngine } from 'multer';
@@ -26,18 +27,31 @@ function declaredSize(req: Request): number | undefined {
 }
 
 export class IngestStorage implements StorageEngine {
+  /** Errors the upload itself gave (Glance's answers, or a real fault): anything else multer reports is the form's. */
+  private readonly ours = new WeakSet<object>();
+
   constructor(private readonly uploads: ImageUploads) {}
+
+  /** Whether multer's error came from the upload (keep it) rather than from parsing the form (a 400). */
+  fromUpload(e: unknown): boolean {
+    return typeof e === 'object' && e !== null && this.ours.has(e);
+  }
 
   _handleFile(req: Request, file: Express.Multer.File, cb: (error?: unknown, info?: Partial<Express.Multer.File>) => void): void {
     let size: number | undefined;
     try {
       size = declaredSize(req);
     } catch (e) {
-      cb(e);
+      this.fail(e, cb);
       return;
     }
     this.uploads.upload(ctxOf(req), req.params.id, file.stream, { declaredSize: size })
-      .then((img) => cb(null, { size: img.size ?? undefined }), (e: unknown) => cb(e));
+      .then((img) => cb(null, { size: img.size ?? undefined }), (e: unknown) => this.fail(e, cb));
+  }
+
+  private fail(e: unknown, cb: (error?: unknown) => void): void {
+    if (typeof e === 'object' && e !== null) this.ours.add(e);
+    cb(e);
   }
 
   /** Called by multer when the request fails after the file was taken: the image is active by then, and stays so. */

@@ -15,7 +15,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import multer from 'multer';
 import type { Logger } from 'pino';
-import { badRequest, tooLarge, unsupportedMediaType } from '../errors';
+import { badRequest, DomainError, tooLarge, unsupportedMediaType } from '../errors';
 import { requireToken, requireWriter } from '../http/auth';
 import { errorHandler, methodNotAllowed } from '../http/errors';
 import type { TokenService } from '../identity/token-service';
@@ -37,12 +37,16 @@ export function publicDir(): string {
   return candidates.find((d) => fs.existsSync(path.join(d, 'index.html'))) ?? candidates[0];
 }
 
-/** multer's own refusals (too many parts, fields too long) in the API's words. */
-function multipartError(e: unknown): unknown {
+/**
+ * An error of the upload as it is (Glance's answers, or a real fault); multer's own refusals (too
+ * many parts, a field too long) and busboy's (no boundary, a body cut short) as the client's 400.
+ */
+function multipartError(storage: IngestStorage, e: unknown): unknown {
+  if (storage.fromUpload(e) || e instanceof DomainError) return e;
   if (e instanceof multer.MulterError) {
     return e.code === 'LIMIT_FILE_SIZE' || e.code === 'LIMIT_FIELD_VALUE' ? tooLarge(`${e.message} (${e.field ?? 'form'}).`) : badRequest(`${e.message}${e.field ? ` (${e.field})` : ''}.`);
   }
-  return e;
+  return badRequest(`Malformed multipart/form-data body: ${e instanceof Error ? e.message : String(e)}.`);
 }
 
 export function uiRouter(deps: UiRouterDeps, log: Logger): Router {
@@ -64,8 +68,9 @@ export function uiRouter(deps: UiRouterDeps, log: Logger): Router {
   r.get('/ui/', page);
   r.use('/ui', express.static(dir, { index: false, fallthrough: true, maxAge: 0 }));
 
+  const storage = new IngestStorage(deps.imageUploads);
   const form = multer({
-    storage: new IngestStorage(deps.imageUploads),
+    storage,
     // One file and its size: nothing else is read. No fileSize limit here: the ingest enforces the
     // image size cap with Glance's 413 text.
     limits: { files: 1, fields: 1, parts: 2, fieldSize: 32, fieldNameSize: 32 },
@@ -76,7 +81,7 @@ export function uiRouter(deps: UiRouterDeps, log: Logger): Router {
       return next(unsupportedMediaType(`Content type ${req.header('content-type') ?? '(none)'} is not supported here; send multipart/form-data with the fields '${SIZE_FIELD}' and 'file'.`));
     }
     form.single('file')(req, res, (e?: unknown) => {
-      if (e) return next(multipartError(e));
+      if (e) return next(multipartError(storage, e));
       if (!req.file) return next(badRequest("The form has no part named 'file'."));
       res.status(204).end();
     });

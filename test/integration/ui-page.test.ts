@@ -114,6 +114,10 @@ describe('POST /ui/images/{id}/upload (multipart into the ingest)', () => {
     ['a form without a file part', 400, (id: string) => request(t.app).post(`/ui/images/${id}/upload`).set('X-Auth-Token', demo).field('size', '3')],
     ['two files', 400, (id: string) => upload(id, archive.bytes).attach('file', archive.bytes, 'again.tar')],
     ['a size that is not a number', 400, (id: string) => upload(id, archive.bytes, 'lots')],
+    ["another project's image", 404, async (id: string) => upload(id, archive.bytes, undefined, await t.token('alt'))],
+    ['multipart without a boundary', 400, (id: string) => request(t.app).post(`/ui/images/${id}/upload`).set('X-Auth-Token', demo).set('Content-Type', 'multipart/form-data').send('x')],
+    ['a multipart body cut short', 400, (id: string) => request(t.app).post(`/ui/images/${id}/upload`).set('X-Auth-Token', demo).set('Content-Type', 'multipart/form-data; boundary=b')
+      .send('--b\r\nContent-Disposition: form-data; name="file"; filename="a.tar"\r\n\r\nabc')],
   ])('%s: %i in Glance\'s shape, never a 500', async (_what, status, send) => {
     const id = await queuedImage();
     const res = await send(id);

@@ -17,7 +17,9 @@ function meter(label, used, total, fmt = String) {
   const share = unlimited || total === 0 ? 0 : Math.min(100, (used / total) * 100);
   svg.setAttribute('aria-label', `${label}: ${used} of ${unlimited ? 'unlimited' : total} used`);
   svg.append(rect(0, 100, 'free'), rect(0, share, used > total && !unlimited ? 'over' : 'used'));
-  const text = unlimited ? `${fmt(used)} used, no limit` : `${fmt(used)} used, ${fmt(Math.max(0, total - used))} free`;
+  const text = unlimited ? `${fmt(used)} used, no limit`
+    : total === 0 ? `${fmt(used)} used, size not reported`
+      : `${fmt(used)} used, ${fmt(Math.max(0, total - used))} free${used > total ? ' (over-committed)' : ''}`;
   return h('div', { class: 'meter', dataset: { meter: label, used, total } }, h('span', {}, label), svg, h('span', {}, text));
 }
 
