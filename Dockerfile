@@ -27,6 +27,8 @@ ENV NODE_ENV=production \
 COPY --from=build /app/package.json ./
 COPY --from=build /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
+# The built-in page's files, served as they are (src/ui/router.ts finds them here).
+COPY --from=build /app/src/ui/public ./src/ui/public
 # The database, the image store and the token secret; a named volume in docker-compose.yml.
 VOLUME /var/lib/novadock
 EXPOSE 8080

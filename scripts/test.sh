@@ -13,6 +13,7 @@ cd "$(dirname "$0")/.."
 ensure_docker
 ensure_clients busybox-static tempest
 ensure_clients python3-prometheus-client  # /metrics is read with the Prometheus project's own parser (issue 18)
+ensure_clients chromium  # the built-in page is tested in Debian's Chromium (test/e2e/ui.test.ts, issue 18)
 ensure_host_tools
 ensure_node_modules
 build

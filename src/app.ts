@@ -19,6 +19,8 @@ import { metricsEndpoint, requestMetrics } from './http/metrics';
 import { registryRouter } from './registry/router';
 // issue 17: the Networking API
 import { networkRouter } from './network/api/router';
+// issue 18 part 2: the built-in page at / and /ui
+import { uiRouter } from './ui/router';
 
 export function createApp(services: Services, log: Logger): Express {
   const app = express();
@@ -66,6 +68,9 @@ export function createApp(services: Services, log: Logger): Express {
   // issue 17: the Networking API (Neutron v2.0 subset)
   app.use('/networking', networkRouter({ publicUrl, tokens: services.tokens }, log));
   app.use('/v2', registryRouter({ registry: services.registry.service, auth: services.registry.auth }, log));
+
+  // issue 18 part 2: the built-in page (a browser at /, and /ui/…), a client of the APIs above.
+  app.use(uiRouter({ publicUrl, tokens: services.tokens, imageUploads: services.imageUploads }, log));
 
   app.use(notFoundHandler());
   app.use(errorHandler('identity', log, publicUrl));
