@@ -34,6 +34,7 @@ import { TaskRunner } from './task-runner';
 import { HostService, HostServiceOptions } from './hosts';
 import { ServerQueries } from './server-queries';
 import { InstanceBuilder } from './instance-builder';
+import type { ServerNetworking } from './server-ports';
 import { ActionRunner } from './action-runner';
 import { BootService } from './boot';
 import { ServerActions } from './server-actions';
@@ -107,6 +108,8 @@ export interface ComputeDeps {
   /** Serial console tokens and settings (issue 15). */
   consoleTokens: ConsoleTokenRepository;
   consoleSettings: ConsoleSettings;
+  // --- net-compute (issue 17): servers' interfaces are the network service's ports; absent = the project network only
+  networking?: ServerNetworking;
 }
 
 export interface ComputeServices {
@@ -165,10 +168,10 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     log,
   });
   const queries = new ServerQueries(servers, actionRepo, serverGroups);
-  const builder = new InstanceBuilder({ flavors: deps.flavors, images: deps.images, hostImages: deps.hostImages, subnets: deps.subnets, quotas, log });
+  const builder = new InstanceBuilder({ flavors: deps.flavors, images: deps.images, hostImages: deps.hostImages, subnets: deps.subnets, quotas, log, interfaces: deps.networking });
   // The moves need the runner, which needs the sync, which needs the moves: bound once built.
   const late: { cleanup?: MoveCleanup } = {};
-  const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, placement, groups: groupsPort, log, moves: () => late.cleanup, images: deps.images });
+  const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, placement, groups: groupsPort, log, moves: () => late.cleanup, images: deps.images, networking: deps.networking });
   const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, placement, log, moves: () => late.cleanup, images: deps.images });
   const runner = new ActionRunner({ servers, actions: actionRepo, queries, hosts, runner: tasks, sync, log });
   const moves: PlacementPort = deps.movePlacement ?? placement;
@@ -186,7 +189,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     hosts,
     queries,
     boot: new BootService({
-      servers, keypairs: deps.keypairs, actions: actionRepo, builder, hosts, runner: tasks, quotas, placement, settings: hostSettings, groups: groupsPort, log,
+      servers, keypairs: deps.keypairs, actions: actionRepo, builder, hosts, runner: tasks, quotas, placement, settings: hostSettings, groups: groupsPort, log, networking: deps.networking,
     }),
     actions: new ServerActions({ servers, keypairs: deps.keypairs, queries, runner, builder, hosts, shutdownTimeoutSeconds: deps.shutdownTimeoutSeconds }),
     updates: new ServerUpdates(servers, queries, builder),
