@@ -106,6 +106,13 @@ export class FakePorts implements ComputePorts {
     }
   }
 
+  async detach(serverId: string, portId: string): Promise<void> {
+    const p = this.ports.get(portId);
+    if (!p || p.port.device_id !== serverId) return;
+    if (p.madeFor === serverId) this.ports.delete(portId);
+    else p.port = { ...p.port, device_id: '', status: 'DOWN' };
+  }
+
   /** What ServerNetworking needs: this, the subnets, and the events it emits (recorded). */
   deps(emitted: string[] = []): ServerNetworkingDeps {
     return {

@@ -105,6 +105,21 @@ describe('a server booted on networks of the network service', () => {
     expect((await t.services.compute.queries.list(await t.ctx(), {})).length).toBe(1);
   });
 
+  test('its ports say DOWN while it is stopped (through the API or behind its back) and ACTIVE when it runs again', async () => {
+    const n1 = ports.network('n1', '10.220.5.0/24');
+    const id = await boot([{ uuid: n1 }]);
+    const status = async () => (await ports.portsOf(id))[0].port.status;
+    await t.services.compute.actions.stop(await t.ctx(), id);
+    await t.services.compute.tasks.idle();
+    expect(await status()).toBe('DOWN');
+    await t.services.compute.actions.start(await t.ctx(), id);
+    await t.services.compute.tasks.idle();
+    expect(await status()).toBe('ACTIVE');
+    driver.externalKill(id);
+    await t.services.compute.sync.syncPowerState(id, await driver.getInfo(id), new Date(Date.now() + 1000).toISOString());
+    expect(await status()).toBe('DOWN');
+  });
+
   test('a rebuild recreates the instance with the same ports, addresses and MACs', async () => {
     const n1 = ports.network('n1', '10.220.5.0/24');
     const id = await boot([{ uuid: n1 }]);

@@ -35,6 +35,7 @@ import { HostService, HostServiceOptions } from './hosts';
 import { ServerQueries } from './server-queries';
 import { InstanceBuilder } from './instance-builder';
 import type { ServerNetworking } from './server-ports';
+import { ServerInterfaces } from './interfaces';
 import { ActionRunner } from './action-runner';
 import { BootService } from './boot';
 import { ServerActions } from './server-actions';
@@ -145,6 +146,8 @@ export interface ComputeServices {
   resize: ResizeService;
   /** Serial console URLs and the websocket's token check (issue 15). */
   consoles: RemoteConsoles;
+  // --- net-compute (issue 17): os-interface
+  interfaces: ServerInterfaces;
 }
 
 export function buildCompute(deps: ComputeDeps): ComputeServices {
@@ -172,7 +175,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
   // The moves need the runner, which needs the sync, which needs the moves: bound once built.
   const late: { cleanup?: MoveCleanup } = {};
   const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, placement, groups: groupsPort, log, moves: () => late.cleanup, images: deps.images, networking: deps.networking });
-  const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, placement, log, moves: () => late.cleanup, images: deps.images });
+  const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, placement, log, moves: () => late.cleanup, images: deps.images, networking: deps.networking });
   const runner = new ActionRunner({ servers, actions: actionRepo, queries, hosts, runner: tasks, sync, log });
   const moves: PlacementPort = deps.movePlacement ?? placement;
   const work = new MoveWork({
@@ -216,6 +219,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     }),
     tags: new ServerTags(servers, queries),
     diagnostics: new ServerDiagnostics(queries, hosts),
+    interfaces: new ServerInterfaces({ servers, queries, hosts, networking: deps.networking }),
     consoles: new RemoteConsoles({ servers, queries, tokens: deps.consoleTokens, hosts, settings: deps.consoleSettings }),
   };
 }

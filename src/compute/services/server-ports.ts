@@ -29,6 +29,11 @@ export interface ComputePorts {
   bind(serverId: string, host: string, status: 'ACTIVE' | 'DOWN'): Promise<void>;
   portsOf(serverId: string): Promise<PortWithIps[]>;
   release(serverId: string): Promise<void>;
+  /**
+   * One interface detached (os-interface DELETE): the port made for the server is deleted, the
+   * user's unbound. Not in the shared shape yet: net-core's port service is asked to add it.
+   */
+  detach?(serverId: string, portId: string): Promise<void>;
 }
 /** src/network/port-events.ts PortEvents, as the compute side uses it. */
 export interface PortEventsPort { emit(serverId: string): Promise<void> }
@@ -92,25 +97,54 @@ export class ServerNetworking {
     if (ports.length === 0) return undefined;
     const nics: InstanceNic[] = [];
     for (const p of ports) {
-      for (const ip of p.fixed_ips) {
-        const subnet = await this.d.subnets.getSubnet(ip.subnet_id);
-        // The engines' networks are IPv4: an IPv6 address has no interface to go on.
-        if (!subnet || subnet.ip_version !== 4) continue;
-        nics.push({
-          networkId: p.network.id, label: p.network.name, subnet: subnet.cidr, ip: ip.ip_address, mac: p.port.mac_address,
-          ...(subnet.gateway_ip && { gateway: subnet.gateway_ip }),
-          ...(subnet.dns_nameservers.length > 0 && { dns: subnet.dns_nameservers }),
-          ...(p.network.default_for && { projectDefault: true }),
-        });
-        break; // one address per interface on an engine network
-      }
+      const nic = await this.nicOf(p);
+      if (nic) nics.push(nic);
     }
     return nics;
+  }
+
+  /** A port as the driver's interface: its first IPv4 address (the engines' networks are IPv4). */
+  async nicOf(p: PortWithIps): Promise<InstanceNic | undefined> {
+    for (const ip of p.fixed_ips) {
+      const subnet = await this.d.subnets.getSubnet(ip.subnet_id);
+      if (!subnet || subnet.ip_version !== 4) continue;
+      return {
+        networkId: p.network.id, label: p.network.name, subnet: subnet.cidr, ip: ip.ip_address, mac: p.port.mac_address,
+        ...(subnet.gateway_ip && { gateway: subnet.gateway_ip }),
+        ...(subnet.dns_nameservers.length > 0 && { dns: subnet.dns_nameservers }),
+        ...(p.network.default_for && { projectDefault: true }),
+      };
+    }
+    return undefined;
   }
 
   /** The server's instance is on `host`, running or not: its ports follow, and the listeners re-apply. */
   async bind(serverId: string, host: string, running: boolean): Promise<void> {
     await this.d.ports.bind(serverId, host, running ? 'ACTIVE' : 'DOWN');
+    await this.d.events?.emit(serverId);
+  }
+
+  /** The server's ports with their IPs, in attach order. */
+  portsOf(serverId: string): Promise<PortWithIps[]> {
+    return this.d.ports.portsOf(serverId);
+  }
+
+  /** One more port for an existing server (os-interface attach), in Nova's words when refused. */
+  async attach(ctx: RequestContext, serverId: string, zone: string, nic: ServerNic | 'auto', securityGroups: string[]): Promise<PortWithIps> {
+    const before = new Set((await this.d.ports.portsOf(serverId)).map((p) => p.port.id));
+    let made: PortWithIps[];
+    try {
+      made = await this.d.ports.allocate(ctx, serverId, zone, nic === 'auto' ? 'auto' : [nic], securityGroups);
+    } catch (e) {
+      throw novaErrorOf(e, serverId, ctx.projectId);
+    }
+    return made.find((p) => !before.has(p.port.id)) ?? made[made.length - 1];
+  }
+
+  /** One port detached from the server (os-interface detach). */
+  async detach(serverId: string, portId: string): Promise<void> {
+    if (!this.d.ports.detach) throw new Error('The network service cannot detach one port yet.');
+    await this.d.ports.detach(serverId, portId);
     await this.d.events?.emit(serverId);
   }
 
