@@ -106,6 +106,17 @@ describe('an instance with interfaces on networks of the network service', () =>
     await driver.destroy(a.serverId);
   });
 
+  test('a move set aside and reverted keeps its interface, address and network name', async () => {
+    const s = spec([nic(netA, 'net-a', 1, 13)]);
+    await driver.spawn(s);
+    await driver.moves.migrateDiskAndPowerOff(s.serverId, crypto.randomUUID(), 0);
+    const back = await driver.moves.finishRevertMigration(s.serverId, true);
+    expect(back.addresses.map((x) => [x.network, x.addr])).toEqual([['net-a', '10.220.1.13']]);
+    expect(await addrsInside(s.serverId)).toEqual(['10.220.1.13']);
+    await driver.destroy(s.serverId);
+    expect(await engineNetworks()).toEqual([]);
+  });
+
   test('a deleted network goes from the host (removeNetwork) when nothing is attached; absent is success', async () => {
     // As a host that was down when its last instance on the network went would have it.
     expect((await dockerCli(['network', 'create', '--subnet', '10.220.2.0/24', '--label', 'novadock.network=neutron', `novadock-n-${netB}`])).code).toBe(0);

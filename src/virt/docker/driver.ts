@@ -88,7 +88,7 @@ export class DockerDriver implements ComputeDriver {
     this.spawner = new DockerSpawner(this.docker, this.host, this.log, this.networks, opts.startupCheckMs ?? 10);
     this.interfaces = new DockerInterfaces(this.docker, this.host, this.networks, this.spawner);
     this.resizer = new DockerResizer(this.docker, this.host);
-    this.moves = new DockerMoves(this.docker, this.host, this.images, (serverId) => this.resizer.forget(serverId));
+    this.moves = new DockerMoves(this.docker, this.host, this.images, (serverId) => this.resizer.forget(serverId), (names) => this.networks.labelsOf(names));
     this.release = new ImageRelease(this.images, this.log);
     this.rebootTimeoutSeconds = opts.rebootTimeoutSeconds ?? 30;
     this.pingTimeoutMs = opts.pingTimeoutMs ?? 2000;
