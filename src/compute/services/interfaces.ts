@@ -43,12 +43,12 @@ export class ServerInterfaces {
 
   async list(ctx: RequestContext, serverId: string): Promise<PortWithIps[]> {
     await this.d.queries.get(ctx, serverId);
-    return this.net().portsOf(serverId);
+    // Without the network service a server has no ports.
+    return this.d.networking ? this.d.networking.portsOf(serverId) : [];
   }
 
   async show(ctx: RequestContext, serverId: string, portId: string): Promise<PortWithIps> {
-    await this.d.queries.get(ctx, serverId);
-    const p = (await this.net().portsOf(serverId)).find((x) => x.port.id === portId);
+    const p = (await this.list(ctx, serverId)).find((x) => x.port.id === portId);
     if (!p) throw notFound(`Instance ${serverId} does not have a port with id ${portId}`);
     return p;
   }
