@@ -37,6 +37,7 @@ import { AllocationRepository } from './db/allocation-repo';
 import { MigrationRepository } from './db/migration-repo';
 import { computeTransaction } from './db/compute-records';
 import { buildCompute, ComputeServices } from './compute/services';
+import { ServerNetworking, ServerNetworkingDeps } from './compute/services/server-ports';
 import { Reconciler } from './compute/reconciler';
 import { KeypairService } from './compute/services/keypairs';
 import { FlavorService } from './compute/services/flavors';
@@ -102,6 +103,8 @@ export interface BuildOptions {
   placement?: PlacementPort;
   /** The clock console tokens expire by (ms since the epoch; absent: Date.now). */
   consoleClock?: () => number;
+  // --- net-compute (issue 17): the network service's ports for servers' interfaces (absent: the project network only)
+  computePorts?: ServerNetworkingDeps;
 }
 
 /**
@@ -228,6 +231,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     aggregates: new AggregateRepository(db),
     consoleTokens: new ConsoleTokenRepository(db),
     consoleSettings: { baseUrl: serialConsoleBaseUrl(config), tokenTtlSeconds: config.consoleTokenTtlSeconds ?? DEFAULT_CONSOLE_TOKEN_TTL, now: opts.consoleClock },
+    networking: opts.computePorts && new ServerNetworking(opts.computePorts),
     control: {
       processes: async () => (await workers.all())
         .filter((w) => membership.isAlive(w.id))

@@ -14,7 +14,7 @@ import type { Duplex, Readable } from 'node:stream';
 export type PowerState = 0 | 1 | 3 | 4 | 6 | 7;
 
 export interface FixedAddress {
-  /** Network label as shown in `addresses` (e.g. "private"). */
+  /** Network label as shown in `addresses` (e.g. "private", or a Neutron network's name). */
   network: string;
   addr: string;
   version: 4 | 6;
@@ -53,6 +53,37 @@ export interface ProjectNetworkSpec {
   addressesInUse: string[];
 }
 
+/**
+ * One interface of an instance (issue 17): a port's network, fixed IP and MAC, as the network
+ * service allocated them. The driver attaches the instance with exactly this address (it chooses
+ * none), on the network's engine network on its host, made on first use with `subnet` and
+ * `gateway` (spanning hosts when the engines share a distributed network), and removed once no
+ * instance on the host uses it (or when removeNetwork says the network is gone).
+ */
+export interface InstanceNic {
+  /** The network's id (Neutron's); the engine network is named after it. */
+  networkId: string;
+  /** The network's name: the key of the address in `addresses`. */
+  label: string;
+  /** IPv4 subnet (CIDR) the address is in. */
+  subnet: string;
+  /** The subnet's gateway; absent = the subnet's first host. */
+  gateway?: string;
+  ip: string;
+  /**
+   * The port's MAC. Engines before API 1.44 set it on the first interface only (the container's
+   * MAC); others get the engine's MAC for their IP, which getInfo reports.
+   */
+  mac?: string;
+  /** The subnet's DNS nameservers: the instance's resolvers. */
+  dns?: string[];
+  /**
+   * The project's default network (`private`): today's engine network of the project (its bridge
+   * or overlay), so servers made before networks existed stay on the same network as new ones.
+   */
+  projectDefault?: boolean;
+}
+
 export interface InstanceSpec {
   serverId: string;
   projectId: string;
@@ -67,8 +98,13 @@ export interface InstanceSpec {
   vcpus: number;
   /** Server metadata, exposed as environment variables. */
   env: Record<string, string>;
-  /** Project network to attach to; null = no network (`networks: none`). */
+  /** Project network to attach to; null = no network (`networks: none`). Ignored when `nics` is set. */
   network: ProjectNetworkSpec | null;
+  /**
+   * The instance's interfaces (issue 17), one per port, in attach order (the first is eth0).
+   * When set, it replaces `network`: an empty list is no network at all.
+   */
+  nics?: InstanceNic[];
   /** Written to /root/.ssh/authorized_keys before the instance starts (no bind mount). */
   authorizedKeys?: string;
   /** Decoded user data, written to /var/lib/cloud/user-data before start (no bind mount). */
@@ -276,6 +312,22 @@ export interface ComputeDriver extends ImageBackend {
    */
   suspend(serverId: string): Promise<void>;
   resume(serverId: string): Promise<void>;
+
+  // ---- interfaces (issue 17)
+  /**
+   * Attaches the instance to `nic`'s network with its fixed IP (and MAC where the engine can), live
+   * when it runs, else from its next start; the network is made on this host when missing.
+   * Attached already to that network is success. Throws InstanceNotFound, SpawnFailed (the
+   * engine refused: the address is held, the network could not be made).
+   */
+  attachInterface(serverId: string, nic: InstanceNic): Promise<InstanceInfo>;
+  /**
+   * Detaches the instance from `nic`'s network (live when it runs); the network goes from this host
+   * when no instance uses it any more. Not attached is success. Throws InstanceNotFound.
+   */
+  detachInterface(serverId: string, nic: Pick<InstanceNic, 'networkId' | 'projectDefault'>): Promise<InstanceInfo>;
+  /** The network is deleted: its engine network on this host goes (absent is success). */
+  removeNetwork(networkId: string): Promise<void>;
 
   /** Power state and addresses as the engine reports them. Throws InstanceNotFound. */
   getInfo(serverId: string): Promise<InstanceInfo>;

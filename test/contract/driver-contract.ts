@@ -393,6 +393,30 @@ export function describeDriverContract(name: string, make: () => Promise<DriverH
       });
     });
 
+    describe('interfaces (issue 17)', () => {
+      test('an instance gets the ports addresses under the networks names; one attached and detached live comes and goes', async () => {
+        const [a, b] = [crypto.randomUUID(), crypto.randomUUID()];
+        const nicA = { networkId: a, label: 'contract-a', subnet: '10.220.10.0/24', ip: '10.220.10.10' };
+        const nicB = { networkId: b, label: 'contract-b', subnet: '10.220.11.0/24', ip: '10.220.11.10' };
+        const { spec, info } = await spawn({ nics: [nicA] });
+        expect(info.addresses.map((x) => [x.network, x.addr])).toEqual([['contract-a', '10.220.10.10']]);
+        const attached = await driver.attachInterface(spec.serverId, nicB);
+        expect(attached.addresses.map((x) => [x.network, x.addr]).sort()).toEqual([['contract-a', '10.220.10.10'], ['contract-b', '10.220.11.10']]);
+        await driver.attachInterface(spec.serverId, nicB);
+        expect((await driver.getInfo(spec.serverId)).addresses).toHaveLength(2);
+        const detached = await driver.detachInterface(spec.serverId, { networkId: b });
+        expect(detached.addresses.map((x) => x.addr)).toEqual(['10.220.10.10']);
+        await expect(driver.detachInterface(spec.serverId, { networkId: b })).resolves.toBeDefined();
+        await driver.destroy(spec.serverId);
+        await expect(driver.attachInterface(spec.serverId, nicB)).rejects.toBeInstanceOf(InstanceNotFound);
+      });
+
+      test('an empty list of interfaces is no network at all', async () => {
+        const { info } = await spawn({ nics: [] });
+        expect(info.addresses).toEqual([]);
+      });
+    });
+
     describe('destroy and unknown instances', () => {
       test('when destroyed, then it is gone and not listed; destroying again is fine', async () => {
         const { spec } = await spawn();

@@ -112,6 +112,8 @@ const rows: Row[] = [
   // issue 18 (the dashboard's calls): volume attachments, metadef resource types, Keystone's directory
   { method: 'get', path: () => `${S()}/os-volume_attachments`, write: false, owned: true },
   { method: 'get', path: () => '/image/v2/metadefs/resource_types', write: false },
+  // issue 17 (net-compute): os-interface is the server's (another project's server is a 404)
+  { method: 'get', path: () => `${S()}/os-interface`, write: false, owned: true },
   { method: 'get', path: () => '/identity/v3/auth/projects', write: false },
   { method: 'get', path: () => '/identity/v3/domains/default', write: false },
   ...['users', 'roles', 'domains', 'groups', 'role_assignments'].map((c): Row => ({ method: 'get', path: () => `/identity/v3/${c}`, write: false, adminOnly: true })),

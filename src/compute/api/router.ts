@@ -64,6 +64,7 @@ import { imageMetadataRouter } from './image-metadata';
 import { ImageMetadata } from '../services/image-metadata';
 import { remoteConsolesRouter } from './remote-consoles';
 import { volumeAttachmentsRouter } from './volume-attachments';
+import { interfacesRouter } from './interfaces';
 
 /** What the compute API is given (createApp builds it from the Services bag); each router takes its part. */
 export interface ComputeApiDeps {
@@ -72,7 +73,8 @@ export interface ComputeApiDeps {
   /** Turns X-Auth-Token into the request context. */
   tokens: TokenService;
   compute: Pick<ComputeServices, 'queries' | 'boot' | 'actions' | 'updates' | 'deleter' | 'snapshots' | 'hosts' | 'osServices' | 'aggregates' | 'zones' | 'serverGroups' | 'migrations'
-    | 'shelve' | 'tenantUsage' | 'tags' | 'diagnostics' | 'resize' | 'consoles'>;
+    | 'shelve' | 'tenantUsage' | 'tags' | 'diagnostics' | 'resize' | 'consoles'
+    | 'interfaces'>; // net-compute (issue 17)
   flavors: FlavorService;
   keypairs: KeypairService;
   /** Quota sets and classes (the database). */
@@ -158,6 +160,8 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   v21.use('/images', untilVersion('2.35'), imageProxyRouter({ images, publicUrl }));  // removed at 2.36
   v21.use(remoteConsolesRouter({ compute }));                                         // /servers/{id}/remote-consoles
   v21.use(volumeAttachmentsRouter({ compute }));                                      // /servers/{id}/os-volume_attachments
+  // --- net-compute (issue 17)
+  v21.use(interfacesRouter({ interfaces: compute.interfaces }));                      // /servers/{id}/os-interface
 
   r.use('/v2.1', v21);
   r.use(notFoundHandler());

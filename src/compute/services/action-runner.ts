@@ -27,6 +27,8 @@ import type { ServerQueries } from './server-queries';
 /** The one place that re-reads an engine and applies the sync rules (PowerSync implements it). */
 export interface PowerSyncPort {
   syncPowerState(serverId: string, observed: Observation, observedAt: string, opts?: { ignoreBusy?: boolean }): Promise<unknown>;
+  /** The server's ports follow its power state on `host` (issue 17). */
+  portsFollow?(serverId: string, host: string, powerState: number): Promise<void>;
 }
 
 export const faultOf = (message: string, code = 500): Fault => ({ code, message: message.slice(0, 255), created: nowIso() });
@@ -155,6 +157,7 @@ export class ActionRunner {
     try {
       const patch = await spec.run({ server, driver, step });
       if (!(await this.servers.update(id, { ...patch, task_state: null }, { taskStates: [task] }))) throw new Superseded(id, task);
+      if (patch.power_state !== undefined) await this.sync.portsFollow?.(id, patch.host ?? server.host ?? driver.host, patch.power_state);
       await this.actions.finish(actionId, 'Success');
     } catch (err) {
       const message = describe(err);

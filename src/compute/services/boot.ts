@@ -30,11 +30,15 @@ import { Superseded, describe, faultOf } from './action-runner';
 import { InstanceBuilder, autoDiskConfigFor, snapshotOf } from './instance-builder';
 import { AVAILABILITY_ZONE, HostService } from './hosts';
 import type { TaskRunner } from './task-runner';
+import type { NetworkRequest, ServerNetworking, ServerNic } from './server-ports';
 import { NoValidHost } from '../scheduler/types';
 import type { GroupSpec, HostSettingsPort, PlacementPort, RequestSpec, ServerGroupsPort } from '../scheduler/types';
 
-/** A network request on boot, as validated by the router's schema. */
-export type NetworkRequest = 'auto' | 'none' | { uuid?: string; port?: string | null; fixed_ip?: string; tag?: string }[];
+export type { NetworkRequest };
+
+/** What a server records of its requested networks: auto, none, or the networks' ids (ports' by their port). */
+const requestedOf = (nics: ServerNic[] | 'auto' | 'none'): 'auto' | 'none' | string[] =>
+  typeof nics === 'string' ? nics : nics.map((n) => n.networkId ?? `port:${n.portId}`);
 
 export interface CreateServerRequest {
   name: string;
@@ -85,6 +89,8 @@ export interface BootServiceDeps {
   settings: HostSettingsPort;
   groups: ServerGroupsPort;
   log: Logger;
+  /** The network service's ports (issue 17); absent: the project network only, as before. */
+  networking?: ServerNetworking;
 }
 
 /** Where a boot may go, from availability_zone (Nova's "zone:host:node") and 2.74 host. */
@@ -109,6 +115,7 @@ export class BootService {
   private readonly settings: HostSettingsPort;
   private readonly groups: ServerGroupsPort;
   private readonly log: Logger;
+  private readonly networking?: ServerNetworking;
   /** The last grouped placement of this process (see placeAll). */
   private groupPlacements: Promise<unknown> = Promise.resolve();
 
@@ -124,6 +131,7 @@ export class BootService {
     this.settings = deps.settings;
     this.groups = deps.groups;
     this.log = deps.log;
+    this.networking = deps.networking;
   }
 
   /**
@@ -140,11 +148,13 @@ export class BootService {
       if (!key) throw badRequest('Invalid key_name provided.');
       keyData = key.public_key;
     }
-    const networks = this.requestedNetworks(ctx, req.networks);
+    const nics = this.networking?.nicsOf(req.networks, req.maxCount);
+    const networks = nics ? requestedOf(nics) : this.requestedNetworks(ctx, req.networks);
     const metadata = req.metadata ?? {};
     await this.builder.checkMetadataQuota(ctx.projectId, Object.keys(metadata).length);
     this.builder.checkUserData(req.userData);
-    const securityGroups = this.checkSecurityGroups(ctx, req.securityGroups);
+    // With the network service, the groups are its own (allocate checks them).
+    const securityGroups = nics ? (req.securityGroups?.length ? [...new Set(req.securityGroups)] : [DEFAULT_SECURITY_GROUP]) : this.checkSecurityGroups(ctx, req.securityGroups);
     if (req.minCount > req.maxCount) throw badRequest('min_count must be <= max_count');
     if (req.hostname !== undefined && req.maxCount > 1) throw badRequest('Cannot set hostname when creating multiple instances.');
     const group = await this.groups.forBoot(ctx, req.group, req.maxCount);
@@ -199,7 +209,13 @@ export class BootService {
     }
 
     return this.runner.guarded(rows.map((r) => r.id), async () => {
+      // Ports before rows: the network service's refusals are the API call's answer (Nova's validate_networks).
+      if (nics && this.networking) await this.networking.allocate(ctx, rows.map((r) => r.id), target.zone ?? AVAILABILITY_ZONE, nics, securityGroups);
       const inserted = await this.servers.insertWithinQuota(rows, req.minCount, await this.quotas.limits(ctx.projectId));
+      if (nics && this.networking) {
+        const kept = new Set(inserted.ok ? inserted.servers.map((s) => s.id) : []);
+        for (const r of rows) if (!kept.has(r.id)) await this.networking.release(r.id);
+      }
       if (!inserted.ok) {
         const r = inserted.resource;
         throw quotaExceeded(msg.quotaExceeded(r, inserted.requested, inserted.used, inserted.allowed));
@@ -264,6 +280,7 @@ export class BootService {
       const info = await this.builder.spawnFrom(driver, this.builder.specOf({ ...server, host }, image), image);
       // Deleted (or reset) while spawning → Superseded: the delete queued behind us destroys the container.
       await step(null, { vm_state: VmStates.ACTIVE, power_state: info.powerState, addresses: addressesOf(info), launched_at: nowIso() });
+      await this.networking?.bind(id, host, true).catch((e) => this.log.warn({ server_id: id, err: describe(e) }, 'could not bind the ports of a built server'));
       await this.actions.finish(actionId, 'Success');
     } catch (err) {
       if (err instanceof Superseded) {

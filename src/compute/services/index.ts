@@ -34,6 +34,8 @@ import { TaskRunner } from './task-runner';
 import { HostService, HostServiceOptions } from './hosts';
 import { ServerQueries } from './server-queries';
 import { InstanceBuilder } from './instance-builder';
+import type { ServerNetworking } from './server-ports';
+import { ServerInterfaces } from './interfaces';
 import { ActionRunner } from './action-runner';
 import { BootService } from './boot';
 import { ServerActions } from './server-actions';
@@ -107,6 +109,8 @@ export interface ComputeDeps {
   /** Serial console tokens and settings (issue 15). */
   consoleTokens: ConsoleTokenRepository;
   consoleSettings: ConsoleSettings;
+  // --- net-compute (issue 17): servers' interfaces are the network service's ports; absent = the project network only
+  networking?: ServerNetworking;
 }
 
 export interface ComputeServices {
@@ -142,6 +146,8 @@ export interface ComputeServices {
   resize: ResizeService;
   /** Serial console URLs and the websocket's token check (issue 15). */
   consoles: RemoteConsoles;
+  // --- net-compute (issue 17): os-interface
+  interfaces: ServerInterfaces;
 }
 
 export function buildCompute(deps: ComputeDeps): ComputeServices {
@@ -165,11 +171,11 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     log,
   });
   const queries = new ServerQueries(servers, actionRepo, serverGroups);
-  const builder = new InstanceBuilder({ flavors: deps.flavors, images: deps.images, hostImages: deps.hostImages, subnets: deps.subnets, quotas, log });
+  const builder = new InstanceBuilder({ flavors: deps.flavors, images: deps.images, hostImages: deps.hostImages, subnets: deps.subnets, quotas, log, interfaces: deps.networking });
   // The moves need the runner, which needs the sync, which needs the moves: bound once built.
   const late: { cleanup?: MoveCleanup } = {};
-  const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, placement, groups: groupsPort, log, moves: () => late.cleanup, images: deps.images });
-  const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, placement, log, moves: () => late.cleanup, images: deps.images });
+  const deleter = new ServerDeleter({ servers, actions: actionRepo, queries, hosts, runner: tasks, placement, groups: groupsPort, log, moves: () => late.cleanup, images: deps.images, networking: deps.networking });
+  const sync = new PowerSync({ servers, actions: actionRepo, hosts, runner: tasks, deleter, placement, log, moves: () => late.cleanup, images: deps.images, networking: deps.networking });
   const runner = new ActionRunner({ servers, actions: actionRepo, queries, hosts, runner: tasks, sync, log });
   const moves: PlacementPort = deps.movePlacement ?? placement;
   const work = new MoveWork({
@@ -186,7 +192,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     hosts,
     queries,
     boot: new BootService({
-      servers, keypairs: deps.keypairs, actions: actionRepo, builder, hosts, runner: tasks, quotas, placement, settings: hostSettings, groups: groupsPort, log,
+      servers, keypairs: deps.keypairs, actions: actionRepo, builder, hosts, runner: tasks, quotas, placement, settings: hostSettings, groups: groupsPort, log, networking: deps.networking,
     }),
     actions: new ServerActions({ servers, keypairs: deps.keypairs, queries, runner, builder, hosts, shutdownTimeoutSeconds: deps.shutdownTimeoutSeconds }),
     updates: new ServerUpdates(servers, queries, builder),
@@ -213,6 +219,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     }),
     tags: new ServerTags(servers, queries),
     diagnostics: new ServerDiagnostics(queries, hosts),
+    interfaces: new ServerInterfaces({ servers, queries, hosts, networking: deps.networking }),
     consoles: new RemoteConsoles({ servers, queries, tokens: deps.consoleTokens, hosts, settings: deps.consoleSettings }),
   };
 }

@@ -3,6 +3,7 @@
  * the manager's spawn): the flavor and image a request names, the limits it must respect, the
  * InstanceSpec the driver boots, and the spawn itself, with the image made present on the host.
  */
+import type { ServerNetworking } from './server-ports';
 import { parse as shellParse } from 'shell-quote';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../../http/context';
@@ -35,6 +36,8 @@ export interface InstanceBuilderDeps {
   subnets: Pick<ProjectSubnets, 'networkFor' | 'refused'>;
   quotas: QuotaLimitsPort;
   log: Logger;
+  /** A server's interfaces from its ports (issue 17); absent, or none: the project network as before. */
+  interfaces?: Pick<ServerNetworking, 'interfacesOf'>;
 }
 
 export class InstanceBuilder {
@@ -44,8 +47,10 @@ export class InstanceBuilder {
   private readonly subnets: InstanceBuilderDeps['subnets'];
   private readonly quotas: QuotaLimitsPort;
   private readonly log: Logger;
+  private readonly interfaces?: InstanceBuilderDeps['interfaces'];
 
   constructor(deps: InstanceBuilderDeps) {
+    this.interfaces = deps.interfaces;
     this.flavors = deps.flavors;
     this.images = deps.images;
     this.hostImages = deps.hostImages;
@@ -74,6 +79,8 @@ export class InstanceBuilder {
   }
 
   private async resolve(draft: InstanceDraft): Promise<InstanceSpec> {
+    const nics = await this.interfaces?.interfacesOf(draft.serverId);
+    if (nics) return { ...draft, network: null, nics };
     if (!draft.network) return { ...draft, network: null };
     return { ...draft, network: await this.subnets.networkFor(draft.network.projectId, draft.serverId) };
   }

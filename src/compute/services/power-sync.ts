@@ -4,6 +4,7 @@
  * they report, through the same compare-and-sets as the API, never undoing a newer change and
  * never touching a server with work in flight.
  */
+import type { ServerNetworking } from './server-ports';
 import type { Logger } from 'pino';
 import { now as nowIso, stamp } from '../../clock';
 import type { ServerRepository, ServerPatch } from '../../db/server-repo';
@@ -50,6 +51,8 @@ export interface PowerSyncDeps {
   moves?: () => MovesPort | undefined;
   /** An unshelve that recovery completes deletes the shelved image, as unshelve does; absent: left alone. */
   images?: Pick<ComputeImages, 'delete'>;
+  /** Ports follow the server's power state (issue 17); absent: it has none. */
+  networking?: Pick<ServerNetworking, 'bind'>;
 }
 
 export class PowerSync implements PowerSyncPort {
@@ -62,6 +65,7 @@ export class PowerSync implements PowerSyncPort {
   private readonly log: Logger;
   private readonly moves: () => MovesPort | undefined;
   private readonly images?: Pick<ComputeImages, 'delete'>;
+  private readonly networking?: Pick<ServerNetworking, 'bind'>;
 
   constructor(deps: PowerSyncDeps) {
     this.servers = deps.servers;
@@ -73,6 +77,7 @@ export class PowerSync implements PowerSyncPort {
     this.log = deps.log;
     this.moves = deps.moves ?? (() => undefined);
     this.images = deps.images;
+    this.networking = deps.networking;
   }
 
   /**
@@ -111,7 +116,14 @@ export class PowerSync implements PowerSyncPort {
     if (fault) patch.fault = faultOf(fault.message, fault.code);
     const ok = await this.servers.update(serverId, patch, { taskStates: [null], updatedAt: server.updated_at });
     if (ok) this.log.info({ server_id: serverId, reason: decision.reason, patch: decision.patch }, 'power state synchronised');
+    if (ok && patch.power_state !== undefined && server.host) await this.portsFollow(serverId, server.host, patch.power_state);
     return ok ? decision.patch : undefined;
+  }
+
+  /** The server's ports say ACTIVE while it runs, DOWN otherwise (issue 17); a failure is logged. */
+  async portsFollow(serverId: string, host: string, powerState: number): Promise<void> {
+    await this.networking?.bind(serverId, host, powerState === PowerStates.RUNNING)
+      .catch((e) => this.log.warn({ server_id: serverId, err: (e as Error).message }, 'could not update the ports of a server'));
   }
 
   /**

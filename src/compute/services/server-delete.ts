@@ -1,6 +1,7 @@
 /**
  * Deleting a server (nova/compute/api.py delete, force_delete; manager.py terminate_instance).
  */
+import type { ServerNetworking } from './server-ports';
 import type { Logger } from 'pino';
 import type { RequestContext } from '../../http/context';
 import { invalidState as invalidStateError } from '../../errors';
@@ -40,6 +41,8 @@ export interface ServerDeleterDeps {
   moves?: () => DeleteMovesPort | undefined;
   /** A shelved server's image goes with it (as Nova deletes it); absent: left alone. */
   images?: Pick<ComputeImages, 'delete'>;
+  /** The server's ports go with it (issue 17); absent: it has none. */
+  networking?: Pick<ServerNetworking, 'release'>;
 }
 
 export class ServerDeleter {
@@ -53,6 +56,7 @@ export class ServerDeleter {
   private readonly log: Logger;
   private readonly moves: () => DeleteMovesPort | undefined;
   private readonly images?: Pick<ComputeImages, 'delete'>;
+  private readonly networking?: Pick<ServerNetworking, 'release'>;
 
   constructor(deps: ServerDeleterDeps) {
     this.servers = deps.servers;
@@ -65,6 +69,7 @@ export class ServerDeleter {
     this.log = deps.log;
     this.moves = deps.moves ?? (() => undefined);
     this.images = deps.images;
+    this.networking = deps.networking;
   }
 
   /**
@@ -107,6 +112,7 @@ export class ServerDeleter {
       if (deleted) {
         await this.placement.release(id);
         await this.groups.removeMember(id);
+        await this.networking?.release(id).catch((e) => this.log.warn({ server_id: id, err: describe(e) }, 'could not release the ports of a deleted server'));
         const shelved: string[] = [VmStates.SHELVED, VmStates.SHELVED_OFFLOADED];
         if (this.images && shelved.includes(server.vm_state)) await deleteShelvedImage(this.images, server, this.log);
       }

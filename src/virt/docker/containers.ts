@@ -12,7 +12,7 @@
 import type Docker from 'dockerode';
 import { FixedAddress, InstanceInfo, InstanceSpec, PowerState, SpawnFailed } from '../driver';
 import { CONTAINER_PREFIX, LABEL_HOST, LABEL_MANAGED, LABEL_PROJECT, LABEL_SERVER, containerName } from './labels';
-import { isProjectNetworkName } from './networks';
+import { isNeutronNetworkName, isProjectNetworkName } from './networks';
 
 export interface Limits {
   /** Processes per container (fork-bomb guard). */
@@ -85,6 +85,8 @@ export function sanitizeHostname(name: string, serverId: string): string {
 export interface NetworkChoice {
   name: string;
   ip: string;
+  /** The interface's MAC (a port's); absent = the engine's. */
+  mac?: string;
 }
 
 /** The container create options for a spec. Pure: no engine calls. */
@@ -116,7 +118,8 @@ export function createOptions(spec: InstanceSpec, host: string, network: Network
     PortBindings: {},
     Links: [],
     ExtraHosts: [],
-    Dns: [],
+    // The subnets' nameservers: the engine's resolver inside the container forwards to them.
+    Dns: [...new Set((spec.nics ?? []).flatMap((n) => n.dns ?? []))],
     RestartPolicy: dockerRestartPolicy(spec.restartPolicy),
     AutoRemove: false,
     LogConfig: { Type: 'json-file', Config: { 'max-size': limits.logMaxSize, 'max-file': String(limits.logMaxFiles) } },
@@ -141,10 +144,15 @@ export function createOptions(spec: InstanceSpec, host: string, network: Network
     HostConfig: hostConfig,
   };
   if (spec.command && spec.command.length > 0) opts.Cmd = spec.command.map(String);
-  if (network) {
-    opts.NetworkingConfig = { EndpointsConfig: { [network.name]: { IPAMConfig: { IPv4Address: network.ip } } } };
-  }
+  if (network) opts.NetworkingConfig = { EndpointsConfig: { [network.name]: endpointConfig(network) } };
+  // Engines before API 1.44 take the first interface's MAC from here only.
+  if (network?.mac) opts.MacAddress = network.mac;
   return opts;
+}
+
+/** An interface's endpoint: its fixed address, and its MAC for engines that take it per endpoint. */
+export function endpointConfig(nic: NetworkChoice): Docker.EndpointSettings {
+  return { IPAMConfig: { IPv4Address: nic.ip }, ...(nic.mac && { MacAddress: nic.mac }) };
 }
 
 /** The engine's container status → Nova power_state (nova/compute/power_state.py). */
@@ -171,15 +179,20 @@ export function powerStateOf(state: { Status?: string; Running?: boolean; Paused
 
 type EndpointMap = Record<string, { IPAddress?: string; MacAddress?: string; IPAMConfig?: { IPv4Address?: string } | null } | undefined>;
 
-/** Addresses on project networks, labelled "private" as Nova's default network is. */
-export function addressesOf(networks: EndpointMap | undefined): FixedAddress[] {
+/**
+ * Addresses on project networks, labelled "private" as Nova's default network is, and on the
+ * network service's networks, labelled with the network's name (`labels`, by engine network name).
+ */
+export function addressesOf(networks: EndpointMap | undefined, labels: ReadonlyMap<string, string> = new Map()): FixedAddress[] {
   const out: FixedAddress[] = [];
   for (const [name, ep] of Object.entries(networks ?? {})) {
-    if (!isProjectNetworkName(name) || !ep) continue;
+    if (!ep) continue;
+    const label = isProjectNetworkName(name) ? 'private' : isNeutronNetworkName(name) ? labels.get(name) : undefined;
+    if (label === undefined) continue;
     // A stopped container has no live endpoint; its requested address is still its address.
     const addr = ep.IPAddress || ep.IPAMConfig?.IPv4Address;
     if (!addr) continue;
-    out.push({ network: 'private', addr, version: 4, mac: ep.MacAddress || macFor(addr) });
+    out.push({ network: label, addr, version: 4, mac: ep.MacAddress || macFor(addr) });
   }
   return out;
 }
@@ -190,9 +203,9 @@ export function macFor(ip: string): string {
 }
 
 /** `docker inspect` → InstanceInfo. */
-export function infoFromInspect(c: Docker.ContainerInspectInfo): InstanceInfo {
+export function infoFromInspect(c: Docker.ContainerInspectInfo, labels?: ReadonlyMap<string, string>): InstanceInfo {
   const powerState = powerStateOf(c.State);
-  const info: InstanceInfo = { powerState, addresses: addressesOf(c.NetworkSettings?.Networks as EndpointMap) };
+  const info: InstanceInfo = { powerState, addresses: addressesOf(c.NetworkSettings?.Networks as EndpointMap, labels) };
   if (c.State.Status === 'exited' || c.State.Status === 'dead') {
     info.exitCode = c.State.ExitCode;
     if (c.State.OOMKilled) info.oomKilled = true;
@@ -213,8 +226,8 @@ export function dockerRestartPolicy(p: InstanceSpec['restartPolicy']): { Name: s
 }
 
 /** `docker ps` row → InstanceInfo (no OOM flag in a listing; getInfo has it). */
-export function infoFromListing(c: Docker.ContainerInfo): InstanceInfo {
-  const info: InstanceInfo = { powerState: powerStateOf(c.State), addresses: addressesOf(c.NetworkSettings?.Networks as EndpointMap) };
+export function infoFromListing(c: Docker.ContainerInfo, labels?: ReadonlyMap<string, string>): InstanceInfo {
+  const info: InstanceInfo = { powerState: powerStateOf(c.State), addresses: addressesOf(c.NetworkSettings?.Networks as EndpointMap, labels) };
   const m = /^Exited \((-?\d+)\)/.exec(c.Status ?? '');
   if (m) info.exitCode = Number(m[1]);
   return info;

@@ -33,6 +33,7 @@ import {
   InstanceEvent,
   InstanceDiagnostics,
   InstanceInfo,
+  InstanceNic,
   InstanceNotFound,
   InstanceSpec,
   LoadOptions,
@@ -54,6 +55,7 @@ import { ProjectNetworks } from './networks';
 import { openShell } from './console';
 import type { DockerDriverOptions } from './options';
 import { DockerSpawner } from './spawner';
+import { DockerInterfaces } from './interfaces';
 import { watchCallErrors } from './call-errors';
 export type { DockerDriverOptions } from './options';
 
@@ -68,6 +70,7 @@ export class DockerDriver implements ComputeDriver {
   private readonly release: ImageRelease;
   private readonly networks: ProjectNetworks;
   private readonly spawner: DockerSpawner;
+  private readonly interfaces: DockerInterfaces;
   private readonly resizer: DockerResizer;
   private readonly rebootTimeoutSeconds: number;
   private readonly pingTimeoutMs: number;
@@ -83,8 +86,9 @@ export class DockerDriver implements ComputeDriver {
     this.images = new DockerImages(this.docker, this.host, opts.layerShortcutMinBytes);
     this.networks = new ProjectNetworks(this.docker, this.host, this.log, { swarm: opts.swarm, encrypted: opts.encryptedNetworks, infoTimeoutMs: opts.pingTimeoutMs });
     this.spawner = new DockerSpawner(this.docker, this.host, this.log, this.networks, opts.startupCheckMs ?? 10);
+    this.interfaces = new DockerInterfaces(this.docker, this.host, this.networks, this.spawner);
     this.resizer = new DockerResizer(this.docker, this.host);
-    this.moves = new DockerMoves(this.docker, this.host, this.images, (serverId) => this.resizer.forget(serverId));
+    this.moves = new DockerMoves(this.docker, this.host, this.images, (serverId) => this.resizer.forget(serverId), (names) => this.networks.labelsOf(names));
     this.release = new ImageRelease(this.images, this.log);
     this.rebootTimeoutSeconds = opts.rebootTimeoutSeconds ?? 30;
     this.pingTimeoutMs = opts.pingTimeoutMs ?? 2000;
@@ -174,8 +178,7 @@ export class DockerDriver implements ComputeDriver {
     }
     await this.moves.destroyRest(serverId, c);
     await this.release.afterDestroy(c);
-    const projectId = c?.Config?.Labels?.[LABEL_PROJECT];
-    if (c && projectId) await this.networks.releaseIfUnused(projectId, Object.keys(c.NetworkSettings?.Networks ?? {}));
+    if (c) await this.networks.releaseIfUnused(Object.keys(c.NetworkSettings?.Networks ?? {}));
   }
 
   async powerOff(serverId: string, timeoutSeconds: number): Promise<void> {
@@ -223,7 +226,26 @@ export class DockerDriver implements ComputeDriver {
   // ---------------------------------------------------------------- reads
 
   async getInfo(serverId: string): Promise<InstanceInfo> {
-    return infoFromInspect(await this.owned(serverId));
+    const c = await this.owned(serverId);
+    return infoFromInspect(c, await this.networks.labelsOf(Object.keys(c.NetworkSettings?.Networks ?? {})));
+  }
+
+  // ---------------------------------------------------------------- interfaces (issue 17)
+
+  async attachInterface(serverId: string, nic: InstanceNic): Promise<InstanceInfo> {
+    const c = await this.owned(serverId);
+    await this.interfaces.attach(c, c.Config.Labels[LABEL_PROJECT], nic);
+    return this.getInfo(serverId);
+  }
+
+  async detachInterface(serverId: string, nic: Pick<InstanceNic, 'networkId' | 'projectDefault'>): Promise<InstanceInfo> {
+    const c = await this.owned(serverId);
+    await this.interfaces.detach(c, c.Config.Labels[LABEL_PROJECT], nic);
+    return this.getInfo(serverId);
+  }
+
+  removeNetwork(networkId: string): Promise<void> {
+    return this.networks.removeNeutron(networkId);
   }
 
   async getConsoleOutput(serverId: string): Promise<string> {
@@ -248,12 +270,13 @@ export class DockerDriver implements ComputeDriver {
     const list = await call(this.host, () =>
       this.docker.listContainers({ all: true, filters: { label: [`${LABEL_MANAGED}=true`, `${LABEL_HOST}=${this.host}`] } }),
     );
+    const labels = await this.networks.labelsOf(list.flatMap((c) => Object.keys(c.NetworkSettings?.Networks ?? {})));
     const out: OwnedInstance[] = [];
     for (const c of list) {
       const serverId = c.Labels?.[LABEL_SERVER];
       const projectId = c.Labels?.[LABEL_PROJECT];
       if (!serverId || !projectId || c.Labels?.[LABEL_MANAGED] !== 'true' || c.Labels?.[LABEL_HOST] !== this.host) continue;
-      out.push({ serverId, projectId, info: infoFromListing(c), ...(c.Names?.includes(`/${setAsideName(serverId)}`) && { setAside: true }) });
+      out.push({ serverId, projectId, info: infoFromListing(c, labels), ...(c.Names?.includes(`/${setAsideName(serverId)}`) && { setAside: true }) });
     }
     return out;
   }

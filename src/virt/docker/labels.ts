@@ -12,6 +12,10 @@ export const LABEL_PROJECT = 'novadock.project_id';
  */
 export const LABEL_HOST = 'novadock.host';
 
+/** An engine network of the network service (issue 17): the network's id and name. */
+export const LABEL_NETWORK_ID = 'novadock.network_id';
+export const LABEL_NETWORK_NAME = 'novadock.network_name';
+
 export const CONTAINER_PREFIX = 'novadock-';
 
 /** Container name of a server (the server id is a UUID, which is a valid container name). */

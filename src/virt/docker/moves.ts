@@ -22,6 +22,8 @@ export class DockerMoves implements InstanceMoves {
   constructor(
     private readonly docker: Docker, private readonly host: string, private readonly images: DockerImages,
     private readonly moved: (serverId: string) => void = () => undefined,
+    /** Names of the network service's networks by engine network name (addresses' labels, issue 17). */
+    private readonly netLabels: (names: string[]) => Promise<ReadonlyMap<string, string>> = async () => new Map(),
   ) {}
 
   async migrateDiskAndPowerOff(serverId: string, migrationId: string, timeoutSeconds: number): Promise<string> {
@@ -60,7 +62,8 @@ export class DockerMoves implements InstanceMoves {
     }
     if (powerOn) await this.op(serverId, () => container.start(), [304]);
     await this.removeMoveImages(serverId);
-    return infoFromInspect(await call(this.host, () => container.inspect(), serverId));
+    const info = await call(this.host, () => container.inspect(), serverId);
+    return infoFromInspect(info, await this.netLabels(Object.keys(info.NetworkSettings?.Networks ?? {})));
   }
 
   /**

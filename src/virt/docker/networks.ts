@@ -22,6 +22,11 @@
  * containers go out through the bridge), and the engine makes that bridge with inter-container
  * traffic off, so it joins no two containers.
  *
+ * Networks of the network service (issue 17) are made the same way, named after the network's id
+ * (`novadock-n-<id>` bridges, `novadock-no-<id>` overlays) with the subnet and gateway of its
+ * subnet, and labelled with its name (the key of the addresses on it). The project's default
+ * network (`private`) stays the project network above, so servers made before keep working.
+ *
  * Leftover `novadock-probe-*` networks of older versions (which chose subnets by probing the
  * engine's pools) are removed on first use.
  */
@@ -29,34 +34,25 @@ import type Docker from 'dockerode';
 import type { Logger } from 'pino';
 import { ProjectNetworkSpec, SubnetUnavailable } from '../driver';
 import { engineMessage, statusOf, translate } from './client';
-import { LABEL_MANAGED, LABEL_PROJECT } from './labels';
+import { LABEL_NETWORK_NAME, LABEL_PROJECT } from './labels';
 import { AddressRange, hostAddress, offsetOf, sizeOf } from './addresses';
 import { inSwarm, SwarmManagers, swarmInfo } from './swarm';
+import { isNeutronNetworkName, LABEL_NETWORK, NETWORK_PREFIX, NEUTRON_PREFIX, NetworkTarget, networkName, nicNetworkNames, projectTarget } from './network-targets';
 
-/** Host-local project networks (bridges); also the name older versions gave every project network. */
-export const NETWORK_PREFIX = 'novadock-net-';
-/** Project networks that span hosts (swarm overlays). */
-export const OVERLAY_PREFIX = 'novadock-ovl-';
-const LABEL_NETWORK = 'novadock.network';
+export * from './network-targets';
+
 /** How often (every 100 ms) to look for the subnet of a swarm network just made. */
 const SUBNET_LOOKS = 50;
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 /** A probe network older than this was left behind by an older version's process that died mid-probe. */
 const PROBE_STALE_MS = 60_000;
 
-/** Whether an engine network name is a project network's (its addresses are the server's). */
-export const isProjectNetworkName = (name: string): boolean => name.startsWith(NETWORK_PREFIX) || name.startsWith(OVERLAY_PREFIX);
 
 export interface ProjectNetwork extends AddressRange {
   name: string;
   /** A swarm overlay: one network, and one address space, on every host of the swarm. */
   spansHosts: boolean;
 }
-
-/** Network names allow [a-zA-Z0-9][a-zA-Z0-9_.-]; project ids are hex in practice. */
-const safe = (projectId: string) => projectId.replace(/[^a-zA-Z0-9_.-]/g, '_');
-export const networkName = (projectId: string): string => NETWORK_PREFIX + safe(projectId);
-export const overlayName = (projectId: string): string => OVERLAY_PREFIX + safe(projectId);
 
 export interface ProjectNetworksOptions {
   /** Managers among the configured hosts, for engines that are swarm workers. */
@@ -77,6 +73,8 @@ export class ProjectNetworks {
   /** Spawns in flight per project; a removal waits for none, and spawns wait for a removal. */
   private readonly users = new Map<string, number>();
   private readonly removing = new Map<string, Promise<void>>();
+  /** Names of network-service networks by engine network name (their label; labelsOf). */
+  private readonly netLabels = new Map<string, string>();
   private probesSwept = false;
   private warnedNoManager = false;
 
@@ -87,36 +85,80 @@ export class ProjectNetworks {
    * and none starts until `fn` is done. Spawns of one project do not wait for each other.
    */
   async use<T>(projectId: string, fn: () => Promise<T>): Promise<T> {
-    for (let r = this.removing.get(projectId); r; r = this.removing.get(projectId)) await r;
-    this.users.set(projectId, (this.users.get(projectId) ?? 0) + 1);
+    return this.useAll([networkName(projectId)], fn);
+  }
+
+  /** `use` for several networks at once (by NetworkTarget key): an instance with several interfaces. */
+  async useAll<T>(keys: string[], fn: () => Promise<T>): Promise<T> {
+    for (const key of keys) for (let r = this.removing.get(key); r; r = this.removing.get(key)) await r;
+    for (const key of keys) this.users.set(key, (this.users.get(key) ?? 0) + 1);
     try {
       return await fn();
     } finally {
-      const n = (this.users.get(projectId) ?? 1) - 1;
-      if (n > 0) this.users.set(projectId, n);
-      else this.users.delete(projectId);
+      for (const key of keys) {
+        const n = (this.users.get(key) ?? 1) - 1;
+        if (n > 0) this.users.set(key, n);
+        else this.users.delete(key);
+      }
     }
   }
 
   /** The project's network on this host, created if missing. Concurrent callers share one creation. */
   ensure(spec: ProjectNetworkSpec): Promise<ProjectNetwork> {
-    const known = this.known.get(spec.projectId);
+    return this.ensureTarget(projectTarget(spec));
+  }
+
+  /** Any engine network (a project's or the network service's), created if missing. */
+  ensureTarget(target: NetworkTarget): Promise<ProjectNetwork> {
+    const known = this.known.get(target.key);
     if (known) return Promise.resolve(known);
-    const existing = this.inflight.get(spec.projectId);
+    const existing = this.inflight.get(target.key);
     if (existing) return existing;
-    const p = this.ensureUncached(spec)
+    const p = this.ensureUncached(target)
       .then((net) => {
-        this.known.set(spec.projectId, net);
+        this.known.set(target.key, net);
         return net;
       })
-      .finally(() => this.inflight.delete(spec.projectId));
-    this.inflight.set(spec.projectId, p);
+      .finally(() => this.inflight.delete(target.key));
+    this.inflight.set(target.key, p);
     return p;
   }
 
   /** Drops a cached network (removed behind our back); the next ensure looks again. */
   forget(projectId: string): void {
-    this.known.delete(projectId);
+    this.forgetKey(networkName(projectId));
+  }
+
+  forgetKey(key: string): void {
+    this.known.delete(key);
+  }
+
+  /**
+   * The names of network-service networks among `names` (engine network names), by their labels:
+   * looked up on the engine only for names not seen yet.
+   */
+  async labelsOf(names: string[]): Promise<Map<string, string>> {
+    const missing = names.filter((n) => isNeutronNetworkName(n) && !this.netLabels.has(n));
+    if (missing.length > 0) {
+      try {
+        const list = await this.docker.listNetworks({ filters: { label: [`${LABEL_NETWORK}=neutron`] } });
+        for (const n of list) if (n.Labels?.[LABEL_NETWORK_NAME] !== undefined) this.netLabels.set(n.Name, n.Labels[LABEL_NETWORK_NAME]);
+      } catch (e) {
+        throw translate(this.host, e);
+      }
+    }
+    return this.netLabels;
+  }
+
+  /**
+   * The network service deleted a network: its engine networks (bridge, and overlay when this host
+   * manages the swarm) go when nothing is attached any more. Best effort, as releaseIfUnused.
+   */
+  async removeNeutron(networkId: string): Promise<void> {
+    const target = nicNetworkNames({ networkId }, '');
+    this.forgetKey(target.key);
+    await this.removeUnused(target.key, target.bridge, true);
+    await this.removeUnused(target.key, target.overlay, true);
   }
 
   /**
@@ -125,25 +167,28 @@ export class ProjectNetworks {
    * not) is removed, unless a spawn of the project is in flight here. Best effort: a failure is
    * logged, never thrown (the instance is gone either way).
    */
-  releaseIfUnused(projectId: string, names: string[]): Promise<void> {
-    const bridges = names.filter((n) => n.startsWith(NETWORK_PREFIX));
-    if (bridges.length === 0 || (this.users.get(projectId) ?? 0) > 0) return Promise.resolve();
-    const inFlight = this.removing.get(projectId);
+  async releaseIfUnused(names: string[]): Promise<void> {
+    // Bridges only: a bridge's key is its name. Overlays stay (see the module comment).
+    const bridges = names.filter((n) => n.startsWith(NETWORK_PREFIX) || n.startsWith(NEUTRON_PREFIX));
+    await Promise.all(bridges.map((key) => this.releaseOne(key)));
+  }
+
+  private releaseOne(key: string): Promise<void> {
+    if ((this.users.get(key) ?? 0) > 0) return Promise.resolve();
+    const inFlight = this.removing.get(key);
     if (inFlight) return inFlight;
-    const p = Promise.all(bridges.map((n) => this.removeUnused(projectId, n)))
-      .then(() => undefined)
-      .finally(() => this.removing.delete(projectId));
-    this.removing.set(projectId, p);
+    const p = this.removeUnused(key, key).finally(() => this.removing.delete(key));
+    this.removing.set(key, p);
     return p;
   }
 
-  private async removeUnused(projectId: string, name: string): Promise<void> {
+  private async removeUnused(key: string, name: string, evenSpanning = false): Promise<void> {
     try {
       const attached = await this.docker.listContainers({ all: true, filters: { network: [name] } });
       if (attached.length > 0) return;
       const net = await this.find(this.docker, name);
-      if (!net || net.spansHosts) return;
-      this.forget(projectId);
+      if (!net || (net.spansHosts && !evenSpanning)) return;
+      this.forgetKey(key);
       await this.docker.getNetwork(net.id).remove();
       this.log.info({ network: name }, 'removed a project network no instance uses any more');
     } catch (e) {
@@ -152,11 +197,14 @@ export class ProjectNetworks {
     }
   }
 
-  private async ensureUncached(spec: ProjectNetworkSpec): Promise<ProjectNetwork> {
+  private async ensureUncached(target: NetworkTarget): Promise<ProjectNetwork> {
     await this.sweepProbes();
     const manager = await this.swarmManager();
-    if (manager) return (await this.find(manager, overlayName(spec.projectId)).catch(unlessUnallocated)) ?? this.createOverlay(manager, spec);
-    return (await this.find(this.docker, networkName(spec.projectId))) ?? this.createBridge(spec);
+    const net = manager
+      ? ((await this.find(manager, target.overlay).catch(unlessUnallocated)) ?? (await this.createOverlay(manager, target)))
+      : ((await this.find(this.docker, target.bridge)) ?? (await this.createBridge(target)));
+    if (target.labels[LABEL_NETWORK_NAME] !== undefined) this.netLabels.set(net.name, target.labels[LABEL_NETWORK_NAME]);
+    return net;
   }
 
   /**
@@ -182,20 +230,16 @@ export class ProjectNetworks {
     return manager;
   }
 
-  private labels(projectId: string): Record<string, string> {
-    return { [LABEL_MANAGED]: 'true', [LABEL_PROJECT]: projectId, [LABEL_NETWORK]: 'project' };
-  }
-
-  private async createBridge(spec: ProjectNetworkSpec): Promise<ProjectNetwork> {
-    const name = networkName(spec.projectId);
+  private async createBridge(spec: NetworkTarget): Promise<ProjectNetwork> {
+    const name = spec.bridge;
     return this.create(this.docker, name, spec.subnet, {
       Name: name,
       Driver: 'bridge',
       CheckDuplicate: true,
       Internal: false,
       Attachable: false,
-      IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet, Gateway: hostAddress(spec.subnet, 1) }] },
-      Labels: this.labels(spec.projectId),
+      IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet, Gateway: spec.gateway }] },
+      Labels: spec.labels,
     });
   }
 
@@ -204,8 +248,8 @@ export class ProjectNetworks {
    * each host that joins the network an address of its own from there, and requested addresses
    * are picked above it (addresses.ts), so the two never meet.
    */
-  private async createOverlay(manager: Docker, spec: ProjectNetworkSpec): Promise<ProjectNetwork> {
-    const name = overlayName(spec.projectId);
+  private async createOverlay(manager: Docker, spec: NetworkTarget): Promise<ProjectNetwork> {
+    const name = spec.overlay;
     const prefix = Number(spec.subnet.split('/')[1]);
     return this.create(manager, name, spec.subnet, {
       Name: name,
@@ -213,9 +257,9 @@ export class ProjectNetworks {
       CheckDuplicate: true,
       Internal: false,
       Attachable: true,
-      IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet, Gateway: hostAddress(spec.subnet, 1), IPRange: `${hostAddress(spec.subnet, 0)}/${prefix + 2}` }] },
+      IPAM: { Driver: 'default', Config: [{ Subnet: spec.subnet, Gateway: spec.gateway, IPRange: `${hostAddress(spec.subnet, 0)}/${prefix + 2}` }] },
       Options: this.opts.encrypted ? { encrypted: '' } : {},
-      Labels: this.labels(spec.projectId),
+      Labels: spec.labels,
     });
   }
 

@@ -6,11 +6,11 @@
  */
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { HypervisorUnavailable, ImageNotOnHost, InstanceInfo, InstanceSpec, ProjectNetworkSpec, SpawnFailed } from '../driver';
+import { HypervisorUnavailable, ImageNotOnHost, InstanceInfo, InstanceNic, InstanceSpec, ProjectNetworkSpec, SpawnFailed } from '../driver';
 import { engineMessage, isUnreachable, statusOf, translate } from './client';
-import { createOptions, demuxLogs, infoFromInspect, Limits } from './containers';
+import { createOptions, demuxLogs, endpointConfig, infoFromInspect, Limits } from './containers';
 import { bootFilesTar } from './files';
-import { ProjectNetwork, ProjectNetworks } from './networks';
+import { NetworkTarget, nicTarget, ProjectNetwork, ProjectNetworks, projectTarget } from './networks';
 import { pickAddress, Picked } from './addresses';
 
 const CONSOLE_TAIL_LINES = 5;
@@ -34,6 +34,11 @@ export class DockerSpawner {
 
   /** Spawns a validated spec with these limits. */
   spawn(spec: InstanceSpec, limits: Limits): Promise<InstanceInfo> {
+    if (spec.nics) {
+      const nics = spec.nics;
+      const targets = nics.map((n) => nicTarget(n, spec.projectId));
+      return this.networks.useAll(targets.map((t) => t.key), () => this.spawnWithNics(spec, nics, targets, limits));
+    }
     const network = spec.network;
     if (!network) return this.spawnOn(spec, null, limits);
     // Held for the whole spawn: the project's network is not removed from under it.
@@ -86,6 +91,50 @@ export class DockerSpawner {
   }
 
   /**
+   * The spawn of an instance with interfaces (issue 17): the first at create, the others
+   * connected before the start, each with the port's address; nothing is picked here. A network
+   * that went from under it is made again once.
+   */
+  private async spawnWithNics(spec: InstanceSpec, nics: InstanceNic[], targets: NetworkTarget[], limits: Limits): Promise<InstanceInfo> {
+    for (let attempt = 1; ; attempt++) {
+      let container: Docker.Container | undefined;
+      try {
+        const nets: ProjectNetwork[] = [];
+        for (const t of targets) nets.push(await this.ensureTarget(t, attempt > 1));
+        const first = nets[0] ? { name: nets[0].name, ip: nics[0].ip, mac: nics[0].mac } : null;
+        container = await this.docker.createContainer(createOptions(spec, this.host, first, limits));
+        for (let i = 1; i < nics.length; i++) {
+          await this.docker.getNetwork(nets[i].id).connect({ Container: container.id, EndpointConfig: endpointConfig({ name: nets[i].name, ip: nics[i].ip, mac: nics[i].mac }) });
+        }
+        const files = await bootFilesTar(spec);
+        if (files) await container.putArchive(files, { path: '/' });
+        try {
+          await container.start();
+        } catch (e) {
+          if (networkGone(e)) throw e;
+          throw new SpawnFailed(`The instance could not be started: ${engineMessage(e)}`);
+        }
+        return await this.checkStarted(container);
+      } catch (e) {
+        if (container) await this.forceRemove(container);
+        if (attempt < 2 && !(e instanceof SpawnFailed) && networkGone(e)) continue;
+        throw this.spawnError(spec, e);
+      }
+    }
+  }
+
+  /** An engine network (looked up again when `again`), or SpawnFailed saying why it could not be made. */
+  async ensureTarget(target: NetworkTarget, again = false): Promise<ProjectNetwork> {
+    if (again) this.networks.forgetKey(target.key);
+    try {
+      return await this.networks.ensureTarget(target);
+    } catch (e) {
+      if (e instanceof HypervisorUnavailable || e instanceof SpawnFailed) throw e;
+      throw new SpawnFailed(`The network could not be created: ${(e as Error).message}`);
+    }
+  }
+
+  /**
    * The address to request: on a network spanning hosts, never one the compute service knows
    * another server of the project holds (this engine sees only its own instances).
    */
@@ -98,14 +147,8 @@ export class DockerSpawner {
    * The project's network (looked up again when `again`), or SpawnFailed saying why it could not
    * be made (SubnetUnavailable when the engine refused the subnet).
    */
-  private async ensureNetwork(network: ProjectNetworkSpec, again = false): Promise<ProjectNetwork> {
-    if (again) this.networks.forget(network.projectId);
-    try {
-      return await this.networks.ensure(network);
-    } catch (e) {
-      if (e instanceof HypervisorUnavailable || e instanceof SpawnFailed) throw e;
-      throw new SpawnFailed(`The project network could not be created: ${(e as Error).message}`);
-    }
+  private ensureNetwork(network: ProjectNetworkSpec, again = false): Promise<ProjectNetwork> {
+    return this.ensureTarget(projectTarget(network), again);
   }
 
   /**
@@ -115,7 +158,7 @@ export class DockerSpawner {
   private async checkStarted(container: Docker.Container): Promise<InstanceInfo> {
     if (this.startupCheckMs > 0) await sleep(this.startupCheckMs);
     const info = await container.inspect();
-    if (info.State.Running) return infoFromInspect(info);
+    if (info.State.Running) return infoFromInspect(info, await this.networks.labelsOf(Object.keys(info.NetworkSettings?.Networks ?? {})));
     let tail = '';
     try {
       const raw = await container.logs({ stdout: true, stderr: true, follow: false, tail: 50 });

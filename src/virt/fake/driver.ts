@@ -22,6 +22,7 @@ import {
   InstanceEvent,
   InstanceDiagnostics,
   InstanceInfo,
+  InstanceNic,
   InstanceSpec,
   OwnedInstance,
   ImageNotOnHost,
@@ -32,6 +33,7 @@ import {
 import { FakeEngine, FakeInstance, FakeMoves } from './moves';
 import { fakeDiagnostics } from './diagnostics';
 import { FakeEngineCore, PAUSED, RUNNING, Subscriber } from './engine-core';
+import { fakeNetworkOf } from './networks';
 
 import type { FakeDriverOptions, FakeOp } from './options';
 export type { FakeOp, FakeProgram, FakeDriverOptions } from './options';
@@ -186,9 +188,9 @@ export class FakeDriver extends FakeEngineCore implements ComputeDriver {
     const files = new Map(image.files);
     if (spec.authorizedKeys !== undefined) files.set('/root/.ssh/authorized_keys', Buffer.from(spec.authorizedKeys));
     if (spec.userData !== undefined) files.set('/var/lib/cloud/user-data', Buffer.from(spec.userData));
-    const inst: FakeInstance = { spec: { ...spec, env: { ...spec.env } }, powerState: RUNNING, console: [], files };
+    const inst: FakeInstance = { spec: { ...spec, env: { ...spec.env }, ...(spec.nics && { nics: spec.nics.map((n) => ({ ...n })) }) }, powerState: RUNNING, console: [], files };
     this.instances.set(spec.serverId, inst);
-    if (spec.network) this.networks.allocate(spec.serverId, spec.network);
+    if (spec.network && !spec.nics) this.networks.allocate(spec.serverId, spec.network);
     this.boot(inst);
     if (inst.powerState !== RUNNING) {
       // Like the Docker driver: a process that exits at once is a failed spawn, and the
@@ -199,6 +201,46 @@ export class FakeDriver extends FakeEngineCore implements ComputeDriver {
       throw new SpawnFailed(`The instance's process exited with code ${inst.exitCode}${tail ? `: ${tail}` : ''}`);
     }
     return this.info(inst);
+  }
+
+  // ---------------------------------------------------------------- interfaces (issue 17)
+
+  async attachInterface(serverId: string, nic: InstanceNic): Promise<InstanceInfo> {
+    await this.enter('attachInterface', serverId);
+    const inst = this.mustHave(serverId);
+    const nics = (inst.spec.nics ??= []);
+    const on = fakeNetworkOf(nic, inst.spec.projectId);
+    if (nics.some((n) => fakeNetworkOf(n, inst.spec.projectId) === on)) return this.info(inst);
+    for (const other of this.instances.values()) {
+      if (other.spec.nics?.some((n) => fakeNetworkOf(n, other.spec.projectId) === on && n.ip === nic.ip)) {
+        throw new SpawnFailed(`The interface could not be attached: Address already in use`);
+      }
+    }
+    nics.push({ ...nic });
+    return this.info(inst);
+  }
+
+  async detachInterface(serverId: string, nic: Pick<InstanceNic, 'networkId' | 'projectDefault'>): Promise<InstanceInfo> {
+    await this.enter('detachInterface', serverId);
+    const inst = this.mustHave(serverId);
+    const on = fakeNetworkOf(nic, inst.spec.projectId);
+    if (inst.spec.nics) inst.spec.nics = inst.spec.nics.filter((n) => fakeNetworkOf(n, inst.spec.projectId) !== on);
+    return this.info(inst);
+  }
+
+  async removeNetwork(networkId: string): Promise<void> {
+    await this.enter('removeNetwork');
+    this.networks.removed.push(networkId);
+  }
+
+  /** Engine networks in use on this host (instances' interfaces), for assertions. */
+  networksInUse(): string[] {
+    return [...new Set([...this.instances.values()].flatMap((i) => (i.spec.nics ?? []).map((n) => fakeNetworkOf(n, i.spec.projectId))))].sort();
+  }
+
+  /** Network ids removeNetwork was called for. */
+  get removedNetworks(): readonly string[] {
+    return this.networks.removed;
   }
 
   async destroy(serverId: string): Promise<void> {

@@ -14,7 +14,7 @@ import {
 import { buildFakeArchive } from './archive';
 import { engineRestarts } from '../restart';
 import { FakeImages } from './images';
-import { FakeNetworks } from './networks';
+import { FakeNetworks, nicAddress } from './networks';
 import type { FakeInstance } from './moves';
 import { FakeConsoles } from './console';
 import type { FakeDriverOptions, FakeOp } from './options';
@@ -77,7 +77,7 @@ export class FakeEngineCore {
 
   protected info(inst: FakeInstance): InstanceInfo {
     const addr = inst.spec.network ? this.networks.addressOf(inst.spec.serverId) : undefined;
-    const info: InstanceInfo = { powerState: inst.powerState, addresses: addr ? [{ ...addr }] : [] };
+    const info: InstanceInfo = { powerState: inst.powerState, addresses: inst.spec.nics ? inst.spec.nics.map(nicAddress) : addr ? [{ ...addr }] : [] };
     if (inst.powerState === SHUTDOWN || inst.powerState === CRASHED) {
       if (inst.exitCode !== undefined) info.exitCode = inst.exitCode;
       if (inst.oomKilled) info.oomKilled = true;

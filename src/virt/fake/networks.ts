@@ -5,12 +5,24 @@
  * gets its old address back, as the Docker driver does.
  */
 import ipaddr from 'ipaddr.js';
-import type { FixedAddress, ProjectNetworkSpec } from '../driver';
+import type { FixedAddress, InstanceNic, ProjectNetworkSpec } from '../driver';
 
 const toInt = (a: ipaddr.IPv4) => a.octets.reduce((acc, o) => acc * 256 + o, 0);
 const fromInt = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256);
 
+/** An interface's address as getInfo reports it; the MAC is the port's, else the engine's for the IP. */
+export function nicAddress(nic: InstanceNic): FixedAddress {
+  const mac = nic.mac ?? ['02', '42', ...nic.ip.split('.').map((o) => Number(o).toString(16).padStart(2, '0'))].join(':');
+  return { network: nic.label, addr: nic.ip, version: 4, mac };
+}
+
+/** The engine network an interface is on: the project's for the default network. */
+export const fakeNetworkOf = (nic: Pick<InstanceNic, 'networkId' | 'projectDefault'>, projectId: string): string => (nic.projectDefault ? `project:${projectId}` : nic.networkId);
+
 export class FakeNetworks {
+  /** Network ids removeNetwork was called for, in order (for assertions). */
+  readonly removed: string[] = [];
+
   /** Next host number per subnet. */
   private readonly nextHost = new Map<string, number>();
   /** Addresses by server id, kept after destroy. */

@@ -10,7 +10,8 @@ export type FakeOp =
   | 'ping' | 'hasImage' | 'loadImage' | 'removeImage' | 'exportImage'
   | 'spawn' | 'destroy' | 'powerOff' | 'powerOn' | 'reboot' | 'pause' | 'unpause' | 'suspend' | 'resume'
   | 'getInfo' | 'getConsoleOutput' | 'snapshot' | 'listInstances' | 'hypervisorInfo' | MoveOp
-  | 'diagnostics' | 'resizeInstance' | 'openConsole' | 'pullImage';
+  | 'diagnostics' | 'resizeInstance' | 'openConsole' | 'pullImage'
+  | 'attachInterface' | 'detachInterface' | 'removeNetwork';
 
 /** What an instance's process does when it starts, in the fake's world. */
 export interface FakeProgram {
