@@ -52,6 +52,9 @@ import { LoginGuard } from './identity/login-guard';
 import { Metrics } from './metrics/metrics';
 // issue 14: the embedded registry
 import { buildRegistry, RegistryParts } from './registry/build';
+// issue 17 (net-secgroups): security groups and rules
+import { SecurityGroupRepository } from './db/security-group-repo';
+import { SecurityGroupService } from './network/security-groups';
 
 export interface Services {
   config: Config;
@@ -78,6 +81,8 @@ export interface Services {
   metrics: Metrics;
   /** The embedded registry at /v2/ (issue 14). */
   registry: RegistryParts;
+  // issue 17 (net-secgroups): security groups and rules
+  securityGroups: SecurityGroupService;
   health(): Promise<{ ok: boolean; database: string; compute_hosts: Record<string, string> }>;
   close(): Promise<void>;
 }
@@ -294,5 +299,8 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, health, close };
+  // issue 17 (net-secgroups): security groups and rules
+  const securityGroups = new SecurityGroupService(new SecurityGroupRepository(db));
+  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, health, close,
+    securityGroups };
 }
