@@ -55,6 +55,9 @@ import { buildRegistry, RegistryParts } from './registry/build';
 // issue 17 (net-secgroups): security groups and rules
 import { SecurityGroupRepository } from './db/security-group-repo';
 import { SecurityGroupService } from './network/security-groups';
+import { SecurityGroupEnforcement } from './network/security-group-enforcement';
+import { PortEvents } from './network/port-events';
+import { RecordingFirewall, ServerFirewall } from './virt/firewall';
 
 export interface Services {
   config: Config;
@@ -83,6 +86,8 @@ export interface Services {
   registry: RegistryParts;
   // issue 17 (net-secgroups): security groups and rules
   securityGroups: SecurityGroupService;
+  portEvents: PortEvents;
+  securityGroupEnforcement: SecurityGroupEnforcement;
   health(): Promise<{ ok: boolean; database: string; compute_hosts: Record<string, string> }>;
   close(): Promise<void>;
 }
@@ -107,6 +112,8 @@ export interface BuildOptions {
   placement?: PlacementPort;
   /** The clock console tokens expire by (ms since the epoch; absent: Date.now). */
   consoleClock?: () => number;
+  /** issue 17 (net-secgroups): where security groups are enforced (absent: recorded only, as on the fake driver). */
+  firewall?: ServerFirewall;
 }
 
 /**
@@ -241,6 +248,16 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   });
   const flavorService = new FlavorService(flavors);
   const keypairs = new KeypairService(keypairRepo, compute.quotas);
+  // issue 17 (net-secgroups): security groups, their rules applied to servers' containers as groups,
+  // memberships (PortEvents) and started containers (the reconciler) change.
+  const securityGroupRepo = new SecurityGroupRepository(db);
+  const securityGroups = new SecurityGroupService(securityGroupRepo);
+  const portEvents = new PortEvents();
+  const securityGroupEnforcement = new SecurityGroupEnforcement(securityGroupRepo, opts.firewall ?? new RecordingFirewall(), log);
+  const enforce = (p: Promise<unknown>) => void compute.tasks.track(p.catch((err) => log.warn({ err }, 'security group enforcement failed')));
+  securityGroups.onChange((groupIds) => enforce(securityGroupEnforcement.groupsChanged(groupIds)));
+  portEvents.on((serverId) => enforce(securityGroupEnforcement.portsChanged(serverId)));
+  const instancesRunning = (_host: string, serverIds: string[]) => { for (const id of serverIds) enforce(securityGroupEnforcement.applyServer(id)); };
   const reconciler = new Reconciler({
     sync: compute.sync, queries: compute.queries, hosts: compute.hosts, tasks: compute.tasks, drivers, log, sweepIntervalMs: opts.sweepIntervalMs ?? 10_000,
     resumeGuests: config.resumeGuestsStateOnHostBoot ?? false,
@@ -252,6 +269,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
       intervalMs: membership.heartbeatMs,
     },
     lag: (host, seconds) => metrics.reconciled(host, seconds),
+    instancesRunning,
   });
   membership.whenWorkersDie(async () => {
     await imageUploads.recoverInterruptedUploads(isAlive);
@@ -299,8 +317,6 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await db.destroy();
   };
 
-  // issue 17 (net-secgroups): security groups and rules
-  const securityGroups = new SecurityGroupService(new SecurityGroupRepository(db));
   return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, health, close,
-    securityGroups };
+    securityGroups, portEvents, securityGroupEnforcement };
 }

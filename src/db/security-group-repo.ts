@@ -186,4 +186,45 @@ export class SecurityGroupRepository {
   async portsOf(groupId: string): Promise<string[]> {
     return (await this.db('port_security_groups').where({ security_group_id: groupId }).select('port_id')).map((r: { port_id: string }) => r.port_id);
   }
+
+  // net-secgroups: what enforcement reads of ports (rows net-core writes).
+
+  /** A server's ports: where they are bound, whether port security is on, and their groups. */
+  async serverPorts(serverId: string): Promise<{ id: string; host: string; port_security_enabled: boolean; groupIds: string[] }[]> {
+    const ports: { id: string; host: string; port_security_enabled: unknown }[] = await this.db('ports').where({ device_id: serverId }).select('id', 'host', 'port_security_enabled').orderBy('created_at');
+    if (ports.length === 0) return [];
+    const links: { port_id: string; security_group_id: string }[] = await this.db('port_security_groups').whereIn('port_id', ports.map((p) => p.id));
+    return ports.map((p) => ({ id: p.id, host: p.host, port_security_enabled: bool(p.port_security_enabled), groupIds: links.filter((l) => l.port_id === p.id).map((l) => l.security_group_id) }));
+  }
+
+  /** Groups by id. */
+  async getMany(ids: string[]): Promise<SecurityGroupRow[]> {
+    if (ids.length === 0) return [];
+    return (await this.db('security_groups').whereIn('id', ids)).map(groupFromRow);
+  }
+
+  /** The fixed addresses of the ports in a group. */
+  async memberAddresses(groupId: string): Promise<string[]> {
+    const rows: { ip_address: string }[] = await this.db('ip_allocations')
+      .join('port_security_groups', 'port_security_groups.port_id', 'ip_allocations.port_id')
+      .where('port_security_groups.security_group_id', groupId).select('ip_allocations.ip_address');
+    return rows.map((r) => r.ip_address);
+  }
+
+  /** Servers (device ids of compute ports) with a port in any of these groups. */
+  async serversInGroups(groupIds: string[]): Promise<string[]> {
+    if (groupIds.length === 0) return [];
+    const rows: { device_id: string }[] = await this.db('ports')
+      .join('port_security_groups', 'port_security_groups.port_id', 'ports.id')
+      .whereIn('port_security_groups.security_group_id', groupIds).andWhere('ports.device_owner', 'like', 'compute:%')
+      .distinct('ports.device_id');
+    return rows.map((r) => r.device_id);
+  }
+
+  /** Groups with a rule whose remote group is one of these. */
+  async groupsReferencing(groupIds: string[]): Promise<string[]> {
+    if (groupIds.length === 0) return [];
+    const rows: { security_group_id: string }[] = await this.db('security_group_rules').whereIn('remote_group_id', groupIds).distinct('security_group_id');
+    return rows.map((r) => r.security_group_id);
+  }
 }

@@ -22,6 +22,7 @@ import { MemoryImageStore } from '../../src/store/memory-store';
 import type { MembershipOptions } from '../../src/cluster/membership';
 import type { HostSettingsPort, PlacementPort, ServerGroupsPort } from '../../src/compute/scheduler/types';
 import { createTestSchema, testPgUrl } from './postgres';
+import type { ServerFirewall } from '../../src/virt/firewall';
 
 export const PASSWORDS = { admin: 'admin-secret', demo: 'demo-secret', alt: 'alt-secret', viewer: 'viewer-secret' } as const;
 export type Account = keyof typeof PASSWORDS;
@@ -51,6 +52,8 @@ export interface TestServicesOptions {
   placement?: PlacementPort;
   /** The clock console tokens expire by (ms since the epoch). */
   consoleClock?: () => number;
+  /** issue 17 (net-secgroups): where security groups are enforced (absent: a RecordingFirewall). */
+  firewall?: ServerFirewall;
 }
 
 export interface TestServices {
@@ -108,6 +111,7 @@ export async function makeTestServices(opts: TestServicesOptions = {}): Promise<
   const services = await buildServices({
     config, log, drivers, store, dbFile: opts.dbFile ?? path.join(dataDir, 'novadock.sqlite'), dbSchema: pg?.schema, sweepIntervalMs: 60_000, membership: opts.membership,
     hostSettings: opts.hostSettings, serverGroups: opts.serverGroups, placement: opts.placement, consoleClock: opts.consoleClock,
+    firewall: opts.firewall,
   });
 
   const authBody = (account: Account) => ({

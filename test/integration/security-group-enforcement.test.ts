@@ -1,0 +1,64 @@
+/**
+ * Security groups follow their rows onto servers (issue 17), with the recording firewall: a port
+ * joining a group applies its server's rules and those of servers whose groups name that group as
+ * remote; a rule added or removed through the API re-applies the group's servers.
+ */
+import request from 'supertest';
+import { makeTestApp, TestApp } from '../helpers/app';
+import { RecordingFirewall, Ruleset } from '../../src/virt/firewall';
+
+let h: TestApp;
+const firewall = new RecordingFirewall();
+const N = '/networking/v2.0';
+
+beforeAll(async () => { h = await makeTestApp({ firewall }); });
+afterAll(async () => { await h.close(); });
+
+const settle = () => h.services.compute.tasks.idle();
+
+async function portFor(serverId: string, ip: string, groupId: string, projectId: string) {
+  const at = new Date().toISOString();
+  const id = `port-${serverId}`;
+  await h.db('ports').insert({ id, network_id: 'enf-net', project_id: projectId, mac_address: `fa:16:3e:00:00:${ip.split('.')[3].padStart(2, '0')}`, device_id: serverId, device_owner: 'compute:nova', host: 'h1', status: 'ACTIVE', created_at: at, updated_at: at });
+  await h.db('ip_allocations').insert({ subnet_id: 'enf-subnet', ip_address: ip, port_id: id, network_id: 'enf-net' });
+  await h.db('port_security_groups').insert({ port_id: id, security_group_id: groupId });
+  h.services.portEvents.emit(serverId);
+  await settle();
+}
+
+const rulesOf = (serverId: string) => (firewall.applied.get(serverId)?.policy as Ruleset).rules;
+
+test('when ports join groups and rules change, then each concerned server gets its rules again', async () => {
+  const token = await h.token('demo');
+  const projectId = await h.projectId('demo');
+  const at = new Date().toISOString();
+  await h.db('networks').insert({ id: 'enf-net', project_id: projectId, name: 'enf', created_at: at, updated_at: at });
+  await h.db('subnets').insert({ id: 'enf-subnet', network_id: 'enf-net', project_id: projectId, cidr: '10.230.50.0/24', created_at: at, updated_at: at });
+  const mk = async (name: string) => (await request(h.app).post(`${N}/security-groups`).set('X-Auth-Token', token).send({ security_group: { name } })).body.security_group.id as string;
+  const db = await mk('db');
+  const app = await mk('app');
+  // db admits the app group's members on 5432.
+  const r = await request(h.app).post(`${N}/security-group-rules`).set('X-Auth-Token', token)
+    .send({ security_group_rule: { security_group_id: db, direction: 'ingress', protocol: 'tcp', port_range_min: 5432, port_range_max: 5432, remote_group_id: app } });
+  expect(r.status).toBe(201);
+
+  await portFor('srv-db', '10.230.50.2', db, projectId);
+  expect(firewall.applied.get('srv-db')?.host).toBe('h1');
+  expect(rulesOf('srv-db')).toContainEqual({ direction: 'ingress', family: 4, protocol: 6, ports: { min: 5432, max: 5432 }, remote: [] });
+
+  await portFor('srv-app', '10.230.50.3', app, projectId);
+  expect(rulesOf('srv-db')).toContainEqual({ direction: 'ingress', family: 4, protocol: 6, ports: { min: 5432, max: 5432 }, remote: ['10.230.50.3/32'] });
+
+  const ssh = await request(h.app).post(`${N}/security-group-rules`).set('X-Auth-Token', token)
+    .send({ security_group_rule: { security_group_id: app, direction: 'ingress', protocol: 'tcp', port_range_min: 22, port_range_max: 22, remote_ip_prefix: '10.230.60.0/24' } });
+  await settle();
+  expect(rulesOf('srv-app')).toContainEqual({ direction: 'ingress', family: 4, protocol: 6, ports: { min: 22, max: 22 }, remote: ['10.230.60.0/24'] });
+  await request(h.app).delete(`${N}/security-group-rules/${ssh.body.security_group_rule.id}`).set('X-Auth-Token', token);
+  await settle();
+  expect(rulesOf('srv-app').some((x) => x.ports?.min === 22)).toBe(false);
+
+  // A stopped container is skipped; the reconciler applies its rules when it runs again.
+  firewall.stopped.add('srv-app');
+  expect(await h.services.securityGroupEnforcement.applyServer('srv-app')).toBe('notRunning');
+  expect(await h.services.securityGroupEnforcement.applyServer('no-ports')).toBe('none');
+});
