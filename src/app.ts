@@ -57,6 +57,8 @@ export function createApp(services: Services, log: Logger): Express {
     serversOnHost: (host) => services.compute.queries.serversOnHost(host),
     hostFigures: () => services.compute.placement.figures(),
     images: services.images,
+    // issue 17 (net-secgroups)
+    securityGroups: services.novaSecurityGroups,
   }, log));
   app.use('/image', imageRouter({
     publicUrl, tokens: services.tokens, images: services.images, imageMembers: services.imageMembers, imageUploads: services.imageUploads,

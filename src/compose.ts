@@ -57,6 +57,7 @@ import { SecurityGroupRepository } from './db/security-group-repo';
 import { SecurityGroupService } from './network/security-groups';
 import { SecurityGroupEnforcement } from './network/security-group-enforcement';
 import { PortEvents } from './network/port-events';
+import { NovaSecurityGroups } from './network/nova-security-groups';
 import { RecordingFirewall, ServerFirewall } from './virt/firewall';
 
 export interface Services {
@@ -88,6 +89,7 @@ export interface Services {
   securityGroups: SecurityGroupService;
   portEvents: PortEvents;
   securityGroupEnforcement: SecurityGroupEnforcement;
+  novaSecurityGroups: NovaSecurityGroups;
   health(): Promise<{ ok: boolean; database: string; compute_hosts: Record<string, string> }>;
   close(): Promise<void>;
 }
@@ -253,6 +255,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   const securityGroupRepo = new SecurityGroupRepository(db);
   const securityGroups = new SecurityGroupService(securityGroupRepo);
   const portEvents = new PortEvents();
+  const novaSecurityGroups = new NovaSecurityGroups(securityGroups, securityGroupRepo, portEvents);
   const securityGroupEnforcement = new SecurityGroupEnforcement(securityGroupRepo, opts.firewall ?? new RecordingFirewall(), log);
   const enforce = (p: Promise<unknown>) => void compute.tasks.track(p.catch((err) => log.warn({ err }, 'security group enforcement failed')));
   securityGroups.onChange((groupIds) => enforce(securityGroupEnforcement.groupsChanged(groupIds)));
@@ -318,5 +321,5 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   };
 
   return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, health, close,
-    securityGroups, portEvents, securityGroupEnforcement };
+    securityGroups, portEvents, securityGroupEnforcement, novaSecurityGroups };
 }

@@ -227,4 +227,18 @@ export class SecurityGroupRepository {
     const rows: { security_group_id: string }[] = await this.db('security_group_rules').whereIn('remote_group_id', groupIds).distinct('security_group_id');
     return rows.map((r) => r.security_group_id);
   }
+
+  /** Adds (true) or removes a port's membership of a group; false when there was nothing to change. */
+  async setMembership(portId: string, groupId: string, member: boolean): Promise<boolean> {
+    if (member) {
+      const made = await this.db('port_security_groups').insert({ port_id: portId, security_group_id: groupId }).onConflict(['port_id', 'security_group_id']).ignore().returning('port_id');
+      return made.length > 0;
+    }
+    return (await this.db('port_security_groups').where({ port_id: portId, security_group_id: groupId }).delete()) > 0;
+  }
+
+  /** The project's groups called `name`. */
+  async byName(projectId: string, name: string): Promise<SecurityGroupRow[]> {
+    return (await this.db('security_groups').where({ project_id: projectId, name })).map(groupFromRow);
+  }
 }

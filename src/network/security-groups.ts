@@ -90,6 +90,11 @@ export class SecurityGroupService {
     return () => { this.listeners.splice(this.listeners.indexOf(listener), 1); };
   }
 
+  /** Tells the listeners that these groups' memberships changed (a port joined or left). */
+  announce(groupIds: string[]): void {
+    this.changed(groupIds);
+  }
+
   private changed(groupIds: string[]): void {
     for (const l of this.listeners) l(groupIds);
   }

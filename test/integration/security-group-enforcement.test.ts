@@ -1,11 +1,13 @@
 /**
  * Security groups follow their rows onto servers (issue 17), with the recording firewall: a port
  * joining a group applies its server's rules and those of servers whose groups name that group as
- * remote; a rule added or removed through the API re-applies the group's servers.
+ * remote; a rule added or removed through the API re-applies the group's servers. And the compute
+ * API's proxy (os-security-groups, a server's groups, add/removeSecurityGroup) over the same rows.
  */
 import request from 'supertest';
 import { makeTestApp, TestApp } from '../helpers/app';
 import { RecordingFirewall, Ruleset } from '../../src/virt/firewall';
+import { act, bootActive, call, uploadImage } from './servers-support';
 
 let h: TestApp;
 const firewall = new RecordingFirewall();
@@ -61,4 +63,51 @@ test('when ports join groups and rules change, then each concerned server gets i
   firewall.stopped.add('srv-app');
   expect(await h.services.securityGroupEnforcement.applyServer('srv-app')).toBe('notRunning');
   expect(await h.services.securityGroupEnforcement.applyServer('no-ports')).toBe('none');
+});
+
+test('when the compute API is asked, then os-security-groups answers from the same groups, in Nova\'s form', async () => {
+  const list = await call(h, 'get', '/compute/v2.1/os-security-groups');
+  expect(list.status).toBe(200);
+  const neutronDefault = (await request(h.app).get(`${N}/security-groups?name=default`).set('X-Auth-Token', await h.token('demo'))).body.security_groups[0];
+  const d = list.body.security_groups.find((g: { name: string }) => g.name === 'default');
+  expect(d).toMatchObject({ id: neutronDefault.id, tenant_id: await h.projectId('demo'), description: 'Default security group' });
+  expect(d.rules).toContainEqual({ id: expect.any(String), parent_group_id: d.id, ip_protocol: null, from_port: null, to_port: null, group: { name: 'default', tenant_id: await h.projectId('demo') }, ip_range: {} });
+  expect(d.rules).toHaveLength(2);
+
+  const made = await call(h, 'post', '/compute/v2.1/os-security-groups', { body: { security_group: { name: 'nova-made', description: 'from nova' } } });
+  expect(made.status).toBe(200);
+  expect(made.body.security_group).toMatchObject({ name: 'nova-made', description: 'from nova', rules: [] });
+  const id = made.body.security_group.id;
+  expect((await call(h, 'get', `/compute/v2.1/os-security-groups/${id}`)).body.security_group.name).toBe('nova-made');
+  expect((await call(h, 'get', '/compute/v2.1/os-security-groups/not-a-uuid')).body).toEqual({ badRequest: { code: 400, message: 'Security group id should be uuid' } });
+  expect((await call(h, 'get', `/compute/v2.1/os-security-groups/${id}`, { as: 'alt' })).body).toEqual({ itemNotFound: { code: 404, message: `Security group ${id} not found.` } });
+  expect((await call(h, 'delete', `/compute/v2.1/os-security-groups/${id}`)).status).toBe(202);
+  expect((await call(h, 'get', `/compute/v2.1/os-security-groups/${id}`)).status).toBe(404);
+});
+
+test('when a server with a port is added to a group and removed, then its port carries the membership and its rules follow', async () => {
+  const projectId = await h.projectId('demo');
+  const image = await uploadImage(h);
+  const serverId = await bootActive(h, image);
+  const at = new Date().toISOString();
+  await h.db('ports').insert({ id: `port-${serverId}`, network_id: 'enf-net', project_id: projectId, mac_address: 'fa:16:3e:00:01:01', device_id: serverId, device_owner: 'compute:nova', host: 'h1', status: 'ACTIVE', created_at: at, updated_at: at });
+  const token = await h.token('demo');
+  const web = (await request(h.app).post(`${N}/security-groups`).set('X-Auth-Token', token).send({ security_group: { name: 'nova-web' } })).body.security_group.id;
+  await request(h.app).post(`${N}/security-group-rules`).set('X-Auth-Token', token)
+    .send({ security_group_rule: { security_group_id: web, direction: 'ingress', protocol: 'tcp', port_range_min: 8080, port_range_max: 8080, remote_ip_prefix: '10.230.70.0/24' } });
+
+  expect((await act(h, serverId, { addSecurityGroup: { name: 'nova-web' } })).status).toBe(202);
+  await settle();
+  expect(await h.db('port_security_groups').where({ port_id: `port-${serverId}` }).pluck('security_group_id')).toEqual([web]);
+  expect(rulesOf(serverId)).toContainEqual({ direction: 'ingress', family: 4, protocol: 6, ports: { min: 8080, max: 8080 }, remote: ['10.230.70.0/24'] });
+  const shown = await call(h, 'get', `/compute/v2.1/servers/${serverId}/os-security-groups`);
+  expect(shown.body.security_groups.map((g: { name: string }) => g.name)).toEqual(['nova-web']);
+
+  expect((await act(h, serverId, { addSecurityGroup: { name: 'nosuch' } })).body).toEqual({ itemNotFound: { code: 404, message: `Security group nosuch is not found for project ${projectId}` } });
+  expect((await act(h, serverId, { removeSecurityGroup: { name: 'nova-web' } })).status).toBe(202);
+  await settle();
+  expect(rulesOf(serverId).some((r) => r.ports?.min === 8080)).toBe(false);
+  expect((await act(h, serverId, { removeSecurityGroup: { name: 'nova-web' } })).body).toEqual({ itemNotFound: { code: 404, message: `Security group nova-web not associated with the instance ${serverId}` } });
+  expect((await act(h, serverId, { addSecurityGroup: { name: 'nova-web' } }, { as: 'alt' })).status).toBe(404);
+  await h.db('ports').where({ id: `port-${serverId}` }).delete();
 });
