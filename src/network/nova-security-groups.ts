@@ -84,6 +84,40 @@ export class NovaSecurityGroups {
     await this.translate(id, () => this.groups.delete(ctx, id));
   }
 
+  /**
+   * os-security-group-rules: an ingress rule in Nova's terms (ip_protocol, from_port/to_port with
+   * -1 for any ICMP type or code, cidr or group_id), made through the Networking API's checks.
+   */
+  async createRule(ctx: RequestContext, r: { parent_group_id: string; ip_protocol?: string | null; from_port?: number | string | null; to_port?: number | string | null; cidr?: string | null; group_id?: string | null }): Promise<NovaRule> {
+    if (!UUID.test(r.parent_group_id)) throw badRequest('Security group id should be uuid');
+    const port = (v: number | string | null | undefined) => (v === undefined || v === null || v === '' || Number(v) === -1 ? null : v);
+    const body: Record<string, unknown> = {
+      security_group_id: r.parent_group_id, direction: 'ingress', ethertype: r.cidr && r.cidr.includes(':') ? 'IPv6' : 'IPv4',
+      protocol: r.ip_protocol ? r.ip_protocol.toLowerCase() : null, port_range_min: port(r.from_port), port_range_max: port(r.to_port),
+    };
+    if (r.group_id) body.remote_group_id = r.group_id;
+    else if (r.cidr) body.remote_ip_prefix = r.cidr;
+    try {
+      const { rule } = await this.groups.createRule(ctx, body);
+      const group = await this.groups.get(ctx, rule.security_group_id);
+      const nova = await this.nova({ group: group.group, rules: [rule] });
+      return nova.rules[0];
+    } catch (e) {
+      if (e instanceof DomainError && e.kind === 'notFound') throw notFound(`Security group ${r.group_id && e.message.includes(r.group_id) ? r.group_id : r.parent_group_id} not found.`);
+      if (e instanceof DomainError && (e.kind === 'invalid' || e.kind === 'conflict')) throw badRequest(e.message);
+      throw e;
+    }
+  }
+
+  async deleteRule(ctx: RequestContext, id: string): Promise<void> {
+    try {
+      await this.groups.deleteRule(ctx, id);
+    } catch (e) {
+      if (e instanceof DomainError && e.kind === 'notFound') throw notFound(`Security group rule ${id} not found.`);
+      throw e;
+    }
+  }
+
   /** The project's group called (or with the id) `nameOrId`, as Nova finds it; Nova's 404 otherwise. */
   private async find(ctx: RequestContext, nameOrId: string): Promise<SecurityGroupRow> {
     const byId = UUID.test(nameOrId) ? await this.repo.get(nameOrId) : undefined;

@@ -111,3 +111,19 @@ test('when a server with a port is added to a group and removed, then its port c
   expect((await act(h, serverId, { addSecurityGroup: { name: 'nova-web' } }, { as: 'alt' })).status).toBe(404);
   await h.db('ports').where({ id: `port-${serverId}` }).delete();
 });
+
+test('when a rule is made through os-security-group-rules, then it is an ingress rule of the group, in Nova\'s form', async () => {
+  const made = await call(h, 'post', '/compute/v2.1/os-security-groups', { body: { security_group: { name: 'nova-rules', description: '' } } });
+  const id = made.body.security_group.id;
+  const rule = await call(h, 'post', '/compute/v2.1/os-security-group-rules', { body: { security_group_rule: { parent_group_id: id, ip_protocol: 'tcp', from_port: 8080, to_port: 8080, cidr: '10.230.80.0/24' } } });
+  expect(rule.status).toBe(200);
+  expect(rule.body.security_group_rule).toEqual({ id: expect.any(String), parent_group_id: id, ip_protocol: 'tcp', from_port: 8080, to_port: 8080, group: {}, ip_range: { cidr: '10.230.80.0/24' } });
+  const icmp = await call(h, 'post', '/compute/v2.1/os-security-group-rules', { body: { security_group_rule: { parent_group_id: id, ip_protocol: 'icmp', from_port: -1, to_port: -1 } } });
+  expect(icmp.body.security_group_rule).toMatchObject({ ip_protocol: 'icmp', from_port: -1, to_port: -1, ip_range: { cidr: '0.0.0.0/0' } });
+  const bad = await call(h, 'post', '/compute/v2.1/os-security-group-rules', { body: { security_group_rule: { parent_group_id: id, ip_protocol: 'tcp', from_port: 90, to_port: 80 } } });
+  expect(bad.body).toEqual({ badRequest: { code: 400, message: 'For TCP/UDP protocols, port_range_min must be <= port_range_max' } });
+  const neutronSide = await request(h.app).get(`${N}/security-group-rules/${rule.body.security_group_rule.id}`).set('X-Auth-Token', await h.token('demo'));
+  expect(neutronSide.body.security_group_rule).toMatchObject({ direction: 'ingress', protocol: 'tcp', port_range_min: 8080, remote_ip_prefix: '10.230.80.0/24' });
+  expect((await call(h, 'delete', `/compute/v2.1/os-security-group-rules/${rule.body.security_group_rule.id}`)).status).toBe(202);
+  expect((await call(h, 'delete', `/compute/v2.1/os-security-group-rules/${rule.body.security_group_rule.id}`)).status).toBe(404);
+});

@@ -6,6 +6,8 @@
  *   POST   /os-security-groups                   create {security_group: {name, description}}
  *   GET    /os-security-groups/{id}              one group
  *   DELETE /os-security-groups/{id}              delete (202)
+ *   POST   /os-security-group-rules              create an ingress rule {security_group_rule: {parent_group_id, …}}
+ *   DELETE /os-security-group-rules/{id}         delete (202)
  *   GET    /servers/{id}/os-security-groups      the groups of the server's ports (every version)
  *
  * A server without ports (booted before the network service) shows the groups its record names;
@@ -34,6 +36,27 @@ const createBody = {
   additionalProperties: false,
 };
 
+const ruleBody = {
+  type: 'object',
+  properties: {
+    security_group_rule: {
+      type: 'object',
+      properties: {
+        parent_group_id: { type: 'string' },
+        ip_protocol: { type: ['string', 'null'] },
+        from_port: { type: ['integer', 'string', 'null'] },
+        to_port: { type: ['integer', 'string', 'null'] },
+        cidr: { type: ['string', 'null'] },
+        group_id: { type: ['string', 'null'] },
+      },
+      required: ['parent_group_id'],
+      additionalProperties: true,
+    },
+  },
+  required: ['security_group_rule'],
+  additionalProperties: false,
+};
+
 export interface NovaSecurityGroupsRouterDeps {
   groups: NovaSecurityGroups;
   compute: Pick<ComputeServices, 'queries'>;
@@ -57,6 +80,16 @@ export function novaSecurityGroupsRouter({ groups, compute }: NovaSecurityGroups
     res.status(202).end();
   }));
   r.all(['/os-security-groups', '/os-security-groups/:id'], untilVersion('2.35'), methodNotAllowed());
+
+  r.post('/os-security-group-rules', untilVersion('2.35'), handle(async (req, res) => {
+    const b = validate<{ security_group_rule: Parameters<NovaSecurityGroups['createRule']>[1] }>(ruleBody, req.body);
+    res.status(200).json({ security_group_rule: await groups.createRule(ctxOf(req), b.security_group_rule) });
+  }));
+  r.delete('/os-security-group-rules/:id', untilVersion('2.35'), handle(async (req, res) => {
+    await groups.deleteRule(ctxOf(req), req.params.id);
+    res.status(202).end();
+  }));
+  r.all(['/os-security-group-rules', '/os-security-group-rules/:id'], untilVersion('2.35'), methodNotAllowed());
 
   r.get('/servers/:id/os-security-groups', handle(async (req, res, next) => {
     await compute.queries.get(ctxOf(req), req.params.id);
