@@ -59,6 +59,8 @@ export function createApp(services: Services, log: Logger): Express {
     serversOnHost: (host) => services.compute.queries.serversOnHost(host),
     hostFigures: () => services.compute.placement.figures(),
     images: services.images,
+    // issue 17 (net-secgroups)
+    securityGroups: services.novaSecurityGroups,
   }, log));
   app.use('/image', imageRouter({
     publicUrl, tokens: services.tokens, images: services.images, imageMembers: services.imageMembers, imageUploads: services.imageUploads,
@@ -66,7 +68,11 @@ export function createApp(services: Services, log: Logger): Express {
 
   // issue 14: the Docker Registry HTTP API v2 at the root's /v2/ (Glance is /image/v2).
   // issue 17: the Networking API (Neutron v2.0 subset)
-  app.use('/networking', networkRouter({ publicUrl, tokens: services.tokens }, log));
+  app.use('/networking', networkRouter({
+    publicUrl, tokens: services.tokens,
+    // security groups and rules
+    securityGroups: services.securityGroups,
+  }, log));
   app.use('/v2', registryRouter({ registry: services.registry.service, auth: services.registry.auth }, log));
 
   // issue 18 part 2: the built-in page (a browser at /, and /ui/…), a client of the APIs above.

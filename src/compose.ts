@@ -53,6 +53,13 @@ import { LoginGuard } from './identity/login-guard';
 import { Metrics } from './metrics/metrics';
 // issue 14: the embedded registry
 import { buildRegistry, RegistryParts } from './registry/build';
+// issue 17 (net-secgroups): security groups and rules
+import { SecurityGroupRepository } from './db/security-group-repo';
+import { SecurityGroupService } from './network/security-groups';
+import { SecurityGroupEnforcement } from './network/security-group-enforcement';
+import { PortEvents } from './network/port-events';
+import { NovaSecurityGroups } from './network/nova-security-groups';
+import { RecordingFirewall, ServerFirewall } from './virt/firewall';
 
 export interface Services {
   config: Config;
@@ -79,6 +86,11 @@ export interface Services {
   metrics: Metrics;
   /** The embedded registry at /v2/ (issue 14). */
   registry: RegistryParts;
+  // issue 17 (net-secgroups): security groups and rules
+  securityGroups: SecurityGroupService;
+  portEvents: PortEvents;
+  securityGroupEnforcement: SecurityGroupEnforcement;
+  novaSecurityGroups: NovaSecurityGroups;
   health(): Promise<{ ok: boolean; database: string; compute_hosts: Record<string, string> }>;
   close(): Promise<void>;
 }
@@ -105,6 +117,8 @@ export interface BuildOptions {
   consoleClock?: () => number;
   // --- net-compute (issue 17): the network service's ports for servers' interfaces (absent: the project network only)
   computePorts?: ServerNetworkingDeps;
+  /** issue 17 (net-secgroups): where security groups are enforced (absent: recorded only, as on the fake driver). */
+  firewall?: ServerFirewall;
 }
 
 /**
@@ -240,6 +254,17 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   });
   const flavorService = new FlavorService(flavors);
   const keypairs = new KeypairService(keypairRepo, compute.quotas);
+  // issue 17 (net-secgroups): security groups, their rules applied to servers' containers as groups,
+  // memberships (PortEvents) and started containers (the reconciler) change.
+  const securityGroupRepo = new SecurityGroupRepository(db);
+  const securityGroups = new SecurityGroupService(securityGroupRepo);
+  const portEvents = new PortEvents();
+  const novaSecurityGroups = new NovaSecurityGroups(securityGroups, securityGroupRepo, portEvents);
+  const securityGroupEnforcement = new SecurityGroupEnforcement(securityGroupRepo, opts.firewall ?? new RecordingFirewall(), log);
+  const enforce = (p: Promise<unknown>) => void compute.tasks.track(p.catch((err) => log.warn({ err }, 'security group enforcement failed')));
+  securityGroups.onChange((groupIds) => enforce(securityGroupEnforcement.groupsChanged(groupIds)));
+  portEvents.on((serverId) => enforce(securityGroupEnforcement.portsChanged(serverId)));
+  const instancesRunning = (_host: string, serverIds: string[]) => { for (const id of serverIds) enforce(securityGroupEnforcement.applyServer(id)); };
   const reconciler = new Reconciler({
     sync: compute.sync, queries: compute.queries, hosts: compute.hosts, tasks: compute.tasks, drivers, log, sweepIntervalMs: opts.sweepIntervalMs ?? 10_000,
     resumeGuests: config.resumeGuestsStateOnHostBoot ?? false,
@@ -251,6 +276,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
       intervalMs: membership.heartbeatMs,
     },
     lag: (host, seconds) => metrics.reconciled(host, seconds),
+    instancesRunning,
   });
   membership.whenWorkersDie(async () => {
     await imageUploads.recoverInterruptedUploads(isAlive);
@@ -298,5 +324,6 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, health, close };
+  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, health, close,
+    securityGroups, portEvents, securityGroupEnforcement, novaSecurityGroups };
 }

@@ -8,6 +8,7 @@ import { createLogger } from './log';
 import { buildServices } from './compose';
 import { createApp } from './app';
 import { DockerDriver } from './virt/docker/driver';
+import { DockerFirewall } from './virt/docker/firewall';
 import { ConfiguredSwarmManagers } from './virt/docker/swarm';
 import { FileImageStore } from './store/file-store';
 import { answerMalformedRequests } from './http/client-error';
@@ -26,7 +27,9 @@ async function main() {
     host: h.name, dockerHost: dockerHostOf(h), log, swarm, encryptedNetworks: config.projectNetworkEncrypted,
   }));
   const store = new FileImageStore(path.join(config.dataDir, 'images'));
-  const services = await buildServices({ config, log, drivers, store });
+  // issue 17 (net-secgroups): security groups enforced in containers' network namespaces on each host's engine
+  const firewall = new DockerFirewall({ engines: new Map(config.seed.compute_hosts.map((h) => [h.name, dockerHostOf(h)])) });
+  const services = await buildServices({ config, log, drivers, store, firewall });
   await services.reconciler.start();
 
   const app = createApp(services, log);

@@ -32,6 +32,8 @@ import type { HostService } from './services/hosts';
 import type { TaskRunner } from './services/task-runner';
 import { Observation, shouldResume } from './sync-rules';
 import type { ServerRecord } from './server-record';
+// issue 17 (net-secgroups): rules re-applied to started containers
+import { PowerStates } from './power-state';
 
 /** Which hosts this process watches, and whose unfinished work is whose (src/cluster). */
 export interface HostOwnership {
@@ -67,6 +69,12 @@ export interface ReconcilerDeps {
    * server's row brought into line (metrics: novadock_reconciler_lag_seconds).
    */
   lag?: (host: string, seconds: number) => void;
+  /**
+   * issue 17 (net-secgroups): told of servers whose instance is running after an event, or after
+   * the sweep that follows an engine's outage (a started container has a new network namespace:
+   * its security group rules are applied again).
+   */
+  instancesRunning?: (host: string, serverIds: string[]) => void;
 }
 
 interface HostWatch {
@@ -90,6 +98,7 @@ export class Reconciler {
   private readonly sweepIntervalMs: number;
   private readonly resumeGuests: boolean;
   private readonly lag?: (host: string, seconds: number) => void;
+  private readonly instancesRunning?: (host: string, serverIds: string[]) => void;
   private readonly backoff: { initial: number; max: number };
   private readonly ownership: HostOwnership;
   private leaseTimer?: NodeJS.Timeout;
@@ -113,6 +122,7 @@ export class Reconciler {
     this.sweepIntervalMs = deps.sweepIntervalMs;
     this.resumeGuests = deps.resumeGuests ?? false;
     this.lag = deps.lag;
+    this.instancesRunning = deps.instancesRunning;
     // Capped low: once an engine is back, its states must match within seconds (issue 5).
     this.backoff = deps.backoffMs ?? { initial: 250, max: 4_000 };
     this.ownership = deps.ownership ?? {
@@ -255,7 +265,7 @@ export class Reconciler {
     return this.sweeping;
   }
 
-  private async sweepHost(driver: ComputeDriver, opts: { resume?: boolean } = {}): Promise<void> {
+  private async sweepHost(driver: ComputeDriver, opts: { resume?: boolean; afterOutage?: boolean } = {}): Promise<void> {
     const observedAt = this.sync.observationTime();
     let instances;
     try {
@@ -287,6 +297,7 @@ export class Reconciler {
       await this.isolated(serverId, () => this.sync.removeOrphan(driver, serverId, projectOf.get(serverId)!));
     }
     await this.sync.hostSwept(driver.host, new Set(instances.map((i) => i.serverId))).catch((err) => this.log.error({ err, host: driver.host }, 'bookkeeping after a sweep failed'));
+    if (opts.afterOutage) this.instancesRunning?.(driver.host, instances.filter((i) => !i.setAside && i.info.powerState === PowerStates.RUNNING).map((i) => i.serverId));
   }
 
   /** Runs one server's reconciliation; a failure is logged (false), never passed on. */
@@ -346,7 +357,7 @@ export class Reconciler {
       w.delay = this.backoff.initial;
       // The flag stays up until this sweep is done, so the periodic one keeps off the host meanwhile.
       const breaks = w.breaks;
-      await this.track(this.sweepHost(w.driver, { resume: this.resumeGuests })
+      await this.track(this.sweepHost(w.driver, { resume: this.resumeGuests, afterOutage: true })
         .catch((err) => this.log.error({ err, host: w.driver.host }, 'sweep after reconnect failed'))
         .finally(() => {
           if (w.breaks === breaks) w.sweepOnConnect = false;
@@ -392,6 +403,7 @@ export class Reconciler {
         return false;
       }
     }
+    if (observed !== 'gone' && observed.powerState === PowerStates.RUNNING) this.instancesRunning?.(driver.host, [serverId]);
     return this.isolated(serverId, () => this.sync.syncPowerState(serverId, observed, observedAt, { host: driver.host }));
   }
 

@@ -47,3 +47,30 @@ export const neutron = {
   policy: (rule: string) => new NeutronError('forbidden', 'PolicyNotAuthorized', `(rule:${rule}) is disallowed by policy`),
   overQuota: (resource: string) => new NeutronError('conflict', 'OverQuota', `Quota exceeded for resources: ['${resource}'].`),
 };
+
+// security groups (net-secgroups): neutron/extensions/securitygroup.py's exceptions, spelled as there.
+const sgInvalid = (type: string, message: string) => new NeutronError('invalid', type, message);
+export const neutronSg = {
+  ruleNotFound: (id: string) => new NeutronError('notFound', 'SecurityGroupRuleNotFound', `Security group rule ${id} does not exist`),
+  inUse: (id: string) => new NeutronError('conflict', 'SecurityGroupInUse', `Security Group ${id} in use.`),
+  cannotRemoveDefault: () => new NeutronError('conflict', 'SecurityGroupCannotRemoveDefault', 'Insufficient rights for removing default security group.'),
+  cannotUpdateDefault: () => new NeutronError('conflict', 'SecurityGroupCannotUpdateDefault', 'Updating default security group not allowed.'),
+  defaultAlreadyExists: () => new NeutronError('conflict', 'SecurityGroupDefaultAlreadyExists', 'Default security group already exists.'),
+  ruleExists: (ruleId: string) => new NeutronError('conflict', 'SecurityGroupRuleExists', `Security group rule already exists. Rule id is ${ruleId}.`),
+  duplicateInPost: () => new NeutronError('conflict', 'DuplicateSecurityGroupRuleInPost', 'Duplicate Security Group Rule in POST.'),
+  invalidPortRange: () => sgInvalid('SecurityGroupInvalidPortRange', 'For TCP/UDP protocols, port_range_min must be <= port_range_max'),
+  invalidPortValue: (port: unknown) => sgInvalid('SecurityGroupInvalidPortValue', `Invalid value for port ${String(port)}`),
+  invalidProtocolForPort: (protocol: number) => sgInvalid('SecurityGroupInvalidProtocolForPort', `Ports cannot be specified for protocol ${protocol}. Ports are only supported for DCCP, SCTP, TCP, UDP, UDPLITE.`),
+  invalidIcmpValue: (field: string, attr: string, value: number) => sgInvalid('SecurityGroupInvalidIcmpValue', `Invalid value for ICMP ${field} (${attr}) ${value}. It must be 0 to 255.`),
+  missingIcmpType: (value: number) => sgInvalid('SecurityGroupMissingIcmpType', `ICMP code (port-range-max) ${value} is provided but ICMP type (port-range-min) is missing.`),
+  ethertypeConflictWithProtocol: (ethertype: string, protocol: string) => sgInvalid('SecurityGroupEthertypeConflictWithProtocol', `Invalid ethertype ${ethertype} for protocol ${protocol}.`),
+  invalidProtocol: (protocol: unknown, values: string) => sgInvalid('SecurityGroupRuleInvalidProtocol', `Security group rule protocol ${String(protocol)} not supported. Only protocol values ${values} and integer representations [0 to 255] are supported.`),
+  invalidEtherType: (ethertype: unknown) => sgInvalid('SecurityGroupRuleInvalidEtherType', `Security group rule for ethertype '${String(ethertype)}' not supported. Allowed values are ['IPv4', 'IPv6'].`),
+  multipleRemotes: () => sgInvalid('SecurityGroupMultipleRemoteEntites', 'Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided.'),
+  protocolRequiredWithPorts: () => sgInvalid('SecurityGroupProtocolRequiredWithPorts', 'Must also specify protocol if port range is given.'),
+  parameterConflict: (ethertype: string, cidr: string) => sgInvalid('SecurityGroupRuleParameterConflict', `Conflicting value ethertype ${ethertype} for CIDR ${cidr}`),
+  invalidCidr: (input: unknown) => sgInvalid('InvalidCIDR', `Invalid CIDR ${String(input)} given as IP prefix.`),
+  /** webob's 400 of Neutron's attribute checks (neutron/api/v2/base.py, neutron_lib/api/attributes.py). */
+  badRequest: (message: string) => new NeutronError('invalid', 'HTTPBadRequest', message),
+};
+

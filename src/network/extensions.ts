@@ -13,7 +13,10 @@ const ext = (alias: string, name: string, description: string): ExtensionDescrip
 
 export const EXTENSIONS: ExtensionDescriptor[] = [
   // core: networks, subnets, ports, quotas (src/network/api/networks*.ts, subnets*.ts, ports*.ts)
-  // security groups (src/network/api/security-groups.ts)
+  // security groups (src/network/api/security-groups-router.ts)
+  ext('security-group', 'security-group', 'The security groups extension.'),
+  ext('stateful-security-group', 'Stateful security group', 'Indicates if the security group is stateful or not'),
+  ext('security-groups-normalized-cidr', 'Security Group Rule normalized CIDR field', 'Add new field with normalized remote_ip_prefix cidr in SG rule'),
   // floating IPs, external networks and routers (src/network/api/floating-ips.ts, routers.ts)
 ];
 

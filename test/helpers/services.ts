@@ -23,6 +23,7 @@ import type { MembershipOptions } from '../../src/cluster/membership';
 import type { HostSettingsPort, PlacementPort, ServerGroupsPort } from '../../src/compute/scheduler/types';
 import { createTestSchema, testPgUrl } from './postgres';
 import type { ServerNetworkingDeps } from '../../src/compute/services/server-ports';
+import type { ServerFirewall } from '../../src/virt/firewall';
 
 export const PASSWORDS = { admin: 'admin-secret', demo: 'demo-secret', alt: 'alt-secret', viewer: 'viewer-secret' } as const;
 export type Account = keyof typeof PASSWORDS;
@@ -54,6 +55,8 @@ export interface TestServicesOptions {
   consoleClock?: () => number;
   /** The network service's ports for servers' interfaces (issue 17; test/helpers/fake-ports.ts). */
   computePorts?: ServerNetworkingDeps;
+  /** issue 17 (net-secgroups): where security groups are enforced (absent: a RecordingFirewall). */
+  firewall?: ServerFirewall;
 }
 
 export interface TestServices {
@@ -112,6 +115,7 @@ export async function makeTestServices(opts: TestServicesOptions = {}): Promise<
     config, log, drivers, store, dbFile: opts.dbFile ?? path.join(dataDir, 'novadock.sqlite'), dbSchema: pg?.schema, sweepIntervalMs: 60_000, membership: opts.membership,
     hostSettings: opts.hostSettings, serverGroups: opts.serverGroups, placement: opts.placement, consoleClock: opts.consoleClock,
     computePorts: opts.computePorts,
+    firewall: opts.firewall,
   });
 
   const authBody = (account: Account) => ({

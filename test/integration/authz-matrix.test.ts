@@ -19,6 +19,10 @@ let cells = 0;
 interface Row { method: 'get' | 'post' | 'put' | 'patch' | 'delete'; path: () => string; body?: unknown; ctype?: string; write: boolean; adminOnly?: boolean; /** the resource belongs to demo's project */ owned?: boolean; /** compute microversion */ mv?: string }
 
 const S = () => `/compute/v2.1/servers/${ids.server}`;
+// issue 17 (net-secgroups): a security group of demo's project and one of its rules
+const sg = { group: '', rule: '' };
+const SG = () => `/networking/v2.0/security-groups/${sg.group}`;
+const SGR = () => `/networking/v2.0/security-group-rules/${sg.rule}`;
 const I = () => `/image/v2/images/${ids.image}`;
 const rows: Row[] = [
   // compute: servers and their sub-resources (owned by demo)
@@ -120,6 +124,21 @@ const rows: Row[] = [
   { method: 'post', path: () => '/identity/v3/projects', body: { project: { name: 'authz' } }, write: true, adminOnly: true },
   // identity: issue 18 part 4 (unlocking a user is identity:update_user, admins only)
   { method: 'patch', path: () => `/identity/v3/users/${(jwt.decode(tok.demo) as { sub: string }).sub}`, body: { user: { enabled: true } }, write: true, adminOnly: true },
+  // issue 17 (net-secgroups): security groups and rules, and the compute API's proxy
+  { method: 'get', path: () => '/networking/v2.0/security-groups', write: false },
+  { method: 'post', path: () => '/networking/v2.0/security-groups', body: { security_group: { name: 'authz' } }, write: true },
+  { method: 'get', path: SG, write: false, owned: true },
+  { method: 'put', path: SG, body: { security_group: { description: 'x' } }, write: true, owned: true },
+  { method: 'delete', path: SG, write: true, owned: true },
+  { method: 'get', path: () => '/networking/v2.0/security-group-rules', write: false },
+  { method: 'post', path: () => '/networking/v2.0/security-group-rules', body: { security_group_rule: { security_group_id: sg.group, direction: 'egress', protocol: 'udp' } }, write: true },
+  { method: 'get', path: SGR, write: false, owned: true },
+  { method: 'put', path: SGR, body: { security_group_rule: { description: 'x' } }, write: true, owned: true },
+  { method: 'delete', path: SGR, write: true, owned: true },
+  { method: 'get', path: () => '/compute/v2.1/os-security-groups', write: false },
+  { method: 'get', path: () => `/compute/v2.1/os-security-groups/${sg.group}`, write: false, owned: true },
+  { method: 'delete', path: () => `/compute/v2.1/os-security-groups/${sg.group}`, write: true, owned: true },
+  { method: 'get', path: () => `${S()}/os-security-groups`, write: false, owned: true },
 ];
 
 function call(row: Row, token: string | undefined) {
@@ -150,6 +169,12 @@ beforeAll(async () => {
   await request(t.app).post('/compute/v2.1/os-keypairs').set('X-Auth-Token', tok.demo).send({ keypair: { name: ids.keypair } });
   const group = await request(t.app).post('/compute/v2.1/os-server-groups').set('X-Auth-Token', tok.demo).send({ server_group: { name: 'authz', policies: ['affinity'] } });
   ids.serverGroup = group.body.server_group.id;
+  // issue 17 (net-secgroups)
+  const secGroup = await request(t.app).post('/networking/v2.0/security-groups').set('X-Auth-Token', tok.demo).send({ security_group: { name: 'authz-sg' } });
+  sg.group = secGroup.body.security_group.id;
+  const secRule = await request(t.app).post('/networking/v2.0/security-group-rules').set('X-Auth-Token', tok.demo)
+    .send({ security_group_rule: { security_group_id: sg.group, direction: 'ingress', protocol: 'tcp', port_range_min: 22, port_range_max: 22 } });
+  sg.rule = secRule.body.security_group_rule.id;
 
   // Bad tokens of every kind.
   const secret = fs.readFileSync(path.join(t.dataDir, 'token-secret'), 'utf8').trim();

@@ -60,6 +60,10 @@ function checkErrorShape(path: string, status: number, contentType: string | und
     const keys = Object.keys(o);
     const inner = o[keys[0]] as Record<string, unknown> | undefined;
     if (keys.length !== 1 || typeof inner !== 'object' || inner === null || inner.code !== status || typeof inner.message !== 'string') return `not a Nova fault: ${body.slice(0, 200)}`;
+  } else if (path.startsWith('/networking/v2.0/')) {
+    // issue 17: Neutron's {"NeutronError": {type, message, detail}}
+    const n = o.NeutronError as Record<string, unknown> | undefined;
+    if (!n || typeof n.type !== 'string' || typeof n.message !== 'string' || typeof n.detail !== 'string') return `not a NeutronError: ${body.slice(0, 200)}`;
   } else if (path.startsWith('/image')) {
     // Glance's flat JSON for Accept: application/json, nested under "error" otherwise (glanceclient).
     const g = (typeof o.error === 'object' && o.error !== null ? o.error : o) as Record<string, unknown>;
@@ -228,6 +232,12 @@ const shapes: Shape[] = [
   { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(idLike, fc.constantFrom('', '/defaults', '/detail', '/bogus'), query(['user_id', 'force'])).map(([id, s, q]) => `/compute/v2.1/os-quota-sets/${id === 'REAL' ? ids.project : id}${s}${q}`), body: bodyText(wrapped('quota_set', { instances: 50, cores: '100', ram: -1, key_pairs: 100, force: 'True' })) },
   { method: fc.constantFrom('GET', 'PUT'), path: fc.oneof(fc.constant('default'), nastyString.map((s) => enc(s.slice(0, 300)))).map((c) => `/compute/v2.1/os-quota-class-sets/${c}`), body: bodyText(wrapped('quota_class_set', { instances: 50, cores: 100, metadata_items: '128' })) },
   { method: fc.constantFrom('GET', 'POST'), path: fc.tuple(fc.constantFrom('', '/REAL', '/bogus'), query(['start', 'end', 'detailed', 'limit', 'marker'])).map(([p, q]) => `/compute/v2.1/os-simple-tenant-usage${p.replace('REAL', ids.project)}${q}`) },
+  // issue 17 (net-secgroups): security groups and rules, Neutron's list parameters
+  { method: GET, path: fc.tuple(fc.constantFrom('security-groups', 'security-group-rules'), query(['fields', 'name', 'id', 'sort_key', 'sort_dir', 'limit', 'marker', 'protocol', 'direction'])).map(([c, q]) => `/networking/v2.0/${c}${q}`) },
+  { method: fc.constant('POST'), path: fc.constant('/networking/v2.0/security-groups'), body: bodyText(wrapped('security_group', { name: 'g', description: 'd', stateful: true })) },
+  { method: fc.constant('POST'), path: fc.constant('/networking/v2.0/security-group-rules'), body: bodyText(wrapped('security_group_rule', { security_group_id: 'x', direction: 'ingress', protocol: 'tcp', port_range_min: 1, port_range_max: 2, ethertype: 'IPv4', remote_ip_prefix: '10.230.0.0/16' })) },
+  { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(fc.constantFrom('security-groups', 'security-group-rules'), idLike).map(([c, id]) => `/networking/v2.0/${c}/${enc(id)}`), body: bodyText(wrapped('security_group', { name: 'n', description: 'd' })) },
+  { method: fc.constantFrom('GET', 'DELETE', 'POST'), path: idLike.map((id) => `/compute/v2.1/os-security-groups/${enc(id)}`), body: bodyText(wrapped('security_group', { name: 'n', description: 'd' })) },
   { method: GET, path: fc.constantFrom('/compute/v2.1/limits', '/compute/v2.1/os-availability-zone', '/compute/v2.1/os-availability-zone/detail', '/compute/v2.1/os-networks', '/compute/v2.1/os-security-groups', '/compute/v2.1/os-hypervisors', '/compute/v2.1/os-hypervisors/detail', '/compute/v2.1/images', '/compute/v2.1/images/detail', '/compute', '/compute/v2.1', '/compute/v2.1/bogus') },
 ];
 

@@ -148,8 +148,11 @@ describe('os-security-groups (OSC `--security-group NAME`)', () => {
     const res = await get('/os-security-groups');
     expect(res.status).toBe(200);
     expect(tempestProblems('v2_1/security_groups.list_security_groups', res)).toEqual([]);
+    // issue 17: the real default group, with Neutron's two ingress rules in Nova's form (from its own members).
+    const demo = await h.projectId('demo');
     expect(res.body.security_groups).toEqual([{
-      id: expect.stringMatching(/^[0-9a-f-]{36}$/), name: 'default', description: 'Default security group', rules: [], tenant_id: await h.projectId('demo'),
+      id: expect.stringMatching(/^[0-9a-f-]{36}$/), name: 'default', description: 'Default security group', tenant_id: demo,
+      rules: [expect.objectContaining({ group: { name: 'default', tenant_id: demo }, ip_range: {} }), expect.objectContaining({ group: { name: 'default', tenant_id: demo }, ip_range: {} })],
     }]);
   });
 

@@ -65,6 +65,9 @@ import { ImageMetadata } from '../services/image-metadata';
 import { remoteConsolesRouter } from './remote-consoles';
 import { volumeAttachmentsRouter } from './volume-attachments';
 import { interfacesRouter } from './interfaces';
+// issue 17 (net-secgroups)
+import type { NovaSecurityGroups } from '../../network/nova-security-groups';
+import { novaSecurityGroupsRouter } from './security-groups';
 
 /** What the compute API is given (createApp builds it from the Services bag); each router takes its part. */
 export interface ComputeApiDeps {
@@ -89,6 +92,8 @@ export interface ComputeApiDeps {
   hostFigures(): Promise<Map<string, HostFigures>>;
   /** The image service, for the compute image proxy. */
   images: ImageProxyPort;
+  // issue 17 (net-secgroups): os-security-groups and a server's groups from the network service
+  securityGroups?: NovaSecurityGroups;
 }
 
 /** A project id in the legacy URL form: Keystone's 32 hex digits or a dashed UUID. */
@@ -140,8 +145,10 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   v21.use(requireWriter());
 
   // The route table: one router per resource, each given only what it uses.
+  // issue 17 (net-secgroups): ahead of the servers' routes and the pseudo group of os-security-groups
+  if (deps.securityGroups) v21.use(novaSecurityGroupsRouter({ groups: deps.securityGroups, compute }));
   v21.use(serversRouter({ compute, publicUrl }));                                     // /servers…
-  v21.use(serverActionsRouter({ compute, publicUrl }));                               // /servers/{id}/action
+  v21.use(serverActionsRouter({ compute, publicUrl, securityGroups: deps.securityGroups })); // /servers/{id}/action
   v21.use(migrationsRouter({ compute, publicUrl }));                                  // /os-migrations, /servers/{id}/migrations…
   v21.use(serverTagsRouter({ tags: compute.tags, publicUrl }));                       // /servers/{id}/tags… (2.26)
   v21.use(serverExtrasRouter({ compute }));                                           // /servers/{id}/diagnostics, /os-server-password

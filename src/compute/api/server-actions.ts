@@ -29,14 +29,23 @@ import { shelveActions } from './shelve-actions';
 import { resizeActions } from './resize-actions';
 import { consoleActions } from './remote-consoles';
 import type { ActionEntry } from './action-table';
+import type { NovaSecurityGroups } from '../../network/nova-security-groups';
 
 export interface ServerActionsRouterDeps {
   compute: Pick<ComputeServices, 'queries' | 'actions' | 'snapshots' | 'updates' | 'deleter' | 'hosts' | 'migrations' | 'shelve' | 'resize' | 'consoles'>;
   /** Base of the absolute links (and of createImage's Location below 2.45). */
   publicUrl: string;
+  /** issue 17 (net-secgroups): membership through the server's ports, when it has ports. */
+  securityGroups?: Pick<NovaSecurityGroups, 'changeServer'>;
 }
 
-export function serverActionsRouter({ compute, publicUrl }: ServerActionsRouterDeps): Router {
+export function serverActionsRouter({ compute, publicUrl, securityGroups }: ServerActionsRouterDeps): Router {
+  /** Through the server's ports; a server without ports keeps the groups its record names. */
+  const changeSecurityGroup = async (req: Request, id: string, name: string, op: 'add' | 'remove') => {
+    const ctx = ctxOf(req);
+    await compute.queries.get(ctx, id);
+    if ((await securityGroups?.changeServer(ctx, id, name, op)) !== 'done') await compute.updates.changeSecurityGroup(ctx, id, name, op);
+  };
   const r = Router();
   const views = (req: Request) => serverViewOptions(req, publicUrl, compute);
 
@@ -111,11 +120,11 @@ export function serverActionsRouter({ compute, publicUrl }: ServerActionsRouterD
     restore: { schema: () => schemas.noBody, run: async (req, _res, id) => { await compute.actions.restore(ctxOf(req), id); } },
     addSecurityGroup: {
       schema: () => schemas.securityGroupAction,
-      run: async (req, res, id, b) => { await compute.updates.changeSecurityGroup(ctxOf(req), id, b.name, 'add'); accepted(res); },
+      run: async (req, res, id, b) => { await changeSecurityGroup(req, id, b.name, 'add'); accepted(res); },
     },
     removeSecurityGroup: {
       schema: () => schemas.securityGroupAction,
-      run: async (req, res, id, b) => { await compute.updates.changeSecurityGroup(ctxOf(req), id, b.name, 'remove'); accepted(res); },
+      run: async (req, res, id, b) => { await changeSecurityGroup(req, id, b.name, 'remove'); accepted(res); },
     },
     'os-resetState': {
       schema: () => schemas.resetState,

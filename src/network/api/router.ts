@@ -16,11 +16,16 @@ import { requireToken, requireWriter } from '../../http/auth';
 import { errorHandler, methodNotAllowed, notFoundHandler } from '../../http/errors';
 import type { TokenService } from '../../identity/token-service';
 import { EXTENSIONS } from '../extensions';
+// security groups and rules
+import type { SecurityGroupService } from '../security-groups';
+import { securityGroupsRouter } from './security-groups-router';
 
 export interface NetworkRouterDeps {
   publicUrl: string;
   tokens: TokenService;
   // Each part adds what its routers need, in a block of its own.
+  // security groups and rules
+  securityGroups?: SecurityGroupService;
 }
 
 export function networkRouter(deps: NetworkRouterDeps, log: Logger): Router {
@@ -58,6 +63,7 @@ export function networkRouter(deps: NetworkRouterDeps, log: Logger): Router {
 
   // core: networks, subnets, ports, quotas
   // security groups and rules
+  if (deps.securityGroups) v2.use(securityGroupsRouter(deps.securityGroups, base));
   // floating IPs and routers
 
   r.get(['/v2.0', '/v2.0/'], requireToken(deps.tokens), (_req, res) => {
