@@ -64,7 +64,11 @@ export function createApp(services: Services, log: Logger): Express {
 
   // issue 14: the Docker Registry HTTP API v2 at the root's /v2/ (Glance is /image/v2).
   // issue 17: the Networking API (Neutron v2.0 subset)
-  app.use('/networking', networkRouter({ publicUrl, tokens: services.tokens }, log));
+  app.use('/networking', networkRouter({
+    publicUrl, tokens: services.tokens,
+    // net-core: networks, subnets, ports, quotas
+    core: { networks: services.networkCore.networks, subnets: services.networkCore.subnets, ports: services.networkCore.ports, quotas: services.networkCore.quotaApi },
+  }, log));
   app.use('/v2', registryRouter({ registry: services.registry.service, auth: services.registry.auth }, log));
 
   app.use(notFoundHandler());

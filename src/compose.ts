@@ -52,6 +52,8 @@ import { LoginGuard } from './identity/login-guard';
 import { Metrics } from './metrics/metrics';
 // issue 14: the embedded registry
 import { buildRegistry, RegistryParts } from './registry/build';
+// issue 17 (net-core): networks, subnets, ports, quotas of the network service
+import { buildNetworkCore, NetworkCore } from './network/build';
 
 export interface Services {
   config: Config;
@@ -78,6 +80,8 @@ export interface Services {
   metrics: Metrics;
   /** The embedded registry at /v2/ (issue 14). */
   registry: RegistryParts;
+  /** The network service's core: networks, subnets, ports, quotas, the compute side's port service (issue 17). */
+  networkCore: NetworkCore;
   health(): Promise<{ ok: boolean; database: string; compute_hosts: Record<string, string> }>;
   close(): Promise<void>;
 }
@@ -257,6 +261,12 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   membership.start();
   // issue 14: the embedded registry
   const registry = buildRegistry({ config, db, identity, tokens, images, imageRepo, hostImages, secret: tokenSecret(config.dataDir), log, store: opts.store, imageUploads });
+  // issue 17 (net-core): the network service's core
+  const networkCore = buildNetworkCore({
+    db, projectSubnets: subnets, projectRange: (config.projectNetworks ?? DEFAULT_PROJECT_NETWORKS).range,
+    projectHasServers: async (projectId) => (await servers.list({ projectId })).length > 0,
+    projectExists: async (projectId) => (await identity.projectById(projectId)) !== undefined,
+  });
 
   const health = async () => {
     let database = 'ok';
@@ -294,5 +304,5 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, health, close };
+  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, networkCore, health, close };
 }
