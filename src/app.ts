@@ -57,6 +57,7 @@ export function createApp(services: Services, log: Logger): Express {
     serversOnHost: (host) => services.compute.queries.serversOnHost(host),
     hostFigures: () => services.compute.placement.figures(),
     images: services.images,
+    networks: { list: (ctx) => services.networkCore.networks.novaNetworks(ctx) }, // issue 17 (net-core): os-networks
   }, log));
   app.use('/image', imageRouter({
     publicUrl, tokens: services.tokens, images: services.images, imageMembers: services.imageMembers, imageUploads: services.imageUploads,

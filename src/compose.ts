@@ -200,6 +200,12 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   const keypairRepo = new KeypairRepository(db);
   const servers = new ServerRepository(db, membership.id);
   const subnets = new ProjectSubnets({ repo: new ProjectSubnetRepository(db), servers, settings: config.projectNetworks ?? DEFAULT_PROJECT_NETWORKS, log });
+  // issue 17 (net-core): the network service's core
+  const networkCore = buildNetworkCore({
+    db, projectSubnets: subnets, projectRange: (config.projectNetworks ?? DEFAULT_PROJECT_NETWORKS).range,
+    projectHasServers: async (projectId) => (await servers.list({ projectId })).length > 0,
+    projectExists: async (projectId) => (await identity.projectById(projectId)) !== undefined,
+  });
   const compute = buildCompute({
     servers,
     flavors,
@@ -231,6 +237,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     computeServices: new ComputeServiceRepository(db),
     aggregates: new AggregateRepository(db),
     consoleTokens: new ConsoleTokenRepository(db),
+    defaultNetworkId: async (projectId) => (await networkCore.defaults.ensure(projectId)).id, // issue 17 (net-core)
     consoleSettings: { baseUrl: serialConsoleBaseUrl(config), tokenTtlSeconds: config.consoleTokenTtlSeconds ?? DEFAULT_CONSOLE_TOKEN_TTL, now: opts.consoleClock },
     control: {
       processes: async () => (await workers.all())
@@ -261,12 +268,6 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   membership.start();
   // issue 14: the embedded registry
   const registry = buildRegistry({ config, db, identity, tokens, images, imageRepo, hostImages, secret: tokenSecret(config.dataDir), log, store: opts.store, imageUploads });
-  // issue 17 (net-core): the network service's core
-  const networkCore = buildNetworkCore({
-    db, projectSubnets: subnets, projectRange: (config.projectNetworks ?? DEFAULT_PROJECT_NETWORKS).range,
-    projectHasServers: async (projectId) => (await servers.list({ projectId })).length > 0,
-    projectExists: async (projectId) => (await identity.projectById(projectId)) !== undefined,
-  });
 
   const health = async () => {
     let database = 'ok';

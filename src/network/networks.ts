@@ -101,6 +101,12 @@ export class NetworkService {
     return this.views(rows);
   }
 
+  /** The caller's networks as os-networks lists them (the compute API's proxy). */
+  async novaNetworks(ctx: RequestContext): Promise<{ id: string; name: string; isDefault: boolean }[]> {
+    await this.deps.defaults.ensure(ctx.projectId);
+    return (await this.deps.repo.listNetworks(ctx.projectId)).map((n) => ({ id: n.id, name: n.name, isDefault: n.default_for === ctx.projectId }));
+  }
+
   async show(ctx: RequestContext, id: string): Promise<Record<string, unknown>> {
     return (await this.views([await this.visible(ctx, id)]))[0];
   }

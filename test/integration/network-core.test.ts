@@ -5,6 +5,8 @@
  */
 import request from 'supertest';
 import { makeTestApp, TestApp, Account } from '../helpers/app';
+import { bootActive, call as computeCall, show, uploadImage } from './servers-support';
+import { PRIVATE_NETWORK_ID } from '../../src/compute/networks';
 
 let h: TestApp;
 beforeAll(async () => { h = await makeTestApp(); });
@@ -220,5 +222,31 @@ describe('quotas', () => {
     expect((await call('delete', `/quotas/${pid}`, undefined, 'admin')).status).toBe(204);
     expect((await call('get', `/quotas/${pid}`, undefined, 'alt')).body.quota.network).toBe(100);
     await call('delete', `/networks/${made.body.network.id}`, undefined, 'alt');
+  });
+});
+
+describe('the compute side', () => {
+  it('boots on the default network by its Networking API id (what OSC sends once `private` resolves through Neutron), and by the old pseudo id', async () => {
+    const image = await uploadImage(h);
+    const priv = (await call('get', '/networks?name=private')).body.networks[0];
+    for (const uuid of [priv.id, PRIVATE_NETWORK_ID]) {
+      const id = await bootActive(h, image, { networks: [{ uuid }] });
+      expect(Object.keys((await show(h, id)).addresses)).toEqual(['private']);
+      expect((await computeCall(h, 'delete', `/compute/v2.1/servers/${id}`)).status).toBe(204);
+    }
+    await h.services.compute.tasks.idle();
+    // another project's default network id is not ours
+    const altPriv = (await call('get', '/networks?name=private', undefined, 'alt')).body.networks[0];
+    const res = await computeCall(h, 'post', '/compute/v2.1/servers', { body: { server: { name: 'x', imageRef: image, flavorRef: '1', networks: [{ uuid: altPriv.id }] } } });
+    expect(res.status).toBe(400);
+  });
+
+  it('os-networks lists the caller\'s networks: the default one under its pseudo id (any project boots with it), the others by their own', async () => {
+    const { network } = await networkWithSubnet();
+    const list = await computeCall(h, 'get', '/compute/v2.1/os-networks');
+    expect(list.body.networks.map((n: { id: string; label: string }) => [n.id, n.label])).toEqual(expect.arrayContaining([[PRIVATE_NETWORK_ID, 'private'], [network.id, network.name]]));
+    expect((await computeCall(h, 'get', `/compute/v2.1/os-networks/${network.id}`)).body.network.label).toBe(network.name);
+    expect((await computeCall(h, 'get', `/compute/v2.1/os-networks/${network.id}`, { as: 'alt' })).status).toBe(404);
+    await call('delete', `/networks/${network.id}`);
   });
 });
