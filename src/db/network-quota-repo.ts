@@ -25,6 +25,11 @@ export class NetworkQuotaRepository {
     return out;
   }
 
+  /** Projects that have a limit of `resources` set. */
+  async projectsWithLimits(resources: readonly string[]): Promise<string[]> {
+    return this.db('quotas').where({ user_id: '' }).whereIn('resource', resources).distinct('project_id').orderBy('project_id').pluck('project_id');
+  }
+
   async count(table: string, projectId: string, db: Knex | Knex.Transaction = this.db): Promise<number> {
     const [{ n }] = await db(table).where({ project_id: projectId }).count({ n: '*' });
     return Number(n);

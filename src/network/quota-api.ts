@@ -24,8 +24,8 @@ export class QuotaApi {
   }
 
   async list(ctx: RequestContext): Promise<Record<string, unknown>[]> {
-    if (!ctx.isAdmin) return [{ ...(await this.quotas.limits(ctx.projectId)), project_id: ctx.projectId, tenant_id: ctx.projectId }];
-    return [];
+    const ids = ctx.isAdmin ? await this.quotas.projects() : [ctx.projectId];
+    return Promise.all(ids.map(async (id) => ({ ...(await this.quotas.limits(id)), project_id: id, tenant_id: id })));
   }
 
   async show(ctx: RequestContext, projectId: string): Promise<Record<string, unknown>> {

@@ -31,6 +31,11 @@ export class NetworkQuotas {
     return { ...NETWORK_QUOTA_DEFAULTS, ...(await this.repo.limits(projectId, NETWORK_QUOTA_RESOURCES, trx)) } as QuotaLimits;
   }
 
+  /** Projects whose limits differ from the defaults (GET /quotas for admins). */
+  async projects(): Promise<string[]> {
+    return this.repo.projectsWithLimits(NETWORK_QUOTA_RESOURCES);
+  }
+
   async used(projectId: string): Promise<QuotaLimits> {
     const out = {} as QuotaLimits;
     for (const r of NETWORK_QUOTA_RESOURCES) out[r] = await this.repo.count(TABLE_OF[r], projectId);

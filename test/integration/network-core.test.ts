@@ -212,6 +212,7 @@ describe('quotas', () => {
     expect(show.body.quota).toEqual({ network: 100, subnet: 100, port: 500, security_group: 10, security_group_rule: 100, floatingip: 50, router: 10 });
     expect((await call('put', `/quotas/${pid}`, { quota: { network: 2 } }, 'alt')).status).toBe(403);
     expect((await call('put', `/quotas/${pid}`, { quota: { network: 2 } }, 'admin')).body.quota.network).toBe(2);
+    expect((await call('get', '/quotas', undefined, 'admin')).body.quotas).toEqual([expect.objectContaining({ project_id: pid, network: 2, port: 500 })]);
     await call('get', '/networks', undefined, 'alt'); // the default network counts
     const made = await call('post', '/networks', { network: { name: 'q1' } }, 'alt');
     expect(made.status).toBe(201);
@@ -232,6 +233,9 @@ describe('the compute side', () => {
     for (const uuid of [priv.id, PRIVATE_NETWORK_ID]) {
       const id = await bootActive(h, image, { networks: [{ uuid }] });
       expect(Object.keys((await show(h, id)).addresses)).toEqual(['private']);
+      // the default network cannot go while servers use it
+      const del = await call('delete', `/networks/${priv.id}`);
+      expect([del.status, neutronError(del).type]).toEqual([409, 'NetworkInUse']);
       expect((await computeCall(h, 'delete', `/compute/v2.1/servers/${id}`)).status).toBe(204);
     }
     await h.services.compute.tasks.idle();
