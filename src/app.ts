@@ -61,6 +61,7 @@ export function createApp(services: Services, log: Logger): Express {
     images: services.images,
     // issue 17 (net-secgroups)
     securityGroups: services.novaSecurityGroups,
+    networks: { list: (ctx) => services.networkCore.networks.novaNetworks(ctx) }, // issue 17 (net-core): os-networks
   }, log));
   app.use('/image', imageRouter({
     publicUrl, tokens: services.tokens, images: services.images, imageMembers: services.imageMembers, imageUploads: services.imageUploads,
@@ -72,6 +73,8 @@ export function createApp(services: Services, log: Logger): Express {
     publicUrl, tokens: services.tokens,
     // security groups and rules
     securityGroups: services.securityGroups,
+    // net-core: networks, subnets, ports, quotas
+    core: { networks: services.networkCore.networks, subnets: services.networkCore.subnets, ports: services.networkCore.ports, quotas: services.networkCore.quotaApi },
   }, log));
   app.use('/v2', registryRouter({ registry: services.registry.service, auth: services.registry.auth }, log));
 

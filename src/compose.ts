@@ -60,6 +60,8 @@ import { SecurityGroupEnforcement } from './network/security-group-enforcement';
 import { PortEvents } from './network/port-events';
 import { NovaSecurityGroups } from './network/nova-security-groups';
 import { RecordingFirewall, ServerFirewall } from './virt/firewall';
+// issue 17 (net-core): networks, subnets, ports, quotas of the network service
+import { buildNetworkCore, NetworkCore } from './network/build';
 
 export interface Services {
   config: Config;
@@ -91,6 +93,8 @@ export interface Services {
   portEvents: PortEvents;
   securityGroupEnforcement: SecurityGroupEnforcement;
   novaSecurityGroups: NovaSecurityGroups;
+  /** The network service's core: networks, subnets, ports, quotas, the compute side's port service (issue 17). */
+  networkCore: NetworkCore;
   health(): Promise<{ ok: boolean; database: string; compute_hosts: Record<string, string> }>;
   close(): Promise<void>;
 }
@@ -213,6 +217,12 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   const keypairRepo = new KeypairRepository(db);
   const servers = new ServerRepository(db, membership.id);
   const subnets = new ProjectSubnets({ repo: new ProjectSubnetRepository(db), servers, settings: config.projectNetworks ?? DEFAULT_PROJECT_NETWORKS, log });
+  // issue 17 (net-core): the network service's core
+  const networkCore = buildNetworkCore({
+    db, projectSubnets: subnets, projectRange: (config.projectNetworks ?? DEFAULT_PROJECT_NETWORKS).range,
+    projectHasServers: async (projectId) => (await servers.list({ projectId })).length > 0,
+    projectExists: async (projectId) => (await identity.projectById(projectId)) !== undefined,
+  });
   const compute = buildCompute({
     servers,
     flavors,
@@ -244,6 +254,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     computeServices: new ComputeServiceRepository(db),
     aggregates: new AggregateRepository(db),
     consoleTokens: new ConsoleTokenRepository(db),
+    defaultNetworkId: async (projectId) => (await networkCore.defaults.ensure(projectId)).id, // issue 17 (net-core)
     consoleSettings: { baseUrl: serialConsoleBaseUrl(config), tokenTtlSeconds: config.consoleTokenTtlSeconds ?? DEFAULT_CONSOLE_TOKEN_TTL, now: opts.consoleClock },
     networking: opts.computePorts && new ServerNetworking(opts.computePorts),
     control: {
@@ -258,7 +269,8 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   // memberships (PortEvents) and started containers (the reconciler) change.
   const securityGroupRepo = new SecurityGroupRepository(db);
   const securityGroups = new SecurityGroupService(securityGroupRepo);
-  const portEvents = new PortEvents();
+  // One event stream for every part: the core's ports raise it, enforcement and forwards hear it.
+  const portEvents = networkCore.events;
   const novaSecurityGroups = new NovaSecurityGroups(securityGroups, securityGroupRepo, portEvents);
   const securityGroupEnforcement = new SecurityGroupEnforcement(securityGroupRepo, opts.firewall ?? new RecordingFirewall(), log);
   const enforce = (p: Promise<unknown>) => void compute.tasks.track(p.catch((err) => log.warn({ err }, 'security group enforcement failed')));
@@ -324,6 +336,6 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, health, close,
+  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, networkCore, health, close,
     securityGroups, portEvents, securityGroupEnforcement, novaSecurityGroups };
 }

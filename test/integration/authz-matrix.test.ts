@@ -14,6 +14,8 @@ import { buildFakeArchive } from '../../src/virt/fake/archive';
 let t: TestApp;
 const ids = { server: '', image: '', publicImage: '', flavor: '1', keypair: 'authz-key', serverGroup: '', demoProject: '', adminProject: '' };
 const tok: Record<string, string> = {};
+// issue 17 (net-core): demo's network, subnet and port
+const net = { network: '', subnet: '', port: '' };
 let cells = 0;
 
 interface Row { method: 'get' | 'post' | 'put' | 'patch' | 'delete'; path: () => string; body?: unknown; ctype?: string; write: boolean; adminOnly?: boolean; /** the resource belongs to demo's project */ owned?: boolean; /** compute microversion */ mv?: string }
@@ -139,6 +141,25 @@ const rows: Row[] = [
   { method: 'get', path: () => `/compute/v2.1/os-security-groups/${sg.group}`, write: false, owned: true },
   { method: 'delete', path: () => `/compute/v2.1/os-security-groups/${sg.group}`, write: true, owned: true },
   { method: 'get', path: () => `${S()}/os-security-groups`, write: false, owned: true },
+  // issue 17 (net-core): networks, subnets, ports (demo's), the network quotas
+  ...(['networks', 'subnets', 'ports'] as const).flatMap((c): Row[] => {
+    const one = () => `/networking/v2.0/${c}/${net[c.slice(0, -1) as 'network' | 'subnet' | 'port']}`;
+    const key = c.slice(0, -1);
+    return [
+      { method: 'get', path: () => `/networking/v2.0/${c}`, write: false },
+      { method: 'get', path: one, write: false, owned: true },
+      { method: 'put', path: one, body: { [key]: { name: 'x' } }, write: true, owned: true },
+      { method: 'delete', path: one, write: true, owned: true },
+    ];
+  }),
+  { method: 'post', path: () => '/networking/v2.0/networks', body: { network: { name: 'authz' } }, write: true },
+  { method: 'post', path: () => '/networking/v2.0/ports', body: { port: { network_id: net.network } }, write: true },
+  { method: 'post', path: () => '/networking/v2.0/networks', body: { network: { name: 'authz', shared: true } }, write: true, adminOnly: true },
+  { method: 'get', path: () => `/networking/v2.0/quotas/${ids.demoProject}`, write: false },
+  { method: 'get', path: () => `/networking/v2.0/quotas/${ids.demoProject}/details`, write: false },
+  { method: 'get', path: () => `/networking/v2.0/quotas/${ids.adminProject}`, write: false, adminOnly: true },
+  { method: 'put', path: () => `/networking/v2.0/quotas/${ids.demoProject}`, body: { quota: { network: 50 } }, write: true, adminOnly: true },
+  { method: 'delete', path: () => `/networking/v2.0/quotas/${ids.demoProject}`, write: true, adminOnly: true },
 ];
 
 function call(row: Row, token: string | undefined) {
@@ -175,6 +196,10 @@ beforeAll(async () => {
   const secRule = await request(t.app).post('/networking/v2.0/security-group-rules').set('X-Auth-Token', tok.demo)
     .send({ security_group_rule: { security_group_id: sg.group, direction: 'ingress', protocol: 'tcp', port_range_min: 22, port_range_max: 22 } });
   sg.rule = secRule.body.security_group_rule.id;
+  // issue 17 (net-core)
+  net.network = (await request(t.app).post('/networking/v2.0/networks').set('X-Auth-Token', tok.demo).send({ network: { name: 'authz' } })).body.network.id;
+  net.subnet = (await request(t.app).post('/networking/v2.0/subnets').set('X-Auth-Token', tok.demo).send({ subnet: { network_id: net.network, ip_version: 4, cidr: '10.210.77.0/24' } })).body.subnet.id;
+  net.port = (await request(t.app).post('/networking/v2.0/ports').set('X-Auth-Token', tok.demo).send({ port: { network_id: net.network } })).body.port.id;
 
   // Bad tokens of every kind.
   const secret = fs.readFileSync(path.join(t.dataDir, 'token-secret'), 'utf8').trim();

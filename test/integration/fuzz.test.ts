@@ -27,6 +27,8 @@ let base: string;
 const agent = new http.Agent({ keepAlive: true, maxSockets: 8 });
 const ids = { server: '', image: '', imageQueued: '', flavor: '1', keypair: 'fuzzkey', serverGroup: '', project: '' };
 const tokens: Record<string, string> = {};
+// issue 17 (net-core): demo's network, subnet and port to aim at
+const netIds = { network: '', subnet: '', port: '' };
 
 function send(req: FuzzRequest): Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }> {
   return new Promise((resolve, reject) => {
@@ -60,7 +62,7 @@ function checkErrorShape(path: string, status: number, contentType: string | und
     const keys = Object.keys(o);
     const inner = o[keys[0]] as Record<string, unknown> | undefined;
     if (keys.length !== 1 || typeof inner !== 'object' || inner === null || inner.code !== status || typeof inner.message !== 'string') return `not a Nova fault: ${body.slice(0, 200)}`;
-  } else if (path.startsWith('/networking/v2.0/')) {
+  } else if (path.startsWith('/networking')) {
     // issue 17: Neutron's {"NeutronError": {type, message, detail}}
     const n = o.NeutronError as Record<string, unknown> | undefined;
     if (!n || typeof n.type !== 'string' || typeof n.message !== 'string' || typeof n.detail !== 'string') return `not a NeutronError: ${body.slice(0, 200)}`;
@@ -238,6 +240,14 @@ const shapes: Shape[] = [
   { method: fc.constant('POST'), path: fc.constant('/networking/v2.0/security-group-rules'), body: bodyText(wrapped('security_group_rule', { security_group_id: 'x', direction: 'ingress', protocol: 'tcp', port_range_min: 1, port_range_max: 2, ethertype: 'IPv4', remote_ip_prefix: '10.230.0.0/16' })) },
   { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(fc.constantFrom('security-groups', 'security-group-rules'), idLike).map(([c, id]) => `/networking/v2.0/${c}/${enc(id)}`), body: bodyText(wrapped('security_group', { name: 'n', description: 'd' })) },
   { method: fc.constantFrom('GET', 'DELETE', 'POST'), path: idLike.map((id) => `/compute/v2.1/os-security-groups/${enc(id)}`), body: bodyText(wrapped('security_group', { name: 'n', description: 'd' })) },
+  // issue 17 (net-core): networks, subnets, ports, network quotas
+  { method: GET, path: fc.tuple(fc.constantFrom('networks', 'subnets', 'ports'), query(['name', 'fields', 'sort_key', 'sort_dir', 'limit', 'marker', 'page_reverse', 'shared', 'router:external', 'network_id', 'device_id', 'fixed_ips', 'admin_state_up', 'id', 'cidr'])).map(([c, q]) => `/networking/v2.0/${c}${q}`) },
+  { method: fc.constant('POST'), path: fc.constant('/networking/v2.0/networks'), body: bodyText(wrapped('network', { name: 'fz', admin_state_up: true, shared: false, mtu: 1500, description: 'd', 'router:external': false })) },
+  { method: fc.constant('POST'), path: fc.constant('/networking/v2.0/subnets'), body: bodyText(wrapped('subnet', { network_id: 'NETWORK_ID', ip_version: 4, cidr: '10.210.90.0/24', gateway_ip: '10.210.90.1', allocation_pools: [{ start: '10.210.90.10', end: '10.210.90.20' }], dns_nameservers: ['10.210.90.53'], host_routes: [{ destination: '10.211.0.0/16', nexthop: '10.210.90.2' }], enable_dhcp: true })) },
+  { method: fc.constant('POST'), path: fc.constant('/networking/v2.0/ports'), body: bodyText(wrapped('port', { network_id: 'NETWORK_ID', name: 'p', fixed_ips: [{ ip_address: '10.210.91.5' }], security_groups: [], port_security_enabled: false, mac_address: 'fa:16:3e:00:00:01' })) },
+  { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(fc.constantFrom('network', 'subnet', 'port'), idLike, query(['fields'])).map(([c, id, q]) => `/networking/v2.0/${c}s/${id === 'REAL' ? netIds[c] : enc(id)}${q}`), body: bodyText(wrapped('network', { name: 'n', fixed_ips: [{ ip_address: '10.210.91.6' }], gateway_ip: null, allocation_pools: [] })) },
+  { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(idLike, fc.constantFrom('', '/default', '/details', '/bogus')).map(([id, sub]) => `/networking/v2.0/quotas/${id === 'REAL' ? ids.project : enc(id)}${sub}`), body: bodyText(wrapped('quota', { network: 50, port: '10', subnet: -1, force: true })) },
+  { method: fc.constantFrom('GET', 'POST'), path: fc.constantFrom('/networking', '/networking/v2.0', '/networking/v2.0/extensions', '/networking/v2.0/extensions/quotas', '/networking/v2.0/bogus', '/networking/v2.0/networks.json') },
   { method: GET, path: fc.constantFrom('/compute/v2.1/limits', '/compute/v2.1/os-availability-zone', '/compute/v2.1/os-availability-zone/detail', '/compute/v2.1/os-networks', '/compute/v2.1/os-security-groups', '/compute/v2.1/os-hypervisors', '/compute/v2.1/os-hypervisors/detail', '/compute/v2.1/images', '/compute/v2.1/images/detail', '/compute', '/compute/v2.1', '/compute/v2.1/bogus') },
 ];
 
@@ -260,6 +270,7 @@ const fuzzRequest: fc.Arbitrary<FuzzRequest> = fc.constantFrom(...shapes).chain(
     headers['X-Subject-Token'] ??= tokens.subject;
     let body: string | undefined = r.body;
     if (body !== undefined) body = body.replace(/IMAGE/g, ids.image);
+    if (body !== undefined) body = body.replace(/NETWORK_ID/g, netIds.network); // issue 17 (net-core)
     return { method: r.method, path: r.path, headers, body };
   }),
 );
@@ -291,6 +302,10 @@ beforeAll(async () => {
   expect(srv.status).toBe(202);
   ids.server = JSON.parse(srv.body).server.id;
   await t.services.compute.tasks.idle();
+  // issue 17 (net-core)
+  netIds.network = JSON.parse((await send({ method: 'POST', path: '/networking/v2.0/networks', headers: j(tokens.demo), body: JSON.stringify({ network: { name: 'fz' } }) })).body).network.id;
+  netIds.subnet = JSON.parse((await send({ method: 'POST', path: '/networking/v2.0/subnets', headers: j(tokens.demo), body: JSON.stringify({ subnet: { network_id: netIds.network, ip_version: 4, cidr: '10.210.91.0/24' } }) })).body).subnet.id;
+  netIds.port = JSON.parse((await send({ method: 'POST', path: '/networking/v2.0/ports', headers: j(tokens.demo), body: JSON.stringify({ port: { network_id: netIds.network } }) })).body).port.id;
 }, 60_000);
 
 afterAll(async () => {

@@ -111,6 +111,8 @@ export interface ComputeDeps {
   consoleSettings: ConsoleSettings;
   // --- net-compute (issue 17): servers' interfaces are the network service's ports; absent = the project network only
   networking?: ServerNetworking;
+  /** issue 17 (net-core): the project's default network's id in the Networking API (boot accepts it). */
+  defaultNetworkId?: (projectId: string) => Promise<string>;
 }
 
 export interface ComputeServices {
@@ -193,6 +195,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     queries,
     boot: new BootService({
       servers, keypairs: deps.keypairs, actions: actionRepo, builder, hosts, runner: tasks, quotas, placement, settings: hostSettings, groups: groupsPort, log, networking: deps.networking,
+      defaultNetworkId: deps.defaultNetworkId, // issue 17 (net-core)
     }),
     actions: new ServerActions({ servers, keypairs: deps.keypairs, queries, runner, builder, hosts, shutdownTimeoutSeconds: deps.shutdownTimeoutSeconds }),
     updates: new ServerUpdates(servers, queries, builder),

@@ -19,6 +19,8 @@ import { EXTENSIONS } from '../extensions';
 // security groups and rules
 import type { SecurityGroupService } from '../security-groups';
 import { securityGroupsRouter } from './security-groups-router';
+// core: networks, subnets, ports, quotas
+import { coreRouter, CoreRouterDeps } from './core-router';
 
 export interface NetworkRouterDeps {
   publicUrl: string;
@@ -26,6 +28,8 @@ export interface NetworkRouterDeps {
   // Each part adds what its routers need, in a block of its own.
   // security groups and rules
   securityGroups?: SecurityGroupService;
+  // core: networks, subnets, ports, quotas
+  core: CoreRouterDeps;
 }
 
 export function networkRouter(deps: NetworkRouterDeps, log: Logger): Router {
@@ -62,6 +66,7 @@ export function networkRouter(deps: NetworkRouterDeps, log: Logger): Router {
   v2.all(['/extensions', '/extensions/:alias'], methodNotAllowed());
 
   // core: networks, subnets, ports, quotas
+  v2.use(coreRouter(deps.core, base));
   // security groups and rules
   if (deps.securityGroups) v2.use(securityGroupsRouter(deps.securityGroups, base));
   // floating IPs and routers
