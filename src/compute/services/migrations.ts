@@ -103,14 +103,14 @@ export class MigrationService {
     // A resize tries its own host first, inside the claim's transaction when the placement can.
     const sameHost = o.type === MigrationTypes.RESIZE;
     const specRead = this.requestSpec(server, o.flavor, o.host);
-    const [spec, oldId, newId, onSource, sourceIp] = await Promise.all([
-      specRead, this.d.flavors.internalId(server.flavor.id), o.flavor.id === server.flavor.id ? undefined : this.d.flavors.internalId(o.flavor.id),
+    const [spec, flavorIds, onSource, sourceIp] = await Promise.all([
+      specRead, this.d.flavors.internalIds([server.flavor.id, o.flavor.id]),
       sameHost && this.d.placement.onSource ? specRead.then((s) => this.d.placement.onSource!(server, s)) : undefined,
       sameHost && server.host ? this.d.hosts.hostIp(server.host) : null,
       o.check,
     ]);
-    const oldFlavor = oldId ?? null;
-    const newFlavor = o.flavor.id === server.flavor.id ? oldFlavor : newId ?? null;
+    const oldFlavor = flavorIds.get(server.flavor.id) ?? null;
+    const newFlavor = flavorIds.get(o.flavor.id) ?? null;
     return this.d.tasks.guarded([server.id], async () => {
       const accepted = await this.d.inTransaction(async (r) => {
         // The placement's lock before the claim's writes, as every placement decision takes it.
