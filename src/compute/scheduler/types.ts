@@ -91,6 +91,8 @@ export interface HostSettingsPort {
   all(): Promise<HostSettings[]>;
   /** Whether `zone` names an availability zone that exists (the default zone always does). */
   zoneExists(zone: string): Promise<boolean>;
+  /** Whether `host` is forced down, read alone (cheaper than all()); absent: callers ask all(). */
+  forcedDown?(host: string): Promise<boolean>;
 }
 
 export interface ServerGroupsPort {
