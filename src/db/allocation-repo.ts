@@ -63,6 +63,16 @@ export class AllocationRepository {
     });
   }
 
+  /**
+   * The operations of a placement decision inside a transaction the caller owns (a resize's task
+   * claim): it runs alone among placement transactions from here until `trx` ends, as
+   * `transaction` does. Call it before the transaction's other writes, so the lock is taken first.
+   */
+  async within(trx: Knex.Transaction): Promise<PlacementTx> {
+    await serialize(trx, 'placement');
+    return this.operations(trx);
+  }
+
   /** Allocated totals by host, outside any decision (os-hypervisors). */
   usage(): Promise<Map<string, HostAllocated>> {
     return usageIn(this.db);

@@ -214,9 +214,10 @@ export class FlavorRepository {
     return r ? strip(r) : undefined;
   }
 
-  /** Nova's integer id of a flavor (its rowid), as migrations record old and new flavors. */
-  async internalId(id: string): Promise<number | undefined> {
-    return (await this.row(id))?.rowid;
+  /** Nova's integer ids of flavors (their rowids), as migrations record old and new flavors, in one read; unknown ids are absent. */
+  async internalIds(ids: string[]): Promise<Map<string, number>> {
+    const rows: { id: string; rowid: unknown }[] = await this.q().select('id', 'rowid').whereIn('id', [...new Set(ids)]);
+    return new Map(rows.map((r) => [r.id, Number(r.rowid)]));
   }
 
   async getByName(name: string): Promise<FlavorRecord | undefined> {

@@ -214,4 +214,15 @@ describe('live migration', () => {
     expect((await call(t, 'delete', `/compute/v2.1/servers/${id}/migrations/${cold.id}`, { as: 'admin', mv: '2.23' })).status).toBe(404);
     expect((await call(t, 'get', `/compute/v2.1/servers/${id}/migrations`, { mv: '2.23' })).status).toBe(403);
   });
+
+  test('force_complete (2.22): its body checked by schema, then refused by the state (no live migration is ever in flight)', async () => {
+    const id = await migratedServer();
+    const path = `/compute/v2.1/servers/${id}/migrations/7/action`;
+    const bad = await call(t, 'post', path, { as: 'admin', mv: '2.22', body: { force_complete: {} } });
+    expect([bad.status, bad.body.badRequest?.message]).toEqual([400, "Invalid input for field/attribute force_complete. Value: {}. is not of type 'null'"]);
+    const extra = await call(t, 'post', path, { as: 'admin', mv: '2.22', body: { force_complete: null, x: 1 } });
+    expect([extra.status, extra.body.badRequest?.message]).toEqual([400, expect.stringContaining("Additional properties are not allowed ('x' was unexpected)")]);
+    const none = await call(t, 'post', path, { as: 'admin', mv: '2.22', body: { force_complete: null } });
+    expect([none.status, none.body.conflictingRequest?.message]).toEqual([409, `Cannot 'force_complete' instance ${id} while it is in vm_state resized`]);
+  });
 });

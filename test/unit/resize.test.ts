@@ -193,6 +193,26 @@ describe('a resize a dead process left', () => {
   });
 });
 
+describe('a resize placed by its claim', () => {
+  test('the claim already holds both flavors on the own host and names it in the migration; a process that died right after it is undone to the old flavor', async () => {
+    const id = await onH1();
+    // The process "dies" after the 202: the claim commits, its work never runs.
+    const schedule = jest.spyOn(compute.tasks, 'schedule').mockImplementation(() => undefined);
+    await compute.resize.resize(await admin(), id, '2');
+    schedule.mockRestore();
+    expect(await migrationOf(id)).toMatchObject({ status: 'pre-migrating', source_compute: 'h1', dest_compute: 'h1', dest_node: 'h1' });
+    expect((await compute.placement.figures()).get('h1')?.memoryMbUsed).toBe(512 + 512 + 2048);
+    await t.services.db('servers').where({ id }).update({ task_owner: 'a-dead-process' });
+    await compute.sync.recover(id);
+    await compute.tasks.idle();
+    const s = await row(id);
+    expect([s.vm_state, s.task_state, s.host, s.flavor.id]).toEqual(['active', null, 'h1', '1']);
+    expect(h1.specOf(id)).toMatchObject({ memoryMb: 512 });
+    expect((await migrationOf(id)).status).toBe('error');
+    expect((await compute.placement.figures()).get('h1')?.memoryMbUsed).toBe(512 + 512);
+  });
+});
+
 describe('resize to another host', () => {
   test('when the own host cannot fit the new flavor, then it is a cold move to a host that can, and revert brings it back with its files', async () => {
     const id = await onH1();

@@ -20,7 +20,7 @@ import type { ComputeServices } from '../services';
 import type { MigrationFilter } from '../services/migrations';
 import { MAX_LIMIT } from '../max-limit';
 import { atLeast, mvOf } from '../microversion';
-import { migrationsQueryKeys } from '../schemas/migrations';
+import { forceComplete, migrationsQueryKeys } from '../schemas/migrations';
 import { nextPageLinks } from '../views/common';
 import { migrationsListView } from '../views/migrations';
 import { isoParam } from './server-requests';
@@ -99,7 +99,7 @@ export function migrationsRouter({ compute, publicUrl }: MigrationsRouterDeps): 
 
   r.post('/servers/:id/migrations/:migrationId/action', handle(async (req) => {
     since(req, '2.22');
-    validate({ type: 'object', properties: { force_complete: { type: 'null' } }, required: ['force_complete'], additionalProperties: false }, req.body);
+    validate(forceComplete, req.body);
     await compute.migrations.forceCompleteLiveMigration(ctxOf(req), req.params.id, req.params.migrationId);
   }));
   r.all('/servers/:id/migrations/:migrationId/action', methodNotAllowed());

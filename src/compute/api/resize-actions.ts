@@ -16,7 +16,7 @@ export function resizeActions(compute: Pick<ComputeServices, 'resize'>): Record<
     // NOTE(openstack): OS-DCF:diskConfig is recorded (and shown) as Nova records it; a container has no partitions to grow.
     resize: {
       schema: () => resizeSchema,
-      run: async (req, res, id, b) => { await compute.resize.resize(ctxOf(req), id, String(b.flavorRef), diskConfigParam(b['OS-DCF:diskConfig'])); res.status(202).end(); },
+      run: async (req, res, _id, b, server) => { await compute.resize.resize(ctxOf(req), server, String(b.flavorRef), diskConfigParam(b['OS-DCF:diskConfig'])); res.status(202).end(); },
     },
   };
 }

@@ -148,7 +148,7 @@ export function serverActionsRouter({ compute, publicUrl, securityGroups }: Serv
     const ctx = ctxOf(req);
     const id = req.params.id;
     // NOTE(openstack): tempest expects 404 for an unknown server before the body is looked at.
-    await compute.queries.get(ctx, id);
+    const server = await compute.queries.get(ctx, id);
     const body = req.body;
     if (body === null || typeof body !== 'object' || Array.isArray(body)) throw badRequest('Malformed request body: the action body must be a JSON object.');
     const keys = Object.keys(body);
@@ -157,7 +157,7 @@ export function serverActionsRouter({ compute, publicUrl, securityGroups }: Serv
     const action = Object.prototype.hasOwnProperty.call(ACTIONS, keys[0]) ? ACTIONS[keys[0]] : undefined;
     if (!action) throw badRequest(`There is no such action: ${keys[0]}`);
     const args = validate<{ [k: string]: unknown }>(bodySchema(keys[0], action.schema(req)), body)[keys[0]];
-    await action.run(req, res, id, args);
+    await action.run(req, res, id, args, server);
   }));
   r.all('/servers/:id/action', methodNotAllowed());
 

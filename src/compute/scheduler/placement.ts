@@ -16,7 +16,8 @@
  * Moves (migrate, resize, evacuate) use migration-based allocations as Nova does: the server's
  * allocation on the source passes to the migration's uuid, the server allocates on the
  * destination; confirm drops the migration's, revert drops the server's and gives the source
- * back to it.
+ * back to it. A resize that fits its own host is placed inside the transaction that claims its
+ * task (onSource), so that the engine's update follows the claim at once.
  */
 import type { Logger } from 'pino';
 import type { HostCapacityConfig } from '../../config';
@@ -61,6 +62,12 @@ export interface HostFigures {
   forcedDown: boolean;
 }
 
+/** A move's claim: the server's allocation passes to the migration, the server allocates `spec` on `host`. */
+async function moveClaim(tx: PlacementTx, server: ServerRecord, migrationUuid: string, host: string, spec: RequestSpec): Promise<void> {
+  await tx.transfer(server.id, migrationUuid);
+  await tx.allocate({ consumerId: server.id, host, memoryMb: spec.memoryMb, vcpus: spec.vcpus });
+}
+
 const NOTHING: HostAllocated = { memoryMb: 0, vcpus: 0, instances: 0 };
 
 function defaultSettings(host: string): HostSettings {
@@ -94,11 +101,20 @@ export class PlacementService implements PlacementPort {
     const [dest] = await this.decide(spec, [server.id], async (tx, usage) => {
       const candidates = this.candidates(hostStates, settings, usage, spec);
       const chosen = (opts.sameHost && this.sourceFits(server, candidates, spec)) || selectHosts(candidates, { ...spec, count: 1, ignoreHosts }, this.deps.scheduler);
-      await tx.transfer(server.id, migrationUuid);
-      await tx.allocate({ consumerId: server.id, host: chosen[0], memoryMb: spec.memoryMb, vcpus: spec.vcpus });
+      await moveClaim(tx, server, migrationUuid, chosen[0], spec);
       return chosen;
     });
     return dest;
+  }
+
+  async onSource(server: ServerRecord, spec: RequestSpec): Promise<(tx: PlacementTx, migrationUuid: string) => Promise<string | undefined>> {
+    const { hostStates, settings } = await this.inputs();
+    return async (tx, migrationUuid) => {
+      const [source] = this.sourceFits(server, this.candidates(hostStates, settings, await tx.usage(), spec), spec) ?? [];
+      if (source === undefined) return undefined;
+      await moveClaim(tx, server, migrationUuid, source, spec);
+      return source;
+    };
   }
 
   /**

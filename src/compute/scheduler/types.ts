@@ -10,6 +10,7 @@
  *   PlacementPort     the placement of boots and moves (scheduler + atomic claim)
  */
 import type { RequestContext } from '../../http/context';
+import type { PlacementTx } from '../../db/allocation-repo';
 import type { ServerRecord } from '../server-record';
 
 /** Everything the filters and weighers know of one compute host at decision time. */
@@ -90,6 +91,8 @@ export interface HostSettingsPort {
   all(): Promise<HostSettings[]>;
   /** Whether `zone` names an availability zone that exists (the default zone always does). */
   zoneExists(zone: string): Promise<boolean>;
+  /** Whether `host` is forced down, read alone (cheaper than all()); absent: callers ask all(). */
+  forcedDown?(host: string): Promise<boolean>;
 }
 
 export interface ServerGroupsPort {
@@ -128,6 +131,16 @@ export interface PlacementPort {
    * changes nothing. `sameHost` (a resize): the server's own host when it fits, else another.
    */
   placeMove(server: ServerRecord, spec: RequestSpec, migrationUuid: string, opts?: { sameHost?: boolean }): Promise<string>;
+  /**
+   * A resize's placement on its own host, made inside the transaction that claims its task, so
+   * that the engine's update can follow the claim at once. Reads what the decision needs first
+   * (outside any transaction) and resolves to the decision: given that transaction's placement
+   * operations, it allocates the new flavor (`spec`) on the source under the server's id, the
+   * old allocation passing to `migrationUuid`, and answers the source; when the source does not
+   * fit it answers undefined and changes nothing (placeMove then chooses another host).
+   * Optional: without it, every resize is placed by placeMove.
+   */
+  onSource?(server: ServerRecord, spec: RequestSpec): Promise<(tx: PlacementTx, migrationUuid: string) => Promise<string | undefined>>;
   /** Confirm (or a finished evacuation's clean-up): the source's allocation goes. */
   confirmMove(migrationUuid: string): Promise<void>;
   /** Revert (or a failed move): the destination's allocation goes, the source's returns to the server. */

@@ -13,6 +13,9 @@ const adminPass = { type: 'string' };
 /** migrate at 2.56: null, or {"host": …}. Below 2.56 Nova validates nothing. */
 export const migrate256 = { type: ['object', 'null'], properties: { host: fqdnOrNull }, additionalProperties: false };
 
+/** The force_complete action of a server's migration (2.22): exactly `{"force_complete": null}`. */
+export const forceComplete = { type: 'object', properties: { force_complete: { type: 'null' } }, required: ['force_complete'], additionalProperties: false };
+
 /** confirmResize / revertResize: any value (clients send null). */
 export const anyValue = {};
 

@@ -61,6 +61,11 @@ export class HostSettingsService implements HostSettingsPort {
     });
   }
 
+  /** Whether os-services forced `host`'s nova-compute down (one row read: a resize asks it on its request's path). */
+  async forcedDown(host: string): Promise<boolean> {
+    return (await this.services.get(host))?.forcedDown ?? false;
+  }
+
   /**
    * Whether a boot may ask for `zone`: the default zone always; another zone when one of its
    * hosts is enabled (Nova lists only zones with an enabled nova-compute as available, and

@@ -120,6 +120,11 @@ export class HostService {
     return [...this.states.values()].map(({ heard: _heard, ...s }) => ({ ...s }));
   }
 
+  /** The host's address as its engine reported it (a migration's dest_host), if known. */
+  async hostIp(host: string): Promise<string | null> {
+    return (await this.hosts()).find((h) => h.host === host)?.info?.hostIp ?? null;
+  }
+
   /** Asks every engine once (concurrently); one engine's failure does not touch the others. */
   refresh(): Promise<void> {
     if (!this.inFlight) {

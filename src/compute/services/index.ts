@@ -214,7 +214,8 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     migrations,
     resize: new ResizeService({
       servers, flavors: deps.flavors, queries, migrations, quotas: (projectId) => quotas.limits(projectId),
-      serviceUp: async (host) => (await hosts.hosts()).some((h) => h.host === host && h.state === 'up') && !(await hostSettings.all()).some((s) => s.host === host && s.forcedDown),
+      serviceUp: async (host) => (await hosts.hosts()).some((h) => h.host === host && h.state === 'up')
+        && !(hostSettings.forcedDown ? await hostSettings.forcedDown(host) : (await hostSettings.all()).some((s) => s.host === host && s.forcedDown)),
     }),
     shelve: new ShelveService({
       servers, actions: actionRepo, images: deps.images, queries, runner, tasks, hosts, builder, placement, settings: hostSettings, groups: groupsPort, log,

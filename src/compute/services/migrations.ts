@@ -100,26 +100,37 @@ export class MigrationService {
       check?: Promise<void>;
     },
   ): Promise<MigrationRecord> {
-    const [spec, oldId, newId] = await Promise.all([
-      this.requestSpec(server, o.flavor, o.host), this.d.flavors.internalId(server.flavor.id), o.flavor.id === server.flavor.id ? undefined : this.d.flavors.internalId(o.flavor.id), o.check,
+    // A resize tries its own host first, inside the claim's transaction when the placement can.
+    const sameHost = o.type === MigrationTypes.RESIZE;
+    const specRead = this.requestSpec(server, o.flavor, o.host);
+    const [spec, flavorIds, onSource, sourceIp] = await Promise.all([
+      specRead, this.d.flavors.internalIds([server.flavor.id, o.flavor.id]),
+      sameHost && this.d.placement.onSource ? specRead.then((s) => this.d.placement.onSource!(server, s)) : undefined,
+      sameHost && server.host ? this.d.hosts.hostIp(server.host) : null,
+      o.check,
     ]);
-    const oldFlavor = oldId ?? null;
-    const newFlavor = o.flavor.id === server.flavor.id ? oldFlavor : newId ?? null;
+    const oldFlavor = flavorIds.get(server.flavor.id) ?? null;
+    const newFlavor = flavorIds.get(o.flavor.id) ?? null;
     return this.d.tasks.guarded([server.id], async () => {
       const accepted = await this.d.inTransaction(async (r) => {
+        // The placement's lock before the claim's writes, as every placement decision takes it.
+        const placement = onSource ? await r.placement() : undefined;
         if (!(await this.d.runner.tryClaim(server, o.rule, TaskStates.RESIZE_PREP, { ...o.claimPatch, progress: 0 }, r.servers))) return undefined;
         const actionId = await this.d.runner.startAction(ctx, server.id, o.action, r.actions);
+        const origin = this.origin(ctx, server);
+        const placed = placement ? await onSource!(placement, origin.uuid) : undefined;
+        // Placed on its own host already: the migration says so from the start (a dead process's move is undone from it).
+        const dest = placed ? { dest_compute: placed, dest_node: placed, dest_host: sourceIp } : { dest_compute: null, dest_node: null, dest_host: null };
         const migration = await r.migrations.create({
-          ...this.origin(ctx, server), dest_compute: null, dest_node: null, dest_host: null,
+          ...origin, ...dest,
           old_instance_type_id: oldFlavor, new_instance_type_id: newFlavor, status: M.PRE_MIGRATING, migration_type: o.type,
           old_flavor: server.flavor, new_flavor: o.flavor,
         });
-        return { actionId, migration, claimed: (await r.servers.get(server.id)) ?? server };
+        return { actionId, migration, placed, claimed: (await r.servers.get(server.id)) ?? server };
       });
       if (!accepted) return this.d.runner.refuseClaim(ctx, server, o.rule);
-      const { actionId, migration, claimed } = accepted;
-      const sameHost = o.type === MigrationTypes.RESIZE;
-      this.d.tasks.schedule(server.id, o.action, () => this.d.work.coldMove({ server: claimed, migration, actionId, spec, flavor: o.flavor, sameHost }));
+      const { actionId, migration, placed, claimed } = accepted;
+      this.d.tasks.schedule(server.id, o.action, () => this.d.work.coldMove({ server: claimed, migration, actionId, spec, flavor: o.flavor, sameHost, placed }));
       return migration;
     });
   }

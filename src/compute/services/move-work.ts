@@ -6,6 +6,7 @@
  *
  *   cold migration (`migrate`; a resize is the same path with another flavor)     migration
  *     resize_prep       placement chooses a destination, never the source      pre-migrating
+ *                       (a resize prefers its own host: placed with the claim)
  *     resize_migrating  source: power off, commit the filesystem, set aside    migrating
  *     resize_migrated   its image: source exportImage → destination loadImage  post-migrating
  *     resize_finish     host := destination; spawn from the image (powered
@@ -72,6 +73,8 @@ export interface ColdMove {
   flavor: FlavorSnapshot;
   /** A resize: the server's own host when it fits, the limits then changed in place. */
   sameHost?: boolean;
+  /** Where the API's claim placed it already (a resize that fits its own host): no placeMove. */
+  placed?: string;
 }
 
 /** How far a cold move got: what a rollback must undo. */
@@ -101,7 +104,7 @@ export class MoveWork {
     const p: Progress = { task: TaskStates.RESIZE_PREP };
     try {
       const source = this.driverAt(migration.source_compute);
-      const destHost = await this.d.placement.placeMove(server, job.spec, migration.uuid, { sameHost: job.sameHost });
+      const destHost = job.placed ?? await this.d.placement.placeMove(server, job.spec, migration.uuid, { sameHost: job.sameHost });
       p.placed = destHost;
       if (destHost === migration.source_compute) {
         await this.resizeInPlace(job, p, source);
@@ -109,7 +112,7 @@ export class MoveWork {
       }
       const dest = this.driverAt(destHost);
       p.dest = dest;
-      await this.d.migrations.update(migration.id, { dest_compute: destHost, dest_node: destHost, dest_host: await this.hostIp(destHost) });
+      await this.d.migrations.update(migration.id, { dest_compute: destHost, dest_node: destHost, dest_host: await this.d.hosts.hostIp(destHost) });
       await this.advance(migration, M.MIGRATING);
       await this.step(id, p, TaskStates.RESIZE_MIGRATING);
       p.sourceTouched = true;
@@ -242,8 +245,9 @@ export class MoveWork {
   // ------------------------------------------------------------------ resize in place (issue 15)
 
   /**
-   * The server's own host took the new flavor (the placement's claim is made): its limits change
-   * live (the engine's update call), the process runs on. The engine call is the whole of the
+   * The server's own host took the new flavor (the placement's claim is made: in the API's task
+   * claim's transaction, or by placeMove): its limits change live (the engine's update call),
+   * the process runs on. The engine call is the whole of the
    * work, so nothing else waits before it: the records say resize_migrating (migration migrating,
    * compare-and-set of the task) while the engine works, and the moment it returns one
    * transaction writes VERIFY_RESIZE with the new flavor (compare-and-set from resize_migrating),
@@ -254,7 +258,7 @@ export class MoveWork {
     const { server, migration, flavor } = job;
     const id = server.id;
     const marking = (async () => {
-      await this.d.migrations.update(migration.id, { status: M.MIGRATING, dest_compute: driver.host, dest_node: driver.host, dest_host: await this.hostIp(driver.host) });
+      await this.d.migrations.update(migration.id, { status: M.MIGRATING, dest_compute: driver.host, dest_node: driver.host, dest_host: await this.d.hosts.hostIp(driver.host) });
       await this.step(id, p, TaskStates.RESIZE_MIGRATING);
     })();
     const [marked, resized] = await Promise.allSettled([marking, driver.resizeInstance(id, flavor.ram, flavor.vcpus)]);
@@ -323,7 +327,7 @@ export class MoveWork {
       const destHost = await this.d.placement.placeMove(server, spec, migration.uuid);
       p.placed = destHost;
       const dest = this.driverAt(destHost);
-      await this.d.migrations.update(migration.id, { status: M.PRE_MIGRATING, dest_compute: destHost, dest_node: destHost, dest_host: await this.hostIp(destHost) });
+      await this.d.migrations.update(migration.id, { status: M.PRE_MIGRATING, dest_compute: destHost, dest_node: destHost, dest_host: await this.d.hosts.hostIp(destHost) });
       const image = server.image_id ? await this.d.images.find(ctx, server.image_id) : undefined;
       if (!image) throw new Error(`Image ${server.image_id ?? '(none)'} of server ${id} is gone: the server cannot be rebuilt on another host.`);
       await this.step(id, p, TaskStates.REBUILD_BLOCK_DEVICE_MAPPING);
@@ -378,11 +382,6 @@ export class MoveWork {
   private async powerOff(driver: ComputeDriver, id: string): Promise<InstanceInfo> {
     await driver.powerOff(id, this.d.shutdownTimeoutSeconds);
     return driver.getInfo(id);
-  }
-
-  /** The host's address as its engine reported it (Nova's dest_host), if known. */
-  private async hostIp(host: string): Promise<string | null> {
-    return (await this.d.hosts.hosts()).find((h) => h.host === host)?.info?.hostIp ?? null;
   }
 
   private async finishAction(actionId: number | undefined, result: 'Success' | 'Error', error?: string): Promise<void> {

@@ -21,6 +21,7 @@ import { RULES, refusal } from '../state-rules';
 import { snapshotOf } from './instance-builder';
 import type { MigrationService } from './migrations';
 import type { ServerQueries } from './server-queries';
+import type { ServerRecord } from '../server-record';
 
 export interface ResizeServiceDeps {
   servers: Pick<ServerRepository, 'usage'>;
@@ -40,10 +41,14 @@ export interface ResizeServiceDeps {
 export class ResizeService {
   constructor(private readonly d: ResizeServiceDeps) {}
 
-  /** resize: accepted (202) once resize_prep is claimed and the migration recorded. */
-  async resize(ctx: RequestContext, id: string, flavorRef: string, autoDiskConfig?: boolean): Promise<void> {
+  /**
+   * resize: accepted (202) once resize_prep is claimed and the migration recorded. `target`: the
+   * server's id, or its record as this request already read it for `ctx` (the claim's
+   * compare-and-set judges the row as it is then either way).
+   */
+  async resize(ctx: RequestContext, target: string | ServerRecord, flavorRef: string, autoDiskConfig?: boolean): Promise<void> {
     // Looked up together, judged in Nova's order (the server first).
-    const [server, flavor] = await Promise.all([this.d.queries.get(ctx, id), this.d.flavors.get(flavorRef)]);
+    const [server, flavor] = await Promise.all([typeof target === 'string' ? this.d.queries.get(ctx, target) : target, this.d.flavors.get(flavorRef)]);
     const why = refusal(server, RULES.resize, ctx.isAdmin);
     if (why) throw invalidStateError(why);
     const up = server.host ? await this.d.serviceUp(server.host) : false;
