@@ -52,6 +52,8 @@ import { LoginGuard } from './identity/login-guard';
 import { Metrics } from './metrics/metrics';
 // issue 14: the embedded registry
 import { buildRegistry, RegistryParts } from './registry/build';
+// issue 17 (net-core): networks, subnets, ports, quotas of the network service
+import { buildNetworkCore, NetworkCore } from './network/build';
 
 export interface Services {
   config: Config;
@@ -78,6 +80,8 @@ export interface Services {
   metrics: Metrics;
   /** The embedded registry at /v2/ (issue 14). */
   registry: RegistryParts;
+  /** The network service's core: networks, subnets, ports, quotas, the compute side's port service (issue 17). */
+  networkCore: NetworkCore;
   health(): Promise<{ ok: boolean; database: string; compute_hosts: Record<string, string> }>;
   close(): Promise<void>;
 }
@@ -196,6 +200,12 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   const keypairRepo = new KeypairRepository(db);
   const servers = new ServerRepository(db, membership.id);
   const subnets = new ProjectSubnets({ repo: new ProjectSubnetRepository(db), servers, settings: config.projectNetworks ?? DEFAULT_PROJECT_NETWORKS, log });
+  // issue 17 (net-core): the network service's core
+  const networkCore = buildNetworkCore({
+    db, projectSubnets: subnets, projectRange: (config.projectNetworks ?? DEFAULT_PROJECT_NETWORKS).range,
+    projectHasServers: async (projectId) => (await servers.list({ projectId })).length > 0,
+    projectExists: async (projectId) => (await identity.projectById(projectId)) !== undefined,
+  });
   const compute = buildCompute({
     servers,
     flavors,
@@ -227,6 +237,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     computeServices: new ComputeServiceRepository(db),
     aggregates: new AggregateRepository(db),
     consoleTokens: new ConsoleTokenRepository(db),
+    defaultNetworkId: async (projectId) => (await networkCore.defaults.ensure(projectId)).id, // issue 17 (net-core)
     consoleSettings: { baseUrl: serialConsoleBaseUrl(config), tokenTtlSeconds: config.consoleTokenTtlSeconds ?? DEFAULT_CONSOLE_TOKEN_TTL, now: opts.consoleClock },
     control: {
       processes: async () => (await workers.all())
@@ -294,5 +305,5 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, health, close };
+  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, networkCore, health, close };
 }
