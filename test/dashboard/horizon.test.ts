@@ -37,6 +37,16 @@ afterAll(async () => {
   process.stdout.write(`Horizon walk: ${((Date.now() - started) / 1000).toFixed(1)} s (start-up included)\n`);
 });
 
+/**
+ * What Horizon still shows as an error while the network service's security groups (branch
+ * net-secgroups, issue 17) are not merged: Launch Instance reads GET /networking/v2.0/security-groups
+ * (404 without them). Expected exactly, so the test says so when they arrive; then remove this.
+ */
+const UNSERVED_SECURITY_GROUPS = {
+  alerts: ['Error: Unable to retrieve the security groups.'],
+  failedRequests: ['GET /api/network/securitygroups/ → 404'],
+};
+
 /** No error on screen and no failed request since the last check. */
 async function expectNoProblems(d: Dashboard): Promise<void> {
   expect(await d.problems()).toEqual({ alerts: [], failedRequests: [] });
@@ -54,6 +64,12 @@ describe('a member of demo', () => {
   it('logs in with the login form', async () => {
     await d.login('demo', srv.passwords.demo, '/project/instances/');
     expect(await d.texts('.context-project')).toEqual([expect.stringContaining('demo')]);
+  });
+
+  it('sees the Overview without an error', async () => {
+    await d.visit('/project/');
+    expect((await d.texts('#main_content')).join(' ')).toMatch(/Limit Summary.*Instances.*Used 0 of \d+/);
+    await expectNoProblems(d);
   });
 
   it('sees the Instances page, empty, without an error', async () => {
@@ -94,18 +110,44 @@ describe('a member of demo', () => {
     expect(listed).toEqual(['kp-imported', 'kp-made']);
   });
 
-  it('sees a server on the Instances page as Active', async () => {
-    // TODO(issue 17): launched from Horizon's Launch Instance once the network service is merged.
-    serverId = ok(await openstack(['server', 'create', '--image', 'busybox', '--flavor', 'm1.tiny', '--key-name', 'kp-made', '--wait', 'vm-horizon', '-f', 'value', '-c', 'id'], srv.env.demo)).stdout.trim();
+  it('launches an instance from an image with a flavor and a key pair, and sees it Active', async () => {
     await d.visit('/project/instances/');
-    await d.rowStatus('instances', serverId, 'Active');
+    await d.page.click('#instances__action_launch-ng');
+    await d.page.waitForSelector('.modal.in input[name=name]', { visible: true });
+    await d.page.type('.modal.in input[name=name]', 'vm-horizon');
+    await d.page.click('.modal.in .wizard-nav ::-p-text(Source)');
+    await d.allocate('busybox');
+    await d.page.click('.modal.in .wizard-nav ::-p-text(Flavor)');
+    await d.allocate('m1.tiny');
+    // The project's one network is allocated by Horizon itself.
+    await d.page.click('.modal.in .wizard-nav ::-p-text(Networks)');
+    await d.textAppears('.modal.in', 'private');
+    await d.page.click('.modal.in .wizard-nav ::-p-text(Key Pair)');
+    await d.allocate('kp-made');
+    expect(await d.problems()).toEqual(UNSERVED_SECURITY_GROUPS);
+    await d.page.waitForSelector('.modal.in .btn.finish:not([disabled])');
+    await d.page.click('.modal.in .btn.finish');
+    await d.page.waitForSelector('.modal.in', { hidden: true });
+    await d.visit('/project/instances/');
+    expect(await d.rowMatching('vm-horizon', /Active/)).toMatch(/busybox.*m1\.tiny.*kp-made/);
+    serverId = ok(await openstack(['server', 'show', 'vm-horizon', '-f', 'value', '-c', 'id'], srv.env.demo)).stdout.trim();
+    await expectNoProblems(d);
+  });
+
+  it('sees the instance\'s overview, console log and action log', async () => {
+    await d.visit(`/project/instances/${serverId}/`);
+    expect((await d.texts('#main_content dl')).join(' ')).toMatch(new RegExp(`vm-horizon.*${serverId}.*Active`));
+    await d.visit(`/project/instances/${serverId}/?tab=instance_details__log`);
+    await d.textAppears('#instance_details__log pre', 'tick');
+    await d.visit(`/project/instances/${serverId}/?tab=instance_details__audit`);
+    expect((await d.texts('#audit tbody tr td')).join(' ')).toMatch(/Create/);
     await expectNoProblems(d);
   });
 
   it('shuts the server off, and starts it again', async () => {
-    await d.rowAction('instances', serverId, 'stop');
+    await d.rowAction('/project/instances/', 'instances', serverId, 'stop');
     await d.rowStatus('instances', serverId, 'Shutoff');
-    await d.rowAction('instances', serverId, 'start');
+    await d.rowAction('/project/instances/', 'instances', serverId, 'start');
     await d.rowStatus('instances', serverId, 'Active');
     await expectNoProblems(d);
   });
@@ -123,7 +165,7 @@ describe('a member of demo', () => {
 
   it('deletes the server; the list still loads and no longer shows it', async () => {
     await d.visit('/project/instances/');
-    await d.rowAction('instances', serverId, 'delete');
+    await d.rowAction('/project/instances/', 'instances', serverId, 'delete');
     await d.page.waitForSelector(`#instances__row__${serverId}`, { hidden: true, timeout: 120_000 });
     await d.visit('/project/instances/');
     expect(await d.page.$(`#instances__row__${serverId}`)).toBeNull();
@@ -176,7 +218,7 @@ describe('an admin', () => {
     const row = await d.page.waitForSelector('#flavors tbody tr ::-p-text(m1.horizon)');
     expect(row).not.toBeNull();
     const id = ok(await openstack(['flavor', 'show', 'm1.horizon', '-f', 'value', '-c', 'id'], srv.env.admin)).stdout.trim();
-    await d.rowAction('flavors', id, 'delete');
+    await d.rowAction('/admin/flavors/', 'flavors', id, 'delete');
     expect(await d.page.$(`#flavors__row__${id}`)).toBeNull();
     expect((await openstack(['flavor', 'show', 'm1.horizon'], srv.env.admin)).code).not.toBe(0);
     await expectNoProblems(d);

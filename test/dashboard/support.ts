@@ -27,6 +27,7 @@ interface PageElement {
   textContent: string | null;
   offsetParent: unknown;
   classList: { contains(name: string): boolean };
+  querySelector(selector: string): { click(): void } | null;
   querySelectorAll(selector: string): ArrayLike<PageElement>;
 }
 declare const document: {
@@ -144,7 +145,8 @@ export class Dashboard {
 
   /** Errors on screen now (alerts and toasts of the danger/error kind) and failed requests so far; clears the latter. */
   async problems(): Promise<Problems> {
-    const alerts = await this.texts('.alert-danger, .alert-error, .messages .error, .toast-error');
+    // (An empty one is a placeholder the page fills on an error: nothing is shown.)
+    const alerts = (await this.texts('.alert-danger, .alert-error, .messages .error, .toast-error')).filter((t) => t !== '');
     const failedRequests = this.failed;
     this.failed = [];
     return { alerts, failedRequests };
@@ -156,14 +158,14 @@ export class Dashboard {
   }
 
   /**
-   * A row action of a Horizon table on the current page (the row's dropdown, or its primary
+   * A row action of a Horizon table on the page at `listPath` (the row's dropdown, or its primary
    * button), confirmed in Horizon's confirmation dialog when it asks; waits for the page the
    * action reloads.
    */
-  async rowAction(table: string, id: string, action: string): Promise<void> {
+  async rowAction(listPath: string, table: string, id: string, action: string): Promise<void> {
     // A row that Horizon's ajax polling replaced loses its buttons' handlers: act on a freshly
     // loaded page, as a user coming back to it would.
-    await this.visit(new URL(this.page.url()).pathname);
+    await this.visit(listPath);
     const button = `#${table}__row_${id}__action_${action}`;
     await this.page.waitForSelector(button);
     if (!(await this.page.$eval(button, (e) => (e as unknown as PageElement).offsetParent !== null))) {
@@ -206,6 +208,22 @@ export class Dashboard {
       pattern.flags,
     );
     return (await handle.jsonValue()) as string;
+  }
+
+  /**
+   * In the open step of a Horizon transfer table (Launch Instance's Source, Flavor, Key Pair),
+   * moves the available row whose first column is `name` to Allocated with its ↑ button.
+   */
+  async allocate(name: string): Promise<void> {
+    const row = await this.page.waitForFunction(
+      (want: string) => Array.from(document.querySelectorAll('.modal.in tr')).find((tr) => {
+        if (tr.offsetParent === null || !tr.querySelector('.fa-arrow-up')) return false;
+        return Array.from(tr.querySelectorAll('td')).some((td) => (td.textContent ?? '').trim() === want);
+      }),
+      { polling: 250 },
+      name,
+    );
+    await this.page.evaluate((r) => (r as unknown as PageElement).querySelector('.fa-arrow-up')?.click(), row);
   }
 
   /** Waits until the text of `selector` includes `text`. */
