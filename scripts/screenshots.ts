@@ -4,13 +4,24 @@
  * as the dashboard test does, boots one server so the Instances page has a row, and removes
  * everything afterwards. Not a test: it asserts nothing, it only takes the pictures.
  */
+import fs from 'node:fs';
 import path from 'node:path';
-import { startServer } from '../test/helpers/server';
+import { execFileSync } from 'node:child_process';
+import { ROOT, startServer } from '../test/helpers/server';
 import { openstack } from '../test/helpers/clients';
-import { busyboxImage } from '../test/helpers/test-image';
 import { Dashboard, launchBrowser, startHorizon } from '../test/dashboard/support';
 
-const DOCS = path.join(__dirname, '..', '..', '..', 'docs');
+const DOCS = path.join(ROOT, 'docs');
+
+/** The tests' busybox archive (test/helpers/test-image.ts finds its builder from its source folder, not from dist). */
+function busyboxArchive(): string {
+  const archive = path.join(ROOT, 'test', '.cache', 'busybox-horizon.tar');
+  if (!fs.existsSync(archive)) {
+    fs.mkdirSync(path.dirname(archive), { recursive: true });
+    execFileSync('bash', [path.join(ROOT, 'scripts', 'build-test-image.sh'), archive, 'horizon'], { stdio: ['ignore', 'ignore', 'inherit'] });
+  }
+  return archive;
+}
 
 async function must(p: Promise<{ code: number; stdout: string; stderr: string }>): Promise<string> {
   const r = await p;
@@ -19,7 +30,7 @@ async function must(p: Promise<{ code: number; stdout: string; stderr: string }>
 }
 
 async function main(): Promise<void> {
-  const image = busyboxImage('horizon');
+  const archive = busyboxArchive();
   const srv = await startServer();
   const horizon = await startHorizon(`${srv.url}/identity/v3`).catch(async (e) => {
     await srv.cleanup();
@@ -27,7 +38,7 @@ async function main(): Promise<void> {
   });
   const browser = await launchBrowser();
   try {
-    await must(openstack(['image', 'create', '--public', '--file', image.path, '--container-format', 'docker', '--disk-format', 'raw', 'busybox'], srv.env.admin));
+    await must(openstack(['image', 'create', '--public', '--file', archive, '--container-format', 'docker', '--disk-format', 'raw', 'busybox'], srv.env.admin));
     await must(openstack(['server', 'create', '--image', 'busybox', '--flavor', 'm1.tiny', '--wait', 'web-1'], srv.env.demo));
     const d = await Dashboard.open(browser, horizon.url);
     await d.login('demo', srv.passwords.demo, '/project/instances/');
