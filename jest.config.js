@@ -24,5 +24,7 @@ module.exports = {
     // Several compute hosts: Docker engines in network namespaces of their own (scripts/engines.sh),
     // started once by scripts/test.sh and run serially (issue 13).
     { ...base, displayName: 'multihost', testMatch: ['<rootDir>/test/multihost/**/*.test.ts'] },
+    // Debian's Horizon against a started novadock, walked in Debian's Chromium (issue 18).
+    { ...base, displayName: 'dashboard', testMatch: ['<rootDir>/test/dashboard/**/*.test.ts'] },
   ],
 };

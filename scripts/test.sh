@@ -13,7 +13,7 @@ cd "$(dirname "$0")/.."
 ensure_docker
 ensure_clients busybox-static tempest
 ensure_clients python3-prometheus-client  # /metrics is read with the Prometheus project's own parser (issue 18)
-ensure_clients chromium  # the built-in page is tested in Debian's Chromium (test/e2e/ui.test.ts, issue 18)
+ensure_clients openstack-dashboard chromium  # the Horizon walk in a real browser (issue 18, test/dashboard); the built-in page too (test/e2e/ui.test.ts)
 ensure_host_tools
 ensure_node_modules
 build
@@ -29,10 +29,10 @@ trap 'stop_test_postgres; [ "$engines_up" -eq 0 ] || bash scripts/engines.sh dow
 # spend their time waiting on the engine and the CLIs rather than on the CPU, so two at a time
 # keeps both cores busy without starving either. --forceExit: a leaked handle must not hold CI
 # until its time limit; the run's verdict is already known by then.
-log "jest (unit, integration, docker, e2e)"
+log "jest (unit, integration, docker, e2e, dashboard)"
 # ("$@" first: after --reporters, jest would take a path for one more reporter.)
 whole=0
-if [ "$#" -eq 0 ]; then whole=1; set -- --selectProjects unit integration docker e2e; fi
+if [ "$#" -eq 0 ]; then whole=1; set -- --selectProjects unit integration docker e2e dashboard; fi
 NOVADOCK_TEST_SUMMARY="$summary" npx jest "$@" --ci --maxWorkers=2 --forceExit \
   --reporters=default --reporters=./test/reporter/strict-reporter.js || status=1
 
