@@ -102,8 +102,8 @@ function run(ns: string | undefined, cmd: string, args: string[], input?: string
     const child = spawn(file, argv, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
-    child.stdout.on('data', (d: Buffer) => { out += d.toString(); });
-    child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
     child.on('error', reject);
     child.on('close', (code) => {
       if (code === 0) resolve(out);
