@@ -64,7 +64,9 @@ export function createApp(services: Services, log: Logger): Express {
 
   // issue 14: the Docker Registry HTTP API v2 at the root's /v2/ (Glance is /image/v2).
   // issue 17: the Networking API (Neutron v2.0 subset)
-  app.use('/networking', networkRouter({ publicUrl, tokens: services.tokens }, log));
+  app.use('/networking', networkRouter({ publicUrl, tokens: services.tokens,
+    floatingIps: services.floatingIps.service, // issue 17: floating IPs
+  }, log));
   app.use('/v2', registryRouter({ registry: services.registry.service, auth: services.registry.auth }, log));
 
   app.use(notFoundHandler());

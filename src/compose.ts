@@ -52,6 +52,9 @@ import { LoginGuard } from './identity/login-guard';
 import { Metrics } from './metrics/metrics';
 // issue 14: the embedded registry
 import { buildRegistry, RegistryParts } from './registry/build';
+// issue 17: floating IPs
+import { buildFloatingIps, FloatingIpParts } from './network/build-floating-ips';
+import type { NatTable } from './virt/nat';
 
 export interface Services {
   config: Config;
@@ -78,6 +81,8 @@ export interface Services {
   metrics: Metrics;
   /** The embedded registry at /v2/ (issue 14). */
   registry: RegistryParts;
+  /** Floating IPs and the hosts' NAT (issue 17). */
+  floatingIps: FloatingIpParts;
   health(): Promise<{ ok: boolean; database: string; compute_hosts: Record<string, string> }>;
   close(): Promise<void>;
 }
@@ -102,6 +107,9 @@ export interface BuildOptions {
   placement?: PlacementPort;
   /** The clock console tokens expire by (ms since the epoch; absent: Date.now). */
   consoleClock?: () => number;
+  /** issue 17: the hosts' NAT for floating IPs (absent: iptables in each host's namespace); its sweep period. */
+  nat?: NatTable;
+  natSweepMs?: number;
 }
 
 /**
@@ -257,6 +265,9 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   membership.start();
   // issue 14: the embedded registry
   const registry = buildRegistry({ config, db, identity, tokens, images, imageRepo, hostImages, secret: tokenSecret(config.dataDir), log, store: opts.store, imageUploads });
+  // issue 17: floating IPs, forwarded on the hosts where their servers run
+  const floatingIps = buildFloatingIps({ db, config, log, hosts: () => drivers.all().map((d) => d.host), nat: opts.nat, sweepIntervalMs: opts.natSweepMs });
+  floatingIps.sync.start();
 
   const health = async () => {
     let database = 'ok';
@@ -280,6 +291,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
 
   const close = async () => {
     registry.stop();
+    await floatingIps.stop();
     reconciler.stop();
     compute.shelve.stop();
     compute.hosts.stop();
@@ -294,5 +306,5 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, health, close };
+  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, floatingIps, health, close };
 }

@@ -14,7 +14,9 @@ const ext = (alias: string, name: string, description: string): ExtensionDescrip
 export const EXTENSIONS: ExtensionDescriptor[] = [
   // core: networks, subnets, ports, quotas (src/network/api/networks*.ts, subnets*.ts, ports*.ts)
   // security groups (src/network/api/security-groups.ts)
-  // floating IPs, external networks and routers (src/network/api/floating-ips.ts, routers.ts)
+  // floating IPs, external networks and routers (src/network/api/floating-ips-router.ts, routers-router.ts)
+  ext('external-net', 'Neutron external network', 'Adds external network attribute to network resource.'),
+  ext('fip-port-details', 'Floating IP Port Details Extension', 'Add port_details attribute to Floating IP resource'),
 ];
 
 export { ext };

@@ -22,6 +22,8 @@ import { MemoryImageStore } from '../../src/store/memory-store';
 import type { MembershipOptions } from '../../src/cluster/membership';
 import type { HostSettingsPort, PlacementPort, ServerGroupsPort } from '../../src/compute/scheduler/types';
 import { createTestSchema, testPgUrl } from './postgres';
+import { FakeNat } from '../../src/virt/fake/nat';
+import type { NatTable } from '../../src/virt/nat';
 
 export const PASSWORDS = { admin: 'admin-secret', demo: 'demo-secret', alt: 'alt-secret', viewer: 'viewer-secret' } as const;
 export type Account = keyof typeof PASSWORDS;
@@ -51,6 +53,8 @@ export interface TestServicesOptions {
   placement?: PlacementPort;
   /** The clock console tokens expire by (ms since the epoch). */
   consoleClock?: () => number;
+  /** The hosts' NAT for floating IPs (default: an in-memory FakeNat). */
+  nat?: NatTable;
 }
 
 export interface TestServices {
@@ -108,6 +112,7 @@ export async function makeTestServices(opts: TestServicesOptions = {}): Promise<
   const services = await buildServices({
     config, log, drivers, store, dbFile: opts.dbFile ?? path.join(dataDir, 'novadock.sqlite'), dbSchema: pg?.schema, sweepIntervalMs: 60_000, membership: opts.membership,
     hostSettings: opts.hostSettings, serverGroups: opts.serverGroups, placement: opts.placement, consoleClock: opts.consoleClock,
+    nat: opts.nat ?? new FakeNat(), // issue 17: no test touches the host's NAT unless it asks to
   });
 
   const authBody = (account: Account) => ({

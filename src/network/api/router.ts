@@ -16,11 +16,16 @@ import { requireToken, requireWriter } from '../../http/auth';
 import { errorHandler, methodNotAllowed, notFoundHandler } from '../../http/errors';
 import type { TokenService } from '../../identity/token-service';
 import { EXTENSIONS } from '../extensions';
+// floating IPs and routers
+import type { FloatingIpService } from '../floating-ips';
+import { floatingIpsRouter } from './floating-ips-router';
 
 export interface NetworkRouterDeps {
   publicUrl: string;
   tokens: TokenService;
   // Each part adds what its routers need, in a block of its own.
+  // floating IPs and routers
+  floatingIps: FloatingIpService;
 }
 
 export function networkRouter(deps: NetworkRouterDeps, log: Logger): Router {
@@ -59,6 +64,7 @@ export function networkRouter(deps: NetworkRouterDeps, log: Logger): Router {
   // core: networks, subnets, ports, quotas
   // security groups and rules
   // floating IPs and routers
+  v2.use(floatingIpsRouter(deps.floatingIps));
 
   r.get(['/v2.0', '/v2.0/'], requireToken(deps.tokens), (_req, res) => {
     const collections = ['networks', 'subnets', 'ports', 'security-groups', 'security-group-rules', 'floatingips', 'routers'];
