@@ -57,6 +57,7 @@ export function createApp(services: Services, log: Logger): Express {
     serversOnHost: (host) => services.compute.queries.serversOnHost(host),
     hostFigures: () => services.compute.placement.figures(),
     images: services.images,
+    networks: { list: (ctx) => services.networkCore.networks.novaNetworks(ctx) }, // issue 17 (net-core): os-networks
   }, log));
   app.use('/image', imageRouter({
     publicUrl, tokens: services.tokens, images: services.images, imageMembers: services.imageMembers, imageUploads: services.imageUploads,
@@ -64,7 +65,10 @@ export function createApp(services: Services, log: Logger): Express {
 
   // issue 14: the Docker Registry HTTP API v2 at the root's /v2/ (Glance is /image/v2).
   // issue 17: the Networking API (Neutron v2.0 subset)
-  app.use('/networking', networkRouter({ publicUrl, tokens: services.tokens,
+  app.use('/networking', networkRouter({
+    publicUrl, tokens: services.tokens,
+    // net-core: networks, subnets, ports, quotas
+    core: { networks: services.networkCore.networks, subnets: services.networkCore.subnets, ports: services.networkCore.ports, quotas: services.networkCore.quotaApi },
     floatingIps: services.floatingIps.service, // issue 17: floating IPs
   }, log));
   app.use('/v2', registryRouter({ registry: services.registry.service, auth: services.registry.auth }, log));

@@ -52,6 +52,8 @@ import { LoginGuard } from './identity/login-guard';
 import { Metrics } from './metrics/metrics';
 // issue 14: the embedded registry
 import { buildRegistry, RegistryParts } from './registry/build';
+// issue 17 (net-core): networks, subnets, ports, quotas of the network service
+import { buildNetworkCore, NetworkCore } from './network/build';
 // issue 17: floating IPs
 import { buildFloatingIps, FloatingIpParts } from './network/build-floating-ips';
 import type { NatTable } from './virt/nat';
@@ -81,6 +83,8 @@ export interface Services {
   metrics: Metrics;
   /** The embedded registry at /v2/ (issue 14). */
   registry: RegistryParts;
+  /** The network service's core: networks, subnets, ports, quotas, the compute side's port service (issue 17). */
+  networkCore: NetworkCore;
   /** Floating IPs and the hosts' NAT (issue 17). */
   floatingIps: FloatingIpParts;
   health(): Promise<{ ok: boolean; database: string; compute_hosts: Record<string, string> }>;
@@ -204,6 +208,12 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   const keypairRepo = new KeypairRepository(db);
   const servers = new ServerRepository(db, membership.id);
   const subnets = new ProjectSubnets({ repo: new ProjectSubnetRepository(db), servers, settings: config.projectNetworks ?? DEFAULT_PROJECT_NETWORKS, log });
+  // issue 17 (net-core): the network service's core
+  const networkCore = buildNetworkCore({
+    db, projectSubnets: subnets, projectRange: (config.projectNetworks ?? DEFAULT_PROJECT_NETWORKS).range,
+    projectHasServers: async (projectId) => (await servers.list({ projectId })).length > 0,
+    projectExists: async (projectId) => (await identity.projectById(projectId)) !== undefined,
+  });
   const compute = buildCompute({
     servers,
     flavors,
@@ -235,6 +245,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     computeServices: new ComputeServiceRepository(db),
     aggregates: new AggregateRepository(db),
     consoleTokens: new ConsoleTokenRepository(db),
+    defaultNetworkId: async (projectId) => (await networkCore.defaults.ensure(projectId)).id, // issue 17 (net-core)
     consoleSettings: { baseUrl: serialConsoleBaseUrl(config), tokenTtlSeconds: config.consoleTokenTtlSeconds ?? DEFAULT_CONSOLE_TOKEN_TTL, now: opts.consoleClock },
     control: {
       processes: async () => (await workers.all())
@@ -306,5 +317,5 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, floatingIps, health, close };
+  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, networkCore, floatingIps, health, close };
 }

@@ -33,6 +33,8 @@ import * as registry from '../../migrations/20261207030000_registry';
 import * as imageArchiveIndexes from '../../migrations/20261207040000_image_archive_indexes';
 // issue 17: the Networking API's shared records
 import * as networking from '../../migrations/20261208010000_networking';
+// issue 17 (net-core): ports made for servers, attach order
+import * as portAttachments from '../../migrations/20261208100000_port_attachments';
 
 import { dialect } from './dialect';
 
@@ -62,6 +64,7 @@ const MIGRATIONS: Record<string, Migration> = {
   '20261207030000_registry': registry, // issue 14: the embedded registry
   '20261207040000_image_archive_indexes': imageArchiveIndexes, // issue 14: registry archive indexes
   '20261208010000_networking': networking, // issue 17: networks, subnets, ports, security groups, floating IPs, routers
+  '20261208100000_port_attachments': portAttachments, // issue 17 (net-core): ports made for servers, attach order
 };
 
 class ListedMigrations implements Knex.MigrationSource<string> {

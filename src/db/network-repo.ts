@@ -6,6 +6,7 @@
  */
 import crypto from 'node:crypto';
 import { stamp } from '../clock';
+import type { Knex } from 'knex';
 import type { Db } from './knex';
 
 export interface NetworkRow {
@@ -119,4 +120,80 @@ export class NetworkRepository {
       .update({ cidr: to.cidr, gateway_ip: to.gateway_ip, allocation_pools: JSON.stringify(to.allocation_pools), updated_at: stamp(), revision_number: this.db.raw('revision_number + 1') });
     return n === 1;
   }
+  // --- net-core: the Networking API's reads and writes of networks and subnets ---
+
+  /** Networks `projectId` may see: its own, shared and external ones (every one when undefined: an admin). */
+  async listNetworks(projectId: string | undefined): Promise<NetworkRow[]> {
+    const q = this.db('networks').orderBy('id');
+    if (projectId !== undefined) q.where((w) => w.where({ project_id: projectId }).orWhere({ shared: true }).orWhere({ external: true }));
+    return (await q).map(networkFromRow);
+  }
+
+  async listSubnets(networkIds: string[] | undefined): Promise<SubnetRow[]> {
+    const q = this.db('subnets').orderBy('id');
+    if (networkIds !== undefined) q.whereIn('network_id', networkIds);
+    return (await q).map(subnetFromRow);
+  }
+
+  /** Subnet ids of each network, in creation order. */
+  async subnetIdsByNetwork(networkIds: string[]): Promise<Map<string, string[]>> {
+    const out = new Map<string, string[]>(networkIds.map((id) => [id, []]));
+    if (networkIds.length === 0) return out;
+    for (const r of await this.db('subnets').whereIn('network_id', networkIds).orderBy(['created_at', 'id']).select('id', 'network_id')) out.get(r.network_id)?.push(r.id);
+    return out;
+  }
+
+  async insertNetwork(trx: Knex.Transaction, n: NewNetwork & { id: string }): Promise<void> {
+    const at = stamp();
+    await trx('networks').insert({ ...n, revision_number: 0, created_at: at, updated_at: at });
+  }
+
+  /** Changes the given columns; false when the network is gone. */
+  async updateNetwork(id: string, changes: Partial<NetworkRow>): Promise<boolean> {
+    return (await this.db('networks').where({ id }).update({ ...changes, updated_at: stamp(), revision_number: this.db.raw('revision_number + 1') })) === 1;
+  }
+
+  /** Every subnet's range with its project and network (the overlap check's view). */
+  async allCidrs(trx: Knex.Transaction): Promise<{ id: string; cidr: string; project_id: string; network_id: string }[]> {
+    return trx('subnets').where({ ip_version: 4 }).select('id', 'cidr', 'project_id', 'network_id');
+  }
+
+  async insertSubnet(trx: Knex.Transaction, s: NewSubnet & { id: string }): Promise<void> {
+    const at = stamp();
+    await trx('subnets').insert({ ...subnetToRow(s), revision_number: 0, created_at: at, updated_at: at });
+  }
+
+  async updateSubnet(id: string, changes: Partial<Pick<SubnetRow, 'name' | 'description' | 'gateway_ip' | 'allocation_pools' | 'dns_nameservers' | 'host_routes' | 'enable_dhcp'>>): Promise<boolean> {
+    const row: Record<string, unknown> = { ...changes };
+    for (const k of ['allocation_pools', 'dns_nameservers', 'host_routes'] as const) if (changes[k] !== undefined) row[k] = JSON.stringify(changes[k]);
+    return (await this.db('subnets').where({ id }).update({ ...row, updated_at: stamp(), revision_number: this.db.raw('revision_number + 1') })) === 1;
+  }
+
+  /** Deletes the subnet unless an address is allocated from it (one statement): 'gone' | 'inUse' | 'deleted'. */
+  async deleteSubnet(id: string): Promise<'gone' | 'inUse' | 'deleted'> {
+    const n = await this.db('subnets').where({ id }).whereNotExists((q) => q.select(this.db.raw('1')).from('ip_allocations').where({ subnet_id: id })).delete();
+    if (n === 1) return 'deleted';
+    return (await this.getSubnet(id)) ? 'inUse' : 'gone';
+  }
+
+  /**
+   * Deletes the network with its subnets unless a port other than `ignoreOwners`' is on it (one
+   * transaction, the network's row locked): 'gone' | 'inUse' | 'deleted'. The ignored ports go with it.
+   */
+  async deleteNetwork(id: string, ignoreOwners: (owner: string) => boolean): Promise<'gone' | 'inUse' | 'deleted'> {
+    return this.db.transaction(async (trx) => {
+      const row = await trx('networks').where({ id }).forUpdate().first('id');
+      if (!row) return 'gone';
+      const owners: string[] = await trx('ports').where({ network_id: id }).pluck('device_owner');
+      if (owners.some((o) => !ignoreOwners(o))) return 'inUse';
+      const ports = trx('ports').where({ network_id: id }).select('id');
+      await trx('ip_allocations').where({ network_id: id }).delete();
+      await trx('port_security_groups').whereIn('port_id', ports).delete();
+      await trx('ports').where({ network_id: id }).delete();
+      await trx('subnets').where({ network_id: id }).delete();
+      await trx('networks').where({ id }).delete();
+      return 'deleted';
+    });
+  }
 }
+

@@ -76,4 +76,12 @@ export class SecurityGroupRepository {
   async rulesOf(groupId: string): Promise<SecurityGroupRuleRow[]> {
     return this.db('security_group_rules').where({ security_group_id: groupId }).orderBy('created_at');
   }
+
+  // --- net-core: a group named at boot (Nova takes names or ids) ---
+  /** The project's group with this id or (first by creation) this name. */
+  async findInProject(projectId: string, nameOrId: string): Promise<SecurityGroupRow | undefined> {
+    const r = (await this.db('security_groups').where({ project_id: projectId, id: nameOrId }).first())
+      ?? (await this.db('security_groups').where({ project_id: projectId, name: nameOrId }).orderBy('created_at').first());
+    return r ? groupFromRow(r) : undefined;
+  }
 }

@@ -11,6 +11,8 @@ export function buildCatalog(publicUrl: string) {
     { type: 'compute', name: 'nova', url: `${publicUrl}/compute/v2.1` },
     // NOTE(openstack): unversioned on purpose: novaclient appends /v2/images to it (contract §2).
     { type: 'image', name: 'glance', url: `${publicUrl}/image` },
+    // issue 17 (net-core): the Networking API, unversioned as Neutron's endpoint is (clients discover v2.0)
+    { type: 'network', name: 'neutron', url: `${publicUrl}/networking` },
   ];
   return services.map((s) => ({
     id: stableId(`service:${s.type}`),

@@ -47,3 +47,19 @@ export const neutron = {
   policy: (rule: string) => new NeutronError('forbidden', 'PolicyNotAuthorized', `(rule:${rule}) is disallowed by policy`),
   overQuota: (resource: string) => new NeutronError('conflict', 'OverQuota', `Quota exceeded for resources: ['${resource}'].`),
 };
+
+// --- net-core: networks, subnets, ports, quotas (neutron-lib's texts) ---
+export const neutronCore = {
+  /** An attribute's value failed its validator (neutron-lib api/attributes.py convert_values). */
+  badAttribute: (attr: string, reason: string) => new NeutronError('invalid', 'HTTPBadRequest', `Invalid input for ${attr}. Reason: ${reason}.`),
+  badRequest: (message: string) => new NeutronError('invalid', 'HTTPBadRequest', message),
+  invalidIpForSubnet: (ip: string) => new NeutronError('invalid', 'InvalidIpForSubnet', `IP address ${ip} is not a valid IP for the specified subnet.`),
+  invalidIpForNetwork: (ip: string) => new NeutronError('invalid', 'InvalidIpForNetwork', `IP address ${ip} is not a valid IP for any of the subnets on the specified network.`),
+  invalidAllocationPool: (pool: string) => new NeutronError('invalid', 'InvalidAllocationPool', `The allocation pool ${pool} is not valid.`),
+  outOfBoundsAllocationPool: (pool: string, cidr: string) => new NeutronError('invalid', 'OutOfBoundsAllocationPool', `The allocation pool ${pool} spans beyond the subnet cidr ${cidr}.`),
+  overlappingAllocationPools: (a: string, b: string, cidr: string) => new NeutronError('conflict', 'OverlappingAllocationPools', `Found overlapping allocation pools: ${a} ${b} for subnet ${cidr}.`),
+  gatewayConflict: (ip: string, pool: string) => new NeutronError('conflict', 'GatewayConflictWithAllocationPools', `Gateway ip ${ip} conflicts with allocation pool ${pool}.`),
+  macInUse: (networkId: string, mac: string) => new NeutronError('conflict', 'MacAddressInUse', `Unable to complete operation for network ${networkId}. The mac address ${mac} is in use.`),
+  portInUse: (portId: string, networkId: string, deviceId: string) => new NeutronError('conflict', 'PortInUse', `Unable to complete operation on port ${portId} for network ${networkId}. Port already has an attached device ${deviceId}.`),
+  securityGroupsNeedPortSecurity: () => new NeutronError('invalid', 'PortSecurityAndIPRequiredForSecurityGroups', 'Port security must be enabled and port must have an IP address in order to use security groups.'),
+};

@@ -13,6 +13,20 @@ const ext = (alias: string, name: string, description: string): ExtensionDescrip
 
 export const EXTENSIONS: ExtensionDescriptor[] = [
   // core: networks, subnets, ports, quotas (src/network/api/networks*.ts, subnets*.ts, ports*.ts)
+  ext('project-id', 'project_id field enabled', 'Extension that indicates that project_id field is enabled.'),
+  ext('standard-attr-description', 'standard-attr-description', 'Extension to add descriptions to standard attributes'),
+  ext('standard-attr-timestamp', 'Resource timestamps', 'Adds created_at and updated_at fields to all Neutron resources that have Neutron standard attributes.'),
+  ext('standard-attr-revisions', 'Resource revision numbers', 'This extension will display the revision number of neutron resources.'),
+  ext('pagination', 'Pagination support', 'Extension that indicates that pagination is enabled.'),
+  ext('sorting', 'Sorting support', 'Extension that indicates that sorting is enabled.'),
+  ext('quotas', 'Quota management support', 'Expose functions for quotas management per project'),
+  ext('quota_details', 'Quota details management support', 'Expose functions for quotas usage statistics per project'),
+  ext('external-net', 'Neutron external network', 'Adds external network attribute to network resource.'),
+  ext('net-mtu', 'Network MTU', 'Provides MTU attribute for a network resource.'),
+  ext('net-mtu-writable', 'Network MTU (writable)', 'Provides a writable MTU attribute for a network resource.'),
+  ext('binding', 'Port Binding', 'Expose port bindings of a virtual port to external application'),
+  ext('port-security', 'Port Security', 'Provides port security'),
+  ext('l2_adjacency', 'L2 Adjacency', 'Display L2 Adjacency for Neutron Networks.'),
   // security groups (src/network/api/security-groups.ts)
   // floating IPs, external networks and routers (src/network/api/floating-ips-router.ts, routers-router.ts)
   ext('external-net', 'Neutron external network', 'Adds external network attribute to network resource.'),

@@ -52,12 +52,14 @@ describe('identity', () => {
     expect(token.user).toMatchObject({ name: 'demo', domain: { id: 'default' } });
     expect(token.roles.map((r: { name: string }) => r.name).sort()).toEqual(['member', 'reader']);
     const types = token.catalog.map((s: { type: string }) => s.type).sort();
-    expect(types).toEqual(['compute', 'identity', 'image']);
+    expect(types).toEqual(['compute', 'identity', 'image', 'network']);
     const compute = token.catalog.find((s: { type: string }) => s.type === 'compute');
     expect(compute.endpoints.map((e: { interface: string }) => e.interface).sort()).toEqual(['admin', 'internal', 'public']);
     expect(compute.endpoints[0]).toMatchObject({ region_id: 'RegionOne', region: 'RegionOne', url: 'http://127.0.0.1:8080/compute/v2.1' });
     const image = token.catalog.find((s: { type: string }) => s.type === 'image');
     expect(image.endpoints[0].url).toBe('http://127.0.0.1:8080/image');
+    // issue 17: the Networking API, unversioned
+    expect(token.catalog.find((s: { type: string }) => s.type === 'network')).toMatchObject({ name: 'neutron', endpoints: expect.arrayContaining([expect.objectContaining({ interface: 'public', url: 'http://127.0.0.1:8080/networking' })]) });
   });
 
   test('admin holds admin, member and reader (implied roles)', async () => {

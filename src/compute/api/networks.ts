@@ -15,25 +15,43 @@ import { ctxOf } from '../../http/auth';
 import { methodNotAllowed } from '../../http/errors';
 import { UUID_RE } from '../../http/validation';
 import { untilVersion } from '../microversion';
-import { PRIVATE_NETWORK_ID, defaultSecurityGroup } from '../networks';
+import { defaultSecurityGroup } from '../networks';
+import type { RequestContext } from '../../http/context';
 import { networkView } from '../views/networks';
 
-/** os-networks and os-security-groups need nothing: both answer from the request's project. */
-export function networksRouter(): Router {
+/**
+ * issue 17 (net-core): the caller's networks in the Networking API, for os-networks. The project's
+ * default network keeps the pseudo id (boot takes it in every project, as Tempest's
+ * admin-resolved fixed_network_name needs); the others show their own ids.
+ */
+export interface NovaNetworksPort {
+  list(ctx: RequestContext): Promise<{ id: string; name: string; isDefault: boolean }[]>;
+}
+
+/** os-networks and os-security-groups answer from the request's project (and the network service's networks, when given). */
+export function networksRouter(networks?: NovaNetworksPort): Router {
   const router = Router();
+  const listed = async (ctx: RequestContext) => {
+    if (!networks) return [networkView(ctx.isAdmin)];
+    const all = await networks.list(ctx);
+    return all.filter((n) => n.isDefault).slice(0, 1).map(() => networkView(ctx.isAdmin))
+      .concat(all.filter((n) => !n.isDefault).map((n) => networkView(ctx.isAdmin, n.id, n.name)));
+  };
 
   // NOTE(openstack): Nova answers 404 from 2.36 on; novadock keeps this read-only proxy at every
   // version because Tempest's microversioned classes resolve fixed_network_name through it with
   // their own microversion (there is no network service to ask instead).
-  router.get('/os-networks', (req, res) => {
-    res.status(200).json({ networks: [networkView(ctxOf(req).isAdmin)] });
-  });
+  router.get('/os-networks', handle(async (req, res) => {
+    res.status(200).json({ networks: await listed(ctxOf(req)) });
+  }));
   router.get('/os-networks/:id', handle(async (req, res) => {
     const ctx = ctxOf(req);
     // NOTE(openstack): a name is a 404 here, so OSC's APIv2.find falls back to listing and
     // matching `label` (openstackclient/api/compute_v2.py network_find).
-    if (req.params.id !== PRIVATE_NETWORK_ID) throw notFound(msg.networkNotFound(req.params.id));
-    res.status(200).json({ network: networkView(ctx.isAdmin) });
+    const real = networks ? (await networks.list(ctx)).find((n) => n.id === req.params.id) : undefined;
+    const found = real?.isDefault ? networkView(ctx.isAdmin) : (await listed(ctx)).find((n) => n.id === req.params.id);
+    if (!found) throw notFound(msg.networkNotFound(req.params.id));
+    res.status(200).json({ network: found });
   }));
   router.all(['/os-networks', '/os-networks/:id'], methodNotAllowed());
 

@@ -49,7 +49,7 @@ import { quotasRouter } from './quotas';
 import { tenantUsageRouter } from './tenant-usage';
 import type { QuotaService } from '../services/quotas';
 import { migrationsRouter } from './migrations';
-import { networksRouter } from './networks';
+import { networksRouter, NovaNetworksPort } from './networks';
 import type { HostsPort, ImageProxyPort } from './ports';
 import { serverActionsRouter } from './server-actions';
 import { serverGroupsRouter } from './server-groups';
@@ -87,6 +87,8 @@ export interface ComputeApiDeps {
   hostFigures(): Promise<Map<string, HostFigures>>;
   /** The image service, for the compute image proxy. */
   images: ImageProxyPort;
+  /** issue 17 (net-core): the network service's networks, for os-networks (absent: the pseudo network only). */
+  networks?: NovaNetworksPort;
 }
 
 /** A project id in the legacy URL form: Keystone's 32 hex digits or a dashed UUID. */
@@ -150,7 +152,7 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   v21.use(quotasRouter({ quotas }));                                                  // /os-quota-sets, /os-quota-class-sets
   v21.use(tenantUsageRouter({ usage: compute.tenantUsage, publicUrl }));              // /os-simple-tenant-usage
   v21.use('/os-availability-zone', availabilityZonesRouter({ zones: compute.zones }));
-  v21.use(networksRouter());                                                          // /os-networks, /os-security-groups
+  v21.use(networksRouter(deps.networks));                                                          // /os-networks, /os-security-groups
   v21.use('/os-hypervisors', hypervisorsRouter({ hosts, serversOnHost, figures: hostFigures, publicUrl }));
   v21.use('/os-services', osServicesRouter({ services: compute.osServices }));
   v21.use('/os-aggregates', aggregatesRouter({ aggregates: compute.aggregates }));

@@ -85,6 +85,8 @@ export interface BootServiceDeps {
   settings: HostSettingsPort;
   groups: ServerGroupsPort;
   log: Logger;
+  /** issue 17 (net-core): the id the Networking API gives the project's default network (absent: none). */
+  defaultNetworkId?: (projectId: string) => Promise<string>;
 }
 
 /** Where a boot may go, from availability_zone (Nova's "zone:host:node") and 2.74 host. */
@@ -109,6 +111,7 @@ export class BootService {
   private readonly settings: HostSettingsPort;
   private readonly groups: ServerGroupsPort;
   private readonly log: Logger;
+  private readonly defaultNetworkId?: (projectId: string) => Promise<string>;
   /** The last grouped placement of this process (see placeAll). */
   private groupPlacements: Promise<unknown> = Promise.resolve();
 
@@ -124,6 +127,7 @@ export class BootService {
     this.settings = deps.settings;
     this.groups = deps.groups;
     this.log = deps.log;
+    this.defaultNetworkId = deps.defaultNetworkId;
   }
 
   /**
@@ -140,7 +144,7 @@ export class BootService {
       if (!key) throw badRequest('Invalid key_name provided.');
       keyData = key.public_key;
     }
-    const networks = this.requestedNetworks(ctx, req.networks);
+    const networks = this.requestedNetworks(ctx, req.networks, await this.defaultNetworkIdFor(ctx, req.networks));
     const metadata = req.metadata ?? {};
     await this.builder.checkMetadataQuota(ctx.projectId, Object.keys(metadata).length);
     this.builder.checkUserData(req.userData);
@@ -323,7 +327,16 @@ export class BootService {
     return all.find((h) => (host === undefined || h.host === host) && (node === undefined || h.host === node || h.info?.hostname === node))?.host;
   }
 
-  private requestedNetworks(ctx: RequestContext, req: NetworkRequest | undefined): 'auto' | 'none' | string[] {
+  /**
+   * issue 17 (net-core): with a network service in the catalog, clients resolve `private` to the
+   * project's default network's real id; that id means the project network, as the pseudo id does.
+   */
+  private async defaultNetworkIdFor(ctx: RequestContext, req: NetworkRequest | undefined): Promise<string | undefined> {
+    if (!this.defaultNetworkId || !Array.isArray(req) || !req.some((n) => n.uuid && n.uuid.toLowerCase() !== PRIVATE_NETWORK_ID)) return undefined;
+    return (await this.defaultNetworkId(ctx.projectId)).toLowerCase();
+  }
+
+  private requestedNetworks(ctx: RequestContext, req: NetworkRequest | undefined, defaultId?: string): 'auto' | 'none' | string[] {
     if (req === undefined || req === 'auto') return 'auto';
     if (req === 'none') return 'none';
     const ours = PRIVATE_NETWORK_ID;
@@ -331,7 +344,7 @@ export class BootService {
     for (const n of req) {
       if (n.port) throw badRequest(msg.portNotFound(n.port));
       if (n.fixed_ip !== undefined) throw badRequest(`Fixed IP address ${n.fixed_ip} cannot be requested: addresses are assigned by the compute host.`);
-      if (!n.uuid || n.uuid.toLowerCase() !== ours) throw badRequest(msg.networkNotFound(n.uuid ?? ''));
+      if (!n.uuid || (n.uuid.toLowerCase() !== ours && n.uuid.toLowerCase() !== defaultId)) throw badRequest(msg.networkNotFound(n.uuid ?? ''));
       if (!ids.includes(ours)) ids.push(ours);
     }
     return ids.length ? ids : 'auto';

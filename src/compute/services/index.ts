@@ -107,6 +107,8 @@ export interface ComputeDeps {
   /** Serial console tokens and settings (issue 15). */
   consoleTokens: ConsoleTokenRepository;
   consoleSettings: ConsoleSettings;
+  /** issue 17 (net-core): the project's default network's id in the Networking API (boot accepts it). */
+  defaultNetworkId?: (projectId: string) => Promise<string>;
 }
 
 export interface ComputeServices {
@@ -187,6 +189,7 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     queries,
     boot: new BootService({
       servers, keypairs: deps.keypairs, actions: actionRepo, builder, hosts, runner: tasks, quotas, placement, settings: hostSettings, groups: groupsPort, log,
+      defaultNetworkId: deps.defaultNetworkId, // issue 17 (net-core)
     }),
     actions: new ServerActions({ servers, keypairs: deps.keypairs, queries, runner, builder, hosts, shutdownTimeoutSeconds: deps.shutdownTimeoutSeconds }),
     updates: new ServerUpdates(servers, queries, builder),

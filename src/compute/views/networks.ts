@@ -6,10 +6,10 @@
 import { PRIVATE_NETWORK_ID, PROJECT_NETWORK_LABEL } from '../networks';
 
 /** Nova's neutron-proxied network_dict: id and label, every nova-network field null (more of them for admins). */
-export function networkView(isAdmin: boolean): Record<string, unknown> {
-  const v: Record<string, unknown> = { id: PRIVATE_NETWORK_ID };
+export function networkView(isAdmin: boolean, id = PRIVATE_NETWORK_ID, label = PROJECT_NETWORK_LABEL): Record<string, unknown> {
+  const v: Record<string, unknown> = { id };
   for (const f of ['cidr', 'netmask', 'gateway', 'broadcast', 'dns1', 'dns2', 'cidr_v6', 'gateway_v6']) v[f] = null;
-  v.label = PROJECT_NETWORK_LABEL;
+  v.label = label;
   v.netmask_v6 = null;
   if (isAdmin) {
     for (const f of ['created_at', 'updated_at', 'deleted_at', 'deleted', 'injected', 'bridge', 'vlan', 'vpn_public_address',

@@ -16,6 +16,8 @@ import { requireToken, requireWriter } from '../../http/auth';
 import { errorHandler, methodNotAllowed, notFoundHandler } from '../../http/errors';
 import type { TokenService } from '../../identity/token-service';
 import { EXTENSIONS } from '../extensions';
+// core: networks, subnets, ports, quotas
+import { coreRouter, CoreRouterDeps } from './core-router';
 // floating IPs and routers
 import type { FloatingIpService } from '../floating-ips';
 import { floatingIpsRouter } from './floating-ips-router';
@@ -24,6 +26,8 @@ export interface NetworkRouterDeps {
   publicUrl: string;
   tokens: TokenService;
   // Each part adds what its routers need, in a block of its own.
+  // core: networks, subnets, ports, quotas
+  core: CoreRouterDeps;
   // floating IPs and routers
   floatingIps: FloatingIpService;
 }
@@ -62,6 +66,7 @@ export function networkRouter(deps: NetworkRouterDeps, log: Logger): Router {
   v2.all(['/extensions', '/extensions/:alias'], methodNotAllowed());
 
   // core: networks, subnets, ports, quotas
+  v2.use(coreRouter(deps.core, base));
   // security groups and rules
   // floating IPs and routers
   v2.use(floatingIpsRouter(deps.floatingIps));
