@@ -277,7 +277,11 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   // issue 14: the embedded registry
   const registry = buildRegistry({ config, db, identity, tokens, images, imageRepo, hostImages, secret: tokenSecret(config.dataDir), log, store: opts.store, imageUploads });
   // issue 17: floating IPs, forwarded on the hosts where their servers run
-  const floatingIps = buildFloatingIps({ db, config, log, hosts: () => drivers.all().map((d) => d.host), nat: opts.nat, sweepIntervalMs: opts.natSweepMs });
+  const floatingIps = buildFloatingIps({
+    db, config, log, hosts: () => drivers.all().map((d) => d.host), nat: opts.nat, sweepIntervalMs: opts.natSweepMs,
+    floatingipQuota: async (projectId) => (await networkCore.quotas.limits(projectId)).floatingip,
+  });
+  const stopFipEvents = networkCore.events.on((serverId) => floatingIps.sync.serverChanged(serverId));
   floatingIps.sync.start();
 
   const health = async () => {
@@ -302,6 +306,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
 
   const close = async () => {
     registry.stop();
+    stopFipEvents();
     await floatingIps.stop();
     reconciler.stop();
     compute.shelve.stop();

@@ -66,6 +66,8 @@ export interface ForwardRow {
   /** The host the forward was installed on last ('' none). */
   host: string;
   status: string;
+  /** The port's device (its server). */
+  device_id: string;
 }
 
 export class FloatingIpAlreadyAssociated extends Error {}
@@ -175,11 +177,18 @@ export class FloatingIpRepository {
   /** Every associated floating IP with the host its forward belongs on, and where it is now. */
   async forwards(): Promise<ForwardRow[]> {
     const rows = await this.db('floating_ips as f').join('ports as p', 'p.id', 'f.port_id').leftJoin('servers as s', 's.id', 'p.device_id')
-      .select('f.id', 'f.floating_ip_address', 'f.fixed_ip_address', 'f.floating_network_id', 'f.host', 'f.status', 'p.host as port_host', 's.host as server_host');
+      .select('f.id', 'f.floating_ip_address', 'f.fixed_ip_address', 'f.floating_network_id', 'f.host', 'f.status', 'p.host as port_host', 'p.device_id', 's.host as server_host');
     return rows.map((r) => ({
       id: r.id, floating_ip_address: r.floating_ip_address, fixed_ip_address: r.fixed_ip_address, floating_network_id: r.floating_network_id,
-      target_host: r.port_host || r.server_host || '', host: r.host, status: r.status,
+      target_host: r.port_host || r.server_host || '', host: r.host, status: r.status, device_id: r.device_id,
     }));
+  }
+
+  /** Hosts whose NAT a change of the server's ports may change: where its floating IPs are and belong, and where port-less ones still are. */
+  async hostsConcerning(serverId: string): Promise<string[]> {
+    const mine = (await this.forwards()).filter((f) => f.device_id === serverId).flatMap((f) => [f.host, f.target_host]);
+    const stray = (await this.strayInstalled()).map((f) => f.host);
+    return [...new Set([...mine, ...stray])].filter((h) => h !== '');
   }
 
   /** Floating IPs installed somewhere (host set) that no longer have a port: to be marked DOWN. */

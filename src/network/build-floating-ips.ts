@@ -22,7 +22,7 @@ export interface FloatingIpParts {
   stop(): Promise<void>;
 }
 
-export function buildFloatingIps(o: { db: Db; config: Config; log: Logger; hosts: () => string[]; nat?: NatTable; sweepIntervalMs?: number }): FloatingIpParts {
+export function buildFloatingIps(o: { db: Db; config: Config; log: Logger; hosts: () => string[]; nat?: NatTable; sweepIntervalMs?: number; floatingipQuota?: (projectId: string) => Promise<number> }): FloatingIpParts {
   const hostConfig = (host: string) => o.config.seed.compute_hosts.find((h) => h.name === host);
   const nat = o.nat ?? new IptablesNat((host) => ({ netns: hostConfig(host)?.netns }));
   const repo = new FloatingIpRepository(o.db);
@@ -30,7 +30,7 @@ export function buildFloatingIps(o: { db: Db; config: Config; log: Logger; hosts
     repo, nat, hosts: o.hosts, log: o.log, sweepIntervalMs: o.sweepIntervalMs ?? NAT_SWEEP_MS,
     settingsOf: (host) => ({ externalInterface: hostConfig(host)?.external_interface ?? o.config.externalInterface }),
   });
-  const service = new FloatingIpService({ repo, networks: new NetworkRepository(o.db), sync });
+  const service = new FloatingIpService({ repo, networks: new NetworkRepository(o.db), sync, quota: o.floatingipQuota });
   return {
     service, sync, repo,
     stop: async () => {

@@ -70,6 +70,14 @@ export class NatSync {
     await Promise.all([...new Set(hosts)].filter((h) => h !== '').map((h) => this.syncHost(h).catch(() => undefined)));
   }
 
+  /**
+   * A server's ports changed (started, stopped, moved, attached, detached, deleted: PortEvents):
+   * the hosts its floating IPs were and now belong on, and those of floating IPs that lost their port.
+   */
+  async serverChanged(serverId: string): Promise<void> {
+    await this.syncHosts(await this.deps.repo.hostsConcerning(serverId));
+  }
+
   /** One host, brought to the state the rows read now describe. Rejects if the host could not be reached. */
   syncHost(host: string): Promise<void> {
     const queued = this.again.get(host);

@@ -101,6 +101,18 @@ describe('a floating IP\'s life', () => {
     expect((await request(h.app).delete(`${BASE}/${again.body.floatingip.id}`).set(await as('demo'))).status).toBe(204);
   });
 
+  it('when the associated port is deleted, then the floating IP lets go of it and the forward goes (PortEvents)', async () => {
+    const serverId = '0b7c1d6e-0000-4000-8000-00000000aaaa';
+    const port = await insertPort(h.db, { projectId: await h.projectId('demo'), networkId: priv.networkId, subnetId: priv.subnetId, ip: '10.240.5.7', host: HOST, deviceId: serverId });
+    const fip = (await create('demo', { floatingip: { floating_network_id: ext.networkId, port_id: port } })).body.floatingip;
+    expect(nat.of(HOST).forwards).toEqual([{ floatingIp: fip.floating_ip_address, fixedIp: '10.240.5.7' }]);
+    expect((await request(h.app).delete(`/networking/v2.0/ports/${port}`).set(await as('demo'))).status).toBe(204);
+    expect(nat.of(HOST).forwards).toEqual([]);
+    const after = await request(h.app).get(`${BASE}/${fip.id}`).set(await as('demo'));
+    expect(after.body.floatingip).toMatchObject({ port_id: null, fixed_ip_address: null, status: 'DOWN' });
+    await request(h.app).delete(`${BASE}/${fip.id}`).set(await as('demo'));
+  });
+
   it('when an admin asks for an exact address, then it is given, and a second ask for it is a 409', async () => {
     const res = await create('admin', { floatingip: { floating_network_id: ext.networkId, floating_ip_address: '172.31.240.50' } });
     expect(res.status).toBe(201);
