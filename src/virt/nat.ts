@@ -94,9 +94,9 @@ export function compileNat(nat: HostNat): { nat: string; filter: string } {
   };
 }
 
-/** The floating addresses the interface should carry. */
+/** The addresses the interface should carry: floating IPs, and routers' gateway addresses (replies to SNAT). */
 export function floatingAddresses(nat: HostNat): string[] {
-  return nat.externalInterface ? [...new Set(nat.forwards.map((f) => f.floatingIp))].sort() : [];
+  return nat.externalInterface ? [...new Set([...nat.forwards.map((f) => f.floatingIp), ...nat.snat.map((s) => s.externalIp)])].sort() : [];
 }
 
 const sortForwards = (fs: FloatingForward[]) => [...fs].sort((a, b) => a.floatingIp.localeCompare(b.floatingIp));

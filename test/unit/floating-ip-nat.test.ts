@@ -32,7 +32,7 @@ describe('compiling a host\'s NAT', () => {
     ]);
     expect(filter).toContain('-A NOVADOCK-FIP-FWD -i br-ext -d 10.240.1.10/32 -j ACCEPT');
     expect(filter).toContain('-A NOVADOCK-FIP-FWD -d 10.240.1.0/24 -i br-ext -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT');
-    expect(floatingAddresses(state)).toEqual(['172.31.240.10', '172.31.240.11']);
+    expect(floatingAddresses(state)).toEqual(['172.31.240.10', '172.31.240.11', '172.31.240.2']);
   });
 
   it('when nothing is wanted, then the chains are declared (emptied) and hold no rule', () => {
