@@ -75,6 +75,7 @@ export function createApp(services: Services, log: Logger): Express {
     securityGroups: services.securityGroups,
     // net-core: networks, subnets, ports, quotas
     core: { networks: services.networkCore.networks, subnets: services.networkCore.subnets, ports: services.networkCore.ports, quotas: services.networkCore.quotaApi },
+    floatingIps: services.floatingIps.service, routers: services.floatingIps.routers, // issue 17: floating IPs and routers
   }, log));
   app.use('/v2', registryRouter({ registry: services.registry.service, auth: services.registry.auth }, log));
 

@@ -62,6 +62,9 @@ import { NovaSecurityGroups } from './network/nova-security-groups';
 import { RecordingFirewall, ServerFirewall } from './virt/firewall';
 // issue 17 (net-core): networks, subnets, ports, quotas of the network service
 import { buildNetworkCore, NetworkCore } from './network/build';
+// issue 17: floating IPs
+import { buildFloatingIps, FloatingIpParts } from './network/build-floating-ips';
+import type { NatTable } from './virt/nat';
 
 export interface Services {
   config: Config;
@@ -95,6 +98,8 @@ export interface Services {
   novaSecurityGroups: NovaSecurityGroups;
   /** The network service's core: networks, subnets, ports, quotas, the compute side's port service (issue 17). */
   networkCore: NetworkCore;
+  /** Floating IPs and the hosts' NAT (issue 17). */
+  floatingIps: FloatingIpParts;
   health(): Promise<{ ok: boolean; database: string; compute_hosts: Record<string, string> }>;
   close(): Promise<void>;
 }
@@ -123,6 +128,9 @@ export interface BuildOptions {
   computePorts?: ServerNetworkingDeps;
   /** issue 17 (net-secgroups): where security groups are enforced (absent: recorded only, as on the fake driver). */
   firewall?: ServerFirewall;
+  /** issue 17: the hosts' NAT for floating IPs (absent: iptables in each host's namespace); its sweep period. */
+  nat?: NatTable;
+  natSweepMs?: number;
 }
 
 /**
@@ -299,6 +307,14 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   membership.start();
   // issue 14: the embedded registry
   const registry = buildRegistry({ config, db, identity, tokens, images, imageRepo, hostImages, secret: tokenSecret(config.dataDir), log, store: opts.store, imageUploads });
+  // issue 17: floating IPs, forwarded on the hosts where their servers run
+  const floatingIps = buildFloatingIps({
+    db, config, log, hosts: () => drivers.all().map((d) => d.host), nat: opts.nat, sweepIntervalMs: opts.natSweepMs,
+    floatingipQuota: async (projectId) => (await networkCore.quotas.limits(projectId)).floatingip,
+    routerQuota: async (projectId) => (await networkCore.quotas.limits(projectId)).router,
+  });
+  const stopFipEvents = networkCore.events.on((serverId) => floatingIps.sync.serverChanged(serverId));
+  floatingIps.sync.start();
 
   const health = async () => {
     let database = 'ok';
@@ -322,6 +338,8 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
 
   const close = async () => {
     registry.stop();
+    stopFipEvents();
+    await floatingIps.stop();
     reconciler.stop();
     compute.shelve.stop();
     compute.hosts.stop();
@@ -336,6 +354,6 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, networkCore, health, close,
+  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, networkCore, floatingIps, health, close,
     securityGroups, portEvents, securityGroupEnforcement, novaSecurityGroups };
 }

@@ -43,6 +43,11 @@ export interface ComputeHostConfig {
    * unless it is served over TLS.
    */
   registry_address?: string;
+  // issue 17 (floating IPs): where this host's external network is
+  /** The host's interface or bridge on the external network (unset: NOVADOCK_EXTERNAL_INTERFACE). */
+  external_interface?: string;
+  /** Path of the engine's network namespace (e.g. /run/netns/novadock-h1) when it is not novadock's own. */
+  netns?: string;
 }
 
 /**
@@ -172,6 +177,9 @@ export interface Config {
    */
   resumeGuestsStateOnHostBoot?: boolean;
   seed: SeedConfig;
+  // issue 17 (floating IPs)
+  /** NOVADOCK_EXTERNAL_INTERFACE: the hosts' interface or bridge on the external network (floating IPs, router SNAT). */
+  externalInterface?: string;
   /** Seconds a serial console token stays usable: NOVADOCK_CONSOLE_TOKEN_TTL (Nova's [consoleauth] token_ttl, 600). */
   consoleTokenTtlSeconds?: number;
   /** NOVADOCK_SERIAL_CONSOLE_BASE_URL (Nova's [serial_console] base_url); unset: serialConsoleBaseUrl(). */
@@ -420,5 +428,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     registryUploadTimeoutSeconds: intFrom(env, 'NOVADOCK_REGISTRY_UPLOAD_TIMEOUT', 3600),
     registryAnonymousPull: boolFrom(env, 'NOVADOCK_REGISTRY_ANONYMOUS_PULL'),
     registryAddress: registryAddressFrom(env.NOVADOCK_REGISTRY_ADDRESS, 'NOVADOCK_REGISTRY_ADDRESS'),
+    // issue 17 (floating IPs)
+    externalInterface: env.NOVADOCK_EXTERNAL_INTERFACE || undefined,
   };
 }

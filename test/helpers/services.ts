@@ -24,6 +24,8 @@ import type { HostSettingsPort, PlacementPort, ServerGroupsPort } from '../../sr
 import { createTestSchema, testPgUrl } from './postgres';
 import type { ServerNetworkingDeps } from '../../src/compute/services/server-ports';
 import type { ServerFirewall } from '../../src/virt/firewall';
+import { FakeNat } from '../../src/virt/fake/nat';
+import type { NatTable } from '../../src/virt/nat';
 
 export const PASSWORDS = { admin: 'admin-secret', demo: 'demo-secret', alt: 'alt-secret', viewer: 'viewer-secret' } as const;
 export type Account = keyof typeof PASSWORDS;
@@ -57,6 +59,8 @@ export interface TestServicesOptions {
   computePorts?: ServerNetworkingDeps;
   /** issue 17 (net-secgroups): where security groups are enforced (absent: a RecordingFirewall). */
   firewall?: ServerFirewall;
+  /** The hosts' NAT for floating IPs (default: an in-memory FakeNat). */
+  nat?: NatTable;
 }
 
 export interface TestServices {
@@ -116,6 +120,7 @@ export async function makeTestServices(opts: TestServicesOptions = {}): Promise<
     hostSettings: opts.hostSettings, serverGroups: opts.serverGroups, placement: opts.placement, consoleClock: opts.consoleClock,
     computePorts: opts.computePorts,
     firewall: opts.firewall,
+    nat: opts.nat ?? new FakeNat(), // issue 17: no test touches the host's NAT unless it asks to
   });
 
   const authBody = (account: Account) => ({

@@ -10,12 +10,15 @@ import request from 'supertest';
 import jwt from 'jsonwebtoken';
 import { makeTestApp, TestApp } from '../helpers/app';
 import { buildFakeArchive } from '../../src/virt/fake/archive';
+import { insertNetwork } from '../helpers/network-rows'; // issue 17 (floating IPs and routers)
 
 let t: TestApp;
 const ids = { server: '', image: '', publicImage: '', flavor: '1', keypair: 'authz-key', serverGroup: '', demoProject: '', adminProject: '' };
 const tok: Record<string, string> = {};
 // issue 17 (net-core): demo's network, subnet and port
 const net = { network: '', subnet: '', port: '' };
+// issue 17 (floating IPs and routers)
+const fipIds = { fip: '', router: '' };
 let cells = 0;
 
 interface Row { method: 'get' | 'post' | 'put' | 'patch' | 'delete'; path: () => string; body?: unknown; ctype?: string; write: boolean; adminOnly?: boolean; /** the resource belongs to demo's project */ owned?: boolean; /** compute microversion */ mv?: string }
@@ -160,6 +163,16 @@ const rows: Row[] = [
   { method: 'get', path: () => `/networking/v2.0/quotas/${ids.adminProject}`, write: false, adminOnly: true },
   { method: 'put', path: () => `/networking/v2.0/quotas/${ids.demoProject}`, body: { quota: { network: 50 } }, write: true, adminOnly: true },
   { method: 'delete', path: () => `/networking/v2.0/quotas/${ids.demoProject}`, write: true, adminOnly: true },
+  // issue 17 (floating IPs and routers): demo's floating IP and router
+  { method: 'get', path: () => `/networking/v2.0/floatingips/${fipIds.fip}`, write: false, owned: true },
+  { method: 'put', path: () => `/networking/v2.0/floatingips/${fipIds.fip}`, body: { floatingip: { description: 'x' } }, write: true, owned: true },
+  { method: 'delete', path: () => `/networking/v2.0/floatingips/${fipIds.fip}`, write: true, owned: true },
+  { method: 'get', path: () => `/networking/v2.0/routers/${fipIds.router}`, write: false, owned: true },
+  { method: 'put', path: () => `/networking/v2.0/routers/${fipIds.router}`, body: { router: { name: 'x' } }, write: true, owned: true },
+  { method: 'delete', path: () => `/networking/v2.0/routers/${fipIds.router}`, write: true, owned: true },
+  { method: 'put', path: () => `/networking/v2.0/routers/${fipIds.router}/add_router_interface`, body: { subnet_id: '6e6d5cf2-0000-4000-8000-000000000000' }, write: true, owned: true },
+  { method: 'get', path: () => '/networking/v2.0/floatingips', write: false },
+  { method: 'get', path: () => '/networking/v2.0/routers', write: false },
 ];
 
 function call(row: Row, token: string | undefined) {
@@ -200,6 +213,10 @@ beforeAll(async () => {
   net.network = (await request(t.app).post('/networking/v2.0/networks').set('X-Auth-Token', tok.demo).send({ network: { name: 'authz' } })).body.network.id;
   net.subnet = (await request(t.app).post('/networking/v2.0/subnets').set('X-Auth-Token', tok.demo).send({ subnet: { network_id: net.network, ip_version: 4, cidr: '10.210.77.0/24' } })).body.subnet.id;
   net.port = (await request(t.app).post('/networking/v2.0/ports').set('X-Auth-Token', tok.demo).send({ port: { network_id: net.network } })).body.port.id;
+  // issue 17 (floating IPs and routers): an external network, and demo's floating IP and router
+  const ext = await insertNetwork(t.db, { projectId: ids.adminProject, name: 'public', external: true, cidr: '172.31.242.0/24', pool: ['172.31.242.10', '172.31.242.20'], gateway: '172.31.242.1' });
+  fipIds.fip = (await request(t.app).post('/networking/v2.0/floatingips').set('X-Auth-Token', tok.demo).send({ floatingip: { floating_network_id: ext.networkId } })).body.floatingip.id;
+  fipIds.router = (await request(t.app).post('/networking/v2.0/routers').set('X-Auth-Token', tok.demo).send({ router: { name: 'authz' } })).body.router.id;
 
   // Bad tokens of every kind.
   const secret = fs.readFileSync(path.join(t.dataDir, 'token-secret'), 'utf8').trim();

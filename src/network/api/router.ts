@@ -21,6 +21,11 @@ import type { SecurityGroupService } from '../security-groups';
 import { securityGroupsRouter } from './security-groups-router';
 // core: networks, subnets, ports, quotas
 import { coreRouter, CoreRouterDeps } from './core-router';
+// floating IPs and routers
+import type { FloatingIpService } from '../floating-ips';
+import { floatingIpsRouter } from './floating-ips-router';
+import type { RouterService } from '../routers';
+import { routersRouter } from './routers-router';
 
 export interface NetworkRouterDeps {
   publicUrl: string;
@@ -30,6 +35,9 @@ export interface NetworkRouterDeps {
   securityGroups?: SecurityGroupService;
   // core: networks, subnets, ports, quotas
   core: CoreRouterDeps;
+  // floating IPs and routers
+  floatingIps: FloatingIpService;
+  routers: RouterService;
 }
 
 export function networkRouter(deps: NetworkRouterDeps, log: Logger): Router {
@@ -70,6 +78,8 @@ export function networkRouter(deps: NetworkRouterDeps, log: Logger): Router {
   // security groups and rules
   if (deps.securityGroups) v2.use(securityGroupsRouter(deps.securityGroups, base));
   // floating IPs and routers
+  v2.use(floatingIpsRouter(deps.floatingIps));
+  v2.use(routersRouter(deps.routers));
 
   r.get(['/v2.0', '/v2.0/'], requireToken(deps.tokens), (_req, res) => {
     const collections = ['networks', 'subnets', 'ports', 'security-groups', 'security-group-rules', 'floatingips', 'routers'];

@@ -1,0 +1,49 @@
+/**
+ * The floating IP part of the network service, built for the composition root (issue 17): the
+ * repository, the NAT sync over each compute host's namespace, and the API's service.
+ */
+import type { Logger } from 'pino';
+import type { Config } from '../config';
+import type { Db } from '../db/knex';
+import { FloatingIpRepository } from '../db/floating-ip-repo';
+import { NetworkRepository } from '../db/network-repo';
+import type { NatTable } from '../virt/nat';
+import { IptablesNat } from '../virt/nat-iptables';
+import { FloatingIpService } from './floating-ips';
+import { NatSync } from './nat-sync';
+import { RouterRepository } from '../db/router-repo';
+import { RouterService } from './routers';
+
+/** How often every host's NAT is re-applied from the database (after engine restarts, failures). */
+export const NAT_SWEEP_MS = 30_000;
+
+export interface FloatingIpParts {
+  service: FloatingIpService;
+  routers: RouterService;
+  sync: NatSync;
+  repo: FloatingIpRepository;
+  stop(): Promise<void>;
+}
+
+export function buildFloatingIps(o: { db: Db; config: Config; log: Logger; hosts: () => string[]; nat?: NatTable; sweepIntervalMs?: number; floatingipQuota?: (projectId: string) => Promise<number>; routerQuota?: (projectId: string) => Promise<number> }): FloatingIpParts {
+  const hostConfig = (host: string) => o.config.seed.compute_hosts.find((h) => h.name === host);
+  const nat = o.nat ?? new IptablesNat((host) => ({ netns: hostConfig(host)?.netns }));
+  const repo = new FloatingIpRepository(o.db);
+  const networks = new NetworkRepository(o.db);
+  // The sync reads the routers' SNAT through the service built just after it.
+  const late: { routers?: RouterService } = {};
+  const sync = new NatSync({
+    repo, nat, hosts: o.hosts, log: o.log, sweepIntervalMs: o.sweepIntervalMs ?? NAT_SWEEP_MS, snat: () => late.routers?.snat() ?? Promise.resolve([]),
+    settingsOf: (host) => ({ externalInterface: hostConfig(host)?.external_interface ?? o.config.externalInterface }),
+  });
+  const routerService = new RouterService({ repo: new RouterRepository(o.db), networks, sync, quota: o.routerQuota });
+  late.routers = routerService;
+  const service = new FloatingIpService({ repo, networks, sync, quota: o.floatingipQuota, routerFor: (subnetId, networkId) => routerService.routerFor(subnetId, networkId) });
+  return {
+    service, routers: routerService, sync, repo,
+    stop: async () => {
+      sync.stop();
+      await sync.idle();
+    },
+  };
+}

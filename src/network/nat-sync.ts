@@ -1,0 +1,125 @@
+/**
+ * Keeps each compute host's NAT (src/virt/nat.ts) true to the database (issue 17): a host's whole
+ * state — the floating IPs whose servers run there, the routers' SNAT — is computed from the rows
+ * and handed to the NatTable, which replaces what the host held. Called after every association
+ * change (for the hosts it touches), when a server's ports change host (PortEvents), and by a
+ * periodic sweep of every host (re-applies after an engine restart, retries a host that could not
+ * be reached). Calls for one host never overlap: a call that arrives while one runs makes one more
+ * run after it, which reads the rows afresh.
+ *
+ * A floating IP's `host` and `status` record the outcome: ACTIVE where its forward is installed,
+ * DOWN (host '') when it is not associated or its server runs nowhere.
+ */
+import type { Logger } from 'pino';
+import type { FloatingIpRepository } from '../db/floating-ip-repo';
+import type { HostNat, NatTable, SubnetSnat } from '../virt/nat';
+
+export interface NatHostSettings {
+  /** The host's interface (or bridge) on the external network; unset: nothing can be forwarded there. */
+  externalInterface?: string;
+}
+
+export interface NatSyncDeps {
+  repo: FloatingIpRepository;
+  nat: NatTable;
+  /** The compute hosts, by name. */
+  hosts: () => string[];
+  settingsOf: (host: string) => NatHostSettings;
+  /** Router SNAT of the project subnets (every host holds it); none without routers. */
+  snat?: () => Promise<SubnetSnat[]>;
+  log: Logger;
+  /** Period of the sweep over every host (ms); 0 = no sweep. */
+  sweepIntervalMs?: number;
+}
+
+export class NatSync {
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly again = new Map<string, Promise<void>>();
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(private readonly deps: NatSyncDeps) {}
+
+  start(): void {
+    const ms = this.deps.sweepIntervalMs ?? 0;
+    void this.syncAll();
+    if (ms > 0) {
+      this.timer = setInterval(() => void this.syncAll(), ms);
+      this.timer.unref();
+    }
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  /** Resolves when no host sync is running or queued. */
+  async idle(): Promise<void> {
+    while (this.running.size > 0 || this.again.size > 0) {
+      await Promise.allSettled([...this.running.values(), ...this.again.values()]);
+    }
+  }
+
+  /** Every host, each reported on failure without stopping the others. */
+  async syncAll(): Promise<void> {
+    await Promise.all(this.deps.hosts().map((h) => this.syncHost(h).catch(() => undefined)));
+  }
+
+  /** The hosts named ('' skipped), each at least once from rows read after this call. */
+  async syncHosts(hosts: Iterable<string>): Promise<void> {
+    await Promise.all([...new Set(hosts)].filter((h) => h !== '').map((h) => this.syncHost(h).catch(() => undefined)));
+  }
+
+  /**
+   * A server's ports changed (started, stopped, moved, attached, detached, deleted: PortEvents):
+   * the hosts its floating IPs were and now belong on, and those of floating IPs that lost their port.
+   */
+  async serverChanged(serverId: string): Promise<void> {
+    await this.syncHosts(await this.deps.repo.hostsConcerning(serverId));
+  }
+
+  /** One host, brought to the state the rows read now describe. Rejects if the host could not be reached. */
+  syncHost(host: string): Promise<void> {
+    const queued = this.again.get(host);
+    if (queued) return queued;
+    const current = this.running.get(host);
+    if (!current) return this.begin(host);
+    const next = current.catch(() => undefined).then(() => {
+      this.again.delete(host);
+      return this.begin(host);
+    });
+    this.again.set(host, next);
+    return next;
+  }
+
+  private begin(host: string): Promise<void> {
+    const p = this.apply(host).finally(() => {
+      if (this.running.get(host) === p) this.running.delete(host);
+    });
+    this.running.set(host, p);
+    return p;
+  }
+
+  private async apply(host: string): Promise<void> {
+    const { repo, nat, log } = this.deps;
+    const iface = this.deps.settingsOf(host).externalInterface;
+    // A host without an external interface is never touched: nothing could be forwarded there.
+    if (!iface) return;
+    const [forwards, ranges, snat, stray] = await Promise.all([repo.forwards(), repo.externalRanges(), this.deps.snat?.() ?? [], repo.strayInstalled()]);
+    const here = forwards.filter((f) => f.target_host === host);
+    const state: HostNat = {
+      externalInterface: iface, ownedRanges: ranges, snat,
+      forwards: here.map((f) => ({ floatingIp: f.floating_ip_address, fixedIp: f.fixed_ip_address })),
+    };
+    try {
+      await nat.apply(host, state);
+    } catch (e) {
+      log.warn({ err: e, host }, 'floating IPs: the host\'s NAT could not be applied (the next sweep tries again)');
+      throw e;
+    }
+    for (const f of here) await repo.setInstalled(f.id, host, 'ACTIVE');
+    // Forwards that were here and are not any more (moved, disassociated, server gone).
+    for (const f of forwards) if (f.host === host && f.target_host !== host) await repo.uninstall(f.id, host);
+    for (const f of stray) if (f.host === host) await repo.uninstall(f.id, host);
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * NatTable over iptables and ip, run in each compute host's network namespace: the default engine
+ * shares the host's (no `netns`), the engines of scripts/engines.sh each have their own and are
+ * reached by `nsenter --net=<path>`. See src/virt/nat.ts for the state a host is given.
+ *
+ * apply = one `iptables-restore --noflush` per table (our chains replaced whole, atomically per
+ * table), then the jumps into our chains made sure of (inserted first, once), then the floating
+ * /32s on the external interface made to match. Calls for one host run one after another.
+ */
+import { execFile, spawn } from 'node:child_process';
+import net from 'node:net';
+import { compileNat, floatingAddresses, HostNat, NAT_CHAINS, NatTable } from './nat';
+
+export interface NatHost {
+  /** Path of the host's network namespace (e.g. /run/netns/novadock-h1 or /proc/<pid>/ns/net); unset: this process's. */
+  netns?: string;
+}
+
+export class IptablesNat implements NatTable {
+  private readonly queues = new Map<string, Promise<unknown>>();
+
+  constructor(private readonly hosts: (host: string) => NatHost = () => ({})) {}
+
+  apply(host: string, nat: HostNat): Promise<void> {
+    return this.serial(host, async () => {
+      const ns = this.hosts(host).netns;
+      const compiled = compileNat(nat);
+      await run(ns, 'iptables-restore', ['--noflush', '-w'], compiled.nat);
+      await run(ns, 'iptables-restore', ['--noflush', '-w'], compiled.filter);
+      await ensureJumps(ns);
+      await syncAddresses(ns, nat.externalInterface, nat.ownedRanges, floatingAddresses(nat));
+    });
+  }
+
+  clear(host: string, externalInterface: string | undefined, ownedRanges: string[]): Promise<void> {
+    return this.serial(host, async () => {
+      const ns = this.hosts(host).netns;
+      for (const [table, chains] of Object.entries(NAT_CHAINS)) {
+        for (const [builtin, ours] of Object.entries(chains)) {
+          const parent = table === 'filter' ? await forwardParent(ns) : builtin;
+          while (await ok(ns, 'iptables', ['-w', '-t', table, '-D', parent, '-j', ours]));
+          await ok(ns, 'iptables', ['-w', '-t', table, '-F', ours]);
+          await ok(ns, 'iptables', ['-w', '-t', table, '-X', ours]);
+        }
+      }
+      await syncAddresses(ns, externalInterface, ownedRanges, []);
+    });
+  }
+
+  private serial<T>(host: string, work: () => Promise<T>): Promise<T> {
+    const prev = this.queues.get(host) ?? Promise.resolve();
+    const next = prev.then(work, work);
+    const settled = next.catch(() => undefined);
+    this.queues.set(host, settled);
+    void settled.then(() => { if (this.queues.get(host) === settled) this.queues.delete(host); });
+    return next;
+  }
+}
+
+/** Docker's engines send forwarded traffic through DOCKER-USER first; without Docker, FORWARD. */
+async function forwardParent(ns: string | undefined): Promise<string> {
+  return (await ok(ns, 'iptables', ['-w', '-t', 'filter', '-S', 'DOCKER-USER'])) ? 'DOCKER-USER' : 'FORWARD';
+}
+
+async function ensureJumps(ns: string | undefined): Promise<void> {
+  for (const [table, chains] of Object.entries(NAT_CHAINS)) {
+    for (const [builtin, ours] of Object.entries(chains)) {
+      const parent = table === 'filter' ? await forwardParent(ns) : builtin;
+      if (!(await ok(ns, 'iptables', ['-w', '-t', table, '-C', parent, '-j', ours]))) {
+        await run(ns, 'iptables', ['-w', '-t', table, '-I', parent, '1', '-j', ours]);
+      }
+    }
+  }
+}
+
+/** Makes the /32s inside `ownedRanges` on `iface` exactly `wanted`. */
+async function syncAddresses(ns: string | undefined, iface: string | undefined, ownedRanges: string[], wanted: string[]): Promise<void> {
+  if (!iface) return;
+  const owned = new net.BlockList();
+  for (const r of ownedRanges) {
+    const [addr, prefix] = r.split('/');
+    if (net.isIPv4(addr)) owned.addSubnet(addr, Number(prefix), 'ipv4');
+  }
+  const shown = JSON.parse(await run(ns, 'ip', ['-j', '-4', 'addr', 'show', 'dev', iface])) as { addr_info?: { local: string; prefixlen: number }[] }[];
+  const present = new Set((shown[0]?.addr_info ?? []).filter((a) => a.prefixlen === 32 && owned.check(a.local, 'ipv4')).map((a) => a.local));
+  for (const ip of wanted) {
+    if (!present.has(ip)) await run(ns, 'ip', ['addr', 'add', `${ip}/32`, 'dev', iface]);
+  }
+  for (const ip of present) {
+    if (!wanted.includes(ip)) await run(ns, 'ip', ['addr', 'del', `${ip}/32`, 'dev', iface]);
+  }
+}
+
+function command(ns: string | undefined, cmd: string, args: string[]): [string, string[]] {
+  return ns ? ['nsenter', [`--net=${ns}`, '--', cmd, ...args]] : [cmd, args];
+}
+
+/** Runs a command (in the namespace), feeding `input`; resolves to its stdout, rejects with its stderr. */
+function run(ns: string | undefined, cmd: string, args: string[], input?: string): Promise<string> {
+  const [file, argv] = command(ns, cmd, args);
+  return new Promise((resolve, reject) => {
+    const child = spawn(file, argv, { stdio: [input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout!.on('data', (d: Buffer) => { out += d.toString(); });
+    child.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      if (code === 0) resolve(out);
+      else reject(new Error(`${cmd} ${args.join(' ')} failed (${code}): ${err.trim()}`));
+    });
+    if (input !== undefined) {
+      // A command that dies early closes its stdin: its exit code tells why, not the broken pipe.
+      child.stdin!.on('error', () => undefined);
+      child.stdin!.end(input);
+    }
+  });
+}
+
+/** Runs a command whose failure is an answer (iptables -C, -D of a rule that may be gone). */
+function ok(ns: string | undefined, cmd: string, args: string[]): Promise<boolean> {
+  const [file, argv] = command(ns, cmd, args);
+  return new Promise((resolve) => execFile(file, argv, (e) => resolve(!e)));
+}

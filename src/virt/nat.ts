@@ -1,0 +1,102 @@
+/**
+ * The NAT port (issue 17, floating IPs and routers): what a compute host's network namespace must
+ * hold so that floating IPs answer and project networks reach the external network. The service
+ * computes the whole wanted state of one host from the database (HostNat); the port makes the
+ * host hold exactly that, replacing what it held before, so a call after an engine restart, a move
+ * or a crash of novadock itself converges with nothing left behind.
+ *
+ *   client ──▶ external interface ─ X (a /32 on it) ─ PREROUTING/OUTPUT: DNAT X → fixed IP ──▶ container
+ *   container ──▶ POSTROUTING: -s fixed IP -o external interface: SNAT → X ──▶ external network
+ *   project subnet ──▶ POSTROUTING: -s subnet -o external interface: SNAT → router's gateway IP
+ *
+ * Everything lives in chains of novadock's own (NAT_CHAINS) reached by one jump each from the
+ * built-in chains, and floating addresses are the /32s inside `ownedRanges` on the external
+ * interface: a host's state is rebuilt whole, never patched rule by rule.
+ */
+
+/** One floating IP forwarded to a fixed IP on this host. */
+export interface FloatingForward {
+  floatingIp: string;
+  fixedIp: string;
+}
+
+/** A project subnet that reaches the external network through a router's gateway address. */
+export interface SubnetSnat {
+  cidr: string;
+  /** The router's address on the external network: the source the outside sees. */
+  externalIp: string;
+}
+
+/** The whole NAT state one host should hold. */
+export interface HostNat {
+  /** The host's interface (or bridge) on the external network; without one nothing is installed. */
+  externalInterface?: string;
+  /** The external subnets' ranges: every /32 inside them on the interface is a floating address of novadock's. */
+  ownedRanges: string[];
+  forwards: FloatingForward[];
+  snat: SubnetSnat[];
+}
+
+export const EMPTY_NAT: HostNat = { ownedRanges: [], forwards: [], snat: [] };
+
+/** Chains of novadock's own, per table: built-in chain → ours. */
+export const NAT_CHAINS = {
+  nat: { PREROUTING: 'NOVADOCK-FIP-PRE', OUTPUT: 'NOVADOCK-FIP-OUT', POSTROUTING: 'NOVADOCK-FIP-POST' },
+  filter: { FORWARD: 'NOVADOCK-FIP-FWD' },
+} as const;
+
+/**
+ * A compute host's NAT, kept by replacing it whole. Implementations: iptables and ip run in the
+ * host's network namespace (src/virt/nat-iptables.ts), and an in-memory record for unit tests
+ * (src/virt/fake/nat.ts).
+ */
+export interface NatTable {
+  /**
+   * Makes `host` hold exactly `nat`: its chains' rules replaced in one iptables-restore per table
+   * (atomic per table), floating addresses added and stale ones removed. Idempotent. Rejects when
+   * the host's namespace cannot be reached or a command fails; the caller retries by calling again.
+   */
+  apply(host: string, nat: HostNat): Promise<void>;
+  /** Removes everything novadock installed on `host` (chains, jumps, addresses in `ownedRanges`). */
+  clear(host: string, externalInterface: string | undefined, ownedRanges: string[]): Promise<void>;
+}
+
+/**
+ * The iptables-restore input (`--noflush`) for a host's wanted state: declaring a chain empties
+ * it, so the input replaces our chains' rules and touches no one else's. Pure, for unit tests.
+ */
+export function compileNat(nat: HostNat): { nat: string; filter: string } {
+  const c = NAT_CHAINS;
+  const iface = nat.externalInterface;
+  const natRules: string[] = [];
+  const filterRules: string[] = [];
+  if (iface) {
+    for (const f of sortForwards(nat.forwards)) {
+      natRules.push(`-A ${c.nat.PREROUTING} -d ${f.floatingIp}/32 -j DNAT --to-destination ${f.fixedIp}`);
+      natRules.push(`-A ${c.nat.OUTPUT} -d ${f.floatingIp}/32 -j DNAT --to-destination ${f.fixedIp}`);
+      filterRules.push(`-A ${c.filter.FORWARD} -i ${iface} -d ${f.fixedIp}/32 -j ACCEPT`);
+    }
+    // A server's own floating IP is its source before its subnet's router address is.
+    for (const f of sortForwards(nat.forwards)) {
+      natRules.push(`-A ${c.nat.POSTROUTING} -s ${f.fixedIp}/32 -o ${iface} -j SNAT --to-source ${f.floatingIp}`);
+    }
+    for (const s of [...nat.snat].sort((a, b) => a.cidr.localeCompare(b.cidr))) {
+      natRules.push(`-A ${c.nat.POSTROUTING} -s ${s.cidr} -o ${iface} -j SNAT --to-source ${s.externalIp}`);
+      filterRules.push(`-A ${c.filter.FORWARD} -s ${s.cidr} -o ${iface} -j ACCEPT`);
+      filterRules.push(`-A ${c.filter.FORWARD} -d ${s.cidr} -i ${iface} -m conntrack --ctstate RELATED,ESTABLISHED -j ACCEPT`);
+    }
+  }
+  const table = (name: string, chains: string[], rules: string[]) =>
+    [`*${name}`, ...chains.map((ch) => `:${ch} - [0:0]`), ...rules, 'COMMIT', ''].join('\n');
+  return {
+    nat: table('nat', Object.values(c.nat), natRules),
+    filter: table('filter', Object.values(c.filter), filterRules),
+  };
+}
+
+/** The addresses the interface should carry: floating IPs, and routers' gateway addresses (replies to SNAT). */
+export function floatingAddresses(nat: HostNat): string[] {
+  return nat.externalInterface ? [...new Set([...nat.forwards.map((f) => f.floatingIp), ...nat.snat.map((s) => s.externalIp)])].sort() : [];
+}
+
+const sortForwards = (fs: FloatingForward[]) => [...fs].sort((a, b) => a.floatingIp.localeCompare(b.floatingIp));
