@@ -1,8 +1,9 @@
 /**
  * Project networks for tests that call a driver directly (the compute service allocates subnets
  * for everyone else). Test runs share the machine's engine with each other, so a subnet is random
- * in a range of the tests' own, 10.192.0.0/11 (8,192 /24s, clear of the product's default
- * 10.160.0.0/12 and of scripts/engines.sh's 10.251.0.0/24), and a spawn the engine refuses
+ * in a range of the tests' own, 10.192.0.0/12 (4,096 /24s, clear of the product's default
+ * 10.160.0.0/12, of the network service's tests' fixed ranges in 10.208.0.0/12 and of
+ * scripts/engines.sh's 10.251.0.0/24), and a spawn the engine refuses
  * because another run's network holds the subnet moves to another one, as the compute service
  * does (src/compute/services/instance-builder.ts).
  */
@@ -10,7 +11,7 @@ import crypto from 'node:crypto';
 import { ComputeDriver, InstanceInfo, InstanceSpec, ProjectNetworkSpec, SubnetUnavailable } from '../../src/virt/driver';
 
 export function randomTestSubnet(): string {
-  const n = crypto.randomInt(0, 8192);
+  const n = crypto.randomInt(0, 4096);
   return `10.${192 + (n >> 8)}.${n & 255}.0/24`;
 }
 
