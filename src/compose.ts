@@ -263,6 +263,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     aggregates: new AggregateRepository(db),
     consoleTokens: new ConsoleTokenRepository(db),
     defaultNetworkId: async (projectId) => (await networkCore.defaults.ensure(projectId)).id, // issue 17 (net-core)
+    defaultSecurityGroupId: async (projectId) => (await new SecurityGroupRepository(db).ensureDefault(projectId)).id, // issue 17
     consoleSettings: { baseUrl: serialConsoleBaseUrl(config), tokenTtlSeconds: config.consoleTokenTtlSeconds ?? DEFAULT_CONSOLE_TOKEN_TTL, now: opts.consoleClock },
     networking: opts.computePorts && new ServerNetworking(opts.computePorts),
     control: {

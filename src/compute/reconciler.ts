@@ -257,6 +257,12 @@ export class Reconciler {
           // sweep): every host.
           const drivers = this.running ? [...this.watches.values()].filter((w) => !w.sweepOnConnect).map((w) => w.driver) : this.drivers.all();
           for (const driver of drivers) await this.sweepHost(driver);
+          // A host whose reconnect waits on its back-off timer: try it now, so that the sweep it is
+          // owed is part of this pass when its engine answers again (else it waits for the timer).
+          for (const w of this.running ? [...this.watches.values()].filter((x) => x.sweepOnConnect && x.retry) : []) {
+            clearTimeout(w.retry);
+            await this.reconnect(w);
+          }
         } finally {
           this.sweeping = undefined;
         }

@@ -245,6 +245,19 @@ describe('the compute side', () => {
     expect(res.status).toBe(400);
   });
 
+  it('boots in the default security group named by its id, as Horizon sends it once the network service is there; another project\'s group id is a 400', async () => {
+    const image = await uploadImage(h);
+    const sgs = (await call('get', '/security-groups?name=default')).body.security_groups;
+    expect(sgs).toHaveLength(1);
+    const id = await bootActive(h, image, { security_groups: [{ name: sgs[0].id }] });
+    expect((await show(h, id)).security_groups).toEqual([{ name: 'default' }]);
+    expect((await computeCall(h, 'delete', `/compute/v2.1/servers/${id}`)).status).toBe(204);
+    await h.services.compute.tasks.idle();
+    const altSg = (await call('get', '/security-groups?name=default', undefined, 'alt')).body.security_groups[0];
+    const res = await computeCall(h, 'post', '/compute/v2.1/servers', { body: { server: { name: 'x', imageRef: image, flavorRef: '1', security_groups: [{ name: altSg.id }] } } });
+    expect([res.status, res.body.badRequest?.message]).toEqual([400, `Security group ${altSg.id} not found for project ${await h.projectId('demo')}.`]);
+  });
+
   it('os-networks lists the caller\'s networks: the default one under its pseudo id (any project boots with it), the others by their own', async () => {
     const { network } = await networkWithSubnet();
     const list = await computeCall(h, 'get', '/compute/v2.1/os-networks');

@@ -8,6 +8,10 @@ import request from 'supertest';
 import { makeTestApp, TestApp } from '../helpers/app';
 import { RecordingFirewall, Ruleset } from '../../src/virt/firewall';
 import { act, bootActive, call, uploadImage } from './servers-support';
+import { stableUuid } from '../../src/compute/networks';
+
+/** A server's one port in these tests: an id of a port's length (PostgreSQL holds ids to 36 characters). */
+const portIdOf = (serverId: string) => stableUuid('test-port', serverId);
 
 let h: TestApp;
 const firewall = new RecordingFirewall();
@@ -20,7 +24,7 @@ const settle = () => h.services.compute.tasks.idle();
 
 async function portFor(serverId: string, ip: string, groupId: string, projectId: string) {
   const at = new Date().toISOString();
-  const id = `port-${serverId}`;
+  const id = portIdOf(serverId);
   await h.db('ports').insert({ id, network_id: 'enf-net', project_id: projectId, mac_address: `fa:16:3e:00:00:${ip.split('.')[3].padStart(2, '0')}`, device_id: serverId, device_owner: 'compute:nova', host: 'h1', status: 'ACTIVE', created_at: at, updated_at: at });
   await h.db('ip_allocations').insert({ subnet_id: 'enf-subnet', ip_address: ip, port_id: id, network_id: 'enf-net' });
   await h.db('port_security_groups').insert({ port_id: id, security_group_id: groupId });
@@ -90,7 +94,7 @@ test('when a server with a port is added to a group and removed, then its port c
   const image = await uploadImage(h);
   const serverId = await bootActive(h, image);
   const at = new Date().toISOString();
-  await h.db('ports').insert({ id: `port-${serverId}`, network_id: 'enf-net', project_id: projectId, mac_address: 'fa:16:3e:00:01:01', device_id: serverId, device_owner: 'compute:nova', host: 'h1', status: 'ACTIVE', created_at: at, updated_at: at });
+  await h.db('ports').insert({ id: portIdOf(serverId), network_id: 'enf-net', project_id: projectId, mac_address: 'fa:16:3e:00:01:01', device_id: serverId, device_owner: 'compute:nova', host: 'h1', status: 'ACTIVE', created_at: at, updated_at: at });
   const token = await h.token('demo');
   const web = (await request(h.app).post(`${N}/security-groups`).set('X-Auth-Token', token).send({ security_group: { name: 'nova-web' } })).body.security_group.id;
   await request(h.app).post(`${N}/security-group-rules`).set('X-Auth-Token', token)
@@ -98,7 +102,7 @@ test('when a server with a port is added to a group and removed, then its port c
 
   expect((await act(h, serverId, { addSecurityGroup: { name: 'nova-web' } })).status).toBe(202);
   await settle();
-  expect(await h.db('port_security_groups').where({ port_id: `port-${serverId}` }).pluck('security_group_id')).toEqual([web]);
+  expect(await h.db('port_security_groups').where({ port_id: portIdOf(serverId) }).pluck('security_group_id')).toEqual([web]);
   expect(rulesOf(serverId)).toContainEqual({ direction: 'ingress', family: 4, protocol: 6, ports: { min: 8080, max: 8080 }, remote: ['10.230.70.0/24'] });
   const shown = await call(h, 'get', `/compute/v2.1/servers/${serverId}/os-security-groups`);
   expect(shown.body.security_groups.map((g: { name: string }) => g.name)).toEqual(['nova-web']);
@@ -109,7 +113,7 @@ test('when a server with a port is added to a group and removed, then its port c
   expect(rulesOf(serverId).some((r) => r.ports?.min === 8080)).toBe(false);
   expect((await act(h, serverId, { removeSecurityGroup: { name: 'nova-web' } })).body).toEqual({ itemNotFound: { code: 404, message: `Security group nova-web not associated with the instance ${serverId}` } });
   expect((await act(h, serverId, { addSecurityGroup: { name: 'nova-web' } }, { as: 'alt' })).status).toBe(404);
-  await h.db('ports').where({ id: `port-${serverId}` }).delete();
+  await h.db('ports').where({ id: portIdOf(serverId) }).delete();
 });
 
 test('when a rule is made through os-security-group-rules, then it is an ingress rule of the group, in Nova\'s form', async () => {

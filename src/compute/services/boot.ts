@@ -93,6 +93,8 @@ export interface BootServiceDeps {
   networking?: ServerNetworking;
   /** issue 17 (net-core): the id the Networking API gives the project's default network (absent: none). */
   defaultNetworkId?: (projectId: string) => Promise<string>;
+  /** issue 17: the id of the project's `default` security group (Horizon names groups by id once Neutron is there). */
+  defaultSecurityGroupId?: (projectId: string) => Promise<string>;
 }
 
 /** Where a boot may go, from availability_zone (Nova's "zone:host:node") and 2.74 host. */
@@ -119,6 +121,7 @@ export class BootService {
   private readonly log: Logger;
   private readonly networking?: ServerNetworking;
   private readonly defaultNetworkId?: (projectId: string) => Promise<string>;
+  private readonly defaultSecurityGroupId?: (projectId: string) => Promise<string>;
   /** The last grouped placement of this process (see placeAll). */
   private groupPlacements: Promise<unknown> = Promise.resolve();
 
@@ -136,6 +139,7 @@ export class BootService {
     this.log = deps.log;
     this.networking = deps.networking;
     this.defaultNetworkId = deps.defaultNetworkId;
+    this.defaultSecurityGroupId = deps.defaultSecurityGroupId;
   }
 
   /**
@@ -158,7 +162,7 @@ export class BootService {
     await this.builder.checkMetadataQuota(ctx.projectId, Object.keys(metadata).length);
     this.builder.checkUserData(req.userData);
     // With the network service, the groups are its own (allocate checks them).
-    const securityGroups = nics ? (req.securityGroups?.length ? [...new Set(req.securityGroups)] : [DEFAULT_SECURITY_GROUP]) : this.checkSecurityGroups(ctx, req.securityGroups);
+    const securityGroups = nics ? (req.securityGroups?.length ? [...new Set(req.securityGroups)] : [DEFAULT_SECURITY_GROUP]) : await this.checkSecurityGroups(ctx, req.securityGroups);
     if (req.minCount > req.maxCount) throw badRequest('min_count must be <= max_count');
     if (req.hostname !== undefined && req.maxCount > 1) throw badRequest('Cannot set hostname when creating multiple instances.');
     const group = await this.groups.forBoot(ctx, req.group, req.maxCount);
@@ -367,10 +371,13 @@ export class BootService {
     return ids.length ? ids : 'auto';
   }
 
-  private checkSecurityGroups(ctx: RequestContext, groups: string[] | undefined): string[] {
+  /** The project's `default` group, by name or (as Horizon sends it with a network service) by its id. */
+  private async checkSecurityGroups(ctx: RequestContext, groups: string[] | undefined): Promise<string[]> {
     if (!groups || groups.length === 0) return [DEFAULT_SECURITY_GROUP];
-    for (const g of groups) {
-      if (g !== DEFAULT_SECURITY_GROUP) throw badRequest(`Security group ${g} not found for project ${ctx.projectId}.`);
+    const named = groups.filter((g) => g !== DEFAULT_SECURITY_GROUP);
+    const defaultId = named.length && this.defaultSecurityGroupId ? (await this.defaultSecurityGroupId(ctx.projectId)).toLowerCase() : undefined;
+    for (const g of named) {
+      if (g.toLowerCase() !== defaultId) throw badRequest(`Security group ${g} not found for project ${ctx.projectId}.`);
     }
     return [DEFAULT_SECURITY_GROUP];
   }
