@@ -231,6 +231,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     projectHasServers: async (projectId) => (await servers.list({ projectId })).length > 0,
     projectExists: async (projectId) => (await identity.projectById(projectId)) !== undefined,
   });
+  subnets.onMoved = (projectId, from, to) => networkCore.defaults.moved(projectId, from, to); // issue 17: the default network follows
   const compute = buildCompute({
     servers,
     flavors,

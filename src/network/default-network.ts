@@ -22,6 +22,15 @@ export function subnetDefaults(cidr: string): Pick<SubnetRow, 'gateway_ip' | 'al
 export class DefaultNetworks {
   constructor(private readonly repo: NetworkRepository, private readonly subnets: ProjectSubnets) {}
 
+  /** The project moved to another range (an engine refused the old one): its subnet row follows, compare-and-set on the old range. */
+  async moved(projectId: string, from: string, to: string): Promise<void> {
+    const network = await this.repo.defaultOf(projectId);
+    if (!network) return;
+    for (const s of await this.repo.subnetsOf(network.id)) {
+      if (s.cidr === from) await this.repo.moveSubnet(s.id, from, { cidr: to, ...subnetDefaults(to) });
+    }
+  }
+
   /** The project's default network, made (with its subnet) on first use. */
   async ensure(projectId: string): Promise<NetworkRow> {
     const found = await this.repo.defaultOf(projectId);

@@ -165,6 +165,9 @@ describe('the network part of a spec', () => {
     try {
       const image = await t.uploadImage();
       const ctx = await t.ctx();
+      // The Networking API's default network was made first, on the subnet the engine will refuse.
+      const network = await t.services.networkCore.defaults.ensure(ctx.projectId);
+      expect((await t.services.networkCore.repo.subnetsOf(network.id)).map((x) => x.cidr)).toEqual(['10.160.0.0/24']);
       const { servers } = await t.services.compute.boot.create(ctx, { name: 'vm', imageRef: image, flavorRef: '1', minCount: 1, maxCount: 1 });
       await t.services.compute.tasks.idle();
       const s = await t.services.compute.queries.get(ctx, servers[0].id);
@@ -172,6 +175,10 @@ describe('the network part of a spec', () => {
       expect(s.addresses.private[0].addr).toBe('10.160.1.2');
       expect(await new ProjectSubnetRepository(t.services.db).get(ctx.projectId)).toBe('10.160.1.0/24');
       expect((await t.services.db('project_subnets').where({ cidr: '10.160.0.0/24' }).first()).project_id).toBeNull();
+      // ... and its subnet followed the project to where its servers are.
+      expect((await t.services.networkCore.repo.subnetsOf(network.id)).map((x) => [x.cidr, x.gateway_ip, x.allocation_pools])).toEqual([
+        ['10.160.1.0/24', '10.160.1.1', [{ start: '10.160.1.2', end: '10.160.1.254' }]],
+      ]);
     } finally {
       await t.close();
     }

@@ -84,6 +84,11 @@ export class ProjectSubnets {
   private readonly base: number;
   private readonly size: number;
   private readonly count: number;
+  /**
+   * Told when a project moved to another subnet (issue 17: the project's default network in the
+   * Networking API shows the subnet its servers are on). Set once at wiring; a failure is logged.
+   */
+  onMoved?: (projectId: string, from: string, to: string) => Promise<void>;
 
   constructor(deps: ProjectSubnetsDeps) {
     checkProjectNetworkSettings(deps.settings);
@@ -124,6 +129,7 @@ export class ProjectSubnets {
       if (await this.repo.move(projectId, subnet, next)) {
         await this.repo.block(subnet, reason);
         this.log.warn({ project_id: projectId, refused: subnet, subnet: next, reason }, 'an engine refused the project subnet: moved the project to another');
+        await this.onMoved?.(projectId, subnet, next).catch((err) => this.log.error({ err, project_id: projectId }, 'the default network\'s subnet did not follow the project\'s move'));
         return next;
       }
     }
