@@ -122,7 +122,9 @@ export class NovaSecurityGroups {
   private async find(ctx: RequestContext, nameOrId: string): Promise<SecurityGroupRow> {
     const byId = UUID.test(nameOrId) ? await this.repo.get(nameOrId) : undefined;
     if (byId && byId.project_id === ctx.projectId) return byId;
-    const named = await this.repo.byName(ctx.projectId, nameOrId);
+    let named = await this.repo.byName(ctx.projectId, nameOrId);
+    // The project's `default` group exists from its first use on: this may be it.
+    if (named.length === 0 && nameOrId === 'default') named = [await this.repo.ensureDefault(ctx.projectId)];
     if (named.length > 1) throw new DomainError('conflict', `Multiple security_group matches found for name '${nameOrId}', use an ID to be more specific.`);
     if (named.length === 0) throw notFound(`Security group ${nameOrId} is not found for project ${ctx.projectId}`);
     return named[0];

@@ -131,3 +131,11 @@ test('when a rule is made through os-security-group-rules, then it is an ingress
   expect((await call(h, 'delete', `/compute/v2.1/os-security-group-rules/${rule.body.security_group_rule.id}`)).status).toBe(202);
   expect((await call(h, 'delete', `/compute/v2.1/os-security-group-rules/${rule.body.security_group_rule.id}`)).status).toBe(404);
 });
+
+test('a server of a project that never listed its groups leaves `default` and joins it again (Tempest\'s remove-all-groups walk)', async () => {
+  const image = await uploadImage(h, { as: 'alt' });
+  const serverId = await bootActive(h, image, {}, { as: 'alt' });
+  expect((await act(h, serverId, { removeSecurityGroup: { name: 'default' } }, { as: 'alt' })).status).toBe(202);
+  expect((await call(h, 'get', `/compute/v2.1/servers/${serverId}`, { as: 'alt' })).body.server.security_groups ?? []).toEqual([]);
+  expect((await act(h, serverId, { addSecurityGroup: { name: 'default' } }, { as: 'alt' })).status).toBe(202);
+});
