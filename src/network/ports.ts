@@ -20,22 +20,11 @@ import { neutron, neutronCore } from './errors';
 import type { NetworkService } from './networks';
 import type { PortEvents } from './port-events';
 import type { PortService } from './port-service';
+// The compute side's port (what it needs of the network service); this class is its implementation.
+import type { ComputePorts, ServerNic } from '../compute/services/server-ports';
 
+/** A port with its addresses, whole rows (wider than the compute side's view of one). */
 export interface PortWithIps { port: PortRow; fixed_ips: { subnet_id: string; ip_address: string }[]; network: NetworkRow; security_group_ids: string[] }
-export interface ServerNic { networkId?: string; portId?: string; fixedIp?: string }
-
-export interface ComputePorts {
-  /** Ports for a server being built: makes one per nic (or takes the user's port), allocates its IP,
-   *  sets device_id/owner, security groups (names or ids; default = the project's `default`). */
-  allocate(ctx: RequestContext, serverId: string, zone: string, nics: ServerNic[] | 'auto' | 'none', securityGroups: string[]): Promise<PortWithIps[]>;
-  /** The server runs on `host` now: binding host and status (ACTIVE when running, else DOWN). */
-  bind(serverId: string, host: string, status: 'ACTIVE' | 'DOWN'): Promise<void>;
-  /** Ports of a server with their IPs, in attach order. */
-  portsOf(serverId: string): Promise<PortWithIps[]>;
-  /** The server is gone: ports made for it are deleted (IPs freed), ports the user passed are unbound. */
-  release(serverId: string): Promise<void>;
-}
-
 export interface ServerPortsDeps {
   ports: PortRepository;
   networks: NetworkRepository;

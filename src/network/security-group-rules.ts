@@ -10,6 +10,7 @@
  */
 import ipaddr from 'ipaddr.js';
 import { neutronSg } from './errors';
+import type { SecurityGroupRuleRow } from '../db/security-group-repo';
 
 /** neutron-lib's IP_PROTOCOL_MAP (names → numbers), in its order, as the API accepts and the firewall uses them. */
 export const IP_PROTOCOLS: Readonly<Record<string, number>> = {
@@ -26,20 +27,12 @@ const IPV6_ONLY = new Set(['ipv6-encap', 'ipv6-frag', 'ipv6-icmp', 'icmpv6', 'ip
 /** How Neutron's message prints its supported protocols: a Python tuple's repr. */
 const SUPPORTED = `(None, 'any', ${Object.keys(IP_PROTOCOLS).map((p) => `'${p}'`).join(', ')})`;
 
-export interface RuleAttributes {
-  security_group_id: string;
-  direction: 'ingress' | 'egress';
-  ethertype: 'IPv4' | 'IPv6';
-  /** null = any; else a lower-case name or a number 0..255 as a string (as the API was given it). */
-  protocol: string | null;
-  port_range_min: number | null;
-  port_range_max: number | null;
-  remote_ip_prefix: string | null;
-  remote_group_id: string | null;
-  description: string;
+/** A rule as the API gives it: the row's own fields, the project only when asked for in the body. */
+export type RuleAttributes = Pick<SecurityGroupRuleRow, 'security_group_id' | 'direction' | 'ethertype' | 'protocol' | 'port_range_min'
+  | 'port_range_max' | 'remote_ip_prefix' | 'remote_group_id' | 'description'> & {
   /** Asked for in the body (tenant_id or project_id), else undefined: the caller's. */
   project_id?: string;
-}
+};
 
 const ALLOWED = new Set(['security_group_id', 'direction', 'ethertype', 'protocol', 'port_range_min', 'port_range_max',
   'remote_ip_prefix', 'remote_group_id', 'description', 'project_id', 'tenant_id']);
