@@ -230,6 +230,8 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     db, projectSubnets: subnets, projectRange: (config.projectNetworks ?? DEFAULT_PROJECT_NETWORKS).range,
     projectHasServers: async (projectId) => (await servers.list({ projectId })).length > 0,
     projectExists: async (projectId) => (await identity.projectById(projectId)) !== undefined,
+    // A deleted network's engine networks go from every host (each removes it once nothing uses it).
+    backend: { removed: async (n) => void (await Promise.all(drivers.all().map((d) => d.removeNetwork(n.id).catch((err) => log.warn({ err, network: n.id }, 'could not remove an engine network'))))) },
   });
   subnets.onMoved = (projectId, from, to) => networkCore.defaults.moved(projectId, from, to); // issue 17: the default network follows
   const compute = buildCompute({
@@ -266,7 +268,8 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     defaultNetworkId: async (projectId) => (await networkCore.defaults.ensure(projectId)).id, // issue 17 (net-core)
     defaultSecurityGroupId: async (projectId) => (await new SecurityGroupRepository(db).ensureDefault(projectId)).id, // issue 17
     consoleSettings: { baseUrl: serialConsoleBaseUrl(config), tokenTtlSeconds: config.consoleTokenTtlSeconds ?? DEFAULT_CONSOLE_TOKEN_TTL, now: opts.consoleClock },
-    networking: opts.computePorts && new ServerNetworking(opts.computePorts),
+    // issue 17: every server's interfaces are ports of the network service (tests may pass a fake).
+    networking: new ServerNetworking(opts.computePorts ?? { ports: networkCore.serverPorts, subnets: networkCore.repo, events: networkCore.events }),
     control: {
       processes: async () => (await workers.all())
         .filter((w) => membership.isAlive(w.id))
@@ -282,6 +285,11 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   // One event stream for every part: the core's ports raise it, enforcement and forwards hear it.
   const portEvents = networkCore.events;
   const novaSecurityGroups = new NovaSecurityGroups(securityGroups, securityGroupRepo, portEvents);
+  // A server's `security_groups` follow its ports' groups, whichever API changed them (first listener: done before the answer).
+  portEvents.on(async (serverId) => {
+    const names = await novaSecurityGroups.namesOfServer(serverId);
+    if (names) await compute.updates.followPortGroups(serverId, names);
+  });
   const securityGroupEnforcement = new SecurityGroupEnforcement(securityGroupRepo, opts.firewall ?? new RecordingFirewall(), log);
   const enforce = (p: Promise<unknown>) => void compute.tasks.track(p.catch((err) => log.warn({ err }, 'security group enforcement failed')));
   securityGroups.onChange((groupIds) => enforce(securityGroupEnforcement.groupsChanged(groupIds)));

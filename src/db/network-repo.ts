@@ -115,10 +115,20 @@ export class NetworkRepository {
   }
 
   /** Moves a default network's subnet to another range (the engine refused the old one): compare-and-set on the old cidr. */
-  async moveSubnet(subnetId: string, from: string, to: Pick<SubnetRow, 'cidr' | 'gateway_ip' | 'allocation_pools'>): Promise<boolean> {
-    const n = await this.db('subnets').where({ id: subnetId, cidr: from })
-      .update({ cidr: to.cidr, gateway_ip: to.gateway_ip, allocation_pools: JSON.stringify(to.allocation_pools), updated_at: stamp(), revision_number: this.db.raw('revision_number + 1') });
-    return n === 1;
+  /**
+   * The subnet moves to another range of its size (compare-and-set on the old one), and the
+   * addresses given from it move with it, each to the same offset in the new range.
+   */
+  async moveSubnet(subnetId: string, from: string, to: Pick<SubnetRow, 'cidr' | 'gateway_ip' | 'allocation_pools'>, rebase: (ip: string) => string): Promise<boolean> {
+    return this.db.transaction(async (trx) => {
+      const n = await trx('subnets').where({ id: subnetId, cidr: from })
+        .update({ cidr: to.cidr, gateway_ip: to.gateway_ip, allocation_pools: JSON.stringify(to.allocation_pools), updated_at: stamp(), revision_number: trx.raw('revision_number + 1') });
+      if (n !== 1) return false;
+      for (const r of await trx('ip_allocations').where({ subnet_id: subnetId })) {
+        await trx('ip_allocations').where({ subnet_id: subnetId, ip_address: r.ip_address }).update({ ip_address: rebase(r.ip_address) });
+      }
+      return true;
+    });
   }
   // --- net-core: the Networking API's reads and writes of networks and subnets ---
 

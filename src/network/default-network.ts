@@ -6,7 +6,7 @@
  * first network list or boot of the project — by an insert that the unique `default_for` key
  * decides, so concurrent first uses in any process make one network.
  */
-import { hostAddress, sizeOf } from '../virt/docker/addresses';
+import { hostAddress, offsetOf, sizeOf } from '../virt/docker/addresses';
 import type { NetworkRepository, NetworkRow, SubnetRow } from '../db/network-repo';
 import type { ProjectSubnets } from '../compute/services/project-subnets';
 
@@ -27,7 +27,7 @@ export class DefaultNetworks {
     const network = await this.repo.defaultOf(projectId);
     if (!network) return;
     for (const s of await this.repo.subnetsOf(network.id)) {
-      if (s.cidr === from) await this.repo.moveSubnet(s.id, from, { cidr: to, ...subnetDefaults(to) });
+      if (s.cidr === from) await this.repo.moveSubnet(s.id, from, { cidr: to, ...subnetDefaults(to) }, (ip) => hostAddress(to, offsetOf(from, ip) ?? 0));
     }
   }
 

@@ -140,6 +140,13 @@ export class NovaSecurityGroups {
     return Promise.all(groups.map((group) => this.nova({ group, rules: rules.filter((r) => r.security_group_id === group.id) })));
   }
 
+  /** The names of the groups the server's ports are in; undefined when it has no ports. */
+  async namesOfServer(serverId: string): Promise<string[] | undefined> {
+    const ports = await this.repo.serverPorts(serverId);
+    if (ports.length === 0) return undefined;
+    return [...new Set((await this.repo.getMany([...new Set(ports.flatMap((p) => p.groupIds))])).map((g) => g.name))];
+  }
+
   /**
    * addSecurityGroup / removeSecurityGroup through the server's ports (every port joins; leaving
    * is from every port that has it). 'noPorts' when the server has none (the caller decides).
@@ -152,7 +159,7 @@ export class NovaSecurityGroups {
     let changed = false;
     for (const p of ports) changed = (await this.repo.setMembership(p.id, group.id, op === 'add')) || changed;
     if (op === 'remove' && !changed) throw notFound(`Security group ${nameOrId} not associated with the instance ${serverId}`);
-    this.portEvents.emit(serverId);
+    await this.portEvents.emit(serverId);
     // Servers whose rules name this group as remote see the member come or go.
     this.groups.announce([group.id]);
     return 'done';

@@ -61,6 +61,12 @@ export class ServerPorts implements ComputePorts {
     return out;
   }
 
+  /** The groups' names (a server's `security_groups`), each asked for by name or id; Nova's 400 for one not found. */
+  async securityGroupNames(ctx: RequestContext, groups: string[]): Promise<string[]> {
+    const rows = await this.deps.groups.getMany(await this.groupIds(ctx, groups));
+    return [...new Set(rows.map((g) => g.name))];
+  }
+
   async allocate(ctx: RequestContext, serverId: string, zone: string, nics: ServerNic[] | 'auto' | 'none', securityGroups: string[]): Promise<PortWithIps[]> {
     if (nics === 'none') return [];
     const wanted: ServerNic[] = nics === 'auto' ? [{ networkId: (await this.deps.defaults.ensure(ctx.projectId)).id }] : nics;

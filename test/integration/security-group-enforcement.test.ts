@@ -28,7 +28,7 @@ async function portFor(serverId: string, ip: string, groupId: string, projectId:
   await h.db('ports').insert({ id, network_id: 'enf-net', project_id: projectId, mac_address: `fa:16:3e:00:00:${ip.split('.')[3].padStart(2, '0')}`, device_id: serverId, device_owner: 'compute:nova', host: 'h1', status: 'ACTIVE', created_at: at, updated_at: at });
   await h.db('ip_allocations').insert({ subnet_id: 'enf-subnet', ip_address: ip, port_id: id, network_id: 'enf-net' });
   await h.db('port_security_groups').insert({ port_id: id, security_group_id: groupId });
-  h.services.portEvents.emit(serverId);
+  await h.services.portEvents.emit(serverId);
   await settle();
 }
 
@@ -89,12 +89,13 @@ test('when the compute API is asked, then os-security-groups answers from the sa
   expect((await call(h, 'get', `/compute/v2.1/os-security-groups/${id}`)).status).toBe(404);
 });
 
-test('when a server with a port is added to a group and removed, then its port carries the membership and its rules follow', async () => {
+test('when a server is added to a group and removed, then the port made at boot carries the membership, its rules follow, and so does the server', async () => {
   const projectId = await h.projectId('demo');
   const image = await uploadImage(h);
   const serverId = await bootActive(h, image);
-  const at = new Date().toISOString();
-  await h.db('ports').insert({ id: portIdOf(serverId), network_id: 'enf-net', project_id: projectId, mac_address: 'fa:16:3e:00:01:01', device_id: serverId, device_owner: 'compute:nova', host: 'h1', status: 'ACTIVE', created_at: at, updated_at: at });
+  const [port] = await h.db('ports').where({ device_id: serverId }).pluck('id');
+  const defaultId = (await request(h.app).get(`${N}/security-groups?name=default`).set('X-Auth-Token', await h.token('demo'))).body.security_groups[0].id;
+  expect(await h.db('port_security_groups').where({ port_id: port }).pluck('security_group_id')).toEqual([defaultId]);
   const token = await h.token('demo');
   const web = (await request(h.app).post(`${N}/security-groups`).set('X-Auth-Token', token).send({ security_group: { name: 'nova-web' } })).body.security_group.id;
   await request(h.app).post(`${N}/security-group-rules`).set('X-Auth-Token', token)
@@ -102,10 +103,11 @@ test('when a server with a port is added to a group and removed, then its port c
 
   expect((await act(h, serverId, { addSecurityGroup: { name: 'nova-web' } })).status).toBe(202);
   await settle();
-  expect(await h.db('port_security_groups').where({ port_id: portIdOf(serverId) }).pluck('security_group_id')).toEqual([web]);
+  expect((await h.db('port_security_groups').where({ port_id: port }).pluck('security_group_id')).sort()).toEqual([defaultId, web].sort());
   expect(rulesOf(serverId)).toContainEqual({ direction: 'ingress', family: 4, protocol: 6, ports: { min: 8080, max: 8080 }, remote: ['10.230.70.0/24'] });
   const shown = await call(h, 'get', `/compute/v2.1/servers/${serverId}/os-security-groups`);
-  expect(shown.body.security_groups.map((g: { name: string }) => g.name)).toEqual(['nova-web']);
+  expect(shown.body.security_groups.map((g: { name: string }) => g.name).sort()).toEqual(['default', 'nova-web']);
+  expect((await call(h, 'get', `/compute/v2.1/servers/${serverId}`)).body.server.security_groups.map((g: { name: string }) => g.name).sort()).toEqual(['default', 'nova-web']);
 
   expect((await act(h, serverId, { addSecurityGroup: { name: 'nosuch' } })).body).toEqual({ itemNotFound: { code: 404, message: `Security group nosuch is not found for project ${projectId}` } });
   expect((await act(h, serverId, { removeSecurityGroup: { name: 'nova-web' } })).status).toBe(202);
@@ -113,7 +115,10 @@ test('when a server with a port is added to a group and removed, then its port c
   expect(rulesOf(serverId).some((r) => r.ports?.min === 8080)).toBe(false);
   expect((await act(h, serverId, { removeSecurityGroup: { name: 'nova-web' } })).body).toEqual({ itemNotFound: { code: 404, message: `Security group nova-web not associated with the instance ${serverId}` } });
   expect((await act(h, serverId, { addSecurityGroup: { name: 'nova-web' } }, { as: 'alt' })).status).toBe(404);
-  await h.db('ports').where({ id: portIdOf(serverId) }).delete();
+  expect((await call(h, 'get', `/compute/v2.1/servers/${serverId}`)).body.server.security_groups).toEqual([{ name: 'default' }]);
+  expect((await call(h, 'delete', `/compute/v2.1/servers/${serverId}`)).status).toBe(204);
+  await h.services.compute.tasks.idle();
+  expect(await h.db('ports').where({ device_id: serverId }).pluck('id')).toEqual([]);
 });
 
 test('when a rule is made through os-security-group-rules, then it is an ingress rule of the group, in Nova\'s form', async () => {

@@ -110,7 +110,9 @@ describe('POST /servers', () => {
   test("networks as a list naming the private network boots on the project's own network; another id is a 400", async () => {
     const demo = await t.projectId('demo');
     const id = await bootActive(t, image, { name: 'withnet', networks: [{ uuid: PRIVATE_NETWORK_ID }] });
-    expect(driver.specOf(id)!.network).toMatchObject({ projectId: demo, subnet: expect.stringMatching(/^10\.(16\d|17[0-5])\.\d+\.0\/24$/) });
+    // Its one port is on the project's default network, the project's own subnet.
+    expect(driver.specOf(id)!.projectId).toBe(demo);
+    expect(driver.specOf(id)!.nics).toEqual([expect.objectContaining({ projectDefault: true, label: 'private', subnet: expect.stringMatching(/^10\.(16\d|17[0-5])\.\d+\.0\/24$/) })]);
     const bad = await boot(t, image, { name: 'badnet', networks: [{ uuid: '00000000-0000-4000-8000-000000000000' }] });
     expect(bad.status).toBe(400);
     expect(bad.body.badRequest.message).toMatch(/^Network .* could not be found\.$/);

@@ -13,7 +13,12 @@ test('default network and default security group: one each under concurrent firs
   expect(n2.id).toBe(n.id);
   const subs = await nr.subnetsOf(n.id);
   expect(subs).toHaveLength(1); expect(subs[0].allocation_pools[0].start).toBe('10.0.0.2');
-  expect(await nr.moveSubnet(subs[0].id, '10.0.0.0/24', { cidr: '10.0.1.0/24', gateway_ip: '10.0.1.1', allocation_pools: [] })).toBe(true);
+  await db('ports').insert({ id: 'port-1', project_id: 'p', network_id: n.id, name: '', mac_address: 'fa:16:3e:00:00:01', admin_state_up: true, status: 'DOWN', device_id: '', device_owner: '', created_at: '2026-12-05T00:00:00Z', updated_at: '2026-12-05T00:00:00Z' });
+  await db('ip_allocations').insert({ subnet_id: subs[0].id, ip_address: '10.0.0.7', port_id: 'port-1', network_id: n.id });
+  expect(await nr.moveSubnet(subs[0].id, '10.0.0.0/24', { cidr: '10.0.1.0/24', gateway_ip: '10.0.1.1', allocation_pools: [] }, (ip) => ip.replace('10.0.0.', '10.0.1.'))).toBe(true);
   expect((await nr.getSubnet(subs[0].id))!.revision_number).toBe(1);
+  // The addresses given from it moved with it; a second move from the old range is refused.
+  expect(await db('ip_allocations').where({ port_id: 'port-1' }).pluck('ip_address')).toEqual(['10.0.1.7']);
+  expect(await nr.moveSubnet(subs[0].id, '10.0.0.0/24', { cidr: '10.0.2.0/24', gateway_ip: '10.0.2.1', allocation_pools: [] }, (ip) => ip)).toBe(false);
   await db.destroy();
 });

@@ -156,13 +156,13 @@ export class BootService {
       if (!key) throw badRequest('Invalid key_name provided.');
       keyData = key.public_key;
     }
-    const nics = this.networking?.nicsOf(req.networks, req.maxCount);
+    const nics = this.networking?.nicsOf(await this.withDefaultNetworkId(ctx, req.networks), req.maxCount);
     const networks = nics ? requestedOf(nics) : this.requestedNetworks(ctx, req.networks, await this.defaultNetworkIdFor(ctx, req.networks));
     const metadata = req.metadata ?? {};
     await this.builder.checkMetadataQuota(ctx.projectId, Object.keys(metadata).length);
     this.builder.checkUserData(req.userData);
     // With the network service, the groups are its own (allocate checks them).
-    const securityGroups = nics ? (req.securityGroups?.length ? [...new Set(req.securityGroups)] : [DEFAULT_SECURITY_GROUP]) : await this.checkSecurityGroups(ctx, req.securityGroups);
+    const securityGroups = nics && this.networking ? await this.networking.groupNames(ctx, req.securityGroups) : await this.checkSecurityGroups(ctx, req.securityGroups);
     if (req.minCount > req.maxCount) throw badRequest('min_count must be <= max_count');
     if (req.hostname !== undefined && req.maxCount > 1) throw badRequest('Cannot set hostname when creating multiple instances.');
     const group = await this.groups.forBoot(ctx, req.group, req.maxCount);
@@ -355,6 +355,13 @@ export class BootService {
   private async defaultNetworkIdFor(ctx: RequestContext, req: NetworkRequest | undefined): Promise<string | undefined> {
     if (!this.defaultNetworkId || !Array.isArray(req) || !req.some((n) => n.uuid && n.uuid.toLowerCase() !== PRIVATE_NETWORK_ID)) return undefined;
     return (await this.defaultNetworkId(ctx.projectId)).toLowerCase();
+  }
+
+  /** The old pseudo id of the project network (os-networks before the network service) names the default network. */
+  private async withDefaultNetworkId(ctx: RequestContext, req: NetworkRequest | undefined): Promise<NetworkRequest | undefined> {
+    if (!this.defaultNetworkId || !Array.isArray(req) || !req.some((n) => n.uuid?.toLowerCase() === PRIVATE_NETWORK_ID)) return req;
+    const id = await this.defaultNetworkId(ctx.projectId);
+    return req.map((n) => (n.uuid?.toLowerCase() === PRIVATE_NETWORK_ID ? { ...n, uuid: id } : n));
   }
 
   private requestedNetworks(ctx: RequestContext, req: NetworkRequest | undefined, defaultId?: string): 'auto' | 'none' | string[] {

@@ -72,8 +72,10 @@ export class InstanceBuilder {
       try {
         return await this.spawnWithImage(driver, spec, image);
       } catch (e) {
-        if (!(e instanceof SubnetUnavailable) || !spec.network || moves >= MAX_SUBNET_MOVES) throw e;
-        await this.subnets.refused(spec.network.projectId, e.subnet, `${e.host}: ${e.engineReason}`, e.inUse);
+        // The project's own network refused: with ports, the default network's subnet and their addresses follow the move.
+        if (!(e instanceof SubnetUnavailable) || moves >= MAX_SUBNET_MOVES) throw e;
+        if (spec.network === null && !spec.nics?.some((n) => n.projectDefault && n.subnet === e.subnet)) throw e;
+        await this.subnets.refused(spec.projectId, e.subnet, `${e.host}: ${e.engineReason}`, e.inUse);
       }
     }
   }

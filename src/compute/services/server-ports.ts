@@ -29,6 +29,8 @@ export interface ComputePorts {
   bind(serverId: string, host: string, status: 'ACTIVE' | 'DOWN'): Promise<void>;
   portsOf(serverId: string): Promise<PortWithIps[]>;
   release(serverId: string): Promise<void>;
+  /** The groups asked for (names or ids) as the names a server shows; absent: as asked. */
+  securityGroupNames?(ctx: RequestContext, groups: string[]): Promise<string[]>;
   /**
    * One interface detached (os-interface DELETE): the port made for the server is deleted, the
    * user's unbound. Not in the shared shape yet: net-core's port service is asked to add it.
@@ -69,6 +71,16 @@ export class ServerNetworking {
       throw badRequest('Failed to launch instances: max_count cannot be greater than 1 if an fixed_ip is specified.');
     }
     return nics.length ? nics : 'auto';
+  }
+
+  /** The security groups of a boot (names or ids; `default` when none) as the server shows them, in Nova's words when one is missing. */
+  async groupNames(ctx: RequestContext, groups: string[] | undefined): Promise<string[]> {
+    const asked = groups?.length ? [...new Set(groups)] : ['default'];
+    try {
+      return this.d.ports.securityGroupNames ? await this.d.ports.securityGroupNames(ctx, asked) : asked;
+    } catch (e) {
+      throw novaErrorOf(e, '', ctx.projectId);
+    }
   }
 
   /**

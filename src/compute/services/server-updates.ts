@@ -51,6 +51,17 @@ export class ServerUpdates {
     if (!done) throw notFound(msg.instanceNotFound(id));
   }
 
+  /**
+   * The server's groups as its ports now hold them (issue 17: membership lives on the ports, as
+   * with Neutron behind Nova); the row the views read follows, written only when it differs.
+   */
+  async followPortGroups(id: string, names: string[]): Promise<void> {
+    const same = (a: string[]) => a.length === names.length && a.every((n) => names.includes(n));
+    const current = await this.servers.get(id);
+    if (!current || same(current.security_groups)) return;
+    await this.servers.mutate(id, (s) => (same(s.security_groups) ? {} : { security_groups: names }));
+  }
+
   /** POST (merge) or PUT (replace) /metadata; PUT /metadata/{key} is a merge of one item. */
   async setMetadata(ctx: RequestContext, id: string, items: Record<string, string>, mode: 'merge' | 'replace'): Promise<Record<string, string>> {
     await this.queries.get(ctx, id);

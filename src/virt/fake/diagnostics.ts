@@ -19,9 +19,10 @@ export function fakeDiagnostics(inst: FakeInstance, sample: number, mac: string 
     numCpus: vcpus,
     cpus: [{ id: 0, time: sample * 1_000_000, utilisation: running ? 1 : 0 }],
     memory: { maximumMb: memoryMb, usedMb: Math.min(memoryMb, 2) },
-    nics: inst.spec.network
-      ? [{ name: 'eth0', macAddress: mac, rxOctets: 100 * sample, rxPackets: sample, rxErrors: 0, rxDrop: 0, txOctets: 50 * sample, txPackets: sample, txErrors: 0, txDrop: 0 }]
-      : [],
+    // One interface per port (eth0, eth1, …), or eth0 on the project network of a server without ports.
+    nics: (inst.spec.nics ?? (inst.spec.network ? [{ mac: mac ?? undefined }] : [])).map((n, i) => ({
+      name: `eth${i}`, macAddress: n.mac ?? mac, rxOctets: 100 * sample, rxPackets: sample, rxErrors: 0, rxDrop: 0, txOctets: 50 * sample, txPackets: sample, txErrors: 0, txDrop: 0,
+    })),
     disks: [{ name: '8:0', readBytes: 4096, readRequests: 1, writeBytes: 0, writeRequests: 0, errorsCount: null }],
   };
 }
