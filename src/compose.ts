@@ -38,6 +38,7 @@ import { MigrationRepository } from './db/migration-repo';
 import { computeTransaction } from './db/compute-records';
 import { buildCompute, ComputeServices } from './compute/services';
 import { ServerNetworking, ServerNetworkingDeps } from './compute/services/server-ports';
+import { adoptPortlessServers } from './network/adopt-ports';
 import { Reconciler } from './compute/reconciler';
 import { KeypairService } from './compute/services/keypairs';
 import { FlavorService } from './compute/services/flavors';
@@ -284,6 +285,13 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   const securityGroups = new SecurityGroupService(securityGroupRepo);
   // One event stream for every part: the core's ports raise it, enforcement and forwards hear it.
   const portEvents = networkCore.events;
+  // issue 17: servers from before the network service get their ports before the API answers.
+  if (!opts.computePorts) {
+    await adoptPortlessServers({
+      servers, defaults: networkCore.defaults, ports: networkCore.ports, groups: securityGroupRepo, log,
+      bind: (serverId, host, status) => networkCore.serverPorts.bind(serverId, host, status),
+    });
+  }
   const novaSecurityGroups = new NovaSecurityGroups(securityGroups, securityGroupRepo, portEvents);
   // A server's `security_groups` follow its ports' groups, whichever API changed them (first listener: done before the answer).
   portEvents.on(async (serverId) => {

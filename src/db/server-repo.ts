@@ -232,6 +232,11 @@ export class ServerRepository {
    * updated_at (every write stamps a new one), so listing 1,000 unchanged servers reads two
    * columns instead of forty. The records are shared: callers must not mutate them.
    */
+  /** Ids of servers not deleted that no port names as its device (made before the network service). */
+  async withoutPorts(): Promise<string[]> {
+    return this.db('servers').where({ deleted: 0 }).whereNotIn('id', this.db('ports').select('device_id')).pluck('id');
+  }
+
   async list(query: ServerQuery = {}): Promise<ServerRecord[]> {
     const q = this.db('servers').select('id', 'updated_at');
     if (query.projectId !== undefined) q.where({ project_id: query.projectId });
