@@ -30,6 +30,10 @@ export const runCommand: CommandRunner = (argv, input) => new Promise((resolve, 
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
   child.on('error', reject);
   child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr.trim()}`))));
+  // A command that exits before reading its input (nsenter into a container that just stopped)
+  // closes the pipe: EPIPE here must not be an unhandled error (it took the process down); the
+  // exit status above is the answer.
+  child.stdin.on('error', () => undefined);
   child.stdin.end(input);
 });
 
