@@ -81,9 +81,11 @@ if [ "$whole" -eq 1 ]; then
     # docker CLI walk (issue 14): its protocol runs on PostgreSQL in the integration files above.
     # So are the built-in page in Chromium and the security-group CLI walk (issues 18, 17): their
     # records are shared through the database the integration files above run on PostgreSQL.
+    # So is the network traffic walk (issue 17): it drives the host's networking (a bridge, NAT
+    # chains, floating addresses) and runs once above, on one process.
     log "jest (e2e against two processes over PostgreSQL)"
     NOVADOCK_TEST_CLUSTER=2 NOVADOCK_TEST_SUMMARY="$summary.e2e-cluster" npx jest --selectProjects e2e --ci --runInBand --forceExit \
-      --testPathIgnorePatterns '/test/e2e/(resize|shelve|server-extras|quotas|usage|restart-policy|registry|ui|security-groups)\.test\.ts$' \
+      --testPathIgnorePatterns '/test/e2e/(resize|shelve|server-extras|quotas|usage|restart-policy|registry|ui|security-groups|network-traffic)\.test\.ts$' \
       --reporters=default --reporters=./test/reporter/strict-reporter.js || status=1
     log "jest (cluster, serial)"
     NOVADOCK_TEST_SUMMARY="$summary.cluster" npx jest --selectProjects cluster --ci --runInBand --forceExit \

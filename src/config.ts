@@ -180,6 +180,8 @@ export interface Config {
   // issue 17 (floating IPs)
   /** NOVADOCK_EXTERNAL_INTERFACE: the hosts' interface or bridge on the external network (floating IPs, router SNAT). */
   externalInterface?: string;
+  /** NOVADOCK_NAT_CHAIN_TAG: a suffix for this novadock's NAT chains, when several share one host's namespace (tests). */
+  natChainTag?: string;
   /** Seconds a serial console token stays usable: NOVADOCK_CONSOLE_TOKEN_TTL (Nova's [consoleauth] token_ttl, 600). */
   consoleTokenTtlSeconds?: number;
   /** NOVADOCK_SERIAL_CONSOLE_BASE_URL (Nova's [serial_console] base_url); unset: serialConsoleBaseUrl(). */
@@ -430,5 +432,6 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     registryAddress: registryAddressFrom(env.NOVADOCK_REGISTRY_ADDRESS, 'NOVADOCK_REGISTRY_ADDRESS'),
     // issue 17 (floating IPs)
     externalInterface: env.NOVADOCK_EXTERNAL_INTERFACE || undefined,
+    natChainTag: env.NOVADOCK_NAT_CHAIN_TAG || undefined,
   };
 }

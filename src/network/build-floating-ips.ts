@@ -27,7 +27,7 @@ export interface FloatingIpParts {
 
 export function buildFloatingIps(o: { db: Db; config: Config; log: Logger; hosts: () => string[]; nat?: NatTable; sweepIntervalMs?: number; floatingipQuota?: (projectId: string) => Promise<number>; routerQuota?: (projectId: string) => Promise<number> }): FloatingIpParts {
   const hostConfig = (host: string) => o.config.seed.compute_hosts.find((h) => h.name === host);
-  const nat = o.nat ?? new IptablesNat((host) => ({ netns: hostConfig(host)?.netns }));
+  const nat = o.nat ?? new IptablesNat((host) => ({ netns: hostConfig(host)?.netns }), o.config.natChainTag);
   const repo = new FloatingIpRepository(o.db);
   const networks = new NetworkRepository(o.db);
   // The sync reads the routers' SNAT through the service built just after it.

@@ -8,6 +8,7 @@
  *              ports this call made are deleted and the user's it took are let go
  *   bind     ─ binding:host_id and status (ACTIVE when running, else DOWN)
  *   portsOf  ─ the server's ports with their IPs, in attach order
+ *   detach   ─ one port: deleted when made for the server (IPs freed), else unbound
  *   release  ─ ports made for the server deleted (IPs freed), the user's unbound
  */
 import type { NetworkRepository, NetworkRow } from '../db/network-repo';
@@ -118,6 +119,14 @@ export class ServerPorts implements ComputePorts {
     const networks = new Map<string, NetworkRow>();
     for (const r of rows) if (!networks.has(r.network_id)) networks.set(r.network_id, (await this.deps.networks.getNetwork(r.network_id))!);
     return rows.map((r) => ({ port: r, fixed_ips: ips.get(r.id) ?? [], network: networks.get(r.network_id)!, security_group_ids: groups.get(r.id) ?? [] }));
+  }
+
+  /** One of the server's ports let go (os-interface detach, or an attach the engine refused); not the server's: nothing. */
+  async detach(serverId: string, portId: string): Promise<void> {
+    const p = await this.deps.ports.get(portId);
+    if (!p || p.device_id !== serverId) return;
+    if (p.auto_delete) await this.deps.ports.delete(p.id);
+    else await this.deps.ports.update(p.id, UNBOUND, { device_id: serverId });
   }
 
   async release(serverId: string): Promise<void> {

@@ -9,7 +9,7 @@
  */
 import { execFile, spawn } from 'node:child_process';
 import net from 'node:net';
-import { compileNat, floatingAddresses, HostNat, NAT_CHAINS, NatTable } from './nat';
+import { compileNat, floatingAddresses, HostNat, NatChains, natChains, NatTable } from './nat';
 
 export interface NatHost {
   /** Path of the host's network namespace (e.g. /run/netns/novadock-h1 or /proc/<pid>/ns/net); unset: this process's. */
@@ -18,16 +18,20 @@ export interface NatHost {
 
 export class IptablesNat implements NatTable {
   private readonly queues = new Map<string, Promise<unknown>>();
+  private readonly chains: NatChains;
 
-  constructor(private readonly hosts: (host: string) => NatHost = () => ({})) {}
+  /** `chainTag`: this novadock's suffix for its chains (see natChains), none by default. */
+  constructor(private readonly hosts: (host: string) => NatHost = () => ({}), chainTag?: string) {
+    this.chains = natChains(chainTag);
+  }
 
   apply(host: string, nat: HostNat): Promise<void> {
     return this.serial(host, async () => {
       const ns = this.hosts(host).netns;
-      const compiled = compileNat(nat);
+      const compiled = compileNat(nat, this.chains);
       await run(ns, 'iptables-restore', ['--noflush', '-w'], compiled.nat);
       await run(ns, 'iptables-restore', ['--noflush', '-w'], compiled.filter);
-      await ensureJumps(ns);
+      await ensureJumps(ns, this.chains);
       await syncAddresses(ns, nat.externalInterface, nat.ownedRanges, floatingAddresses(nat));
     });
   }
@@ -35,7 +39,7 @@ export class IptablesNat implements NatTable {
   clear(host: string, externalInterface: string | undefined, ownedRanges: string[]): Promise<void> {
     return this.serial(host, async () => {
       const ns = this.hosts(host).netns;
-      for (const [table, chains] of Object.entries(NAT_CHAINS)) {
+      for (const [table, chains] of tables(this.chains)) {
         for (const [builtin, ours] of Object.entries(chains)) {
           const parent = table === 'filter' ? await forwardParent(ns) : builtin;
           while (await ok(ns, 'iptables', ['-w', '-t', table, '-D', parent, '-j', ours]));
@@ -57,13 +61,16 @@ export class IptablesNat implements NatTable {
   }
 }
 
+/** [table, {built-in chain: ours}] pairs. */
+const tables = (chains: NatChains) => Object.entries(chains) as [string, Record<string, string>][];
+
 /** Docker's engines send forwarded traffic through DOCKER-USER first; without Docker, FORWARD. */
 async function forwardParent(ns: string | undefined): Promise<string> {
   return (await ok(ns, 'iptables', ['-w', '-t', 'filter', '-S', 'DOCKER-USER'])) ? 'DOCKER-USER' : 'FORWARD';
 }
 
-async function ensureJumps(ns: string | undefined): Promise<void> {
-  for (const [table, chains] of Object.entries(NAT_CHAINS)) {
+async function ensureJumps(ns: string | undefined, all: NatChains): Promise<void> {
+  for (const [table, chains] of tables(all)) {
     for (const [builtin, ours] of Object.entries(chains)) {
       const parent = table === 'filter' ? await forwardParent(ns) : builtin;
       if (!(await ok(ns, 'iptables', ['-w', '-t', table, '-C', parent, '-j', ours]))) {

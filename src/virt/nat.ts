@@ -40,10 +40,27 @@ export interface HostNat {
 export const EMPTY_NAT: HostNat = { ownedRanges: [], forwards: [], snat: [] };
 
 /** Chains of novadock's own, per table: built-in chain → ours. */
-export const NAT_CHAINS = {
-  nat: { PREROUTING: 'NOVADOCK-FIP-PRE', OUTPUT: 'NOVADOCK-FIP-OUT', POSTROUTING: 'NOVADOCK-FIP-POST' },
-  filter: { FORWARD: 'NOVADOCK-FIP-FWD' },
-} as const;
+export interface NatChains {
+  nat: { PREROUTING: string; OUTPUT: string; POSTROUTING: string };
+  filter: { FORWARD: string };
+}
+
+/**
+ * The chains, suffixed with `tag` when there is one (NOVADOCK_NAT_CHAIN_TAG): each novadock that
+ * shares a network namespace with another (test servers side by side on one machine) replaces
+ * only its own chains, instead of each one's state overwriting the other's.
+ */
+export function natChains(tag?: string): NatChains {
+  if (tag !== undefined && !/^[A-Za-z0-9]{1,10}$/.test(tag)) throw new Error(`NAT chain tag ${JSON.stringify(tag)}: 1 to 10 letters or digits`);
+  const t = tag ? `-${tag}` : '';
+  return {
+    nat: { PREROUTING: `NOVADOCK-FIP-PRE${t}`, OUTPUT: `NOVADOCK-FIP-OUT${t}`, POSTROUTING: `NOVADOCK-FIP-POST${t}` },
+    filter: { FORWARD: `NOVADOCK-FIP-FWD${t}` },
+  };
+}
+
+/** The untagged chains: one novadock per host namespace, as deployed. */
+export const NAT_CHAINS: NatChains = natChains();
 
 /**
  * A compute host's NAT, kept by replacing it whole. Implementations: iptables and ip run in the
@@ -65,8 +82,7 @@ export interface NatTable {
  * The iptables-restore input (`--noflush`) for a host's wanted state: declaring a chain empties
  * it, so the input replaces our chains' rules and touches no one else's. Pure, for unit tests.
  */
-export function compileNat(nat: HostNat): { nat: string; filter: string } {
-  const c = NAT_CHAINS;
+export function compileNat(nat: HostNat, c: NatChains = NAT_CHAINS): { nat: string; filter: string } {
   const iface = nat.externalInterface;
   const natRules: string[] = [];
   const filterRules: string[] = [];

@@ -4,7 +4,7 @@
  * during a run followed by one more run, hosts without an external interface never touched.
  */
 import pino from 'pino';
-import { compileNat, floatingAddresses, HostNat } from '../../src/virt/nat';
+import { compileNat, floatingAddresses, HostNat, natChains } from '../../src/virt/nat';
 import { FakeNat } from '../../src/virt/fake/nat';
 import { NatSync } from '../../src/network/nat-sync';
 import type { FloatingIpRepository, ForwardRow } from '../../src/db/floating-ip-repo';
@@ -40,6 +40,18 @@ describe('compiling a host\'s NAT', () => {
     expect(nat).not.toContain('-A ');
     expect(nat).toContain(':NOVADOCK-FIP-PRE - [0:0]');
     expect(filter).toBe('*filter\n:NOVADOCK-FIP-FWD - [0:0]\nCOMMIT\n');
+  });
+
+  it('with a chain tag, then every chain is the tagged one and no untagged chain is named', () => {
+    const { nat, filter } = compileNat(state, natChains('T1a2b3c'));
+    expect(nat).toContain(':NOVADOCK-FIP-POST-T1a2b3c - [0:0]');
+    expect(nat).toContain('-A NOVADOCK-FIP-PRE-T1a2b3c -d 172.31.240.10/32 -j DNAT --to-destination 10.240.1.10');
+    expect(filter).toContain(':NOVADOCK-FIP-FWD-T1a2b3c - [0:0]');
+    expect(`${nat}${filter}`.match(/NOVADOCK-FIP-[A-Z]+(?!-T1a2b3c)\b/g)).toBeNull();
+    // iptables takes chain names of up to 28 characters; a tag that could not fit (or quote) is refused.
+    expect(natChains('ABCDEFGHIJ').nat.POSTROUTING.length).toBeLessThanOrEqual(28);
+    expect(() => natChains('a b')).toThrow(/letters or digits/);
+    expect(() => natChains('ABCDEFGHIJK')).toThrow();
   });
 
   it('without an external interface, then no rule and no address', () => {

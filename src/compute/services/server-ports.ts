@@ -31,10 +31,7 @@ export interface ComputePorts {
   release(serverId: string): Promise<void>;
   /** The groups asked for (names or ids) as the names a server shows; absent: as asked. */
   securityGroupNames?(ctx: RequestContext, groups: string[]): Promise<string[]>;
-  /**
-   * One interface detached (os-interface DELETE): the port made for the server is deleted, the
-   * user's unbound. Not in the shared shape yet: net-core's port service is asked to add it.
-   */
+  /** One interface detached (os-interface DELETE): the port made for the server is deleted, the user's unbound. */
   detach?(serverId: string, portId: string): Promise<void>;
 }
 /** src/network/port-events.ts PortEvents, as the compute side uses it. */
