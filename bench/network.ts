@@ -164,6 +164,7 @@ main(async (cleanups) => {
       await sleep(100);
     }
   }
+  process.stderr.write(`boot samples (ms): default ${dfltLat.map((v) => v.toFixed(0)).join(' ')}; named ${namedLat.map((v) => v.toFixed(0)).join(' ')}\n`);
   process.stderr.write(`boot: default p50 ${median(dfltLat).toFixed(0)} ms, named+group p50 ${median(namedLat).toFixed(0)} ms\n`);
 
   // 2. Associate → first reply through the floating IP.
@@ -186,6 +187,13 @@ main(async (cleanups) => {
     const t = now();
     if ((await page(fixed)) !== 'ok\n') throw new Error(`the server's httpd stopped answering on ${fixed}`);
     curlMs.push(ms(t));
+  }
+  // The API's own floor: a GET of the same floating IP.
+  const getMs: number[] = [];
+  for (let i = 0; i < associations; i++) {
+    const t = now();
+    await must(a, 'GET', `/networking/v2.0/floatingips/${fip.id}`);
+    getMs.push(ms(t));
   }
   const firstReply: number[] = [];
   const putMs: number[] = [];
@@ -229,6 +237,7 @@ main(async (cleanups) => {
     { name: 'boot, named network + security group p50', value: median(namedLat), unit: 'ms' },
     { name: 'boot ratio (p50)', value: bootRatio, unit: '×', target: '<= 1.1', met: bootRatio <= 1.1 },
     { name: 'one curl to the fixed IP p50 (the floor)', value: median(curlMs), unit: 'ms' },
+    { name: 'GET /floatingips/{id} p50 (the API\'s floor)', value: median(getMs), unit: 'ms' },
     { name: 'floating IP PUT (associate) p50', value: median(putMs), unit: 'ms' },
     { name: 'associate → first reply p50', value: median(firstReply), unit: 'ms', target: '<= 500', met: median(firstReply) <= 500 },
     { name: 'associate → first reply p95', value: percentile(firstReply, 95), unit: 'ms' },
