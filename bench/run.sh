@@ -22,6 +22,10 @@
 #   bash bench/run.sh registry [--layer-mib 256] [--layers 4] [--rounds 3]
 #     (docker push / pull of a 1 GiB image to novadock's /v2/ and to Debian's docker-registry,
 #      and a re-push with one changed layer; installs docker-registry)
+#   bash bench/run.sh network [--repeats 9] [--associations 9] [--rounds 3] [--size-mib 1024]
+#     (boot on a named network + security group vs the default one; floating IP associate → first
+#      reply; 1 GiB through a floating IP vs the fixed IP: a bridge on 10.250.20.0/24, removed
+#      afterwards; needs curl)
 # Figures print as a table and are kept in bench/out/<name>.json. Never part of `npm test`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -29,8 +33,8 @@ cd "$(dirname "$0")/.."
 
 which="${1:-}"
 case "$which" in
-  upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|login-spam|metrics|registry|all) shift ;;
-  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|login-spam|metrics|registry|all [options]" ;;
+  upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|login-spam|metrics|registry|network|all) shift ;;
+  *) die "usage: bash bench/run.sh upload|boot|list|kill-lag|scale|multihost|scheduler|resize|console|login-spam|metrics|registry|network|all [options]" ;;
 esac
 ensure_docker
 ensure_node_modules
@@ -49,6 +53,9 @@ if [ "$which" = console ] && ! pkg_installed python3-websocket; then
 fi
 if [ "$which" = registry ]; then
   pkg_installed docker-registry || apt_install docker-registry
+fi
+if [ "$which" = network ]; then
+  pkg_installed curl || apt_install curl
 fi
 if [ "$which" = multihost ]; then
   ensure_host_tools

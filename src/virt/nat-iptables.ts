@@ -3,9 +3,11 @@
  * shares the host's (no `netns`), the engines of scripts/engines.sh each have their own and are
  * reached by `nsenter --net=<path>`. See src/virt/nat.ts for the state a host is given.
  *
- * apply = one `iptables-restore --noflush` per table (our chains replaced whole, atomically per
- * table), then the jumps into our chains made sure of (inserted first, once), then the floating
- * /32s on the external interface made to match. Calls for one host run one after another.
+ * apply = one `iptables-restore --noflush` for both tables (our chains replaced whole, atomically
+ * per table), then one iptables-save to see which jumps into our chains are missing (inserted
+ * first, once), and meanwhile the floating /32s on the external interface made to match: four
+ * process starts when nothing is missing, two after each other. Calls for one host run one after
+ * another.
  */
 import { execFile, spawn } from 'node:child_process';
 import net from 'node:net';
@@ -29,10 +31,15 @@ export class IptablesNat implements NatTable {
     return this.serial(host, async () => {
       const ns = this.hosts(host).netns;
       const compiled = compileNat(nat, this.chains);
-      await run(ns, 'iptables-restore', ['--noflush', '-w'], compiled.nat);
-      await run(ns, 'iptables-restore', ['--noflush', '-w'], compiled.filter);
-      await ensureJumps(ns, this.chains);
-      await syncAddresses(ns, nat.externalInterface, nat.ownedRanges, floatingAddresses(nat));
+      // Both tables in one input: each COMMIT is still atomic for its table, and an association
+      // waits for one process start instead of two (each costs tens of ms on a busy host).
+      // The rules and the addresses do not depend on each other: made side by side, an
+      // association waits for two process starts one after the other rather than four.
+      const outcomes = await Promise.allSettled([
+        run(ns, 'iptables-restore', ['--noflush', '-w'], compiled.nat + compiled.filter).then(() => ensureJumps(ns, this.chains)),
+        syncAddresses(ns, nat.externalInterface, nat.ownedRanges, floatingAddresses(nat)),
+      ]);
+      for (const o of outcomes) if (o.status === 'rejected') throw o.reason;
     });
   }
 
@@ -69,15 +76,37 @@ async function forwardParent(ns: string | undefined): Promise<string> {
   return (await ok(ns, 'iptables', ['-w', '-t', 'filter', '-S', 'DOCKER-USER'])) ? 'DOCKER-USER' : 'FORWARD';
 }
 
+/**
+ * Inserts the jumps into our chains that are missing, first in their parent chains. What is there
+ * is read from one iptables-save (not an `iptables -C` per jump and a probe for DOCKER-USER: eight
+ * process starts on every apply, most of an association's time on a loaded host).
+ */
 async function ensureJumps(ns: string | undefined, all: NatChains): Promise<void> {
+  const saved = parseSave(await run(ns, 'iptables-save', []));
   for (const [table, chains] of tables(all)) {
+    const t = saved.get(table) ?? { chains: new Set<string>(), rules: new Set<string>() };
     for (const [builtin, ours] of Object.entries(chains)) {
-      const parent = table === 'filter' ? await forwardParent(ns) : builtin;
-      if (!(await ok(ns, 'iptables', ['-w', '-t', table, '-C', parent, '-j', ours]))) {
-        await run(ns, 'iptables', ['-w', '-t', table, '-I', parent, '1', '-j', ours]);
-      }
+      const parent = table === 'filter' && t.chains.has('DOCKER-USER') ? 'DOCKER-USER' : builtin;
+      if (!t.rules.has(`-A ${parent} -j ${ours}`)) await run(ns, 'iptables', ['-w', '-t', table, '-I', parent, '1', '-j', ours]);
     }
   }
+}
+
+/** iptables-save output: per table, its chains' names and its rules' lines. */
+export function parseSave(text: string): Map<string, { chains: Set<string>; rules: Set<string> }> {
+  const tables = new Map<string, { chains: Set<string>; rules: Set<string> }>();
+  let current: { chains: Set<string>; rules: Set<string> } | undefined;
+  for (const line of text.split('\n')) {
+    if (line.startsWith('*')) {
+      current = { chains: new Set(), rules: new Set() };
+      tables.set(line.slice(1).trim(), current);
+    } else if (current && line.startsWith(':')) {
+      current.chains.add(line.slice(1).split(' ')[0]);
+    } else if (current && line.startsWith('-A ')) {
+      current.rules.add(line.trim());
+    }
+  }
+  return tables;
 }
 
 /** Makes the /32s inside `ownedRanges` on `iface` exactly `wanted`. */
