@@ -3,7 +3,8 @@
  * on an external network (`router set --external-gateway`), interfaces on project subnets
  * (`router add subnet`), and their removal. What a router does happens on every compute host:
  * its subnets leave by the external interface with SNAT to the router's gateway address
- * (NatSync). Rules and texts are Neutron's (neutron/db/l3_db.py).
+ * (NatSync), and the subnets of one router reach one another through the host (FORWARD accepts
+ * between their bridges ahead of Docker's isolation). Rules and texts are Neutron's (neutron/db/l3_db.py).
  */
 import type { RequestContext } from '../http/context';
 import { AllocationError } from '../db/external-ports';
@@ -96,8 +97,9 @@ export class RouterService {
       } else {
         await this.setGateway(id, info);
       }
-      await this.deps.sync.syncAll();
     }
+    // The gateway and the administrative state decide the SNAT and the routes between subnets.
+    if (body.external_gateway_info !== undefined || changes.admin_state_up !== undefined) await this.deps.sync.syncAll();
     return (await this.deps.repo.get(id)) ?? router;
   }
 
@@ -149,6 +151,17 @@ export class RouterService {
       if (r?.external_network_id === networkId) return r.id;
     }
     return null;
+  }
+
+  /** The subnets each router (administratively up) joins: they reach one another through the host. */
+  async routed(): Promise<string[][]> {
+    const up = new Set((await this.deps.repo.list()).filter((r) => r.admin_state_up).map((r) => r.id));
+    const groups = new Map<string, Set<string>>();
+    for (const i of await this.deps.repo.interfaces()) {
+      if (!up.has(i.router_id)) continue;
+      groups.set(i.router_id, (groups.get(i.router_id) ?? new Set()).add(i.cidr));
+    }
+    return [...groups.values()].map((g) => [...g].sort());
   }
 
   /** Every router's SNAT: its interfaces' subnets leave as its gateway address. */

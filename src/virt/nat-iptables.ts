@@ -4,7 +4,7 @@
  * reached by `nsenter --net=<path>`. See src/virt/nat.ts for the state a host is given.
  *
  * apply = one `iptables-restore --noflush` per table (our chains replaced whole, atomically per
- * table), then the jumps into our chains made sure of (inserted first, once), then the floating
+ * table), then the jumps into our chains made sure of (first in their parents, once), then the floating
  * /32s on the external interface made to match. Calls for one host run one after another.
  */
 import { execFile, spawn } from 'node:child_process';
@@ -62,13 +62,21 @@ async function forwardParent(ns: string | undefined): Promise<string> {
   return (await ok(ns, 'iptables', ['-w', '-t', 'filter', '-S', 'DOCKER-USER'])) ? 'DOCKER-USER' : 'FORWARD';
 }
 
+/**
+ * Each jump into our chains is its parent's first rule, once. Docker inserts its rules (a new
+ * network's MASQUERADE in POSTROUTING among them) at the top when it makes a network: a jump that
+ * has slipped below them is moved back first, or Docker's masquerade would rewrite the sources of
+ * floating IPs and of traffic routed between subnets before our rules see it.
+ */
 async function ensureJumps(ns: string | undefined): Promise<void> {
   for (const [table, chains] of Object.entries(NAT_CHAINS)) {
     for (const [builtin, ours] of Object.entries(chains)) {
       const parent = table === 'filter' ? await forwardParent(ns) : builtin;
-      if (!(await ok(ns, 'iptables', ['-w', '-t', table, '-C', parent, '-j', ours]))) {
-        await run(ns, 'iptables', ['-w', '-t', table, '-I', parent, '1', '-j', ours]);
-      }
+      const jump = `-A ${parent} -j ${ours}`;
+      const rules = (await run(ns, 'iptables', ['-w', '-t', table, '-S', parent])).split('\n').filter((l) => l.startsWith('-A '));
+      if (rules[0] === jump && rules.filter((l) => l === jump).length === 1) continue;
+      while (await ok(ns, 'iptables', ['-w', '-t', table, '-D', parent, '-j', ours]));
+      await run(ns, 'iptables', ['-w', '-t', table, '-I', parent, '1', '-j', ours]);
     }
   }
 }
