@@ -11,7 +11,7 @@ import { AllocationError } from '../db/external-ports';
 import type { NetworkRepository } from '../db/network-repo';
 import type { RouterInterface, RouterRepository, RouterRow } from '../db/router-repo';
 import type { SubnetSnat } from '../virt/nat';
-import { neutron, NeutronError } from './errors';
+import { neutron, neutronCore, NeutronError } from './errors';
 import type { NatSync } from './nat-sync';
 
 export interface GatewayInfo {
@@ -112,7 +112,8 @@ export class RouterService {
 
   async addInterface(ctx: RequestContext, id: string, body: { subnet_id?: string; port_id?: string }): Promise<InterfaceInfo> {
     const router = await this.visible(ctx, id);
-    if (body.port_id !== undefined) throw badRouter('novadock adds router interfaces by subnet only (router add subnet); ports cannot be given');
+    if (body.port_id !== undefined && body.subnet_id !== undefined) throw badRouter('Cannot specify both subnet-id and port-id');
+    if (body.port_id !== undefined) return this.addPort(ctx, router, body.port_id);
     if (!body.subnet_id) throw badRouter('Either subnet_id or port_id must be specified');
     const subnet = await this.deps.networks.getSubnet(body.subnet_id);
     if (!subnet || (!ctx.isAdmin && subnet.project_id !== ctx.projectId && !(await this.deps.networks.getNetwork(subnet.network_id))?.shared)) throw neutron.subnetNotFound(body.subnet_id);
@@ -128,6 +129,25 @@ export class RouterService {
     }
     await this.deps.sync.syncAll();
     return interfaceInfo(router, { port_id: portId, subnet_id: subnet.id, network_id: subnet.network_id });
+  }
+
+  /** `router add port`: the router takes a free port with one IPv4 address; its subnet is routed like an added subnet. */
+  private async addPort(ctx: RequestContext, router: RouterRow, portId: string): Promise<InterfaceInfo> {
+    const port = await this.deps.repo.port(portId);
+    if (!port || (!ctx.isAdmin && port.project_id !== ctx.projectId)) throw neutron.portNotFound(portId);
+    if (port.device_id) throw neutronCore.portInUse(port.id, port.network_id, port.device_id);
+    const v4 = port.addresses.filter((a) => a.ip_version === 4);
+    if (port.addresses.length === 0) throw badRouter('Router port must have at least one fixed IP');
+    if (v4.length !== 1) throw badRouter(v4.length === 0 ? 'novadock routes IPv4 subnets only' : 'Cannot have multiple IPv4 subnets on router port');
+    const existing = await this.deps.repo.interfaces(router.id);
+    if (existing.some((i) => i.subnet_id === v4[0].subnet_id)) throw badRouter(`Router already has a port on subnet ${v4[0].subnet_id}`);
+    if (!(await this.deps.repo.takePort(router.id, port.id))) {
+      const now = await this.deps.repo.port(port.id);
+      if (!now) throw neutron.portNotFound(portId);
+      throw neutronCore.portInUse(port.id, port.network_id, now.device_id);
+    }
+    await this.deps.sync.syncAll();
+    return interfaceInfo(router, { port_id: port.id, subnet_id: v4[0].subnet_id, network_id: port.network_id });
   }
 
   async removeInterface(ctx: RequestContext, id: string, body: { subnet_id?: string; port_id?: string }): Promise<InterfaceInfo> {
