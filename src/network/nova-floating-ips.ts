@@ -69,13 +69,12 @@ export class NovaFloatingIps {
     const ips = await this.ports.fixedIpsOf(ports.map((p) => p.id));
     const fixed = ports.flatMap((p) => (ips.get(p.id) ?? []).map((ip) => ({ port: p.id, ip: ip.ip_address })));
     if (fixed.length === 0) throw badRequest('No fixed IPs associated to instance');
-    let chosen = fixedAddress ? fixed.find((f) => f.ip === fixedAddress) : fixed.find((f) => !f.ip.includes(':'));
+    const chosen = fixedAddress ? fixed.find((f) => f.ip === fixedAddress) : fixed.find((f) => !f.ip.includes(':'));
     if (fixedAddress && !chosen) throw badRequest('Specified fixed address not assigned to instance');
     if (!chosen) throw badRequest(`Unable to associate floating IP ${address} to any fixed IPs for instance ${serverId}. Instance has no fixed IPv4 addresses to associate.`);
     const fip = await this.byAddress(ctx, address);
     if (!fip) throw notFound('floating IP not found');
     if (fip.fip.port_id) throw badRequest('floating IP is already associated');
-    chosen = chosen!;
     try {
       await this.service.update(ctx, fip.fip.id, { port_id: chosen.port, fixed_ip_address: chosen.ip });
     } catch (e) {
