@@ -66,13 +66,15 @@ export class RouterService {
   async create(ctx: RequestContext, body: RouterCreate): Promise<RouterRow> {
     const projectId = body.project_id ?? body.tenant_id ?? ctx.projectId;
     if (projectId !== ctx.projectId && !ctx.isAdmin) throw neutron.policy('create_router:project_id');
-    if (body.external_gateway_info) await this.checkGateway(ctx, 'create_router', body.external_gateway_info);
+    // An empty external_gateway_info (Tempest sends {}) is no gateway, as on update.
+    const gateway = body.external_gateway_info && Object.keys(body.external_gateway_info).length > 0 ? body.external_gateway_info : null;
+    if (gateway) await this.checkGateway(ctx, 'create_router', gateway);
     const limit = (await this.deps.quota?.(projectId)) ?? 10;
     if (limit >= 0 && (await this.deps.repo.list({ project_id: projectId })).length >= limit) throw neutron.overQuota('router');
     const router = await this.deps.repo.create({ project_id: projectId, name: body.name ?? '', description: body.description ?? '', admin_state_up: asBool(body.admin_state_up, true) });
-    if (body.external_gateway_info) {
+    if (gateway) {
       try {
-        await this.setGateway(router.id, body.external_gateway_info);
+        await this.setGateway(router.id, gateway);
       } catch (e) {
         await this.deps.repo.delete(router.id);
         throw e;

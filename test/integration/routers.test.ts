@@ -27,7 +27,11 @@ afterAll(async () => { await h.close(); });
 describe('a router to the external network', () => {
   let id: string;
 
-  it('when a member creates one, then it has no gateway and is ACTIVE', async () => {
+  it('when a member creates one, then it has no gateway and is ACTIVE (an empty gateway is none, as Tempest sends it)', async () => {
+    const empty = await request(h.app).post(R).set(await as('demo')).send({ router: { name: 'r0', external_gateway_info: {} } });
+    expect(empty.status).toBe(201);
+    expect(empty.body.router.external_gateway_info).toBeNull();
+    expect((await request(h.app).delete(`${R}/${empty.body.router.id}`).set(await as('demo'))).status).toBe(204);
     const res = await request(h.app).post(R).set(await as('demo')).send({ router: { name: 'r1' } });
     expect(res.status).toBe(201);
     expect(res.body.router).toMatchObject({ name: 'r1', status: 'ACTIVE', admin_state_up: true, external_gateway_info: null, project_id: await h.projectId('demo') });
