@@ -13,6 +13,7 @@ import type { RouterInterface, RouterRepository, RouterRow } from '../db/router-
 import type { SubnetSnat } from '../virt/nat';
 import { neutron, neutronCore, NeutronError } from './errors';
 import type { NatSync } from './nat-sync';
+import { overlaps, spanOf } from './ip';
 
 export interface GatewayInfo {
   network_id: string;
@@ -120,8 +121,7 @@ export class RouterService {
     const subnet = await this.deps.networks.getSubnet(body.subnet_id);
     if (!subnet || (!ctx.isAdmin && subnet.project_id !== ctx.projectId && !(await this.deps.networks.getNetwork(subnet.network_id))?.shared)) throw neutron.subnetNotFound(body.subnet_id);
     if (!subnet.gateway_ip) throw badRouter('Subnet for router interface must have a gateway IP');
-    const existing = await this.deps.repo.interfaces(id);
-    if (existing.some((i) => i.subnet_id === subnet.id)) throw badRouter(`Router already has a port on subnet ${subnet.id}`);
+    checkNewSubnet(await this.deps.repo.interfaces(id), subnet);
     let portId: string;
     try {
       portId = await this.deps.repo.addInterface(id, router.project_id, { id: subnet.id, network_id: subnet.network_id, gateway_ip: subnet.gateway_ip });
@@ -141,8 +141,7 @@ export class RouterService {
     const v4 = port.addresses.filter((a) => a.ip_version === 4);
     if (port.addresses.length === 0) throw badRouter('Router port must have at least one fixed IP');
     if (v4.length !== 1) throw badRouter(v4.length === 0 ? 'novadock routes IPv4 subnets only' : 'Cannot have multiple IPv4 subnets on router port');
-    const existing = await this.deps.repo.interfaces(router.id);
-    if (existing.some((i) => i.subnet_id === v4[0].subnet_id)) throw badRouter(`Router already has a port on subnet ${v4[0].subnet_id}`);
+    checkNewSubnet(await this.deps.repo.interfaces(router.id), { id: v4[0].subnet_id, cidr: v4[0].cidr });
     if (!(await this.deps.repo.takePort(router.id, port.id))) {
       const now = await this.deps.repo.port(port.id);
       if (!now) throw neutron.portNotFound(portId);
@@ -224,6 +223,14 @@ export class RouterService {
     if (!r || (!ctx.isAdmin && r.project_id !== ctx.projectId)) throw neutron.routerNotFound(id);
     return r;
   }
+}
+
+/** Neutron's _check_for_dup_router_subnets: one port per subnet, and no two subnets of a router overlap (routes would be ambiguous). */
+function checkNewSubnet(existing: Pick<RouterInterface, 'subnet_id' | 'cidr'>[], subnet: { id: string; cidr: string }): void {
+  if (existing.some((i) => i.subnet_id === subnet.id)) throw badRouter(`Router already has a port on subnet ${subnet.id}`);
+  const v4 = (cidr: string) => !cidr.includes(':');
+  const clash = v4(subnet.cidr) ? existing.find((i) => v4(i.cidr) && overlaps(spanOf(i.cidr), spanOf(subnet.cidr))) : undefined;
+  if (clash) throw badRouter(`Cidr ${subnet.cidr} of subnet ${subnet.id} overlaps with cidr ${clash.cidr} of subnet ${clash.subnet_id}`);
 }
 
 function interfaceInfo(router: RouterRow, i: Pick<RouterInterface, 'port_id' | 'subnet_id' | 'network_id'>): InterfaceInfo {

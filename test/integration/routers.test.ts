@@ -130,6 +130,14 @@ describe('a router between two networks of a project', () => {
     expect((await request(h.app).delete(`${R}/${other}`).set(await as('demo'))).status).toBe(204);
   });
 
+  it('a subnet overlapping one of the router\'s: 400, nothing added', async () => {
+    const c = await insertNetwork(h.db, { projectId: await h.projectId('demo'), name: 'net-c', cidr: '10.250.10.0/25', pool: ['10.250.10.2', '10.250.10.100'], gateway: '10.250.10.1' });
+    const res = await request(h.app).put(`${R}/${id}/add_router_interface`).set(await as('demo')).send({ subnet_id: c.subnetId });
+    expect(res.status).toBe(400);
+    expect(res.body.NeutronError.message).toBe(`Bad router request: Cidr 10.250.10.0/25 of subnet ${c.subnetId} overlaps with cidr 10.250.10.0/24 of subnet ${a.subnetId}.`);
+    expect(routed()).toEqual([['10.250.10.0/24', '10.250.11.0/24']]);
+  });
+
   it('when the port is removed from the router, then it goes with the routes, and the router can be deleted', async () => {
     const port = (await h.db('ports').where({ device_id: id, network_id: b.networkId }).first()).id;
     expect((await request(h.app).put(`${R}/${id}/remove_router_interface`).set(await as('demo')).send({ port_id: port })).status).toBe(200);
