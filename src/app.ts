@@ -61,6 +61,7 @@ export function createApp(services: Services, log: Logger): Express {
     images: services.images,
     // issue 17 (net-secgroups)
     securityGroups: services.novaSecurityGroups,
+    floatingIps: services.novaFloatingIps, // issue 17 (net-router): os-floating-ips
     networks: { list: (ctx) => services.networkCore.networks.novaNetworks(ctx) }, // issue 17 (net-core): os-networks
   }, log));
   app.use('/image', imageRouter({

@@ -65,6 +65,9 @@ import { RecordingFirewall, ServerFirewall } from './virt/firewall';
 import { buildNetworkCore, NetworkCore } from './network/build';
 // issue 17: floating IPs
 import { buildFloatingIps, FloatingIpParts } from './network/build-floating-ips';
+import { NovaFloatingIps } from './network/nova-floating-ips';
+import { NetworkRepository } from './db/network-repo';
+import { PortRepository } from './db/port-repo';
 import type { NatTable } from './virt/nat';
 
 export interface Services {
@@ -97,6 +100,7 @@ export interface Services {
   portEvents: PortEvents;
   securityGroupEnforcement: SecurityGroupEnforcement;
   novaSecurityGroups: NovaSecurityGroups;
+  novaFloatingIps: NovaFloatingIps;
   /** The network service's core: networks, subnets, ports, quotas, the compute side's port service (issue 17). */
   networkCore: NetworkCore;
   /** Floating IPs and the hosts' NAT (issue 17). */
@@ -333,6 +337,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   });
   const stopFipEvents = networkCore.events.on((serverId) => floatingIps.sync.serverChanged(serverId));
   floatingIps.sync.start();
+  const novaFloatingIps = new NovaFloatingIps(floatingIps.service, new NetworkRepository(db), new PortRepository(db)); // os-floating-ips
 
   const health = async () => {
     let database = 'ok';
@@ -372,6 +377,6 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     await db.destroy();
   };
 
-  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, networkCore, floatingIps, health, close,
+  return { config, db, tokens, identity, logins, images, imageMembers, imageUploads, imageSnapshots, hostImages, compute, flavors: flavorService, keypairs, reconciler, drivers, membership, metrics, registry, networkCore, floatingIps, novaFloatingIps, health, close,
     securityGroups, portEvents, securityGroupEnforcement, novaSecurityGroups };
 }

@@ -101,6 +101,21 @@ export class RouterRepository {
     })).portId);
   }
 
+  /** A port and its addresses (for `router add port`), or undefined. */
+  async port(portId: string): Promise<{ id: string; project_id: string; network_id: string; device_id: string; addresses: { subnet_id: string; ip_address: string; cidr: string; ip_version: number }[] } | undefined> {
+    const p = await this.db('ports').where({ id: portId }).first('id', 'project_id', 'network_id', 'device_id');
+    if (!p) return undefined;
+    const addresses = await this.db('ip_allocations as a').join('subnets as s', 's.id', 'a.subnet_id').where('a.port_id', portId)
+      .select('a.subnet_id', 'a.ip_address', 's.cidr', 's.ip_version');
+    return { ...p, addresses };
+  }
+
+  /** The router takes a port nobody holds (compare-and-set on an empty device_id); false when someone holds it now. */
+  async takePort(routerId: string, portId: string): Promise<boolean> {
+    return (await this.db('ports').where({ id: portId, device_id: '' })
+      .update({ device_id: routerId, device_owner: 'network:router_interface', status: 'ACTIVE', ...bump(this.db) })) === 1;
+  }
+
   async removeInterface(portId: string): Promise<void> {
     await this.db.transaction((trx) => deletePort(trx, portId));
   }

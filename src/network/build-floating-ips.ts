@@ -34,6 +34,7 @@ export function buildFloatingIps(o: { db: Db; config: Config; log: Logger; hosts
   const late: { routers?: RouterService } = {};
   const sync = new NatSync({
     repo, nat, hosts: o.hosts, log: o.log, sweepIntervalMs: o.sweepIntervalMs ?? NAT_SWEEP_MS, snat: () => late.routers?.snat() ?? Promise.resolve([]),
+    routed: () => late.routers?.routed() ?? Promise.resolve([]),
     settingsOf: (host) => ({ externalInterface: hostConfig(host)?.external_interface ?? o.config.externalInterface }),
   });
   const routerService = new RouterService({ repo: new RouterRepository(o.db), networks, sync, quota: o.routerQuota });

@@ -32,8 +32,8 @@ export const EXTENSIONS: ExtensionDescriptor[] = [
   ext('port-security', 'Port Security', 'Provides port security'),
   ext('l2_adjacency', 'L2 Adjacency', 'Display L2 Adjacency for Neutron Networks.'),
   // security groups (src/network/api/security-groups.ts)
-  // floating IPs, external networks and routers (src/network/api/floating-ips-router.ts, routers-router.ts)
-  ext('external-net', 'Neutron external network', 'Adds external network attribute to network resource.'),
+  // floating IPs, external networks and routers (src/network/api/floating-ips-router.ts, routers-router.ts;
+  // external-net is listed once, above)
   ext('router', 'Neutron L3 Router', 'Router abstraction for basic L3 forwarding between L2 Neutron networks and access to external networks via a NAT gateway.'),
   ext('ext-gw-mode', 'Neutron L3 Configurable external gateway mode', 'Extension of the router abstraction for specifying whether SNAT should occur on the external gateway'),
   ext('fip-port-details', 'Floating IP Port Details Extension', 'Add port_details attribute to Floating IP resource'),

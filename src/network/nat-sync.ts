@@ -1,6 +1,7 @@
 /**
  * Keeps each compute host's NAT (src/virt/nat.ts) true to the database (issue 17): a host's whole
- * state — the floating IPs whose servers run there, the routers' SNAT — is computed from the rows
+ * state — the floating IPs whose servers run there, the routers' SNAT and the routes between the
+ * subnets one router joins — is computed from the rows
  * and handed to the NatTable, which replaces what the host held. Called after every association
  * change (for the hosts it touches), when a server's ports change host (PortEvents), and by a
  * periodic sweep of every host (re-applies after an engine restart, retries a host that could not
@@ -12,7 +13,7 @@
  */
 import type { Logger } from 'pino';
 import type { FloatingIpRepository } from '../db/floating-ip-repo';
-import type { HostNat, NatTable, SubnetSnat } from '../virt/nat';
+import { EMPTY_NAT, type HostNat, type NatTable, type SubnetSnat } from '../virt/nat';
 
 export interface NatHostSettings {
   /** The host's interface (or bridge) on the external network; unset: nothing can be forwarded there. */
@@ -27,6 +28,8 @@ export interface NatSyncDeps {
   settingsOf: (host: string) => NatHostSettings;
   /** Router SNAT of the project subnets (every host holds it); none without routers. */
   snat?: () => Promise<SubnetSnat[]>;
+  /** The project subnets each router joins (every host holds them, external interface or not). */
+  routed?: () => Promise<string[][]>;
   log: Logger;
   /** Period of the sweep over every host (ms); 0 = no sweep. */
   sweepIntervalMs?: number;
@@ -36,6 +39,8 @@ export class NatSync {
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
+  /** Hosts without an external interface this process gave routes to: touched until they hold none. */
+  private readonly routedHosts = new Set<string>();
 
   constructor(private readonly deps: NatSyncDeps) {}
 
@@ -101,25 +106,38 @@ export class NatSync {
   }
 
   private async apply(host: string): Promise<void> {
-    const { repo, nat, log } = this.deps;
+    const { repo } = this.deps;
     const iface = this.deps.settingsOf(host).externalInterface;
-    // A host without an external interface is never touched: nothing could be forwarded there.
-    if (!iface) return;
+    const routed = ((await this.deps.routed?.()) ?? []).filter((g) => g.length > 1);
+    // A host without an external interface is touched only for routes between subnets (and until
+    // the ones this process gave it are gone): nothing could be forwarded there.
+    if (!iface) {
+      if (routed.length === 0 && !this.routedHosts.has(host)) return;
+      await this.applyState(host, { ...EMPTY_NAT, routed });
+      if (routed.length > 0) this.routedHosts.add(host);
+      else this.routedHosts.delete(host);
+      return;
+    }
     const [forwards, ranges, snat, stray] = await Promise.all([repo.forwards(), repo.externalRanges(), this.deps.snat?.() ?? [], repo.strayInstalled()]);
     const here = forwards.filter((f) => f.target_host === host);
     const state: HostNat = {
-      externalInterface: iface, ownedRanges: ranges, snat,
+      externalInterface: iface, ownedRanges: ranges, snat, routed,
       forwards: here.map((f) => ({ floatingIp: f.floating_ip_address, fixedIp: f.fixed_ip_address })),
     };
+    await this.applyState(host, state);
+    for (const f of here) await repo.setInstalled(f.id, host, 'ACTIVE');
+    // Forwards that were here and are not any more (moved, disassociated, server gone).
+    for (const f of forwards) if (f.host === host && f.target_host !== host) await repo.uninstall(f.id, host);
+    for (const f of stray) if (f.host === host) await repo.uninstall(f.id, host);
+  }
+
+  private async applyState(host: string, state: HostNat): Promise<void> {
+    const { nat, log } = this.deps;
     try {
       await nat.apply(host, state);
     } catch (e) {
       log.warn({ err: e, host }, 'floating IPs: the host\'s NAT could not be applied (the next sweep tries again)');
       throw e;
     }
-    for (const f of here) await repo.setInstalled(f.id, host, 'ACTIVE');
-    // Forwards that were here and are not any more (moved, disassociated, server gone).
-    for (const f of forwards) if (f.host === host && f.target_host !== host) await repo.uninstall(f.id, host);
-    for (const f of stray) if (f.host === host) await repo.uninstall(f.id, host);
   }
 }

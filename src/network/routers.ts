@@ -3,15 +3,17 @@
  * on an external network (`router set --external-gateway`), interfaces on project subnets
  * (`router add subnet`), and their removal. What a router does happens on every compute host:
  * its subnets leave by the external interface with SNAT to the router's gateway address
- * (NatSync). Rules and texts are Neutron's (neutron/db/l3_db.py).
+ * (NatSync), and the subnets of one router reach one another through the host (FORWARD accepts
+ * between their bridges ahead of Docker's isolation). Rules and texts are Neutron's (neutron/db/l3_db.py).
  */
 import type { RequestContext } from '../http/context';
 import { AllocationError } from '../db/external-ports';
 import type { NetworkRepository } from '../db/network-repo';
 import type { RouterInterface, RouterRepository, RouterRow } from '../db/router-repo';
 import type { SubnetSnat } from '../virt/nat';
-import { neutron, NeutronError } from './errors';
+import { neutron, neutronCore, NeutronError } from './errors';
 import type { NatSync } from './nat-sync';
+import { overlaps, spanOf } from './ip';
 
 export interface GatewayInfo {
   network_id: string;
@@ -65,13 +67,15 @@ export class RouterService {
   async create(ctx: RequestContext, body: RouterCreate): Promise<RouterRow> {
     const projectId = body.project_id ?? body.tenant_id ?? ctx.projectId;
     if (projectId !== ctx.projectId && !ctx.isAdmin) throw neutron.policy('create_router:project_id');
-    if (body.external_gateway_info) await this.checkGateway(ctx, 'create_router', body.external_gateway_info);
+    // An empty external_gateway_info (Tempest sends {}) is no gateway, as on update.
+    const gateway = body.external_gateway_info && Object.keys(body.external_gateway_info).length > 0 ? body.external_gateway_info : null;
+    if (gateway) await this.checkGateway(ctx, 'create_router', gateway);
     const limit = (await this.deps.quota?.(projectId)) ?? 10;
     if (limit >= 0 && (await this.deps.repo.list({ project_id: projectId })).length >= limit) throw neutron.overQuota('router');
     const router = await this.deps.repo.create({ project_id: projectId, name: body.name ?? '', description: body.description ?? '', admin_state_up: asBool(body.admin_state_up, true) });
-    if (body.external_gateway_info) {
+    if (gateway) {
       try {
-        await this.setGateway(router.id, body.external_gateway_info);
+        await this.setGateway(router.id, gateway);
       } catch (e) {
         await this.deps.repo.delete(router.id);
         throw e;
@@ -96,8 +100,9 @@ export class RouterService {
       } else {
         await this.setGateway(id, info);
       }
-      await this.deps.sync.syncAll();
     }
+    // The gateway and the administrative state decide the SNAT and the routes between subnets.
+    if (body.external_gateway_info !== undefined || changes.admin_state_up !== undefined) await this.deps.sync.syncAll();
     return (await this.deps.repo.get(id)) ?? router;
   }
 
@@ -110,13 +115,13 @@ export class RouterService {
 
   async addInterface(ctx: RequestContext, id: string, body: { subnet_id?: string; port_id?: string }): Promise<InterfaceInfo> {
     const router = await this.visible(ctx, id);
-    if (body.port_id !== undefined) throw badRouter('novadock adds router interfaces by subnet only (router add subnet); ports cannot be given');
+    if (body.port_id !== undefined && body.subnet_id !== undefined) throw badRouter('Cannot specify both subnet-id and port-id');
+    if (body.port_id !== undefined) return this.addPort(ctx, router, body.port_id);
     if (!body.subnet_id) throw badRouter('Either subnet_id or port_id must be specified');
     const subnet = await this.deps.networks.getSubnet(body.subnet_id);
     if (!subnet || (!ctx.isAdmin && subnet.project_id !== ctx.projectId && !(await this.deps.networks.getNetwork(subnet.network_id))?.shared)) throw neutron.subnetNotFound(body.subnet_id);
     if (!subnet.gateway_ip) throw badRouter('Subnet for router interface must have a gateway IP');
-    const existing = await this.deps.repo.interfaces(id);
-    if (existing.some((i) => i.subnet_id === subnet.id)) throw badRouter(`Router already has a port on subnet ${subnet.id}`);
+    checkNewSubnet(await this.deps.repo.interfaces(id), subnet);
     let portId: string;
     try {
       portId = await this.deps.repo.addInterface(id, router.project_id, { id: subnet.id, network_id: subnet.network_id, gateway_ip: subnet.gateway_ip });
@@ -126,6 +131,24 @@ export class RouterService {
     }
     await this.deps.sync.syncAll();
     return interfaceInfo(router, { port_id: portId, subnet_id: subnet.id, network_id: subnet.network_id });
+  }
+
+  /** `router add port`: the router takes a free port with one IPv4 address; its subnet is routed like an added subnet. */
+  private async addPort(ctx: RequestContext, router: RouterRow, portId: string): Promise<InterfaceInfo> {
+    const port = await this.deps.repo.port(portId);
+    if (!port || (!ctx.isAdmin && port.project_id !== ctx.projectId)) throw neutron.portNotFound(portId);
+    if (port.device_id) throw neutronCore.portInUse(port.id, port.network_id, port.device_id);
+    const v4 = port.addresses.filter((a) => a.ip_version === 4);
+    if (port.addresses.length === 0) throw badRouter('Router port must have at least one fixed IP');
+    if (v4.length !== 1) throw badRouter(v4.length === 0 ? 'novadock routes IPv4 subnets only' : 'Cannot have multiple IPv4 subnets on router port');
+    checkNewSubnet(await this.deps.repo.interfaces(router.id), { id: v4[0].subnet_id, cidr: v4[0].cidr });
+    if (!(await this.deps.repo.takePort(router.id, port.id))) {
+      const now = await this.deps.repo.port(port.id);
+      if (!now) throw neutron.portNotFound(portId);
+      throw neutronCore.portInUse(port.id, port.network_id, now.device_id);
+    }
+    await this.deps.sync.syncAll();
+    return interfaceInfo(router, { port_id: port.id, subnet_id: v4[0].subnet_id, network_id: port.network_id });
   }
 
   async removeInterface(ctx: RequestContext, id: string, body: { subnet_id?: string; port_id?: string }): Promise<InterfaceInfo> {
@@ -149,6 +172,17 @@ export class RouterService {
       if (r?.external_network_id === networkId) return r.id;
     }
     return null;
+  }
+
+  /** The subnets each router (administratively up) joins: they reach one another through the host. */
+  async routed(): Promise<string[][]> {
+    const up = new Set((await this.deps.repo.list()).filter((r) => r.admin_state_up).map((r) => r.id));
+    const groups = new Map<string, Set<string>>();
+    for (const i of await this.deps.repo.interfaces()) {
+      if (!up.has(i.router_id)) continue;
+      groups.set(i.router_id, (groups.get(i.router_id) ?? new Set()).add(i.cidr));
+    }
+    return [...groups.values()].map((g) => [...g].sort());
   }
 
   /** Every router's SNAT: its interfaces' subnets leave as its gateway address. */
@@ -189,6 +223,14 @@ export class RouterService {
     if (!r || (!ctx.isAdmin && r.project_id !== ctx.projectId)) throw neutron.routerNotFound(id);
     return r;
   }
+}
+
+/** Neutron's _check_for_dup_router_subnets: one port per subnet, and no two subnets of a router overlap (routes would be ambiguous). */
+function checkNewSubnet(existing: Pick<RouterInterface, 'subnet_id' | 'cidr'>[], subnet: { id: string; cidr: string }): void {
+  if (existing.some((i) => i.subnet_id === subnet.id)) throw badRouter(`Router already has a port on subnet ${subnet.id}`);
+  const v4 = (cidr: string) => !cidr.includes(':');
+  const clash = v4(subnet.cidr) ? existing.find((i) => v4(i.cidr) && overlaps(spanOf(i.cidr), spanOf(subnet.cidr))) : undefined;
+  if (clash) throw badRouter(`Cidr ${subnet.cidr} of subnet ${subnet.id} overlaps with cidr ${clash.cidr} of subnet ${clash.subnet_id}`);
 }
 
 function interfaceInfo(router: RouterRow, i: Pick<RouterInterface, 'port_id' | 'subnet_id' | 'network_id'>): InterfaceInfo {

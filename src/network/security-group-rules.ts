@@ -90,6 +90,9 @@ function convertEthertype(value: unknown): 'IPv4' | 'IPv6' {
 
 /** A prefix with its mask (an address alone is a host: /32 or /128), as netaddr prints it. */
 export function parsePrefix(input: string): { text: string; family: 4 | 6; network: string; length: number } | undefined {
+  // Dotted quads only: ipaddr.js also reads '256' or '10.1' as IPv4 addresses, which Neutron refuses.
+  const text = input.split('/')[0];
+  if (!text.includes(':') && !ipaddr.IPv4.isValidFourPartDecimal(text)) return undefined;
   try {
     const [addr, len] = input.includes('/') ? ipaddr.parseCIDR(input) : [ipaddr.parse(input), -1];
     const family = addr.kind() === 'ipv4' ? 4 : 6;

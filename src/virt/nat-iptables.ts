@@ -4,10 +4,10 @@
  * reached by `nsenter --net=<path>`. See src/virt/nat.ts for the state a host is given.
  *
  * apply = one `iptables-restore --noflush` for both tables (our chains replaced whole, atomically
- * per table), then one iptables-save to see which jumps into our chains are missing (inserted
- * first, once), and meanwhile the floating /32s on the external interface made to match: four
- * process starts when nothing is missing, two after each other. Calls for one host run one after
- * another.
+ * per table), then one iptables-save to see which jumps into our chains are missing or have
+ * slipped below Docker's rules (moved back first, once), and meanwhile the floating /32s on the
+ * external interface made to match: four process starts when nothing is amiss, two after each
+ * other. Calls for one host run one after another.
  */
 import { execFile, spawn } from 'node:child_process';
 import net from 'node:net';
@@ -77,33 +77,44 @@ async function forwardParent(ns: string | undefined): Promise<string> {
 }
 
 /**
- * Inserts the jumps into our chains that are missing, first in their parent chains. What is there
- * is read from one iptables-save (not an `iptables -C` per jump and a probe for DOCKER-USER: eight
- * process starts on every apply, most of an association's time on a loaded host).
+ * Each jump into our chains is its parent's first rule, once. What is there is read from one
+ * iptables-save (not an `iptables -S`/`-C` per jump: process starts are most of an association's
+ * time on a loaded host). Docker inserts its rules (a new network's MASQUERADE in POSTROUTING
+ * among them) at the top when it makes a network: a jump that has slipped below them is moved
+ * back first, or Docker's masquerade would rewrite the sources of floating IPs and of traffic
+ * routed between subnets before our rules see it.
  */
 async function ensureJumps(ns: string | undefined, all: NatChains): Promise<void> {
   const saved = parseSave(await run(ns, 'iptables-save', []));
   for (const [table, chains] of tables(all)) {
-    const t = saved.get(table) ?? { chains: new Set<string>(), rules: new Set<string>() };
+    const t = saved.get(table) ?? { chains: new Set<string>(), rules: new Set<string>(), lines: [] };
     for (const [builtin, ours] of Object.entries(chains)) {
       const parent = table === 'filter' && t.chains.has('DOCKER-USER') ? 'DOCKER-USER' : builtin;
-      if (!t.rules.has(`-A ${parent} -j ${ours}`)) await run(ns, 'iptables', ['-w', '-t', table, '-I', parent, '1', '-j', ours]);
+      const jump = `-A ${parent} -j ${ours}`;
+      const inParent = t.lines.filter((l) => l.startsWith(`-A ${parent} `));
+      if (inParent[0] === jump && inParent.filter((l) => l === jump).length === 1) continue;
+      while (await ok(ns, 'iptables', ['-w', '-t', table, '-D', parent, '-j', ours]));
+      await run(ns, 'iptables', ['-w', '-t', table, '-I', parent, '1', '-j', ours]);
     }
   }
 }
 
+/** A table in iptables-save's output: its chains' names, its rules' lines (a set, and in order). */
+export interface SavedTable { chains: Set<string>; rules: Set<string>; lines: string[] }
+
 /** iptables-save output: per table, its chains' names and its rules' lines. */
-export function parseSave(text: string): Map<string, { chains: Set<string>; rules: Set<string> }> {
-  const tables = new Map<string, { chains: Set<string>; rules: Set<string> }>();
-  let current: { chains: Set<string>; rules: Set<string> } | undefined;
+export function parseSave(text: string): Map<string, SavedTable> {
+  const tables = new Map<string, SavedTable>();
+  let current: SavedTable | undefined;
   for (const line of text.split('\n')) {
     if (line.startsWith('*')) {
-      current = { chains: new Set(), rules: new Set() };
+      current = { chains: new Set(), rules: new Set(), lines: [] };
       tables.set(line.slice(1).trim(), current);
     } else if (current && line.startsWith(':')) {
       current.chains.add(line.slice(1).split(' ')[0]);
     } else if (current && line.startsWith('-A ')) {
       current.rules.add(line.trim());
+      current.lines.push(line.trim());
     }
   }
   return tables;

@@ -8,6 +8,8 @@
  *   client ──▶ external interface ─ X (a /32 on it) ─ PREROUTING/OUTPUT: DNAT X → fixed IP ──▶ container
  *   container ──▶ POSTROUTING: -s fixed IP -o external interface: SNAT → X ──▶ external network
  *   project subnet ──▶ POSTROUTING: -s subnet -o external interface: SNAT → router's gateway IP
+ *   subnet A ◀──▶ subnet B (one router): FORWARD: -s A -d B ACCEPT (before Docker's isolation
+ *   drops traffic between bridges), POSTROUTING: -s A -d B ACCEPT (addresses kept: no SNAT)
  *
  * Everything lives in chains of novadock's own (NAT_CHAINS) reached by one jump each from the
  * built-in chains, and floating addresses are the /32s inside `ownedRanges` on the external
@@ -35,9 +37,14 @@ export interface HostNat {
   ownedRanges: string[];
   forwards: FloatingForward[];
   snat: SubnetSnat[];
+  /**
+   * Subnets routed to one another, one list per router: each subnet of a list reaches the others
+   * through the host (the bridges' own addresses are the subnets' gateways). Needs no external interface.
+   */
+  routed: string[][];
 }
 
-export const EMPTY_NAT: HostNat = { ownedRanges: [], forwards: [], snat: [] };
+export const EMPTY_NAT: HostNat = { ownedRanges: [], forwards: [], snat: [], routed: [] };
 
 /** Chains of novadock's own, per table: built-in chain → ours. */
 export interface NatChains {
@@ -86,6 +93,10 @@ export function compileNat(nat: HostNat, c: NatChains = NAT_CHAINS): { nat: stri
   const iface = nat.externalInterface;
   const natRules: string[] = [];
   const filterRules: string[] = [];
+  for (const [from, to] of routedPairs(nat.routed)) {
+    natRules.push(`-A ${c.nat.POSTROUTING} -s ${from} -d ${to} -j ACCEPT`);
+    filterRules.push(`-A ${c.filter.FORWARD} -s ${from} -d ${to} -j ACCEPT`);
+  }
   if (iface) {
     for (const f of sortForwards(nat.forwards)) {
       natRules.push(`-A ${c.nat.PREROUTING} -d ${f.floatingIp}/32 -j DNAT --to-destination ${f.fixedIp}`);
@@ -113,6 +124,15 @@ export function compileNat(nat: HostNat, c: NatChains = NAT_CHAINS): { nat: stri
 /** The addresses the interface should carry: floating IPs, and routers' gateway addresses (replies to SNAT). */
 export function floatingAddresses(nat: HostNat): string[] {
   return nat.externalInterface ? [...new Set([...nat.forwards.map((f) => f.floatingIp), ...nat.snat.map((s) => s.externalIp)])].sort() : [];
+}
+
+/** Every ordered pair of distinct subnets sharing a router, once each, sorted. */
+export function routedPairs(routed: string[][]): [string, string][] {
+  const pairs = new Set<string>();
+  for (const group of routed) {
+    for (const a of group) for (const b of group) if (a !== b) pairs.add(`${a} ${b}`);
+  }
+  return [...pairs].sort().map((p) => p.split(' ') as [string, string]);
 }
 
 const sortForwards = (fs: FloatingForward[]) => [...fs].sort((a, b) => a.floatingIp.localeCompare(b.floatingIp));

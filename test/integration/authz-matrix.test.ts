@@ -173,6 +173,14 @@ const rows: Row[] = [
   { method: 'put', path: () => `/networking/v2.0/routers/${fipIds.router}/add_router_interface`, body: { subnet_id: '6e6d5cf2-0000-4000-8000-000000000000' }, write: true, owned: true },
   { method: 'get', path: () => '/networking/v2.0/floatingips', write: false },
   { method: 'get', path: () => '/networking/v2.0/routers', write: false },
+  // issue 17 (net-router): the compute API's floating IP proxy (< 2.36) and actions (< 2.44)
+  { method: 'get', path: () => '/compute/v2.1/os-floating-ips', write: false },
+  { method: 'get', path: () => `/compute/v2.1/os-floating-ips/${fipIds.fip}`, write: false, owned: true },
+  { method: 'delete', path: () => `/compute/v2.1/os-floating-ips/${fipIds.fip}`, write: true, owned: true },
+  { method: 'post', path: () => '/compute/v2.1/os-floating-ips', body: { pool: 'public' }, write: true },
+  { method: 'get', path: () => '/compute/v2.1/os-floating-ip-pools', write: false },
+  { method: 'post', path: () => `${S()}/action`, body: { addFloatingIp: { address: '172.31.242.10' } }, write: true, owned: true },
+  { method: 'post', path: () => `${S()}/action`, body: { removeFloatingIp: { address: '172.31.242.10' } }, write: true, owned: true },
 ];
 
 function call(row: Row, token: string | undefined) {

@@ -68,7 +68,7 @@ describe('a floating IP\'s life', () => {
     expect(res.status).toBe(200);
     expect(res.body.floatingip).toMatchObject({ port_id: demoPort, fixed_ip_address: '10.240.5.5', status: 'ACTIVE' });
     expect(res.body.floatingip.port_details).toMatchObject({ network_id: priv.networkId, device_owner: 'compute:nova', status: 'ACTIVE' });
-    expect(nat.of(HOST)).toEqual({ externalInterface: 'ndext0', ownedRanges: ['172.31.240.0/24'], forwards: [{ floatingIp: '172.31.240.10', fixedIp: '10.240.5.5' }], snat: [] });
+    expect(nat.of(HOST)).toEqual({ externalInterface: 'ndext0', ownedRanges: ['172.31.240.0/24'], forwards: [{ floatingIp: '172.31.240.10', fixedIp: '10.240.5.5' }], snat: [], routed: [] });
   });
 
   it('when another floating IP is associated with the same port, then 409 FloatingIPPortAlreadyAssociated and the first keeps it', async () => {

@@ -240,6 +240,9 @@ const shapes: Shape[] = [
   { method: fc.constant('POST'), path: fc.constant('/networking/v2.0/security-group-rules'), body: bodyText(wrapped('security_group_rule', { security_group_id: 'x', direction: 'ingress', protocol: 'tcp', port_range_min: 1, port_range_max: 2, ethertype: 'IPv4', remote_ip_prefix: '10.230.0.0/16' })) },
   { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(fc.constantFrom('security-groups', 'security-group-rules'), idLike).map(([c, id]) => `/networking/v2.0/${c}/${enc(id)}`), body: bodyText(wrapped('security_group', { name: 'n', description: 'd' })) },
   { method: fc.constantFrom('GET', 'DELETE', 'POST'), path: idLike.map((id) => `/compute/v2.1/os-security-groups/${enc(id)}`), body: bodyText(wrapped('security_group', { name: 'n', description: 'd' })) },
+  // issue 17 (net-router): the compute API's floating IP proxy
+  { method: fc.constantFrom('GET', 'DELETE', 'POST'), path: idLike.map((id) => `/compute/v2.1/os-floating-ips/${enc(id)}`), body: bodyText(mutated({ pool: 'public' })) },
+  { method: fc.constant('POST'), path: fc.constant('/compute/v2.1/os-floating-ips'), body: bodyText(mutated({ pool: 'public' })) },
   // issue 17 (net-core): networks, subnets, ports, network quotas
   { method: GET, path: fc.tuple(fc.constantFrom('networks', 'subnets', 'ports'), query(['name', 'fields', 'sort_key', 'sort_dir', 'limit', 'marker', 'page_reverse', 'shared', 'router:external', 'network_id', 'device_id', 'fixed_ips', 'admin_state_up', 'id', 'cidr'])).map(([c, q]) => `/networking/v2.0/${c}${q}`) },
   { method: fc.constant('POST'), path: fc.constant('/networking/v2.0/networks'), body: bodyText(wrapped('network', { name: 'fz', admin_state_up: true, shared: false, mtu: 1500, description: 'd', 'router:external': false })) },
@@ -248,7 +251,7 @@ const shapes: Shape[] = [
   { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(fc.constantFrom('network', 'subnet', 'port'), idLike, query(['fields'])).map(([c, id, q]) => `/networking/v2.0/${c}s/${id === 'REAL' ? netIds[c] : enc(id)}${q}`), body: bodyText(wrapped('network', { name: 'n', fixed_ips: [{ ip_address: '10.210.91.6' }], gateway_ip: null, allocation_pools: [] })) },
   { method: fc.constantFrom('GET', 'PUT', 'DELETE'), path: fc.tuple(idLike, fc.constantFrom('', '/default', '/details', '/bogus')).map(([id, sub]) => `/networking/v2.0/quotas/${id === 'REAL' ? ids.project : enc(id)}${sub}`), body: bodyText(wrapped('quota', { network: 50, port: '10', subnet: -1, force: true })) },
   { method: fc.constantFrom('GET', 'POST'), path: fc.constantFrom('/networking', '/networking/v2.0', '/networking/v2.0/extensions', '/networking/v2.0/extensions/quotas', '/networking/v2.0/bogus', '/networking/v2.0/networks.json') },
-  { method: GET, path: fc.constantFrom('/compute/v2.1/limits', '/compute/v2.1/os-availability-zone', '/compute/v2.1/os-availability-zone/detail', '/compute/v2.1/os-networks', '/compute/v2.1/os-security-groups', '/compute/v2.1/os-hypervisors', '/compute/v2.1/os-hypervisors/detail', '/compute/v2.1/images', '/compute/v2.1/images/detail', '/compute', '/compute/v2.1', '/compute/v2.1/bogus') },
+  { method: GET, path: fc.constantFrom('/compute/v2.1/limits', '/compute/v2.1/os-availability-zone', '/compute/v2.1/os-availability-zone/detail', '/compute/v2.1/os-networks', '/compute/v2.1/os-security-groups', '/compute/v2.1/os-floating-ips', '/compute/v2.1/os-floating-ip-pools', '/compute/v2.1/os-hypervisors', '/compute/v2.1/os-hypervisors/detail', '/compute/v2.1/images', '/compute/v2.1/images/detail', '/compute', '/compute/v2.1', '/compute/v2.1/bogus') },
 ];
 
 const fuzzRequest: fc.Arbitrary<FuzzRequest> = fc.constantFrom(...shapes).chain((s) =>

@@ -1,7 +1,8 @@
 /**
  * /networking/v2.0/routers (issue 17) through HTTP, the hosts' NAT in memory: the user's path to
  * the external network (router create; set --external-gateway; add subnet) with Neutron's shapes,
- * the SNAT it puts on every host, a floating IP's router_id, and Neutron's errors.
+ * the SNAT it puts on every host, a floating IP's router_id, the routes between the subnets one
+ * router joins (by subnet or by port), and Neutron's errors.
  */
 import request from 'supertest';
 import { makeTestApp, TestApp } from '../helpers/app';
@@ -26,7 +27,11 @@ afterAll(async () => { await h.close(); });
 describe('a router to the external network', () => {
   let id: string;
 
-  it('when a member creates one, then it has no gateway and is ACTIVE', async () => {
+  it('when a member creates one, then it has no gateway and is ACTIVE (an empty gateway is none, as Tempest sends it)', async () => {
+    const empty = await request(h.app).post(R).set(await as('demo')).send({ router: { name: 'r0', external_gateway_info: {} } });
+    expect(empty.status).toBe(201);
+    expect(empty.body.router.external_gateway_info).toBeNull();
+    expect((await request(h.app).delete(`${R}/${empty.body.router.id}`).set(await as('demo'))).status).toBe(204);
     const res = await request(h.app).post(R).set(await as('demo')).send({ router: { name: 'r1' } });
     expect(res.status).toBe(201);
     expect(res.body.router).toMatchObject({ name: 'r1', status: 'ACTIVE', admin_state_up: true, external_gateway_info: null, project_id: await h.projectId('demo') });
@@ -77,6 +82,91 @@ describe('a router to the external network', () => {
     expect(unset.body.router.external_gateway_info).toBeNull();
     expect((await request(h.app).delete(`${R}/${id}`).set(await as('demo'))).status).toBe(204);
     expect(await h.db('ports').where({ device_id: id })).toEqual([]);
+  });
+});
+
+describe('a router between two networks of a project', () => {
+  let a: { networkId: string; subnetId: string };
+  let b: { networkId: string; subnetId: string };
+  let id: string;
+  const routed = () => nat.of(HOST).routed.map((g) => [...g].sort());
+
+  beforeAll(async () => {
+    const demo = await h.projectId('demo');
+    a = await insertNetwork(h.db, { projectId: demo, name: 'net-a', cidr: '10.250.10.0/24', pool: ['10.250.10.2', '10.250.10.254'], gateway: '10.250.10.1' });
+    b = await insertNetwork(h.db, { projectId: demo, name: 'net-b', cidr: '10.250.11.0/24', pool: ['10.250.11.2', '10.250.11.254'], gateway: '10.250.11.1' });
+    id = (await request(h.app).post(R).set(await as('demo')).send({ router: { name: 'between' } })).body.router.id;
+  });
+
+  it('when one subnet is added, then nothing is routed; when the second is, then every host routes them to each other', async () => {
+    expect((await request(h.app).put(`${R}/${id}/add_router_interface`).set(await as('demo')).send({ subnet_id: a.subnetId })).status).toBe(200);
+    expect(routed()).toEqual([]);
+    expect((await request(h.app).put(`${R}/${id}/add_router_interface`).set(await as('demo')).send({ subnet_id: b.subnetId })).status).toBe(200);
+    expect(routed()).toEqual([['10.250.10.0/24', '10.250.11.0/24']]);
+  });
+
+  it('when the router is set administratively down, then the routes go, and come back when it is up', async () => {
+    await request(h.app).put(`${R}/${id}`).set(await as('demo')).send({ router: { admin_state_up: false } });
+    expect(routed()).toEqual([]);
+    await request(h.app).put(`${R}/${id}`).set(await as('demo')).send({ router: { admin_state_up: true } });
+    expect(routed()).toEqual([['10.250.10.0/24', '10.250.11.0/24']]);
+  });
+
+  it('when a subnet\'s interface is removed, then the routes go; added back by a free port of the subnet, they return', async () => {
+    expect((await request(h.app).put(`${R}/${id}/remove_router_interface`).set(await as('demo')).send({ subnet_id: b.subnetId })).status).toBe(200);
+    expect(routed()).toEqual([]);
+    const demo = await h.projectId('demo');
+    const port = await insertPort(h.db, { projectId: demo, networkId: b.networkId, subnetId: b.subnetId, ip: '10.250.11.5', deviceId: '', deviceOwner: '' });
+    const res = await request(h.app).put(`${R}/${id}/add_router_interface`).set(await as('demo')).send({ port_id: port });
+    expect(res.status).toBe(200);
+    expect(res.body).toEqual({ id, tenant_id: demo, project_id: demo, port_id: port, network_id: b.networkId, subnet_id: b.subnetId, subnet_ids: [b.subnetId] });
+    expect(await h.db('ports').where({ id: port }).first()).toMatchObject({ device_id: id, device_owner: 'network:router_interface' });
+    expect(routed()).toEqual([['10.250.10.0/24', '10.250.11.0/24']]);
+    // The port is the router's now: taking it again is refused.
+    const other = (await request(h.app).post(R).set(await as('demo')).send({ router: { name: 'other' } })).body.router.id;
+    const taken = await request(h.app).put(`${R}/${other}/add_router_interface`).set(await as('demo')).send({ port_id: port });
+    expect(taken.status).toBe(409);
+    expect(taken.body.NeutronError).toEqual({ type: 'PortInUse', message: `Unable to complete operation on port ${port} for network ${b.networkId}. Port already has an attached device ${id}.`, detail: '' });
+    expect((await request(h.app).delete(`${R}/${other}`).set(await as('demo'))).status).toBe(204);
+  });
+
+  it('a subnet overlapping one of the router\'s: 400, nothing added', async () => {
+    const c = await insertNetwork(h.db, { projectId: await h.projectId('demo'), name: 'net-c', cidr: '10.250.10.0/25', pool: ['10.250.10.2', '10.250.10.100'], gateway: '10.250.10.1' });
+    const res = await request(h.app).put(`${R}/${id}/add_router_interface`).set(await as('demo')).send({ subnet_id: c.subnetId });
+    expect(res.status).toBe(400);
+    expect(res.body.NeutronError.message).toBe(`Bad router request: Cidr 10.250.10.0/25 of subnet ${c.subnetId} overlaps with cidr 10.250.10.0/24 of subnet ${a.subnetId}.`);
+    expect(routed()).toEqual([['10.250.10.0/24', '10.250.11.0/24']]);
+  });
+
+  it('when the port is removed from the router, then it goes with the routes, and the router can be deleted', async () => {
+    const port = (await h.db('ports').where({ device_id: id, network_id: b.networkId }).first()).id;
+    expect((await request(h.app).put(`${R}/${id}/remove_router_interface`).set(await as('demo')).send({ port_id: port })).status).toBe(200);
+    expect(routed()).toEqual([]);
+    expect(await h.db('ports').where({ id: port })).toEqual([]);
+    expect((await request(h.app).put(`${R}/${id}/remove_router_interface`).set(await as('demo')).send({ subnet_id: a.subnetId })).status).toBe(200);
+    expect((await request(h.app).delete(`${R}/${id}`).set(await as('demo'))).status).toBe(204);
+  });
+
+  it.each([
+    ['both a subnet and a port', (p: string) => ({ subnet_id: a.subnetId, port_id: p }), 400, 'BadRequest', 'Bad router request: Cannot specify both subnet-id and port-id.'],
+    ['a port of a server', (p: string) => ({ port_id: p }), 409, 'PortInUse', ''],
+    ['a port without addresses', () => ({ port_id: 'noaddr' }), 400, 'BadRequest', 'Bad router request: Router port must have at least one fixed IP.'],
+    ['an unknown port', () => ({ port_id: '6e6d5cf2-0000-4000-8000-00000000abcd' }), 404, 'PortNotFound', 'Port 6e6d5cf2-0000-4000-8000-00000000abcd could not be found.'],
+  ])('adding %s: Neutron\'s error', async (_what, body, status, type, message) => {
+    const demo = await h.projectId('demo');
+    const r = (await request(h.app).post(R).set(await as('demo')).send({ router: { name: 'bad' } })).body.router.id;
+    const serverPort = await insertPort(h.db, { projectId: demo, networkId: a.networkId, subnetId: a.subnetId, ip: '10.250.10.7' });
+    const noAddr = await insertPort(h.db, { projectId: demo, networkId: a.networkId, deviceId: '', deviceOwner: '' });
+    const sent = body(serverPort);
+    if (sent.port_id === 'noaddr') sent.port_id = noAddr;
+    const res = await request(h.app).put(`${R}/${r}/add_router_interface`).set(await as('demo')).send(sent);
+    expect(res.status).toBe(status);
+    expect(res.body.NeutronError.type).toBe(type);
+    if (message) expect(res.body.NeutronError.message).toBe(message);
+    expect(await h.db('ports').where({ device_id: r })).toEqual([]);
+    await h.db('ip_allocations').whereIn('port_id', [serverPort, noAddr]).delete();
+    await h.db('ports').whereIn('id', [serverPort, noAddr]).delete();
+    expect((await request(h.app).delete(`${R}/${r}`).set(await as('demo'))).status).toBe(204);
   });
 });
 

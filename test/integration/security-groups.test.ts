@@ -177,6 +177,7 @@ describe('rules', () => {
     [{ direction: 'ingress', protocol: 'gre', port_range_min: 1, port_range_max: 2 }, 400, 'SecurityGroupInvalidProtocolForPort', 'Ports cannot be specified for protocol 47. Ports are only supported for DCCP, SCTP, TCP, UDP, UDPLITE.'],
     [{ direction: 'ingress', ethertype: 'IPv5' }, 400, 'SecurityGroupRuleInvalidEtherType', "Security group rule for ethertype 'IPv5' not supported. Allowed values are ['IPv4', 'IPv6']."],
     [{ direction: 'ingress', remote_ip_prefix: '10.230.0.0/33' }, 400, 'InvalidCIDR', 'Invalid CIDR 10.230.0.0/33 given as IP prefix.'],
+    [{ direction: 'ingress', remote_ip_prefix: '256' }, 400, 'InvalidCIDR', 'Invalid CIDR 256 given as IP prefix.'], // ipaddr.js would read 0.0.1.0 (Tempest's bad prefix)
     [{ direction: 'ingress', ethertype: 'IPv6', remote_ip_prefix: '10.230.0.0/16' }, 400, 'SecurityGroupRuleParameterConflict', 'Conflicting value ethertype IPv6 for CIDR 10.230.0.0/16'],
     [{ direction: 'ingress', protocol: 'ipv6-icmp' }, 400, 'SecurityGroupEthertypeConflictWithProtocol', 'Invalid ethertype IPv4 for protocol ipv6-icmp.'],
     [{ direction: 'ingress', remote_ip_prefix: '10.230.0.0/16', remote_group_id: 'x' }, 400, 'SecurityGroupMultipleRemoteEntites', 'Only one of remote_ip_prefix or remote_group_id or remote_address_group_id may be provided.'],

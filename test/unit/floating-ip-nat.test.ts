@@ -1,10 +1,11 @@
 /**
  * The floating IP NAT's rules (issue 17): what a host's state compiles to for iptables-restore,
  * and how NatSync keeps each host's state true to the rows — one run at a time per host, a change
- * during a run followed by one more run, hosts without an external interface never touched.
+ * during a run followed by one more run, hosts without an external interface touched only for
+ * routes between subnets.
  */
 import pino from 'pino';
-import { compileNat, floatingAddresses, HostNat, natChains } from '../../src/virt/nat';
+import { compileNat, EMPTY_NAT, floatingAddresses, HostNat, natChains, routedPairs } from '../../src/virt/nat';
 import { FakeNat } from '../../src/virt/fake/nat';
 import { parseSave } from '../../src/virt/nat-iptables';
 import { NatSync } from '../../src/network/nat-sync';
@@ -14,6 +15,7 @@ const state: HostNat = {
   externalInterface: 'br-ext', ownedRanges: ['172.31.240.0/24'],
   forwards: [{ floatingIp: '172.31.240.11', fixedIp: '10.240.1.11' }, { floatingIp: '172.31.240.10', fixedIp: '10.240.1.10' }],
   snat: [{ cidr: '10.240.1.0/24', externalIp: '172.31.240.2' }],
+  routed: [],
 };
 
 describe('compiling a host\'s NAT', () => {
@@ -58,6 +60,22 @@ describe('compiling a host\'s NAT', () => {
   it('without an external interface, then no rule and no address', () => {
     expect(compileNat({ ...state, externalInterface: undefined }).nat).not.toContain('-A ');
     expect(floatingAddresses({ ...state, externalInterface: undefined })).toEqual([]);
+  });
+
+  it('when a router joins subnets, then each is accepted to the others both ways, unNATed, with or without an external interface', () => {
+    const routed = [['10.240.1.0/24', '10.240.2.0/24', '10.240.3.0/24'], ['10.240.1.0/24', '10.240.2.0/24'], ['10.240.9.0/24']];
+    const { nat, filter } = compileNat({ ...EMPTY_NAT, routed });
+    const pairs = routedPairs(routed);
+    expect(pairs).toHaveLength(6);
+    expect(pairs).toContainEqual(['10.240.2.0/24', '10.240.1.0/24']);
+    expect(pairs.flat()).not.toContain('10.240.9.0/24');
+    for (const [a, b] of pairs) {
+      expect(filter).toContain(`-A NOVADOCK-FIP-FWD -s ${a} -d ${b} -j ACCEPT`);
+      expect(nat).toContain(`-A NOVADOCK-FIP-POST -s ${a} -d ${b} -j ACCEPT`);
+    }
+    // Routes come before the SNAT out of the external interface.
+    const withIface = compileNat({ ...state, routed }).nat.split('\n');
+    expect(withIface.findIndex((l) => l.includes('-d 10.240.2.0/24 -j ACCEPT'))).toBeLessThan(withIface.findIndex((l) => l.includes('SNAT')));
   });
 });
 
@@ -128,6 +146,22 @@ describe('keeping hosts\' NAT true to the rows', () => {
     const sync = new NatSync({ repo, nat, hosts: () => ['h1'], settingsOf: () => ({}), log });
     await sync.syncAll();
     expect(nat.calls).toEqual([]);
+    expect(installed).toEqual([]);
+  });
+
+  it('when a host without an external interface gets routes between subnets, then it holds them alone, and is emptied once they go', async () => {
+    const nat = new FakeNat();
+    const { repo, installed } = fakeRepo([row('10', 'h1')]);
+    let routed = [['10.240.1.0/24', '10.240.2.0/24']];
+    const sync = new NatSync({ repo, nat, hosts: () => ['h1'], settingsOf: () => ({}), routed: async () => routed, log });
+    await sync.syncAll();
+    expect(nat.of('h1')).toEqual({ ...EMPTY_NAT, routed });
+    routed = [];
+    await sync.syncAll();
+    expect(nat.of('h1')).toEqual(EMPTY_NAT);
+    // Once empty, the host is left alone again; no forward was ever recorded.
+    await sync.syncAll();
+    expect(nat.calls).toHaveLength(2);
     expect(installed).toEqual([]);
   });
 

@@ -68,6 +68,8 @@ import { interfacesRouter } from './interfaces';
 // issue 17 (net-secgroups)
 import type { NovaSecurityGroups } from '../../network/nova-security-groups';
 import { novaSecurityGroupsRouter } from './security-groups';
+import { novaFloatingIpsRouter } from './floating-ips';
+import type { NovaFloatingIps } from '../../network/nova-floating-ips';
 
 /** What the compute API is given (createApp builds it from the Services bag); each router takes its part. */
 export interface ComputeApiDeps {
@@ -94,6 +96,8 @@ export interface ComputeApiDeps {
   images: ImageProxyPort;
   // issue 17 (net-secgroups): os-security-groups and a server's groups from the network service
   securityGroups?: NovaSecurityGroups;
+  /** issue 17 (net-router): os-floating-ips, os-floating-ip-pools, addFloatingIp/removeFloatingIp from the network service. */
+  floatingIps?: NovaFloatingIps;
   /** issue 17 (net-core): the network service's networks, for os-networks (absent: the pseudo network only). */
   networks?: NovaNetworksPort;
 }
@@ -150,7 +154,8 @@ export function computeRouter(deps: ComputeApiDeps, log: Logger): Router {
   // issue 17 (net-secgroups): ahead of the servers' routes and the pseudo group of os-security-groups
   if (deps.securityGroups) v21.use(novaSecurityGroupsRouter({ groups: deps.securityGroups, compute }));
   v21.use(serversRouter({ compute, publicUrl }));                                     // /servers…
-  v21.use(serverActionsRouter({ compute, publicUrl, securityGroups: deps.securityGroups })); // /servers/{id}/action
+  if (deps.floatingIps) v21.use(novaFloatingIpsRouter(deps.floatingIps));            // /os-floating-ips, /os-floating-ip-pools
+  v21.use(serverActionsRouter({ compute, publicUrl, securityGroups: deps.securityGroups, floatingIps: deps.floatingIps })); // /servers/{id}/action
   v21.use(migrationsRouter({ compute, publicUrl }));                                  // /os-migrations, /servers/{id}/migrations…
   v21.use(serverTagsRouter({ tags: compute.tags, publicUrl }));                       // /servers/{id}/tags… (2.26)
   v21.use(serverExtrasRouter({ compute }));                                           // /servers/{id}/diagnostics, /os-server-password

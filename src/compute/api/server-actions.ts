@@ -12,7 +12,7 @@
  *   os-getSerialConsole  os-getVNCConsole  os-getSPICEConsole  os-getRDPConsole  (remote-consoles.ts)
  */
 import { Request, Response, Router } from 'express';
-import { badRequest } from '../../errors';
+import { badRequest, notFound } from '../../errors';
 import { handle } from '../../http/async';
 import { ctxOf } from '../../http/auth';
 import { methodNotAllowed } from '../../http/errors';
@@ -30,6 +30,7 @@ import { resizeActions } from './resize-actions';
 import { consoleActions } from './remote-consoles';
 import type { ActionEntry } from './action-table';
 import type { NovaSecurityGroups } from '../../network/nova-security-groups';
+import type { NovaFloatingIps } from '../../network/nova-floating-ips';
 
 export interface ServerActionsRouterDeps {
   compute: Pick<ComputeServices, 'queries' | 'actions' | 'snapshots' | 'updates' | 'deleter' | 'hosts' | 'migrations' | 'shelve' | 'resize' | 'consoles'>;
@@ -37,9 +38,20 @@ export interface ServerActionsRouterDeps {
   publicUrl: string;
   /** issue 17 (net-secgroups): membership through the server's ports, when it has ports. */
   securityGroups?: Pick<NovaSecurityGroups, 'changeServer'>;
+  /** issue 17 (net-router): addFloatingIp/removeFloatingIp (< 2.44) through the network service's floating IPs. */
+  floatingIps?: Pick<NovaFloatingIps, 'add' | 'remove'>;
 }
 
-export function serverActionsRouter({ compute, publicUrl, securityGroups }: ServerActionsRouterDeps): Router {
+const floatingIpAction = (withFixed: boolean) => ({
+  type: 'object',
+  properties: { address: { type: 'string', format: 'ipv4' }, ...(withFixed && { fixed_address: { type: 'string', format: 'ipv4' } }) },
+  required: ['address'],
+  additionalProperties: false,
+});
+const ADD_FLOATING_IP = floatingIpAction(true);
+const REMOVE_FLOATING_IP = floatingIpAction(false);
+
+export function serverActionsRouter({ compute, publicUrl, securityGroups, floatingIps }: ServerActionsRouterDeps): Router {
   /** Through the server's ports; a server without ports keeps the groups its record names. */
   const changeSecurityGroup = async (req: Request, id: string, name: string, op: 'add' | 'remove') => {
     const ctx = ctxOf(req);
@@ -126,6 +138,24 @@ export function serverActionsRouter({ compute, publicUrl, securityGroups }: Serv
       schema: () => schemas.securityGroupAction,
       run: async (req, res, id, b) => { await changeSecurityGroup(req, id, b.name, 'remove'); accepted(res); },
     },
+    ...(floatingIps && {
+      addFloatingIp: {
+        schema: () => ADD_FLOATING_IP,
+        run: async (req, res, id, b) => {
+          if (atLeast(req, '2.44')) throw notFound('The resource could not be found.');
+          await floatingIps.add(ctxOf(req), id, b.address, b.fixed_address);
+          accepted(res);
+        },
+      },
+      removeFloatingIp: {
+        schema: () => REMOVE_FLOATING_IP,
+        run: async (req, res, id, b) => {
+          if (atLeast(req, '2.44')) throw notFound('The resource could not be found.');
+          await floatingIps.remove(ctxOf(req), id, b.address);
+          accepted(res);
+        },
+      },
+    } satisfies Record<string, ActionEntry>),
     'os-resetState': {
       schema: () => schemas.resetState,
       run: async (req, res, id, b) => { await compute.actions.resetState(ctxOf(req), id, b.state); accepted(res); },

@@ -6,7 +6,7 @@
  *   GET    /routers/{id}                          show
  *   PUT    /routers/{id}                          name, description, admin_state_up, external_gateway_info
  *   DELETE /routers/{id}                          delete (409 RouterInUse with interfaces)
- *   PUT    /routers/{id}/add_router_interface     {subnet_id}
+ *   PUT    /routers/{id}/add_router_interface     {subnet_id} or {port_id}
  *   PUT    /routers/{id}/remove_router_interface  {subnet_id} | {port_id}
  */
 import { Router } from 'express';
