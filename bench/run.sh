@@ -10,7 +10,7 @@
 #     (two more engines in network namespaces, in a swarm: scripts/engines.sh; removed afterwards)
 #   bash bench/run.sh scheduler [--hosts 100] [--servers 1000] [--decisions 500]
 #     (placement decisions over fake hosts on SQLite; no engine involved)
-#   bash bench/run.sh resize [--repeats 20]
+#   bash bench/run.sh resize [--repeats 30]
 #     (live resize → VERIFY_RESIZE against the engine's update call plus one API round trip)
 #   bash bench/run.sh console [--rounds 5] [--keys 100]
 #     (keystroke round trip: the serial console's websocket vs docker exec -it, one python3 client

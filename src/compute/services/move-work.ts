@@ -257,11 +257,13 @@ export class MoveWork {
   private async resizeInPlace(job: ColdMove, p: Progress, driver: ComputeDriver): Promise<void> {
     const { server, migration, flavor } = job;
     const id = server.id;
+    // The engine call first: the records' writes below overlap it.
+    const resizing = driver.resizeInstance(id, flavor.ram, flavor.vcpus);
     const marking = (async () => {
       await this.d.migrations.update(migration.id, { status: M.MIGRATING, dest_compute: driver.host, dest_node: driver.host, dest_host: await this.d.hosts.hostIp(driver.host) });
       await this.step(id, p, TaskStates.RESIZE_MIGRATING);
     })();
-    const [marked, resized] = await Promise.allSettled([marking, driver.resizeInstance(id, flavor.ram, flavor.vcpus)]);
+    const [marked, resized] = await Promise.allSettled([marking, resizing]);
     try {
       if (marked.status === 'rejected') throw marked.reason;
       if (resized.status === 'rejected') throw resized.reason;
