@@ -2,7 +2,10 @@
  * Handing out fixed IPs (Neutron's IPAM, reduced). An address is taken by inserting it into
  * ip_allocations: the primary key (subnet, address) decides between concurrent askers in any
  * process; the loser moves on to the next free address. Addresses come from the subnet's
- * allocation pools, lowest first, never the gateway; an address asked for by name may be anywhere
+ * allocation pools highest first, never the gateway: on a network that spans hosts the swarm
+ * gives each host's load balancer an address of its own from the bottom of the range (the lowest
+ * free when the host first joins the network), and an address handed out here from the bottom
+ * would be one of those, refused when the server attaches; an address asked for by name may be anywhere
  * in the subnet but its network, broadcast and gateway addresses.
  */
 import type { SubnetRow } from '../db/network-repo';
@@ -75,12 +78,12 @@ export class IpAllocator {
     return { subnet_id: subnet.id, ip_address: picked };
   }
 
-  /** The lowest free pool address of the subnet, allocated to the port; undefined when the pools are full. */
+  /** The highest free pool address of the subnet, allocated to the port; undefined when the pools are full. */
   private async nextFree(portId: string, s: SubnetRow): Promise<string | undefined> {
     const taken = await this.ports.allocatedIn(s.id);
     if (s.gateway_ip) taken.add(s.gateway_ip);
-    for (const pool of s.allocation_pools) {
-      for (let n = toInt(pool.start); n <= toInt(pool.end); n++) {
+    for (const pool of [...s.allocation_pools].reverse()) {
+      for (let n = toInt(pool.end); n >= toInt(pool.start); n--) {
         const ip = fromInt(n);
         if (taken.has(ip)) continue;
         if (await this.ports.allocate(portId, s.network_id, s.id, ip)) return ip;

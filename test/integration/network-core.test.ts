@@ -149,17 +149,17 @@ describe('subnets', () => {
 });
 
 describe('ports', () => {
-  it('makes a port with a fa:16:3e MAC, the next free address, the default group, DOWN', async () => {
+  it('makes a port with a fa:16:3e MAC, the highest free address, the default group, DOWN', async () => {
     const { network, subnet, n } = await networkWithSubnet();
     const res = await call('post', '/ports', { port: { network_id: network.id, name: 'p1' } });
     expect(res.status).toBe(201);
     const p = res.body.port;
-    expect(p).toMatchObject({ name: 'p1', status: 'DOWN', network_id: network.id, fixed_ips: [{ subnet_id: subnet.id, ip_address: `10.210.${n}.2` }], port_security_enabled: true, 'binding:vnic_type': 'normal', allowed_address_pairs: [] });
+    expect(p).toMatchObject({ name: 'p1', status: 'DOWN', network_id: network.id, fixed_ips: [{ subnet_id: subnet.id, ip_address: `10.210.${n}.254` }], port_security_enabled: true, 'binding:vnic_type': 'normal', allowed_address_pairs: [] });
     expect(p.mac_address).toMatch(/^fa:16:3e(:[0-9a-f]{2}){3}$/);
     expect(p.security_groups).toHaveLength(1);
     const second = await call('post', '/ports', { port: { network_id: network.id } });
-    expect(second.body.port.fixed_ips[0].ip_address).toBe(`10.210.${n}.3`);
-    const byIp = await call('get', `/ports?fixed_ips=ip_address%3D10.210.${n}.3`);
+    expect(second.body.port.fixed_ips[0].ip_address).toBe(`10.210.${n}.253`);
+    const byIp = await call('get', `/ports?fixed_ips=ip_address%3D10.210.${n}.253`);
     expect(byIp.body.ports.map((x: { id: string }) => x.id)).toEqual([second.body.port.id]);
     // the network is in use; the subnet too
     const del = await call('delete', `/networks/${network.id}`);

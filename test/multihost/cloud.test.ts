@@ -39,7 +39,9 @@ async function boot(name: string, extra: string[] = [], env: ClientEnv = admin):
 }
 
 async function active(name: string, env: ClientEnv = admin): Promise<Shown> {
-  expect(await serverStatusBecomes(env, name, 'ACTIVE')).toBe('ACTIVE');
+  const status = await serverStatusBecomes(env, name, 'ACTIVE');
+  // An ERROR says why (its fault), so a failure here explains itself.
+  if (status !== 'ACTIVE') throw new Error(`${name} is ${status}, not ACTIVE: ${JSON.stringify((await show(name, env)).fault)}`);
   return show(name, env);
 }
 

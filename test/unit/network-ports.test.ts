@@ -39,7 +39,7 @@ test('auto: one port on the project default network, made for the server, in the
   const [p] = ports;
   expect(p.network).toMatchObject({ name: 'private', default_for: 'p1' });
   expect(p.port).toMatchObject({ device_id: 'srv-1', device_owner: 'compute:nova', auto_delete: true, status: 'DOWN', project_id: 'p1' });
-  expect(p.fixed_ips).toEqual([{ subnet_id: expect.any(String), ip_address: '10.210.128.2' }]);
+  expect(p.fixed_ips).toEqual([{ subnet_id: expect.any(String), ip_address: '10.210.128.254' }]);
   const group = await new SecurityGroupRepository(db).ensureDefault('p1');
   expect(p.security_group_ids).toEqual([group.id]);
   expect(await core.serverPorts.allocate(ctx('p1'), 'srv-2', 'nova', 'none', [])).toEqual([]);
@@ -50,7 +50,7 @@ test('nics in attach order: a network with a fixed IP, then the user\'s port; bi
   const b = await network('p1', '10.210.2.0/24');
   const mine = await core.ports.create(ctx('p1'), { port: { network_id: b.id, name: 'mine' } });
   const got = await core.serverPorts.allocate(ctx('p1'), 'srv-1', 'az1', [{ networkId: a.id, fixedIp: '10.210.1.50' }, { portId: mine.id as string }], []);
-  expect(got.map((p) => [p.network.id, p.fixed_ips[0].ip_address])).toEqual([[a.id, '10.210.1.50'], [b.id, '10.210.2.2']]);
+  expect(got.map((p) => [p.network.id, p.fixed_ips[0].ip_address])).toEqual([[a.id, '10.210.1.50'], [b.id, '10.210.2.254']]);
   expect(got[1].port).toMatchObject({ id: mine.id, device_id: 'srv-1', device_owner: 'compute:az1', auto_delete: false });
   // someone else's server cannot take the bound port
   await expect(core.serverPorts.allocate(ctx('p1'), 'srv-2', 'az1', [{ portId: mine.id as string }], [])).rejects.toMatchObject({ type: 'PortInUse' });

@@ -172,7 +172,7 @@ describe('the network part of a spec', () => {
       await t.services.compute.tasks.idle();
       const s = await t.services.compute.queries.get(ctx, servers[0].id);
       expect(s.vm_state).toBe('active');
-      expect(s.addresses.private[0].addr).toBe('10.160.1.2');
+      expect(s.addresses.private[0].addr).toBe('10.160.1.254');
       expect(await new ProjectSubnetRepository(t.services.db).get(ctx.projectId)).toBe('10.160.1.0/24');
       expect((await t.services.db('project_subnets').where({ cidr: '10.160.0.0/24' }).first()).project_id).toBeNull();
       // ... and its subnet followed the project to where its servers are.
