@@ -57,6 +57,6 @@ export function buildNetworkCore(deps: NetworkCoreDeps): NetworkCore {
   const subnets = new SubnetService({ repo, networks, quotas, quotaRepo, projectRange: deps.projectRange });
   const allocator = new IpAllocator(portRepo);
   const ports = new PortService({ ports: portRepo, networks: repo, networkService: networks, groups, allocator, quotas, events });
-  const serverPorts = new ServerPorts({ ports: portRepo, networks: repo, networkService: networks, portService: ports, groups, defaults, events });
+  const serverPorts = new ServerPorts({ ports: portRepo, networks: repo, networkService: networks, portService: ports, groups, defaults, events, allocator });
   return { repo, portRepo, defaults, networks, subnets, ports, serverPorts, quotas, quotaApi: new QuotaApi(quotas, deps.projectExists), events };
 }

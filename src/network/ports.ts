@@ -21,6 +21,7 @@ import { neutron, neutronCore } from './errors';
 import type { NetworkService } from './networks';
 import type { PortEvents } from './port-events';
 import type { PortService } from './port-service';
+import type { IpAllocator } from './ip-allocation';
 // The compute side's port (what it needs of the network service); this class is its implementation.
 import type { ComputePorts, ServerNic } from '../compute/services/server-ports';
 
@@ -34,6 +35,7 @@ export interface ServerPortsDeps {
   groups: SecurityGroupRepository;
   defaults: DefaultNetworks;
   events: PortEvents;
+  allocator: IpAllocator;
 }
 
 const UNBOUND = { device_id: '', device_owner: '', host: '', status: 'DOWN', attach_seq: 0 };
@@ -127,6 +129,18 @@ export class ServerPorts implements ComputePorts {
     if (!p || p.device_id !== serverId) return;
     if (p.auto_delete) await this.deps.ports.delete(p.id);
     else await this.deps.ports.update(p.id, UNBOUND, { device_id: serverId });
+  }
+
+  /** Each of the server's fixed IPs among `addresses` is replaced by another free one of its subnet (taken before the old one is let go). */
+  async readdress(serverId: string, addresses: string[]): Promise<void> {
+    for (const p of await this.portsOf(serverId)) {
+      for (const ip of p.fixed_ips.filter((f) => addresses.includes(f.ip_address))) {
+        const subnet = await this.deps.networks.getSubnet(ip.subnet_id);
+        if (!subnet) continue;
+        await this.deps.allocator.one(p.port.id, p.network.id, [subnet], { subnet_id: subnet.id });
+        await this.deps.ports.freeIps(p.port.id, [ip]);
+      }
+    }
   }
 
   async release(serverId: string): Promise<void> {

@@ -32,6 +32,19 @@ export class SubnetUnavailable extends SpawnFailed {
   }
 }
 
+/**
+ * Spawn failed because an interface's address is held on the engine's network: by a container
+ * this engine cannot see (a swarm overlay's attachment of an instance on a host that is gone,
+ * say an evacuated server's old container) or by the swarm's own load balancer. The caller gives
+ * the ports another address and spawns again.
+ */
+export class AddressUnavailable extends SpawnFailed {
+  constructor(readonly addresses: string[], readonly host: string, readonly engineReason: string) {
+    super(`The instance could not be started on compute host ${host}: its address ${addresses.join(', ')} is held on the network (${engineReason})`);
+    this.name = 'AddressUnavailable';
+  }
+}
+
 /** Spawn failed because the engine does not have the image (someone removed it): load it, try again. */
 export class ImageNotOnHost extends SpawnFailed {
   constructor(readonly imageRef: string, readonly host: string) {

@@ -151,7 +151,7 @@ export interface HypervisorInfo {
 }
 
 // The driver's errors live in a file of their own; callers import them from here as before.
-export { InstanceNotFound, SpawnFailed, SubnetUnavailable, ImageNotOnHost, HypervisorUnavailable, InvalidImageArchive } from './driver-errors';
+export { InstanceNotFound, SpawnFailed, SubnetUnavailable, AddressUnavailable, ImageNotOnHost, HypervisorUnavailable, InvalidImageArchive } from './driver-errors';
 
 export interface LoadOptions {
   /**

@@ -13,7 +13,7 @@ import { badRequest, msg, quotaExceeded } from '../../errors';
 import { boolFromString } from '../../http/validation';
 import type { FlavorRepository, FlavorRecord } from '../../db/flavor-repo';
 import type { ImageRecord } from '../../image/image-record';
-import { ComputeDriver, ImageNotOnHost, InstanceInfo, InstanceSpec, SubnetUnavailable } from '../../virt/driver';
+import { AddressUnavailable, ComputeDriver, ImageNotOnHost, InstanceInfo, InstanceSpec, SubnetUnavailable } from '../../virt/driver';
 import type { FlavorSnapshot, ServerRecord } from '../server-record';
 import { UUID_RE, idFromHref } from '../refs';
 import type { ComputeImages, HostImagesPort } from './ports';
@@ -37,7 +37,7 @@ export interface InstanceBuilderDeps {
   quotas: QuotaLimitsPort;
   log: Logger;
   /** A server's interfaces from its ports (issue 17); absent, or none: the project network as before. */
-  interfaces?: Pick<ServerNetworking, 'interfacesOf'>;
+  interfaces?: Pick<ServerNetworking, 'interfacesOf' | 'readdress'>;
 }
 
 export class InstanceBuilder {
@@ -73,6 +73,12 @@ export class InstanceBuilder {
         return await this.spawnWithImage(driver, spec, image);
       } catch (e) {
         // The project's own network refused: with ports, the default network's subnet and their addresses follow the move.
+        // An interface's address is held on the engine's network: its ports get other addresses.
+        if (e instanceof AddressUnavailable && this.interfaces?.readdress && moves < MAX_SUBNET_MOVES) {
+          this.log.warn({ server_id: draft.serverId, host: e.host, addresses: e.addresses }, 'the engine refused the ports\' addresses: giving them others');
+          await this.interfaces.readdress(draft.serverId, e.addresses);
+          continue;
+        }
         if (!(e instanceof SubnetUnavailable) || moves >= MAX_SUBNET_MOVES) throw e;
         if (spec.network === null && !spec.nics?.some((n) => n.projectDefault && n.subnet === e.subnet)) throw e;
         await this.subnets.refused(spec.projectId, e.subnet, `${e.host}: ${e.engineReason}`, e.inUse);

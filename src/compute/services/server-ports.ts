@@ -29,6 +29,8 @@ export interface ComputePorts {
   bind(serverId: string, host: string, status: 'ACTIVE' | 'DOWN'): Promise<void>;
   portsOf(serverId: string): Promise<PortWithIps[]>;
   release(serverId: string): Promise<void>;
+  /** The server's ports holding any of `addresses` get other ones on their subnets (the engine refused those). */
+  readdress?(serverId: string, addresses: string[]): Promise<void>;
   /** The groups asked for (names or ids) as the names a server shows; absent: as asked. */
   securityGroupNames?(ctx: RequestContext, groups: string[]): Promise<string[]>;
   /** One interface detached (os-interface DELETE): the port made for the server is deleted, the user's unbound. */
@@ -154,6 +156,13 @@ export class ServerNetworking {
   async detach(serverId: string, portId: string): Promise<void> {
     if (!this.d.ports.detach) throw new Error('The network service cannot detach one port yet.');
     await this.d.ports.detach(serverId, portId);
+    await this.d.events?.emit(serverId);
+  }
+
+  /** The engine refused these addresses of the server's ports: they get others, and the listeners re-apply. */
+  async readdress(serverId: string, addresses: string[]): Promise<void> {
+    if (!this.d.ports.readdress) throw new Error('The network service cannot give a port another address.');
+    await this.d.ports.readdress(serverId, addresses);
     await this.d.events?.emit(serverId);
   }
 

@@ -6,7 +6,7 @@
  */
 import type Docker from 'dockerode';
 import type { Logger } from 'pino';
-import { HypervisorUnavailable, ImageNotOnHost, InstanceInfo, InstanceNic, InstanceSpec, ProjectNetworkSpec, SpawnFailed } from '../driver';
+import { AddressUnavailable, HypervisorUnavailable, ImageNotOnHost, InstanceInfo, InstanceNic, InstanceSpec, ProjectNetworkSpec, SpawnFailed } from '../driver';
 import { engineMessage, isUnreachable, statusOf, translate } from './client';
 import { createOptions, demuxLogs, endpointConfig, infoFromInspect, Limits } from './containers';
 import { bootFilesTar } from './files';
@@ -112,7 +112,12 @@ export class DockerSpawner {
           await container.start();
         } catch (e) {
           if (networkGone(e)) throw e;
-          throw new SpawnFailed(`The instance could not be started: ${engineMessage(e)}`);
+          const msg = engineMessage(e);
+          // An address held where this engine cannot see (on an overlay the swarm says only that
+          // the attachment failed): the ports' addresses are the caller's to change.
+          const held = ADDRESS_TAKEN.test(msg) ? nics : nics.filter((_, i) => nets[i].spansHosts && ATTACH_FAILED.test(msg));
+          if (held.length > 0) throw new AddressUnavailable(held.map((n) => n.ip), this.host, msg);
+          throw new SpawnFailed(`The instance could not be started: ${msg}`);
         }
         return await this.checkStarted(container);
       } catch (e) {
