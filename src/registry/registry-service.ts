@@ -62,6 +62,8 @@ export interface RegistryServiceDeps {
 }
 
 const TAG_PATTERN = /^[A-Za-z0-9_][A-Za-z0-9._-]{0,127}$/;
+/** A digest as the distribution spec's grammar writes one (algorithm:encoded). */
+const REFERENCE_DIGEST = /^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$/;
 
 export class RegistryService {
   private readonly repo: RegistryRepository;
@@ -105,6 +107,8 @@ export class RegistryService {
   }
 
   async manifest(repository: string, reference: string): Promise<ManifestContent> {
+    // Neither a tag nor a digest names nothing (and must not reach the database: PostgreSQL refuses a NUL in text).
+    if (!TAG_PATTERN.test(reference) && !REFERENCE_DIGEST.test(reference)) throw manifestUnknown(reference);
     for (const s of this.sources) {
       const m = await s.manifest(repository, reference);
       if (m) return m;

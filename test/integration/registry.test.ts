@@ -560,6 +560,9 @@ describe('whatever comes in', () => {
       fc.record({ m: fc.constant('get'), p: fc.tuple(name, fc.string({ maxLength: 10 }), fc.string({ maxLength: 10 })).map(([n, a, b]) => `/v2/${n}/tags/list?n=${encodeURIComponent(a)}&last=${encodeURIComponent(b)}`) }),
       fc.record({ m: fc.constant('get'), p: fc.string({ maxLength: 60 }).map((s) => `/v2/token?scope=${encodeURIComponent(s)}`), auth: fc.string({ maxLength: 40 }).map((s) => `Basic ${s}`) }),
     );
+    // Found by this property on PostgreSQL (a NUL reached a text column): a reference that is neither tag nor digest names nothing.
+    const nul = await request(t.app).get('/v2/demo/fuzz/manifests/%00').set('Authorization', `Bearer ${token}`);
+    expect([nul.status, nul.body.errors?.[0]?.code]).toEqual([404, 'MANIFEST_UNKNOWN']);
     await fc.assert(fc.asyncProperty(req, async (r: { m: string; p: string; body?: string; ct?: string; range?: string; auth?: string }) => {
       let q = (request(t.app) as unknown as Record<string, (p: string) => request.Test>)[r.m](r.p).set('Authorization', r.auth ?? `Bearer ${token}`);
       if (r.range !== undefined) q = q.set('Content-Range', r.range);
