@@ -79,6 +79,29 @@ describe('networks, subnets and ports with the openstack CLI', () => {
   });
 });
 
+describe('the network proxy of openstacksdk', () => {
+  it('creates a network, subnet, port, security group and rule, finds the port by its network, and deletes them', async () => {
+    const script = [
+      'import openstack',
+      'c = openstack.connect()',
+      "n = c.network.create_network(name='sdk-net')",
+      "s = c.network.create_subnet(network_id=n.id, ip_version=4, cidr='10.210.60.0/24', name='sdk-sub')",
+      "p = c.network.create_port(network_id=n.id, name='sdk-port', fixed_ips=[{'subnet_id': s.id, 'ip_address': '10.210.60.20'}])",
+      "g = c.network.create_security_group(name='sdk-sg')",
+      "r = c.network.create_security_group_rule(security_group_id=g.id, direction='ingress', protocol='tcp', port_range_min=80, port_range_max=80, remote_ip_prefix='10.210.60.0/24')",
+      "c.network.update_port(p, security_groups=[g.id])",
+      "print([x.name for x in c.network.ports(network_id=n.id)])",
+      "print(c.network.get_port(p.id).fixed_ips[0]['ip_address'], c.network.get_port(p.id).security_group_ids == [g.id])",
+      "print(s.gateway_ip, [x.port_range_min for x in c.network.security_group_rules(security_group_id=g.id) if x.direction == 'ingress'])",
+      'c.network.delete_port(p)',
+      'c.network.delete_security_group(g)',
+      'c.network.delete_network(n)',
+      "print(c.network.find_network('sdk-net'))",
+    ].join('\n');
+    expect(lines(ok(await python(script, srv.env.demo)))).toEqual(["['sdk-port']", '10.210.60.20 True', '10.210.60.1 [80]', 'None']);
+  });
+});
+
 describe('boot with the network service in the catalog', () => {
   it('server create --network private resolves it through the Networking API and boots on the project network', async () => {
     ok(await os(['image', 'create', '--file', image.path, '--container-format', 'docker', '--disk-format', 'raw', 'busybox']));
@@ -86,5 +109,24 @@ describe('boot with the network service in the catalog', () => {
     expect(r.stdout.trim()).toBe('ACTIVE');
     expect(ok(await os(['server', 'show', 'vm-net', '-f', 'value', '-c', 'addresses'])).stdout).toMatch(/'private': \['\d+\.\d+\.\d+\.\d+'\]/);
     ok(await os(['server', 'delete', '--wait', 'vm-net']));
+  });
+
+  it('openstacksdk boots on its own network with a fixed IP and a group; the server\'s port carries both, and goes with it', async () => {
+    const script = [
+      'import openstack',
+      'c = openstack.connect()',
+      "n = c.network.create_network(name='sdk-boot-net')",
+      "s = c.network.create_subnet(network_id=n.id, ip_version=4, cidr='10.210.61.0/24')",
+      "g = c.network.create_security_group(name='sdk-boot-sg')",
+      "img = c.image.find_image('busybox'); fl = c.compute.find_flavor('m1.tiny')",
+      "v = c.compute.create_server(name='sdk-vm', image_id=img.id, flavor_id=fl.id, networks=[{'uuid': n.id, 'fixed_ip': '10.210.61.30'}], security_groups=[{'name': 'sdk-boot-sg'}])",
+      'v = c.compute.wait_for_server(v, wait=180)',
+      "ports = list(c.network.ports(device_id=v.id))",
+      "print(v.status, v.addresses['sdk-boot-net'][0]['addr'], [(x.fixed_ips[0]['ip_address'], x.status, x.security_group_ids == [g.id]) for x in ports])",
+      'c.compute.delete_server(v); c.compute.wait_for_delete(v, wait=180)',
+      "print(list(c.network.ports(network_id=n.id)))",
+      'c.network.delete_network(n); c.network.delete_security_group(g)',
+    ].join('\n');
+    expect(lines(ok(await python(script, srv.env.demo)))).toEqual(["ACTIVE 10.210.61.30 [('10.210.61.30', 'ACTIVE', True)]", '[]']);
   });
 });
