@@ -66,8 +66,6 @@ import { buildNetworkCore, NetworkCore } from './network/build';
 // issue 17: floating IPs
 import { buildFloatingIps, FloatingIpParts } from './network/build-floating-ips';
 import { NovaFloatingIps } from './network/nova-floating-ips';
-import { NetworkRepository } from './db/network-repo';
-import { PortRepository } from './db/port-repo';
 import type { NatTable } from './virt/nat';
 
 export interface Services {
@@ -271,7 +269,6 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     aggregates: new AggregateRepository(db),
     consoleTokens: new ConsoleTokenRepository(db),
     defaultNetworkId: async (projectId) => (await networkCore.defaults.ensure(projectId)).id, // issue 17 (net-core)
-    defaultSecurityGroupId: async (projectId) => (await new SecurityGroupRepository(db).ensureDefault(projectId)).id, // issue 17
     consoleSettings: { baseUrl: serialConsoleBaseUrl(config), tokenTtlSeconds: config.consoleTokenTtlSeconds ?? DEFAULT_CONSOLE_TOKEN_TTL, now: opts.consoleClock },
     // issue 17: every server's interfaces are ports of the network service (tests may pass a fake).
     networking: new ServerNetworking(opts.computePorts ?? { ports: networkCore.serverPorts, subnets: networkCore.repo, events: networkCore.events }),
@@ -337,7 +334,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
   });
   const stopFipEvents = networkCore.events.on((serverId) => floatingIps.sync.serverChanged(serverId));
   floatingIps.sync.start();
-  const novaFloatingIps = new NovaFloatingIps(floatingIps.service, new NetworkRepository(db), new PortRepository(db)); // os-floating-ips
+  const novaFloatingIps = new NovaFloatingIps(floatingIps.service, networkCore.repo, networkCore.portRepo); // os-floating-ips
 
   const health = async () => {
     let database = 'ok';

@@ -23,7 +23,7 @@ import type { ServerRecord } from '../server-record';
 import { VmStates } from '../vm-states';
 import { TaskStates, TaskState } from '../task-states';
 import { PowerStates } from '../power-state';
-import { DEFAULT_SECURITY_GROUP, PRIVATE_NETWORK_ID } from '../networks';
+import { PRIVATE_NETWORK_ID } from '../networks';
 import { generatePassword, reservationId, sanitizeHostname } from '../naming';
 import { addressesOf } from '../sync-rules';
 import { Superseded, describe, faultOf } from './action-runner';
@@ -90,11 +90,9 @@ export interface BootServiceDeps {
   groups: ServerGroupsPort;
   log: Logger;
   /** The network service's ports (issue 17); absent: the project network only, as before. */
-  networking?: ServerNetworking;
+  networking: ServerNetworking;
   /** issue 17 (net-core): the id the Networking API gives the project's default network (absent: none). */
   defaultNetworkId?: (projectId: string) => Promise<string>;
-  /** issue 17: the id of the project's `default` security group (Horizon names groups by id once Neutron is there). */
-  defaultSecurityGroupId?: (projectId: string) => Promise<string>;
 }
 
 /** Where a boot may go, from availability_zone (Nova's "zone:host:node") and 2.74 host. */
@@ -119,9 +117,8 @@ export class BootService {
   private readonly settings: HostSettingsPort;
   private readonly groups: ServerGroupsPort;
   private readonly log: Logger;
-  private readonly networking?: ServerNetworking;
+  private readonly networking: ServerNetworking;
   private readonly defaultNetworkId?: (projectId: string) => Promise<string>;
-  private readonly defaultSecurityGroupId?: (projectId: string) => Promise<string>;
   /** The last grouped placement of this process (see placeAll). */
   private groupPlacements: Promise<unknown> = Promise.resolve();
 
@@ -139,7 +136,6 @@ export class BootService {
     this.log = deps.log;
     this.networking = deps.networking;
     this.defaultNetworkId = deps.defaultNetworkId;
-    this.defaultSecurityGroupId = deps.defaultSecurityGroupId;
   }
 
   /**
@@ -156,13 +152,13 @@ export class BootService {
       if (!key) throw badRequest('Invalid key_name provided.');
       keyData = key.public_key;
     }
-    const nics = this.networking?.nicsOf(await this.withDefaultNetworkId(ctx, req.networks), req.maxCount);
-    const networks = nics ? requestedOf(nics) : this.requestedNetworks(ctx, req.networks, await this.defaultNetworkIdFor(ctx, req.networks));
+    const nics = this.networking.nicsOf(await this.withDefaultNetworkId(ctx, req.networks), req.maxCount);
+    const networks = requestedOf(nics);
     const metadata = req.metadata ?? {};
     await this.builder.checkMetadataQuota(ctx.projectId, Object.keys(metadata).length);
     this.builder.checkUserData(req.userData);
-    // With the network service, the groups are its own (allocate checks them).
-    const securityGroups = nics && this.networking ? await this.networking.groupNames(ctx, req.securityGroups) : await this.checkSecurityGroups(ctx, req.securityGroups);
+    // The network service's groups, by name or id (allocate makes the ports members).
+    const securityGroups = await this.networking.groupNames(ctx, req.securityGroups);
     if (req.minCount > req.maxCount) throw badRequest('min_count must be <= max_count');
     if (req.hostname !== undefined && req.maxCount > 1) throw badRequest('Cannot set hostname when creating multiple instances.');
     const group = await this.groups.forBoot(ctx, req.group, req.maxCount);
@@ -218,12 +214,10 @@ export class BootService {
 
     return this.runner.guarded(rows.map((r) => r.id), async () => {
       // Ports before rows: the network service's refusals are the API call's answer (Nova's validate_networks).
-      if (nics && this.networking) await this.networking.allocate(ctx, rows.map((r) => r.id), target.zone ?? AVAILABILITY_ZONE, nics, securityGroups);
+      await this.networking.allocate(ctx, rows.map((r) => r.id), target.zone ?? AVAILABILITY_ZONE, nics, securityGroups);
       const inserted = await this.servers.insertWithinQuota(rows, req.minCount, await this.quotas.limits(ctx.projectId));
-      if (nics && this.networking) {
-        const kept = new Set(inserted.ok ? inserted.servers.map((s) => s.id) : []);
-        for (const r of rows) if (!kept.has(r.id)) await this.networking.release(r.id);
-      }
+      const kept = new Set(inserted.ok ? inserted.servers.map((s) => s.id) : []);
+      for (const r of rows) if (!kept.has(r.id)) await this.networking.release(r.id);
       if (!inserted.ok) {
         const r = inserted.resource;
         throw quotaExceeded(msg.quotaExceeded(r, inserted.requested, inserted.used, inserted.allowed));
@@ -288,7 +282,7 @@ export class BootService {
       const info = await this.builder.spawnFrom(driver, this.builder.specOf({ ...server, host }, image), image);
       // Deleted (or reset) while spawning → Superseded: the delete queued behind us destroys the container.
       await step(null, { vm_state: VmStates.ACTIVE, power_state: info.powerState, addresses: addressesOf(info), launched_at: nowIso() });
-      await this.networking?.bind(id, host, true).catch((e) => this.log.warn({ server_id: id, err: describe(e) }, 'could not bind the ports of a built server'));
+      await this.networking.bind(id, host, true).catch((e) => this.log.warn({ server_id: id, err: describe(e) }, 'could not bind the ports of a built server'));
       await this.actions.finish(actionId, 'Success');
     } catch (err) {
       if (err instanceof Superseded) {
@@ -348,44 +342,10 @@ export class BootService {
     return all.find((h) => (host === undefined || h.host === host) && (node === undefined || h.host === node || h.info?.hostname === node))?.host;
   }
 
-  /**
-   * issue 17 (net-core): with a network service in the catalog, clients resolve `private` to the
-   * project's default network's real id; that id means the project network, as the pseudo id does.
-   */
-  private async defaultNetworkIdFor(ctx: RequestContext, req: NetworkRequest | undefined): Promise<string | undefined> {
-    if (!this.defaultNetworkId || !Array.isArray(req) || !req.some((n) => n.uuid && n.uuid.toLowerCase() !== PRIVATE_NETWORK_ID)) return undefined;
-    return (await this.defaultNetworkId(ctx.projectId)).toLowerCase();
-  }
-
   /** The old pseudo id of the project network (os-networks before the network service) names the default network. */
   private async withDefaultNetworkId(ctx: RequestContext, req: NetworkRequest | undefined): Promise<NetworkRequest | undefined> {
     if (!this.defaultNetworkId || !Array.isArray(req) || !req.some((n) => n.uuid?.toLowerCase() === PRIVATE_NETWORK_ID)) return req;
     const id = await this.defaultNetworkId(ctx.projectId);
     return req.map((n) => (n.uuid?.toLowerCase() === PRIVATE_NETWORK_ID ? { ...n, uuid: id } : n));
-  }
-
-  private requestedNetworks(ctx: RequestContext, req: NetworkRequest | undefined, defaultId?: string): 'auto' | 'none' | string[] {
-    if (req === undefined || req === 'auto') return 'auto';
-    if (req === 'none') return 'none';
-    const ours = PRIVATE_NETWORK_ID;
-    const ids: string[] = [];
-    for (const n of req) {
-      if (n.port) throw badRequest(msg.portNotFound(n.port));
-      if (n.fixed_ip !== undefined) throw badRequest(`Fixed IP address ${n.fixed_ip} cannot be requested: addresses are assigned by the compute host.`);
-      if (!n.uuid || (n.uuid.toLowerCase() !== ours && n.uuid.toLowerCase() !== defaultId)) throw badRequest(msg.networkNotFound(n.uuid ?? ''));
-      if (!ids.includes(ours)) ids.push(ours);
-    }
-    return ids.length ? ids : 'auto';
-  }
-
-  /** The project's `default` group, by name or (as Horizon sends it with a network service) by its id. */
-  private async checkSecurityGroups(ctx: RequestContext, groups: string[] | undefined): Promise<string[]> {
-    if (!groups || groups.length === 0) return [DEFAULT_SECURITY_GROUP];
-    const named = groups.filter((g) => g !== DEFAULT_SECURITY_GROUP);
-    const defaultId = named.length && this.defaultSecurityGroupId ? (await this.defaultSecurityGroupId(ctx.projectId)).toLowerCase() : undefined;
-    for (const g of named) {
-      if (g.toLowerCase() !== defaultId) throw badRequest(`Security group ${g} not found for project ${ctx.projectId}.`);
-    }
-    return [DEFAULT_SECURITY_GROUP];
   }
 }

@@ -109,12 +109,10 @@ export interface ComputeDeps {
   /** Serial console tokens and settings (issue 15). */
   consoleTokens: ConsoleTokenRepository;
   consoleSettings: ConsoleSettings;
-  // --- net-compute (issue 17): servers' interfaces are the network service's ports; absent = the project network only
-  networking?: ServerNetworking;
+  // --- net-compute (issue 17): servers' interfaces are the network service's ports (tests may give a fake port service)
+  networking: ServerNetworking;
   /** issue 17 (net-core): the project's default network's id in the Networking API (boot accepts it). */
   defaultNetworkId?: (projectId: string) => Promise<string>;
-  /** issue 17: the project's `default` security group's id (boot accepts it for the name). */
-  defaultSecurityGroupId?: (projectId: string) => Promise<string>;
 }
 
 export interface ComputeServices {
@@ -198,7 +196,6 @@ export function buildCompute(deps: ComputeDeps): ComputeServices {
     boot: new BootService({
       servers, keypairs: deps.keypairs, actions: actionRepo, builder, hosts, runner: tasks, quotas, placement, settings: hostSettings, groups: groupsPort, log, networking: deps.networking,
       defaultNetworkId: deps.defaultNetworkId, // issue 17 (net-core)
-      defaultSecurityGroupId: deps.defaultSecurityGroupId, // issue 17: Horizon's launch names the group by id
     }),
     actions: new ServerActions({ servers, keypairs: deps.keypairs, queries, runner, builder, hosts, shutdownTimeoutSeconds: deps.shutdownTimeoutSeconds }),
     updates: new ServerUpdates(servers, queries, builder),

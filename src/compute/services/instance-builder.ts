@@ -72,13 +72,13 @@ export class InstanceBuilder {
       try {
         return await this.spawnWithImage(driver, spec, image);
       } catch (e) {
-        // The project's own network refused: with ports, the default network's subnet and their addresses follow the move.
         // An interface's address is held on the engine's network: its ports get other addresses.
         if (e instanceof AddressUnavailable && this.interfaces?.readdress && moves < MAX_SUBNET_MOVES) {
           this.log.warn({ server_id: draft.serverId, host: e.host, addresses: e.addresses }, 'the engine refused the ports\' addresses: giving them others');
           await this.interfaces.readdress(draft.serverId, e.addresses);
           continue;
         }
+        // The project's own network refused: the project moves, and its default network's subnet and addresses follow.
         if (!(e instanceof SubnetUnavailable) || moves >= MAX_SUBNET_MOVES) throw e;
         if (spec.network === null && !spec.nics?.some((n) => n.projectDefault && n.subnet === e.subnet)) throw e;
         await this.subnets.refused(spec.projectId, e.subnet, `${e.host}: ${e.engineReason}`, e.inUse);
