@@ -3,7 +3,7 @@
 # novadock. Each step checks first and installs only what is missing, so a second run does nothing.
 # Sourced, not run: expects `set -euo pipefail` and the working directory at the repository root.
 
-log() { printf '==> %s\n' "$*" >&2; }
+log() { printf '==> [%s s] %s\n' "${SECONDS}" "$*" >&2; }
 die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Root runs commands as they are; anyone else goes through sudo (non-interactively: CI has no stdin).
