@@ -331,6 +331,7 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     db, config, log, hosts: () => drivers.all().map((d) => d.host), nat: opts.nat, sweepIntervalMs: opts.natSweepMs,
     floatingipQuota: async (projectId) => (await networkCore.quotas.limits(projectId)).floatingip,
     routerQuota: async (projectId) => (await networkCore.quotas.limits(projectId)).router,
+    reach: async (host, serverId, fixedIps) => (await drivers.get(host)?.hostAddresses?.(serverId, fixedIps)) ?? {},
   });
   const stopFipEvents = networkCore.events.on((serverId) => floatingIps.sync.serverChanged(serverId));
   floatingIps.sync.start();

@@ -10,7 +10,7 @@ import { NetworkRepository } from '../db/network-repo';
 import type { NatTable } from '../virt/nat';
 import { IptablesNat } from '../virt/nat-iptables';
 import { FloatingIpService } from './floating-ips';
-import { NatSync } from './nat-sync';
+import { NatSync, type NatSyncDeps } from './nat-sync';
 import { RouterRepository } from '../db/router-repo';
 import { RouterService } from './routers';
 
@@ -25,7 +25,7 @@ export interface FloatingIpParts {
   stop(): Promise<void>;
 }
 
-export function buildFloatingIps(o: { db: Db; config: Config; log: Logger; hosts: () => string[]; nat?: NatTable; sweepIntervalMs?: number; floatingipQuota?: (projectId: string) => Promise<number>; routerQuota?: (projectId: string) => Promise<number> }): FloatingIpParts {
+export function buildFloatingIps(o: { db: Db; config: Config; log: Logger; hosts: () => string[]; nat?: NatTable; sweepIntervalMs?: number; floatingipQuota?: (projectId: string) => Promise<number>; routerQuota?: (projectId: string) => Promise<number>; reach?: NatSyncDeps['reach'] }): FloatingIpParts {
   const hostConfig = (host: string) => o.config.seed.compute_hosts.find((h) => h.name === host);
   const nat = o.nat ?? new IptablesNat((host) => ({ netns: hostConfig(host)?.netns }), o.config.natChainTag);
   const repo = new FloatingIpRepository(o.db);
@@ -34,7 +34,7 @@ export function buildFloatingIps(o: { db: Db; config: Config; log: Logger; hosts
   const late: { routers?: RouterService } = {};
   const sync = new NatSync({
     repo, nat, hosts: o.hosts, log: o.log, sweepIntervalMs: o.sweepIntervalMs ?? NAT_SWEEP_MS, snat: () => late.routers?.snat() ?? Promise.resolve([]),
-    routed: () => late.routers?.routed() ?? Promise.resolve([]),
+    routed: () => late.routers?.routed() ?? Promise.resolve([]), reach: o.reach,
     settingsOf: (host) => ({ externalInterface: hostConfig(host)?.external_interface ?? o.config.externalInterface }),
   });
   const routerService = new RouterService({ repo: new RouterRepository(o.db), networks, sync, quota: o.routerQuota });

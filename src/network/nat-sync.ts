@@ -30,6 +30,11 @@ export interface NatSyncDeps {
   snat?: () => Promise<SubnetSnat[]>;
   /** The project subnets each router joins (every host holds them, external interface or not). */
   routed?: () => Promise<string[][]>;
+  /**
+   * fixed IP → where the host's namespace reaches it, for those of a server's fixed IPs it does not
+   * reach as they are (on an overlay: the container's gateway endpoint; ComputeDriver.hostAddresses).
+   */
+  reach?: (host: string, serverId: string, fixedIps: string[]) => Promise<Record<string, string>>;
   log: Logger;
   /** Period of the sweep over every host (ms); 0 = no sweep. */
   sweepIntervalMs?: number;
@@ -120,15 +125,36 @@ export class NatSync {
     }
     const [forwards, ranges, snat, stray] = await Promise.all([repo.forwards(), repo.externalRanges(), this.deps.snat?.() ?? [], repo.strayInstalled()]);
     const here = forwards.filter((f) => f.target_host === host);
+    const via = await this.reachable(host, here);
     const state: HostNat = {
       externalInterface: iface, ownedRanges: ranges, snat, routed,
-      forwards: here.map((f) => ({ floatingIp: f.floating_ip_address, fixedIp: f.fixed_ip_address })),
+      forwards: here.map((f) => ({ floatingIp: f.floating_ip_address, fixedIp: via.get(f.fixed_ip_address) ?? f.fixed_ip_address })),
     };
     await this.applyState(host, state);
     for (const f of here) await repo.setInstalled(f.id, host, 'ACTIVE');
     // Forwards that were here and are not any more (moved, disassociated, server gone).
     for (const f of forwards) if (f.host === host && f.target_host !== host) await repo.uninstall(f.id, host);
     for (const f of stray) if (f.host === host) await repo.uninstall(f.id, host);
+  }
+
+  /**
+   * Where the host reaches each forwarded fixed IP, asked per server; a server the engine could
+   * not be asked about keeps its fixed IP (the sync goes on for the others; the sweep asks again).
+   */
+  private async reachable(host: string, here: { device_id: string | null; fixed_ip_address: string }[]): Promise<Map<string, string>> {
+    const via = new Map<string, string>();
+    const reach = this.deps.reach;
+    if (!reach) return via;
+    const byServer = new Map<string, string[]>();
+    for (const f of here) if (f.device_id) byServer.set(f.device_id, [...(byServer.get(f.device_id) ?? []), f.fixed_ip_address]);
+    await Promise.all([...byServer].map(async ([serverId, ips]) => {
+      try {
+        for (const [ip, at] of Object.entries(await reach(host, serverId, ips))) via.set(ip, at);
+      } catch (e) {
+        this.deps.log.warn({ err: e, host, server: serverId }, 'floating IPs: where the host reaches the server could not be asked (forwarded to its fixed IP)');
+      }
+    }));
+    return via;
   }
 
   private async applyState(host: string, state: HostNat): Promise<void> {

@@ -279,6 +279,12 @@ export interface ComputeDriver extends ImageBackend {
   detachInterface(serverId: string, nic: Pick<InstanceNic, 'networkId' | 'projectDefault'>): Promise<InstanceInfo>;
   /** The network is deleted: its engine network on this host goes (absent is success). */
   removeNetwork(networkId: string): Promise<void>;
+  /**
+   * fixed IP → the address this host's own network namespace reaches it at, for those of the
+   * server's `fixedIps` it does not reach as they are (an overlay's: its container's gateway
+   * endpoint); where floating IPs are forwarded to. Absent, or a fixed IP left out: reached as it is.
+   */
+  hostAddresses?(serverId: string, fixedIps: string[]): Promise<Record<string, string>>;
 
   /** Power state and addresses as the engine reports them. Throws InstanceNotFound. */
   getInfo(serverId: string): Promise<InstanceInfo>;

@@ -126,6 +126,26 @@ describe('keeping hosts\' NAT true to the rows', () => {
     expect(installed).toEqual(['10@h1:ACTIVE', '11-h1']);
   });
 
+  it('when the host reaches a server elsewhere than at its fixed IP (an overlay), then the forward goes there; a server that cannot be asked keeps its fixed IP', async () => {
+    const nat = new FakeNat();
+    const { repo, installed } = fakeRepo([row('10', 'h1'), row('11', 'h1'), row('12', 'h1')]);
+    const asked: string[] = [];
+    const reach = async (host: string, serverId: string, fixedIps: string[]) => {
+      asked.push(`${host}:${serverId}:${fixedIps.join(',')}`);
+      if (serverId === 'server-11') throw new Error('engine down');
+      return serverId === 'server-10' ? { '10.240.1.10': '172.18.0.3' } : {};
+    };
+    const sync = new NatSync({ repo, nat, hosts: () => ['h1'], settingsOf: () => ({ externalInterface: 'br-ext' }), reach, log });
+    await sync.syncHost('h1');
+    expect(asked.sort()).toEqual(['h1:server-10:10.240.1.10', 'h1:server-11:10.240.1.11', 'h1:server-12:10.240.1.12']);
+    expect(nat.of('h1').forwards).toEqual([
+      { floatingIp: '172.31.240.10', fixedIp: '172.18.0.3' },
+      { floatingIp: '172.31.240.11', fixedIp: '10.240.1.11' },
+      { floatingIp: '172.31.240.12', fixedIp: '10.240.1.12' },
+    ]);
+    expect(installed).toEqual(['10@h1:ACTIVE', '11@h1:ACTIVE', '12@h1:ACTIVE']);
+  });
+
   it('when changes arrive during a run, then one more run follows and reads the rows afresh', async () => {
     const nat = new FakeNat();
     const rows = [row('10', 'h1')];

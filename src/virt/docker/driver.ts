@@ -57,6 +57,7 @@ import type { DockerDriverOptions } from './options';
 import { DockerSpawner } from './spawner';
 import { DockerInterfaces } from './interfaces';
 import { watchCallErrors } from './call-errors';
+import { overlayGateways } from './host-reach';
 export type { DockerDriverOptions } from './options';
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
@@ -246,6 +247,10 @@ export class DockerDriver implements ComputeDriver {
 
   removeNetwork(networkId: string): Promise<void> {
     return this.networks.removeNeutron(networkId);
+  }
+
+  hostAddresses(serverId: string, fixedIps: string[]): Promise<Record<string, string>> {
+    return call(this.host, () => overlayGateways(this.docker, serverId, fixedIps), serverId);
   }
 
   async getConsoleOutput(serverId: string): Promise<string> {
