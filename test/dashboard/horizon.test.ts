@@ -134,6 +134,49 @@ describe('a member of demo', () => {
     await expectNoProblems(d);
   });
 
+  it('sees the network pages: networks and a network\'s subnets and ports, security groups and their rules (adds one), floating IPs, routers, the instance\'s interfaces', async () => {
+    // A network of demo's own beside `private` (no server on it: the engine is not asked for it).
+    const demoOs = (args: string[]) => openstack(args, srv.env.demo);
+    const netId = ok(await demoOs(['network', 'create', 'hznet', '-f', 'value', '-c', 'id'])).stdout.trim();
+    ok(await demoOs(['subnet', 'create', '--network', 'hznet', '--subnet-range', '10.245.30.0/24', 'hzsub']));
+    await d.visit('/project/networks/');
+    const networks = (await d.texts('#networks tbody tr')).join(' | ');
+    expect(networks).toMatch(/private/);
+    expect(networks).toMatch(/hznet.*hzsub 10\.245\.30\.0\/24/);
+    await expectNoProblems(d);
+    await d.visit(`/project/networks/${netId}/detail`);
+    expect((await d.texts('#subnets tbody tr')).join(' ')).toMatch(/hzsub.*10\.245\.30\.0\/24/);
+    await expectNoProblems(d);
+    await d.visit(`/project/networks/${netId}/detail?tab=network_tabs__ports_tab`);
+    await expectNoProblems(d);
+
+    await d.visit('/project/security_groups/');
+    expect((await d.texts('#security_groups tbody tr')).join(' ')).toMatch(/default/);
+    await expectNoProblems(d);
+    const sgId = ok(await demoOs(['security', 'group', 'show', 'default', '-f', 'value', '-c', 'id'])).stdout.trim();
+    await d.visit(`/project/security_groups/${sgId}/`);
+    expect((await d.texts('#rules tbody tr')).join(' ')).toMatch(/Egress/);
+    await d.page.click('#rules__action_add_rule');
+    await d.page.waitForSelector('.modal.in #id_port', { visible: true });
+    await d.page.select('.modal.in #id_rule_menu', 'tcp');
+    await d.page.type('.modal.in #id_port', '8080');
+    await d.clickAndWait('.modal.in .modal-footer [type=submit]');
+    expect((await d.texts('#rules tbody tr')).join(' ')).toMatch(/Ingress IPv4 TCP 8080/);
+    const rules = ok(await demoOs(['security', 'group', 'rule', 'list', 'default', '-f', 'value', '-c', 'Port Range'])).stdout;
+    expect(rules).toContain('8080:8080');
+    await expectNoProblems(d);
+
+    for (const p of ['/project/floating_ips/', '/project/routers/']) {
+      await d.visit(p);
+      await expectNoProblems(d);
+    }
+    await d.visit(`/project/instances/${serverId}/?tab=instance_details__interfaces`);
+    const address = /\d+\.\d+\.\d+\.\d+/.exec(ok(await demoOs(['server', 'show', serverId, '-f', 'value', '-c', 'addresses'])).stdout)?.[0];
+    expect((await d.texts('#interfaces tbody tr')).join(' ')).toContain(address);
+    await expectNoProblems(d);
+    ok(await demoOs(['network', 'delete', 'hznet']));
+  });
+
   it('shuts the server off, and starts it again', async () => {
     await d.rowAction('/project/instances/', 'instances', serverId, 'stop');
     await d.rowStatus('instances', serverId, 'Shutoff');

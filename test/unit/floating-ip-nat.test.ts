@@ -130,7 +130,7 @@ describe('keeping hosts\' NAT true to the rows', () => {
     const nat = new FakeNat();
     const { repo, installed } = fakeRepo([row('10', 'h1'), row('11', 'h1'), row('12', 'h1')]);
     const asked: string[] = [];
-    const reach = async (host: string, serverId: string, fixedIps: string[]) => {
+    const reach = async (host: string, serverId: string, fixedIps: string[]): Promise<Record<string, string>> => {
       asked.push(`${host}:${serverId}:${fixedIps.join(',')}`);
       if (serverId === 'server-11') throw new Error('engine down');
       return serverId === 'server-10' ? { '10.240.1.10': '172.18.0.3' } : {};
