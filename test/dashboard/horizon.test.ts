@@ -145,6 +145,9 @@ describe('a member of demo', () => {
     expect(networks).toMatch(/hznet.*hzsub 10\.245\.30\.0\/24/);
     await expectNoProblems(d);
     await d.visit(`/project/networks/${netId}/detail`);
+    expect((await d.texts('#main_content dl')).join(' ')).toMatch(new RegExp(`hznet.*${netId}`));
+    await expectNoProblems(d);
+    await d.visit(`/project/networks/${netId}/detail?tab=network_tabs__subnets_tab`);
     expect((await d.texts('#subnets tbody tr')).join(' ')).toMatch(/hzsub.*10\.245\.30\.0\/24/);
     await expectNoProblems(d);
     await d.visit(`/project/networks/${netId}/detail?tab=network_tabs__ports_tab`);
