@@ -101,6 +101,8 @@ describe('evacuate', () => {
     await compute.tasks.idle();
     const s = await row(id);
     expect([s.id, s.vm_state, s.task_state, s.power_state, s.host, statusOf(s.vm_state, s.task_state)]).toEqual([id, 'active', null, 1, 'h2', 'ACTIVE']);
+    // Its ports are bound on the new host (its floating IPs are forwarded from there).
+    expect((await t.services.networkCore.serverPorts.portsOf(id)).map((p) => [p.port.host, p.port.status])).toEqual([['h2', 'ACTIVE']]);
     // From the image, not from the lost filesystem.
     expect(h2.readFile(id, '/etc/hostname')).toBe('x');
     expect(h2.readFile(id, '/root/notes.txt')).toBeUndefined();

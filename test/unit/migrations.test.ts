@@ -71,6 +71,8 @@ afterEach(async () => {
 const ctx = (account: Account = 'admin'): Promise<RequestContext> => t.ctx(account);
 const row = async (id: string) => compute.queries.get(await ctx('admin'), id);
 const migrationOf = async (id: string) => (await migrations.list({ instanceUuid: id }))[0];
+/** [host, status] of each of the server's ports. */
+const portHosts = async (id: string) => (await t.services.networkCore.serverPorts.portsOf(id)).map((p) => [p.port.host, p.port.status]);
 const kinds = (results: PromiseSettledResult<unknown>[]) => results.map((r) => (r.status === 'fulfilled' ? 'ok' : (r.reason as DomainError).kind));
 
 async function rejection(p: Promise<unknown>): Promise<DomainError> {
@@ -128,6 +130,8 @@ describe('cold migration', () => {
     expect(m.old_instance_type_id).toBe(m.new_instance_type_id);
     expect(m.old_instance_type_id).toEqual(expect.any(Number));
     expect(placement.calls).toEqual([`placeMove ${id} ${m.uuid}`]);
+    // Its ports moved with it (where its floating IPs are forwarded from).
+    expect(await portHosts(id)).toEqual([['h2', 'ACTIVE']]);
   });
 
   test('when the move is confirmed, then it is ACTIVE on the destination, the source holds nothing, and the source\'s claim goes', async () => {
@@ -165,6 +169,7 @@ describe('cold migration', () => {
     expect(h1.readFile(id, '/root/notes.txt')).toBe('written on h1 by vm');
     expect(h1.readFile(id, '/root/after.txt')).toBeUndefined();
     expect(await h2.listInstances()).toEqual([]);
+    expect(await portHosts(id)).toEqual([['h1', 'ACTIVE']]);
     const m = await migrationOf(id);
     expect(m.status).toBe('reverted');
     expect(placement.calls).toEqual([`placeMove ${id} ${m.uuid}`, `revertMove ${id} ${m.uuid}`]);

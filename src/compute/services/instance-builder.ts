@@ -18,6 +18,7 @@ import type { FlavorSnapshot, ServerRecord } from '../server-record';
 import { UUID_RE, idFromHref } from '../refs';
 import type { ComputeImages, HostImagesPort } from './ports';
 import type { ProjectSubnets } from './project-subnets';
+import { PowerStates } from '../power-state';
 
 /** nova/compute/api.py MAX_USERDATA_SIZE. */
 export const MAX_USERDATA_SIZE = 65535;
@@ -37,7 +38,7 @@ export interface InstanceBuilderDeps {
   quotas: QuotaLimitsPort;
   log: Logger;
   /** A server's interfaces from its ports (issue 17); absent, or none: the project network as before. */
-  interfaces?: Pick<ServerNetworking, 'interfacesOf' | 'readdress'>;
+  interfaces?: Pick<ServerNetworking, 'interfacesOf' | 'readdress' | 'bind'>;
 }
 
 export class InstanceBuilder {
@@ -84,6 +85,16 @@ export class InstanceBuilder {
         await this.subnets.refused(spec.projectId, e.subnet, `${e.host}: ${e.engineReason}`, e.inUse);
       }
     }
+  }
+
+  /**
+   * The server's instance is now on `host` (moved there, or back: migrate, evacuate, revert,
+   * unshelve): its ports are bound there, ACTIVE while it runs, and their listeners re-apply (its
+   * floating IPs move with it). A failure is logged: the move itself is done.
+   */
+  async portsOn(serverId: string, host: string, info: Pick<InstanceInfo, 'powerState'>): Promise<void> {
+    await this.interfaces?.bind(serverId, host, info.powerState === PowerStates.RUNNING)
+      .catch((e) => this.log.warn({ server_id: serverId, host, err: (e as Error).message }, 'could not bind the ports of a server that moved'));
   }
 
   private async resolve(draft: InstanceDraft): Promise<InstanceSpec> {

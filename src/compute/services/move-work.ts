@@ -126,6 +126,7 @@ export class MoveWork {
       if (server.vm_state === VmStates.STOPPED) info = await this.powerOff(dest, id);
       await this.quietly(id, 'remove the move image from the source', () => source.removeImage(p.imageRef!));
       await this.step(id, p, null, { vm_state: VmStates.RESIZED, ...runningPatch(info), flavor: job.flavor, flavor_id: job.flavor.id });
+      await this.d.builder.portsOn(id, destHost, info);
       await this.advance(migration, M.FINISHED);
       await this.finishAction(job.actionId, 'Success');
       this.d.log.info({ server_id: id, source: migration.source_compute, dest: destHost }, 'cold migration finished: VERIFY_RESIZE');
@@ -166,6 +167,7 @@ export class MoveWork {
     if (p.placed) await this.quietly(id, 'return the placement', () => this.d.placement.revertMove(id, migration.uuid));
     await this.d.migrations.update(migration.id, { status: M.ERROR });
     await this.finishAction(job.actionId, 'Error', message);
+    if (restored && sourceHost) await this.d.builder.portsOn(id, sourceHost, restored);
     if (err instanceof Superseded) {
       // A newer intent (delete, reset) owns the server; its instance is on the source again.
       await this.d.servers.update(id, { host: sourceHost });
@@ -235,6 +237,7 @@ export class MoveWork {
         await this.d.servers.update(id, { host: sourceHost });
         throw new Superseded(id, TaskStates.RESIZE_REVERTING);
       }
+      if (sourceHost) await this.d.builder.portsOn(id, sourceHost, info);
       await this.d.migrations.update(migration.id, { status: M.REVERTED }, [M.REVERTING]);
       await this.finishAction(actionId, 'Success');
     } catch (err) {
@@ -343,6 +346,7 @@ export class MoveWork {
       if (server.vm_state === VmStates.STOPPED) info = await this.powerOff(dest, id);
       const vm = server.vm_state === VmStates.STOPPED ? VmStates.STOPPED : VmStates.ACTIVE;
       await this.step(id, p, null, { host: destHost, vm_state: vm, ...runningPatch(info), launched_at: nowIso(), fault: null });
+      await this.d.builder.portsOn(id, destHost, info);
       await this.d.migrations.update(migration.id, { status: M.DONE });
       await this.finishAction(actionId, 'Success');
       this.d.log.info({ server_id: id, source: migration.source_compute, dest: destHost }, 'evacuated');

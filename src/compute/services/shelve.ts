@@ -268,6 +268,7 @@ export class ShelveService {
       // The committed image carries the server's own command (as a move's does).
       const info = await this.d.builder.spawnFrom(driver, this.d.builder.specFrom({ ...server, host }, image.engine_image_id), image);
       await step(null, { vm_state: VmStates.ACTIVE, power_state: info.powerState, addresses: addressesOf(info), launched_at: nowIso(), fault: null, ...UNSHELVED });
+      await this.d.builder.portsOn(id, host, info);
       await deleteShelvedImage(this.d.images, server, this.d.log);
       await this.d.actions.finish(actionId, 'Success');
     } catch (err) {
