@@ -48,6 +48,8 @@ ensure_host_tools() {
   command -v ip >/dev/null 2>&1 || missing+=(iproute2)
   command -v iptables >/dev/null 2>&1 || missing+=(iptables)
   command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
+  # Gratuitous ARP when a floating IP lands on a host (it moved with its server): src/virt/nat-iptables.ts.
+  command -v arping >/dev/null 2>&1 || missing+=(iputils-arping)
   apt_install "${missing[@]}"
 }
 

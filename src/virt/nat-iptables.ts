@@ -131,11 +131,24 @@ async function syncAddresses(ns: string | undefined, iface: string | undefined, 
   const shown = JSON.parse(await run(ns, 'ip', ['-j', '-4', 'addr', 'show', 'dev', iface])) as { addr_info?: { local: string; prefixlen: number }[] }[];
   const present = new Set((shown[0]?.addr_info ?? []).filter((a) => a.prefixlen === 32 && owned.check(a.local, 'ipv4')).map((a) => a.local));
   for (const ip of wanted) {
-    if (!present.has(ip)) await run(ns, 'ip', ['addr', 'add', `${ip}/32`, 'dev', iface]);
+    if (present.has(ip)) continue;
+    await run(ns, 'ip', ['addr', 'add', `${ip}/32`, 'dev', iface]);
+    announce(ns, iface, ip);
   }
   for (const ip of present) {
     if (!wanted.includes(ip)) await run(ns, 'ip', ['addr', 'del', `${ip}/32`, 'dev', iface]);
   }
+}
+
+/**
+ * A gratuitous ARP for an address just added (as Neutron's L3 agent sends one): neighbours that
+ * still hold the MAC of the host it was on before (a server that moved hosts) learn the new one at
+ * once instead of after their cache times out. Best effort, not awaited: without `arping`
+ * (iputils-arping) neighbours find the address when their entries expire.
+ */
+function announce(ns: string | undefined, iface: string, ip: string): void {
+  const [file, argv] = command(ns, 'arping', ['-U', '-c', '1', '-I', iface, ip]);
+  execFile(file, argv, { timeout: 5_000 }, () => undefined);
 }
 
 function command(ns: string | undefined, cmd: string, args: string[]): [string, string[]] {
