@@ -50,6 +50,8 @@ ensure_host_tools() {
   command -v nsenter >/dev/null 2>&1 || missing+=(util-linux)
   # Gratuitous ARP when a floating IP lands on a host (it moved with its server): src/virt/nat-iptables.ts.
   command -v arping >/dev/null 2>&1 || missing+=(iputils-arping)
+  # Connections through a floating IP are cut off when it goes or moves: src/virt/nat-iptables.ts.
+  command -v conntrack >/dev/null 2>&1 || missing+=(conntrack)
   apt_install "${missing[@]}"
 }
 

@@ -7,7 +7,8 @@
  * per table), then one iptables-save to see which jumps into our chains are missing or have
  * slipped below Docker's rules (moved back first, once), and meanwhile the floating /32s on the
  * external interface made to match: four process starts when nothing is amiss, two after each
- * other. Calls for one host run one after another.
+ * other. Calls for one host run one after another. Connections through a floating IP whose
+ * forward went or changed are then forgotten by the connection tracking (`conntrack -D`).
  */
 import { execFile, spawn } from 'node:child_process';
 import net from 'node:net';
@@ -21,6 +22,8 @@ export interface NatHost {
 export class IptablesNat implements NatTable {
   private readonly queues = new Map<string, Promise<unknown>>();
   private readonly chains: NatChains;
+  /** Per host, each floating IP's target as last applied here (what a change of it must cut off). */
+  private readonly applied = new Map<string, Map<string, string>>();
 
   /** `chainTag`: this novadock's suffix for its chains (see natChains), none by default. */
   constructor(private readonly hosts: (host: string) => NatHost = () => ({}), chainTag?: string) {
@@ -40,7 +43,25 @@ export class IptablesNat implements NatTable {
         syncAddresses(ns, nat.externalInterface, nat.ownedRanges, floatingAddresses(nat)),
       ]);
       for (const o of outcomes) if (o.status === 'rejected') throw o.reason;
+      await this.cutOff(host, ns, nat);
     });
+  }
+
+  /**
+   * Connections through a floating IP that no longer leads where it did (disassociated, moved,
+   * re-associated) are forgotten by the host's connection tracking, as Neutron's L3 agent does:
+   * otherwise an established connection keeps its old translation and goes on after the
+   * forward is gone. Needs `conntrack` (conntrack-tools); best effort (absent: only new
+   * connections are cut off). The first apply of this process on a host knows no earlier state.
+   */
+  private async cutOff(host: string, ns: string | undefined, nat: HostNat): Promise<void> {
+    const next = new Map(nat.externalInterface ? nat.forwards.map((f) => [f.floatingIp, f.fixedIp]) : []);
+    const before = this.applied.get(host);
+    this.applied.set(host, next);
+    if (!before) return;
+    const gone = [...before].filter(([ip, target]) => next.get(ip) !== target).map(([ip]) => ip);
+    // -d: connections made to the address; -q: the server's own, SNATed to it on the way out.
+    await Promise.all(gone.flatMap((ip) => [['-D', '-d', ip], ['-D', '-q', ip]].map((args) => ok(ns, 'conntrack', args))));
   }
 
   clear(host: string, externalInterface: string | undefined, ownedRanges: string[]): Promise<void> {
