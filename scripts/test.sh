@@ -71,7 +71,8 @@ if [ "$whole" -eq 1 ]; then
     NOVADOCK_TEST_SUMMARY="$summary.pg" npx jest --selectProjects integration --ci --maxWorkers=2 --forceExit \
       --reporters=default --reporters=./test/reporter/strict-reporter.js || status=1
     # Several processes over that PostgreSQL (issue 16): every e2e scenario with the CLIs against two
-    # processes behind a round-robin balancer, then the cluster suite (kill -9 of a process during
+    # processes behind a round-robin balancer (two files at a time, as in the first phase: each
+    # started cluster has a database of its own), then the cluster suite (kill -9 of a process during
     # boots, conflicting actions across processes, revocations, uploads): serially, as they kill
     # processes and print the recovery times they measure.
     # Issue 15's single-server verbs (resize, shelve, tags and diagnostics, quotas, usage, restart
@@ -84,7 +85,7 @@ if [ "$whole" -eq 1 ]; then
     # So is the network traffic walk (issue 17): it drives the host's networking (a bridge, NAT
     # chains, floating addresses) and runs once above, on one process.
     log "jest (e2e against two processes over PostgreSQL)"
-    NOVADOCK_TEST_CLUSTER=2 NOVADOCK_TEST_SUMMARY="$summary.e2e-cluster" npx jest --selectProjects e2e --ci --runInBand --forceExit \
+    NOVADOCK_TEST_CLUSTER=2 NOVADOCK_TEST_SUMMARY="$summary.e2e-cluster" npx jest --selectProjects e2e --ci --maxWorkers=2 --forceExit \
       --testPathIgnorePatterns '/test/e2e/(resize|shelve|server-extras|quotas|usage|restart-policy|registry|ui|security-groups|network-traffic)\.test\.ts$' \
       --reporters=default --reporters=./test/reporter/strict-reporter.js || status=1
     log "jest (cluster, serial)"
@@ -95,6 +96,19 @@ if [ "$whole" -eq 1 ]; then
     status=1
   fi
 fi
+
+# The conformance step (Tempest) is another engineer's; it runs only for a whole-suite run. It runs
+# beside the multihost phase's tail (on the machine's engine; the multihost files use only their
+# own), and before the resilience files, which restart the machine's engine.
+conformance_ran=0
+if [ "$whole" -eq 1 ] && [ -f scripts/conformance.sh ]; then
+  log "conformance (scripts/conformance.sh)"
+  conformance_ran=1
+  conformance_rc=0
+  bash scripts/conformance.sh 2>&1 | tee "$summary.conformance" || conformance_rc=1
+  [ "$conformance_rc" -eq 0 ] || status=1
+fi
+
 
 # The multihost phase started above: wait for it, then show what it printed.
 if [ -n "$multihost_pid" ]; then
@@ -111,16 +125,6 @@ if [ "$whole" -eq 1 ]; then
   log "jest (resilience, serial)"
   NOVADOCK_TEST_SUMMARY="$summary.resilience" npx jest --selectProjects resilience --ci --runInBand --forceExit \
     --reporters=default --reporters=./test/reporter/strict-reporter.js || status=1
-fi
-
-# The conformance step (Tempest) is another engineer's; it runs only for a whole-suite run.
-conformance_ran=0
-if [ "$whole" -eq 1 ] && [ -f scripts/conformance.sh ]; then
-  log "conformance (scripts/conformance.sh)"
-  conformance_ran=1
-  conformance_rc=0
-  bash scripts/conformance.sh 2>&1 | tee "$summary.conformance" || conformance_rc=1
-  [ "$conformance_rc" -eq 0 ] || status=1
 fi
 
 # One closing line for the whole run (CI reads it): jest's counts (SQLite, PostgreSQL, two
