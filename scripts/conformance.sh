@@ -40,6 +40,17 @@ cleanup() {
     [ -z "$ids" ] || docker rm -f $ids >/dev/null 2>&1 || true
     docker network rm "novadock-net-$p" >/dev/null 2>&1 || true
   done
+  # Snapshots' engine images: their project label is emptied, so they are this run's by server id.
+  if [ -f "$DATA/novadock.sqlite" ]; then
+    python3 -c 'import sqlite3, sys; print("\n".join(r[0] for r in sqlite3.connect(sys.argv[1]).execute("select id from servers")))' \
+      "$DATA/novadock.sqlite" > "$WORK/server-ids" 2>/dev/null || true
+    imgs=$(docker images -q --filter label=org.openstack.server.id | sort -u || true)
+    if [ -n "$imgs" ] && [ -s "$WORK/server-ids" ]; then
+      # shellcheck disable=SC2086
+      docker image inspect --format '{{.Id}} {{index .Config.Labels "org.openstack.server.id"}}' $imgs 2>/dev/null \
+        | grep -F -w -f "$WORK/server-ids" | cut -d' ' -f1 | xargs -r docker rmi -f >/dev/null 2>&1 || true
+    fi
+  fi
   if [ "$rc" -ne 0 ] && [ -f "$WORK/server.log" ]; then
     log "server log tail ($WORK/server.log):"
     tail -n 40 "$WORK/server.log" | cut -c1-400 || true

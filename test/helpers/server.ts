@@ -217,7 +217,7 @@ async function managed(kind: 'container' | 'network' | 'image'): Promise<{ id: s
   });
 }
 
-/** Removes Docker objects labelled as novadock's whose labels name one of these project ids. */
+/** Removes Docker objects labelled as novadock's whose labels name one of these ids (projects, servers, images). */
 export async function removeDockerObjectsOf(projectIds: string[]): Promise<void> {
   if (projectIds.length === 0) return;
   const ours = (labels: Record<string, string>) => Object.values(labels).some((v) => projectIds.includes(v));
@@ -435,7 +435,9 @@ export async function startServer(opts: StartOptions = {}): Promise<StartedServe
     cleanup: async () => {
       let ids: string[] = [];
       try {
-        ids = projectIds();
+        // Its servers' and images' ids too: a snapshot's engine image carries no project (its
+        // novadock labels are emptied), only the ids of the server and image it was made for.
+        ids = [...projectIds(), ...rows<{ id: string }>('select id from servers union select id from images').map((r) => r.id)];
       } catch {
         /* no database: nothing of ours can exist */
       }
