@@ -435,11 +435,16 @@ export async function startServer(opts: StartOptions = {}): Promise<StartedServe
     cleanup: async () => {
       let ids: string[] = [];
       try {
-        // Its servers' and images' ids too: a snapshot's engine image carries no project (its
-        // novadock labels are emptied), only the ids of the server and image it was made for.
-        ids = [...projectIds(), ...rows<{ id: string }>('select id from servers union select id from images').map((r) => r.id)];
+        ids = projectIds();
       } catch {
         /* no database: nothing of ours can exist */
+      }
+      // Its servers' and images' ids too: a snapshot's engine image carries no project (its
+      // novadock labels are emptied), only the ids of the server and image it was made for.
+      try {
+        ids = [...ids, ...rows<{ id: string }>('select id from servers union select id from images').map((r) => r.id)];
+      } catch {
+        /* no tables yet: no server or image of ours either */
       }
       await each((p) => p.stop());
       await removeDockerObjectsOf(ids);
