@@ -14,7 +14,8 @@ import { startServer, StartedServer } from '../helpers/server';
 import { docker, openstack, RunResult } from '../helpers/clients';
 import { busyboxImage } from '../helpers/test-image';
 import { IptablesNat } from '../../src/virt/nat-iptables';
-import { containerOf, json, lines, ok, poll } from './support';
+import { containerOf, json, lines, ok } from './support';
+import { webProbes } from './web-probes';
 
 jest.setTimeout(300_000);
 
@@ -35,20 +36,8 @@ const demo = (args: string[]) => openstack(args, srv.env.demo);
 const admin = (args: string[]) => openstack(args, srv.env.admin);
 const altOs = (args: string[]) => openstack(args, alt);
 
-/** Only the test's own ranges are ever sent to. */
-function ours(ip: string): void {
-  if (!/^10\.245\.[1-4]\.\d+$/.test(ip)) throw new Error(`refusing to send to ${ip}: not one of this test's ranges`);
-}
-
-/** One GET from the host with a short timeout: the body, or undefined when nothing answers. */
-function hostGet(ip: string): string | undefined {
-  ours(ip);
-  try {
-    return execFileSync('curl', ['-sS', '--max-time', '2', `http://${ip}:8080/`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  } catch {
-    return undefined;
-  }
-}
+/** Sends only to the test's own ranges. */
+const { ours, hostGet, settles, answers, silent } = webProbes(/^10\.245\.[1-4]\.\d+$/);
 
 /**
  * One GET from inside a server's container (busybox nc: its static wget crashes on this image):
@@ -71,11 +60,6 @@ async function addressesIn(serverId: string): Promise<string[]> {
   return [...r.stdout.matchAll(/inet (\d+\.\d+\.\d+\.\d+)\//g)].map((m) => m[1]).filter((a) => a !== '127.0.0.1').sort();
 }
 
-/** Polls until `probe` answers (or not), bounded: the last answer either way. */
-const settles = <T>(probe: () => Promise<T> | T, done: (v: T) => boolean) => poll(async () => probe(), done, 60_000, 250);
-const answers = (ip: string) => settles(() => hostGet(ip), (v) => v !== undefined);
-/** Silent, and still silent when asked once more (one lost SYN is not a refusal). */
-const silent = async (ip: string) => (await settles(() => hostGet(ip), (v) => v === undefined)) ?? hostGet(ip);
 
 const fixedIps = (port: { fixed_ips?: unknown; 'Fixed IP Addresses'?: unknown }) =>
   JSON.stringify(port.fixed_ips ?? port['Fixed IP Addresses'] ?? '');

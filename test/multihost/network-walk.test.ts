@@ -17,6 +17,7 @@ import { clientEnv, ClientEnv, startServer, StartedServer } from '../helpers/ser
 import { openstack } from '../helpers/clients';
 import { IptablesNat } from '../../src/virt/nat-iptables';
 import { json, lines, ok, poll } from '../e2e/support';
+import { webProbes } from '../e2e/web-probes';
 import { dockerOn, removeProjects } from './support';
 
 jest.setTimeout(600_000);
@@ -43,20 +44,8 @@ let b: ClientEnv;
 const netnsName = (h: TestEngine) => `novadock-h${h.name.replace(/^host/, '')}`;
 const netnsPath = (h: TestEngine) => `/var/run/netns/${netnsName(h)}`;
 
-/** Only the test's own ranges are ever sent to. */
-function ours(ip: string): void {
-  if (!/^10\.245\.2[0-3]\.\d+$/.test(ip)) throw new Error(`refusing to send to ${ip}: not one of this test's ranges`);
-}
-
-/** One GET from the machine with a short timeout: the body, or undefined when nothing answers. */
-function hostGet(ip: string): string | undefined {
-  ours(ip);
-  try {
-    return execFileSync('curl', ['-sS', '--max-time', '2', `http://${ip}:8080/`], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  } catch {
-    return undefined;
-  }
-}
+/** Sends only to the test's own ranges. */
+const { ours, hostGet, settles, answers, silent } = webProbes(/^10\.245\.2[0-3]\.\d+$/);
 
 interface Booted { id: string; ip: string; engine: TestEngine }
 
@@ -82,10 +71,6 @@ const neighbourMac = (ip: string): string | undefined =>
 /** The floating /32s on a host's external interface. */
 const floatingOn = (h: TestEngine) => sh('ip', ['-n', netnsName(h), '-4', '-o', 'addr', 'show', 'dev', 'ext0']);
 
-const settles = <T>(probe: () => Promise<T> | T, done: (v: T) => boolean) => poll(async () => probe(), done, 60_000, 250);
-const answers = (ip: string) => settles(() => hostGet(ip), (v) => v !== undefined);
-/** Silent, and still silent when asked once more (one lost SYN is not a refusal). */
-const silent = async (ip: string) => (await settles(() => hostGet(ip), (v) => v === undefined)) ?? hostGet(ip);
 
 /** Boots a server on a named compute host (an admin's `nova:<host>`) and reads its one address in `range`. */
 async function boot(env: ClientEnv, name: string, hostIndex: number, args: string[], range: RegExp): Promise<Booted> {
