@@ -166,6 +166,15 @@ as_pg_owner() {
   if [ "$(id -u)" -eq 0 ]; then runuser -u postgres -- "$@"; else "$@"; fi
 }
 
+# The engine images of this clone's test archives (test/.cache/*.id): test files load what they
+# need when it is absent, so the run ends by removing them and a machine that runs the suite again
+# and again keeps none (an image a container still uses stays; the engine says why, quietly).
+remove_test_images() {
+  local f ids=()
+  for f in test/.cache/*.id; do [ -f "$f" ] && ids+=("$(cat "$f")"); done
+  [ "${#ids[@]}" -eq 0 ] || docker rmi "${ids[@]}" >/dev/null 2>&1 || true
+}
+
 # A throwaway PostgreSQL cluster for the tests: a fresh data directory, UTF-8 with the C locale,
 # trust authentication, listening on 127.0.0.1 only (first free port from 55432) with its socket
 # inside the directory. Exports NOVADOCK_TEST_PG_URL (the admin URL test/helpers/services.ts uses

@@ -24,7 +24,7 @@ log "lint (eslint src)"
 npx eslint src || status=1
 summary="$(mktemp)"
 engines_up=0
-trap 'stop_test_postgres; [ "$engines_up" -eq 0 ] || bash scripts/engines.sh down; rm -f "$summary" "$summary".{pg,e2e-cluster,cluster,multihost,resilience,conformance}' EXIT
+trap 'stop_test_postgres; [ "$engines_up" -eq 0 ] || bash scripts/engines.sh down; remove_test_images; rm -f "$summary" "$summary".{pg,e2e-cluster,cluster,multihost,resilience,conformance}' EXIT
 # Two workers on two cores: the unit and integration files are quick, and the docker and e2e files
 # spend their time waiting on the engine and the CLIs rather than on the CPU, so two at a time
 # keeps both cores busy without starving either. --forceExit: a leaked handle must not hold CI
