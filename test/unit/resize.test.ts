@@ -21,10 +21,13 @@ let image: string;
 let starts: Record<string, number>;
 /** Set by a test: the engine refuses the next resizeInstance of this server (once). */
 let refuseNextResize: string | undefined;
+/** Set by a test: every resizeInstance waits for it (the engine's call held in flight). */
+let resizeHeld: Promise<void> | undefined;
 
 /** h1 takes m1.tiny + m1.small at once but not m1.tiny + m1.medium ((3000 − 512) × 1.5 MB); h2 is large. */
 beforeEach(async () => {
   starts = {};
+  resizeHeld = undefined;
   const fake = (host: string, memoryMb: number) => new FakeDriver({
     host,
     hypervisor: { memoryMb },
@@ -34,6 +37,7 @@ beforeEach(async () => {
       refuseNextResize = undefined;
       return new Error('Minimum memory limit can not be less than memory reservation limit');
     },
+    beforeCall: (op) => (op === 'resizeInstance' ? resizeHeld : undefined),
   });
   [h1, h2] = [fake('h1', 3000), fake('h2', 16384)];
   t = await makeTestServices({ drivers: [h1, h2], quotas: { cores: 4 } });
@@ -76,9 +80,16 @@ describe('resize on the same host', () => {
   test('when the host fits the new flavor, then the limits change in place with no restart, and VERIFY_RESIZE shows the new flavor', async () => {
     const id = await onH1();
     h1.writeFile(id, '/root/notes.txt', 'kept');
+    let release!: () => void;
+    resizeHeld = new Promise<void>((r) => { release = r; });
     await compute.resize.resize(await admin(), id, '2');
+    // While the engine's call is in flight, the server reads as the claim left it.
+    await new Promise((r) => setTimeout(r, 20));
     const claimed = await row(id);
     expect([claimed.task_state, statusOf(claimed.vm_state, claimed.task_state)]).toEqual(['resize_prep', 'RESIZE']);
+    expect(await migrationOf(id)).toMatchObject({ status: 'pre-migrating', dest_compute: 'h1' });
+    resizeHeld = undefined;
+    release();
     await compute.tasks.idle();
     const s = await row(id);
     expect([s.vm_state, s.task_state, s.host, statusOf(s.vm_state, s.task_state), s.flavor.id, s.flavor_id, s.flavor.ram]).toEqual(['resized', null, 'h1', 'VERIFY_RESIZE', '2', '2', 2048]);
