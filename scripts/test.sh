@@ -24,7 +24,11 @@ log "lint (eslint src)"
 npx eslint src || status=1
 summary="$(mktemp)"
 engines_up=0
-trap 'stop_test_postgres; [ "$engines_up" -eq 0 ] || bash scripts/engines.sh down; remove_test_images; rm -f "$summary" "$summary".{pg,e2e-cluster,cluster,multihost,resilience,conformance}' EXIT
+# The OpenStack clients' HOMEs (test/helpers/clients.ts), removed with the run: jest's --forceExit
+# ends workers before their own exit handlers could.
+NOVADOCK_TEST_TMPDIR="$(mktemp -d /tmp/novadock-test.XXXXXX)"
+export NOVADOCK_TEST_TMPDIR
+trap 'stop_test_postgres; [ "$engines_up" -eq 0 ] || bash scripts/engines.sh down; remove_test_images; rm -rf "$NOVADOCK_TEST_TMPDIR"; rm -f "$summary" "$summary".{pg,e2e-cluster,cluster,multihost,resilience,conformance}' EXIT
 # Two workers on two cores: the unit and integration files are quick, and the docker and e2e files
 # spend their time waiting on the engine and the CLIs rather than on the CPU, so two at a time
 # keeps both cores busy without starving either. --forceExit: a leaked handle must not hold CI

@@ -32,18 +32,24 @@ export interface RunOptions {
 const PYTHON = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
 
 let home: string | undefined;
-/** One HOME per test process (per jest worker): fresh, so no schema cache from another server. */
+/**
+ * One HOME per test process (per jest worker): fresh, so no schema cache from another server.
+ * Made under NOVADOCK_TEST_TMPDIR when set (scripts/test.sh sets it and removes it when the run
+ * ends: jest's --forceExit ends workers without their exit handlers), else under the system's
+ * temporary directory and removed when the process exits.
+ */
 function freshHome(): string {
   if (!home) {
-    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'novadock-clients-'));
+    const dir = fs.mkdtempSync(path.join(process.env.NOVADOCK_TEST_TMPDIR || os.tmpdir(), 'novadock-clients-'));
     process.once('exit', () => fs.rmSync(dir, { recursive: true, force: true }));
     home = dir;
   }
   return home;
 }
 
-/** A new empty HOME, e.g. to make glanceclient fetch schemas from a new server. */
+/** A new empty HOME, e.g. to make glanceclient fetch schemas from a new server (the old one is removed). */
 export function resetClientHome(): void {
+  if (home) fs.rmSync(home, { recursive: true, force: true });
   home = undefined;
 }
 
