@@ -21,13 +21,15 @@ let image: string;
 let starts: Record<string, number>;
 /** Set by a test: the engine refuses the next resizeInstance of this server (once). */
 let refuseNextResize: string | undefined;
-/** Set by a test: every resizeInstance waits for it (the engine's call held in flight). */
+/** Set by a test: every resizeInstance waits for it (the engine's call held in flight), and calls `onResize` first. */
 let resizeHeld: Promise<void> | undefined;
+let onResize: (() => void) | undefined;
 
 /** h1 takes m1.tiny + m1.small at once but not m1.tiny + m1.medium ((3000 − 512) × 1.5 MB); h2 is large. */
 beforeEach(async () => {
   starts = {};
   resizeHeld = undefined;
+  onResize = undefined;
   const fake = (host: string, memoryMb: number) => new FakeDriver({
     host,
     hypervisor: { memoryMb },
@@ -37,7 +39,11 @@ beforeEach(async () => {
       refuseNextResize = undefined;
       return new Error('Minimum memory limit can not be less than memory reservation limit');
     },
-    beforeCall: (op) => (op === 'resizeInstance' ? resizeHeld : undefined),
+    beforeCall: (op) => {
+      if (op !== 'resizeInstance') return undefined;
+      onResize?.();
+      return resizeHeld;
+    },
   });
   [h1, h2] = [fake('h1', 3000), fake('h2', 16384)];
   t = await makeTestServices({ drivers: [h1, h2], quotas: { cores: 4 } });
@@ -82,9 +88,10 @@ describe('resize on the same host', () => {
     h1.writeFile(id, '/root/notes.txt', 'kept');
     let release!: () => void;
     resizeHeld = new Promise<void>((r) => { release = r; });
+    const inFlight = new Promise<void>((r) => { onResize = r; });
     await compute.resize.resize(await admin(), id, '2');
     // While the engine's call is in flight, the server reads as the claim left it.
-    await new Promise((r) => setTimeout(r, 20));
+    await inFlight;
     const claimed = await row(id);
     expect([claimed.task_state, statusOf(claimed.vm_state, claimed.task_state)]).toEqual(['resize_prep', 'RESIZE']);
     expect(await migrationOf(id)).toMatchObject({ status: 'pre-migrating', dest_compute: 'h1' });

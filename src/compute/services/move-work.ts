@@ -106,13 +106,17 @@ export class MoveWork {
       const source = this.driverAt(migration.source_compute);
       const destHost = job.placed ?? await this.d.placement.placeMove(server, job.spec, migration.uuid, { sameHost: job.sameHost });
       p.placed = destHost;
-      if (destHost === migration.source_compute) {
+      const dest = destHost === migration.source_compute ? undefined : this.driverAt(destHost);
+      // Named before any engine is touched (unless the claim named it): a dead process's move is
+      // undone from it, in place or not (move-cleanup.ts).
+      if (migration.dest_compute !== destHost) {
+        await this.d.migrations.update(migration.id, { dest_compute: destHost, dest_node: destHost, dest_host: await this.d.hosts.hostIp(destHost) });
+      }
+      if (!dest) {
         await this.resizeInPlace(job, p, source);
         return;
       }
-      const dest = this.driverAt(destHost);
       p.dest = dest;
-      await this.d.migrations.update(migration.id, { dest_compute: destHost, dest_node: destHost, dest_host: await this.d.hosts.hostIp(destHost) });
       await this.advance(migration, M.MIGRATING);
       await this.step(id, p, TaskStates.RESIZE_MIGRATING);
       p.sourceTouched = true;
@@ -253,22 +257,14 @@ export class MoveWork {
    * the process runs on. The engine call is the whole of the work, so nothing waits before it and
    * nothing runs beside it: the moment it returns, one transaction writes VERIFY_RESIZE with the
    * new flavor (compare-and-set from the task the claim set), the migration finished and the
-   * action's success. The records stay as the claim wrote them while the engine works
-   * (resize_prep, the migration pre-migrating and naming this host): marking them
-   * resize_migrating / migrating there cost two writes beside the engine call and made the resize
-   * ~3% slower end to end (`bash bench/run.sh resize`, three runs each way), for a state the
-   * ~30 ms call makes no one see. A dead process's resize is undone from either (move-cleanup.ts).
-   * A failure — or a delete or reset that took the task meanwhile — puts the old limits back and
-   * rolls back as a cold move.
+   * action's success. While the engine works the records stay resize_prep, the migration
+   * pre-migrating and naming this host (no resize_migrating in between: those writes beside the
+   * engine call made the resize ~3% slower, for a state no one sees). A failure — or a delete or
+   * reset that took the task meanwhile — puts the old limits back and rolls back as a cold move.
    */
   private async resizeInPlace(job: ColdMove, p: Progress, driver: ComputeDriver): Promise<void> {
     const { server, migration, flavor } = job;
     const id = server.id;
-    if (migration.dest_compute !== driver.host) {
-      // Placed after the claim (placeMove): the migration names this host before the engine is
-      // touched, so that a dead process's resize is undone in place (move-cleanup.ts).
-      await this.d.migrations.update(migration.id, { dest_compute: driver.host, dest_node: driver.host, dest_host: await this.d.hosts.hostIp(driver.host) });
-    }
     try {
       await driver.resizeInstance(id, flavor.ram, flavor.vcpus);
       await this.d.inTransaction(async (r) => {
