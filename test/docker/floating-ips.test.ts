@@ -98,7 +98,7 @@ describe('a floating IP forward on the host', () => {
     // A slow reader (a small receive buffer, 16 KiB every 50 ms) in the client's namespace: its
     // packets reach the host from outside, as a user's do, and the 64 MiB take minutes unless cut off.
     const reader = [
-      'import socket, sys, time',
+      'import os, socket, sys, time',
       's = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 16384); s.settimeout(1)',
       `s.connect(("${FLOATING}", 8080)); s.sendall(b"GET /big HTTP/1.0\\r\\n\\r\\n")`,
       'total = 0',
@@ -108,7 +108,8 @@ describe('a floating IP forward on the host', () => {
       '        if not d: break',
       '        total += len(d)',
       '    except socket.timeout: pass',
-      `    open("${out}", "w").write(str(total)); time.sleep(0.05)`,
+      // Written whole and renamed into place: a read never sees the file truncated and empty.
+      `    open("${out}.new", "w").write(str(total)); os.replace("${out}.new", "${out}"); time.sleep(0.05)`,
     ].join('\n');
     const client = spawn('ip', ['netns', 'exec', CLIENT_NS, 'python3', '-c', reader], { stdio: 'ignore' });
     const received = () => (fs.existsSync(out) ? Number(fs.readFileSync(out, 'utf8')) || 0 : 0);
