@@ -9,10 +9,10 @@
  * it from there; the sink takes the next chunk only when the ring has room, so the hashing sets
  * the pace like any other branch of the pass and memory stays at the ring's size.
  *
- * It replaces a thread that read the bytes back from the store's file: that file is written past
- * the page cache, so every byte was read from the disk again (5.2 s of the thread's 12.3 s for a
- * GiB in a profile, serial with its hashing, and competing with the store's writes for the disk),
- * and the hashes trailed the upload by that much.
+ * Used where the store writes no file (the in-memory store): a store on disk has the worker read
+ * its file instead (file-hasher.ts), which never holds the pass back. An earlier thread read
+ * that file through the page cache, which for a file written past it meant reading every byte
+ * from the disk again, serial with the hashing; file-hasher.ts reads past the cache as well.
  *
  * One thread for both digests: a worker thread costs ~9-12 MiB of resident memory (its own V8
  * heap and Node environment), and with one per algorithm and an 8 MiB ring the upload's growth
@@ -28,35 +28,18 @@
  */
 import { Worker } from 'node:worker_threads';
 import { Writable } from 'node:stream';
+import { byAlgorithm, WORKER_LOOP, workerDigests } from './hash-worker';
 
-const WORKER_SOURCE = `
-const { parentPort, workerData } = require('node:worker_threads');
-const crypto = require('node:crypto');
-const os = require('node:os');
-try { os.setPriority(workerData.nice); } catch { /* not permitted: run at normal priority */ }
+const WORKER_SOURCE = `${WORKER_LOOP}
 const ring = Buffer.from(workerData.ring);
-const ctrl = new BigInt64Array(workerData.ctrl);
 const mine = workerData.index;
-const hashes = workerData.algorithms.map((a) => crypto.createHash(a));
-let pos = 0;
-for (;;) {
-  if (Atomics.load(ctrl, 2) === 1n) process.exit(0);
-  const written = Number(Atomics.load(ctrl, 0));
-  if (written > pos) {
-    const at = pos % ring.length;
-    const n = Math.min(written - pos, ring.length - at);
-    const part = ring.subarray(at, at + n);
-    for (const h of hashes) h.update(part);
-    pos += n;
-    Atomics.store(ctrl, mine, BigInt(pos));
-    Atomics.notify(ctrl, mine);
-    continue;
-  }
-  const end = Number(Atomics.load(ctrl, 1));
-  if (end >= 0 && pos >= end) break;
-  Atomics.wait(ctrl, 0, BigInt(written), 100);
-}
-parentPort.postMessage({ digests: hashes.map((h) => h.digest('hex')) });
+follow((pos, available) => {
+  const at = pos % ring.length;
+  return ring.subarray(at, at + Math.min(available, ring.length - at));
+}, (pos) => {
+  Atomics.store(ctrl, mine, BigInt(pos));
+  Atomics.notify(ctrl, mine);
+});
 `;
 
 /** Enough to let the worker lag a few chunks behind; the memory it costs is fixed. */
@@ -94,14 +77,7 @@ export class RingHasher {
       this.failure ??= e;
       throw e;
     };
-    this.digests = Promise.all(this.workers.map((w) => new Promise<string[]>((resolve, reject) => {
-      w.on('message', (m: { digests: string[] }) => {
-        resolve(m.digests);
-        void w.terminate();
-      });
-      w.on('error', (e) => reject(new Error(`hashing the image failed: ${e.message}`)));
-      w.on('exit', () => reject(new Error('hashing the image stopped')));
-    }))).then((perThread) => perThread.flat()).catch(fail);
+    this.digests = Promise.all(this.workers.map(workerDigests)).then((perThread) => perThread.flat()).catch(fail);
     this.digests.catch(() => undefined);
     this.sink = new Writable({
       highWaterMark: 1 << 20,
@@ -148,8 +124,7 @@ export class RingHasher {
 
   /** Resolves to the digests by algorithm once the sink has ended and every byte is hashed. */
   async finish(): Promise<Record<string, string>> {
-    const digests = await this.digests;
-    return Object.fromEntries(this.algorithms.map((a, i) => [a, digests[i]]));
+    return byAlgorithm(this.algorithms, await this.digests);
   }
 
   /** Stops hashing (the upload failed); safe to call at any time. */

@@ -6,14 +6,16 @@
  * room (the slowest sets the pace), so memory stays flat for any size. Chunks are joined to
  * ~1 MiB first, which cuts the per-chunk cost of every branch (and of the engine's reads).
  *
- *   source ─► Meter ─► Coalesce ─► Tee ─┬─► store sink
- *                                       ├─► RingHasher (md5, sha512 in a worker thread)
+ *   source ─► Meter ─► Coalesce ─► Tee ─┬─► store sink ─ ─ (the file) ─ ─► FileHasher (md5, sha512)
  *                                       ├─► PassThrough ─► inspectImageArchive
  *                                       └─► HoldBack ─► engine loadImage
  *
- * The hashes are computed in a worker thread fed through shared memory (hash-ring.ts), off the
- * event loop. A worker costs ~36 ms to start, more than hashing a small image: an upload
- * announced at most `inlineHashBytes` long is hashed inline by the Meter instead.
+ * The hashes are computed in a worker thread, off the event loop. With a store that writes a
+ * file, the worker reads that file as it grows (file-hasher.ts): the hashing then never sets the
+ * pace of the pass, and catches up in what CPU is left. A store without a file has the chunks
+ * copied to the worker through shared memory instead (hash-ring.ts, a fourth branch of the tee).
+ * A worker costs ~36 ms to start, more than hashing a small image: an upload announced at most
+ * `inlineHashBytes` long is hashed inline by the Meter instead.
  *
  * HoldBack keeps the last 64 KiB from the engine until the inspector has named the image and
  * the caller has checked whether the engine already had it (`beforeRelease`). The end of a tar
@@ -33,6 +35,7 @@ import fs from 'node:fs';
 import { finished, PassThrough, Readable, Transform, TransformCallback, Writable } from 'node:stream';
 import { inspectImageArchive, ImageArchiveInfo } from '../virt/image-archive';
 import { RingHasher } from './hash-ring';
+import { FileHasher } from './file-hasher';
 import type { StoreFile } from '../store/image-store';
 
 export interface IngestResult {
@@ -227,6 +230,8 @@ export class HoldBack extends Transform {
 }
 
 const HOLD_WINDOW = 64 * 1024;
+/** Glance's two digests: md5 `checksum` and the sha512 `os_hash_value`. */
+const ALGORITHMS = ['md5', 'sha512'];
 /** Up to this, hashing inline is cheaper than starting a worker thread (~36 ms here). */
 const INLINE_HASH_BYTES = 32 * 1024 * 1024;
 
@@ -269,9 +274,11 @@ function pump(source: Readable, meter: Meter, tee: Tee, sourceBroken?: (err: Err
  */
 export async function ingest(source: Readable, opts: IngestOptions): Promise<IngestResult> {
   const inline = opts.expectedBytes !== undefined && opts.expectedBytes <= (opts.inlineHashBytes ?? INLINE_HASH_BYTES);
-  const hasher = inline ? undefined : new RingHasher(['md5', 'sha512']);
-  const meter = new Meter(opts.maxBytes, opts.tooLarge, inline);
   const sinkFile = opts.sinkFile;
+  // With a store file the hashing follows the file and never holds the pass (file-hasher.ts);
+  // without one it takes the chunks as they pass.
+  const hasher = inline ? undefined : sinkFile ? new FileHasher(ALGORITHMS, sinkFile) : new RingHasher(ALGORITHMS);
+  const meter = new Meter(opts.maxBytes, opts.tooLarge, inline);
   let digests: Record<string, string> | undefined;
   let first: Error | undefined;
   let released = false;
@@ -297,9 +304,14 @@ export async function ingest(source: Readable, opts: IngestOptions): Promise<Ing
   });
   stored.catch(() => undefined);
   work.push(stored.catch(fail));
-  if (hasher) {
+  if (hasher instanceof FileHasher) {
+    // Every byte is in the file once the store's write has finished.
+    stored.then(() => hasher.ended(), () => undefined);
+  } else if (hasher) {
     hasher.sink.on('error', () => undefined);
     branches.push(hasher.sink);
+  }
+  if (hasher) {
     work.push(hasher.finish().then((d) => { digests = d; }).catch(fail));
   }
 

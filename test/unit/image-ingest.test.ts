@@ -10,6 +10,7 @@ import path from 'node:path';
 import { PassThrough, Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { RingHasher } from '../../src/image/hash-ring';
+import { FileHasher } from '../../src/image/file-hasher';
 import { ImageFileWriter, openImageFile } from '../../src/store/file-writer';
 import { HoldBack, ingest, IngestFailed, Tee } from '../../src/image/ingest';
 import { legacyArchive } from '../helpers/synthetic-archive';
@@ -239,5 +240,64 @@ describe('the ring hasher', () => {
     await h.cancel();
     await expect(h.finish()).rejects.toThrow(/stopped/);
     await expect(pipeline(Readable.from([Buffer.alloc(20 * 1024 * KiB)]), h.sink)).rejects.toThrow(/cancelled|stopped/);
+  });
+});
+
+describe('the file hasher', () => {
+  let dir: string;
+  beforeEach(() => { dir = fs.mkdtempSync(path.join(os.tmpdir(), 'file-hasher-')); });
+  afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+  /** Writes `chunks` with the store's writer, a hasher following the file; resolves to its digests. */
+  async function hashWhileWriting(chunks: Buffer[], direct: boolean): Promise<{ digests: Record<string, string>; direct: boolean }> {
+    const file = path.join(dir, 'image.partial');
+    const opened = await openImageFile(file, direct);
+    const sink = new ImageFileWriter(opened.handle, opened.direct);
+    const h = new FileHasher(['md5', 'sha512'], { path: file, direct: opened.direct, onWritten: (fn) => sink.onWritten(fn) });
+    try {
+      await pipeline(Readable.from(chunks), sink);
+      h.ended();
+      return { digests: await h.finish(), direct: opened.direct };
+    } finally {
+      await opened.handle.close();
+    }
+  }
+
+  it('hashes the file as it is written past the page cache, and not the padding of its last block', async () => {
+    // 5 MiB and an odd tail, in chunks of odd sizes: reads cross the writer's blocks, the last one unaligned.
+    const bytes = crypto.randomBytes(5 * 1024 * KiB + 4097);
+    const chunks = Array.from({ length: Math.ceil(bytes.length / (300 * KiB + 1)) }, (_, i) => bytes.subarray(i * (300 * KiB + 1), (i + 1) * (300 * KiB + 1)));
+    const r = await hashWhileWriting(chunks, true);
+    // Whether the write was direct is the test file system's choice (tmpfs refuses O_DIRECT); the digests are the same.
+    expect(r.digests).toEqual(digestsOf(bytes));
+  });
+
+  it('hashes a file written through the page cache alike', async () => {
+    const bytes = crypto.randomBytes(2 * 1024 * KiB + 5);
+    const r = await hashWhileWriting([bytes.subarray(0, 7), bytes.subarray(7)], false);
+    expect(r).toEqual({ digests: digestsOf(bytes), direct: false });
+  });
+
+  it('an empty file has the digests of nothing', async () => {
+    const r = await hashWhileWriting([], true);
+    expect(r.digests).toEqual(digestsOf(Buffer.alloc(0)));
+  });
+
+  it('a file shorter than the write said fails the hashing with where it ended', async () => {
+    const file = path.join(dir, 'short');
+    fs.writeFileSync(file, Buffer.alloc(1000));
+    let told: (bytes: number) => void = () => undefined;
+    const h = new FileHasher(['md5'], { path: file, direct: false, onWritten: (fn) => { told = fn; } });
+    told(5000);
+    h.ended();
+    await expect(h.finish()).rejects.toThrow(/ended at byte 1000 of 5000/);
+  });
+
+  it('cancel stops the thread: finish then rejects', async () => {
+    const file = path.join(dir, 'never');
+    fs.writeFileSync(file, '');
+    const h = new FileHasher(['md5'], { path: file, direct: false, onWritten: () => undefined });
+    await h.cancel();
+    await expect(h.finish()).rejects.toThrow(/stopped/);
   });
 });
