@@ -210,7 +210,9 @@ async function managed(kind: 'container' | 'network' | 'image'): Promise<{ id: s
   const ids = [...new Set((await docker([...list, '--filter', filter])).split('\n').filter(Boolean))];
   if (ids.length === 0) return [];
   const fmt = kind === 'container' || kind === 'image' ? '{{.Id}} {{json .Config.Labels}}' : '{{.Id}} {{json .Labels}}';
-  const out = await docker([kind === 'container' ? 'container' : kind, 'inspect', '--format', fmt, ...ids]).catch(() => '');
+  // One of them may go between the list and the inspect (another test's cleanup, in parallel):
+  // the engine then fails the whole call but still prints the others, which must not be dropped.
+  const out = await docker([kind === 'container' ? 'container' : kind, 'inspect', '--format', fmt, ...ids]).catch((e: { stdout?: string }) => e.stdout ?? '');
   return out.split('\n').filter(Boolean).map((line) => {
     const at = line.indexOf(' ');
     return { id: line.slice(0, at), labels: (JSON.parse(line.slice(at + 1)) ?? {}) as Record<string, string> };
