@@ -15,7 +15,8 @@ import { Worker } from 'node:worker_threads';
 export const WORKER_LOOP = `
 const { parentPort, workerData } = require('node:worker_threads');
 const crypto = require('node:crypto');
-try { require('node:os').setPriority(workerData.nice); } catch { /* not permitted: run at normal priority */ }
+// A thread's own priority on Linux; elsewhere it would be the whole process's, so it is left alone.
+if (process.platform === 'linux') try { require('node:os').setPriority(workerData.nice); } catch { /* not permitted: run at normal priority */ }
 const ctrl = new BigInt64Array(workerData.ctrl);
 const hashes = workerData.algorithms.map((a) => crypto.createHash(a));
 function follow(take, onHashed) {
