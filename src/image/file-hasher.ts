@@ -12,10 +12,9 @@
  * Reading the bytes back costs little when it bypasses the page cache, as the store's writes
  * do: ~0.05 s of CPU per GiB at 1.6-2.3 GB/s here, from a buffer the disk fills itself.
  *
- * `written` (ctrl[0]) is how far the file holds the upload's bytes in order; `end` (ctrl[1]) is
- * the total once the store's write is finished (-1 before); ctrl[2] is 1 once cancelled. The
- * worker reads at most up to `written` and hashes nothing past it (a direct write pads its last
- * block until the file is cut to size).
+ * The shared positions are WORKER_LOOP's (hash-worker.ts), with ctrl[0] the bytes the file holds
+ * in order (the store's `onWritten`). The worker reads at most up to there and hashes nothing
+ * past it (a direct write pads its last block until the file is cut to size).
  */
 import { Worker } from 'node:worker_threads';
 import type { StoreFile } from '../store/image-store';

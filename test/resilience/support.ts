@@ -170,13 +170,7 @@ export async function resilServer(label: string, opts: Omit<StartOptions, 'confi
       await srv.cleanup();
       await removeDockerObjectsOf(projects);
       const leftovers = (await docker(['ps', '-aq', '--filter', `label=novadock.host=${host}`])).stdout.split('\n').filter(Boolean);
-      if (leftovers.length) {
-        await docker(['rm', '-f', '-v', ...leftovers]);
-        // A container the engine finished creating for a killed process's boot only after the
-        // first pass kept its project network in use then: with it gone, that network goes too
-        // (a crash-recovery run left one behind, with no container, in a whole run).
-        await removeDockerObjectsOf(projects);
-      }
+      if (leftovers.length) await docker(['rm', '-f', '-v', ...leftovers]);
       // A snapshot is a child of the image it was taken from: children go first, so a few passes.
       let left = [...engineImages];
       for (let pass = 0; pass < 3 && left.length; pass++) {
