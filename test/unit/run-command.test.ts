@@ -3,7 +3,7 @@
  * reading its input (nsenter into a container that stopped meanwhile) is a rejected promise, not
  * an unhandled EPIPE — that took a whole novadock down during a rebuild.
  */
-import { runCommand } from '../../src/virt/docker/firewall';
+import { runCommand } from '../../src/virt/docker/netns';
 
 test('a command that exits without reading a large input rejects with its exit status', async () => {
   const input = 'x'.repeat(4 * 1024 * 1024);
