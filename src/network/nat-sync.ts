@@ -14,6 +14,7 @@
 import type { Logger } from 'pino';
 import type { FloatingIpRepository } from '../db/floating-ip-repo';
 import { EMPTY_NAT, type HostNat, type NatTable, type SubnetSnat } from '../virt/nat';
+import { Swept } from './sweep';
 
 export interface NatHostSettings {
   /** The host's interface (or bridge) on the external network; unset: nothing can be forwarded there. */
@@ -40,27 +41,14 @@ export interface NatSyncDeps {
   sweepIntervalMs?: number;
 }
 
-export class NatSync {
+export class NatSync extends Swept {
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Map<string, Promise<void>>();
-  private timer: NodeJS.Timeout | undefined;
   /** Hosts without an external interface this process gave routes to: touched until they hold none. */
   private readonly routedHosts = new Set<string>();
 
-  constructor(private readonly deps: NatSyncDeps) {}
-
-  start(): void {
-    const ms = this.deps.sweepIntervalMs ?? 0;
-    void this.syncAll();
-    if (ms > 0) {
-      this.timer = setInterval(() => void this.syncAll(), ms);
-      this.timer.unref();
-    }
-  }
-
-  stop(): void {
-    if (this.timer) clearInterval(this.timer);
-    this.timer = undefined;
+  constructor(private readonly deps: NatSyncDeps) {
+    super(deps.sweepIntervalMs ?? 0);
   }
 
   /** Resolves when no host sync is running or queued. */
