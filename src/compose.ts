@@ -61,6 +61,7 @@ import { SecurityGroupEnforcement } from './network/security-group-enforcement';
 import { PortEvents } from './network/port-events';
 import { NovaSecurityGroups } from './network/nova-security-groups';
 import { RecordingFirewall, ServerFirewall } from './virt/firewall';
+import type { RouterEngine } from './virt/routers';
 // issue 17 (net-core): networks, subnets, ports, quotas of the network service
 import { buildNetworkCore, NetworkCore } from './network/build';
 // issue 17: floating IPs
@@ -131,6 +132,8 @@ export interface BuildOptions {
   computePorts?: ServerNetworkingDeps;
   /** issue 17 (net-secgroups): where security groups are enforced (absent: recorded only, as on the fake driver). */
   firewall?: ServerFirewall;
+  /** issue 17: routers on networks spanning hosts (their containers, servers' routes); absent: the hosts route between bridges only. */
+  routerEngine?: RouterEngine;
   /** issue 17: the hosts' NAT for floating IPs (absent: iptables in each host's namespace); its sweep period. */
   nat?: NatTable;
   natSweepMs?: number;
@@ -332,9 +335,14 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     floatingipQuota: async (projectId) => (await networkCore.quotas.limits(projectId)).floatingip,
     routerQuota: async (projectId) => (await networkCore.quotas.limits(projectId)).router,
     reach: async (host, serverId, fixedIps) => (await drivers.get(host)?.hostAddresses?.(serverId, fixedIps)) ?? {},
+    routerEngine: opts.routerEngine,
   });
-  const stopFipEvents = networkCore.events.on((serverId) => floatingIps.sync.serverChanged(serverId));
+  const stopFipEvents = networkCore.events.on(async (serverId) => {
+    await floatingIps.sync.serverChanged(serverId);
+    await floatingIps.routing?.serverChanged(serverId);
+  });
   floatingIps.sync.start();
+  floatingIps.routing?.start();
   const novaFloatingIps = new NovaFloatingIps(floatingIps.service, networkCore.repo, networkCore.portRepo); // os-floating-ips
 
   const health = async () => {

@@ -9,6 +9,7 @@ import { buildServices } from './compose';
 import { createApp } from './app';
 import { DockerDriver } from './virt/docker/driver';
 import { DockerFirewall } from './virt/docker/firewall';
+import { DockerRouterEngine } from './virt/docker/router-engine';
 import { ConfiguredSwarmManagers } from './virt/docker/swarm';
 import { FileImageStore } from './store/file-store';
 import { answerMalformedRequests } from './http/client-error';
@@ -28,8 +29,11 @@ async function main() {
   }));
   const store = new FileImageStore(path.join(config.dataDir, 'images'));
   // issue 17 (net-secgroups): security groups enforced in containers' network namespaces on each host's engine
-  const firewall = new DockerFirewall({ engines: new Map(config.seed.compute_hosts.map((h) => [h.name, dockerHostOf(h)])) });
-  const services = await buildServices({ config, log, drivers, store, firewall });
+  const engines = new Map(config.seed.compute_hosts.map((h) => [h.name, dockerHostOf(h)]));
+  const firewall = new DockerFirewall({ engines });
+  // issue 17: routers on project networks spanning hosts (a container of the router's own on the overlays)
+  const routerEngine = new DockerRouterEngine({ engines });
+  const services = await buildServices({ config, log, drivers, store, firewall, routerEngine });
   await services.reconciler.start();
 
   const app = createApp(services, log);

@@ -32,6 +32,17 @@ export interface RouterInterface {
   cidr: string;
 }
 
+/** A router's interface as routing across hosts sees it (RouterRepository.legs). */
+export interface RouterLegRow {
+  router_id: string;
+  project_id: string;
+  admin_state_up: boolean;
+  subnet_id: string;
+  network_id: string;
+  cidr: string;
+  default_for: string | null;
+}
+
 const bool = (v: unknown) => v === true || v === 1 || v === '1';
 const fromRow = (r: Record<string, unknown>): RouterRow => ({
   ...(r as unknown as RouterRow), admin_state_up: bool(r.admin_state_up), enable_snat: bool(r.enable_snat),
@@ -91,6 +102,28 @@ export class RouterRepository {
       .select('p.id as port_id', 'p.device_id as router_id', 'a.subnet_id', 'a.network_id', 'a.ip_address', 's.cidr')
       .orderBy('p.created_at');
     if (routerId) q.where('p.device_id', routerId);
+    return q;
+  }
+
+  /**
+   * Every router interface with what routing across hosts needs (RouterEngine): the router's
+   * project and state, the subnet's range, and whose default network the subnet's network is.
+   */
+  async legs(): Promise<RouterLegRow[]> {
+    const rows = await this.db('ports as p').join('routers as r', 'r.id', 'p.device_id').join('ip_allocations as a', 'a.port_id', 'p.id')
+      .join('subnets as s', 's.id', 'a.subnet_id').join('networks as n', 'n.id', 'a.network_id')
+      .where('p.device_owner', 'network:router_interface').where('s.ip_version', 4)
+      .select('p.device_id as router_id', 'r.project_id', 'r.admin_state_up', 'a.subnet_id', 'a.network_id', 's.cidr', 'n.default_for')
+      .orderBy('p.created_at').orderBy('p.id');
+    return rows.map((r: Record<string, unknown>) => ({ ...(r as unknown as RouterLegRow), admin_state_up: bool(r.admin_state_up) }));
+  }
+
+  /** The IPv4 subnets servers' bound ports have addresses on (one server's, when named): where routes go. */
+  async serverSubnets(serverId?: string): Promise<{ server_id: string; host: string; subnet_id: string }[]> {
+    const q = this.db('ports as p').join('ip_allocations as a', 'a.port_id', 'p.id').join('subnets as s', 's.id', 'a.subnet_id')
+      .where('p.device_owner', 'like', 'compute:%').andWhere('p.host', '<>', '').andWhere('s.ip_version', 4)
+      .distinct('p.device_id as server_id', 'p.host', 'a.subnet_id');
+    if (serverId !== undefined) q.andWhere('p.device_id', serverId);
     return q;
   }
 

@@ -13,6 +13,8 @@ import { FloatingIpService } from './floating-ips';
 import { NatSync, type NatSyncDeps } from './nat-sync';
 import { RouterRepository } from '../db/router-repo';
 import { RouterService } from './routers';
+import type { RouterEngine } from '../virt/routers';
+import { CrossHostRouting } from './cross-host-routing';
 
 /** How often every host's NAT is re-applied from the database (after engine restarts, failures). */
 export const NAT_SWEEP_MS = 30_000;
@@ -21,11 +23,13 @@ export interface FloatingIpParts {
   service: FloatingIpService;
   routers: RouterService;
   sync: NatSync;
+  /** Routers on networks spanning hosts; absent without a router engine. */
+  routing?: CrossHostRouting;
   repo: FloatingIpRepository;
   stop(): Promise<void>;
 }
 
-export function buildFloatingIps(o: { db: Db; config: Config; log: Logger; hosts: () => string[]; nat?: NatTable; sweepIntervalMs?: number; floatingipQuota?: (projectId: string) => Promise<number>; routerQuota?: (projectId: string) => Promise<number>; reach?: NatSyncDeps['reach'] }): FloatingIpParts {
+export function buildFloatingIps(o: { db: Db; config: Config; log: Logger; hosts: () => string[]; nat?: NatTable; sweepIntervalMs?: number; floatingipQuota?: (projectId: string) => Promise<number>; routerQuota?: (projectId: string) => Promise<number>; reach?: NatSyncDeps['reach']; routerEngine?: RouterEngine }): FloatingIpParts {
   const hostConfig = (host: string) => o.config.seed.compute_hosts.find((h) => h.name === host);
   const nat = o.nat ?? new IptablesNat((host) => ({ netns: hostConfig(host)?.netns }), o.config.natChainTag);
   const repo = new FloatingIpRepository(o.db);
@@ -37,14 +41,18 @@ export function buildFloatingIps(o: { db: Db; config: Config; log: Logger; hosts
     routed: () => late.routers?.routed() ?? Promise.resolve([]), reach: o.reach,
     settingsOf: (host) => ({ externalInterface: hostConfig(host)?.external_interface ?? o.config.externalInterface }),
   });
-  const routerService = new RouterService({ repo: new RouterRepository(o.db), networks, sync, quota: o.routerQuota });
+  const routerRepo = new RouterRepository(o.db);
+  const routing = o.routerEngine && new CrossHostRouting({ repo: routerRepo, engine: o.routerEngine, hosts: o.hosts, log: o.log, sweepIntervalMs: o.sweepIntervalMs ?? NAT_SWEEP_MS });
+  const routerService = new RouterService({ repo: routerRepo, networks, sync, quota: o.routerQuota, routing });
   late.routers = routerService;
   const service = new FloatingIpService({ repo, networks, sync, quota: o.floatingipQuota, routerFor: (subnetId, networkId) => routerService.routerFor(subnetId, networkId) });
   return {
-    service, routers: routerService, sync, repo,
+    service, routers: routerService, sync, repo, routing,
     stop: async () => {
       sync.stop();
+      routing?.stop();
       await sync.idle();
+      await routing?.idle();
     },
   };
 }

@@ -4,7 +4,8 @@
  * (`router add subnet`), and their removal. What a router does happens on every compute host:
  * its subnets leave by the external interface with SNAT to the router's gateway address
  * (NatSync), and the subnets of one router reach one another through the host (FORWARD accepts
- * between their bridges ahead of Docker's isolation). Rules and texts are Neutron's (neutron/db/l3_db.py).
+ * between their bridges ahead of Docker's isolation) or, on networks spanning hosts, through a
+ * container of the router's own (CrossHostRouting). Rules and texts are Neutron's (neutron/db/l3_db.py).
  */
 import type { RequestContext } from '../http/context';
 import { AllocationError } from '../db/external-ports';
@@ -48,6 +49,8 @@ export interface RouterServiceDeps {
   sync: NatSync;
   /** Routers per project (Neutron's quota_router). */
   quota?: (projectId: string) => Promise<number>;
+  /** Routers on networks spanning hosts (their containers, the servers' routes); absent: hosts route. */
+  routing?: { syncAll(): Promise<void> };
 }
 
 const badRouter = (msg: string) => new NeutronError('invalid', 'BadRequest', `Bad router request: ${msg}.`);
@@ -102,7 +105,7 @@ export class RouterService {
       }
     }
     // The gateway and the administrative state decide the SNAT and the routes between subnets.
-    if (body.external_gateway_info !== undefined || changes.admin_state_up !== undefined) await this.deps.sync.syncAll();
+    if (body.external_gateway_info !== undefined || changes.admin_state_up !== undefined) await this.changed();
     return (await this.deps.repo.get(id)) ?? router;
   }
 
@@ -110,7 +113,7 @@ export class RouterService {
     await this.visible(ctx, id);
     if ((await this.deps.repo.interfaces(id)).length > 0) throw new NeutronError('conflict', 'RouterInUse', `Router ${id} still has ports`);
     if (!(await this.deps.repo.delete(id))) throw neutron.routerNotFound(id);
-    await this.deps.sync.syncAll();
+    await this.changed();
   }
 
   async addInterface(ctx: RequestContext, id: string, body: { subnet_id?: string; port_id?: string }): Promise<InterfaceInfo> {
@@ -129,7 +132,7 @@ export class RouterService {
       if (e instanceof AllocationError) throw neutron.ipAddressInUse(subnet.gateway_ip, subnet.id);
       throw e;
     }
-    await this.deps.sync.syncAll();
+    await this.changed();
     return interfaceInfo(router, { port_id: portId, subnet_id: subnet.id, network_id: subnet.network_id });
   }
 
@@ -147,7 +150,7 @@ export class RouterService {
       if (!now) throw neutron.portNotFound(portId);
       throw neutronCore.portInUse(port.id, port.network_id, now.device_id);
     }
-    await this.deps.sync.syncAll();
+    await this.changed();
     return interfaceInfo(router, { port_id: port.id, subnet_id: v4[0].subnet_id, network_id: port.network_id });
   }
 
@@ -160,7 +163,7 @@ export class RouterService {
       throw new NeutronError('notFound', 'RouterInterfaceNotFoundForSubnet', `Router ${id} has no interface on subnet ${body.subnet_id}`);
     }
     await this.deps.repo.removeInterface(found.port_id);
-    await this.deps.sync.syncAll();
+    await this.changed();
     return interfaceInfo(router, found);
   }
 
@@ -195,6 +198,12 @@ export class RouterService {
       if (r && r.enable_snat && r.admin_state_up && gw) out.push({ cidr: i.cidr, externalIp: gw });
     }
     return out;
+  }
+
+  /** The hosts (and, across hosts, the routers' containers and servers' routes) made true to the rows, before the answer. */
+  private async changed(): Promise<void> {
+    await this.deps.sync.syncAll();
+    await this.deps.routing?.syncAll();
   }
 
   private async setGateway(id: string, info: GatewayInfo | null): Promise<void> {

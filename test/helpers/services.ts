@@ -24,6 +24,7 @@ import type { HostSettingsPort, PlacementPort, ServerGroupsPort } from '../../sr
 import { createTestSchema, testPgUrl } from './postgres';
 import type { ServerNetworkingDeps } from '../../src/compute/services/server-ports';
 import type { ServerFirewall } from '../../src/virt/firewall';
+import type { RouterEngine } from '../../src/virt/routers';
 import { FakeNat } from '../../src/virt/fake/nat';
 import type { NatTable } from '../../src/virt/nat';
 
@@ -61,6 +62,8 @@ export interface TestServicesOptions {
   firewall?: ServerFirewall;
   /** The hosts' NAT for floating IPs (default: an in-memory FakeNat). */
   nat?: NatTable;
+  /** Routers on networks spanning hosts (absent: none, as on bridges). */
+  routerEngine?: RouterEngine;
 }
 
 export interface TestServices {
@@ -120,6 +123,7 @@ export async function makeTestServices(opts: TestServicesOptions = {}): Promise<
     hostSettings: opts.hostSettings, serverGroups: opts.serverGroups, placement: opts.placement, consoleClock: opts.consoleClock,
     computePorts: opts.computePorts,
     firewall: opts.firewall,
+    routerEngine: opts.routerEngine,
     nat: opts.nat ?? new FakeNat(), // issue 17: no test touches the host's NAT unless it asks to
   });
 

@@ -1,0 +1,181 @@
+/**
+ * Routers on networks that span hosts (issue 17; the engine side is src/virt/routers.ts): keeps
+ * each router's container on the overlays of its subnets, on one home host, and every server with
+ * an address on one of those subnets routed to the router's other subnets through it.
+ *
+ *   a router changed (RouterService, before its answer) ─┐
+ *   the sweep (after an engine restart, a lost home) ────┴─ syncAll: every router, then every server
+ *   PortEvents(server): started, moved, attached… ──────── serverChanged: its routers, then its routes
+ *
+ * The home is the first configured host whose engine is in a swarm and takes them; when it fails,
+ * the next (the routers move, and every server's routes follow). Hosts whose networks are bridges
+ * need none of this: the host routes between its bridges (NatSync). Operations run one at a time,
+ * each from rows read when it starts; a failure is logged and the next sweep tries again.
+ */
+import type { Logger } from 'pino';
+import type { RouterLegRow, RouterRepository } from '../db/router-repo';
+import type { RouterEngine, RouterIdentity, RouterLeg, ServerRoute } from '../virt/routers';
+import { Swept } from './sweep';
+
+export interface CrossHostRoutingDeps {
+  repo: Pick<RouterRepository, 'legs' | 'serverSubnets'>;
+  engine: RouterEngine;
+  /** The compute hosts, in configured order. */
+  hosts: () => string[];
+  log: Logger;
+  /** Period of the sweep (ms); 0 = none. */
+  sweepIntervalMs?: number;
+}
+
+interface Router extends RouterIdentity {
+  legs: RouterLegRow[];
+}
+
+const legsOf = (r: Router): RouterLeg[] => r.legs.map((l) => ({ networkId: l.network_id, ...(l.default_for && { defaultFor: l.default_for }) }));
+
+/**
+ * The routes of a server on `subnets`: for each router on one of them, the router's other subnets
+ * through its address on the server's own (one route per range; none to a subnet the server is on).
+ */
+export function routesFor(subnets: string[], routers: Router[], addresses: ReadonlyMap<string, Record<string, string>>): ServerRoute[] {
+  const own = new Set(subnets);
+  const ownRanges = new Set(routers.flatMap((r) => r.legs).filter((l) => own.has(l.subnet_id)).map((l) => l.cidr));
+  const out = new Map<string, ServerRoute>();
+  for (const r of routers) {
+    for (const leg of r.legs.filter((l) => own.has(l.subnet_id))) {
+      const via = addresses.get(r.id)?.[leg.network_id];
+      if (!via) continue;
+      for (const far of r.legs) if (!own.has(far.subnet_id) && !ownRanges.has(far.cidr) && !out.has(far.cidr)) out.set(far.cidr, { cidr: far.cidr, via });
+    }
+  }
+  return [...out.values()];
+}
+
+export class CrossHostRouting extends Swept {
+  private queue: Promise<void> = Promise.resolve();
+  /** Router id → network id → the router's address there, as last made. */
+  private addresses = new Map<string, Record<string, string>>();
+  private home: string | undefined;
+  /** Servers given routes by this process: set again (emptied) when they no longer need them. */
+  private readonly routedServers = new Set<string>();
+  /** Until one whole sync is done, every server is set (routes a previous process left may be stale). */
+  private synced = false;
+
+  constructor(private readonly deps: CrossHostRoutingDeps) {
+    super(deps.sweepIntervalMs ?? 0);
+  }
+
+  /** Resolves when nothing queued is left. */
+  async idle(): Promise<void> {
+    for (let q = this.queue; ; q = this.queue) {
+      await q;
+      if (q === this.queue) return;
+    }
+  }
+
+  /** Every router, then every server's routes. Never rejects (failures are logged). */
+  syncAll(): Promise<void> {
+    return this.enqueue(() => this.syncAllNow());
+  }
+
+  /** One server's ports changed: its routers get a leg on its networks, and it gets its routes. Never rejects. */
+  serverChanged(serverId: string): Promise<void> {
+    return this.enqueue(() => this.serverNow(serverId));
+  }
+
+  private enqueue(fn: () => Promise<void>): Promise<void> {
+    const run = this.queue.then(fn).catch((err) => this.deps.log.warn({ err }, 'routers across hosts: a sync failed (the next sweep tries again)'));
+    this.queue = run;
+    return run;
+  }
+
+  /** Administratively up routers joining two subnets or more. */
+  private async routers(): Promise<Router[]> {
+    const byId = new Map<string, Router>();
+    for (const l of await this.deps.repo.legs()) {
+      if (!l.admin_state_up) continue;
+      const r = byId.get(l.router_id) ?? { id: l.router_id, projectId: l.project_id, legs: [] };
+      r.legs.push(l);
+      byId.set(r.id, r);
+    }
+    return [...byId.values()].filter((r) => new Set(r.legs.map((l) => l.subnet_id)).size > 1);
+  }
+
+  /** The hosts whose networks span hosts, in configured order. */
+  private async spanning(): Promise<string[]> {
+    const out: string[] = [];
+    for (const host of this.deps.hosts()) {
+      try {
+        if (await this.deps.engine.spansHosts(host)) out.push(host);
+      } catch (err) {
+        this.deps.log.warn({ err, host }, 'routers across hosts: the engine could not be asked whether it is in a swarm');
+      }
+    }
+    return out;
+  }
+
+  private async syncAllNow(): Promise<void> {
+    const hosts = await this.spanning();
+    if (hosts.length === 0) return;
+    const routers = await this.routers();
+    const keep = new Set(routers.map((r) => r.id));
+    let home: string | undefined;
+    const addresses = new Map<string, Record<string, string>>();
+    for (const host of hosts) {
+      try {
+        for (const r of routers) addresses.set(r.id, await this.deps.engine.ensure(host, r, legsOf(r)));
+        await this.deps.engine.prune(host, keep);
+        home = host;
+        break;
+      } catch (err) {
+        addresses.clear();
+        this.deps.log.warn({ err, host }, 'routers across hosts: this host could not hold the routers (the next one is tried)');
+      }
+    }
+    for (const host of hosts) {
+      if (host === home) continue;
+      await this.deps.engine.prune(host, new Set()).catch((err) => this.deps.log.warn({ err, host }, 'routers across hosts: a router container could not be removed'));
+    }
+    this.home = home;
+    this.addresses = addresses;
+    const byServer = new Map<string, { host: string; subnets: string[] }>();
+    for (const row of await this.deps.repo.serverSubnets()) {
+      const s = byServer.get(row.server_id) ?? { host: row.host, subnets: [] };
+      s.subnets.push(row.subnet_id);
+      byServer.set(row.server_id, s);
+    }
+    for (const id of [...this.routedServers]) if (!byServer.has(id)) this.routedServers.delete(id);
+    for (const [serverId, s] of byServer) {
+      const routes = routesFor(s.subnets, routers, addresses);
+      if (routes.length > 0 || !this.synced || this.routedServers.has(serverId)) await this.apply(serverId, s.host, routes);
+    }
+    this.synced = true;
+  }
+
+  private async serverNow(serverId: string): Promise<void> {
+    const rows = await this.deps.repo.serverSubnets(serverId);
+    if (rows.length === 0) {
+      this.routedServers.delete(serverId);
+      return;
+    }
+    const subnets = rows.map((r) => r.subnet_id);
+    const routers = (await this.routers()).filter((r) => r.legs.some((l) => subnets.includes(l.subnet_id)));
+    if (routers.length === 0 && !this.routedServers.has(serverId)) return;
+    const hosts = await this.spanning();
+    if (hosts.length === 0) return;
+    const home = this.home !== undefined && hosts.includes(this.home) ? this.home : hosts[0];
+    // Its network's overlay may be new (made by this very boot): the router joins it.
+    for (const r of routers) this.addresses.set(r.id, await this.deps.engine.ensure(home, r, legsOf(r)));
+    await this.apply(serverId, rows[0].host, routesFor(subnets, routers, this.addresses));
+  }
+
+  private async apply(serverId: string, host: string, routes: ServerRoute[]): Promise<void> {
+    try {
+      const done = await this.deps.engine.setRoutes(host, serverId, routes);
+      if (routes.length > 0) this.routedServers.add(serverId);
+      else if (done === 'applied') this.routedServers.delete(serverId);
+    } catch (err) {
+      this.deps.log.warn({ err, serverId, host }, 'routers across hosts: the server\'s routes could not be set');
+    }
+  }
+}
