@@ -11,7 +11,7 @@ import { busyboxImage } from '../helpers/test-image';
 import { clientEnv, ClientEnv, startServer, StartedServer } from '../helpers/server';
 import { openstack } from '../helpers/clients';
 import { json, ok } from '../e2e/support';
-import { dockerOn, pings, reaches, removeProjects } from './support';
+import { dockerOn, pings, reaches, removeRun } from './support';
 
 jest.setTimeout(600_000);
 
@@ -60,12 +60,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  const projects = srv ? srv.projectIds() : [];
-  await srv?.cleanup();
-  if (hosts) {
-    await removeProjects(hosts, hosts[0], projects);
-    for (const h of hosts) await dockerOn(h, ['rmi', busyboxImage('multihost').imageId]);
-  }
+  await removeRun(srv, hosts, [busyboxImage('multihost').imageId]);
   engines?.stop();
 });
 

@@ -57,3 +57,15 @@ export async function removeProjects(engines: TestEngine[], manager: TestEngine,
     }
   }
 }
+
+/**
+ * What a many-host file made, gone: the test server stopped with its objects, its projects'
+ * containers and networks on every engine, and its test images there.
+ */
+export async function removeRun(srv: { projectIds(): string[]; cleanup(): Promise<void> } | undefined, hosts: TestEngine[] | undefined, imageIds: string[]): Promise<void> {
+  const projects = srv ? srv.projectIds() : [];
+  await srv?.cleanup();
+  if (!hosts) return;
+  await removeProjects(hosts, hosts[0], projects);
+  for (const h of hosts) for (const id of imageIds) await dockerOn(h, ['rmi', id]);
+}
