@@ -146,8 +146,10 @@ export class CrossHostRouting extends Swept {
     }
     for (const id of [...this.routedServers]) if (!byServer.has(id)) this.routedServers.delete(id);
     for (const [serverId, s] of byServer) {
-      const routes = routesFor(s.subnets, routers, addresses);
-      if (routes.length > 0 || !this.synced || this.routedServers.has(serverId)) await this.apply(serverId, s.host, routes);
+      // A server on a host whose networks are bridges is routed by its host: it gets none of these.
+      const spans = hosts.includes(s.host);
+      const routes = spans ? routesFor(s.subnets, routers, addresses) : [];
+      if (routes.length > 0 || (spans && !this.synced) || this.routedServers.has(serverId)) await this.apply(serverId, s.host, routes);
     }
     this.synced = true;
   }
@@ -162,11 +164,16 @@ export class CrossHostRouting extends Swept {
     const routers = (await this.routers()).filter((r) => r.legs.some((l) => subnets.includes(l.subnet_id)));
     if (routers.length === 0 && !this.routedServers.has(serverId)) return;
     const hosts = await this.spanning();
-    if (hosts.length === 0) return;
+    const host = rows[0].host;
+    if (!hosts.includes(host)) {
+      // On a host whose networks are bridges (its host routes it): none of these routes.
+      if (this.routedServers.has(serverId)) await this.apply(serverId, host, []);
+      return;
+    }
     const home = this.home !== undefined && hosts.includes(this.home) ? this.home : hosts[0];
     // Its network's overlay may be new (made by this very boot): the router joins it.
     for (const r of routers) this.addresses.set(r.id, await this.deps.engine.ensure(home, r, legsOf(r)));
-    await this.apply(serverId, rows[0].host, routesFor(subnets, routers, this.addresses));
+    await this.apply(serverId, host, routesFor(subnets, routers, this.addresses));
   }
 
   private async apply(serverId: string, host: string, routes: ServerRoute[]): Promise<void> {

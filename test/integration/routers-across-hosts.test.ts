@@ -28,8 +28,8 @@ const addSubnet = async (net: keyof typeof CIDRS) => expect((await request(h.app
 const removeSubnet = async (net: keyof typeof CIDRS) => expect((await request(h.app).put(`${R}/${id}/remove_router_interface`).set(await as()).send({ subnet_id: nets[net].subnetId })).status).toBe(200);
 
 /** A server's port with one address on `net`, bound to the host, as a booted server's. */
-async function serverOn(name: string, net: keyof typeof CIDRS, last: number): Promise<void> {
-  const port = await insertPort(h.db, { projectId: await h.projectId('demo'), networkId: nets[net].networkId, subnetId: nets[net].subnetId, ip: CIDRS[net].replace('0/24', String(last)), host: HOST });
+async function serverOn(name: string, net: keyof typeof CIDRS, last: number, host = HOST): Promise<void> {
+  const port = await insertPort(h.db, { projectId: await h.projectId('demo'), networkId: nets[net].networkId, subnetId: nets[net].subnetId, ip: CIDRS[net].replace('0/24', String(last)), host });
   servers[name] = (await h.db('ports').where({ id: port }).first()).device_id;
 }
 
@@ -42,6 +42,7 @@ beforeAll(async () => {
   }
   await serverOn('a1', 'a', 5);
   await serverOn('b1', 'b', 5);
+  await serverOn('x1', 'a', 6, 'bridged-host'); // a host whose networks are bridges: its host routes it
   id = (await request(h.app).post(R).set(await as()).send({ router: { name: 'across' } })).body.router.id;
 });
 afterAll(async () => { await h.close(); });
@@ -64,6 +65,9 @@ test('spanning hosts, one subnet is not routed; the second makes the router\'s c
   expect(Object.keys(legs).sort()).toEqual([nets.a.networkId, nets.b.networkId].sort());
   expect(routesOf('a1')).toEqual([{ cidr: CIDRS.b, via: legs[nets.a.networkId] }]);
   expect(routesOf('b1')).toEqual([{ cidr: CIDRS.a, via: legs[nets.b.networkId] }]);
+  expect(engine.routes.has(servers.x1)).toBe(false);
+  await h.services.portEvents.emit(servers.x1);
+  expect(engine.routes.has(servers.x1)).toBe(false);
 });
 
 test('a server whose ports change (booted, moved) gets its routes from the port events', async () => {
