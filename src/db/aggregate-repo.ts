@@ -52,6 +52,9 @@ const nameExists = (name: string) => conflict(`Aggregate ${name} already exists.
 async function load(k: Knex | Knex.Transaction, ids?: number[]): Promise<AggregateRecord[]> {
   const scope = <Q extends Knex.QueryBuilder>(q: Q, col: string): Q => (ids ? q.whereIn(col, ids) as Q : q);
   const rows = (await scope(k('aggregates').select('*').orderBy('id'), 'id')) as AggregateRow[];
+  // No aggregates (most clouds, and on every placement decision): their hosts and metadata could
+  // only belong to aggregates this read did not see, which the result leaves out anyway.
+  if (rows.length === 0) return [];
   const hosts = (await scope(k('aggregate_hosts').select('aggregate_id', 'host').orderBy('id'), 'aggregate_id')) as { aggregate_id: number; host: string }[];
   const meta = (await scope(k('aggregate_metadata').select('aggregate_id', 'key', 'value').orderBy('key'), 'aggregate_id')) as { aggregate_id: number; key: string; value: string }[];
   const byId = new Map<number, AggregateRecord>();

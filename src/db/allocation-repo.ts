@@ -35,6 +35,8 @@ export interface PlacementTx {
   assignHost(serverId: string, host: string, zone: string): Promise<boolean>;
   /** Makes `a` the consumer's only allocation (placement's PUT /allocations/{consumer}). */
   allocate(a: Allocation): Promise<void>;
+  /** Adds `a` for a consumer that holds nothing here (a move's server once transferred): allocate without its delete. */
+  add(a: Allocation): Promise<void>;
   /** Hands every allocation of `from` to `to` (a move's source to its migration, and back); how many moved. */
   transfer(from: string, to: string): Promise<number>;
   /** Drops every allocation of a consumer; how many went. */
@@ -90,13 +92,17 @@ export class AllocationRepository {
   }
 
   private operations(trx: Knex.Transaction): PlacementTx {
+    const add = async (a: Allocation) => {
+      await trx('allocations').insert({ consumer_id: a.consumerId, host: a.host, memory_mb: a.memoryMb, vcpus: a.vcpus, created_at: nowIso() });
+    };
     return {
       usage: () => usageIn(trx),
       assignHost: async (serverId, host, zone) => (await trx('servers').where({ id: serverId, deleted: 0 }).update({ host, availability_zone: zone, updated_at: stamp() })) > 0,
       allocate: async (a) => {
         await trx('allocations').where({ consumer_id: a.consumerId }).delete();
-        await trx('allocations').insert({ consumer_id: a.consumerId, host: a.host, memory_mb: a.memoryMb, vcpus: a.vcpus, created_at: nowIso() });
+        await add(a);
       },
+      add,
       transfer: (from, to) => trx('allocations').where({ consumer_id: from }).update({ consumer_id: to }),
       release: (consumerId) => trx('allocations').where({ consumer_id: consumerId }).delete(),
     };

@@ -109,6 +109,57 @@ class PgClient extends (KnexPgClient as new (config: Knex.Config) => { _query(co
   }
 }
 
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const KnexSqliteClient: new (config: Knex.Config) => unknown = require('knex/lib/dialects/better-sqlite3');
+
+/** What SqliteClient uses of a better-sqlite3 connection and its statements. */
+interface SqliteStatement { reader: boolean; all(bindings: unknown[]): unknown; run(bindings: unknown[]): { lastInsertRowid: unknown; changes: number } }
+interface SqliteConnection { prepare(sql: string): SqliteStatement }
+interface SqliteQuery { sql?: string; bindings?: unknown[]; options?: unknown; response?: unknown; context?: unknown }
+
+/** Prepared statements kept per connection (the oldest go first past this many). */
+const STATEMENT_CACHE_MAX = 500;
+/** Per connection, not per client: a transaction's client is a copy of the client's prototype, without its fields. */
+const statements = new WeakMap<object, Map<string, SqliteStatement>>();
+
+/**
+ * knex's better-sqlite3 client, with each connection's prepared statements kept and used again:
+ * knex prepares every query anew, which costs about as much as running it (a wide table's
+ * `select *` most), on every request's every query. A statement runs to its end within one call
+ * (all or run), so one is never in use twice at once. Schema changes (the migrations) empty the
+ * cache; SQLite would recompile a statement whose table changed anyway. Queries that ask for
+ * safeIntegers are prepared anew, as knex does, since that setting stays on a statement.
+ */
+class SqliteClient extends (KnexSqliteClient as new (config: Knex.Config) => {
+  _query(conn: unknown, obj: unknown): Promise<unknown>; _formatBindings(bindings: unknown[] | undefined): unknown[];
+}) {
+  override async _query(conn: unknown, obj: unknown): Promise<unknown> {
+    const q = obj as SqliteQuery;
+    if (!conn || !q.sql || typeof (q.options as { safeIntegers?: unknown } | undefined)?.safeIntegers === 'boolean') return super._query(conn, obj);
+    const connection = conn as SqliteConnection;
+    let cache = statements.get(connection);
+    if (!cache) statements.set(connection, (cache = new Map()));
+    let statement = cache.get(q.sql);
+    if (!statement) {
+      statement = connection.prepare(q.sql);
+      if (/^\s*(create|alter|drop)\b/i.test(q.sql)) cache.clear();
+      else {
+        if (cache.size >= STATEMENT_CACHE_MAX) cache.delete(cache.keys().next().value!);
+        cache.set(q.sql, statement);
+      }
+    }
+    const bindings = this._formatBindings(q.bindings);
+    if (statement.reader) {
+      q.response = statement.all(bindings);
+      return q;
+    }
+    const response = statement.run(bindings);
+    q.response = response;
+    q.context = { lastID: response.lastInsertRowid, changes: response.changes };
+    return q;
+  }
+}
+
 /** Opens a SQLite file (or ':memory:'), or a PostgreSQL server for a postgres:// or postgresql:// URL. */
 export function openDb(target: string, opts: OpenOptions = {}): Db {
   if (isPostgresUrl(target)) {
@@ -123,7 +174,7 @@ export function openDb(target: string, opts: OpenOptions = {}): Db {
   const file = target;
   if (file !== ':memory:') fs.mkdirSync(path.dirname(file), { recursive: true });
   return knexFactory({
-    client: 'better-sqlite3',
+    client: SqliteClient as unknown as typeof Knex.Client,
     connection: { filename: file },
     useNullAsDefault: true,
     // better-sqlite3 is synchronous: one connection serialises writers without SQLITE_BUSY.

@@ -292,14 +292,28 @@ export class ServerRepository {
    * matches `expect`. True when a row changed.
    */
   async update(id: string, patch: ServerPatch, expect: ServerExpectation = {}): Promise<boolean> {
+    const n = await this.matching(id, expect).update({ ...this.columns(patch), updated_at: stamp() });
+    return n > 0;
+  }
+
+  /**
+   * update, resolving to the row as written (undefined when nothing matched): one statement
+   * (RETURNING) where a compare-and-set followed by get would take two.
+   */
+  async updated(id: string, patch: ServerPatch, expect: ServerExpectation = {}): Promise<ServerRecord | undefined> {
+    const rows = await this.matching(id, expect).update({ ...this.columns(patch), updated_at: stamp() }).returning('*');
+    return rows[0] ? toRecord(rows[0]) : undefined;
+  }
+
+  /** The row `id`, not deleted, as `expect` wants it. */
+  private matching(id: string, expect: ServerExpectation): Knex.QueryBuilder {
     const q = this.db('servers').where({ id, deleted: 0 });
     if (expect.taskStates) inList(q, 'task_state', expect.taskStates);
     if (expect.notTaskStates) inList(q, 'task_state', expect.notTaskStates, true);
     if (expect.vmStates) inList(q, 'vm_state', expect.vmStates);
     if (expect.launched) q.whereNotNull('launched_at');
     if (expect.updatedAt !== undefined) q.where({ updated_at: expect.updatedAt });
-    const n = await q.update({ ...this.columns(patch), updated_at: stamp() });
-    return n > 0;
+    return q;
   }
 
   /**

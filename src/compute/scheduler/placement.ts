@@ -62,10 +62,13 @@ export interface HostFigures {
   forcedDown: boolean;
 }
 
-/** A move's claim: the server's allocation passes to the migration, the server allocates `spec` on `host`. */
+/**
+ * A move's claim: the server's allocation passes to the migration, the server allocates `spec` on
+ * `host` (added: after the transfer, in the same transaction, it holds nothing to replace).
+ */
 async function moveClaim(tx: PlacementTx, server: ServerRecord, migrationUuid: string, host: string, spec: RequestSpec): Promise<void> {
   await tx.transfer(server.id, migrationUuid);
-  await tx.allocate({ consumerId: server.id, host, memoryMb: spec.memoryMb, vcpus: spec.vcpus });
+  await tx.add({ consumerId: server.id, host, memoryMb: spec.memoryMb, vcpus: spec.vcpus });
 }
 
 const NOTHING: HostAllocated = { memoryMb: 0, vcpus: 0, instances: 0 };

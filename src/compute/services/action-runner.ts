@@ -11,7 +11,7 @@ import type { Logger } from 'pino';
 import type { RequestContext } from '../../http/context';
 import { invalidState as invalidStateError, msg, notFound } from '../../errors';
 import { now as nowIso, stamp } from '../../clock';
-import type { ServerRepository, ServerPatch } from '../../db/server-repo';
+import type { ServerExpectation, ServerRepository, ServerPatch } from '../../db/server-repo';
 import type { ActionRepository } from '../../db/action-repo';
 import { ComputeDriver, HypervisorUnavailable, InstanceInfo, InstanceNotFound, SpawnFailed } from '../../virt/driver';
 import type { Fault, ServerRecord } from '../server-record';
@@ -68,6 +68,12 @@ export interface ActionSpec {
   onFailure?: 'revert' | 'error';
   /** Extra clean-up when the work fails or is superseded. */
   cleanup?(err: unknown): Promise<void>;
+}
+
+/** The claim's compare-and-set condition: the states `rule` lets a claim start from. */
+function claimExpectation(rule: StateRule): ServerExpectation {
+  const cond = claimCondition(rule);
+  return { vmStates: cond.vmStates ?? undefined, taskStates: cond.taskStates ?? undefined, launched: cond.mustHaveLaunched };
 }
 
 export interface ActionRunnerDeps {
@@ -132,12 +138,12 @@ export class ActionRunner {
 
   /** The claim's compare-and-set alone (through `servers`, e.g. a transaction's): true when it took. */
   tryClaim(server: ServerRecord, rule: StateRule, task: TaskState, patch: ServerPatch = {}, servers: Pick<ServerRepository, 'update'> = this.servers): Promise<boolean> {
-    const cond = claimCondition(rule);
-    return servers.update(server.id, { ...patch, task_state: task }, {
-      vmStates: cond.vmStates ?? undefined,
-      taskStates: cond.taskStates ?? undefined,
-      launched: cond.mustHaveLaunched,
-    });
+    return servers.update(server.id, { ...patch, task_state: task }, claimExpectation(rule));
+  }
+
+  /** tryClaim, resolving to the server as claimed (undefined when it did not take), in one statement. */
+  tryClaimRecord(server: ServerRecord, rule: StateRule, task: TaskState, patch: ServerPatch = {}, servers: Pick<ServerRepository, 'updated'> = this.servers): Promise<ServerRecord | undefined> {
+    return servers.updated(server.id, { ...patch, task_state: task }, claimExpectation(rule));
   }
 
   /** A claim that did not take: re-read and say why (409), or 404 when the server is gone. */

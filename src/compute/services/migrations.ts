@@ -115,7 +115,8 @@ export class MigrationService {
       const accepted = await this.d.inTransaction(async (r) => {
         // The placement's lock before the claim's writes, as every placement decision takes it.
         const placement = onSource ? await r.placement() : undefined;
-        if (!(await this.d.runner.tryClaim(server, o.rule, TaskStates.RESIZE_PREP, { ...o.claimPatch, progress: 0 }, r.servers))) return undefined;
+        const claimed = await this.d.runner.tryClaimRecord(server, o.rule, TaskStates.RESIZE_PREP, { ...o.claimPatch, progress: 0 }, r.servers);
+        if (!claimed) return undefined;
         const actionId = await this.d.runner.startAction(ctx, server.id, o.action, r.actions);
         const origin = this.origin(ctx, server);
         const placed = placement ? await onSource!(placement, origin.uuid) : undefined;
@@ -126,7 +127,7 @@ export class MigrationService {
           old_instance_type_id: oldFlavor, new_instance_type_id: newFlavor, status: M.PRE_MIGRATING, migration_type: o.type,
           old_flavor: server.flavor, new_flavor: o.flavor,
         });
-        return { actionId, migration, placed, claimed: (await r.servers.get(server.id)) ?? server };
+        return { actionId, migration, placed, claimed };
       });
       if (!accepted) return this.d.runner.refuseClaim(ctx, server, o.rule);
       const { actionId, migration, placed, claimed } = accepted;
