@@ -14,6 +14,7 @@ import { busyboxImage } from '../helpers/test-image';
 import { ClientEnv, startServer, StartedServer } from '../helpers/server';
 import { openstack } from '../helpers/clients';
 import { json, lines, ok, poll } from '../e2e/support';
+import { IptablesNat } from '../../src/virt/nat-iptables';
 import { dockerOn, pings, reaches, removeRun } from './support';
 
 jest.setTimeout(600_000);
@@ -23,6 +24,10 @@ const NETA = '10.245.30.0/24';
 const NETB = '10.245.31.0/24';
 const names = ['h1', 'h2'].map((h) => `mr-${tag}-${h}`);
 const IMAGE = 'mh-router';
+/** scripts/engines.sh's namespace of engine `host<i>`. */
+const netnsPath = (h: TestEngine) => `/var/run/netns/novadock-h${h.name.replace(/^host/, '')}`;
+/** Rules naming the test's ranges in the machine's own namespace (the hosts' routes between subnets must not go there). */
+const machineRules = () => execFileSync('iptables-save', [], { encoding: 'utf8' }).split('\n').filter((l) => l.includes(NETA) || l.includes(NETB));
 
 let engines: Engines;
 let hosts: TestEngine[];
@@ -63,7 +68,9 @@ beforeAll(async () => {
   for (const cidr of [NETA, NETB]) expect(execFileSync('ip', ['-4', 'route', 'show', 'to', 'match', cidr.replace('0/24', '10')], { encoding: 'utf8' })).not.toContain('10.245.3');
   engines = startEngines(2);
   hosts = engines.hosts;
-  srv = await startServer({ config: { compute_hosts: hosts.map((h, i) => ({ name: names[i], docker_host: h.docker_host })) } });
+  // Each host's namespace is its engine's (scripts/engines.sh), as for floating IPs: the hosts' own
+  // routes between subnets (NatSync) go there, never into the machine's.
+  srv = await startServer({ config: { compute_hosts: hosts.map((h, i) => ({ name: names[i], docker_host: h.docker_host, netns: netnsPath(h) })) } });
   a = srv.env.admin;
   const image = busyboxImage('mh-router', ['/bin/busybox', 'sleep', '100000']);
   ok(await openstack(['image', 'create', '--file', image.path, '--container-format', 'docker', '--disk-format', 'raw', IMAGE], a, { timeoutMs: 180_000 }));
@@ -77,6 +84,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await removeRun(srv, hosts, [busyboxImage('mh-router').imageId]);
+  for (const h of hosts ?? []) await new IptablesNat(() => ({ netns: netnsPath(h) })).clear(h.name, undefined, []).catch(() => undefined);
   engines?.stop();
 }, 600_000);
 
@@ -96,6 +104,7 @@ test('a router joining both subnets routes between the hosts, through one contai
   expect(await routesIn(servers.a1)).toContain(NETB);
   expect(await routesIn(servers.b2)).toContain(NETA);
   expect(await bothWays(servers.a1, servers.b2)).toBe(true);
+  expect(machineRules()).toEqual([]); // the hosts' namespaces are the engines', not the machine's
 });
 
 test('a server booted after the router gets its route and is reached across the hosts', async () => {
