@@ -43,6 +43,13 @@ export interface RouterLegRow {
   default_for: string | null;
 }
 
+/** The interfaces of each administratively up router, by router id, in the order given. */
+export function upRouterLegs(legs: RouterLegRow[]): Map<string, RouterLegRow[]> {
+  const byRouter = new Map<string, RouterLegRow[]>();
+  for (const l of legs) if (l.admin_state_up) byRouter.set(l.router_id, [...(byRouter.get(l.router_id) ?? []), l]);
+  return byRouter;
+}
+
 const bool = (v: unknown) => v === true || v === 1 || v === '1';
 const fromRow = (r: Record<string, unknown>): RouterRow => ({
   ...(r as unknown as RouterRow), admin_state_up: bool(r.admin_state_up), enable_snat: bool(r.enable_snat),

@@ -13,7 +13,7 @@
  * each from rows read when it starts; a failure is logged and the next sweep tries again.
  */
 import type { Logger } from 'pino';
-import type { RouterLegRow, RouterRepository } from '../db/router-repo';
+import { upRouterLegs, type RouterLegRow, type RouterRepository } from '../db/router-repo';
 import type { RouterEngine, RouterIdentity, RouterLeg, ServerRoute } from '../virt/routers';
 import { Swept } from './sweep';
 
@@ -91,14 +91,8 @@ export class CrossHostRouting extends Swept {
 
   /** Administratively up routers joining two subnets or more. */
   private async routers(): Promise<Router[]> {
-    const byId = new Map<string, Router>();
-    for (const l of await this.deps.repo.legs()) {
-      if (!l.admin_state_up) continue;
-      const r = byId.get(l.router_id) ?? { id: l.router_id, projectId: l.project_id, legs: [] };
-      r.legs.push(l);
-      byId.set(r.id, r);
-    }
-    return [...byId.values()].filter((r) => new Set(r.legs.map((l) => l.subnet_id)).size > 1);
+    const up = [...upRouterLegs(await this.deps.repo.legs())].map(([id, legs]) => ({ id, projectId: legs[0].project_id, legs }));
+    return up.filter((r) => new Set(r.legs.map((l) => l.subnet_id)).size > 1);
   }
 
   /** The hosts whose networks span hosts, in configured order. */

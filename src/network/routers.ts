@@ -10,7 +10,7 @@
 import type { RequestContext } from '../http/context';
 import { AllocationError } from '../db/external-ports';
 import type { NetworkRepository } from '../db/network-repo';
-import type { RouterInterface, RouterRepository, RouterRow } from '../db/router-repo';
+import { upRouterLegs, type RouterInterface, type RouterRepository, type RouterRow } from '../db/router-repo';
 import type { SubnetSnat } from '../virt/nat';
 import { neutron, neutronCore, NeutronError } from './errors';
 import type { NatSync } from './nat-sync';
@@ -179,13 +179,7 @@ export class RouterService {
 
   /** The subnets each router (administratively up) joins: they reach one another through the host. */
   async routed(): Promise<string[][]> {
-    const up = new Set((await this.deps.repo.list()).filter((r) => r.admin_state_up).map((r) => r.id));
-    const groups = new Map<string, Set<string>>();
-    for (const i of await this.deps.repo.interfaces()) {
-      if (!up.has(i.router_id)) continue;
-      groups.set(i.router_id, (groups.get(i.router_id) ?? new Set()).add(i.cidr));
-    }
-    return [...groups.values()].map((g) => [...g].sort());
+    return [...upRouterLegs(await this.deps.repo.legs()).values()].map((legs) => [...new Set(legs.map((l) => l.cidr))].sort());
   }
 
   /** Every router's SNAT: its interfaces' subnets leave as its gateway address. */
