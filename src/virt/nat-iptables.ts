@@ -7,12 +7,14 @@
  * per table), then one iptables-save to see which jumps into our chains are missing or have
  * slipped below Docker's rules (moved back first, once), and meanwhile the floating /32s on the
  * external interface made to match: four process starts when nothing is amiss, two after each
- * other. Calls for one host run one after another. Connections through a floating IP whose
+ * other. Routes to subnets behind a router's exit (SubnetSnat.via: overlays on a swarm host) are
+ * tagged `proto` ROUTE_PROTO in the host's namespace and replaced whole in one `ip -batch`, when
+ * there are any or were. Calls for one host run one after another. Connections through a floating IP whose
  * forward went or changed are then forgotten by the connection tracking (`conntrack -D`).
  */
 import { execFile, spawn } from 'node:child_process';
 import net from 'node:net';
-import { compileNat, floatingAddresses, HostNat, NatChains, natChains, NatTable } from './nat';
+import { compileNat, floatingAddresses, HostNat, hostRouteBatch, NatChains, natChains, NatTable } from './nat';
 
 export interface NatHost {
   /** Path of the host's network namespace (e.g. /run/netns/novadock-h1 or /proc/<pid>/ns/net); unset: this process's. */
@@ -24,9 +26,12 @@ export class IptablesNat implements NatTable {
   private readonly chains: NatChains;
   /** Per host, each floating IP's target as last applied here (what a change of it must cut off). */
   private readonly applied = new Map<string, Map<string, string>>();
+  /** Hosts given routes behind routers' exits by this process, and hosts seen (untagged: their routes of ours are all ours). */
+  private readonly routedHosts = new Set<string>();
+  private readonly seen = new Set<string>();
 
   /** `chainTag`: this novadock's suffix for its chains (see natChains), none by default. */
-  constructor(private readonly hosts: (host: string) => NatHost = () => ({}), chainTag?: string) {
+  constructor(private readonly hosts: (host: string) => NatHost = () => ({}), private readonly chainTag?: string) {
     this.chains = natChains(chainTag);
   }
 
@@ -41,10 +46,26 @@ export class IptablesNat implements NatTable {
       const outcomes = await Promise.allSettled([
         run(ns, 'iptables-restore', ['--noflush', '-w'], compiled.nat + compiled.filter).then(() => ensureJumps(ns, this.chains)),
         syncAddresses(ns, nat.externalInterface, nat.ownedRanges, floatingAddresses(nat)),
+        this.syncRoutes(host, ns, nat),
       ]);
       for (const o of outcomes) if (o.status === 'rejected') throw o.reason;
       await this.cutOff(host, ns, nat);
     });
+  }
+
+  /**
+   * The host's routes to subnets behind routers' exits. Untagged (one novadock per namespace), the
+   * first apply also removes what a previous process left; tagged (novadocks side by side), a
+   * namespace is touched only while this process has routes there or had.
+   */
+  private async syncRoutes(host: string, ns: string | undefined, nat: HostNat): Promise<void> {
+    const routes = nat.externalInterface ? nat.snat.filter((s) => s.via).map((s) => ({ cidr: s.cidr, via: s.via! })) : [];
+    const first = !this.seen.has(host);
+    this.seen.add(host);
+    if (routes.length === 0 && !this.routedHosts.has(host) && (this.chainTag || !first)) return;
+    await run(ns, 'ip', ['-force', '-batch', '-'], hostRouteBatch(routes));
+    if (routes.length > 0) this.routedHosts.add(host);
+    else this.routedHosts.delete(host);
   }
 
   /**
@@ -76,6 +97,7 @@ export class IptablesNat implements NatTable {
         }
       }
       await syncAddresses(ns, externalInterface, ownedRanges, []);
+      if (this.routedHosts.delete(host) || !this.chainTag) await run(ns, 'ip', ['-force', '-batch', '-'], hostRouteBatch([]));
     });
   }
 

@@ -8,6 +8,7 @@
  *   client ──▶ external interface ─ X (a /32 on it) ─ PREROUTING/OUTPUT: DNAT X → fixed IP ──▶ container
  *   container ──▶ POSTROUTING: -s fixed IP -o external interface: SNAT → X ──▶ external network
  *   project subnet ──▶ POSTROUTING: -s subnet -o external interface: SNAT → router's gateway IP
+ *   (an overlay's subnet, through its router's container: and `ip route subnet via <its exit>`)
  *   subnet A ◀──▶ subnet B (one router): FORWARD: -s A -d B ACCEPT (before Docker's isolation
  *   drops traffic between bridges), POSTROUTING: -s A -d B ACCEPT (addresses kept: no SNAT)
  *
@@ -27,6 +28,12 @@ export interface SubnetSnat {
   cidr: string;
   /** The router's address on the external network: the source the outside sees. */
   externalIp: string;
+  routerId?: string;
+  /**
+   * Where the host routes the subnet (its replies, once un-NATed), when it is not one of the host's
+   * own bridges: the router container's exit on a swarm host (src/virt/routers.ts).
+   */
+  via?: string;
 }
 
 /** The whole NAT state one host should hold. */
@@ -124,6 +131,22 @@ export function compileNat(nat: HostNat, c: NatChains = NAT_CHAINS): { nat: stri
 /** The addresses the interface should carry: floating IPs, and routers' gateway addresses (replies to SNAT). */
 export function floatingAddresses(nat: HostNat): string[] {
   return nat.externalInterface ? [...new Set([...nat.forwards.map((f) => f.floatingIp), ...nat.snat.map((s) => s.externalIp)])].sort() : [];
+}
+
+/** The `proto` of the routes novadock sets (servers' namespaces, and hosts' to subnets behind routers' exits). */
+export const ROUTE_PROTO = 173;
+const CIDR4 = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
+const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+
+/** `ip -batch` lines adding `routes` (IPv4 only, checked) tagged ROUTE_PROTO. */
+export function routeLines(routes: { cidr: string; via: string }[]): string[] {
+  for (const r of routes) if (!CIDR4.test(r.cidr) || !IPV4.test(r.via)) throw new Error(`not an IPv4 route: ${JSON.stringify(r)}`);
+  return routes.map((r) => `route replace ${r.cidr} via ${r.via} proto ${ROUTE_PROTO}`);
+}
+
+/** The lines of one `ip -batch` that leave exactly `routes` among a host's routes of novadock's. */
+export function hostRouteBatch(routes: { cidr: string; via: string }[]): string {
+  return [`route flush proto ${ROUTE_PROTO}`, ...routeLines([...routes].sort((a, b) => a.cidr.localeCompare(b.cidr)))].join('\n') + '\n';
 }
 
 /** Every ordered pair of distinct subnets sharing a router, once each, sorted. */

@@ -15,14 +15,27 @@
  * Addresses are kept from end to end (no NAT), so security groups, enforced in each server's own
  * namespace, judge the caller by its own address.
  *
+ * A router with an external gateway is also its subnets' way out, as in Neutron (its SNAT is
+ * centralised on one host, where its gateway address is held): each server on one of its subnets
+ * (without a floating IP of its own) sends what is not for one of its networks to the router's
+ * address on its subnet; the router's container passes it out of its own leg on its host's
+ * gateway bridge (docker_gwbridge, the `exit`), and that host SNATs the subnet to the router's
+ * gateway address on the external network (NatSync) and routes the replies back to the exit.
+ * Replies of the server's own address on its host's gateway bridge (where its floating IP, if it
+ * gets one later, is forwarded) still leave by its own host.
+ *
+ *   server (host 2) ─ 0/1, 128/1 via R_A ─▶ overlay A ─▶ router (home) ─ exit ─▶ home host: SNAT → gateway IP ─▶ external
+ *
  * Contract:
  * - `ensure` leaves the router's container on `host` attached to exactly those of `legs` whose
  *   network exists there (an overlay is made on first boot on it), starting or making it as needed,
  *   and answers its address on each of them by network id; idempotent;
  * - `prune` removes the router containers this compute host name holds whose router is not in `keep`;
  * - `setRoutes` replaces, in the server's running container, the routes this port gave it before
- *   with exactly `routes` ('notRunning', changing nothing, when it has no running container there:
- *   its next start applies them again);
+ *   with exactly `routes`, and with the way out through `exitVia` when given (else none): ('notRunning',
+ *   changing nothing, when it has no running container there: its next start applies them again);
+ * - `exitAddress` answers the router's address on its host's gateway bridge (undefined: it has no
+ *   container there, or no such leg);
  * - none of them touches a container or route not made through this port.
  */
 
@@ -51,7 +64,8 @@ export interface RouterEngine {
   ensure(host: string, router: RouterIdentity, legs: RouterLeg[]): Promise<Record<string, string>>;
   /** Removes this host's router containers except those of the routers in `keep`. */
   prune(host: string, keep: ReadonlySet<string>): Promise<void>;
-  setRoutes(host: string, serverId: string, routes: ServerRoute[]): Promise<'applied' | 'notRunning'>;
+  setRoutes(host: string, serverId: string, routes: ServerRoute[], exitVia?: string): Promise<'applied' | 'notRunning'>;
+  exitAddress(host: string, routerId: string): Promise<string | undefined>;
 }
 
 /**
@@ -62,7 +76,7 @@ export class RecordingRouterEngine implements RouterEngine {
   readonly spanning = new Set<string>();
   /** host → router id → network id → address */
   readonly routers = new Map<string, Map<string, Record<string, string>>>();
-  readonly routes = new Map<string, { host: string; routes: ServerRoute[] }>();
+  readonly routes = new Map<string, { host: string; routes: ServerRoute[]; exitVia?: string }>();
   /** Servers without a running container (setRoutes answers notRunning). */
   readonly stopped = new Set<string>();
   /** Networks that do not exist on the engines yet (their legs are left out). */
@@ -89,9 +103,16 @@ export class RecordingRouterEngine implements RouterEngine {
     for (const id of [...(here?.keys() ?? [])]) if (!keep.has(id)) here!.delete(id);
   }
 
-  async setRoutes(host: string, serverId: string, routes: ServerRoute[]): Promise<'applied' | 'notRunning'> {
+  async setRoutes(host: string, serverId: string, routes: ServerRoute[], exitVia?: string): Promise<'applied' | 'notRunning'> {
     if (this.stopped.has(serverId)) return 'notRunning';
-    this.routes.set(serverId, { host, routes: [...routes] });
+    this.routes.set(serverId, { host, routes: [...routes], ...(exitVia && { exitVia }) });
     return 'applied';
+  }
+
+  /** 198.51.100.<n>, by the router's place among those `host` holds (undefined when it holds none of it). */
+  async exitAddress(host: string, routerId: string): Promise<string | undefined> {
+    const ids = [...(this.routers.get(host)?.keys() ?? [])];
+    const i = ids.indexOf(routerId);
+    return i < 0 ? undefined : `198.51.100.${i + 1}`;
   }
 }

@@ -3,19 +3,30 @@
  * routes across hosts): the container's pid from its engine, then the host's own tools under
  * `nsenter --net=/proc/<pid>/ns/net`. The container needs no tools or privileges of its own.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcessByStdio } from 'node:child_process';
+import type { Readable, Writable } from 'node:stream';
 import type Docker from 'dockerode';
 import { connect, statusOf } from './client';
 
 /** Runs a command with `input` on stdin; rejects with its stderr when it fails. */
 export type CommandRunner = (argv: string[], input: string) => Promise<void>;
+/** Runs a command with `input` on stdin and resolves to its output; rejects with its stderr when it fails. */
+export type CommandReader = (argv: string[], input: string) => Promise<string>;
 
-export const runCommand: CommandRunner = (argv, input) => new Promise((resolve, reject) => {
-  const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', 'ignore', 'pipe'] });
+export const runCommand: CommandRunner = async (argv, input) => {
+  await spawned(argv, input, false);
+};
+
+export const readCommand: CommandReader = (argv, input) => spawned(argv, input, true);
+
+const spawned = (argv: string[], input: string, keepOutput: boolean) => new Promise<string>((resolve, reject) => {
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['pipe', keepOutput ? 'pipe' : 'ignore', 'pipe'] }) as ChildProcessByStdio<Writable, Readable | null, Readable>;
   let stderr = '';
+  let stdout = '';
   child.stderr.on('data', (d: Buffer) => { stderr += d.toString(); });
+  child.stdout?.on('data', (d: Buffer) => { stdout += d.toString(); });
   child.on('error', reject);
-  child.on('close', (code) => (code === 0 ? resolve() : reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr.trim()}`))));
+  child.on('close', (code) => (code === 0 ? resolve(stdout) : reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr.trim()}`))));
   // A command that exits before reading its input (nsenter into a container that just stopped)
   // closes the pipe: EPIPE here must not be an unhandled error (it took the process down); the
   // exit status above is the answer.
@@ -28,6 +39,7 @@ export interface HostCommandOptions {
   /** The engine of each compute host (host name → docker host URL; undefined = the default socket). */
   engines: ReadonlyMap<string, string | undefined>;
   run?: CommandRunner;
+  read?: CommandReader;
 }
 
 /** One engine client per configured compute host, made on first use. */
@@ -63,9 +75,11 @@ export async function containerNetns(docker: Docker, container: string): Promise
 export abstract class HostCommands {
   protected readonly engines: HostEngines;
   protected readonly run: CommandRunner;
+  protected readonly read: CommandReader;
 
   constructor(opts: HostCommandOptions) {
     this.engines = new HostEngines(opts.engines);
     this.run = opts.run ?? runCommand;
+    this.read = opts.read ?? readCommand;
   }
 }
