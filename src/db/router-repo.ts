@@ -41,6 +41,8 @@ export interface RouterLegRow {
   network_id: string;
   cidr: string;
   default_for: string | null;
+  /** The router's gateway address when it SNATs its subnets to the external network (enable_snat), else null. */
+  external_ip: string | null;
 }
 
 /** The interfaces of each administratively up router, by router id, in the order given. */
@@ -51,6 +53,10 @@ export function upRouterLegs(legs: RouterLegRow[]): Map<string, RouterLegRow[]> 
 }
 
 const bool = (v: unknown) => v === true || v === 1 || v === '1';
+const gatewayOf = (v: unknown): string | null => {
+  const ips = (typeof v === 'string' ? JSON.parse(v) : v ?? []) as { ip_address?: string }[];
+  return ips[0]?.ip_address ?? null;
+};
 const fromRow = (r: Record<string, unknown>): RouterRow => ({
   ...(r as unknown as RouterRow), admin_state_up: bool(r.admin_state_up), enable_snat: bool(r.enable_snat),
   external_fixed_ips: typeof r.external_fixed_ips === 'string' ? JSON.parse(r.external_fixed_ips) : [],
@@ -120,9 +126,24 @@ export class RouterRepository {
     const rows = await this.db('ports as p').join('routers as r', 'r.id', 'p.device_id').join('ip_allocations as a', 'a.port_id', 'p.id')
       .join('subnets as s', 's.id', 'a.subnet_id').join('networks as n', 'n.id', 'a.network_id')
       .where('p.device_owner', 'network:router_interface').where('s.ip_version', 4)
-      .select('p.device_id as router_id', 'r.project_id', 'r.admin_state_up', 'a.subnet_id', 'a.network_id', 's.cidr', 'n.default_for')
+      .select('p.device_id as router_id', 'r.project_id', 'r.admin_state_up', 'a.subnet_id', 'a.network_id', 's.cidr', 'n.default_for', 'r.enable_snat', 'r.external_fixed_ips')
       .orderBy('p.created_at').orderBy('p.id');
-    return rows.map((r: Record<string, unknown>) => ({ ...(r as unknown as RouterLegRow), admin_state_up: bool(r.admin_state_up) }));
+    return rows.map(({ enable_snat: snat, external_fixed_ips: ips, ...r }: Record<string, unknown>) => ({
+      ...(r as unknown as RouterLegRow), admin_state_up: bool(r.admin_state_up), external_ip: bool(snat) ? gatewayOf(ips) : null,
+    }));
+  }
+
+  /** Servers with a floating IP on one of their ports (their own address is their source outside, not a router's). */
+  async serversWithFloatingIps(): Promise<Set<string>> {
+    const rows: { id: string }[] = await this.db('floating_ips as f').join('ports as p', 'p.id', 'f.port_id').distinct('p.device_id as id');
+    return new Set(rows.map((r) => r.id));
+  }
+
+  /** The servers holding these ports (a floating IP's association changed). */
+  async serversOfPorts(portIds: string[]): Promise<string[]> {
+    if (portIds.length === 0) return [];
+    const rows: { id: string }[] = await this.db('ports').whereIn('id', portIds).where('device_owner', 'like', 'compute:%').distinct('device_id as id');
+    return rows.map((r) => r.id);
   }
 
   /** The IPv4 subnets servers' bound ports have addresses on (one server's, when named): where routes go. */

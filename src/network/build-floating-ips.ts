@@ -34,18 +34,26 @@ export function buildFloatingIps(o: { db: Db; config: Config; log: Logger; hosts
   const nat = o.nat ?? new IptablesNat((host) => ({ netns: hostConfig(host)?.netns }), o.config.natChainTag);
   const repo = new FloatingIpRepository(o.db);
   const networks = new NetworkRepository(o.db);
-  // The sync reads the routers' SNAT through the service built just after it.
-  const late: { routers?: RouterService } = {};
+  // The sync reads the routers' SNAT through the service built just after it, and where they are across hosts through the routing.
+  const late: { routers?: RouterService; routing?: CrossHostRouting } = {};
   const sync = new NatSync({
     repo, nat, hosts: o.hosts, log: o.log, sweepIntervalMs: o.sweepIntervalMs ?? NAT_SWEEP_MS, snat: () => late.routers?.snat() ?? Promise.resolve([]),
-    routed: () => late.routers?.routed() ?? Promise.resolve([]), reach: o.reach,
+    routed: () => late.routers?.routed() ?? Promise.resolve([]), reach: o.reach, exitPlan: (host) => late.routing?.exitPlan(host),
     settingsOf: (host) => ({ externalInterface: hostConfig(host)?.external_interface ?? o.config.externalInterface }),
   });
   const routerRepo = new RouterRepository(o.db);
-  const routing = o.routerEngine && new CrossHostRouting({ repo: routerRepo, engine: o.routerEngine, hosts: o.hosts, log: o.log, sweepIntervalMs: o.sweepIntervalMs ?? NAT_SWEEP_MS });
+  const routing = o.routerEngine && new CrossHostRouting({
+    repo: routerRepo, engine: o.routerEngine, hosts: o.hosts, log: o.log, sweepIntervalMs: o.sweepIntervalMs ?? NAT_SWEEP_MS, exitsChanged: () => sync.syncAll(),
+  });
+  late.routing = routing;
   const routerService = new RouterService({ repo: routerRepo, networks, sync, quota: o.routerQuota, routing });
   late.routers = routerService;
-  const service = new FloatingIpService({ repo, networks, sync, quota: o.floatingipQuota, routerFor: (subnetId, networkId) => routerService.routerFor(subnetId, networkId) });
+  const service = new FloatingIpService({
+    repo, networks, sync, quota: o.floatingipQuota, routerFor: (subnetId, networkId) => routerService.routerFor(subnetId, networkId),
+    portsChanged: routing && (async (portIds) => {
+      for (const id of await routerRepo.serversOfPorts(portIds)) await routing.serverChanged(id);
+    }),
+  });
   return {
     service, routers: routerService, sync, repo, routing,
     stop: async () => {

@@ -11,6 +11,11 @@
  * the next (the routers move, and every server's routes follow). Hosts whose networks are bridges
  * need none of this: the host routes between its bridges (NatSync). Operations run one at a time,
  * each from rows read when it starts; a failure is logged and the next sweep tries again.
+ *
+ * A router with an external gateway (SNAT on) is also its subnets' way out: its container is made
+ * even for one subnet, each server on its subnets without a floating IP is given the way out
+ * through it, and the home host alone holds its SNAT and gateway address (NatSync asks exitPlan),
+ * so one address answers on the external network. A change of home or exit re-applies the hosts' NAT.
  */
 import type { Logger } from 'pino';
 import { upRouterLegs, type RouterLegRow, type RouterRepository } from '../db/router-repo';
@@ -18,17 +23,21 @@ import type { RouterEngine, RouterIdentity, RouterLeg, ServerRoute } from '../vi
 import { Swept } from './sweep';
 
 export interface CrossHostRoutingDeps {
-  repo: Pick<RouterRepository, 'legs' | 'serverSubnets'>;
+  repo: Pick<RouterRepository, 'legs' | 'serverSubnets' | 'serversWithFloatingIps'>;
   engine: RouterEngine;
   /** The compute hosts, in configured order. */
   hosts: () => string[];
   log: Logger;
   /** Period of the sweep (ms); 0 = none. */
   sweepIntervalMs?: number;
+  /** The home or a router's exit changed: the hosts' NAT must follow (NatSync.syncAll). */
+  exitsChanged?: () => Promise<void>;
 }
 
 interface Router extends RouterIdentity {
   legs: RouterLegRow[];
+  /** Its gateway address when it SNATs its subnets to the external network. */
+  exitIp?: string;
 }
 
 const legsOf = (r: Router): RouterLeg[] => r.legs.map((l) => ({ networkId: l.network_id, ...(l.default_for && { defaultFor: l.default_for }) }));
@@ -51,11 +60,27 @@ export function routesFor(subnets: string[], routers: Router[], addresses: Reado
   return [...out.values()];
 }
 
+/** The way out of a server on `subnets`: the first router with an exit joining one of them, through its address on it. */
+export function exitFor(subnets: string[], routers: Router[], addresses: ReadonlyMap<string, Record<string, string>>): string | undefined {
+  for (const r of routers) {
+    if (!r.exitIp) continue;
+    for (const leg of r.legs) {
+      const via = subnets.includes(leg.subnet_id) ? addresses.get(r.id)?.[leg.network_id] : undefined;
+      if (via) return via;
+    }
+  }
+  return undefined;
+}
+
 export class CrossHostRouting extends Swept {
   private queue: Promise<void> = Promise.resolve();
   /** Router id → network id → the router's address there, as last made. */
   private addresses = new Map<string, Record<string, string>>();
   private home: string | undefined;
+  /** The hosts whose networks spanned hosts at the last whole sync (undefined before one). */
+  private spanned: ReadonlySet<string> | undefined;
+  /** Router id → its exit (its address on the home's gateway bridge), for routers with an external gateway. */
+  private exits = new Map<string, string>();
   /** Servers given routes by this process: set again (emptied) when they no longer need them. */
   private readonly routedServers = new Set<string>();
   /** Until one whole sync is done, every server is set (routes a previous process left may be stale). */
@@ -89,10 +114,19 @@ export class CrossHostRouting extends Swept {
     return run;
   }
 
-  /** Administratively up routers joining two subnets or more. */
+  /**
+   * For NatSync: undefined when `host`'s networks are bridges (or not known yet), so it holds every
+   * router's SNAT as before; else the routers whose SNAT it holds (router id → exit): those whose home it is.
+   */
+  exitPlan(host: string): ReadonlyMap<string, string> | undefined {
+    if (!this.spanned?.has(host)) return undefined;
+    return host === this.home ? this.exits : new Map();
+  }
+
+  /** Administratively up routers joining two subnets or more, or one with a way out. */
   private async routers(): Promise<Router[]> {
-    const up = [...upRouterLegs(await this.deps.repo.legs())].map(([id, legs]) => ({ id, projectId: legs[0].project_id, legs }));
-    return up.filter((r) => new Set(r.legs.map((l) => l.subnet_id)).size > 1);
+    const up = [...upRouterLegs(await this.deps.repo.legs())].map(([id, legs]) => ({ id, projectId: legs[0].project_id, legs, exitIp: legs[0].external_ip ?? undefined }));
+    return up.filter((r) => new Set(r.legs.map((l) => l.subnet_id)).size > (r.exitIp ? 0 : 1));
   }
 
   /** The hosts whose networks span hosts, in configured order. */
@@ -110,7 +144,10 @@ export class CrossHostRouting extends Swept {
 
   private async syncAllNow(): Promise<void> {
     const hosts = await this.spanning();
-    if (hosts.length === 0) return;
+    if (hosts.length === 0) {
+      await this.placed(new Set(), undefined, new Map());
+      return;
+    }
     const routers = await this.routers();
     const keep = new Set(routers.map((r) => r.id));
     let home: string | undefined;
@@ -130,8 +167,9 @@ export class CrossHostRouting extends Swept {
       if (host === home) continue;
       await this.deps.engine.prune(host, new Set()).catch((err) => this.deps.log.warn({ err, host }, 'routers across hosts: a router container could not be removed'));
     }
-    this.home = home;
     this.addresses = addresses;
+    await this.placed(new Set(hosts), home, home ? await this.exitsAt(home, routers) : new Map());
+    const floating = await this.deps.repo.serversWithFloatingIps();
     const byServer = new Map<string, { host: string; subnets: string[] }>();
     for (const row of await this.deps.repo.serverSubnets()) {
       const s = byServer.get(row.server_id) ?? { host: row.host, subnets: [] };
@@ -143,7 +181,8 @@ export class CrossHostRouting extends Swept {
       // A server on a host whose networks are bridges is routed by its host: it gets none of these.
       const spans = hosts.includes(s.host);
       const routes = spans ? routesFor(s.subnets, routers, addresses) : [];
-      if (routes.length > 0 || (spans && !this.synced) || this.routedServers.has(serverId)) await this.apply(serverId, s.host, routes);
+      const exitVia = spans && !floating.has(serverId) ? exitFor(s.subnets, routers, addresses) : undefined;
+      if (routes.length > 0 || exitVia || (spans && !this.synced) || this.routedServers.has(serverId)) await this.apply(serverId, s.host, routes, exitVia);
     }
     this.synced = true;
   }
@@ -164,16 +203,46 @@ export class CrossHostRouting extends Swept {
       if (this.routedServers.has(serverId)) await this.apply(serverId, host, []);
       return;
     }
-    const home = this.home !== undefined && hosts.includes(this.home) ? this.home : hosts[0];
+    // No home yet, or it is gone: everything is placed anew (this server with the rest).
+    const home = this.home;
+    if (home === undefined || !hosts.includes(home)) return this.syncAllNow();
     // Its network's overlay may be new (made by this very boot): the router joins it.
     for (const r of routers) this.addresses.set(r.id, await this.deps.engine.ensure(home, r, legsOf(r)));
-    await this.apply(serverId, host, routesFor(subnets, routers, this.addresses));
+    const unplaced = routers.filter((r) => r.exitIp && !this.exits.has(r.id));
+    if (unplaced.length > 0) await this.placed(this.spanned ?? new Set(hosts), home, new Map([...this.exits, ...await this.exitsAt(home, unplaced)]));
+    const floating = (await this.deps.repo.serversWithFloatingIps()).has(serverId);
+    await this.apply(serverId, host, routesFor(subnets, routers, this.addresses), floating ? undefined : exitFor(subnets, routers, this.addresses));
   }
 
-  private async apply(serverId: string, host: string, routes: ServerRoute[]): Promise<void> {
+  /** The exits of the routers with a way out, on `home`. */
+  private async exitsAt(home: string, routers: Router[]): Promise<Map<string, string>> {
+    const out = new Map<string, string>();
+    for (const r of routers) {
+      if (!r.exitIp) continue;
+      const at = await this.deps.engine.exitAddress(home, r.id).catch((err) => {
+        this.deps.log.warn({ err, host: home, router: r.id }, 'routers across hosts: the router\'s exit could not be read');
+        return undefined;
+      });
+      if (at) out.set(r.id, at);
+    }
+    return out;
+  }
+
+  /** Records where the routers are; when their home or exits changed, the hosts' NAT follows. */
+  private async placed(spanned: ReadonlySet<string>, home: string | undefined, exits: Map<string, string>): Promise<void> {
+    const same = (a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>) => a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
+    const sameHosts = this.spanned !== undefined && this.spanned.size === spanned.size && [...spanned].every((h) => this.spanned!.has(h));
+    const changed = !sameHosts || home !== this.home || !same(exits, this.exits);
+    this.spanned = spanned;
+    this.home = home;
+    this.exits = exits;
+    if (changed) await this.deps.exitsChanged?.().catch((err) => this.deps.log.warn({ err }, 'routers across hosts: the hosts\' NAT could not follow the routers'));
+  }
+
+  private async apply(serverId: string, host: string, routes: ServerRoute[], exitVia?: string): Promise<void> {
     try {
-      const done = await this.deps.engine.setRoutes(host, serverId, routes);
-      if (routes.length > 0) this.routedServers.add(serverId);
+      const done = await this.deps.engine.setRoutes(host, serverId, routes, exitVia);
+      if (routes.length > 0 || exitVia) this.routedServers.add(serverId);
       else if (done === 'applied') this.routedServers.delete(serverId);
     } catch (err) {
       this.deps.log.warn({ err, serverId, host }, 'routers across hosts: the server\'s routes could not be set');

@@ -51,6 +51,8 @@ export interface FloatingIpServiceDeps {
   routerFor?: (subnetId: string, networkId: string) => Promise<string | null>;
   /** Floating IPs per project (Neutron's quota_floatingip). */
   quota?: (projectId: string) => Promise<number>;
+  /** Ports that gained or lost a floating IP (their servers' way out changes across hosts: CrossHostRouting). */
+  portsChanged?: (portIds: string[]) => Promise<void>;
 }
 
 /** device_owners a floating IP may forward to (neutron_lib utils.is_fip_serviced: compute ports, and unowned ones). */
@@ -97,6 +99,7 @@ export class FloatingIpService {
         throw this.alreadyAssociated(e, fip, assoc.to.port_id!, assoc.to.fixed_ip_address!);
       }
       await this.deps.sync.syncHosts([assoc.port.host]);
+      await this.deps.portsChanged?.([assoc.to.port_id!]);
     }
     return this.withPort((await this.deps.repo.get(fip.id))!);
   }
@@ -116,6 +119,7 @@ export class FloatingIpService {
       throw this.alreadyAssociated(e, fip, to.port_id ?? '', to.fixed_ip_address ?? '');
     }
     await this.deps.sync.syncHosts([fip.host, assoc?.port.host ?? '']);
+    await this.deps.portsChanged?.([fip.port_id, to.port_id].filter((p): p is string => !!p));
     return this.withPort((await this.deps.repo.get(fip.id)) ?? fip);
   }
 
@@ -123,6 +127,7 @@ export class FloatingIpService {
     const fip = await this.visible(ctx, id);
     if (!(await this.deps.repo.delete(fip.id))) throw neutron.floatingIpNotFound(id);
     await this.deps.sync.syncHosts([fip.host]);
+    if (fip.port_id) await this.deps.portsChanged?.([fip.port_id]);
   }
 
   /** The floating IP if the caller may see it (its project's, or any for an admin). */

@@ -32,6 +32,12 @@ export interface NatSyncDeps {
   /** The project subnets each router joins (every host holds them, external interface or not). */
   routed?: () => Promise<string[][]>;
   /**
+   * For a host whose networks span hosts, the routers whose SNAT it holds (router id → where it
+   * routes their subnets: the router container's exit); undefined for a host of bridges, which
+   * holds every router's (CrossHostRouting.exitPlan).
+   */
+  exitPlan?: (host: string) => ReadonlyMap<string, string> | undefined;
+  /**
    * fixed IP → where the host's namespace reaches it, for those of a server's fixed IPs it does not
    * reach as they are (on an overlay: the container's gateway endpoint; ComputeDriver.hostAddresses).
    */
@@ -111,9 +117,12 @@ export class NatSync extends Swept {
       else this.routedHosts.delete(host);
       return;
     }
-    const [forwards, ranges, snat, stray] = await Promise.all([repo.forwards(), repo.externalRanges(), this.deps.snat?.() ?? [], repo.strayInstalled()]);
+    const [forwards, ranges, allSnat, stray] = await Promise.all([repo.forwards(), repo.externalRanges(), this.deps.snat?.() ?? [], repo.strayInstalled()]);
     const here = forwards.filter((f) => f.target_host === host);
     const via = await this.reachable(host, here);
+    // Across hosts a router's SNAT and gateway address are on its home alone (one address answers outside).
+    const plan = this.deps.exitPlan?.(host);
+    const snat = plan ? allSnat.flatMap((s) => (s.routerId && plan.has(s.routerId) ? [{ ...s, via: plan.get(s.routerId) }] : [])) : allSnat;
     const state: HostNat = {
       externalInterface: iface, ownedRanges: ranges, snat, routed,
       forwards: here.map((f) => ({ floatingIp: f.floating_ip_address, fixedIp: via.get(f.fixed_ip_address) ?? f.fixed_ip_address })),

@@ -189,7 +189,7 @@ export class RouterService {
     for (const i of await this.deps.repo.interfaces()) {
       const r = routers.get(i.router_id);
       const gw = r?.external_fixed_ips[0]?.ip_address;
-      if (r && r.enable_snat && r.admin_state_up && gw) out.push({ cidr: i.cidr, externalIp: gw });
+      if (r && r.enable_snat && r.admin_state_up && gw) out.push({ cidr: i.cidr, externalIp: gw, routerId: r.id });
     }
     return out;
   }

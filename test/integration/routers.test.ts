@@ -52,7 +52,7 @@ describe('a router to the external network', () => {
     const port = await h.db('ports').where({ id: res.body.port_id }).first();
     expect(port).toMatchObject({ device_id: id, device_owner: 'network:router_interface' });
     expect(await h.db('ip_allocations').where({ port_id: res.body.port_id }).pluck('ip_address')).toEqual(['10.240.7.1']);
-    expect(nat.of(HOST).snat).toEqual([{ cidr: '10.240.7.0/24', externalIp: '172.31.241.10' }]);
+    expect(nat.of(HOST).snat).toEqual([{ cidr: '10.240.7.0/24', externalIp: '172.31.241.10', routerId: id }]);
     const again = await request(h.app).put(`${R}/${id}/add_router_interface`).set(await as('demo')).send({ subnet_id: priv.subnetId });
     expect(again.status).toBe(400);
     expect(again.body.NeutronError.message).toBe(`Bad router request: Router already has a port on subnet ${priv.subnetId}.`);
