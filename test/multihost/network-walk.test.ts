@@ -18,7 +18,7 @@ import { openstack } from '../helpers/clients';
 import { IptablesNat } from '../../src/virt/nat-iptables';
 import { json, lines, ok, poll } from '../e2e/support';
 import { webProbes } from '../e2e/web-probes';
-import { dockerOn, removeProjects } from './support';
+import { dockerOn, makeExternalBridge, removeExternalBridge, removeProjects } from './support';
 
 jest.setTimeout(600_000);
 
@@ -92,15 +92,7 @@ beforeAll(async () => {
   hosts = engines.hosts;
   // The external network: a bridge on the machine, and each host's `ext0` on it with an address of
   // its own there (the hosts' routes back to the machine; the floating /32s are added beside it).
-  sh('ip', ['link', 'add', BRIDGE, 'type', 'bridge']);
-  sh('ip', ['addr', 'add', `${EXT.gateway}/24`, 'dev', BRIDGE]);
-  sh('ip', ['link', 'set', BRIDGE, 'up']);
-  hosts.forEach((h, i) => {
-    sh('ip', ['link', 'add', `${BRIDGE}${i}`, 'type', 'veth', 'peer', 'name', 'ext0', 'netns', netnsName(h)]);
-    sh('ip', ['link', 'set', `${BRIDGE}${i}`, 'master', BRIDGE, 'up']);
-    sh('ip', ['-n', netnsName(h), 'addr', 'add', `10.245.20.${11 + i}/24`, 'dev', 'ext0']);
-    sh('ip', ['-n', netnsName(h), 'link', 'set', 'ext0', 'up']);
-  });
+  makeExternalBridge(BRIDGE, EXT.gateway, hosts, (i) => `10.245.20.${11 + i}`);
   srv = await startServer({
     config: {
       compute_hosts: hosts.map((h, i) => ({ name: names[i], docker_host: h.docker_host, netns: netnsPath(h), external_interface: 'ext0' })),
@@ -125,9 +117,7 @@ afterAll(async () => {
       await dockerOn(h, ['rmi', busyboxImage('e2e-net-traffic').imageId]);
     }
   }
-  // The veths go with the bridge's ports (each end removes its peer in the host's namespace).
-  for (let i = 0; i < 2; i++) try { sh('ip', ['link', 'del', `${BRIDGE}${i}`]); } catch { /* not made */ }
-  try { sh('ip', ['link', 'del', BRIDGE]); } catch { /* not made */ }
+  removeExternalBridge(BRIDGE, 2);
   engines?.stop();
 }, 600_000);
 

@@ -3,7 +3,7 @@
  * from inside a server's container, and the removal of what a test left on the engines (its
  * containers on every engine, its project networks, overlays through the swarm's manager).
  */
-import { execFile } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import type { TestEngine } from '../helpers/engines';
 
 export interface Cli {
@@ -68,4 +68,30 @@ export async function removeRun(srv: { projectIds(): string[]; cleanup(): Promis
   if (!hosts) return;
   await removeProjects(hosts, hosts[0], projects);
   for (const h of hosts) for (const id of imageIds) await dockerOn(h, ['rmi', id]);
+}
+
+/** scripts/engines.sh's network namespace of engine `host<i>`. */
+export const engineNetns = (h: TestEngine): string => `novadock-h${h.name.replace(/^host/, '')}`;
+
+/**
+ * An external network for the hosts: a bridge `bridge` on the machine holding `gateway` (/24), and
+ * each host's `ext0` a veth on it with the address `hostAddress(i)` (/24) of its own there. Removed by
+ * removeExternalBridge (the veths go with the bridge's ports: each end removes its peer).
+ */
+export function makeExternalBridge(bridge: string, gateway: string, hosts: TestEngine[], hostAddress: (i: number) => string): void {
+  const sh = (args: string[]) => execFileSync('ip', args);
+  sh(['link', 'add', bridge, 'type', 'bridge']);
+  sh(['addr', 'add', `${gateway}/24`, 'dev', bridge]);
+  sh(['link', 'set', bridge, 'up']);
+  hosts.forEach((h, i) => {
+    sh(['link', 'add', `${bridge}${i}`, 'type', 'veth', 'peer', 'name', 'ext0', 'netns', engineNetns(h)]);
+    sh(['link', 'set', `${bridge}${i}`, 'master', bridge, 'up']);
+    sh(['-n', engineNetns(h), 'addr', 'add', `${hostAddress(i)}/24`, 'dev', 'ext0']);
+    sh(['-n', engineNetns(h), 'link', 'set', 'ext0', 'up']);
+  });
+}
+
+export function removeExternalBridge(bridge: string, hostCount: number): void {
+  for (let i = 0; i < hostCount; i++) try { execFileSync('ip', ['link', 'del', `${bridge}${i}`]); } catch { /* not made */ }
+  try { execFileSync('ip', ['link', 'del', bridge]); } catch { /* not made */ }
 }
