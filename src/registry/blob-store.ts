@@ -15,6 +15,8 @@ import { pipeline } from 'node:stream/promises';
 import { RegistryError } from './errors';
 
 export const DIGEST_PATTERN = /^sha256:[a-f0-9]{64}$/;
+/** What an upload id can be (ours are UUIDs): anything else names no upload, and never reaches a path or the database. */
+export const UPLOAD_ID_PATTERN = /^[A-Za-z0-9_-]{1,64}$/;
 
 interface HashState {
   hash: crypto.Hash;
@@ -39,7 +41,7 @@ export class BlobStore {
   }
 
   private uploadPath(id: string): string {
-    if (!/^[A-Za-z0-9_-]{1,64}$/.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { id });
+    if (!UPLOAD_ID_PATTERN.test(id)) throw new RegistryError('BLOB_UPLOAD_UNKNOWN', 'blob upload unknown to registry', { id });
     return path.join(this.uploads, id);
   }
 

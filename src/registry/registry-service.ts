@@ -17,7 +17,7 @@ import crypto from 'node:crypto';
 import type { Readable } from 'node:stream';
 import type { Logger } from 'pino';
 import type { RegistryRepository, UploadRow } from '../db/registry-repo';
-import { BlobStore, DIGEST_PATTERN } from './blob-store';
+import { BlobStore, DIGEST_PATTERN, UPLOAD_ID_PATTERN } from './blob-store';
 import { BlobContent, ManifestContent, pageTags, RegistryContent } from './content';
 import { blobUnknown, digestInvalid, manifestUnknown, nameUnknown, RegistryError, uploadUnknown } from './errors';
 import { HOST_PLATFORM, parseManifest, platformChild, type ParsedManifest } from './manifests';
@@ -155,6 +155,8 @@ export class RegistryService {
 
   /** The upload `id` if `who` began it in `repository`, else BLOB_UPLOAD_UNKNOWN. */
   async upload(who: Pusher, repository: string, id: string): Promise<UploadRow> {
+    // An id no upload can have (a NUL: PostgreSQL refuses it in text) is unknown before any read.
+    if (!UPLOAD_ID_PATTERN.test(id)) throw uploadUnknown(id);
     const row = await this.repo.upload(id);
     if (!row || row.repository !== repository || row.project_id !== who.projectId || row.user_id !== who.userId) throw uploadUnknown(id);
     return row;

@@ -563,6 +563,11 @@ describe('whatever comes in', () => {
     // Found by this property on PostgreSQL (a NUL reached a text column): a reference that is neither tag nor digest names nothing.
     const nul = await request(t.app).get('/v2/demo/fuzz/manifests/%00').set('Authorization', `Bearer ${token}`);
     expect([nul.status, nul.body.errors?.[0]?.code]).toEqual([404, 'MANIFEST_UNKNOWN']);
+    // And an upload id (found the same way): every verb on it names no upload.
+    for (const m of ['get', 'patch', 'put', 'delete'] as const) {
+      const r = await request(t.app)[m]('/v2/demo/fuzz/blobs/uploads/%00?digest=sha256:' + '0'.repeat(64)).set('Authorization', `Bearer ${token}`);
+      expect([m, r.status, r.body.errors?.[0]?.code]).toEqual([m, 404, 'BLOB_UPLOAD_UNKNOWN']);
+    }
     await fc.assert(fc.asyncProperty(req, async (r: { m: string; p: string; body?: string; ct?: string; range?: string; auth?: string }) => {
       let q = (request(t.app) as unknown as Record<string, (p: string) => request.Test>)[r.m](r.p).set('Authorization', r.auth ?? `Bearer ${token}`);
       if (r.range !== undefined) q = q.set('Content-Range', r.range);
