@@ -6,20 +6,27 @@ export interface UserRow { id: string; name: string; domain_id: string; password
 export interface ProjectRow { id: string; name: string; domain_id: string; description: string; enabled: number | boolean }
 export interface RoleRow { id: string; name: string }
 
+/**
+ * No stored name or id holds a NUL, and PostgreSQL refuses one in a text parameter (an error, not
+ * an empty answer): what a caller sends with one (a registry login's Basic user, found by the
+ * registry's fuzz property) is looked up as the nothing it is.
+ */
+const none = (...values: string[]) => values.some((v) => v.includes('\0'));
+
 export class IdentityRepository {
   constructor(private readonly db: Db) {}
 
-  userByName(domainId: string, name: string): Promise<UserRow | undefined> {
-    return this.db<UserRow>('users').where({ domain_id: domainId, name }).first();
+  async userByName(domainId: string, name: string): Promise<UserRow | undefined> {
+    return none(domainId, name) ? undefined : this.db<UserRow>('users').where({ domain_id: domainId, name }).first();
   }
-  userById(id: string): Promise<UserRow | undefined> {
-    return this.db<UserRow>('users').where({ id }).first();
+  async userById(id: string): Promise<UserRow | undefined> {
+    return none(id) ? undefined : this.db<UserRow>('users').where({ id }).first();
   }
-  projectByName(domainId: string, name: string): Promise<ProjectRow | undefined> {
-    return this.db<ProjectRow>('projects').where({ domain_id: domainId, name }).first();
+  async projectByName(domainId: string, name: string): Promise<ProjectRow | undefined> {
+    return none(domainId, name) ? undefined : this.db<ProjectRow>('projects').where({ domain_id: domainId, name }).first();
   }
-  projectById(id: string): Promise<ProjectRow | undefined> {
-    return this.db<ProjectRow>('projects').where({ id }).first();
+  async projectById(id: string): Promise<ProjectRow | undefined> {
+    return none(id) ? undefined : this.db<ProjectRow>('projects').where({ id }).first();
   }
   listProjects(): Promise<ProjectRow[]> {
     return this.db<ProjectRow>('projects').select();

@@ -568,6 +568,9 @@ describe('whatever comes in', () => {
       const r = await request(t.app)[m]('/v2/demo/fuzz/blobs/uploads/%00?digest=sha256:' + '0'.repeat(64)).set('Authorization', `Bearer ${token}`);
       expect([m, r.status, r.body.errors?.[0]?.code]).toEqual([m, 404, 'BLOB_UPLOAD_UNKNOWN']);
     }
+    // And a login whose user has a NUL (a Basic header of random bytes): a wrong user, not an error.
+    const login = await request(t.app).get('/v2/token?scope=repository:demo/fuzz:pull').set('Authorization', `Basic ${Buffer.from('demo\0:x').toString('base64')}`);
+    expect([login.status, login.body.errors?.[0]?.code]).toEqual([401, 'UNAUTHORIZED']);
     await fc.assert(fc.asyncProperty(req, async (r: { m: string; p: string; body?: string; ct?: string; range?: string; auth?: string }) => {
       let q = (request(t.app) as unknown as Record<string, (p: string) => request.Test>)[r.m](r.p).set('Authorization', r.auth ?? `Bearer ${token}`);
       if (r.range !== undefined) q = q.set('Content-Range', r.range);
