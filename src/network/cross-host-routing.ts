@@ -231,7 +231,9 @@ export class CrossHostRouting extends Swept {
   /** Records where the routers are; when their home or exits changed, the hosts' NAT follows. */
   private async placed(spanned: ReadonlySet<string>, home: string | undefined, exits: Map<string, string>): Promise<void> {
     const same = (a: ReadonlyMap<string, string>, b: ReadonlyMap<string, string>) => a.size === b.size && [...a].every(([k, v]) => b.get(k) === v);
-    const sameHosts = this.spanned !== undefined && this.spanned.size === spanned.size && [...spanned].every((h) => this.spanned!.has(h));
+    // Before the first sync every host is taken for one of bridges (exitPlan: undefined), as after one that finds no swarm.
+    const before = this.spanned ?? new Set<string>();
+    const sameHosts = before.size === spanned.size && [...spanned].every((h) => before.has(h));
     const changed = !sameHosts || home !== this.home || !same(exits, this.exits);
     this.spanned = spanned;
     this.home = home;

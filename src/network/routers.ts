@@ -182,16 +182,10 @@ export class RouterService {
     return [...upRouterLegs(await this.deps.repo.legs()).values()].map((legs) => [...new Set(legs.map((l) => l.cidr))].sort());
   }
 
-  /** Every router's SNAT: its interfaces' subnets leave as its gateway address. */
+  /** Every router's SNAT (administratively up, SNAT on): its IPv4 subnets leave as its gateway address. */
   async snat(): Promise<SubnetSnat[]> {
-    const routers = new Map((await this.deps.repo.list()).map((r) => [r.id, r]));
-    const out: SubnetSnat[] = [];
-    for (const i of await this.deps.repo.interfaces()) {
-      const r = routers.get(i.router_id);
-      const gw = r?.external_fixed_ips[0]?.ip_address;
-      if (r && r.enable_snat && r.admin_state_up && gw) out.push({ cidr: i.cidr, externalIp: gw, routerId: r.id });
-    }
-    return out;
+    return [...upRouterLegs(await this.deps.repo.legs())].flatMap(([routerId, legs]) =>
+      legs.flatMap((l) => (l.external_ip ? [{ cidr: l.cidr, externalIp: l.external_ip, routerId }] : [])));
   }
 
   /** The hosts (and, across hosts, the routers' containers and servers' routes) made true to the rows, before the answer. */

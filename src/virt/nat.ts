@@ -136,7 +136,8 @@ export function floatingAddresses(nat: HostNat): string[] {
 /** The `proto` of the routes novadock sets (servers' namespaces, and hosts' to subnets behind routers' exits). */
 export const ROUTE_PROTO = 173;
 const CIDR4 = /^\d{1,3}(\.\d{1,3}){3}\/\d{1,2}$/;
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
+/** A dotted IPv4 address (what may go into an `ip` command line). */
+export const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 
 /** `ip -batch` lines adding `routes` (IPv4 only, checked) tagged ROUTE_PROTO. */
 export function routeLines(routes: { cidr: string; via: string }[]): string[] {

@@ -25,7 +25,7 @@ import { statusOf } from './client';
 import { LABEL_HOST, LABEL_MANAGED, LABEL_PROJECT, containerName } from './labels';
 import { NEUTRON_OVERLAY_PREFIX, OVERLAY_PREFIX, nicNetworkNames } from './network-targets';
 import { containerNetns, HostCommandOptions, HostCommands } from './netns';
-import { ROUTE_PROTO, routeLines } from '../nat';
+import { IPV4, ROUTE_PROTO, routeLines } from '../nat';
 import { ensurePauseImage, PAUSE_IMAGE, PAUSE_PATH } from './pause-image';
 import { inSwarm, swarmInfo } from './swarm';
 
@@ -35,7 +35,6 @@ export const routerContainerName = (routerId: string): string => `novadock-route
 /** The `proto` of the routes novadock sets in servers (unnamed in iproute2's rt_protos). */
 export { ROUTE_PROTO };
 
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
 const IFNAME = /^[A-Za-z0-9_.@-]{1,15}$/;
 /** The engine's bridge a swarm host's containers leave by (the routers' exits are on it). */
 export const GATEWAY_BRIDGE = 'docker_gwbridge';
