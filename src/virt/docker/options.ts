@@ -15,7 +15,9 @@ export interface DockerDriverOptions {
    * the reconciler's: the server goes SHUTOFF). A process that exits "at once" (a bad command,
    * a missing file) has exited within a few ms of the start call returning, and an inspect
    * after that waits for the engine to finish handling the exit, so it reports the container
-   * stopped; every ms here is added to every boot. Default 10 ms.
+   * stopped. On a loaded engine both the start and the report of an exit are slow, so the wait
+   * grows by a tenth of how much longer the start call took than the engine's quickest (at most
+   * 0.5 s in all). Every ms here is added to every boot. Default 10 ms; 0 turns the check off.
    */
   startupCheckMs?: number;
   /** Processes per container. Default 1024. */

@@ -23,6 +23,19 @@ const networkGone = (e: unknown) => (statusOf(e) === 404 && /network/i.test(engi
 
 const sleep = (ms: number) => new Promise<void>((r) => setTimeout(r, ms));
 
+/**
+ * How much longer a started process is watched for an exit, as a share of how much longer than
+ * its quickest the engine took to start it (at most STARTUP_GRACE_MAX_MS in all): an engine slow
+ * to start a container is as slow to report its exit, so a fixed wait misses exits on a loaded
+ * engine, and an idle engine's boots pay nothing more.
+ */
+const STARTUP_GRACE_SHARE = 0.1;
+const STARTUP_GRACE_MAX_MS = 500;
+
+/** The wait after a start call that took `startMs`, for a configured check of `checkMs`. */
+export const startupGrace = (checkMs: number, startMs: number, quickestStartMs: number): number =>
+  Math.min(STARTUP_GRACE_MAX_MS, checkMs + Math.max(0, startMs - quickestStartMs) * STARTUP_GRACE_SHARE);
+
 export class DockerSpawner {
   constructor(
     private readonly docker: Docker,
@@ -31,6 +44,9 @@ export class DockerSpawner {
     private readonly networks: ProjectNetworks,
     private readonly startupCheckMs: number,
   ) {}
+
+  /** The quickest start call this engine answered (the baseline of startupGrace). */
+  private quickestStartMs = Infinity;
 
   /** Spawns a validated spec with these limits. */
   spawn(spec: InstanceSpec, limits: Limits): Promise<InstanceInfo> {
@@ -62,6 +78,7 @@ export class DockerSpawner {
         }
         const files = await bootFilesTar(spec);
         if (files) await container.putArchive(files, { path: '/' });
+        const starting = Date.now();
         try {
           await container.start();
         } catch (e) {
@@ -76,7 +93,7 @@ export class DockerSpawner {
           if (networkGone(e)) throw e;
           throw new SpawnFailed(`The instance could not be started: ${msg}`);
         }
-        return await this.checkStarted(container);
+        return await this.checkStarted(container, Date.now() - starting);
       } catch (e) {
         if (container) await this.forceRemove(container);
         // The project's network was removed behind our back (we cache it; another process's last
@@ -108,6 +125,7 @@ export class DockerSpawner {
         }
         const files = await bootFilesTar(spec);
         if (files) await container.putArchive(files, { path: '/' });
+        const starting = Date.now();
         try {
           await container.start();
         } catch (e) {
@@ -119,7 +137,7 @@ export class DockerSpawner {
           if (held.length > 0) throw new AddressUnavailable(held.map((n) => n.ip), this.host, msg);
           throw new SpawnFailed(`The instance could not be started: ${msg}`);
         }
-        return await this.checkStarted(container);
+        return await this.checkStarted(container, Date.now() - starting);
       } catch (e) {
         if (container) await this.forceRemove(container);
         if (attempt < 2 && !(e instanceof SpawnFailed) && networkGone(e)) continue;
@@ -158,10 +176,11 @@ export class DockerSpawner {
 
   /**
    * A process that exits at once (a bad command, a missing binary) is a failed spawn, not a
-   * running server: look again shortly after start and report its exit code and last lines.
+   * running server: look again shortly after start (`startMs`: how long the start call took) and
+   * report its exit code and last lines.
    */
-  private async checkStarted(container: Docker.Container): Promise<InstanceInfo> {
-    if (this.startupCheckMs > 0) await sleep(this.startupCheckMs);
+  private async checkStarted(container: Docker.Container, startMs: number): Promise<InstanceInfo> {
+    if (this.startupCheckMs > 0) await sleep(this.startupGrace(startMs));
     const info = await container.inspect();
     if (info.State.Running) return infoFromInspect(info, await this.networks.labelsOf(Object.keys(info.NetworkSettings?.Networks ?? {})));
     let tail = '';
@@ -179,6 +198,12 @@ export class DockerSpawner {
     const why = info.State.OOMKilled ? ' (out of memory)' : '';
     const detail = info.State.Error ? ` (${engineMessage({ message: info.State.Error })})` : '';
     throw new SpawnFailed(`The instance's process exited with code ${info.State.ExitCode}${why}${detail}${tail ? `: ${tail}` : ''}`);
+  }
+
+  /** The wait after a start call that took `startMs`. */
+  private startupGrace(startMs: number): number {
+    this.quickestStartMs = Math.min(this.quickestStartMs, startMs);
+    return startupGrace(this.startupCheckMs, startMs, this.quickestStartMs);
   }
 
   private spawnError(spec: InstanceSpec, e: unknown): Error {
