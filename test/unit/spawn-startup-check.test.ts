@@ -24,24 +24,27 @@ const spec: InstanceSpec = {
 };
 
 /**
- * An engine whose n-th start call takes `startMs[n]` (the last one again after that) and which
- * reports each process's exit (code 3) `exitSeenMs` after its start returned; `inspects` holds
- * how long after the start returned each inspect came.
+ * An engine whose n-th start call takes `startMs[n]` and whose n-th process exits (code 3) and
+ * is reported so `exitSeenMs[n]` after its start returned (the last of each again after that);
+ * `inspects` holds how long after the start returned each inspect came.
  */
-function fakeEngine(startMs: number[], exitSeenMs: number) {
+function fakeEngine(startMs: number[], exitSeenMs: number[]) {
   let starts = 0;
   let startedAt = 0;
+  let exitAfter = Infinity;
+  const nth = (a: number[], n: number) => a[Math.min(n, a.length - 1)];
   const inspects: number[] = [];
   const container = {
     id: 'c1',
     async start() {
-      await new Promise((r) => setTimeout(r, startMs[Math.min(starts++, startMs.length - 1)]));
+      await new Promise((r) => setTimeout(r, nth(startMs, starts)));
+      exitAfter = nth(exitSeenMs, starts++);
       startedAt = Date.now();
     },
     async inspect() {
       const since = Date.now() - startedAt;
       inspects.push(since);
-      const exited = since >= exitSeenMs;
+      const exited = since >= exitAfter;
       return {
         State: { Running: !exited, Status: exited ? 'exited' : 'running', ExitCode: exited ? 3 : 0, OOMKilled: false, Error: '' },
         NetworkSettings: { Networks: {} },
@@ -63,9 +66,9 @@ const log = pino({ level: 'silent' });
 
 describe('DockerSpawner: a process that exits at once', () => {
   test("when a start call is slower than the engine's quickest, then an exit the engine reports later than the configured check is still a failed spawn", async () => {
-    // The first start takes ~0 ms and is looked at after 10 ms, before its exit is reported; the
-    // second takes 600 ms, and a 10 ms check alone would again see the process running.
-    const { docker, inspects } = fakeEngine([0, 600], 40);
+    // The first start takes ~0 ms and its process keeps running; the second takes 600 ms and its
+    // process's exit is reported 40 ms later, which a 10 ms check alone would not see.
+    const { docker, inspects } = fakeEngine([0, 600], [Infinity, 40]);
     const spawner = new DockerSpawner(docker, 'host-a', log, networks, 10);
     await expect(spawner.spawn(spec, limits)).resolves.toMatchObject({ powerState: 1 });
     await expect(spawner.spawn(spec, limits)).rejects.toThrow(SpawnFailed);
@@ -74,7 +77,7 @@ describe('DockerSpawner: a process that exits at once', () => {
   });
 
   test('when each start call is as quick as the quickest, then the configured check is the whole wait', async () => {
-    const { docker, inspects } = fakeEngine([300], 10_000);
+    const { docker, inspects } = fakeEngine([300], [Infinity]);
     const spawner = new DockerSpawner(docker, 'host-a', log, networks, 30);
     for (let i = 0; i < 2; i++) expect((await spawner.spawn(spec, limits)).powerState).toBe(1);
     expect(inspects[0]).toBeGreaterThanOrEqual(29);
@@ -92,7 +95,7 @@ describe('DockerSpawner: a process that exits at once', () => {
   });
 
   test('when the check is off (0), then the process is looked at once, at once', async () => {
-    const { docker, inspects } = fakeEngine([0, 600], 10_000);
+    const { docker, inspects } = fakeEngine([0, 600], [Infinity]);
     const spawner = new DockerSpawner(docker, 'host-a', log, networks, 0);
     for (let i = 0; i < 2; i++) await expect(spawner.spawn(spec, limits)).resolves.toMatchObject({ powerState: 1 });
     expect(inspects).toHaveLength(2);
