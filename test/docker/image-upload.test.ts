@@ -1,7 +1,8 @@
 /**
  * Image uploads against the real Docker engine: the API streams a `docker save` archive into
  * the engine in the same pass as the store, under the id the archive declares; hostile or
- * refused archives leave no engine image; deleting the image removes it from the engine.
+ * refused archives leave no engine image; deleting the image removes it from the engine, unless
+ * someone named it there (a tag).
  *
  * Only images this file creates are ever removed from the engine (by id).
  */
@@ -243,5 +244,25 @@ describe('uploading a docker save archive to a real engine', () => {
     await t.services.images.idle();
     expect(engineHas(variant.imageId)).toBe(false);
     expect(fs.existsSync(path.join(storeDir, id))).toBe(false);
+  });
+
+  it('deleting the image leaves an engine image someone named (the tag a user uploaded from)', async () => {
+    const variant = busyboxImage('img-named');
+    created.add(variant.imageId);
+    const tag = `novadock-test-named:${crypto.randomBytes(4).toString('hex')}`;
+    rmi(variant.imageId);
+    execFileSync('docker', ['load', '-i', variant.path], { stdio: 'pipe' });
+    execFileSync('docker', ['tag', variant.imageId, tag], { stdio: 'pipe' });
+    try {
+      const id = await createImage('img-named');
+      expect((await uploadChunked(id, variant.path)).status).toBe(204);
+      expect((await request(t.app).delete(`/image/v2/images/${id}`).set('X-Auth-Token', token)).status).toBe(204);
+      await t.services.images.idle();
+      expect(fs.existsSync(path.join(storeDir, id))).toBe(false);
+      const tags = execFileSync('docker', ['image', 'inspect', '--format', '{{json .RepoTags}}', variant.imageId], { encoding: 'utf8' });
+      expect(JSON.parse(tags)).toContain(tag);
+    } finally {
+      execFileSync('docker', ['image', 'rm', tag], { stdio: 'pipe' });
+    }
   });
 });

@@ -165,6 +165,10 @@ export class DockerImages {
   async removeImage(imageRef: string, prune = true): Promise<void> {
     if (!IMAGE_ID.test(imageRef)) return;
     try {
+      // A tag is never novadock's (loading drops RepoTags): an image someone named on this engine,
+      // such as the one a user `docker save`d to upload it, stays theirs. Removed by id, the
+      // engine would drop a lone tag with it.
+      if (((await this.docker.getImage(imageRef).inspect()).RepoTags ?? []).length > 0) return;
       await this.docker.getImage(imageRef).remove({ force: false, noprune: !prune });
     } catch (e) {
       // 404: already gone; 409: an instance (or another tag) still uses it — by contract, a no-op.
