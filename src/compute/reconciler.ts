@@ -4,7 +4,8 @@
  *
  *  - Events: every instance event of a compute host makes it re-read that server's info and
  *    hand it to PowerSync.syncPowerState, which decides (sync-rules.ts) and writes with a
- *    compare-and-set. Events of one server are coalesced: one re-read in flight, one queued.
+ *    compare-and-set. Events of one server are coalesced: one re-read in flight, one queued; a
+ *    server with work in flight (a build's tail, an action) is re-read once that work is done.
  *  - Sweep: every `sweepIntervalMs`, each host's instance list is compared with its servers
  *    (catching what events missed); instances labelled as ours without a server are removed,
  *    and so are a move's leftovers (a server's instance on a host that is no longer its own:
@@ -24,8 +25,9 @@
  */
 import type { Logger } from 'pino';
 import type { DriverRegistry } from '../virt/registry';
-import { ComputeDriver, HypervisorUnavailable, InstanceEvent, InstanceNotFound } from '../virt/driver';
+import { ComputeDriver, HypervisorUnavailable, InstanceEvent, InstanceNotFound, OwnedInstance } from '../virt/driver';
 import { Background } from '../background';
+import { Recoveries } from './recoveries';
 import type { PowerSync } from './services/power-sync';
 import type { ServerQueries } from './services/server-queries';
 import type { HostService } from './services/hosts';
@@ -44,9 +46,6 @@ export interface HostOwnership {
   /** Milliseconds between renewals. */
   intervalMs: number;
 }
-
-/** Servers recovered at once after a crash or a dead process. */
-const RECOVERY_CONCURRENCY = 8;
 
 export interface ReconcilerDeps {
   sync: PowerSync;
@@ -110,6 +109,8 @@ export class Reconciler {
   private sweeping?: Promise<void>;
   /** Per server: a re-read in flight, and whether another was asked for meanwhile. */
   private readonly pending = new Map<string, { again: boolean; since?: number }>();
+  /** Interrupted work being resolved (a few servers at a time, each once at a time). */
+  private readonly recoveries = new Recoveries((serverId) => this.isolated(serverId, () => this.sync.recover(serverId)));
   private readonly background = new Background();
 
   constructor(deps: ReconcilerDeps) {
@@ -237,12 +238,7 @@ export class Reconciler {
       this.log.error({ err }, 'could not list servers to recover');
       return;
     }
-    // A few at a time: each may wait on its engine (inspect, remove), and a process that died
-    // mid-burst leaves many; servers are independent of one another.
-    const queue = [...servers];
-    await Promise.all(Array.from({ length: Math.min(RECOVERY_CONCURRENCY, queue.length) }, async () => {
-      for (let s = queue.shift(); s; s = queue.shift()) await this.isolated(s.id, () => this.sync.recover(s!.id));
-    }));
+    await this.recoveries.each(servers);
     if (servers.length) this.log.info({ count: servers.length }, 'recovery of interrupted tasks done');
   }
 
@@ -272,24 +268,20 @@ export class Reconciler {
   }
 
   private async sweepHost(driver: ComputeDriver, opts: { resume?: boolean; afterOutage?: boolean } = {}): Promise<void> {
-    const observedAt = this.sync.observationTime();
-    let instances;
-    try {
-      instances = await driver.listInstances();
-      this.hosts.setStatus(driver.host, 'UP');
-    } catch (err) {
-      // An engine that does not answer says nothing about its containers: change nothing.
-      this.hosts.setStatus(driver.host, 'DOWN');
-      this.log.warn({ host: driver.host, err: (err as Error).message }, 'sweep: compute host unavailable');
-      return;
+    let listed = await this.listHost(driver);
+    if (!listed) return;
+    // Interrupted work first (e.g. a build whose engine was down at start-up). Each recovery may
+    // wait on the engine, so the host is listed again after them: what follows needs a current look.
+    const abandoned = (await this.sync.unsettledServers()).filter((s) => s.host === driver.host && this.ownership.isAbandoned(s));
+    if (abandoned.length > 0) {
+      await this.recoveries.each(abandoned);
+      listed = await this.listHost(driver);
+      if (!listed) return;
     }
+    const { observedAt, instances } = listed;
     // A move's set-aside source is never a server's instance: only a leftover, or part of a move.
     const seen = new Map(instances.filter((i) => !i.setAside).map((i) => [i.serverId, i.info]));
     const projectOf = new Map(instances.map((i) => [i.serverId, i.projectId]));
-    // Interrupted work first (e.g. a build whose engine was down at start-up).
-    for (const s of await this.sync.unsettledServers()) {
-      if (s.host === driver.host && this.ownership.isAbandoned(s)) await this.isolated(s.id, () => this.sync.recover(s.id));
-    }
     for (const server of await this.queries.serversOnHost(driver.host)) {
       const observed: Observation = seen.get(server.id) ?? 'gone';
       if (opts.resume && shouldResume(server, observed)) await this.isolated(server.id, () => this.sync.resumeGuest(server.id, observedAt));
@@ -304,6 +296,21 @@ export class Reconciler {
     }
     await this.sync.hostSwept(driver.host, new Set(instances.map((i) => i.serverId))).catch((err) => this.log.error({ err, host: driver.host }, 'bookkeeping after a sweep failed'));
     if (opts.afterOutage) this.instancesRunning?.(driver.host, instances.filter((i) => !i.setAside && i.info.powerState === PowerStates.RUNNING).map((i) => i.serverId));
+  }
+
+  /** The host's instances, and when they were observed; undefined (and the host DOWN) when its engine does not answer. */
+  private async listHost(driver: ComputeDriver): Promise<{ observedAt: string; instances: OwnedInstance[] } | undefined> {
+    const observedAt = this.sync.observationTime();
+    try {
+      const instances = await driver.listInstances();
+      this.hosts.setStatus(driver.host, 'UP');
+      return { observedAt, instances };
+    } catch (err) {
+      // An engine that does not answer says nothing about its containers: change nothing.
+      this.hosts.setStatus(driver.host, 'DOWN');
+      this.log.warn({ host: driver.host, err: (err as Error).message }, 'sweep: compute host unavailable');
+      return undefined;
+    }
   }
 
   /** Runs one server's reconciliation; a failure is logged (false), never passed on. */
@@ -383,11 +390,16 @@ export class Reconciler {
     void this.track((async () => {
       try {
         do {
+          // Work on the server (a build, an action) is let finish first: its own writes would hide
+          // what the engine says now, and the sync skips a server with work in flight.
+          await this.tasks.whenIdle(e.serverId);
           state.again = false;
           const since = state.since;
           state.since = undefined;
           const synced = await this.observe(driver, e.serverId);
           if (synced && since !== undefined) this.lag?.(driver.host, (Date.now() - since) / 1000);
+          // Work that began meanwhile made the sync skip it: read it again after that work.
+          if (this.tasks.isBusy(e.serverId)) state.again = true;
         } while (state.again && this.running);
       } finally {
         this.pending.delete(e.serverId);

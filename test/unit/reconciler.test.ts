@@ -102,6 +102,23 @@ describe('events', () => {
     expect(sb.fault?.message).toContain('is gone from compute host fake-host');
   });
 
+  test('a container killed while work on its server is still running is SHUTOFF once that work is done, not left to the next sweep', async () => {
+    const r = await start();
+    const id = await bootActive();
+    // The tail of a build (ports bound, the action finished) still holds the server's lane.
+    let release!: () => void;
+    const held = new Promise<void>((resolve) => { release = resolve; });
+    t.services.compute.tasks.schedule(id, 'the tail of its build', () => held);
+    driver.externalKill(id);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    // Nothing is written under the work in flight...
+    expect(await state(id)).toEqual(['ACTIVE', 1]);
+    release();
+    // ...and once it is done, the kill is read again (the sweep is an hour away here).
+    await r.settle();
+    expect(await state(id)).toEqual(['SHUTOFF', 4]);
+  });
+
   test('events of our own actions change nothing behind the service: a stop ends SHUTOFF, a start ACTIVE', async () => {
     const r = await start();
     const id = await bootActive();

@@ -12,6 +12,8 @@ export class TaskRunner extends Background {
   private readonly lanes = new Map<string, Promise<void>>();
   /** API calls between their claim and the scheduling of their work (see guarded()). */
   private readonly claiming = new Map<string, number>();
+  /** Per server: who waits for it to be idle (whenIdle). */
+  private readonly idleWaiters = new Map<string, (() => void)[]>();
 
   constructor(private readonly log: Logger) {
     super();
@@ -20,6 +22,27 @@ export class TaskRunner extends Background {
   /** True while a background task of this server is queued or running, or an API call is claiming one. */
   isBusy(serverId: string): boolean {
     return this.lanes.has(serverId) || this.claiming.has(serverId);
+  }
+
+  /**
+   * Resolves once the server has no background task queued or running and no API call claiming
+   * one (at once when it has none now). The reconciler reads an instance after the work on it, so
+   * an event the work's own writes would hide is not lost.
+   */
+  whenIdle(serverId: string): Promise<void> {
+    if (!this.isBusy(serverId)) return Promise.resolve();
+    return new Promise((resolve) => {
+      const waiters = this.idleWaiters.get(serverId) ?? [];
+      waiters.push(resolve);
+      this.idleWaiters.set(serverId, waiters);
+    });
+  }
+
+  private wakeIfIdle(serverId: string): void {
+    if (this.isBusy(serverId)) return;
+    const waiters = this.idleWaiters.get(serverId);
+    this.idleWaiters.delete(serverId);
+    for (const w of waiters ?? []) w();
   }
 
   /**
@@ -36,6 +59,7 @@ export class TaskRunner extends Background {
         const n = (this.claiming.get(id) ?? 1) - 1;
         if (n > 0) this.claiming.set(id, n);
         else this.claiming.delete(id);
+        this.wakeIfIdle(id);
       }
     }
   }
@@ -47,6 +71,7 @@ export class TaskRunner extends Background {
     this.lanes.set(serverId, p);
     this.track(p.finally(() => {
       if (this.lanes.get(serverId) === p) this.lanes.delete(serverId);
+      this.wakeIfIdle(serverId);
     }));
   }
 }
