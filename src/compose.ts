@@ -337,9 +337,14 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     reach: async (host, serverId, fixedIps) => (await drivers.get(host)?.hostAddresses?.(serverId, fixedIps)) ?? {},
     routerEngine: opts.routerEngine,
   });
-  const stopFipEvents = networkCore.events.on(async (serverId) => {
-    await floatingIps.sync.serverChanged(serverId);
-    await floatingIps.routing?.serverChanged(serverId);
+  // Off the server's lane: a host's NAT and the routes across hosts each run one sync at a time,
+  // reading the rows afresh, so a server's next task (and the reconciler, which waits for its
+  // lane) must not queue behind every other server's. Counted in the compute services' idle().
+  const stopFipEvents = networkCore.events.on((serverId) => {
+    void compute.tasks.track((async () => {
+      await floatingIps.sync.serverChanged(serverId);
+      await floatingIps.routing?.serverChanged(serverId);
+    })().catch((err) => log.warn({ err, server_id: serverId }, 'floating IPs and routes could not follow a server')));
   });
   floatingIps.sync.start();
   floatingIps.routing?.start();

@@ -27,6 +27,12 @@ const routesOf = (server: string) => engine.routes.get(servers[server])?.routes 
 const addSubnet = async (net: keyof typeof CIDRS) => expect((await request(h.app).put(`${R}/${id}/add_router_interface`).set(await as()).send({ subnet_id: nets[net].subnetId })).status).toBe(200);
 const removeSubnet = async (net: keyof typeof CIDRS) => expect((await request(h.app).put(`${R}/${id}/remove_router_interface`).set(await as()).send({ subnet_id: nets[net].subnetId })).status).toBe(200);
 
+/** A server's ports changed (PortEvents); the routes follow off the emitter, counted in the compute services' idle(). */
+async function portsChanged(serverId: string): Promise<void> {
+  await h.services.portEvents.emit(serverId);
+  await h.services.compute.tasks.idle();
+}
+
 /** A server's port with one address on `net`, bound to the host, as a booted server's. */
 async function serverOn(name: string, net: keyof typeof CIDRS, last: number, host = HOST): Promise<void> {
   const port = await insertPort(h.db, { projectId: await h.projectId('demo'), networkId: nets[net].networkId, subnetId: nets[net].subnetId, ip: CIDRS[net].replace('0/24', String(last)), host });
@@ -66,14 +72,14 @@ test('spanning hosts, one subnet is not routed; the second makes the router\'s c
   expect(routesOf('a1')).toEqual([{ cidr: CIDRS.b, via: legs[nets.a.networkId] }]);
   expect(routesOf('b1')).toEqual([{ cidr: CIDRS.a, via: legs[nets.b.networkId] }]);
   expect(engine.routes.has(servers.x1)).toBe(false);
-  await h.services.portEvents.emit(servers.x1);
+  await portsChanged(servers.x1);
   expect(engine.routes.has(servers.x1)).toBe(false);
 });
 
 test('a server whose ports change (booted, moved) gets its routes from the port events', async () => {
   await serverOn('b2', 'b', 6);
   expect(engine.routes.has(servers.b2)).toBe(false);
-  await h.services.portEvents.emit(servers.b2);
+  await portsChanged(servers.b2);
   expect(routesOf('b2')).toEqual([{ cidr: CIDRS.a, via: routerLegs()![nets.b.networkId] }]);
 });
 
@@ -84,7 +90,7 @@ test('a subnet whose network is not made on the engines yet: routed to from the 
   expect(routesOf('a1').map((r) => r.cidr).sort()).toEqual([CIDRS.b, CIDRS.c]);
   engine.missing.delete(nets.c.networkId);
   await serverOn('c1', 'c', 5);
-  await h.services.portEvents.emit(servers.c1);
+  await portsChanged(servers.c1);
   const legs = routerLegs()!;
   expect(legs[nets.c.networkId]).toBeDefined();
   expect(routesOf('c1')).toEqual([{ cidr: CIDRS.a, via: legs[nets.c.networkId] }, { cidr: CIDRS.b, via: legs[nets.c.networkId] }]);
@@ -105,7 +111,7 @@ test('a stopped server is told again at its next start; interfaces removed and t
   expect(routesOf('c1')).toEqual([]);
   expect(routesOf('b2').map((r) => r.cidr)).toContain(CIDRS.c); // not running: not told
   engine.stopped.delete(servers.b2);
-  await h.services.portEvents.emit(servers.b2);
+  await portsChanged(servers.b2);
   expect(routesOf('b2')).toEqual([{ cidr: CIDRS.a, via: routerLegs()![nets.b.networkId] }]);
   await removeSubnet('b');
   expect(routerLegs()).toBeUndefined();
