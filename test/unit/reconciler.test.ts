@@ -202,6 +202,8 @@ describe('start-up recovery', () => {
     const db = t.services.db;
     const updated_at = new Date().toISOString();
     await db('servers').whereIn('id', [completes, fails]).update({ vm_state: 'building', task_state: 'spawning', launched_at: null, updated_at });
+    // Killed before its build bound the server's ports to the host.
+    await db('ports').where({ device_id: completes }).update({ host: '', status: 'DOWN' });
     await driver.destroy(fails);
     await db('servers').where({ id: unscheduled }).update({ vm_state: 'building', task_state: 'scheduling', host: null, launched_at: null, updated_at });
     await driver.destroy(unscheduled);
@@ -213,6 +215,10 @@ describe('start-up recovery', () => {
     await t.services.compute.tasks.idle();
 
     expect(await state(completes)).toEqual(['ACTIVE', 1]);
+    // A build recovery completes binds the ports as the build would have.
+    const ports = await db('ports').where({ device_id: completes }).select('host', 'status');
+    expect(ports.length).toBeGreaterThan(0);
+    for (const p of ports) expect(p).toEqual({ host: 'fake-host', status: 'ACTIVE' });
     const f = await show(fails);
     expect([status(f), f.task_state]).toEqual(['ERROR', null]);
     expect(f.fault?.message).toContain('interrupted by a restart');

@@ -203,10 +203,13 @@ export class PowerSync implements PowerSyncPort {
         });
         return;
       case 'complete-build':
-        await this.servers.update(serverId, {
+        if (await this.servers.update(serverId, {
           vm_state: decision.patch.vm_state, power_state: decision.patch.power_state, addresses: decision.patch.addresses, task_state: null, launched_at: nowIso(),
-        }, expect);
-        this.log.info({ server_id: serverId }, 'recovered: build completed (its container runs)');
+        }, expect)) {
+          // As the build would have, had it finished: its ports are bound to the host, ACTIVE.
+          if (server.host) await this.portsFollow(serverId, server.host, PowerStates.RUNNING);
+          this.log.info({ server_id: serverId }, 'recovered: build completed (its container runs)');
+        }
         return;
       case 'fail-build':
         if (driver && observed && observed !== 'gone') await driver.destroy(serverId).catch(() => undefined);
@@ -229,6 +232,7 @@ export class PowerSync implements PowerSyncPort {
           vm_state: decision.patch.vm_state, power_state: decision.patch.power_state, addresses: decision.patch.addresses,
           task_state: null, launched_at: nowIso(), shelved_at: null, shelved_image_id: null, shelved_host: null,
         }, expect)) {
+          if (server.host) await this.portsFollow(serverId, server.host, PowerStates.RUNNING);
           if (this.images) await deleteShelvedImage(this.images, server, this.log);
           this.log.info({ server_id: serverId }, 'recovered: unshelve completed (its container runs)');
         }
