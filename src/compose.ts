@@ -337,14 +337,15 @@ export async function buildServices(opts: BuildOptions): Promise<Services> {
     reach: async (host, serverId, fixedIps) => (await drivers.get(host)?.hostAddresses?.(serverId, fixedIps)) ?? {},
     routerEngine: opts.routerEngine,
   });
-  // Off the server's lane: a host's NAT and the routes across hosts each run one sync at a time,
-  // reading the rows afresh, so a server's next task (and the reconciler, which waits for its
-  // lane) must not queue behind every other server's. Counted in the compute services' idle().
-  const stopFipEvents = networkCore.events.on((serverId) => {
-    void compute.tasks.track((async () => {
-      await floatingIps.sync.serverChanged(serverId);
-      await floatingIps.routing?.serverChanged(serverId);
-    })().catch((err) => log.warn({ err, server_id: serverId }, 'floating IPs and routes could not follow a server')));
+  // The floating IPs' forwards before the answer (a port deleted through the API has lost its
+  // forward when the call returns). The routes across hosts after it, off the server's lane: they
+  // run one sync at a time for the whole process, reading the rows afresh, so a server's next task
+  // (and the reconciler, which waits for its lane) must not queue behind every other server's
+  // routes. Counted in the compute services' idle().
+  const stopFipEvents = networkCore.events.on(async (serverId) => {
+    await floatingIps.sync.serverChanged(serverId);
+    const routing = floatingIps.routing;
+    if (routing) void compute.tasks.track(routing.serverChanged(serverId));
   });
   floatingIps.sync.start();
   floatingIps.routing?.start();
