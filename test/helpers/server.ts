@@ -236,6 +236,23 @@ interface ProcessSpec {
   env: Record<string, string>;
 }
 
+/**
+ * Whether the process logged its 'novadock listening' line after `from` (a byte offset in its
+ * log); always true when its log level hides info lines.
+ */
+function saysListening(spec: ProcessSpec, from: number): boolean {
+  if (!['info', 'debug', 'trace'].includes(spec.env.NOVADOCK_LOG_LEVEL ?? 'info')) return true;
+  const fd = fs.openSync(spec.logFile, 'r');
+  try {
+    const size = fs.fstatSync(fd).size;
+    const buf = Buffer.alloc(Math.max(0, size - from));
+    fs.readSync(fd, buf, 0, buf.length, from);
+    return buf.includes('"msg":"novadock listening"');
+  } finally {
+    fs.closeSync(fd);
+  }
+}
+
 /** One novadock child process on its own port; see NovadockProcess. */
 function novadockProcess(spec: ProcessSpec): NovadockProcess {
   let port = 0;
@@ -246,6 +263,8 @@ function novadockProcess(spec: ProcessSpec): NovadockProcess {
   const url = () => `http://127.0.0.1:${port}`;
 
   const launch = async (): Promise<void> => {
+    // Where this start's lines begin in the (appended) log: its own 'novadock listening' is read there.
+    const logFrom = fs.existsSync(spec.logFile) ? fs.statSync(spec.logFile).size : 0;
     const fd = fs.openSync(spec.logFile, 'a');
     const proc = spawn(process.execPath, [...NODE_FLAGS, MAIN], { cwd: ROOT, env: { ...spec.env, NOVADOCK_PORT: String(port) }, stdio: ['ignore', fd, fd] });
     fs.closeSync(fd);
@@ -264,7 +283,9 @@ function novadockProcess(spec: ProcessSpec): NovadockProcess {
       if (done) throw new Error(`novadock exited during start-up (code ${proc.exitCode}, signal ${proc.signalCode}):\n${tail(spec.logFile)}`);
       try {
         const res = await fetch(`${url()}/healthcheck`, { signal: AbortSignal.timeout(5_000) });
-        if (res.status === 200) {
+        // Another server (a test file beside this one) can take the port between the probe and
+        // the listen: its healthcheck answers too, so this process must also say it listens.
+        if (res.status === 200 && saysListening(spec, logFrom)) {
           ready = true;
           return;
         }
