@@ -393,6 +393,7 @@ export class Reconciler {
           // Work on the server (a build, an action) is let finish first: its own writes would hide
           // what the engine says now, and the sync skips a server with work in flight.
           await this.tasks.whenIdle(e.serverId);
+          if (!this.running) break; // stopped meanwhile (shutdown): the database may be closing
           state.again = false;
           const since = state.since;
           state.since = undefined;
