@@ -168,8 +168,9 @@ export class DockerImages {
       // A tag is never novadock's (loading drops RepoTags): an image someone named on this engine,
       // such as the one a user `docker save`d to upload it, stays theirs. Removed by id, the
       // engine would drop a lone tag with it.
-      if (((await this.docker.getImage(imageRef).inspect()).RepoTags ?? []).length > 0) return;
-      await this.docker.getImage(imageRef).remove({ force: false, noprune: !prune });
+      const image = this.docker.getImage(imageRef);
+      if (((await image.inspect()).RepoTags ?? []).length > 0) return;
+      await image.remove({ force: false, noprune: !prune });
     } catch (e) {
       // 404: already gone; 409: an instance (or another tag) still uses it — by contract, a no-op.
       if (statusOf(e) === 404 || statusOf(e) === 409) return;
