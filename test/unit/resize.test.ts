@@ -112,6 +112,30 @@ describe('resize on the same host', () => {
     expect(await actionsOf(id)).toContain('resize');
   });
 
+  test('the answer to a resize in place comes once its work is done: the next read shows VERIFY_RESIZE; a move to another host is answered at once', async () => {
+    const id = await onH1();
+    resizeHeld = new Promise<void>((r) => setTimeout(r, 100)); // an engine call that takes its time
+    await compute.resize.resize(await admin(), id, '2');
+    resizeHeld = undefined;
+    // No idle(): the 202 itself waited for the engine's call and the records it wrote.
+    const s = await row(id);
+    expect([statusOf(s.vm_state, s.task_state), s.flavor.id]).toEqual(['VERIFY_RESIZE', '2']);
+    expect((await migrationOf(id)).status).toBe('finished');
+    await compute.migrations.confirmResize(await admin(), id);
+    await compute.tasks.idle();
+
+    // h1 cannot take m1.medium beside the other server: the move to h2 is not waited for.
+    let release!: () => void;
+    const held = new Promise<void>((r) => { release = r; });
+    const hold = jest.spyOn(h2, 'hasImage').mockImplementation(async () => { await held; return false; });
+    await compute.resize.resize(await admin(), id, '3');
+    const moving = await row(id);
+    expect(statusOf(moving.vm_state, moving.task_state)).toBe('RESIZE');
+    release();
+    hold.mockRestore();
+    await compute.tasks.idle();
+  });
+
   test('confirm keeps the new flavor and releases the old claim', async () => {
     const id = await onH1();
     await resized(id, '2');
@@ -215,7 +239,7 @@ describe('a resize placed by its claim', () => {
   test('the claim already holds both flavors on the own host and names it in the migration; a process that died right after it is undone to the old flavor', async () => {
     const id = await onH1();
     // The process "dies" after the 202: the claim commits, its work never runs.
-    const schedule = jest.spyOn(compute.tasks, 'schedule').mockImplementation(() => undefined);
+    const schedule = jest.spyOn(compute.tasks, 'schedule').mockImplementation(() => Promise.resolve());
     await compute.resize.resize(await admin(), id, '2');
     schedule.mockRestore();
     expect(await migrationOf(id)).toMatchObject({ status: 'pre-migrating', source_compute: 'h1', dest_compute: 'h1', dest_node: 'h1' });

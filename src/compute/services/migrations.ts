@@ -46,6 +46,13 @@ export interface MigrationServiceDeps {
   log: Logger;
 }
 
+/** A cold move accepted: its migration, and — when the claim placed it on its own host — its work. */
+export interface ColdMoveStarted {
+  migration: MigrationRecord;
+  /** The in-place work (a live resize: one engine call), run; never rejects. */
+  inPlace?: Promise<void>;
+}
+
 export interface EvacuateRequest {
   host?: string;
   /** 2.29–2.67: skip the scheduler for `host`. */
@@ -99,7 +106,7 @@ export class MigrationService {
       /** A check of the caller's that must pass before the claim (it runs alongside the reads here). */
       check?: Promise<void>;
     },
-  ): Promise<MigrationRecord> {
+  ): Promise<ColdMoveStarted> {
     // A resize tries its own host first, inside the claim's transaction when the placement can.
     const sameHost = o.type === MigrationTypes.RESIZE;
     const specRead = this.requestSpec(server, o.flavor, o.host);
@@ -131,8 +138,8 @@ export class MigrationService {
       });
       if (!accepted) return this.d.runner.refuseClaim(ctx, server, o.rule);
       const { actionId, migration, placed, claimed } = accepted;
-      this.d.tasks.schedule(server.id, o.action, () => this.d.work.coldMove({ server: claimed, migration, actionId, spec, flavor: o.flavor, sameHost, placed }));
-      return migration;
+      const work = this.d.tasks.schedule(server.id, o.action, () => this.d.work.coldMove({ server: claimed, migration, actionId, spec, flavor: o.flavor, sameHost, placed }));
+      return { migration, inPlace: placed === server.host ? work : undefined };
     });
   }
 

@@ -64,8 +64,11 @@ export class TaskRunner extends Background {
     }
   }
 
-  /** Queues `work` on the server's lane; a failure is logged (the work records its own outcome). */
-  schedule(serverId: string, what: string, work: () => Promise<void>): void {
+  /**
+   * Queues `work` on the server's lane; a failure is logged (the work records its own outcome).
+   * Resolves once the work has run, never rejects.
+   */
+  schedule(serverId: string, what: string, work: () => Promise<void>): Promise<void> {
     const prev = this.lanes.get(serverId) ?? Promise.resolve();
     const p = prev.then(work).catch((err) => this.log.error({ err, server_id: serverId }, `${what} failed unexpectedly`));
     this.lanes.set(serverId, p);
@@ -73,5 +76,6 @@ export class TaskRunner extends Background {
       if (this.lanes.get(serverId) === p) this.lanes.delete(serverId);
       this.wakeIfIdle(serverId);
     }));
+    return p;
   }
 }
