@@ -15,6 +15,13 @@
  * once its write has returned. The last block is padded to the alignment, and the file then
  * cut to its size.
  *
+ * Direct writes are also O_DSYNC: each returns once its bytes are durable, while the next block
+ * fills. Without it they sat in the disk's write cache (a virtual disk's host cache here) until
+ * the commit's fsync, which then flushed the whole image at once, ~0.6 s per GiB after the last
+ * byte; and the engine loading the same image waited behind that flush for its own small fsyncs.
+ * Written durably as it goes, the image costs its commit nothing (dd here: 1 MiB direct writes
+ * at ~1 GB/s, ~610 MB/s with O_DSYNC, both far above an upload's pace).
+ *
  * Where the file system refuses O_DIRECT (tmpfs, some network and FUSE file systems) the
  * chunks are written as they come, through the page cache.
  *
@@ -147,7 +154,7 @@ export async function openImageFile(path: string, direct: boolean): Promise<{ ha
   const created = await fsp.open(path, 'wx', 0o600);
   if (!direct) return { handle: created, direct: false };
   try {
-    const handle = await fsp.open(path, fs.constants.O_WRONLY | fs.constants.O_DIRECT);
+    const handle = await fsp.open(path, fs.constants.O_WRONLY | fs.constants.O_DIRECT | fs.constants.O_DSYNC);
     await created.close();
     return { handle, direct: true };
   } catch (e) {

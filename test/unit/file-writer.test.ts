@@ -127,13 +127,14 @@ describe('ImageFileWriter destroyed mid-write', () => {
 });
 
 describe('openImageFile', () => {
-  it('opens past the page cache on a file system that allows it (the tests run on one)', async () => {
+  it('opens past the page cache, each write durable when it returns, on a file system that allows it (the tests run on one)', async () => {
     const opened = await openImageFile(path.join(dir, 'd.partial'), true);
     // What the kernel holds for the descriptor: its open flags, in octal.
     const flags = parseInt(/^flags:\s*([0-7]+)/m.exec(fs.readFileSync(`/proc/self/fdinfo/${opened.handle.fd}`, 'utf8'))![1], 8);
     await opened.handle.close();
     expect(opened.direct).toBe(true);
     expect(flags & fs.constants.O_DIRECT).toBe(fs.constants.O_DIRECT);
+    expect(flags & fs.constants.O_DSYNC).toBe(fs.constants.O_DSYNC);
   });
 
   it('never opens a file that already exists', async () => {
