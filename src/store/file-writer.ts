@@ -10,13 +10,14 @@
  *
  * O_DIRECT wants the memory, the file offset and the length aligned to the disk's block.
  * Node has no aligned allocation, but a WebAssembly.Memory is mapped whole, so it starts on a
- * page: two 1 MiB blocks of one are the staging area. Chunks are copied into the current
- * block; a full block goes to the disk while the other fills, and a block is refilled only
- * once its write has returned. The last block is padded to the alignment, and the file then
+ * page: DIRECT_BLOCKS 1 MiB blocks of one are the staging area. Chunks are copied into the
+ * current block; a full block goes to the disk while the next fills, and a block is refilled
+ * only once its write has returned. The last block is padded to the alignment, and the file then
  * cut to its size.
  *
- * Direct writes are also O_DSYNC: each returns once its bytes are durable, while the next block
- * fills. Without it they sat in the disk's write cache (a virtual disk's host cache here) until
+ * Direct writes are also O_DSYNC: each returns once its bytes are durable, while the next blocks
+ * fill (up to three writes in flight, so that a disk slow to make a write durable is still kept
+ * busy). Without it they sat in the disk's write cache (a virtual disk's host cache here) until
  * the commit's fsync, which then flushed the whole image at once, ~0.6 s per GiB after the last
  * byte; and the engine loading the same image waited behind that flush for its own small fsyncs.
  * Written durably as it goes, the image costs its commit nothing (dd here: 1 MiB direct writes
@@ -36,6 +37,8 @@ import { Writable } from 'node:stream';
 export const DIRECT_ALIGN = 4096;
 /** One staging block; every direct write but the last is one whole block. */
 export const DIRECT_BLOCK = 1 << 20;
+/** Staging blocks: one filling, the others' writes in flight. */
+export const DIRECT_BLOCKS = 4;
 const WASM_PAGE = 64 * 1024;
 /** The one part of the WebAssembly API used here (Node has it; the compile target's libs do not declare it). */
 declare const WebAssembly: { Memory: new (size: { initial: number; maximum: number }) => { buffer: ArrayBuffer } };
@@ -67,7 +70,7 @@ export class ImageFileWriter extends Writable {
   private fill = 0;
   private offset = 0;
   /** The last write started on each block. */
-  private readonly blockWrites: Promise<void>[] = [Promise.resolve(), Promise.resolve()];
+  private readonly blockWrites: Promise<void>[] = Array.from({ length: DIRECT_BLOCKS }, () => Promise.resolve());
   /** Every write started so far, settled in file order (carries the first failure). */
   private ordered: Promise<void> = Promise.resolve();
 
@@ -77,7 +80,7 @@ export class ImageFileWriter extends Writable {
    */
   constructor(private readonly handle: FileHandle, readonly direct: boolean) {
     super({ highWaterMark: DIRECT_BLOCK });
-    if (direct) this.blocks = alignedBlocks(2, DIRECT_BLOCK);
+    if (direct) this.blocks = alignedBlocks(DIRECT_BLOCKS, DIRECT_BLOCK);
   }
 
   /** `fn` is called with `written` each time it grows. */
@@ -114,7 +117,7 @@ export class ImageFileWriter extends Writable {
   private async sendBlock(length: number): Promise<void> {
     const i = this.current;
     this.blockWrites[i] = this.start(this.blocks![i], length, this.fill);
-    this.current = 1 - i;
+    this.current = (i + 1) % DIRECT_BLOCKS;
     this.fill = 0;
     await this.blockWrites[this.current];
   }

@@ -10,7 +10,7 @@ import type { FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { DIRECT_BLOCK, ImageFileWriter, openImageFile } from '../../src/store/file-writer';
+import { DIRECT_BLOCK, DIRECT_BLOCKS, ImageFileWriter, openImageFile } from '../../src/store/file-writer';
 
 const KiB = 1024;
 let dir: string;
@@ -109,10 +109,11 @@ describe('ImageFileWriter destroyed mid-write', () => {
     } as unknown as FileHandle;
     const writer = new ImageFileWriter(handle, true);
     writer.on('error', () => undefined);
-    writer.write(crypto.randomBytes(4 * DIRECT_BLOCK));
+    writer.write(crypto.randomBytes((DIRECT_BLOCKS + 2) * DIRECT_BLOCK));
     await new Promise((r) => setImmediate(r));
-    // Both blocks are on their way; the writer waits for the first before refilling it.
-    expect(calls).toEqual([0, DIRECT_BLOCK]);
+    // Every block is on its way; the writer waits for the first before refilling it.
+    const sent = Array.from({ length: DIRECT_BLOCKS }, (_, i) => i * DIRECT_BLOCK);
+    expect(calls).toEqual(sent);
     writer.destroy();
     await new Promise<void>((r) => writer.once('close', () => {
       closed = true;
@@ -122,7 +123,7 @@ describe('ImageFileWriter destroyed mid-write', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(closed).toBe(true);
     expect(maxAfterClose).toBe(0);
-    expect(calls).toEqual([0, DIRECT_BLOCK]);
+    expect(calls).toEqual(sent);
   });
 });
 
