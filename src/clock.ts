@@ -15,3 +15,16 @@ export function stamp(): string {
   lastStamp = t;
   return new Date(t).toISOString();
 }
+
+/**
+ * Resolves when `p` settles or after `ms`, whichever is first (a rejection of `p` within that
+ * time rejects). The timer never holds the process open.
+ */
+export async function waitAtMost(p: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    await Promise.race([p, new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); timer.unref(); })]);
+  } finally {
+    clearTimeout(timer);
+  }
+}

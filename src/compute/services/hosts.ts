@@ -9,6 +9,7 @@
  * readers get the latest answer even if stale. A host that fails to answer is shown down with its
  * last known figures, as Nova shows a compute service it has not heard from.
  */
+import { waitAtMost } from '../../clock';
 import { DomainError, unavailable } from '../../errors';
 import type { DriverRegistry } from '../../virt/registry';
 import { ComputeDriver, HypervisorInfo, HypervisorUnavailable } from '../../virt/driver';
@@ -111,12 +112,7 @@ export class HostService {
       this.timer = setInterval(() => { void this.refresh(); }, this.intervalMs);
       this.timer.unref();
     }
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      this.first,
-      new Promise<void>((resolve) => { timer = setTimeout(resolve, this.firstWaitMs); timer.unref(); }),
-    ]);
-    clearTimeout(timer);
+    await waitAtMost(this.first, this.firstWaitMs);
     return [...this.states.values()].map(({ heard: _heard, ...s }) => ({ ...s }));
   }
 

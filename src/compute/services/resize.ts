@@ -18,6 +18,7 @@
  * gets the 202 anyway and the work goes on, as for a move to another host.
  */
 import type { RequestContext } from '../../http/context';
+import { waitAtMost } from '../../clock';
 import { badRequest, invalidState as invalidStateError, msg, quotaExceeded } from '../../errors';
 import type { QuotaConfig } from '../../config';
 import type { FlavorRepository } from '../../db/flavor-repo';
@@ -45,8 +46,6 @@ export interface ResizeServiceDeps {
   serviceUp: (host: string) => Promise<boolean>;
   /** The project's limits (instances, cores, ram; -1 = unlimited). */
   quotas: (projectId: string) => Promise<Pick<QuotaConfig, 'cores' | 'ram'>> | Pick<QuotaConfig, 'cores' | 'ram'>;
-  /** How long the answer waits for a resize in place (IN_PLACE_ANSWER_MS; 0: it does not). */
-  inPlaceAnswerMs?: number;
 }
 
 export class ResizeService {
@@ -75,7 +74,7 @@ export class ResizeService {
       type: MigrationTypes.RESIZE, rule: RULES.resize, action: 'resize', flavor: snapshotOf(flavor), claimPatch: { auto_disk_config: autoDiskConfig ?? false },
       check: this.checkUpsize(server.project_id, { cores: flavor.vcpus - server.flavor.vcpus, ram: flavor.ram - server.flavor.ram }),
     });
-    if (started.inPlace) await settledWithin(started.inPlace, this.d.inPlaceAnswerMs ?? IN_PLACE_ANSWER_MS);
+    if (started.inPlace) await waitAtMost(started.inPlace, IN_PLACE_ANSWER_MS);
   }
 
   /** compute/api.py _check_quota_for_upsize: only growth counts, against the project's usage now. */
@@ -86,12 +85,4 @@ export class ResizeService {
       if (deltas[r] > 0 && limits[r] >= 0 && used[r] + deltas[r] > limits[r]) throw quotaExceeded(msg.quotaExceeded(r, deltas[r], used[r], limits[r]));
     }
   }
-}
-
-/** Resolves when `work` has (it never rejects) or after `ms`, whichever is first. */
-async function settledWithin(work: Promise<void>, ms: number): Promise<void> {
-  if (ms <= 0) return;
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([work, new Promise<void>((resolve) => { timer = setTimeout(resolve, ms); })]);
-  clearTimeout(timer);
 }
