@@ -6,9 +6,9 @@
  * room (the slowest sets the pace), so memory stays flat for any size. Chunks are joined to
  * ~1 MiB first, which cuts the per-chunk cost of every branch (and of the engine's reads).
  *
- *   source ─► Meter ─► Coalesce ─► Tee ─┬─► store sink ─ ─ (the file) ─ ─► FileHasher (md5, sha512)
- *                                       ├─► PassThrough ─► inspectImageArchive
- *                                       └─► HoldBack ─► engine loadImage
+ *   source ─► Meter (count, join) ─► Tee ─┬─► store sink ─ ─ (the file) ─ ─► FileHasher (md5, sha512)
+ *                                         ├─► PassThrough ─► inspectImageArchive
+ *                                         └─► HoldBack ─► engine loadImage
  *
  * The hashes are computed in a worker thread, off the event loop. With a store that writes a
  * file, the worker reads that file as it grows (file-hasher.ts): the hashing then never sets the
@@ -100,42 +100,21 @@ export class IngestFailed extends Error {
   }
 }
 
-/** Joins small chunks (a socket delivers 16-64 KiB) into ~1 MiB ones: every branch then handles 16-64x fewer chunks. */
-export class Coalesce extends Transform {
-  private parts: Buffer[] = [];
-  private size = 0;
-
-  constructor(private readonly target = 1 << 20) {
-    super({ readableHighWaterMark: target });
-  }
-
-  override _transform(chunk: Buffer, _enc: BufferEncoding, cb: TransformCallback): void {
-    this.parts.push(chunk);
-    this.size += chunk.length;
-    if (this.size >= this.target) this.release();
-    cb();
-  }
-
-  override _flush(cb: TransformCallback): void {
-    if (this.size > 0) this.release();
-    cb();
-  }
-
-  private release(): void {
-    this.push(this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.size));
-    this.parts = [];
-    this.size = 0;
-  }
-}
-
-/** Counts, and hashes when `inline`; refuses more than `max` bytes. */
+/**
+ * The first step of the pass, in one stream: counts the bytes, refuses more than `max`, hashes them
+ * when `inline`, and joins the chunks a socket delivers (16-64 KiB) into ~1 MiB ones, so every
+ * branch after it handles 16-64x fewer chunks. One step rather than a counter and a joiner: each
+ * stream a 64-KiB chunk passes through costs the event loop as much as the copy that joins it.
+ */
 class Meter extends Transform {
   bytes = 0;
   private readonly md5: crypto.Hash | undefined;
   private readonly sha512: crypto.Hash | undefined;
+  private parts: Buffer[] = [];
+  private size = 0;
 
-  constructor(private readonly max: number, private readonly tooLarge: () => Error, inline: boolean) {
-    super();
+  constructor(private readonly max: number, private readonly tooLarge: () => Error, inline: boolean, private readonly target = 1 << 20) {
+    super({ readableHighWaterMark: target });
     if (inline) {
       this.md5 = crypto.createHash('md5');
       this.sha512 = crypto.createHash('sha512');
@@ -147,12 +126,26 @@ class Meter extends Transform {
     if (this.bytes > this.max) return cb(this.tooLarge());
     this.md5?.update(chunk);
     this.sha512?.update(chunk);
-    cb(null, chunk);
+    this.parts.push(chunk);
+    this.size += chunk.length;
+    if (this.size >= this.target) this.release();
+    cb();
+  }
+
+  override _flush(cb: TransformCallback): void {
+    if (this.size > 0) this.release();
+    cb();
   }
 
   /** The digests, when hashing inline. */
   digests(): { md5: string; sha512: string } | undefined {
     return this.md5 && this.sha512 ? { md5: this.md5.digest('hex'), sha512: this.sha512.digest('hex') } : undefined;
+  }
+
+  private release(): void {
+    this.push(this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.size));
+    this.parts = [];
+    this.size = 0;
   }
 }
 
@@ -236,12 +229,11 @@ const ALGORITHMS = ['md5', 'sha512'];
 const INLINE_HASH_BYTES = 32 * 1024 * 1024;
 
 /**
- * source → meter → coalesce → tee, without ever destroying the source: destroying an unfinished HTTP
+ * source → meter → tee, without ever destroying the source: destroying an unfinished HTTP
  * request destroys its socket, and the client would get a reset instead of the 413. Resolves
  * with the error that stopped the flow (size cap, broken source), or undefined at the end.
  */
 function pump(source: Readable, meter: Meter, tee: Tee, sourceBroken?: (err: Error) => Error): Promise<Error | undefined> {
-  const coalesce = new Coalesce();
   return new Promise((resolve) => {
     let settled = false;
     const stop = (err?: Error) => {
@@ -250,10 +242,8 @@ function pump(source: Readable, meter: Meter, tee: Tee, sourceBroken?: (err: Err
       if (err) {
         source.unpipe(meter);
         if (!source.destroyed) source.pause();
-        meter.unpipe(coalesce);
-        coalesce.unpipe(tee);
+        meter.unpipe(tee);
         meter.destroy();
-        coalesce.destroy();
         tee.destroy();
       }
       resolve(err);
@@ -263,7 +253,7 @@ function pump(source: Readable, meter: Meter, tee: Tee, sourceBroken?: (err: Err
     });
     meter.on('error', (err) => stop(err));
     tee.on('finish', () => stop());
-    source.pipe(meter).pipe(coalesce).pipe(tee);
+    source.pipe(meter).pipe(tee);
   });
 }
 

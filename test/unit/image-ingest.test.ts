@@ -105,6 +105,18 @@ describe('ingest', () => {
     expect(Buffer.concat(stored).equals(bytes)).toBe(true);
   });
 
+  it('joins the chunks a socket delivers into ~1 MiB ones before any branch sees them', async () => {
+    const bytes = crypto.randomBytes(2560 * KiB);
+    const chunks: Buffer[] = [];
+    for (let at = 0; at < bytes.length; at += 64 * KiB) chunks.push(bytes.subarray(at, at + 64 * KiB));
+    const stored: Buffer[] = [];
+    const r = await ingest(Readable.from(chunks), { maxBytes: 1e9, tooLarge, sink: sinkOf(stored) });
+    // 40 chunks of 64 KiB reach the store as two of 1 MiB and the 512-KiB rest.
+    expect(stored.map((c) => c.length)).toEqual([1024 * KiB, 1024 * KiB, 512 * KiB]);
+    expect(Buffer.concat(stored).equals(bytes)).toBe(true);
+    expect(r).toEqual({ size: bytes.length, ...digestsOf(bytes), archive: undefined });
+  });
+
   it('feeds inspector, engine and store from the same pass', async () => {
     const archive = await legacyArchive({ salt: 'ingest', layerBytes: 200 * KiB });
     const stored: Buffer[] = [];
