@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs a benchmark against raw Docker in the same run: upload | boot | list | kill-lag | scale | all.
-#   bash bench/run.sh upload [--size-mib 1024] [--rounds 3]
+#   bash bench/run.sh upload [--size-mib 1024] [--rounds 5] [--settle-ms 2000]
 #   bash bench/run.sh boot [--repeats 20] [--concurrent 50]
 #   bash bench/run.sh list [--servers 1000] [--requests 200]
 #   bash bench/run.sh kill-lag [--repeats 20]
