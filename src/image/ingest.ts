@@ -100,6 +100,9 @@ export class IngestFailed extends Error {
   }
 }
 
+/** Meter joins chunks up to this many bytes before passing them on. */
+const JOIN_BYTES = 1 << 20;
+
 /**
  * The first step of the pass, in one stream: counts the bytes, refuses more than `max`, hashes them
  * when `inline`, and joins the chunks a socket delivers (16-64 KiB) into ~1 MiB ones, so every
@@ -113,8 +116,8 @@ class Meter extends Transform {
   private parts: Buffer[] = [];
   private size = 0;
 
-  constructor(private readonly max: number, private readonly tooLarge: () => Error, inline: boolean, private readonly target = 1 << 20) {
-    super({ readableHighWaterMark: target });
+  constructor(private readonly max: number, private readonly tooLarge: () => Error, inline: boolean) {
+    super({ readableHighWaterMark: JOIN_BYTES });
     if (inline) {
       this.md5 = crypto.createHash('md5');
       this.sha512 = crypto.createHash('sha512');
@@ -128,7 +131,7 @@ class Meter extends Transform {
     this.sha512?.update(chunk);
     this.parts.push(chunk);
     this.size += chunk.length;
-    if (this.size >= this.target) this.release();
+    if (this.size >= JOIN_BYTES) this.release();
     cb();
   }
 
