@@ -249,6 +249,34 @@ export function sampleRss(pid: number, everyMs = 20): { stop(): number } {
   };
 }
 
+let clockTicks: number | undefined;
+/** USER_HZ: the unit of /proc's CPU times. */
+function ticksPerSecond(): number {
+  clockTicks ??= Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100;
+  return clockTicks;
+}
+
+/**
+ * CPU seconds a process has used so far: all its threads, exited ones included (user + system,
+ * /proc/<pid>/stat), and with `children` the children it has waited for (an engine's re-executed
+ * helpers that unpack layers).
+ */
+export function cpuSecondsOf(pid: number, children = false): number {
+  const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name (which may hold spaces), from field 3 on.
+  const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ').map(Number);
+  const ticks = f[11] + f[12] + (children ? f[13] + f[14] : 0);
+  return ticks / ticksPerSecond();
+}
+
+/** The machine's CPU time so far, in seconds summed over its CPUs: busy and in all (/proc/stat). */
+export function machineCpu(): { busy: number; total: number } {
+  const [, ...fields] = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/);
+  const [user, nice, system, idle, iowait, irq, softirq, steal] = fields.map(Number);
+  const busy = user + nice + system + irq + softirq + steal;
+  return { busy: busy / ticksPerSecond(), total: (busy + idle + iowait) / ticksPerSecond() };
+}
+
 /** MemAvailable of the machine, in MiB. */
 export function memAvailableMiB(): number {
   const m = /^MemAvailable:\s+(\d+) kB/m.exec(fs.readFileSync('/proc/meminfo', 'utf8'));

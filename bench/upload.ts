@@ -14,13 +14,19 @@
  * alternates between rounds. The figure is the median over rounds of docker's time over ours:
  * pairing the two loads of a round cancels most of this machine's drift from minute to minute.
  * Targets (issue 2): throughput ratio >= 0.9, peak RSS growth < 64 MiB.
+ *
+ * Where the time goes is reported beside the times: the CPU the server used per GiB (every thread,
+ * the hashing one too), the engine's (with the helpers it runs to unpack layers) on each side,
+ * and how busy the whole machine was on each side. On a machine with few cores the upload is
+ * CPU-bound: Glance's two digests of every byte (md5, sha512) compete with the engine's own work.
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { ROOT } from '../test/helpers/server';
-import { api, Api, busyboxBinary, docker, main, median, memoryOf, ms, now, numArg, report, sampleRss, sleep, startBenchServer } from './lib';
+import os from 'node:os';
+import { api, Api, busyboxBinary, cpuSecondsOf, docker, machineCpu, main, median, memoryOf, ms, now, numArg, report, sampleRss, sleep, startBenchServer } from './lib';
 
 const OUT = path.join(ROOT, 'bench', 'out');
 
@@ -56,6 +62,31 @@ function bigArchive(sizeMiB: number): { file: string; imageId: string } {
   } finally {
     fs.rmSync(work, { recursive: true, force: true });
   }
+}
+
+/** The local engine's pid (its default pid file), when the bench talks to that engine; else undefined. */
+function enginePid(): number | undefined {
+  if (process.env.DOCKER_HOST && process.env.DOCKER_HOST !== 'unix:///var/run/docker.sock') return undefined;
+  try {
+    const pid = Number(fs.readFileSync('/var/run/docker.pid', 'utf8').trim());
+    return fs.readFileSync(`/proc/${pid}/comm`, 'utf8').trim() === 'dockerd' ? pid : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds used during `fn` by the engine (with its children) and, given, one more process; and the machine's busy share. */
+async function cpuDuring(fn: () => Promise<void>, engine: number | undefined, server?: number): Promise<{ engine?: number; server?: number; busy: number }> {
+  const e0 = engine ? cpuSecondsOf(engine, true) : 0;
+  const s0 = server ? cpuSecondsOf(server) : 0;
+  const m0 = machineCpu();
+  await fn();
+  const m1 = machineCpu();
+  return {
+    engine: engine ? cpuSecondsOf(engine, true) - e0 : undefined,
+    server: server ? cpuSecondsOf(server) - s0 : undefined,
+    busy: (m1.busy - m0.busy) / Math.max(m1.total - m0.total, 1e-9),
+  };
 }
 
 async function removeFromEngine(imageId: string): Promise<void> {
@@ -119,8 +150,15 @@ main(async (cleanups) => {
   let rssGrowthKiB = 0;
   let hwmGrowthKiB = 0;
 
+  const engine = enginePid();
+  const gib = bytes / 2 ** 30;
+  const cpu = { dockerEngine: [] as number[], novaEngine: [] as number[], server: [] as number[], dockerBusy: [] as number[], novaBusy: [] as number[] };
   const dockerSide = async () => {
-    dockerMs.push(await dockerLoad(file, imageId));
+    const c = await cpuDuring(async () => {
+      dockerMs.push(await dockerLoad(file, imageId));
+    }, engine);
+    if (c.engine !== undefined) cpu.dockerEngine.push(c.engine / gib);
+    cpu.dockerBusy.push(c.busy);
     await removeFromEngine(imageId);
   };
   const novadockSide = async (r: number) => {
@@ -128,8 +166,13 @@ main(async (cleanups) => {
     if (created.status !== 201) throw new Error(`image create: ${created.status}`);
     const before = memoryOf(srv.pid());
     const sampler = sampleRss(srv.pid());
-    novaMs.push(await put(a, created.body.id, file));
+    const c = await cpuDuring(async () => {
+      novaMs.push(await put(a, created.body.id, file));
+    }, engine, srv.pid());
     const peak = sampler.stop();
+    if (c.engine !== undefined) cpu.novaEngine.push(c.engine / gib);
+    cpu.server.push(c.server! / gib);
+    cpu.novaBusy.push(c.busy);
     const after = memoryOf(srv.pid());
     rssGrowthKiB = Math.max(rssGrowthKiB, peak - before.rssKiB);
     hwmGrowthKiB = Math.max(hwmGrowthKiB, after.hwmKiB - Math.max(before.hwmKiB, before.rssKiB));
@@ -167,5 +210,15 @@ main(async (cleanups) => {
     { name: 'lowest round ratio', value: Math.min(...ratios), unit: '×' },
     { name: 'highest round ratio', value: Math.max(...ratios), unit: '×' },
     { name: 'server peak RSS growth during upload', value: growthMiB, unit: 'MiB', target: '< 64', met: growthMiB < 64 },
-  ], [`${rounds} round(s), the order alternating, ${settleMs} ms settle before each load; ratio = docker time / novadock time per round; peak RSS from VmRSS sampled every 20 ms and VmHWM, minus VmRSS before the PUT.`]);
+    { name: 'server CPU per GiB during PUT (median)', value: median(cpu.server), unit: 's' },
+    ...(engine ? [
+      { name: 'engine CPU per GiB during docker load (median)', value: median(cpu.dockerEngine), unit: 's' },
+      { name: 'engine CPU per GiB during novadock PUT (median)', value: median(cpu.novaEngine), unit: 's' },
+    ] : []),
+    { name: 'machine CPU busy during docker load (median)', value: 100 * median(cpu.dockerBusy), unit: '%' },
+    { name: 'machine CPU busy during novadock PUT (median)', value: 100 * median(cpu.novaBusy), unit: '%' },
+  ], [
+    `${rounds} round(s), the order alternating, ${settleMs} ms settle before each load; ratio = docker time / novadock time per round; peak RSS from VmRSS sampled every 20 ms and VmHWM, minus VmRSS before the PUT.`,
+    `CPU from /proc: the server's threads (exited ones too); ${engine ? `the engine (pid ${engine}) with the helpers it waited for` : 'the engine not measured (not the local default engine)'}; the machine's busy share over its ${os.cpus().length} CPU(s), the client included.`,
+  ]);
 });
