@@ -18,19 +18,16 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { promisify } from 'node:util';
-import { freePort, main, median, numArg, percentile, report, ROOT, sleepersCloud } from './lib';
+import { cpuSecondsOf, freePort, machineCpu, main, median, numArg, percentile, report, ROOT, sleepersCloud } from './lib';
 
 const execFileP = promisify(execFile);
-const TICKS = Number(execFileSync('getconf', ['CLK_TCK']).toString().trim()) || 100;
 
 /** utime + stime of a process, in seconds (0 once it is gone). */
 function cpuOf(pid: number): number {
   try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return (Number(f[11]) + Number(f[12])) / TICKS;
+    return cpuSecondsOf(pid);
   } catch {
     return 0;
   }
@@ -47,19 +44,12 @@ function pidsOf(re: RegExp): number[] {
   });
 }
 
-/** Busy CPU seconds of the whole machine, from /proc/stat. */
-function machineCpu(): number {
-  const f = fs.readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
-  const idle = f[3] + f[4];
-  return (f.reduce((a, b) => a + b, 0) - idle) / TICKS;
-}
-
 interface Accounts { [who: string]: () => number }
 
 /** CPU seconds per wall second of each account (and of the rest of the machine) while `fn` runs. */
 async function cpuDuring<T>(accounts: Accounts, fn: () => Promise<T>): Promise<{ result: T; cores: Record<string, number> }> {
   const before = Object.fromEntries(Object.entries(accounts).map(([k, f]) => [k, f()]));
-  const m0 = machineCpu();
+  const m0 = machineCpu().busy;
   const t0 = Date.now();
   const result = await fn();
   const wall = (Date.now() - t0) / 1000;
@@ -70,7 +60,7 @@ async function cpuDuring<T>(accounts: Accounts, fn: () => Promise<T>): Promise<{
     accounted += used;
     cores[k] = used / wall;
   }
-  cores.other = Math.max(0, machineCpu() - m0 - accounted) / wall;
+  cores.other = Math.max(0, machineCpu().busy - m0 - accounted) / wall;
   return { result, cores };
 }
 

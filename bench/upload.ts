@@ -22,10 +22,10 @@
  */
 import crypto from 'node:crypto';
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import { execFileSync, spawn } from 'node:child_process';
 import { ROOT } from '../test/helpers/server';
-import os from 'node:os';
 import { api, Api, busyboxBinary, cpuSecondsOf, docker, machineCpu, main, median, memoryOf, ms, now, numArg, report, sampleRss, sleep, startBenchServer } from './lib';
 
 const OUT = path.join(ROOT, 'bench', 'out');
