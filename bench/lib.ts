@@ -169,6 +169,8 @@ export async function bootMany(a: Api, imageRef: string, wanted: number, ids: st
  */
 export async function sleepersCloud(cleanups: (() => Promise<void>)[], wanted: number, opts: StartOptions = {}) {
   const image = benchImage('bench-sleep', ['/bin/sleep', '1000000']);
+  // Last of all (cleanups run in reverse): the upload loaded the image into the engine.
+  cleanups.push(() => docker.getImage(image.imageId).remove({ force: true }).then(() => undefined, () => undefined));
   const srv = await startBenchServer(opts);
   cleanups.push(() => srv.cleanup());
   const a = await api(srv);
