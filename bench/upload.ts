@@ -15,6 +15,11 @@
  * pairing the two loads of a round cancels most of this machine's drift from minute to minute.
  * Targets (issue 2): throughput ratio >= 0.9, peak RSS growth < 64 MiB.
  *
+ * The floor beside them: the engine's import of the archive's one layer alone (`curl -T layer.tar`
+ * to `/images/create?fromSrc=-`), the least any load through this engine does (it hashes and
+ * unpacks the layer as it streams) and what the PUT's base-layer shortcut uses; both loads are
+ * also given as a share of it.
+ *
  * Where the time goes is reported beside the times: the CPU the server used per GiB (every thread,
  * the hashing one too), the engine's (with the helpers it runs to unpack layers) on each side,
  * and how busy the whole machine was on each side. On a machine with few cores the upload is
@@ -64,6 +69,27 @@ function bigArchive(sizeMiB: number): { file: string; imageId: string } {
   }
 }
 
+/**
+ * The archive's one layer as a plain tar (the engine's import takes it), extracted once beside the
+ * archive; undefined when the archive holds more than one layer.
+ */
+function layerOf(file: string): string | undefined {
+  const out = `${file}.layer.tar`;
+  // Kept while it is newer than the archive it came from (the archive is rebuilt when deleted).
+  if (fs.existsSync(out) && fs.statSync(out).mtimeMs >= fs.statSync(file).mtimeMs) return out;
+  const manifest = JSON.parse(execFileSync('tar', ['-xOf', file, 'manifest.json'], { encoding: 'utf8' })) as { Layers?: string[] }[];
+  const layers = manifest[0]?.Layers ?? [];
+  if (manifest.length !== 1 || layers.length !== 1) return undefined;
+  const fd = fs.openSync(`${out}.partial`, 'w');
+  try {
+    execFileSync('tar', ['-xOf', file, layers[0]], { stdio: ['ignore', fd, 'inherit'] });
+  } finally {
+    fs.closeSync(fd);
+  }
+  fs.renameSync(`${out}.partial`, out);
+  return out;
+}
+
 /** The local engine's pid (its default pid file), when the bench talks to that engine; else undefined. */
 function enginePid(): number | undefined {
   if (process.env.DOCKER_HOST && process.env.DOCKER_HOST !== 'unix:///var/run/docker.sock') return undefined;
@@ -93,6 +119,15 @@ async function removeFromEngine(imageId: string): Promise<void> {
   await docker.getImage(imageId).remove({ force: true }).catch(() => undefined);
 }
 
+/** What the floor's imports are labelled with, so that a run cut short can still remove them. */
+const FLOOR_LABEL = 'novadock.bench.upload-floor=1';
+
+async function removeFloorImages(): Promise<void> {
+  for (const img of await docker.listImages({ filters: JSON.stringify({ label: [FLOOR_LABEL] }) })) await removeFromEngine(img.Id);
+}
+
+const engineSocket = () => process.env.DOCKER_HOST?.replace(/^unix:\/\//, '') ?? '/var/run/docker.sock';
+
 /**
  * Runs curl (the neutral client: the same program, the same reads of the file, on both sides)
  * and resolves to the ms until it exits, with its HTTP status and body.
@@ -117,10 +152,19 @@ function curl(args: string[]): Promise<{ took: number; status: number; body: str
 
 /** `curl -T FILE` to the engine's load API (what `docker load -i` calls); ms until the engine has it. */
 async function dockerLoad(file: string, imageId: string): Promise<number> {
-  const socket = process.env.DOCKER_HOST?.replace(/^unix:\/\//, '') ?? '/var/run/docker.sock';
-  const r = await curl(['--unix-socket', socket, '-X', 'POST', '-H', 'Content-Type: application/x-tar', '-T', file, 'http://localhost/images/load?quiet=1']);
+  const r = await curl(['--unix-socket', engineSocket(), '-X', 'POST', '-H', 'Content-Type: application/x-tar', '-T', file, 'http://localhost/images/load?quiet=1']);
   if (r.status !== 200 || /"error"/.test(r.body)) throw new Error(`docker load: ${r.status} ${r.body}`);
   await docker.getImage(imageId).inspect(); // it is there
+  return r.took;
+}
+
+/** `curl -T LAYER` to the engine's import API (`docker import -`); ms until it answers. The image it makes is removed. */
+async function engineImport(layer: string): Promise<number> {
+  const changes = encodeURIComponent(`LABEL ${FLOOR_LABEL}`);
+  const r = await curl(['--unix-socket', engineSocket(), '-X', 'POST', '-H', 'Content-Type: application/x-tar', '-T', layer, `http://localhost/images/create?fromSrc=-&changes=${changes}`]);
+  const id = /"status":"(sha256:[0-9a-f]{64})"/.exec(r.body)?.[1];
+  if (r.status !== 200 || !id) throw new Error(`engine import: ${r.status} ${r.body}`);
+  await removeFromEngine(id);
   return r.took;
 }
 
@@ -137,8 +181,10 @@ main(async (cleanups) => {
   const settleMs = numArg('settle-ms', 2000);
   const { file, imageId } = bigArchive(sizeMiB);
   const bytes = fs.statSync(file).size;
-  cleanups.push(() => removeFromEngine(imageId));
-  execFileSync('cat', [file], { stdio: ['ignore', 'ignore', 'inherit'] }); // into the page cache for both sides
+  const layer = layerOf(file);
+  cleanups.push(() => removeFromEngine(imageId), removeFloorImages);
+  // Into the page cache for every side.
+  for (const f of [file, ...(layer ? [layer] : [])]) execFileSync('cat', [f], { stdio: ['ignore', 'ignore', 'inherit'] });
 
   const srv = await startBenchServer();
   cleanups.push(() => srv.cleanup());
@@ -147,12 +193,13 @@ main(async (cleanups) => {
   const dockerMs: number[] = [];
   const novaMs: number[] = [];
   const ratios: number[] = [];
+  const importMs: number[] = [];
   let rssGrowthKiB = 0;
   let hwmGrowthKiB = 0;
 
   const engine = enginePid();
   const gib = bytes / 2 ** 30;
-  const cpu = { dockerEngine: [] as number[], novaEngine: [] as number[], server: [] as number[], dockerBusy: [] as number[], novaBusy: [] as number[] };
+  const cpu = { dockerEngine: [] as number[], novaEngine: [] as number[], importEngine: [] as number[], server: [] as number[], dockerBusy: [] as number[], novaBusy: [] as number[] };
   const dockerSide = async () => {
     const c = await cpuDuring(async () => {
       dockerMs.push(await dockerLoad(file, imageId));
@@ -181,19 +228,29 @@ main(async (cleanups) => {
     if (del.status !== 204) throw new Error(`image delete: ${del.status}`);
     await removeFromEngine(imageId);
   };
+  const floorSide = async () => {
+    const c = await cpuDuring(async () => {
+      importMs.push(await engineImport(layer!));
+    }, engine);
+    if (c.engine !== undefined) cpu.importEngine.push(c.engine / gib);
+  };
   await removeFromEngine(imageId);
+  await removeFloorImages();
   for (let r = 0; r < rounds; r++) {
     // Each side starts from the same state: the image absent and the machine settled for the
     // same time after the last removal (memory the host took back is slow to touch again).
-    // The order alternates, so neither side always follows the other.
-    const sides = r % 2 === 0 ? [dockerSide, novadockSide] : [novadockSide, dockerSide];
-    for (const side of sides) {
+    // The order rotates, so that no side always follows the same one.
+    const sides = [dockerSide, novadockSide, ...(layer ? [floorSide] : [])];
+    for (let i = 0; i < sides.length; i++) {
       await sleep(settleMs);
-      await side(r);
+      await sides[(r + i) % sides.length](r);
     }
     ratios.push(dockerMs[r] / novaMs[r]);
-    process.stderr.write(`round ${r + 1}/${rounds}: docker load ${dockerMs[r].toFixed(0)} ms, novadock PUT ${novaMs[r].toFixed(0)} ms, ratio ${ratios[r].toFixed(3)}\n`);
+    const floor = layer ? `, engine import of the layer ${importMs[r].toFixed(0)} ms` : '';
+    process.stderr.write(`round ${r + 1}/${rounds}: docker load ${dockerMs[r].toFixed(0)} ms, novadock PUT ${novaMs[r].toFixed(0)} ms, ratio ${ratios[r].toFixed(3)}${floor}\n`);
   }
+  // Each load as a share of the floor, per round (the floor's time over the load's).
+  const ofFloor = (loads: number[]) => median(importMs.map((t, r) => t / loads[r]));
 
   const mib = bytes / 1024 / 1024;
   const dockerTput = mib / (median(dockerMs) / 1000);
@@ -209,16 +266,23 @@ main(async (cleanups) => {
     { name: 'throughput ratio novadock / docker (median of rounds)', value: ratio, unit: '×', target: '>= 0.9', met: ratio >= 0.9 },
     { name: 'lowest round ratio', value: Math.min(...ratios), unit: '×' },
     { name: 'highest round ratio', value: Math.max(...ratios), unit: '×' },
+    ...(layer ? [
+      { name: 'floor: engine import of the layer alone (median)', value: median(importMs), unit: 'ms' },
+      { name: 'docker load as a share of the floor (median of rounds)', value: ofFloor(dockerMs), unit: '×' },
+      { name: 'novadock PUT as a share of the floor (median of rounds)', value: ofFloor(novaMs), unit: '×' },
+    ] : []),
     { name: 'server peak RSS growth during upload', value: growthMiB, unit: 'MiB', target: '< 64', met: growthMiB < 64 },
     { name: 'server CPU per GiB during PUT (median)', value: median(cpu.server), unit: 's' },
     ...(engine ? [
       { name: 'engine CPU per GiB during docker load (median)', value: median(cpu.dockerEngine), unit: 's' },
       { name: 'engine CPU per GiB during novadock PUT (median)', value: median(cpu.novaEngine), unit: 's' },
+      ...(layer ? [{ name: 'engine CPU per GiB during the floor\'s import (median)', value: median(cpu.importEngine), unit: 's' }] : []),
     ] : []),
     { name: 'machine CPU busy during docker load (median)', value: 100 * median(cpu.dockerBusy), unit: '%' },
     { name: 'machine CPU busy during novadock PUT (median)', value: 100 * median(cpu.novaBusy), unit: '%' },
   ], [
-    `${rounds} round(s), the order alternating, ${settleMs} ms settle before each load; ratio = docker time / novadock time per round; peak RSS from VmRSS sampled every 20 ms and VmHWM, minus VmRSS before the PUT.`,
+    ...(layer ? [] : ['The archive holds more than one layer: no floor (the engine import of its one layer) was measured.']),
+    `${rounds} round(s), the order rotating, ${settleMs} ms settle before each load; ratio = docker time / novadock time per round; peak RSS from VmRSS sampled every 20 ms and VmHWM, minus VmRSS before the PUT.`,
     `CPU from /proc: the server's threads (exited ones too); ${engine ? `the engine (pid ${engine}) with the helpers it waited for` : 'the engine not measured (not the local default engine)'}; the machine's busy share over its ${os.cpus().length} CPU(s), the client included.`,
   ]);
 });
