@@ -11,7 +11,7 @@
  * real layers), imported and `docker save`d by id; kept in bench/out/ for the next run.
  * Each round loads it once each way, from the page cache, with the image absent from the engine
  * before each load (so both really load it) and the same settling pause before each; the order
- * alternates between rounds. The figure is the median over rounds of docker's time over ours:
+ * rotates between rounds. The figure is the median over rounds of docker's time over ours:
  * pairing the two loads of a round cancels most of this machine's drift from minute to minute.
  * Targets (issue 2): throughput ratio >= 0.9, peak RSS growth < 64 MiB.
  *
@@ -239,7 +239,7 @@ main(async (cleanups) => {
   for (let r = 0; r < rounds; r++) {
     // Each side starts from the same state: the image absent and the machine settled for the
     // same time after the last removal (memory the host took back is slow to touch again).
-    // The order rotates, so that no side always follows the same one.
+    // The order rotates, so that no side always comes first or follows the same one.
     const sides = [dockerSide, novadockSide, ...(layer ? [floorSide] : [])];
     for (let i = 0; i < sides.length; i++) {
       await sleep(settleMs);
