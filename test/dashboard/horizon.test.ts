@@ -5,6 +5,7 @@
  * Every page visited must show no error alert or toast and no failed Horizon request.
  */
 import crypto from 'node:crypto';
+import fs from 'node:fs';
 import sshpk from 'sshpk';
 import type { Browser } from 'puppeteer-core';
 import { startServer, StartedServer } from '../helpers/server';
@@ -32,10 +33,18 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await browser?.close();
+  // What Horizon's log holds that may explain a failure above: its failed requests and errors
+  // (not the request lines of its successes, nor Python's deprecation and policy warnings).
+  const trouble = horizon ? troubleIn(fs.readFileSync(horizon.logFile, 'utf8')) : [];
+  if (trouble.length > 0) process.stdout.write(`Horizon's log, failures and errors (${trouble.length}; the last 40):\n${trouble.slice(-40).join('\n')}\n`);
   await horizon?.stop();
   await srv?.cleanup();
   process.stdout.write(`Horizon walk: ${((Date.now() - started) / 1000).toFixed(1)} s (start-up included)\n`);
 });
+
+function troubleIn(log: string): string[] {
+  return log.split('\n').filter((l) => / HTTP\/1\.[01]" [45]\d\d /.test(l) || (/Traceback|Error|Exception|Broken pipe|reset by peer/.test(l) && !/Warning:/.test(l)));
+}
 
 /** No error on screen and no failed request since the last check. */
 async function expectNoProblems(d: Dashboard): Promise<void> {

@@ -10,7 +10,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ChildProcess, spawn } from 'node:child_process';
-import type { Browser, HTTPResponse, Page } from 'puppeteer-core';
+import type { Browser, HTTPRequest, HTTPResponse, Page } from 'puppeteer-core';
 import { freePort, ROOT } from '../helpers/server';
 
 export const CHROMIUM = '/usr/bin/chromium';
@@ -91,6 +91,8 @@ export async function launchBrowser(): Promise<Browser> {
 export interface Problems {
   alerts: string[];
   failedRequests: string[];
+  /** Horizon's requests that got no answer at all (reset, aborted), named only beside an alert they may explain. */
+  unanswered?: string[];
 }
 
 /**
@@ -100,6 +102,7 @@ export interface Problems {
  */
 export class Dashboard {
   private failed: string[] = [];
+  private unanswered: string[] = [];
 
   private constructor(readonly page: Page, readonly horizonUrl: string) {
     page.on('response', (r: HTTPResponse) => {
@@ -107,6 +110,10 @@ export class Dashboard {
       if (!u.startsWith(horizonUrl)) return;
       const api = u.startsWith(`${horizonUrl}/api/`);
       if (r.status() >= 500 || (api && r.status() >= 400)) this.failed.push(`${r.request().method()} ${u.slice(horizonUrl.length)} → ${r.status()}`);
+    });
+    page.on('requestfailed', (r: HTTPRequest) => {
+      const u = r.url();
+      if (u.startsWith(horizonUrl)) this.unanswered.push(`${r.method()} ${u.slice(horizonUrl.length)} → ${r.failure()?.errorText ?? 'no answer'}`);
     });
   }
 
@@ -148,8 +155,12 @@ export class Dashboard {
     // (An empty one is a placeholder the page fills on an error: nothing is shown.)
     const alerts = (await this.texts('.alert-danger, .alert-error, .messages .error, .toast-error')).filter((t) => t !== '');
     const failedRequests = this.failed;
+    const unanswered = this.unanswered;
     this.failed = [];
-    return { alerts, failedRequests };
+    this.unanswered = [];
+    // A page that navigates aborts its pending requests without harm: those count only when an
+    // alert is shown, to say what it may be about (an angular toast names no request).
+    return alerts.length > 0 && unanswered.length > 0 ? { alerts, failedRequests, unanswered } : { alerts, failedRequests };
   }
 
   /** Clicks `selector` and waits for the page it leads to. */
