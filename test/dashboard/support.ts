@@ -178,7 +178,7 @@ export class Dashboard {
     // loaded page, as a user coming back to it would.
     await this.visit(listPath);
     const button = `#${table}__row_${id}__action_${action}`;
-    await this.page.waitForSelector(button);
+    await this.page.waitForSelector(button).catch((e: Error) => this.fail(e));
     if (!(await this.page.$eval(button, (e) => (e as unknown as PageElement).offsetParent !== null))) {
       await this.page.click(`#${table}__row__${id} .dropdown-toggle`);
     }
@@ -233,7 +233,7 @@ export class Dashboard {
       }),
       { polling: 250 },
       name,
-    );
+    ).catch((e: Error) => this.fail(e));
     await this.page.evaluate((r) => (r as unknown as PageElement).querySelector('.fa-arrow-up')?.click(), row);
   }
 
@@ -244,14 +244,18 @@ export class Dashboard {
       { timeout: timeoutMs, polling: 250 },
       selector,
       text,
-    );
+    ).catch((e: Error) => this.fail(e));
   }
 
-  /** Rethrows `e` with a screenshot of the page saved beside it (its path in the message). */
+  /**
+   * Rethrows `e` with a screenshot of the page saved beside it (its path in the message), and what
+   * went wrong on the page meanwhile: alerts, failed and unanswered requests.
+   */
   async fail(e: Error): Promise<never> {
     const file = path.join(os.tmpdir(), `novadock-horizon-${Date.now()}.png`);
     await this.page.screenshot({ path: file }).catch(() => undefined);
-    e.message += `\n(page ${this.page.url()}, screenshot ${file})`;
+    const alerts = await this.texts('.alert-danger, .alert-error, .messages .error, .toast-error').catch(() => []);
+    e.message += `\n(page ${this.page.url()}, screenshot ${file})\n${JSON.stringify({ alerts, failedRequests: this.failed, unanswered: this.unanswered })}`;
     throw e;
   }
 
