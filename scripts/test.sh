@@ -2,7 +2,7 @@
 # `npm test`: the whole suite, on a fresh Debian 12 machine with Node 20 as on a developer's.
 # Installs what is missing (a Docker engine, busybox-static for the test images, the Debian
 # OpenStack clients and tempest, node_modules), builds, then runs every jest project (unit,
-# integration, docker, e2e), the integration project once more on a throwaway PostgreSQL (the
+# integration, docker, e2e; then the dashboard walk alone), the integration project once more on a throwaway PostgreSQL (the
 # second database backend), the e2e and cluster projects against two processes over it, and, when present, the Tempest conformance run (scripts/conformance.sh).
 # Exits non-zero if anything failed, or if any test was skipped: a skipped test is not a pass.
 # Extra arguments go to jest (e.g. `npm test -- test/e2e/images.test.ts`).
@@ -28,17 +28,27 @@ engines_up=0
 # ends workers before their own exit handlers could.
 NOVADOCK_TEST_TMPDIR="$(mktemp -d /tmp/novadock-test.XXXXXX)"
 export NOVADOCK_TEST_TMPDIR
-trap 'stop_test_postgres; [ "$engines_up" -eq 0 ] || bash scripts/engines.sh down; remove_test_images; rm -rf "$NOVADOCK_TEST_TMPDIR"; rm -f "$summary" "$summary".{pg,e2e-cluster,cluster,multihost,resilience,conformance}' EXIT
+trap 'stop_test_postgres; [ "$engines_up" -eq 0 ] || bash scripts/engines.sh down; remove_test_images; rm -rf "$NOVADOCK_TEST_TMPDIR"; rm -f "$summary" "$summary".{dashboard,pg,e2e-cluster,cluster,multihost,resilience,conformance}' EXIT
 # Two workers on two cores: the unit and integration files are quick, and the docker and e2e files
 # spend their time waiting on the engine and the CLIs rather than on the CPU, so two at a time
 # keeps both cores busy without starving either. --forceExit: a leaked handle must not hold CI
 # until its time limit; the run's verdict is already known by then.
-log "jest (unit, integration, docker, e2e, dashboard)"
+log "jest (unit, integration, docker, e2e)"
 # ("$@" first: after --reporters, jest would take a path for one more reporter.)
 whole=0
-if [ "$#" -eq 0 ]; then whole=1; set -- --selectProjects unit integration docker e2e dashboard; fi
+if [ "$#" -eq 0 ]; then whole=1; set -- --selectProjects unit integration docker e2e; fi
 NOVADOCK_TEST_SUMMARY="$summary" npx jest "$@" --ci --maxWorkers=2 --forceExit \
   --reporters=default --reporters=./test/reporter/strict-reporter.js || status=1
+
+# The Horizon walk (issue 18): a real Chromium driving Django's development server, alone. Beside
+# another test file on two cores its pages missed their waits in two full runs of 2026-12-06 (a
+# request of the launch wizard unanswered, then its image list not shown within 60 s), while it
+# passed alone every time, also beside three busy loops. Whole-suite runs only.
+if [ "$whole" -eq 1 ]; then
+  log "jest (dashboard, alone)"
+  NOVADOCK_TEST_SUMMARY="$summary.dashboard" npx jest --selectProjects dashboard --ci --runInBand --forceExit \
+    --reporters=default --reporters=./test/reporter/strict-reporter.js || status=1
+fi
 
 # Several compute hosts (issue 13): two more Docker engines, each in a network namespace of its
 # own, joined into one swarm (scripts/engines.sh), shared by the multihost files, run serially as
@@ -132,7 +142,7 @@ if [ "$whole" -eq 1 ]; then
 fi
 
 # One closing line for the whole run (CI reads it): jest's counts (SQLite, PostgreSQL, two
-# processes, resilience)
+# processes, resilience, the dashboard walk)
 # plus Tempest's, when it ran.
 read -r passed failed skipped < <(node -e '
   const fs = require("fs");
@@ -140,7 +150,7 @@ read -r passed failed skipped < <(node -e '
   try { j = JSON.parse(fs.readFileSync(process.argv[1], "utf8")); } catch {}
   let p = j.passed, f = j.failed, s = j.skipped;
   if (process.argv[4] === "1") {
-    for (const part of [".pg", ".e2e-cluster", ".cluster", ".multihost", ".resilience"]) {
+    for (const part of [".dashboard", ".pg", ".e2e-cluster", ".cluster", ".multihost", ".resilience"]) {
       let r = { passed: 0, failed: 1, skipped: 0 };
       try { r = JSON.parse(fs.readFileSync(process.argv[1] + part, "utf8")); } catch {}
       p += r.passed; f += r.failed; s += r.skipped;
