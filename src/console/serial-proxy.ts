@@ -155,19 +155,28 @@ export class SerialConsoleProxy {
       });
     });
 
-    ws.on('message', (data: Buffer, isBinary: boolean) => {
-      if (!isBinary) {
-        const size = resizeOf(data);
-        if (size) {
-          session.resize(size.cols, size.rows).catch(() => undefined);
-          return;
-        }
-      }
+    const type = (data: Buffer) => {
       if (stream.writableEnded) return;
       if (!stream.write(data)) {
         ws.pause();
         stream.once('drain', () => ws.resume());
       }
+    };
+    // Frames take effect in the order they came. A resize is a call to the engine, so what comes
+    // after one waits for it (a command typed after a resize sees the new size), and the
+    // websocket is not read meanwhile.
+    let resizing: Promise<void> | undefined;
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      const size = isBinary ? undefined : resizeOf(data);
+      if (!size && !resizing) return type(data);
+      if (!resizing) ws.pause();
+      const apply = size ? () => session.resize(size.cols, size.rows).catch(() => undefined) : () => type(data);
+      const step: Promise<void> = (resizing ?? Promise.resolve()).then(apply).then(() => {
+        if (resizing !== step) return;
+        resizing = undefined;
+        if (!stream.writableNeedDrain) ws.resume();
+      });
+      resizing = step;
     });
     const end = () => {
       if (!this.live.delete(entry)) return;

@@ -14,6 +14,8 @@ import { Duplex } from 'node:stream';
 import { ConsoleSession, InstanceNotRunning } from '../driver';
 
 const PROMPT = '/ # ';
+/** How long a resize takes to apply (an engine call's round trip). */
+const RESIZE_ROUND_TRIP_MS = 20;
 const EOT = 0x04;
 
 /** One fake shell session. */
@@ -49,8 +51,10 @@ class FakeShell implements ConsoleSession {
     return !this.finished;
   }
 
+  /** Takes effect a moment later, as the engine's resize call answers after a round trip. */
   async resize(cols: number, rows: number): Promise<void> {
     if (this.finished) throw new Error('the console session has ended');
+    await new Promise((r) => setTimeout(r, RESIZE_ROUND_TRIP_MS));
     this.cols = cols;
     this.rows = rows;
   }
