@@ -152,8 +152,7 @@ export class Dashboard {
 
   /** Errors on screen now (alerts and toasts of the danger/error kind) and failed requests so far; clears the latter. */
   async problems(): Promise<Problems> {
-    // (An empty one is a placeholder the page fills on an error: nothing is shown.)
-    const alerts = (await this.texts('.alert-danger, .alert-error, .messages .error, .toast-error')).filter((t) => t !== '');
+    const alerts = await this.alerts();
     const failedRequests = this.failed;
     const unanswered = this.unanswered;
     this.failed = [];
@@ -161,6 +160,12 @@ export class Dashboard {
     // A page that navigates aborts its pending requests without harm: those count only when an
     // alert is shown, to say what it may be about (an angular toast names no request).
     return alerts.length > 0 && unanswered.length > 0 ? { alerts, failedRequests, unanswered } : { alerts, failedRequests };
+  }
+
+  /** Error alerts and toasts on screen now. */
+  private async alerts(): Promise<string[]> {
+    // (An empty one is a placeholder the page fills on an error: nothing is shown.)
+    return (await this.texts('.alert-danger, .alert-error, .messages .error, .toast-error')).filter((t) => t !== '');
   }
 
   /** Clicks `selector` and waits for the page it leads to. */
@@ -254,7 +259,7 @@ export class Dashboard {
   async fail(e: Error): Promise<never> {
     const file = path.join(os.tmpdir(), `novadock-horizon-${Date.now()}.png`);
     await this.page.screenshot({ path: file }).catch(() => undefined);
-    const alerts = await this.texts('.alert-danger, .alert-error, .messages .error, .toast-error').catch(() => []);
+    const alerts = await this.alerts().catch(() => []);
     e.message += `\n(page ${this.page.url()}, screenshot ${file})\n${JSON.stringify({ alerts, failedRequests: this.failed, unanswered: this.unanswered })}`;
     throw e;
   }
