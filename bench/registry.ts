@@ -177,6 +177,10 @@ main(async (cleanups) => {
   const pushedLayers = (again.out.match(/: Pushed/g) ?? []).length;
   const existing = (again.out.match(/: Layer already exists/g) ?? []).length;
   await execFileP('docker', ['rmi', ref]).catch(() => undefined);
+  // A push also leaves the pushed image a digest reference to the repository (`docker images`
+  // shows it untagged, under the stopped server's port): removed too, so a run leaves nothing.
+  const digests = (await execFileP('docker', ['images', '--digests', '--format', '{{.Repository}}@{{.Digest}}', `${host}/admin/bench-repush`])).stdout;
+  for (const digestRef of digests.split('\n').filter((l) => l.includes('@sha256:'))) await execFileP('docker', ['rmi', digestRef]).catch(() => undefined);
 
   const mib = layers * layerMiB;
   report('registry', [
