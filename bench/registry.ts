@@ -170,17 +170,19 @@ main(async (cleanups) => {
   const { srv, host } = await novadock();
   cleanups.push(() => srv.cleanup());
   const ref = `${host}/admin/bench-repush:v1`;
+  // The tag, and the digest references each push leaves the pushed images (`docker images` shows
+  // them untagged, under the stopped server's port): removed however the run ends.
+  cleanups.push(async () => {
+    await execFileP('docker', ['rmi', ref]).catch(() => undefined);
+    const digests = (await execFileP('docker', ['images', '--digests', '--format', '{{.Repository}}@{{.Digest}}', `${host}/admin/bench-repush`])).stdout;
+    for (const digestRef of digests.split('\n').filter((l) => l.includes('@sha256:'))) await execFileP('docker', ['rmi', digestRef]).catch(() => undefined);
+  });
   await execFileP('docker', ['tag', base, ref]);
   await dockerCli(config, ['push', ref]);
   await execFileP('docker', ['tag', changed, ref]);
   const again = await dockerCli(config, ['push', ref]);
   const pushedLayers = (again.out.match(/: Pushed/g) ?? []).length;
   const existing = (again.out.match(/: Layer already exists/g) ?? []).length;
-  await execFileP('docker', ['rmi', ref]).catch(() => undefined);
-  // A push also leaves the pushed image a digest reference to the repository (`docker images`
-  // shows it untagged, under the stopped server's port): removed too, so a run leaves nothing.
-  const digests = (await execFileP('docker', ['images', '--digests', '--format', '{{.Repository}}@{{.Digest}}', `${host}/admin/bench-repush`])).stdout;
-  for (const digestRef of digests.split('\n').filter((l) => l.includes('@sha256:'))) await execFileP('docker', ['rmi', digestRef]).catch(() => undefined);
 
   const mib = layers * layerMiB;
   report('registry', [
